@@ -1,0 +1,224 @@
+"""Read `site.toml` into one frozen, typed `SiteConfig`, the only configuration object a build passes around.
+
+A folder without `site.toml` builds with defaults (Vietnamese, Asia/Ho_Chi_Minh). Errors name the file and line
+and are raised as `BuildFailed` so the CLI can print them like any other diagnostic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .diagnostics import BuildFailed, Diagnostic, ERROR
+
+CONFIG_NAME = "site.toml"
+# Where the default theme lives: packaged inside sitegen/ when installed from a wheel, else the source tree.
+_PACKAGED_THEME = Path(__file__).parent / "_theme"
+_SOURCE_THEME = Path(__file__).parent.parent
+
+
+def default_theme_dirs() -> tuple[Path, Path]:
+    """(templates, assets) of the built-in theme."""
+    base = _PACKAGED_THEME if (_PACKAGED_THEME / "templates").is_dir() else _SOURCE_THEME
+    return base / "templates", base / "assets"
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    name: str
+    slug: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Everything a build needs to know about the site, read once from site.toml."""
+
+    root: Path
+    title: str = "Cổng thông tin điện tử"
+    description: str = "Tin tức, sự kiện của tỉnh"
+    base_url: str = "http://localhost:8000/"
+    language: str = "vi"
+    locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    author: str = "Ban biên tập"
+    copyright: str = ""
+    per_page: int = 10
+    home_latest: int = 10
+    home_per_category: int = 4
+    home_featured: int = 5
+    most_read: int = 5
+    related: int = 5
+    feed_items: int = 20
+    summary_words: int = 55
+    permalink: str = "{category}/{slug}/"
+    tag_base: str = "chu-de"
+    archive_base: str = "luu-tru"
+    page_segment: str = "trang"
+    max_file_bytes: int = 2_000_000
+    max_image_pixels: int = 60_000_000
+    raw_html: str = "allow"  # "allow" (trusted editors) or "safe" (sanitized)
+    categories: tuple[CategoryConfig, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False, hash=False)  # [params] for templates
+    content_dir: Path = Path()
+    output_dir: Path = Path()
+    templates_dirs: tuple[Path, ...] = ()
+    assets_dirs: tuple[Path, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_path(self) -> str:
+        """The URL path the site lives under, always starting and ending with '/': '/' or '/tin-tuc/'."""
+        path = urlsplit(self.base_url).path or "/"
+        return path if path.endswith("/") else path + "/"
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def url(self, path: str) -> str:
+        """Site-relative path ('thoi-su/abc/') to a root-relative URL under the base path."""
+        return self.base_path + path.lstrip("/")
+
+    def absolute_url(self, path: str) -> str:
+        return self.origin + self.url(path)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every option that can change the output; caches key on it."""
+        skip = {"root", "content_dir", "output_dir"}
+        items = [(f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name not in skip]
+        return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+
+
+_INT_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "int"}
+_STR_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "str"}
+_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def load(root: Path, output: Path | None = None) -> SiteConfig:
+    """Read ROOT/site.toml (if present) and return the validated config."""
+    root = root.resolve()
+    path = root / CONFIG_NAME
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            _fail("CFG001", 0, f"site.toml không phải UTF-8 ({exc.reason})", "lưu tệp dạng UTF-8")
+        except tomllib.TOMLDecodeError as exc:
+            line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
+            _fail("CFG001", line, f"site.toml sai cú pháp TOML: {exc}", "kiểm tra dấu ngoặc kép và dấu =")
+    site = dict(data.pop("site", {})) if isinstance(data.get("site"), dict) else {}
+    site.update({k: v for k, v in data.items() if not isinstance(v, (dict, list))})
+    values: dict[str, Any] = {}
+    for key, value in site.items():
+        if key in _INT_FIELDS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                _fail("CFG002", _line_of(path, key), f"'{key}' phải là số nguyên không âm", f"ví dụ: {key} = 10")
+            values[key] = value
+        elif key in _STR_FIELDS:
+            if not isinstance(value, str):
+                _fail("CFG002", _line_of(path, key), f"'{key}' phải là chuỗi", f'ví dụ: {key} = "..."')
+            values[key] = value
+    _validate(values, path)
+    cats = _categories(data.get("categories", []), path)
+    templates_default, assets_default = default_theme_dirs()
+    out = (output if output is not None else root / "public").resolve()
+    cfg = SiteConfig(
+        root=root,
+        categories=cats,
+        extra=dict(data.get("params", {})),
+        content_dir=root / "content",
+        output_dir=out,
+        templates_dirs=_unique(root / "templates", templates_default),
+        assets_dirs=_unique(assets_default, root / "assets"),
+        **values,
+    )
+    _check_output(cfg)
+    return cfg
+
+
+def _validate(values: dict[str, Any], path: Path) -> None:
+    tz = values.get("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail("CFG002", _line_of(path, "timezone"), f"múi giờ '{tz}' không tồn tại", 'ví dụ: timezone = "Asia/Ho_Chi_Minh"')
+    base = values.get("base_url", "http://localhost:8000/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        _fail("CFG002", _line_of(path, "base_url"), f"base_url '{base}' phải là địa chỉ đầy đủ", 'ví dụ: base_url = "https://tinhxyz.gov.vn/"')
+    if values.get("raw_html", "allow") not in ("allow", "safe"):
+        _fail("CFG002", _line_of(path, "raw_html"), "raw_html chỉ nhận 'allow' hoặc 'safe'", 'raw_html = "safe"')
+    for key in ("tag_base", "archive_base", "page_segment"):
+        if key in values and not _SEGMENT.match(values[key]):
+            _fail("CFG002", _line_of(path, key), f"'{key}' chỉ gồm chữ thường không dấu, số và '-'", f'{key} = "chu-de"')
+    if values.get("per_page", 10) < 1:
+        _fail("CFG002", _line_of(path, "per_page"), "per_page phải lớn hơn 0", "per_page = 10")
+    link = values.get("permalink", "{category}/{slug}/")
+    if "{slug}" not in link or ".." in link or link.startswith("/"):
+        _fail("CFG002", _line_of(path, "permalink"), "permalink phải chứa {slug} và không bắt đầu bằng '/'", 'permalink = "{category}/{slug}/"')
+
+
+def _categories(raw: Any, path: Path) -> tuple[CategoryConfig, ...]:
+    from .slugs import slugify  # slugs has no dependencies; imported here to keep config importable alone
+
+    if not isinstance(raw, list):
+        _fail("CFG002", _line_of(path, "categories"), "categories phải là danh sách [[categories]]", "xem site.toml mẫu")
+    cats: list[CategoryConfig] = []
+    seen: set[str] = set()
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            _fail("CFG002", _line_of(path, "[[categories]]"), "mỗi chuyên mục cần name = \"...\"", 'name = "Thời sự"')
+        slug = item.get("slug") or slugify(item["name"])
+        if not isinstance(slug, str) or not _SEGMENT.match(slug):
+            _fail("CFG002", _line_of(path, str(item.get("slug"))), f"slug chuyên mục '{slug}' không hợp lệ", 'slug = "thoi-su"')
+        if slug in seen:
+            _fail("CFG002", _line_of(path, slug), f"chuyên mục '{slug}' khai báo hai lần", "xóa một khai báo")
+        seen.add(slug)
+        cats.append(CategoryConfig(item["name"], slug, str(item.get("description", ""))))
+    return tuple(cats)
+
+
+def _check_output(cfg: SiteConfig) -> None:
+    """Refuse an output folder whose replacement would destroy what editors wrote."""
+    out = cfg.output_dir
+    protected = [cfg.root, cfg.content_dir, *cfg.templates_dirs, *cfg.assets_dirs]
+    for p in protected:
+        if out == p or p.is_relative_to(out) or out.is_relative_to(cfg.content_dir):
+            _fail("CFG003", 0, f"thư mục xuất {out} trùng hoặc chứa thư mục nguồn {p}; bản dựng sẽ xóa nó",
+                  "chọn thư mục xuất khác, ví dụ public/")
+
+
+def _unique(*paths: Path) -> tuple[Path, ...]:
+    out: list[Path] = []
+    for p in paths:
+        p = p.resolve()
+        if p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+def _line_of(path: Path, needle: str) -> int:
+    try:
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if needle in line:
+                return n
+    except OSError:
+        pass
+    return 0
+
+
+def _fail(code: str, line: int, message: str, hint: str) -> None:
+    raise BuildFailed([Diagnostic(CONFIG_NAME, line, 0, code, ERROR, message, hint)])

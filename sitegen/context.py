@@ -1,0 +1,115 @@
+"""What each page's template receives: the site-wide view (menu, most read) plus the page's own data.
+
+Kept apart from `render` (Jinja mechanics) so the data a page depends on is visible in one place; the
+incremental build fingerprints exactly this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import SiteConfig
+from .model import Category, Site, Tag
+from .render import Entry
+from .routes import Page, Pagination
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    name: str
+    url: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """Site-wide data every template may use."""
+
+    config: SiteConfig
+    entries: tuple[Entry, ...]  # newest first
+    menu: tuple[MenuItem, ...]
+    categories: dict[str, Category]
+    tags: dict[str, Tag]
+    most_read: tuple[int, ...]
+    related: tuple[tuple[int, ...], ...]
+
+    @property
+    def title(self) -> str:
+        return self.config.title
+
+    def category_url(self, slug: str) -> str:
+        return self.config.url(f"{slug}/")
+
+    def tag_url(self, slug: str) -> str:
+        return self.config.url(f"{self.config.tag_base}/{slug}/")
+
+
+def site_view(site: Site, entries: tuple[Entry, ...], most_read: tuple[int, ...],
+              related: tuple[tuple[int, ...], ...]) -> SiteView:
+    cfg = site.config
+    menu = tuple(MenuItem(c.name, cfg.url(f"{c.slug}/"), c.slug) for c in site.categories)
+    return SiteView(cfg, entries, menu, {c.slug: c for c in site.categories}, dict(site.tags), most_read, related)
+
+
+def page_context(page: Page, view: SiteView) -> dict[str, Any]:
+    """The variables one page's template is rendered with."""
+    cfg = view.config
+    entries = view.entries
+    ctx: dict[str, Any] = {
+        "site": view,
+        "config": cfg,
+        "page": page,
+        "canonical": cfg.absolute_url(page.url),
+        "most_read": [entries[i] for i in view.most_read],
+        "params": cfg.extra,
+    }
+    data = page.data
+    pagination: Pagination | None = data.get("pagination")
+    if pagination is not None:
+        ctx["pagination"] = pagination
+        ctx["items"] = [entries[i] for i in pagination.items]
+        ctx["page_urls"] = [cfg.url(u) for u in pagination.urls]
+    kind = page.kind
+    if kind == "article":
+        entry = entries[data["index"]]
+        ctx["entry"] = entry
+        ctx["related"] = [entries[i] for i in view.related[data["index"]]]
+    elif kind == "home":
+        ctx.update(_home(view))
+    elif kind == "category":
+        ctx["category"] = view.categories[data["category"]]
+    elif kind == "tag":
+        ctx["tag"] = view.tags[data["tag"]]
+    elif kind == "tags":
+        counts = data["counts"]
+        ctx["tag_counts"] = sorted(((view.tags[s], n) for s, n in counts.items()), key=lambda x: (-x[1], x[0].slug))
+    elif kind == "archive":
+        ctx["months"] = data["months"]
+    elif kind == "archive_month":
+        ctx["year"], ctx["month"] = data["year"], data["month"]
+    elif kind == "alias":
+        ctx["entry"] = entries[data["index"]]
+        ctx["target"] = cfg.absolute_url(data["target"])
+    elif kind == "feed":
+        ctx["category"] = view.categories.get(data.get("category", ""))
+        ctx["items"] = [entries[i] for i in data["items"]]
+    elif kind == "sitemap":
+        ctx["sitemap_pages"] = data["urls"]
+    return ctx
+
+
+def _home(view: SiteView) -> dict[str, Any]:
+    cfg = view.config
+    entries = view.entries
+    featured = [e for e in entries if e.featured][: cfg.home_featured]
+    if not featured:
+        featured = [e for e in entries if e.image][:1] or list(entries[:1])
+    shown = {id(e) for e in featured}
+    latest = [e for e in entries if id(e) not in shown][: cfg.home_latest]
+    blocks = []
+    for item in view.menu:
+        members = [e for e in entries if e.category.slug == item.slug][: cfg.home_per_category]
+        if members:
+            blocks.append((item, members))
+    return {"featured": featured, "latest": latest, "category_blocks": blocks}

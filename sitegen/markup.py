@@ -1,0 +1,177 @@
+"""Stage 3a, render bodies: article Markdown to an HTML fragment with Python-Markdown.
+
+A pure function of (body, photo map, options), so results can be cached by content and computed in worker
+processes. What provincial portals need on top of Markdown lives in one tree processor: a photo alone in a
+paragraph becomes <figure> with its caption below, the first paragraph can serve as the lead, and a closing
+"Nguồn: …" paragraph is recognised as the source line.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass
+from typing import Mapping
+
+import markdown
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+from .images import ImageInfo
+from .slugs import slugify
+
+_STASH = re.compile("\x02wzxhzdk:\\d+\x03")
+_SOURCE = re.compile(r"^\s*(nguồn|theo)\s*:", re.IGNORECASE)
+# Markdown image references, to find the line of a photo the editor wrote (Python-Markdown keeps no lines).
+IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    lead_text: str  # plain text of the first paragraph, the lead when front matter gives no summary
+    lead_in_body: bool  # the first paragraph was marked as the lead (class="lead")
+    has_source_line: bool  # the body ends with its own "Nguồn: …" line
+    words: int
+
+
+@dataclass(frozen=True)
+class MarkupOptions:
+    mark_lead: bool  # no summary in front matter: style the first paragraph as the lead
+    safe: bool  # sanitize raw HTML (site.toml raw_html = "safe")
+    lazy_from: int = 1  # photos from this index on load lazily (the first may be above the fold)
+
+
+def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
+    """(src, caption, file line) of every Markdown image in the body."""
+    out = []
+    for m in IMAGE_REF.finditer(body):
+        out.append((m.group("src"), m.group("alt"), body_line + body.count("\n", 0, m.start())))
+    return out
+
+
+class _PortalTree(Treeprocessor):
+    def __init__(self, md: markdown.Markdown):
+        super().__init__(md)
+        self.photos: Mapping[str, ImageInfo] = {}
+        self.alts: Mapping[str, str] = {}
+        self.options = MarkupOptions(False, False)
+        self.lead_text = ""
+        self.lead_in_body = False
+        self.has_source = False
+
+    def run(self, root: etree.Element) -> None:
+        figures = 0
+        blocks = list(root)
+        for i, el in enumerate(blocks):
+            if el.tag == "p" and _only_image(el):
+                img = el[0]
+                caption = img.get("alt", "")
+                src = img.get("src", "")
+                el.tag = "figure"
+                el.text = None
+                el.attrib.clear()
+                el.set("class", "photo")
+                img.tail = None
+                self._image(img, src, self.alts.get(src) or caption, figures)
+                if caption:
+                    cap = etree.SubElement(el, "figcaption")
+                    cap.text = caption
+                figures += 1
+        for img in root.iter("img"):
+            if img.get("data-done") is None:
+                self._image(img, img.get("src", ""), img.get("alt", ""), figures)
+                figures += 1
+            img.attrib.pop("data-done", None)
+        self._lead_and_source(root)
+
+    def _image(self, img: etree.Element, src: str, alt: str, index: int) -> None:
+        info = self.photos.get(src)
+        img.set("alt", alt)
+        if info is not None:
+            img.set("src", info.url)
+            img.set("width", str(info.width))
+            img.set("height", str(info.height))
+        if index >= self.options.lazy_from:
+            img.set("loading", "lazy")
+        img.set("decoding", "async")
+        img.set("data-done", "1")
+
+    def _lead_and_source(self, root: etree.Element) -> None:
+        paragraphs = [el for el in root if el.tag == "p"]
+        if paragraphs:
+            first = paragraphs[0]
+            self.lead_text = _plain(first)
+            if self.options.mark_lead and root[0] is first:
+                first.set("class", "lead")
+                self.lead_in_body = True
+            last = root[len(root) - 1]
+            if last.tag == "p" and _SOURCE.match(_plain(last)):
+                last.set("class", "source")
+                self.has_source = True
+
+
+def _only_image(p: etree.Element) -> bool:
+    return (len(p) == 1 and p[0].tag == "img" and not (p.text or "").strip() and not (p[0].tail or "").strip())
+
+
+def _plain(el: etree.Element) -> str:
+    text = _STASH.sub("", "".join(el.itertext()))
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+class _PortalExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_PortalTree(md), "portal", -1)
+
+
+def _new_markdown() -> markdown.Markdown:
+    return markdown.Markdown(
+        extensions=["extra", "sane_lists", "toc", _PortalExtension()],
+        extension_configs={"toc": {"slugify": lambda value, sep: slugify(value) or "muc", "permalink": False}},
+        output_format="html",
+    )
+
+
+class Renderer:
+    """One reusable Markdown converter (building one costs more than converting a short article)."""
+
+    def __init__(self) -> None:
+        self._md = _new_markdown()
+        self._tree: _PortalTree = self._md.treeprocessors["portal"]  # type: ignore[assignment]
+
+    def render(self, body: str, photos: Mapping[str, ImageInfo], alts: Mapping[str, str],
+               options: MarkupOptions) -> Rendered:
+        tree = self._tree
+        tree.photos, tree.alts, tree.options = photos, alts, options
+        tree.lead_text, tree.lead_in_body, tree.has_source = "", False, False
+        self._md.reset()
+        html = self._md.convert(body)
+        if options.safe:
+            html = sanitize(html)
+        words = len(_STASH.sub("", body).split())
+        return Rendered(html, tree.lead_text, tree.lead_in_body, tree.has_source, words)
+
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "dfn", "div", "dl",
+    "dt", "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+    "mark", "ol", "p", "picture", "pre", "q", "s", "small", "source", "span", "strong", "sub", "summary", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}
+_ALLOWED_ATTRS = {
+    "*": {"class", "id", "title", "lang"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height", "loading", "decoding", "srcset", "sizes"},
+    "source": {"srcset", "sizes", "type", "media", "width", "height"},
+    "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan", "scope"}, "time": {"datetime"},
+}
+
+
+def sanitize(html: str) -> str:
+    """Keep formatting, drop everything that can run script (nh3, a Rust HTML sanitizer)."""
+    import nh3
+
+    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS,
+                     url_schemes={"http", "https", "mailto", "tel"}, link_rel="noopener noreferrer")

@@ -1,0 +1,435 @@
+"""Stage 2, model: validate front matter into frozen `Article`s and assemble the `Site` (categories, tags).
+
+Everything here is plain data. Validation names the file and the line of the offending field; an article
+with errors is reported and left out, so all mistakes of a run are shown at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
+
+from .config import CategoryConfig, SiteConfig
+from .diagnostics import Reporter
+from .read import SourceDoc
+from .slugs import slugify
+
+KNOWN_FIELDS = {
+    "title", "date", "updated", "category", "tags", "summary", "author", "source", "views", "comments",
+    "rating", "image", "photos", "slug", "draft", "featured", "aliases", "expires", "template",
+}
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_REMOTE = ("http://", "https://", "//")
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    """A photo an article uses: `src` as the editor wrote it, `file` the checked file on disk (None if remote)."""
+
+    src: str
+    file: Path | None
+    caption: str = ""
+    alt: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    source: str  # path relative to the site folder: the name editors know the article by
+    folder: Path  # where relative photo paths start
+    bundle: bool
+    digest: str
+    title: str
+    slug: str
+    date: dt.datetime  # aware, in the site's time zone
+    updated: dt.datetime | None
+    category: str  # category slug
+    tags: tuple[str, ...]  # tag slugs
+    summary: str  # "" when the lead is to be taken from the body
+    author: str
+    source_name: str
+    views: int
+    comments: int
+    rating_total: int
+    rating_count: int
+    image: PhotoRef | None
+    photos: tuple[PhotoRef, ...]
+    draft: bool
+    featured: bool
+    expires: dt.datetime | None
+    aliases: tuple[str, ...]
+    template: str
+    body: str
+    body_line: int
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    slug: str
+    description: str = ""
+    declared: bool = True  # listed in site.toml (else created from an article's front matter)
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Site:
+    config: SiteConfig
+    articles: tuple[Article, ...]  # newest first
+    categories: tuple[Category, ...]  # menu order: site.toml order, then new ones by name
+    tags: Mapping[str, Tag]
+
+
+class _Invalid(Exception):
+    """One field is wrong; the article is skipped after reporting it."""
+
+
+class _Fields:
+    """Typed access to one document's front matter that reports errors with the field's line."""
+
+    def __init__(self, doc: SourceDoc, report: Reporter):
+        self.doc, self.report = doc, report
+        self.ok = True
+
+    def line(self, key: str) -> int:
+        return self.doc.lines.get(key, self.doc.lines.get(key.split(".")[0], 1))
+
+    def fail(self, code: str, key: str, message: str, hint: str) -> None:
+        self.report.error(code, self.doc.path, self.line(key), message, hint)
+        self.ok = False
+
+    def text(self, key: str, required: bool = False, default: str = "") -> str:
+        value = self.doc.meta.get(key)
+        if value is None:
+            if required:
+                self.report.error("META001", self.doc.path, 1 if not self.doc.lines else self.line(key),
+                                  f"thiếu trường bắt buộc '{key}'",
+                                  f"thêm dòng {key}: \"...\" vào phần đầu (giữa hai dòng ---, ngay dòng đầu tệp)")
+                self.ok = False
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key in ("author", "source"):
+            return str(value)
+        if not isinstance(value, str):
+            self.fail("META002", key, f"'{key}' phải là chuỗi chữ, nhưng đang là {_kind(value)}",
+                      f"đặt giá trị trong dấu ngoặc kép: {key}: \"{value}\"")
+            return default
+        return unicodedata.normalize("NFC", value.strip())
+
+    def count(self, key: str) -> int:
+        value = self.doc.meta.get(key, 0)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail("META002", key, f"'{key}' phải là số nguyên không âm, nhưng đang là {_kind(value)} {value!r}",
+                      f"ví dụ: {key}: 120")
+            return 0
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.doc.meta.get(key, False)
+        if not isinstance(value, bool):
+            self.fail("META002", key, f"'{key}' chỉ nhận true hoặc false, nhưng đang là {value!r}", f"{key}: true")
+            return False
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.doc.meta.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("META002", key, f"'{key}' phải là danh sách, nhưng đang là {_kind(value)}",
+                      f"viết mỗi mục trên một dòng bắt đầu bằng '- ', hoặc {key}: [\"a\", \"b\"]")
+            return ()
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                item = str(item)
+            if not isinstance(item, str) or not item.strip():
+                self.fail("META002", f"{key}.{i}", f"mục {i + 1} của '{key}' phải là chuỗi chữ không rỗng",
+                          "đặt mỗi mục trong dấu ngoặc kép")
+                continue
+            out.append(unicodedata.normalize("NFC", item.strip()))
+        return tuple(out)
+
+    def date(self, key: str, tz: dt.tzinfo, required: bool = False) -> dt.datetime | None:
+        value = self.doc.meta.get(key)
+        if value is None:
+            if required:
+                self.report.error("META001", self.doc.path, 1 if not self.doc.lines else self.line(key),
+                                  f"thiếu trường bắt buộc '{key}'", f"thêm dòng {key}: \"2024-03-29 17:58\"")
+                self.ok = False
+            return None
+        result = parse_date(value, tz)
+        if isinstance(result, str):
+            self.fail("META003" if result != "gap" else "DATE002", key,
+                      f"'{key}' không hợp lệ: {value!r}" if result != "gap"
+                      else f"giờ {value} không tồn tại ở múi giờ của trang (chuyển giờ mùa hè)",
+                      "viết dạng \"YYYY-MM-DD HH:MM\", ví dụ \"2024-03-29 17:58\"")
+            return None
+        return result
+
+
+def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
+    """Front matter date to an aware datetime in `tz`; a string describing the problem when invalid."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        s = value.strip()
+        m = _DATE_RE.match(s)
+        try:
+            if m:
+                y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+                moment = dt.datetime(y, mo, d, h, mi, sec)
+            else:
+                moment = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        except ValueError:
+            return "invalid"
+    else:
+        return "invalid"
+    if moment.tzinfo is None:
+        local = moment.replace(tzinfo=tz)
+        # A wall time skipped by a DST change does not survive a round trip through UTC.
+        if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != moment:
+            return "gap"
+        return local
+    return moment.astimezone(tz)
+
+
+def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, drafts: bool = False,
+               now: dt.datetime | None = None) -> Site:
+    """Validate every document and assemble the site. Drafts, future and expired articles are left out
+    unless `drafts` (preview) is set."""
+    tz = config.tz
+    now = now or dt.datetime.now(tz)
+    categories = {c.slug: Category(c.name, c.slug, c.description) for c in config.categories}
+    by_name = {_fold(c.name): c.slug for c in config.categories}
+    tags: dict[str, Tag] = {}
+    articles: list[Article] = []
+    for doc in docs:
+        article = _article(doc, config, categories, by_name, tags, report)
+        if article is None:
+            continue
+        if not drafts and (article.draft or article.date > now or (article.expires and article.expires <= now)):
+            continue
+        articles.append(article)
+    articles.sort(key=lambda a: (a.date, a.source), reverse=True)
+    used = {a.category for a in articles}
+    declared = [categories[c.slug] for c in config.categories]
+    created = sorted((c for s, c in categories.items() if not c.declared and s in used), key=lambda c: c.name)
+    used_tags = {t for a in articles for t in a.tags}
+    return Site(config, tuple(articles), tuple(declared + created),
+                {s: t for s, t in sorted(tags.items()) if s in used_tags})
+
+
+def _article(doc: SourceDoc, config: SiteConfig, categories: dict[str, Category], by_name: dict[str, str],
+             tags: dict[str, Tag], report: Reporter) -> Article | None:
+    f = _Fields(doc, report)
+    if not doc.lines and not doc.meta:
+        report.error("META001", doc.path, 1, "bài viết không có phần đầu (front matter) với tiêu đề và ngày",
+                     "dòng đầu tiên của tệp phải là '---', rồi title: \"...\", date: \"...\", rồi '---'")
+        return None
+    title = f.text("title", required=True)
+    if f.ok and not title:
+        f.fail("META001", "title", "tiêu đề đang để trống", "viết tiêu đề bài: title: \"...\"")
+    tz = config.tz
+    date = f.date("date", tz, required=True)
+    updated = f.date("updated", tz)
+    expires = f.date("expires", tz)
+    folder = doc.abspath.parent
+    name = folder.name if doc.bundle else doc.abspath.stem
+    slug_field = f.text("slug")
+    slug = slugify(slug_field or name)
+    if not slug:
+        f.fail("ROUTE003", "slug" if slug_field else "title",
+               f"không tạo được đường dẫn từ '{slug_field or name}' (không có chữ cái hoặc chữ số)",
+               "thêm trường slug: \"ten-bai-khong-dau\"")
+    category = _category(f, doc, config, categories, by_name)
+    tag_slugs = []
+    for i, name in enumerate(f.strings("tags")):
+        tslug = slugify(name)
+        if not tslug:
+            f.fail("META005", f"tags.{i}", f"thẻ '{name}' không có chữ cái hoặc chữ số", "xóa hoặc sửa thẻ")
+            continue
+        tags.setdefault(tslug, Tag(name, tslug))
+        if tslug not in tag_slugs:
+            tag_slugs.append(tslug)
+    rating_total, rating_count = _rating(f)
+    image = _photo(f, doc, "image", doc.meta.get("image"), config)
+    photos = tuple(p for i, item in enumerate(_list(f, "photos"))
+                   if (p := _photo(f, doc, f"photos.{i}", item, config)) is not None)
+    aliases = tuple(a for i, a in enumerate(f.strings("aliases")) if _alias_ok(f, i, a))
+    template = f.text("template")
+    if template and (not re.fullmatch(r"[a-z0-9_\-/]+\.html", template) or ".." in template):
+        f.fail("META005", "template", f"giao diện '{template}' không hợp lệ", "ví dụ: template: \"article.html\"")
+    article = Article(
+        source=doc.path, folder=folder, bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
+        date=date or dt.datetime(1970, 1, 1, tzinfo=tz), updated=updated, category=category or "",
+        tags=tuple(tag_slugs), summary=f.text("summary"), author=f.text("author"), source_name=f.text("source"),
+        views=f.count("views"), comments=f.count("comments"), rating_total=rating_total, rating_count=rating_count,
+        image=image, photos=photos, draft=f.flag("draft"), featured=f.flag("featured"), expires=expires,
+        aliases=aliases, template=template, body=doc.body, body_line=doc.body_line,
+        extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS},
+    )
+    return article if f.ok and category else None
+
+
+def _category(f: _Fields, doc: SourceDoc, config: SiteConfig, categories: dict[str, Category],
+              by_name: dict[str, str]) -> str | None:
+    name = f.text("category")
+    if not name:
+        parts = PurePosixPath(doc.path).parts  # content/<category>/...
+        if len(parts) < 3:
+            f.fail("META001", "category", "bài nằm ngay trong content/ nên cần trường 'category'",
+                   "thêm category: \"Thời sự\" hoặc chuyển bài vào thư mục của chuyên mục")
+            return None
+        name = unicodedata.normalize("NFC", parts[1])
+    key = _fold(name)
+    if key in by_name:
+        return by_name[key]
+    slug = slugify(name)
+    if not slug:
+        f.fail("META005", "category", f"chuyên mục '{name}' không có chữ cái hoặc chữ số", "sửa tên chuyên mục")
+        return None
+    if slug in categories:
+        return slug
+    categories[slug] = Category(name, slug, declared=False)
+    if config.categories:
+        f.report.warning("META004", doc.path, f.line("category"),
+                         f"chuyên mục '{name}' chưa có trong site.toml; đã tạo chuyên mục mới /{slug}/",
+                         f"thêm [[categories]] name = \"{name}\" vào site.toml, hoặc sửa tên cho đúng")
+    return slug
+
+
+def _rating(f: _Fields) -> tuple[int, int]:
+    raw = f.doc.meta.get("rating")
+    if raw is None:
+        return 0, 0
+    if not isinstance(raw, dict):
+        f.fail("META002", "rating", "'rating' phải có dạng total: và count:", "rating:\n  total: 12\n  count: 3")
+        return 0, 0
+    total, count = raw.get("total", 0), raw.get("count", 0)
+    for key, value in (("total", total), ("count", count)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            f.fail("META002", f"rating.{key}", f"rating.{key} phải là số nguyên không âm", f"{key}: 0")
+            return 0, 0
+    if not count <= total <= 5 * count:
+        f.fail("META005", "rating", f"tổng điểm {total} không khớp {count} lượt đánh giá (mỗi lượt 1-5 điểm)",
+               "total phải nằm giữa count và 5 × count")
+        return 0, 0
+    return total, count
+
+
+def _list(f: _Fields, key: str) -> list:
+    value = f.doc.meta.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        f.fail("META002", key, f"'{key}' phải là danh sách", f"{key}:\n  - src: \"anh-01.jpg\"\n    caption: \"...\"")
+        return []
+    return value
+
+
+def _photo(f: _Fields, doc: SourceDoc, key: str, item: Any, config: SiteConfig) -> PhotoRef | None:
+    if item is None:
+        return None
+    if isinstance(item, str):
+        item = {"src": item}
+    if not isinstance(item, dict) or not isinstance(item.get("src"), str) or not item["src"].strip():
+        f.fail("META002", key, "mỗi ảnh cần src: \"ten-anh.jpg\"", "  - src: \"anh-01.jpg\"\n    caption: \"...\"")
+        return None
+    caption, alt = item.get("caption", ""), item.get("alt", "")
+    if not isinstance(caption, str) or not isinstance(alt, str):
+        f.fail("META002", key, "caption và alt của ảnh phải là chuỗi chữ", "đặt chúng trong dấu ngoặc kép")
+        return None
+    line = f.line(f"{key}.src") if not key == "image" else f.line(key)
+    src = unicodedata.normalize("NFC", item["src"].strip())
+    ref = resolve_photo(src, doc.abspath.parent, config.content_dir)
+    if isinstance(ref, str):
+        code = "IMG002" if ref == "escape" else "IMG001"
+        message = (f"ảnh '{src}' nằm ngoài thư mục content/" if ref == "escape"
+                   else f"không tìm thấy ảnh '{src}' bên cạnh bài viết")
+        f.fail(code, f"{key}.src" if key != "image" else key, message,
+               "đặt ảnh vào cùng thư mục với index.md và ghi đúng tên tệp (phân biệt chữ hoa, chữ thường)")
+        return None
+    return PhotoRef(src, ref, unicodedata.normalize("NFC", caption.strip()), unicodedata.normalize("NFC", alt.strip()), line)
+
+
+def resolve_photo(src: str, folder: Path, content_dir: Path) -> Path | None | str:
+    """The file a photo reference names: a Path, None for a remote URL, 'escape' or 'missing' when unusable."""
+    if src.startswith(_REMOTE):
+        return None
+    parts = urlsplit(src)
+    path = unquote(parts.path).replace("\\", "/")
+    if not path or parts.scheme or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        return "escape"
+    normal = posixpath.normpath(path)
+    target = (folder / normal).resolve()
+    if not target.is_relative_to(content_dir.resolve()):
+        return "escape"
+    if not target.is_file():
+        return "missing"
+    return target
+
+
+def _alias_ok(f: _Fields, i: int, alias: str) -> bool:
+    clean = posixpath.normpath("/" + alias.lstrip("/"))
+    if ".." in alias.split("/") or "\\" in alias or "%" in alias or clean in ("/", "."):
+        f.fail("ROUTE004", f"aliases.{i}", f"địa chỉ cũ '{alias}' không hợp lệ", "ví dụ: aliases: [\"/tin-cu/bai-viet.html\"]")
+        return False
+    return True
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold().strip()
+
+
+def _kind(value: Any) -> str:
+    return {bool: "đúng/sai (true/false)", int: "số", float: "số", list: "danh sách", dict: "bảng",
+            dt.date: "ngày", dt.datetime: "ngày giờ"}.get(type(value), type(value).__name__)
+
+
+def most_read(site: Site, count: int) -> tuple[int, ...]:
+    """Indices of the most-viewed articles; newer first among equals."""
+    order = sorted(range(len(site.articles)), key=lambda i: (-site.articles[i].views, i))
+    return tuple(order[:count])
+
+
+def related(site: Site, count: int, window: int = 12) -> tuple[tuple[int, ...], ...]:
+    """For every article, the articles that share most tags with it (then its category), nearest in time first.
+
+    Only the `window` neighbours in time within each shared tag or category are scored: related news is
+    recent news, and it keeps this linear in the number of articles instead of quadratic.
+    """
+    arts = site.articles
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(arts):  # arts is newest first, so every group list is too
+        for t in a.tags:
+            groups.setdefault("t:" + t, []).append(i)
+        groups.setdefault("c:" + a.category, []).append(i)
+    position = {key: {i: n for n, i in enumerate(members)} for key, members in groups.items()}
+    result = []
+    for i, a in enumerate(arts):
+        scores: dict[int, int] = {}
+        for key, weight in [*(("t:" + t, 2) for t in a.tags), ("c:" + a.category, 1)]:
+            members = groups[key]
+            n = position[key][i]
+            for j in members[max(0, n - window): n + window + 1]:
+                if j != i:
+                    scores[j] = scores.get(j, 0) + weight
+        best = sorted(scores, key=lambda j: (-scores[j], abs(j - i), j))
+        result.append(tuple(best[:count]))
+    return tuple(result)

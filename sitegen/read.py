@@ -1,0 +1,252 @@
+"""Stage 1, load: find article files under content/, turn their bytes into text and front matter.
+
+Owns every encoding trap (BOM, CRLF, invalid UTF-8, NUL bytes, size caps) and every filesystem trap
+(symlinks leaving the site, loops, editors' temporary files), so later stages see only clean `SourceDoc`s
+whose line numbers still point into the file the editor has open.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .diagnostics import Reporter
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FENCE = re.compile(r"^---[ \t]*$")
+_CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$")
+# Files editors' tools leave beside the real ones (vim swap, emacs lock/backup, Office/LibreOffice locks).
+_TEMP = re.compile(r"(^\.|^#.*#$|~$|\.sw[a-p]$|\.tmp$|^\.~lock\.|^~\$)")
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """One article file, decoded: its front matter as plain data, its body and where each came from."""
+
+    path: str  # relative to the site folder, forward slashes
+    abspath: Path
+    bundle: bool  # index.md inside its own folder, with its photos beside it
+    digest: str  # sha256 of the raw bytes: the cache key of everything derived from this file
+    meta: dict[str, Any]
+    lines: dict[str, int]  # "title" -> 3, "photos.1.src" -> 14: file lines of front matter values
+    body: str
+    body_line: int  # file line of the body's first line
+
+
+def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tuple[Path, bool]]:
+    """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site."""
+    found: list[tuple[Path, bool]] = []
+    if not content_dir.is_dir():
+        return found
+    root = config_root.resolve()
+    visited: set[tuple[int, int]] = set()
+
+    def walk(folder: Path) -> None:
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in visited:
+            report.error("READ004", _rel(folder, root), 0, "thư mục lặp lại qua liên kết tượng trưng (symlink)",
+                         "xóa liên kết tạo vòng lặp")
+            return
+        visited.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            report.error("READ001", _rel(folder, root), 0, f"không đọc được thư mục: {exc.strerror}", "kiểm tra quyền truy cập")
+            return
+        names = {e.name for e in entries}
+        is_bundle = "index.md" in names and folder != content_dir
+        for entry in entries:
+            if _TEMP.search(entry.name) or entry.name.startswith("_"):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    report.error("READ004", _rel(path, root), 0, "liên kết tượng trưng hỏng hoặc lặp vô hạn", "xóa hoặc sửa liên kết")
+                    continue
+                if not target.is_relative_to(root):
+                    report.error("READ003", _rel(path, root), 0, f"liên kết tượng trưng trỏ ra ngoài thư mục trang ({target})",
+                                 "sao chép tệp vào trong content/ thay vì dùng liên kết")
+                    continue
+            if entry.is_dir():
+                if not is_bundle:  # a bundle's subfolders hold its resources, not more articles
+                    walk(path)
+            elif entry.name.endswith(".md"):
+                if is_bundle and entry.name != "index.md":
+                    continue
+                found.append((path, is_bundle))
+
+    walk(content_dir)
+    return found
+
+
+def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter) -> list[SourceDoc]:
+    """Read and split every article; problems go to `report`, bad files are left out of the result."""
+    docs = []
+    for path, bundle in discover(config_root, content_dir, report):
+        doc = load_one(path, _rel(path, config_root), bundle, max_bytes, report)
+        if doc is not None:
+            docs.append(doc)
+    return docs
+
+
+def load_one(path: Path, rel: str, bundle: bool, max_bytes: int, report: Reporter) -> SourceDoc | None:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            report.error("READ002", rel, 0, f"tệp {size // 1024} KB, vượt giới hạn {max_bytes // 1024} KB",
+                         "chia bài thành nhiều bài hoặc tăng max_file_bytes trong site.toml")
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        report.error("READ001", rel, 0, f"không đọc được tệp: {exc.strerror}", "kiểm tra quyền truy cập tệp")
+        return None
+    text = decode(raw, rel, report)
+    if text is None:
+        return None
+    split = split_front_matter(text, rel, report)
+    if split is None:
+        return None
+    meta, lines, body, body_line = split
+    return SourceDoc(rel, path, bundle, hashlib.sha256(raw).hexdigest(), meta, lines, body, body_line)
+
+
+def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
+    """Bytes to NFC text with LF line endings; strict UTF-8 (a BOM is fine), never silently replaced."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        report.error("ENC002", rel, 1, "tệp được lưu dạng UTF-16", "mở tệp và lưu lại với mã hóa UTF-8")
+        return None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        report.error("ENC003", rel, line, "tệp chứa byte NUL: đây là tệp nhị phân, không phải văn bản Markdown",
+                     "kiểm tra lại tệp, có thể đã lưu nhầm định dạng")
+        return None
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        report.error("ENC001", rel, line, f"byte 0x{raw[exc.start]:02x} không hợp lệ trong UTF-8 (vị trí byte {exc.start})",
+                     "lưu tệp với mã hóa UTF-8 (trong Notepad: Save As → Encoding: UTF-8)", col=col)
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
+
+
+class _LineLoader(_Loader):  # type: ignore[misc, valid-type]
+    """Safe YAML loader that refuses duplicate keys instead of keeping the last one silently."""
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, "khóa không hợp lệ", key_node.start_mark) from None
+        if key in seen:
+            raise _Duplicate(str(key), seen[key], key_node.start_mark.line + 1)
+        seen[key] = key_node.start_mark.line + 1
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str, first: int, second: int):
+        self.key, self.first, self.second = key, first, second
+
+
+def split_front_matter(text: str, rel: str, report: Reporter) -> tuple[dict, dict[str, int], str, int] | None:
+    """Split `---` YAML front matter from the body. Lines in the result are absolute file lines."""
+    lines = text.split("\n")
+    if not lines or not _FENCE.match(lines[0]):
+        # No front matter at all: the body is the whole file; the model reports the missing title.
+        return {}, {}, text, 1
+    end = next((i for i in range(1, len(lines)) if _CLOSE.match(lines[i])), None)
+    if end is None:
+        report.error("FM001", rel, 1, "phần đầu (front matter) mở bằng '---' nhưng không có dòng '---' đóng lại",
+                     "thêm một dòng '---' sau trường cuối cùng của phần đầu")
+        return None
+    yaml_text = "\n".join(lines[1:end])
+    meta, key_lines = parse_yaml(yaml_text, rel, 2, report)
+    if meta is None:
+        return None
+    body = "\n".join(lines[end + 1:])
+    return meta, key_lines, body, end + 2
+
+
+def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> tuple[dict | None, dict[str, int]]:
+    """Parse YAML safely; record the file line of every value so later errors can point at it."""
+    if not yaml_text.strip():
+        return {}, {}
+    loader = _LineLoader(yaml_text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, {}
+        if not isinstance(node, yaml.MappingNode):
+            report.error("FM003", rel, first_line + node.start_mark.line,
+                         "phần đầu phải là các dòng 'khóa: giá trị' (ví dụ title: \"...\")",
+                         "viết mỗi trường trên một dòng dạng ten_truong: gia_tri")
+            return None, {}
+        data = loader.construct_document(node)
+    except _Duplicate as dup:
+        report.error("FM004", rel, first_line + dup.second - 1,
+                     f"khóa '{dup.key}' xuất hiện hai lần (dòng {first_line + dup.first - 1} và {first_line + dup.second - 1})",
+                     "xóa một trong hai dòng")
+        return None, {}
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line = first_line + mark.line if mark else first_line
+        report.error("FM005", rel, line, f"giá trị YAML không được phép: {exc.problem}",
+                     "bỏ thẻ bắt đầu bằng '!!' hoặc '!', chỉ dùng chữ, số, danh sách", col=(mark.column + 1) if mark else 0)
+        return None, {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark else first_line
+        problem = getattr(exc, "problem", None) or str(exc)
+        hint = "đặt giá trị trong dấu ngoặc kép, ví dụ title: \"Hội nghị: tổng kết\""
+        if "\t" in yaml_text:
+            hint = "không dùng phím Tab để thụt lề trong phần đầu, hãy dùng dấu cách"
+        report.error("FM002", rel, line, f"lỗi cú pháp YAML: {problem}", hint, col=(mark.column + 1) if mark else 0)
+        return None, {}
+    finally:
+        loader.dispose()
+    key_lines: dict[str, int] = {}
+    _record_lines(node, "", first_line, key_lines)
+    return data, key_lines
+
+
+def _record_lines(node: yaml.Node, prefix: str, first_line: int, out: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = f"{prefix}{key.value}"
+            out[path] = first_line + key.start_mark.line
+            _record_lines(value, path + ".", first_line, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}{i}"
+            out[path] = first_line + item.start_mark.line
+            _record_lines(item, path + ".", first_line, out)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,206 @@
+"""Stage 3b, render pages: the Jinja environment, what templates see, and template errors as diagnostics.
+
+Templates are autoescaped (HTML and XML alike) and use StrictUndefined, so a misspelt variable is an error that
+names the template line and the page instead of an empty spot on the front page. The site's own `templates/`
+override the built-in theme file by file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from markupsafe import Markup
+
+from .config import SiteConfig
+from .diagnostics import Reporter
+from .images import ImageInfo
+from .markup import Rendered
+from .model import Article, Category, Site, Tag
+from .routes import Page
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo as templates use it: where it is published, its size and words."""
+
+    url: str
+    width: int
+    height: int
+    caption: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead)."""
+
+    article: Article
+    url: str  # root-relative, with the base path
+    abs_url: str
+    html: Markup
+    lead: str  # the lead text (summary, or derived from the first paragraph)
+    lead_in_body: bool
+    has_source_line: bool
+    image: Photo | None  # featured photo: `image`, else the first gallery photo
+    gallery: tuple[Photo, ...]
+    category: Category
+    tags: tuple[Tag, ...]
+    words: int
+
+    def __getattr__(self, name: str) -> Any:
+        # Front matter fields (and unknown ones editors add) read straight through: entry.title, entry.views...
+        article = object.__getattribute__(self, "article")
+        if hasattr(article, name):
+            return getattr(article, name)
+        if name in article.extra:
+            return article.extra[name]
+        raise AttributeError(name)
+
+
+def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
+                 photos: list[Mapping[str, ImageInfo]]) -> tuple[Entry, ...]:
+    cfg = site.config
+    cats = {c.slug: c for c in site.categories}
+    out = []
+    for i, a in enumerate(site.articles):
+        body, infos = bodies[i], photos[i]
+
+        def photo(src: str, caption: str, alt: str) -> Photo | None:
+            info = infos.get(src)
+            return Photo(info.url, info.width, info.height, caption, alt or caption) if info else None
+
+        gallery = tuple(p for ref in a.photos if (p := photo(ref.src, ref.caption, ref.alt)))
+        image = photo(a.image.src, a.image.caption, a.image.alt) if a.image else None
+        if image is None and gallery:
+            image = gallery[0]
+        if image is not None and not image.alt:
+            image = Photo(image.url, image.width, image.height, image.caption, a.title)
+        lead = a.summary or body.lead_text
+        out.append(Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
+                         body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
+                         cats[a.category], tuple(site.tags[t] for t in a.tags if t in site.tags), body.words))
+    return tuple(out)
+
+
+class Templates:
+    """The Jinja environment plus the filters a Vietnamese portal needs."""
+
+    def __init__(self, config: SiteConfig):
+        self.config = config
+        loader = jinja2.FileSystemLoader([str(p) for p in config.templates_dirs])
+        self.env = jinja2.Environment(
+            loader=loader,
+            autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True, default=True),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        tz, loc = config.tz, config.locale
+        self.env.filters.update(
+            datetime_vi=lambda d: _format_dt(d.astimezone(tz), "EEEE - dd/MM/yyyy HH:mm", loc),
+            date_vi=lambda d: _format_dt(d.astimezone(tz), "dd/MM/yyyy", loc),
+            weekday_vi=lambda d: _format_dt(d.astimezone(tz), "EEEE", loc),
+            month_vi=lambda ym: f"Tháng {ym[1]:02d}/{ym[0]}",
+            iso=lambda d: d.astimezone(tz).isoformat(timespec="seconds"),
+            number=lambda n: format_decimal(n, locale=loc),
+            truncate_words=_truncate_words,
+            json_ld=_json_ld,
+        )
+        self.env.globals.update(url=config.url, absolute_url=config.absolute_url, asset=self.asset,
+                                absolute_image=lambda root_relative: config.origin + root_relative)
+        self._asset_urls: dict[str, str] = {}
+        self._problems: dict[tuple[str, str, int], tuple[str, str, str, list[str]]] = {}
+
+    def asset(self, name: str) -> str:
+        """URL of a theme asset with a content hash, so browsers may cache it for a year and still see changes."""
+        if name not in self._asset_urls:
+            digest = ""
+            for folder in reversed(self.config.assets_dirs):  # the site's own assets override the theme's
+                if (folder / name).is_file():
+                    digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()[:10]
+                    break
+            self._asset_urls[name] = self.config.url("assets/" + name) + (f"?v={digest}" if digest else "")
+        return self._asset_urls[name]
+
+    def render(self, page: Page, context: Mapping[str, Any], source: str) -> bytes | None:
+        """Render one page; a template problem is remembered (see `report_errors`) and None returned."""
+        try:
+            template = self.env.get_template(page.template)
+            return template.render(context).encode("utf-8")
+        except jinja2.TemplateNotFound as exc:
+            self._problem("TPL003", source, 0, f"không tìm thấy giao diện '{exc.name}'",
+                          f"tạo tệp templates/{exc.name} hoặc sửa trường template", page)
+        except jinja2.TemplateSyntaxError as exc:
+            self._problem("TPL002", _template_rel(exc.filename, self.config), exc.lineno or 0,
+                          f"lỗi cú pháp giao diện: {exc.message}", "kiểm tra các cặp {% %} và {{ }}", page)
+        except Exception as exc:  # any error raised while a template runs is the template's error
+            where, line = _template_frame(exc, self.config)
+            self._problem("TPL001", where or page.template, line, f"{type(exc).__name__}: {exc} (bài: {source})",
+                          "sửa giao diện ở dòng này, hoặc kiểm tra dữ liệu của bài viết", page)
+        return None
+
+    def _problem(self, code: str, path: str, line: int, message: str, hint: str, page: Page) -> None:
+        key = (code, path, line)
+        if key in self._problems:
+            self._problems[key][3].append(page.url)
+        else:
+            self._problems[key] = (message, hint, page.url, [])
+
+    def report_errors(self, report: Reporter) -> None:
+        """One diagnostic per broken template line, naming the first page and how many others failed there."""
+        for (code, path, line), (message, hint, url, more) in self._problems.items():
+            extra = f" và {len(more)} trang khác" if more else ""
+            report.error(code, path, line, f"lỗi khi dựng trang /{url}{extra}: {message}", hint)
+        self._problems.clear()
+
+
+@lru_cache(maxsize=4096)
+def _format_dt_cached(stamp: dt.datetime, pattern: str, locale: str) -> str:
+    return format_datetime(stamp, pattern, locale=locale)
+
+
+def _format_dt(stamp: dt.datetime, pattern: str, locale: str) -> str:
+    text = _format_dt_cached(stamp, pattern, locale)
+    return text[:1].upper() + text[1:]
+
+
+def _truncate_words(text: str, count: int) -> str:
+    words = text.split()
+    return text if len(words) <= count else " ".join(words[:count]).rstrip(",.;:") + "…"
+
+
+def _json_ld(data: Any) -> Markup:
+    """JSON for a <script type="application/ld+json"> block; '<' escaped so no text can close the script."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _template_rel(filename: str | None, config: SiteConfig) -> str:
+    if not filename:
+        return ""
+    path = Path(filename)
+    for base in (config.root, *[d.parent for d in config.templates_dirs]):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def _template_frame(exc: BaseException, config: SiteConfig) -> tuple[str, int]:
+    """The innermost template file and line in the traceback (Jinja maps compiled code back to templates)."""
+    found = ("", 0)
+    for frame in traceback.extract_tb(exc.__traceback__ or sys.exc_info()[2]):
+        if frame.filename.endswith((".html", ".xml", ".txt")):
+            found = (_template_rel(frame.filename, config), frame.lineno or 0)
+    return found

@@ -1,0 +1,171 @@
+"""Stage 2b, routes: every page the site will have, with its URL and output path, before anything is written.
+
+Computing all paths first is what lets two articles claiming one URL be a clear error naming both files, and
+lets every path be checked to stay inside the output folder.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .diagnostics import Reporter
+from .model import Article, Site
+
+_BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
+
+
+@dataclass(frozen=True)
+class Page:
+    """One output file: what kind of page, where it goes, which template renders it, and its own data."""
+
+    kind: str
+    url: str  # site-relative URL ('thoi-su/hoi-nghi/'); prefix with config.base_path for links
+    path: str  # output file, relative to the output folder ('thoi-su/hoi-nghi/index.html')
+    template: str
+    data: Mapping = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """Which slice of a listing one page shows and where its neighbours are."""
+
+    number: int
+    total: int
+    items: tuple[int, ...]  # indices into site.articles
+    urls: tuple[str, ...]  # URL of every page of the listing, first page first
+
+
+def article_url(article: Article, permalink: str) -> str:
+    d = article.date
+    return permalink.format(category=article.category, slug=article.slug, year=f"{d.year:04d}",
+                            month=f"{d.month:02d}", day=f"{d.day:02d}")
+
+
+def url_to_path(url: str) -> str:
+    """'a/b/' -> 'a/b/index.html'; 'a/b.html' stays."""
+    if url == "" or url.endswith("/"):
+        return url + "index.html"
+    return url
+
+
+def paginate(kind: str, base_url: str, items: list[int], per_page: int, template: str, segment: str,
+             data: Mapping) -> list[Page]:
+    """Pages of a listing: base_url, then base_url + 'trang/2/', ..."""
+    chunks = [tuple(items[i:i + per_page]) for i in range(0, len(items), per_page)] or [()]
+    urls = tuple(base_url if n == 1 else f"{base_url}{segment}/{n}/" for n in range(1, len(chunks) + 1))
+    return [Page(kind, urls[n - 1], url_to_path(urls[n - 1]), template,
+                 {**data, "pagination": Pagination(n, len(chunks), chunk, urls)})
+            for n, chunk in enumerate(chunks, 1)]
+
+
+def plan(site: Site, report: Reporter) -> list[Page]:
+    """All pages of the site. URL collisions and unsafe paths are reported; colliding pages are dropped."""
+    cfg = site.config
+    pages: list[Page] = [
+        Page("home", "", "index.html", "home.html"),
+        Page("404", "404.html", "404.html", "404.html"),
+        Page("feed", "feed.xml", "feed.xml", "feed.xml", {"items": tuple(range(min(cfg.feed_items, len(site.articles))))}),
+        Page("robots", "robots.txt", "robots.txt", "robots.txt"),
+    ]
+    by_category: dict[str, list[int]] = {c.slug: [] for c in site.categories}
+    by_tag: dict[str, list[int]] = {t: [] for t in site.tags}
+    by_month: dict[tuple[int, int], list[int]] = {}
+    for i, a in enumerate(site.articles):
+        url = article_url(a, cfg.permalink)
+        pages.append(Page("article", url, url_to_path(url), a.template or "article.html", {"index": i}))
+        by_category[a.category].append(i)
+        for t in a.tags:
+            by_tag[t].append(i)
+        by_month.setdefault((a.date.year, a.date.month), []).append(i)
+    seg = cfg.page_segment
+    for c in site.categories:
+        items = by_category[c.slug]
+        pages += paginate("category", f"{c.slug}/", items, cfg.per_page, "category.html", seg, {"category": c.slug})
+        pages.append(Page("feed", f"{c.slug}/feed.xml", f"{c.slug}/feed.xml", "feed.xml",
+                          {"category": c.slug, "items": tuple(items[:cfg.feed_items])}))
+    for slug, items in by_tag.items():
+        pages += paginate("tag", f"{cfg.tag_base}/{slug}/", items, cfg.per_page, "tag.html", seg, {"tag": slug})
+    pages.append(Page("tags", f"{cfg.tag_base}/", f"{cfg.tag_base}/index.html", "tags.html",
+                      {"counts": {s: len(v) for s, v in by_tag.items()}}))
+    months = sorted(by_month, reverse=True)
+    pages.append(Page("archive", f"{cfg.archive_base}/", f"{cfg.archive_base}/index.html", "archive.html",
+                      {"months": tuple((y, m, len(by_month[(y, m)])) for y, m in months)}))
+    for y, m in months:
+        pages += paginate("archive_month", f"{cfg.archive_base}/{y:04d}/{m:02d}/", by_month[(y, m)], cfg.per_page,
+                          "archive_month.html", seg, {"year": y, "month": m})
+    pages = _dedupe(pages + _aliases(site, pages), site, report)
+    return pages + [_sitemap(site, pages)]
+
+
+def _sitemap(site: Site, pages: list[Page]) -> Page:
+    """Canonical HTML pages (articles, first pages of listings) with the time their content last changed."""
+    newest = site.articles[0].date if site.articles else None
+    urls = []
+    for p in pages:
+        if p.kind == "article":
+            a = site.articles[p.data["index"]]
+            urls.append((p.url, a.updated or a.date))
+        elif p.kind in ("home", "tags", "archive") or (p.kind in ("category", "tag", "archive_month")
+                                                         and p.data["pagination"].number == 1):
+            items = p.data["pagination"].items if "pagination" in p.data else ()
+            urls.append((p.url, site.articles[items[0]].date if items else newest))
+    return Page("sitemap", "sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": tuple(urls)})
+
+
+def _aliases(site: Site, pages: list[Page]) -> list[Page]:
+    out = []
+    targets = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+    for i, a in enumerate(site.articles):
+        for alias in a.aliases:
+            clean = posixpath.normpath("/" + alias.strip()).lstrip("/")
+            url = clean + ("/" if alias.endswith("/") else "")
+            if not posixpath.splitext(clean)[1] and not url.endswith("/"):
+                url += "/"
+            out.append(Page("alias", url, url_to_path(url), "redirect.html", {"index": i, "target": targets[i]}))
+    return out
+
+
+def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
+    owners: dict[str, Page] = {}
+    kept = []
+    for page in pages:
+        if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
+            owner = _owner(page, site)
+            report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, 0,
+                         f"địa chỉ '{page.url}' không hợp lệ hoặc ra ngoài thư mục xuất", "sửa slug hoặc aliases")
+            continue
+        key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
+        first = owners.get(key)
+        if first is not None:
+            a, b = _owner(first, site), _owner(page, site)
+            report.error("ROUTE001", b, 0, f"địa chỉ /{page.url} trùng với trang của {a}",
+                         "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
+            continue
+        owners[key] = page
+        kept.append(page)
+    return kept
+
+
+def _owner(page: Page, site: Site) -> str:
+    if "index" in page.data:
+        return site.articles[page.data["index"]].source
+    return f"({page.kind})"
+
+
+def safe_relative(path: str) -> bool:
+    """True if `path` is a relative POSIX path that stays inside its root."""
+    if not path or path.startswith("/") or "\\" in path or re.match(r"^[A-Za-z]:", path):
+        return False
+    return not any(part in ("..", ".") for part in path.split("/"))
+
+
+def safe_join(root: Path, rel: str) -> Path:
+    """root/rel, refusing anything that resolves outside root (also through '..' or symlinks)."""
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ValueError(f"{rel!r} leaves {root}")
+    return target
