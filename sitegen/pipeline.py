@@ -12,7 +12,7 @@ from .config import SiteConfig
 from .diagnostics import Diagnostic, Reporter
 from .markup import MarkupOptions, Renderer
 from .render import Templates, make_entries
-from .write import Staging, WriteStats
+from .write import Staging, WriteStats, recover
 
 
 @dataclass
@@ -28,6 +28,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
           publish: bool = True) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors."""
     report, clock = Reporter(strict=strict), _Clock()
+    if publish:
+        recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
     docs = read.load_all(config.root, config.content_dir, config.max_file_bytes, report)
     site = model.build_site(docs, config, report, drafts=drafts, now=now)
     clock.lap("load")

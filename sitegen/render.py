@@ -114,7 +114,7 @@ class Templates:
             weekday_vi=lambda d: _format_dt(d.astimezone(tz), "EEEE", loc),
             month_vi=lambda ym: f"Tháng {ym[1]:02d}/{ym[0]}",
             iso=lambda d: d.astimezone(tz).isoformat(timespec="seconds"),
-            number=lambda n: format_decimal(n, locale=loc),
+            number=lambda n: _format_number(n, loc),
             truncate_words=_truncate_words,
             json_ld=_json_ld,
         )
@@ -174,6 +174,11 @@ def _format_dt_cached(stamp: dt.datetime, pattern: str, locale: str) -> str:
 def _format_dt(stamp: dt.datetime, pattern: str, locale: str) -> str:
     text = _format_dt_cached(stamp, pattern, locale)
     return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=65536)
+def _format_number(n: int, locale: str) -> str:
+    return format_decimal(n, locale=locale)
 
 
 def _truncate_words(text: str, count: int) -> str:

