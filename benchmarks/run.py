@@ -71,7 +71,7 @@ def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, fl
     env = {"PYTHONPATH": str(ROOT)}
 
     def clean() -> None:
-        for p in [out, site / ".sitegen"]:
+        for p in [out, site / ".public.spare", site / ".sitegen"]:
             shutil.rmtree(p, ignore_errors=True)
 
     results = {"cold": measure(cmd, runs, clean, env)}

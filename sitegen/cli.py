@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     except BuildFailed as failed:
         _print_diagnostics(failed.diagnostics)
         errors = sum(d.severity == "error" for d in failed.diagnostics)
-        print(f"\nDựng trang thất bại: {errors} lỗi. Thư mục xuất cũ được giữ nguyên.", file=sys.stderr)
+        # Commands that write no site say what they did not do instead (set with set_defaults(failed=...)).
+        failed_text = getattr(args, "failed", "Dựng trang thất bại: {n} lỗi. Thư mục xuất cũ được giữ nguyên.")
+        print("\n" + failed_text.format(n=errors), file=sys.stderr)
         return 2 if any(d.code.startswith("CFG") for d in failed.diagnostics) else 1
     except KeyboardInterrupt:
         print("\nĐã dừng.", file=sys.stderr)
@@ -43,9 +45,31 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--drafts", action="store_true", help="dựng cả bài nháp và bài hẹn giờ (chỉ để xem thử)")
     b.set_defaults(run=_build)
 
+    v = sub.add_parser("serve", help="xem thử: dựng cả bài nháp, tự tải lại trình duyệt khi lưu tệp")
+    v.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
+    v.add_argument("--port", "-p", type=int, default=8000, help="cổng (mặc định 8000)")
+    v.add_argument("--host", default="127.0.0.1",
+                   help="địa chỉ nghe (mặc định 127.0.0.1: chỉ máy này; 0.0.0.0 để máy khác trong mạng xem)")
+    v.set_defaults(run=_serve)
+
     c = sub.add_parser("check", help="kiểm tra toàn bộ nội dung mà không ghi gì ra đĩa")
     _site_args(c)
-    c.set_defaults(run=_check)
+    c.set_defaults(run=_check, failed="Kiểm tra thấy {n} lỗi (danh sách ở trên). Không ghi gì ra đĩa.")
+
+    n = sub.add_parser("new", help="tạo bài viết mới với phần đầu điền sẵn")
+    n.add_argument("title", help='tiêu đề bài, trong dấu ngoặc kép: "Hội nghị tổng kết năm 2024"')
+    n.add_argument("--category", "-c", help="tên hoặc slug chuyên mục trong site.toml (mặc định: chuyên mục đầu tiên)")
+    n.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
+    n.set_defaults(run=_new, failed="Chưa tạo bài: {n} lỗi. Không tệp nào bị ghi đè.")
+
+    i = sub.add_parser("init", help="tạo trang mới: site.toml, giao diện và hai bài mẫu")
+    i.add_argument("dir", type=Path, help="thư mục trang mới (chưa có hoặc đang trống)")
+    i.set_defaults(run=_init, failed="Chưa tạo trang: {n} lỗi. Không tệp nào bị ghi đè.")
+
+    s = sub.add_parser("schedule", help="liệt kê bài sắp đăng hoặc sắp gỡ theo giờ hẹn")
+    s.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
+    s.add_argument("--json", action="store_true", help="in dạng JSON cho máy đọc")
+    s.set_defaults(run=_schedule, failed="Không lập được lịch: {n} lỗi trong bài viết.")
     return p
 
 
@@ -63,8 +87,18 @@ def _build(args: argparse.Namespace) -> int:
     s = result.stats
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
-          f"{s.written} tệp ghi mới, {s.unchanged} không đổi, {s.copied} tệp sao chép ({times}).")
+          f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
+          f"{s.removed} tệp xóa ({times}).")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Chú ý: bản xem thử mở cho mọi máy truy cập được {args.host}. Không dùng để phục vụ bạn đọc.",
+              file=sys.stderr)
+    return serve(args.source, host=args.host, port=args.port)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -73,7 +107,45 @@ def _check(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.source)
     result = build(cfg, strict=args.strict, publish=False)
     _print_diagnostics(result.diagnostics)
-    print(f"Kiểm tra xong {result.articles} bài: không có lỗi.")
+    warnings = sum(d.severity == "warning" for d in result.diagnostics)
+    print(f"Kiểm tra xong {result.articles} bài: không có lỗi, {warnings} cảnh báo.")
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from .scaffold import new_article
+
+    cfg = config_mod.load(args.source)
+    made = new_article(cfg, args.title, args.category)
+    if made.category_defaulted:
+        print(f"Chuyên mục: {made.category_name} (chọn chuyên mục khác bằng --category).", file=sys.stderr)
+    print(_show(made.path))  # alone on stdout, so scripts can open it: $EDITOR "$(sitegen new "...")"
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .scaffold import new_site
+
+    new_site(args.dir)
+    print(f"Đã tạo trang mới ở {_show(args.dir)}. Xem thử: cd {_show(args.dir)} && sitegen serve "
+          "(hoặc sitegen build rồi mở public/).", file=sys.stderr)
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from .diagnostics import Reporter
+    from .schedule import as_json, as_table, upcoming
+
+    cfg = config_mod.load(args.source)
+    report = Reporter()
+    now = dt.datetime.now(cfg.tz)
+    events = upcoming(cfg, report, now)
+    report.raise_if_errors()  # a broken article would make the list wrong; the build would fail on it too
+    _print_diagnostics(report.diagnostics)
+    print(json.dumps(as_json(events, cfg, now), ensure_ascii=False, indent=2) if args.json else as_table(events, cfg, now))
     return 0
 
 

@@ -63,6 +63,8 @@ class SiteConfig:
     page_segment: str = "trang"
     max_file_bytes: int = 2_000_000
     max_image_pixels: int = 60_000_000
+    image_widths: tuple[int, ...] = (480, 960, 1600)  # responsive photo widths, px (never upscaled)
+    image_quality: int = 75  # JPEG and WebP quality of photo variants
     raw_html: str = "allow"  # "allow" (trusted editors) or "safe" (sanitized)
     categories: tuple[CategoryConfig, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # [params] for templates
@@ -131,6 +133,8 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
             if not isinstance(value, str):
                 _fail("CFG002", _line_of(path, key), f"'{key}' phải là chuỗi", f'ví dụ: {key} = "..."')
             values[key] = value
+    if "image_widths" in site or "image_widths" in data:
+        values["image_widths"] = _image_widths(site.get("image_widths", data.get("image_widths")), path)
     _validate(values, path)
     cats = _categories(data.get("categories", []), path)
     templates_default, assets_default = default_theme_dirs()
@@ -166,9 +170,20 @@ def _validate(values: dict[str, Any], path: Path) -> None:
             _fail("CFG002", _line_of(path, key), f"'{key}' chỉ gồm chữ thường không dấu, số và '-'", f'{key} = "chu-de"')
     if values.get("per_page", 10) < 1:
         _fail("CFG002", _line_of(path, "per_page"), "per_page phải lớn hơn 0", "per_page = 10")
+    if not 1 <= values.get("image_quality", 75) <= 100:
+        _fail("CFG002", _line_of(path, "image_quality"), "image_quality phải từ 1 đến 100", "image_quality = 75")
     link = values.get("permalink", "{category}/{slug}/")
     if "{slug}" not in link or ".." in link or link.startswith("/"):
         _fail("CFG002", _line_of(path, "permalink"), "permalink phải chứa {slug} và không bắt đầu bằng '/'", 'permalink = "{category}/{slug}/"')
+
+
+def _image_widths(raw: Any, path: Path) -> tuple[int, ...]:
+    ok = isinstance(raw, list) and raw and all(isinstance(w, int) and not isinstance(w, bool) and 16 <= w <= 8000
+                                               for w in raw)
+    if not ok:
+        _fail("CFG002", _line_of(path, "image_widths"), "image_widths phải là danh sách số nguyên từ 16 đến 8000",
+              "image_widths = [480, 960, 1600]")
+    return tuple(sorted(set(raw)))
 
 
 def _categories(raw: Any, path: Path) -> tuple[CategoryConfig, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .cache import digest
 from .config import SiteConfig
 from .model import Category, Site, Tag
 from .render import Entry
@@ -113,3 +114,44 @@ def _home(view: SiteView) -> dict[str, Any]:
         if members:
             blocks.append((item, members))
     return {"featured": featured, "latest": latest, "category_blocks": blocks}
+
+
+def global_key(view: SiteView, assets_key: str) -> str:
+    """What every page shows besides its own data: config, menu, the most-read block, the theme's assets."""
+    most = [(e.url, e.title, e.views, e.date, e.image) for e in (view.entries[i] for i in view.most_read)]
+    cats = [(c.slug, c.name, c.description) for c in view.categories.values()]
+    return digest(view.config.fingerprint, view.menu, most, cats, assets_key)
+
+
+def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str) -> str:
+    """A hash of everything `page_context` gives this page's template: equal fingerprints, equal bytes.
+
+    Entries count by `Entry.key` (their source file, URL and photos), never by their position in the site,
+    so adding an article changes only the pages that show it.
+    """
+    entries, data, kind = view.entries, page.data, page.kind
+    used: list[int] = []
+    extra: tuple = ()
+    pagination: Pagination | None = data.get("pagination")
+    if pagination is not None:
+        used += pagination.items
+        extra = (pagination.number, pagination.total, pagination.urls)
+    if kind == "article":
+        used += [data["index"], *view.related[data["index"]]]
+    elif kind == "home":
+        home = _home(view)
+        shown = home["featured"] + home["latest"] + [e for _, members in home["category_blocks"] for e in members]
+        extra = tuple(e.key for e in shown)
+    elif kind in ("feed", "alias"):
+        used += list(data.get("items", ())) + ([data["index"]] if "index" in data else [])
+        extra = (data.get("category"), data.get("target"))
+    elif kind == "404":
+        used += list(range(min(5, len(entries))))
+    elif kind == "tag":
+        extra += (view.tags[data["tag"]].name,)
+    if kind in ("category", "tag", "archive_month"):
+        extra += (data.get("category"), data.get("tag"), data.get("year"), data.get("month"))
+    if kind in ("sitemap", "archive", "tags"):
+        extra = (data.get("urls"), data.get("months"), sorted(data.get("counts", {}).items()),
+                 [(s, t.name) for s, t in view.tags.items()] if kind == "tags" else None)
+    return digest(template_key, site_key, kind, page.url, page.path, extra, [entries[i].key for i in used])

@@ -44,11 +44,21 @@ CODES: dict[str, str] = {
     "IMG004": "Ảnh quá lớn (nghi bom giải nén)",
     "IMG005": "Định dạng ảnh không được phép",
     "IMG006": "Ảnh thiếu mô tả (alt)",
+    "LINK001": "Liên kết hỏng",
+    "LINK002": "Liên kết tới mục (#) không có",
+    "LINK003": "Liên kết tới bài chưa xuất bản",
     "TPL001": "Lỗi khi dựng giao diện",
     "TPL002": "Lỗi cú pháp giao diện",
     "TPL003": "Không tìm thấy giao diện",
     "WRITE001": "Không ghi được thư mục xuất",
+    "NEW001": "Bài viết đã tồn tại",
+    "NEW002": "Chuyên mục không có trong site.toml",
+    "NEW003": "Không tạo được tệp hoặc thư mục mới",
+    "INIT001": "Thư mục trang mới không trống",
 }
+
+# Every printed diagnostic ends by naming its section of the guide, so the editor knows where to read on.
+GUIDE = "docs/huong-dan-bien-tap.md"
 
 ERROR = "error"
 WARNING = "warning"
@@ -68,7 +78,7 @@ class Diagnostic:
     hint: str = ""
 
     def format(self) -> str:
-        """`path:line:col: lỗi[CODE]: message (cách sửa: hint)` — the shape editors and CI parse."""
+        """`path:line:col: lỗi[CODE]: message (cách sửa: hint) [xem guide#code]` — the shape editors and CI parse."""
         where = self.path or "site"
         if self.line:
             where += f":{self.line}"
@@ -77,7 +87,7 @@ class Diagnostic:
         text = f"{where}: {_SEVERITY_VI[self.severity]}[{self.code}]: {self.message}"
         if self.hint:
             text += f" (cách sửa: {self.hint})"
-        return text
+        return text + f" [xem {GUIDE}#{self.code.lower()}]"
 
 
 class BuildFailed(Exception):

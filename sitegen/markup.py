@@ -24,6 +24,8 @@ from .slugs import slugify
 _STASH = re.compile("\x02wzxhzdk:\\d+\x03")
 _SOURCE = re.compile(r"^\s*(nguồn|theo)\s*:", re.IGNORECASE)
 # Markdown image references, to find the line of a photo the editor wrote (Python-Markdown keeps no lines).
+# The body column: full width on phones, about 46rem beside the sidebar on wider screens (assets/css/site.css).
+BODY_SIZES = "(min-width: 48em) 46rem, 100vw"
 IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 
 
@@ -54,7 +56,7 @@ def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
 class _PortalTree(Treeprocessor):
     def __init__(self, md: markdown.Markdown):
         super().__init__(md)
-        self.photos: Mapping[str, ImageInfo] = {}
+        self.photos: Mapping[str, ImageInfo | None] = {}
         self.alts: Mapping[str, str] = {}
         self.options = MarkupOptions(False, False)
         self.lead_text = ""
@@ -69,37 +71,65 @@ class _PortalTree(Treeprocessor):
                 img = el[0]
                 caption = img.get("alt", "")
                 src = img.get("src", "")
+                if self._dropped(src):
+                    root.remove(el)
+                    continue
                 el.tag = "figure"
                 el.text = None
                 el.attrib.clear()
                 el.set("class", "photo")
                 img.tail = None
-                self._image(img, src, self.alts.get(src) or caption, figures)
+                self._image(el, img, src, self.alts.get(src) or caption, figures)
                 if caption:
                     cap = etree.SubElement(el, "figcaption")
                     cap.text = caption
                 figures += 1
-        for img in root.iter("img"):
-            if img.get("data-done") is None:
-                self._image(img, img.get("src", ""), img.get("alt", ""), figures)
+        for parent in list(root.iter()):
+            for img in [child for child in parent if child.tag == "img" and child.get("data-done") is None]:
+                src = img.get("src", "")
+                if self._dropped(src):
+                    _remove_keeping_tail(parent, img)
+                    continue
+                self._image(parent, img, src, img.get("alt", ""), figures)
                 figures += 1
+        for img in root.iter("img"):
             img.attrib.pop("data-done", None)
         self._lead_and_source(root)
 
-    def _image(self, img: etree.Element, src: str, alt: str, index: int) -> None:
+    def _dropped(self, src: str) -> bool:
+        """A local photo that could not be published (already reported): its figure is left out."""
+        return src in self.photos and self.photos[src] is None
+
+    def _image(self, parent: etree.Element, img: etree.Element, src: str, alt: str, index: int) -> None:
         info = self.photos.get(src)
         img.set("alt", alt)
         if info is not None:
             img.set("src", info.url)
+            if info.srcset:
+                img.set("srcset", info.srcset)
+                img.set("sizes", BODY_SIZES)
             img.set("width", str(info.width))
             img.set("height", str(info.height))
+            if info.webp_srcset:
+                # <picture>: browsers that read WebP take it (a third smaller), the rest fall back to the JPEGs.
+                picture = etree.Element("picture")
+                etree.SubElement(picture, "source", {"type": "image/webp", "srcset": info.webp_srcset,
+                                                     "sizes": BODY_SIZES})
+                at = list(parent).index(img)
+                parent.remove(img)
+                picture.tail, img.tail = img.tail, None
+                picture.append(img)
+                parent.insert(at, picture)
         if index >= self.options.lazy_from:
             img.set("loading", "lazy")
         img.set("decoding", "async")
         img.set("data-done", "1")
 
     def _lead_and_source(self, root: etree.Element) -> None:
-        paragraphs = [el for el in root if el.tag == "p"]
+        # A raw HTML block sits in a placeholder <p> that Python-Markdown unwraps only if it has no attributes:
+        # marking it would publish <p class="lead"><div>…</div></p>, which is invalid HTML.
+        paragraphs = [el for el in root
+                      if el.tag == "p" and not (len(el) == 0 and _STASH.fullmatch((el.text or "").strip()))]
         if paragraphs:
             first = paragraphs[0]
             self.lead_text = _plain(first)
@@ -110,6 +140,16 @@ class _PortalTree(Treeprocessor):
             if last.tag == "p" and _SOURCE.match(_plain(last)):
                 last.set("class", "source")
                 self.has_source = True
+
+
+def _remove_keeping_tail(parent: etree.Element, child: etree.Element) -> None:
+    at = list(parent).index(child)
+    if child.tail:
+        if at:
+            parent[at - 1].tail = (parent[at - 1].tail or "") + child.tail
+        else:
+            parent.text = (parent.text or "") + child.tail
+    parent.remove(child)
 
 
 def _only_image(p: etree.Element) -> bool:
@@ -141,7 +181,7 @@ class Renderer:
         self._md = _new_markdown()
         self._tree: _PortalTree = self._md.treeprocessors["portal"]  # type: ignore[assignment]
 
-    def render(self, body: str, photos: Mapping[str, ImageInfo], alts: Mapping[str, str],
+    def render(self, body: str, photos: Mapping[str, ImageInfo | None], alts: Mapping[str, str],
                options: MarkupOptions) -> Rendered:
         tree = self._tree
         tree.photos, tree.alts, tree.options = photos, alts, options

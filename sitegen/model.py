@@ -7,9 +7,11 @@ with errors is reported and left out, so all mistakes of a run are shown at once
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import posixpath
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
@@ -200,13 +202,16 @@ def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
             return "invalid"
     else:
         return "invalid"
-    if moment.tzinfo is None:
-        local = moment.replace(tzinfo=tz)
-        # A wall time skipped by a DST change does not survive a round trip through UTC.
-        if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != moment:
-            return "gap"
-        return local
-    return moment.astimezone(tz)
+    try:
+        if moment.tzinfo is None:
+            local = moment.replace(tzinfo=tz)
+            # A wall time skipped by a DST change does not survive a round trip through UTC.
+            if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != moment:
+                return "gap"
+            return local
+        return moment.astimezone(tz)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by the time zone
+        return "invalid"
 
 
 def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, drafts: bool = False,
@@ -273,7 +278,7 @@ def _article(doc: SourceDoc, config: SiteConfig, categories: dict[str, Category]
                    if (p := _photo(f, doc, f"photos.{i}", item, config)) is not None)
     aliases = tuple(a for i, a in enumerate(f.strings("aliases")) if _alias_ok(f, i, a))
     template = f.text("template")
-    if template and (not re.fullmatch(r"[a-z0-9_\-/]+\.html", template) or ".." in template):
+    if template and (not re.fullmatch(r"[a-z0-9_\-][a-z0-9_\-/]*\.html", template) or ".." in template):
         f.fail("META005", "template", f"giao diện '{template}' không hợp lệ", "ví dụ: template: \"article.html\"")
     article = Article(
         source=doc.path, folder=folder, bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
@@ -423,13 +428,14 @@ def related(site: Site, count: int, window: int = 12) -> tuple[tuple[int, ...], 
     position = {key: {i: n for n, i in enumerate(members)} for key, members in groups.items()}
     result = []
     for i, a in enumerate(arts):
-        scores: dict[int, int] = {}
+        scores: Counter[int] = Counter()
         for key, weight in [*(("t:" + t, 2) for t in a.tags), ("c:" + a.category, 1)]:
             members = groups[key]
             n = position[key][i]
-            for j in members[max(0, n - window): n + window + 1]:
-                if j != i:
-                    scores[j] = scores.get(j, 0) + weight
-        best = sorted(scores, key=lambda j: (-scores[j], abs(j - i), j))
-        result.append(tuple(best[:count]))
+            near = members[max(0, n - window): n + window + 1]
+            for _ in range(weight):
+                scores.update(near)
+        del scores[i]
+        best = heapq.nsmallest(count, scores, key=lambda j: (-scores[j], abs(j - i), j))
+        result.append(tuple(best))
     return tuple(result)

@@ -1,76 +1,161 @@
 """Which photos each article uses (front matter and body), whether they are usable, and where each is published.
 
-Errors name the article and the line where the editor wrote the photo. Each photo file is probed once per
-build even when several articles use it.
+Every photo is published as responsive variants beside its article, `<article-url>/<slug-of-stem>-<w>.webp|.jpg`,
+plus `<stem>-og.jpg` (the social card) for the featured photo; the camera original is not published (it is
+large and carries GPS). `plan` reads only headers, so it knows every URL and size before anything is decoded;
+`produce` has images.py make what the cache lacks and drops, with a warning naming the article and the photo,
+any photo that turns out unusable, so one bad file never stops the rest of the site. Each photo file is looked
+at once per build even when several articles use it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import ImageInfo, ImageProblem, Probe, probe
+from .config import SiteConfig
+from .diagnostics import Reporter
+from .images import ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce
+from .images import variant_sizes
 from .markup import image_refs
 from .model import Article, resolve_photo
 from .slugs import slugify
-from .diagnostics import Reporter
+
+_DEFAULT_SRC_WIDTH = 960  # the <img src> for browsers without srcset
 
 
 @dataclass(frozen=True)
 class PhotoPlan:
-    infos: tuple[dict[str, ImageInfo], ...]  # per article: src as written -> published photo
-    copies: tuple[tuple[Path, str], ...]  # (source file, output path) to publish
+    infos: tuple[dict[str, ImageInfo | None], ...]  # per article: src as written -> photo (None: left out)
+    copies: tuple[tuple[Path, str], ...] = ()  # (cache file, output path) to publish; filled by `produce`
+    requests: tuple[Request, ...] = ()  # what each distinct photo must yield
+    outputs: tuple[tuple[str, Variant, str], ...] = ()  # (photo digest, variant, output path)
+    uses: dict[str, tuple[tuple[int, str, int, str], ...]] = field(default_factory=dict)  # digest -> (article
+    # index, article file, line, src) of every use, to name them all when the photo fails
+    published: tuple[tuple[Path, str], ...] = ()  # (photo file, output path of its largest JPEG): where a link
+    # to the photo file leads
+    processed: int = 0  # photos decoded by `produce` (0 when everything came from the cache)
 
 
-def plan(articles: tuple[Article, ...], urls: list[str], content_dir: Path, max_pixels: int, base_path: str,
-         report: Reporter) -> PhotoPlan:
-    """Probe every photo the articles use; `urls` are the articles' site-relative URLs."""
-    probes: dict[Path, Probe | ImageProblem] = {}
-    infos: list[dict[str, ImageInfo]] = []
-    copies: dict[str, Path] = {}
-    for article, url in zip(articles, urls):
-        uses: list[tuple[str, Path | None, int]] = []
+def cache_dir(config: SiteConfig) -> Path:
+    return config.root / ".sitegen" / "cache" / "img"
+
+
+def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, report: Reporter) -> PhotoPlan:
+    """Look at every photo the articles use; `urls` are the articles' site-relative URLs."""
+    index = SourceIndex(cache_dir(config))
+    sources: dict[Path, Source | ImageProblem] = {}
+    infos: list[dict[str, ImageInfo | None]] = []
+    wanted: dict[str, tuple[Source, set[Variant]]] = {}
+    outputs: dict[str, tuple[str, Variant]] = {}
+    published: dict[Path, str] = {}
+    uses: dict[str, list[tuple[int, str, int, str]]] = {}
+    for i, (article, url) in enumerate(zip(articles, urls)):
+        refs: list[tuple[str, Path | None, int]] = []
         for ref in ([article.image] if article.image else []) + list(article.photos):
-            uses.append((ref.src, ref.file, ref.line))
+            refs.append((ref.src, ref.file, ref.line))
         for src, _caption, line in image_refs(article.body, article.body_line):
-            found = resolve_photo(src, article.folder, content_dir)
+            found = resolve_photo(src, article.folder, config.content_dir)
             if isinstance(found, str):
                 report.error("IMG002" if found == "escape" else "IMG001", article.source, line,
                              f"ảnh '{src}' nằm ngoài thư mục content/" if found == "escape"
                              else f"không tìm thấy ảnh '{src}' bên cạnh bài viết",
                              "đặt ảnh vào cùng thư mục với index.md và ghi đúng tên tệp")
                 continue
-            uses.append((src, found, line))
-        mine: dict[str, ImageInfo] = {}
+            refs.append((src, found, line))
+        featured = article.image.src if article.image else (article.photos[0].src if article.photos else None)
+        mine: dict[str, ImageInfo | None] = {}
         names: dict[str, Path] = {}
         folder = url if url.endswith("/") else posixpath.dirname(url) + "/"
-        for src, file, line in uses:
+        for src, file, line in refs:
             if src in mine or file is None:
                 continue
-            if file not in probes:
+            if file not in sources:
                 try:
-                    probes[file] = probe(file, max_pixels)
+                    sources[file] = index.source(file, config.max_image_pixels)
                 except ImageProblem as problem:
-                    probes[file] = problem
-            result = probes[file]
-            if isinstance(result, ImageProblem):
-                report.error(result.code, article.source, line, f"ảnh '{src}': {result.message}", result.hint)
+                    sources[file] = problem
+                except OSError as exc:
+                    sources[file] = ImageProblem("IMG003", f"không đọc được tệp ảnh ({exc.strerror})",
+                                                 "kiểm tra quyền đọc của tệp")
+            found = sources[file]
+            if isinstance(found, ImageProblem):
+                _warn(report, article.source, line, src, found)
+                mine[src] = None
                 continue
-            name = _public_name(file, names)
-            out = folder + name
-            copies[out] = file
-            mine[src] = ImageInfo(base_path + out, result.width, result.height)
+            stem = folder + _public_name(file, names)
+            variants = _variants(found, config.image_widths, src == featured)
+            wanted.setdefault(found.digest, (found, set()))[1].update(variants)
+            uses.setdefault(found.digest, []).append((i, article.source, line, src))
+            for v in variants:
+                outputs[_output_name(stem, v)] = (found.digest, v)
+            mine[src] = _info(config.base_path + stem, variants)
+            published.setdefault(file, _output_name(stem, [v for v in variants if v.kind == "jpg"][-1]))
         infos.append(mine)
-    return PhotoPlan(tuple(infos), tuple((f, out) for out, f in sorted(copies.items())))
+    index.save()
+    requests = tuple(Request(s, tuple(sorted(vs, key=lambda v: (v.kind, v.width)))) for s, vs in wanted.values())
+    return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
+                     {d: tuple(u) for d, u in uses.items()}, tuple(published.items()))
+
+
+def produce(photo_plan: PhotoPlan, config: SiteConfig, report: Reporter, workers: int | None = None) -> PhotoPlan:
+    """Make the variants the cache lacks (in `workers` processes, default one per core); the plan comes back with
+    what to publish and failed photos left out."""
+    done = _produce(list(photo_plan.requests), cache_dir(config), config.image_quality, config.max_image_pixels,
+                    workers)
+    infos = [dict(mine) for mine in photo_plan.infos]
+    for digest, problem in done.problems.items():
+        for i, source, line, src in photo_plan.uses.get(digest, ()):
+            _warn(report, source, line, src, problem)
+            infos[i][src] = None
+    copies = tuple((done.files[(d, v)], out) for d, v, out in photo_plan.outputs if d not in done.problems)
+    failed = {r.source.path for r in photo_plan.requests if r.source.digest in done.problems}
+    published = tuple((f, out) for f, out in photo_plan.published if f not in failed)
+    return dataclasses.replace(photo_plan, infos=tuple(infos), copies=copies, published=published,
+                               processed=done.processed)
+
+
+def _warn(report: Reporter, source: str, line: int, src: str, problem: ImageProblem) -> None:
+    # A bad photo costs the reader one picture, not the whole site: a warning (an error under --strict).
+    report.warning(problem.code, source, line, f"ảnh '{src}' bị bỏ khỏi trang: {problem.message}",
+                   problem.hint or "thay ảnh bằng tệp JPEG, PNG hoặc WebP đọc được")
+
+
+def _variants(source: Source, widths: tuple[int, ...], featured: bool) -> tuple[Variant, ...]:
+    p = source.probe
+    out = [Variant(kind, w, h) for w, h in variant_sizes(p.width, p.height, widths) for kind in ("jpg", "webp")]
+    if featured:
+        out.append(Variant("og", *og_size(p.width, p.height)))
+    return tuple(out)
+
+
+def _output_name(stem: str, v: Variant) -> str:
+    return f"{stem}-og.jpg" if v.kind == "og" else f"{stem}-{v.width}.{v.ext}"
+
+
+def _info(stem_url: str, variants: tuple[Variant, ...]) -> ImageInfo:
+    jpegs = [v for v in variants if v.kind == "jpg"]
+    webps = [v for v in variants if v.kind == "webp"]
+    largest = jpegs[-1]
+    default = next((v for v in jpegs if v.width == _DEFAULT_SRC_WIDTH), largest)
+    og = next((v for v in variants if v.kind == "og"), None)
+    return ImageInfo(
+        url=_output_name(stem_url, default), width=largest.width, height=largest.height,
+        srcset=", ".join(f"{_output_name(stem_url, v)} {v.width}w" for v in jpegs),
+        webp_srcset=", ".join(f"{_output_name(stem_url, v)} {v.width}w" for v in webps),
+        full=_output_name(stem_url, largest),
+        og=_output_name(stem_url, og) if og else "", og_width=og.width if og else 0, og_height=og.height if og else 0,
+    )
 
 
 def _public_name(file: Path, taken: dict[str, Path]) -> str:
-    """A URL-safe file name ('Ảnh hội nghị.JPG' -> 'anh-hoi-nghi.jpg'), unique within the article's folder."""
+    """A URL-safe stem for a photo's variants ('Ảnh hội nghị.JPG' -> 'anh-hoi-nghi'), unique within the
+    article's folder (anh.jpg and anh.png become 'anh' and 'anh-2')."""
     stem = slugify(file.stem) or "anh"
-    ext = file.suffix.lower() if file.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".gif") else ".img"
-    name, n = stem + ext, 2
+    name, n = stem, 2
     while taken.get(name, file) != file:
-        name, n = f"{stem}-{n}{ext}", n + 1
+        name, n = f"{stem}-{n}", n + 1
     taken[name] = file
     return name

@@ -7,10 +7,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-from . import context, model, photos, read, routes
+from . import context, links, model, photos, read, routes, workers
+from .cache import Cache, digest
 from .config import SiteConfig
 from .diagnostics import Diagnostic, Reporter
-from .markup import MarkupOptions, Renderer
+from .markup import MarkupOptions, Renderer, Rendered
 from .render import Templates, make_entries
 from .write import Staging, WriteStats, recover
 
@@ -21,63 +22,118 @@ class BuildResult:
     pages: int
     articles: int
     stats: WriteStats
+    rendered: int = 0  # pages whose template ran (the rest were unchanged and carried over)
     timings: dict[str, float] = field(default_factory=dict)
+    photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
 
 
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
-          publish: bool = True) -> BuildResult:
-    """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors."""
-    report, clock = Reporter(strict=strict), _Clock()
-    if publish:
-        recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
-    docs = read.load_all(config.root, config.content_dir, config.max_file_bytes, report)
-    site = model.build_site(docs, config, report, drafts=drafts, now=now)
-    clock.lap("load")
-    pages = routes.plan(site, report)
-    urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]
-    photo_plan = photos.plan(site.articles, urls, config.content_dir, config.max_image_pixels, config.base_path, report)
-    clock.lap("plan")
-    report.raise_if_errors()  # nothing has been written yet
-    bodies = _render_bodies(site, photo_plan.infos, config)
-    clock.lap("markdown")
-    entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos)
-    view = context.site_view(site, entries, model.most_read(site, config.most_read), model.related(site, config.related))
-    templates = Templates(config)
-    if not publish:
-        _render_pages(pages, view, templates, report, None)
-        report.raise_if_errors()
-        return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), clock.laps)
-    with Staging(config.output_dir) as stage:
-        _render_pages(pages, view, templates, report, stage)
-        clock.lap("render")
-        for src, out in photo_plan.copies:
-            stage.copy_file(src, out)
-        for assets in config.assets_dirs:
-            for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
-        report.raise_if_errors()  # a template error discards the staging folder
-        stage.publish()
-        clock.lap("write")
-    return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, clock.laps)
+          publish: bool = True, jobs: int | None = None, use_cache: bool = True, memory: dict | None = None,
+          ) -> BuildResult:
+    """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
+
+    `memory` is a dict the preview server keeps between builds: the cache then lives there, not on disk.
+    """
+    report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
+    cache = Cache(config.root / ".sitegen" / "cache" if use_cache else None, config.fingerprint, memory)
+    try:
+        if publish:
+            recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
+        docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
+                                     known=cache.all("docs"), jobs=jobs)
+        site = model.build_site(docs, config, report, drafts=drafts, now=now)
+        clock.lap("load")
+        pages = routes.plan(site, report)
+        urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]
+        photo_plan = photos.plan(site.articles, urls, config, report)
+        clock.lap("plan")
+        report.raise_if_errors()  # nothing has been written yet
+        photo_plan = photos.produce(photo_plan, config, report)  # into the image cache; bad photos left out
+        clock.lap("photos")
+        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs)
+        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report)  # before any page is written
+        clock.lap("markdown")
+        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos)
+        view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
+        templates = Templates(config)
+        site_key = context.global_key(view, templates.assets_key())
+        prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
+        if not publish:
+            _render_pages(pages, view, templates, report, None, jobs)
+            report.raise_if_errors()
+            return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
+                               photo_plan.processed)
+        with Staging(config.output_dir, cache.all("trees")) as stage:
+            todo = [p for p in pages if stage.want(p.path, prints[p.path])]
+            _render_pages(todo, view, templates, report, stage, jobs)
+            clock.lap("render")
+            for src, out in photo_plan.copies:
+                stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
+            for assets in config.assets_dirs:
+                for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                    stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
+            report.raise_if_errors()  # a template error leaves the live site as it was
+            trees = stage.publish()
+            clock.lap("write")
+        cache.put_many("docs", stamps, replace_all=True)
+        cache.put_many("trees", trees, replace_all=True)
+        return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
+    finally:
+        cache.close()
 
 
-def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig) -> list:
-    renderer = Renderer()
+def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:
+    """Related articles depend only on dates, tags and categories: reuse them while those stay the same."""
+    key = digest("related", config.related, [(a.source, a.date, a.tags, a.category) for a in site.articles])
+    found = cache.get_many("markup", [key]).get(key)
+    if found is None:
+        found = model.related(site, config.related)
+        cache.put_many("markup", {key: found})
+    return found
+
+
+def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int) -> list[Rendered]:
+    """Markdown to HTML for every article: from the cache when the source and its photos are unchanged."""
     safe = config.raw_html == "safe"
-    out = []
+    jobs_in: list[tuple[str, str, dict, dict, MarkupOptions]] = []
     for a, mine in zip(site.articles, infos):
         alts = {p.src: p.alt for p in a.photos if p.alt}
-        out.append(renderer.render(a.body, mine, alts, MarkupOptions(mark_lead=not a.summary, safe=safe)))
-    return out
+        options = MarkupOptions(mark_lead=not a.summary, safe=safe)
+        jobs_in.append((digest(a.digest, sorted(mine.items()), sorted(alts.items()), options), a.body, mine, alts, options))
+    done: dict[str, Rendered] = cache.get_many("markup", [j[0] for j in jobs_in])
+    todo = [j for j in jobs_in if j[0] not in done]
+
+    def convert(start: int, stop: int) -> list[Rendered]:
+        renderer = Renderer()
+        return [renderer.render(body, mine, alts, options) for _, body, mine, alts, options in todo[start:stop]]
+
+    fresh = {todo[i][0]: r for i, r in enumerate(x for chunk in workers.run(convert, len(todo), jobs) for x in chunk)}
+    cache.put_many("markup", fresh)
+    done.update(fresh)
+    return [done[j[0]] for j in jobs_in]
 
 
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                  stage: Staging | None) -> None:
-    for page in pages:
-        source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
-        data = templates.render(page, context.page_context(page, view), source)
-        if data is not None and stage is not None:
-            stage.write_bytes(page.path, data)
+                  stage: Staging | None, jobs: int) -> None:
+    def render(start: int, stop: int) -> tuple[WriteStats, dict]:
+        before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
+        for page in pages[start:stop]:
+            source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
+            data = templates.render(page, context.page_context(page, view), source)
+            if data is not None and stage is not None:
+                stage.write_bytes(page.path, data)
+        after = stage.stats if stage else WriteStats()
+        delta = WriteStats(after.written - before.written, after.unchanged - before.unchanged,
+                           after.copied - before.copied, after.removed - before.removed)
+        return delta, templates.take_problems()
+
+    parallel = workers.run(render, len(pages), jobs, min_per_job=100)
+    in_process = len(workers.slices(len(pages), jobs, 100)) <= 1
+    for delta, problems in parallel:
+        if stage is not None and not in_process:  # in-process slices already counted on stage.stats
+            stage.stats.written += delta.written
+            stage.stats.unchanged += delta.unchanged
+        templates.add_problems(problems)
     templates.report_errors(report)
 
 

@@ -14,10 +14,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
+from . import workers
 from .diagnostics import Reporter
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,14 +90,53 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
     return found
 
 
-def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter) -> list[SourceDoc]:
-    """Read and split every article; problems go to `report`, bad files are left out of the result."""
-    docs = []
-    for path, bundle in discover(config_root, content_dir, report):
-        doc = load_one(path, _rel(path, config_root), bundle, max_bytes, report)
-        if doc is not None:
-            docs.append(doc)
-    return docs
+Stamp = tuple[int, int]  # (mtime_ns, size): a file whose stamp is unchanged need not be read again
+
+
+def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
+             known: Mapping[str, tuple[Stamp, SourceDoc]] | None = None, jobs: int = 1,
+             ) -> tuple[list[SourceDoc], dict[str, tuple[Stamp, SourceDoc]]]:
+    """Read and split every article, reusing `known` documents whose files did not change.
+
+    Returns the documents (in discovery order) and the stamps to remember for the next run. Problems go to
+    `report`; bad files are left out of the result (and never remembered, so they are read again).
+    """
+    known = known or {}
+    found = discover(config_root, content_dir, report)
+    slots: list[SourceDoc | None] = [None] * len(found)
+    stamps: dict[str, tuple[Stamp, SourceDoc]] = {}
+    todo: list[tuple[int, Path, str, bool, Stamp]] = []
+    for i, (path, bundle) in enumerate(found):
+        rel = _rel(path, config_root)
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        stamp = (st.st_mtime_ns, st.st_size) if st else (0, -1)
+        old = known.get(rel)
+        if old is not None and old[0] == stamp and old[1].bundle == bundle:
+            slots[i] = old[1]
+            stamps[rel] = old
+        else:
+            todo.append((i, path, rel, bundle, stamp))
+
+    def parse(start: int, stop: int) -> tuple[list[SourceDoc | None], list]:
+        local = Reporter()
+        return [load_one(p, rel, b, max_bytes, local) for _, p, rel, b, _ in todo[start:stop]], local.diagnostics
+
+    for chunk_start, (docs, diagnostics) in zip(_starts(len(todo), jobs), workers.run(parse, len(todo), jobs)):
+        report.extend(diagnostics)
+        for offset, doc in enumerate(docs):
+            i, _, rel, _, stamp = todo[chunk_start + offset]
+            if doc is not None:
+                slots[i] = doc
+                stamps[rel] = (stamp, doc)
+    return [d for d in slots if d is not None], stamps
+
+
+def _starts(count: int, jobs: int) -> list[int]:
+    """Start index of each slice workers.run hands out (it slices [0, count) the same way)."""
+    return [b[0] for b in workers.slices(count, jobs)]
 
 
 def load_one(path: Path, rel: str, bundle: bool, max_bytes: int, report: Reporter) -> SourceDoc | None:
@@ -225,6 +265,13 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
             hint = "không dùng phím Tab để thụt lề trong phần đầu, hãy dùng dấu cách"
         report.error("FM002", rel, line, f"lỗi cú pháp YAML: {problem}", hint, col=(mark.column + 1) if mark else 0)
         return None, {}
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+        # PyYAML's own constructors fail like this on explicit tags it cannot honour (`!!timestamp 'hôm qua'`,
+        # `!!int x`); they carry no position, so point at the first tagged line.
+        tagged = next((n for n, text in enumerate(yaml_text.split("\n")) if "!" in text), 0)
+        report.error("FM005", rel, first_line + tagged, f"giá trị YAML không đọc được ({type(exc).__name__})",
+                     "bỏ thẻ bắt đầu bằng '!!', viết giá trị trong dấu ngoặc kép")
+        return None, {}
     finally:
         loader.dispose()
     key_lines: dict[str, int] = {}
@@ -246,7 +293,9 @@ def _record_lines(node: yaml.Node, prefix: str, first_line: int, out: dict[str, 
 
 
 def _rel(path: Path, root: Path) -> str:
+    """The name editors know a file by, NFC like everything we output (macOS writes names in NFD)."""
     try:
-        return path.relative_to(root).as_posix()
+        rel = path.relative_to(root).as_posix()
     except ValueError:
-        return path.as_posix()
+        rel = path.as_posix()
+    return unicodedata.normalize("NFC", rel)

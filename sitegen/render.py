@@ -12,16 +12,18 @@ import hashlib
 import json
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
 import jinja2
+import jinja2.meta
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from markupsafe import Markup
 
+from .cache import digest
 from .config import SiteConfig
 from .diagnostics import Reporter
 from .images import ImageInfo
@@ -34,11 +36,17 @@ from .routes import Page
 class Photo:
     """A photo as templates use it: where it is published, its size and words."""
 
-    url: str
+    url: str  # the <img src> fallback
     width: int
     height: int
     caption: str
     alt: str
+    srcset: str = ""  # JPEG variants for <img srcset>
+    webp_srcset: str = ""  # WebP variants for <source type="image/webp">
+    full: str = ""  # the largest JPEG: the gallery's link target without JavaScript
+    og: str = ""  # the 1200x630 social card (featured photo only)
+    og_width: int = 0
+    og_height: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Entry:
     category: Category
     tags: tuple[Tag, ...]
     words: int
+    key: str  # changes whenever anything a template could show of this entry changes
 
     def __getattr__(self, name: str) -> Any:
         # Front matter fields (and unknown ones editors add) read straight through: entry.title, entry.views...
@@ -69,7 +78,7 @@ class Entry:
 
 
 def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
-                 photos: list[Mapping[str, ImageInfo]]) -> tuple[Entry, ...]:
+                 photos: list[Mapping[str, ImageInfo | None]]) -> tuple[Entry, ...]:
     cfg = site.config
     cats = {c.slug: c for c in site.categories}
     out = []
@@ -78,18 +87,21 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
 
         def photo(src: str, caption: str, alt: str) -> Photo | None:
             info = infos.get(src)
-            return Photo(info.url, info.width, info.height, caption, alt or caption) if info else None
+            return Photo(info.url, info.width, info.height, caption, alt or caption, info.srcset, info.webp_srcset,
+                         info.full, info.og, info.og_width, info.og_height) if info else None
 
         gallery = tuple(p for ref in a.photos if (p := photo(ref.src, ref.caption, ref.alt)))
         image = photo(a.image.src, a.image.caption, a.image.alt) if a.image else None
         if image is None and gallery:
             image = gallery[0]
         if image is not None and not image.alt:
-            image = Photo(image.url, image.width, image.height, image.caption, a.title)
+            image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
+        tags = tuple(site.tags[t] for t in a.tags if t in site.tags)
+        key = digest(a.digest, a.source, urls[i], sorted(infos.items()), cats[a.category], tags)
         out.append(Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
                          body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
-                         cats[a.category], tuple(site.tags[t] for t in a.tags if t in site.tags), body.words))
+                         cats[a.category], tags, body.words, key))
     return tuple(out)
 
 
@@ -121,7 +133,40 @@ class Templates:
         self.env.globals.update(url=config.url, absolute_url=config.absolute_url, asset=self.asset,
                                 absolute_image=lambda root_relative: config.origin + root_relative)
         self._asset_urls: dict[str, str] = {}
+        self._template_keys: dict[str, str] = {}
         self._problems: dict[tuple[str, str, int], tuple[str, str, str, list[str]]] = {}
+
+    def template_key(self, name: str) -> str:
+        """Hash of a template and every template it extends, includes or imports (its page's look)."""
+        if name not in self._template_keys:
+            seen: dict[str, str] = {}
+            todo = [name]
+            while todo:
+                current = todo.pop()
+                if current in seen:
+                    continue
+                try:
+                    source, filename, _ = self.env.loader.get_source(self.env, current)  # type: ignore[union-attr]
+                except jinja2.TemplateError:
+                    seen[current] = "missing"  # rendering reports it properly
+                    continue
+                refs = _references(self.env, source)
+                if refs is None:  # a template chosen at run time: depend on all of them
+                    refs = tuple(self.env.list_templates())
+                seen[current] = digest(filename, source)
+                todo += refs
+            self._template_keys[name] = digest(sorted(seen.items()))
+        return self._template_keys[name]
+
+    def assets_key(self) -> str:
+        """Hash of every theme asset: pages link them with content hashes, so any change shows in the HTML."""
+        items = []
+        for folder in self.config.assets_dirs:
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+                if path.is_file():
+                    st = path.stat()
+                    items.append((str(path), st.st_size, st.st_mtime_ns))
+        return digest(items)
 
     def asset(self, name: str) -> str:
         """URL of a theme asset with a content hash, so browsers may cache it for a year and still see changes."""
@@ -158,12 +203,34 @@ class Templates:
         else:
             self._problems[key] = (message, hint, page.url, [])
 
+    def take_problems(self) -> dict:
+        """Problems found so far (to send from a worker process to the parent), forgetting them here."""
+        problems, self._problems = self._problems, {}
+        return problems
+
+    def add_problems(self, problems: dict) -> None:
+        for key, (message, hint, url, more) in problems.items():
+            if key in self._problems:
+                self._problems[key][3].extend([url, *more])
+            else:
+                self._problems[key] = (message, hint, url, list(more))
+
     def report_errors(self, report: Reporter) -> None:
         """One diagnostic per broken template line, naming the first page and how many others failed there."""
         for (code, path, line), (message, hint, url, more) in self._problems.items():
             extra = f" và {len(more)} trang khác" if more else ""
             report.error(code, path, line, f"lỗi khi dựng trang /{url}{extra}: {message}", hint)
         self._problems.clear()
+
+
+@lru_cache(maxsize=512)
+def _references(env: jinja2.Environment, source: str) -> tuple[str, ...] | None:
+    """Templates a template source names; None if one is chosen at run time. Memoized: parsing is slow."""
+    try:
+        refs = list(jinja2.meta.find_referenced_templates(env.parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return ()
+    return None if None in refs else tuple(refs)
 
 
 @lru_cache(maxsize=4096)

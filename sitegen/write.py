@@ -1,23 +1,30 @@
-"""Stage 4, write: build the whole site in a staging folder, then swap it in place of the output folder.
+"""Stage 4, write: bring a spare copy of the site up to date, then swap it with the output folder in one step.
 
-Readers and `rsync` never see a half-written site: until `publish()` the previous output stays complete, and a
-crash anywhere before it leaves only a staging folder that the next run removes. A file whose bytes did not
-change is hard-linked from the previous output instead of rewritten, so it keeps its timestamp and a deploy
-by rsync or an object-store sync uploads only what changed.
+Readers and `rsync` never see a half-written site. The output folder (`public/`) has a hidden twin beside it,
+`.public.spare/`, holding the build before last. A build updates only the files of the spare that differ
+(pages whose fingerprint changed are rendered; files equal to the live site's are hard-linked from it), then
+exchanges the two folders atomically (Linux renameat2; two renames elsewhere, with `recover()` covering a crash
+between them). The live folder is never written to, so killing a build at any moment leaves it complete, and an
+unchanged file keeps its inode and timestamp, so a deploy by rsync or an object-store sync uploads only what
+changed. Files are replaced by rename, never rewritten in place, because the two trees share unchanged files.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .diagnostics import BuildFailed, Diagnostic, ERROR
-from .routes import safe_join
+from .routes import safe_relative
 
-MARKER = ".sitegen-output"  # proves a folder is ours to replace
+MARKER = ".sitegen-output"  # proves a folder is ours to replace; holds the token of the build that made it
+DIRTY = "dirty"
 
 
 @dataclass
@@ -25,13 +32,18 @@ class WriteStats:
     written: int = 0
     unchanged: int = 0
     copied: int = 0
+    removed: int = 0
 
 
 @dataclass
 class Staging:
-    """A sibling folder of `output` that becomes `output` on `publish()`."""
+    """Updates the spare tree for this build; `publish()` makes it the output.
+
+    `known` maps a tree's token to its manifest (output path -> fingerprint) as remembered by the cache.
+    """
 
     output: Path
+    known: Mapping[str, dict[str, str]] = field(default_factory=dict)
     stats: WriteStats = field(default_factory=WriteStats)
 
     def __post_init__(self) -> None:
@@ -39,11 +51,20 @@ class Staging:
         recover(self.output)
         _check_replaceable(self.output)
         self.output.parent.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex[:8]
-        self.dir = self.output.parent / f".{self.output.name}.staging-{token}"
-        self._old = self.output.parent / f".{self.output.name}.old-{token}"
-        self.dir.mkdir()
-        (self.dir / MARKER).write_text("sitegen\n", encoding="utf-8")
+        self.dir = self.output.parent / f".{self.output.name}.spare"
+        self.active_token = output_token(self.output) if self.output.is_dir() else ""
+        self.active: dict[str, str] = dict(self.known.get(self.active_token, {}))
+        if self.dir.is_dir():
+            _check_replaceable(self.dir)
+            spare_token = output_token(self.dir)
+            self.previous: dict[str, str] | None = self.known.get(spare_token) if spare_token != DIRTY else None
+        else:
+            self.dir.mkdir()
+            self.previous = {}
+        # Until publish() the spare is in an unknown state: a killed build must not trust it next time.
+        (self.dir / MARKER).write_text(f"sitegen {DIRTY}\n", encoding="utf-8")
+        self.token = uuid.uuid4().hex
+        self.manifest: dict[str, str] = {}
         self._made: set[Path] = {self.dir}
         self.published = False
 
@@ -51,67 +72,151 @@ class Staging:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if not self.published:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        pass  # the spare stays (marked dirty) for the next build to reuse what it can
+
+    def want(self, rel: str, fingerprint: str) -> bool:
+        """Record that `rel` must hold the file with this fingerprint; True if the caller must produce it."""
+        self.manifest[rel] = fingerprint
+        if self.previous is not None and self.previous.get(rel) == fingerprint:
+            self.stats.unchanged += 1
+            return False
+        if self.active.get(rel) == fingerprint:
+            try:
+                self._replace_with_link(self.output / rel, rel)
+                self.stats.unchanged += 1
+                return False
+            except OSError:
+                pass
+        return True
 
     def _target(self, rel: str) -> Path:
-        target = safe_join(self.dir, rel)
+        if not safe_relative(rel):  # routes produce only such paths; this guards against a bug, cheaply
+            raise ValueError(f"{rel!r} leaves the output folder")
+        target = self.dir / rel
         parent = target.parent
         if parent not in self._made:
             parent.mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
         return target
 
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write one output file, reusing the previous one when it has exactly these bytes."""
+    def _replace_with_link(self, src: Path, rel: str) -> None:
         target = self._target(rel)
-        old = self.output / rel
-        try:
-            if old.stat().st_size == len(data) and old.read_bytes() == data:
-                os.link(old, target)
-                self.stats.unchanged += 1
-                return
-        except OSError:
-            pass
-        with open(target, "wb") as fh:
+        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+        os.link(src, tmp)
+        os.replace(tmp, target)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write one file of the spare tree by rename, so the twin tree sharing the old inode is untouched."""
+        target = self._target(rel)
+        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+        with open(tmp, "wb") as fh:
             fh.write(data)
+        os.replace(tmp, target)
         self.stats.written += 1
 
-    def copy_file(self, src: Path, rel: str) -> None:
-        """Copy a file (photo, asset) unless the previous output has it unchanged (same size and mtime)."""
-        target = self._target(rel)
-        if target.exists():
-            target.unlink()
-        old = self.output / rel
+    def copy_file(self, src: Path, rel: str, link: bool = False) -> None:
+        """Publish a file (photo, asset) unless the tree has it already; `link` for files never changed in place
+        (the image cache), a copy for editors' own files."""
         try:
-            s, o = src.stat(), old.stat()
-            if s.st_size == o.st_size and int(s.st_mtime) == int(o.st_mtime):
-                os.link(old, target)
-                self.stats.unchanged += 1
-                return
+            st = src.stat()
         except OSError:
-            pass
-        shutil.copy2(src, target)
+            return
+        if not self.want(rel, f"file:{src}:{st.st_size}:{st.st_mtime_ns}"):
+            return
+        if link:
+            try:
+                self._replace_with_link(src, rel)
+                self.stats.copied += 1
+                return
+            except OSError:
+                pass
+        target = self._target(rel)
+        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, target)
         self.stats.copied += 1
 
-    def publish(self) -> None:
-        """Swap staging in: two renames, with `recover()` covering a crash between them."""
+    def publish(self) -> dict[str, dict[str, str]]:
+        """Drop files this build does not produce, then swap the spare in. Returns the manifests to remember."""
+        self._remove_extras()
+        (self.dir / MARKER).write_text(f"sitegen {self.token}\n", encoding="utf-8")
         if self.output.exists():
-            os.rename(self.output, self._old)
-        os.rename(self.dir, self.output)
+            if not _exchange(self.dir, self.output):
+                old = self.output.parent / f".{self.output.name}.old-{self.token[:8]}"
+                os.rename(self.output, old)
+                os.rename(self.dir, self.output)
+                os.rename(old, self.dir)
+        else:
+            os.rename(self.dir, self.output)
         self.published = True
-        shutil.rmtree(self._old, ignore_errors=True)
+        remembered = {self.token: self.manifest}
+        if self.active_token and self.active_token != DIRTY and self.active:
+            remembered[self.active_token] = self.active  # now the spare's manifest
+        return remembered
+
+    def _remove_extras(self) -> None:
+        if self.previous is not None:
+            extras = [rel for rel in self.previous if rel not in self.manifest]
+        else:  # unknown spare: look at what is really there
+            extras = []
+            for folder, _, files in os.walk(self.dir):
+                for name in files:
+                    rel = os.path.relpath(os.path.join(folder, name), self.dir).replace(os.sep, "/")
+                    if rel not in self.manifest and rel != MARKER:
+                        extras.append(rel)
+        for rel in extras:
+            try:
+                os.unlink(self.dir / rel)
+                self.stats.removed += 1
+            except OSError:
+                continue
+            parent = (self.dir / rel).parent
+            while parent != self.dir:  # prune folders left empty (a deleted article)
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
+
+
+def output_token(output: Path) -> str:
+    """The token of the build that made `output` (written by Staging), or '' if there is none."""
+    try:
+        return (output / MARKER).read_text(encoding="utf-8").split()[1]
+    except (OSError, IndexError):
+        return ""
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    func = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if func is None:
+        return False
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM):  # old kernel or a filesystem without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def recover(output: Path) -> None:
-    """Undo what an interrupted run left: restore the output from `.old-*` if it is missing; drop staging folders."""
+    """Undo what an interrupted run left: where the output is missing (killed between the two renames of the
+    fallback swap) put the newest complete tree back; remove temporary files and folders of older versions."""
     parent = output.parent
     if not parent.is_dir():
         return
-    olds = sorted(parent.glob(f".{output.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and not output.exists():
-        os.rename(olds.pop(), output)
-    for leftover in [*olds, *parent.glob(f".{output.name}.staging-*")]:
+    name = output.name
+    olds = sorted(parent.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime)
+    spare = parent / f".{name}.spare"
+    if not output.exists():
+        if spare.is_dir() and output_token(spare) not in ("", DIRTY):
+            os.rename(spare, output)
+        elif olds:
+            os.rename(olds.pop(), output)
+    for leftover in [*olds, *parent.glob(f".{name}.staging-*")]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -79,7 +79,14 @@ def text_of(el) -> str:
 
 
 def tree_snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes, except the marker that names the build (a fresh token each build)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".sitegen-output"}
+
+
+def leftovers(site_root: Path) -> list[Path]:
+    """Temporary folders a build must not leave behind (the spare twin of the output is by design)."""
+    return [p for p in site_root.glob(".public.*") if not p.name.endswith(".spare")]
 
 
 @pytest.fixture

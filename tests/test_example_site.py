@@ -44,14 +44,17 @@ def test_photos_in_body_are_figures_with_caption_below(example_build):
     figures = doc.findall(".//div[@class='article-body']/figure")
     assert len(figures) == 2
     first = figures[0]
-    assert [child.tag for child in first] == ["img", "figcaption"]  # caption under the photo
+    assert [child.tag for child in first] == ["picture", "figcaption"]  # caption under the photo
     assert text_of(first.find("figcaption")) == "Quang cảnh Hội nghị."
-    img = first.find("img")
+    img = first.find("picture/img")
+    assert first.find("picture/source").get("type") == "image/webp"
     assert img.get("width") == "1600" and img.get("height") == "1067"
     assert img.get("alt") == "Đại biểu ngồi trong hội trường lớn nghe báo cáo"  # front-matter alt wins
     assert img.get("loading") is None  # the first photo may be above the fold
-    assert figures[1].find("img").get("loading") == "lazy"
+    assert figures[1].find("picture/img").get("loading") == "lazy"
     assert (example_build / img.get("src").lstrip("/")).is_file()
+    for candidate in img.get("srcset").split(","):
+        assert (example_build / candidate.split()[0].lstrip("/")).is_file()
 
 
 def test_source_line_author_tags_rating_gallery(example_build):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import article, tree_snapshot
+from conftest import article, leftovers, tree_snapshot
 
 GOOD = article("Bài tốt", category='"Thời sự"')
 P = "content/thoi-su/bai/index.md"
@@ -62,7 +62,7 @@ def test_bad_input_is_located_and_public_untouched(site, text, where, code):
     assert lines, result.stderr
     assert lines[0].startswith(where + ":"), lines[0]
     assert tree_snapshot(site.public) == before
-    assert not list(site.root.glob(".public.*")), "staging folder left behind"
+    assert not leftovers(site.root), "temporary folder left behind"
 
 
 def test_python_tag_executes_nothing(site, tmp_path):

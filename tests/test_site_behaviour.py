@@ -6,7 +6,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
-from conftest import article, parse_html, text_of, tree_snapshot
+from conftest import article, leftovers, parse_html, text_of, tree_snapshot
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -88,9 +88,9 @@ def test_base_path_prefixes_every_link(site):
     for url in hrefs + srcs:
         if url.startswith("/"):
             assert url.startswith("/tin-tuc/"), url
-        elif url.startswith("http"):
+        elif url.startswith("https://tinh.example"):  # share links go to other hosts on purpose
             assert url.startswith("https://tinh.example/tin-tuc/"), url
-    assert "/tin-tuc/thoi-su/a/anh.png" in srcs
+    assert any(s.startswith("/tin-tuc/thoi-su/a/anh") for s in srcs), srcs
 
 
 def test_output_does_not_depend_on_machine_time_zone_or_locale(site, tmp_path):
@@ -188,4 +188,4 @@ def test_recovers_output_after_crash_between_renames(site):
     site.write("content/thoi-su/a.md", article("A", body="Lỗi\n\n![x](mat.jpg)"))
     assert site.cli("build").returncode == 1
     assert tree_snapshot(site.public) == before
-    assert not list(site.root.glob(".public.*"))
+    assert not leftovers(site.root)

@@ -1,0 +1,127 @@
+"""The build cache: what earlier builds already computed, so an unchanged site rebuilds in well under a second.
+
+One SQLite file in `<site>/.sitegen/cache/build.sqlite` (safe to delete: everything in it is derived). It holds
+parsed source files keyed by path + size + mtime, rendered Markdown keyed by content, and the fingerprint of
+every page written to the output folder. Entries carry the sitegen version and the config fingerprint, and a
+corrupt or foreign cache is discarded, never fatal: correctness never depends on the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__
+
+SCHEMA = 3
+
+
+class Cache:
+    """A key-value store in SQLite with a few named tables. Only the parent process writes to it."""
+
+    def __init__(self, folder: Path | None, salt: str, memory: dict | None = None):
+        """Cache in `folder`, or in the `memory` dict a long-running preview keeps between builds (or none)."""
+        self.salt = f"{__version__}:{SCHEMA}:{salt}"
+        self.db: sqlite3.Connection | None = None
+        self.memory = memory
+        if memory is not None and memory.get("salt") != self.salt:
+            memory.clear()
+            memory["salt"] = self.salt
+        if folder is None or memory is not None:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.db = self._open(folder / "build.sqlite")
+        except (OSError, sqlite3.Error):
+            self.db = None  # a read-only disk or a broken file: build without a cache
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            row = db.execute("SELECT v FROM meta WHERE k='salt'").fetchone()
+            if row is None or pickle.loads(row[0]) != self.salt:
+                db.close()
+                raise sqlite3.DatabaseError("stale")
+            return db
+        except sqlite3.DatabaseError:
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(str(path) + suffix)
+                except FileNotFoundError:
+                    pass
+            db = sqlite3.connect(path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            for table in ("docs", "markup", "trees", "meta"):
+                db.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB)")
+            db.execute("INSERT INTO meta VALUES ('salt', ?)", (pickle.dumps(self.salt),))
+            return db
+
+    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Any]:
+        """Values for the keys that are present; a value that does not unpickle counts as absent."""
+        if self.memory is not None:
+            table_store = self.memory.get(table, {})
+            return {k: table_store[k] for k in keys if k in table_store}
+        if self.db is None:
+            return {}
+        keys = list(keys)
+        out: dict[str, Any] = {}
+        try:
+            for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
+                chunk = keys[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                for k, v in self.db.execute(f"SELECT k, v FROM {table} WHERE k IN ({marks})", chunk):
+                    try:
+                        out[k] = pickle.loads(v)
+                    except Exception:  # corrupt entry: recompute it
+                        pass
+        except sqlite3.Error:
+            return {}
+        return out
+
+    def all(self, table: str) -> dict[str, Any]:
+        if self.memory is not None:
+            return dict(self.memory.get(table, {}))
+        if self.db is None:
+            return {}
+        try:
+            return {k: pickle.loads(v) for k, v in self.db.execute(f"SELECT k, v FROM {table}")}
+        except Exception:
+            return {}
+
+    def put_many(self, table: str, items: dict[str, Any], replace_all: bool = False) -> None:
+        if self.memory is not None:
+            store = self.memory.setdefault(table, {})
+            if replace_all:
+                store.clear()
+            store.update(items)
+            return
+        if self.db is None or (not items and not replace_all):
+            return
+        try:
+            self.db.execute("BEGIN")
+            if replace_all:
+                self.db.execute(f"DELETE FROM {table}")
+            self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def digest(*parts: Any) -> str:
+    """A short stable hash of reprs: the currency of fingerprints."""
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()

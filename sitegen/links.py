@@ -1,0 +1,237 @@
+"""Stage 3a', references: what article bodies point at — other articles, anchors, pages, photos — checked and
+made to work once published.
+
+Editors link articles the way their editor shows them: `[..](../bai-khac/index.md)` or `../bai-khac/`. Those
+are content paths, but readers follow permalinks (`{category}/{slug}/`), so such links are rewritten to the
+target article's URL. Every internal link must land on a page the build plans (LINK001, an error: readers
+would get a 404), every `#anchor` on an id of the target article (LINK002, a warning: see `_ANCHOR_SEVERITY`).
+Body photos without alt text or caption get IMG006 here too, because this is the one place that reads what a
+body refers to. Pure: (site, rendered bodies, pages, published files) in, rewritten bodies and diagnostics out.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import unquote, urlsplit
+
+from .diagnostics import Reporter
+from .markup import Rendered, image_refs
+from .model import Article, Site
+from .routes import Page
+
+# Python-Markdown writes double quotes; raw HTML from editors may use single ones.
+_HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_ID = re.compile(r"""<[a-z][^>]*?\s(?:id|name)\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+# A missing anchor still lands the reader on the right article (at its top), so it must not stop an urgent
+# publication; a broken link (404) must. `--strict` (CI) turns the warning into an error.
+_ANCHOR_SEVERITY = "warning"
+
+
+def check_and_rewrite(site: Site, bodies: Sequence[Rendered], pages: Iterable[Page],
+                      published: Iterable[tuple[Path, str]], report: Reporter) -> list[Rendered]:
+    """Bodies with content-path links rewritten to URLs; broken links, anchors and missing alt text reported.
+
+    `published` is (source file, output path) of every copied photo, so a link to a photo beside the article
+    reaches its published copy.
+    """
+    index = _Index(site, bodies, list(pages), published)
+    out = []
+    for i, (article, body) in enumerate(zip(site.articles, bodies)):
+        _check_alt(article, report)
+        if i not in index.article_url:  # dropped by a route collision, already reported
+            out.append(body)
+            continue
+        new_html = _Links(index, i, article, report).rewrite(body.html)
+        out.append(body if new_html == body.html else replace(body, html=new_html))
+    return out
+
+
+class _Index:
+    """Everything a link may point at, computed once per build."""
+
+    def __init__(self, site: Site, bodies: Sequence[Rendered], pages: list[Page],
+                 published: Iterable[tuple[Path, str]]):
+        cfg = site.config
+        self.bodies = bodies
+        self.config = cfg
+        self.site = site
+        self.content_dir = cfg.content_dir.resolve()
+        self.urls = {p.url for p in pages} | {p.path for p in pages}
+        self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+        self.url_article = {u: i for i, u in self.article_url.items()}
+        self.by_path: dict[str, int] = {}
+        for i, a in enumerate(site.articles):
+            self.by_path[_key(cfg.root / a.source)] = i
+            if a.bundle:
+                self.by_path[_key(a.folder)] = i
+        self.files = {_key(src): out for src, out in published}
+        self.urls |= set(self.files.values())
+        self._ids: dict[int, frozenset[str]] = {}
+
+    def ids(self, i: int) -> frozenset[str]:
+        """Ids an `#anchor` may name in article i (headings, footnotes, editors' own ids)."""
+        if i not in self._ids:
+            found = _ID.finditer(self.bodies[i].html)
+            self._ids[i] = frozenset(_norm(html.unescape(m.group(2))) for m in found)
+        return self._ids[i]
+
+    def page_exists(self, url: str) -> bool:
+        url = url.split("?", 1)[0]
+        if url in self.urls or (url + "/") in self.urls or url == "":
+            return True
+        if url.startswith("assets/"):
+            name = url[len("assets/"):]
+            return any((d / name).is_file() for d in self.config.assets_dirs) and ".." not in name.split("/")
+        return False
+
+
+class _Links:
+    """The links of one article body."""
+
+    def __init__(self, index: _Index, i: int, article: Article, report: Reporter):
+        self.index, self.i, self.article, self.report = index, i, article, report
+        self.page_url = index.article_url[i]
+        self._searched: dict[str, int] = {}
+
+    def rewrite(self, body_html: str) -> str:
+        return _HREF.sub(self._one, body_html)
+
+    def _one(self, m: re.Match) -> str:
+        written = html.unescape(m.group(3)).strip()
+        new = self._resolve(written)
+        if new is None or new == written:
+            return m.group(0)
+        return f"{m.group(1)}{m.group(2)}{html.escape(new, quote=True)}{m.group(2)}"
+
+    def _resolve(self, href: str) -> str | None:
+        """The URL the link must have (None: leave it), reporting it when it cannot work."""
+        if not href:
+            return None
+        parts = urlsplit(href)
+        cfg = self.index.config
+        path, frag = unquote(parts.path), unquote(parts.fragment)
+        if parts.scheme or parts.netloc:
+            own = f"{cfg.origin}{cfg.base_path}"
+            if parts.scheme in ("http", "https") and href.startswith(own):
+                self._check_url(href, path[len(cfg.base_path):], frag)
+            return None
+        if not path:  # '#muc' on this page
+            if frag:
+                self._check_anchor(href, self.i, frag)
+            return None
+        if path.startswith("/"):
+            if path.startswith(cfg.base_path):
+                self._check_url(href, path[len(cfg.base_path):], frag)
+            return None
+        target = self._content_target(path)
+        if target is not None:
+            kind, value = target
+            if kind == "article":
+                if frag:
+                    self._check_anchor(href, value, frag)
+                return cfg.url(self.index.article_url[value]) + (f"#{parts.fragment}" if parts.fragment else "")
+            if kind == "file":
+                return cfg.url(value)
+            self._broken(href, value)
+            return None
+        here = self.page_url if self.page_url.endswith("/") else posixpath.dirname(self.page_url) + "/"
+        url = posixpath.normpath(posixpath.join(here.lstrip("/"), path))
+        if url == ".." or url.startswith("../"):
+            self._broken(href, "đường dẫn đi ra ngoài trang")
+            return None
+        url = "" if url == "." else url + ("/" if path.endswith("/") else "")
+        self._check_url(href, url, frag)
+        return None
+
+    def _content_target(self, path: str) -> tuple[str, object] | None:
+        """What a relative path means in content/: ('article', i), ('file', output path), ('problem', why)."""
+        folder = self.article.folder
+        normal = posixpath.normpath(unicodedata.normalize("NFC", path.replace("\\", "/")))
+        target = (folder / normal).resolve()
+        index = self.index
+        if not target.is_relative_to(index.content_dir):
+            return None
+        key = _key(target)
+        if key in index.by_path:
+            return "article", index.by_path[key]
+        if key in index.files:
+            return "file", index.files[key]
+        if target.suffix == ".md" or (target / "index.md").is_file():
+            if target.exists() or (target / "index.md").is_file():
+                return "problem", "bài này chưa được xuất bản (nháp, hẹn giờ, hết hạn hoặc đang có lỗi)"
+            return "problem", "không có bài viết ở đường dẫn này trong content/"
+        if target.is_file():
+            return "problem", "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
+        return None
+
+    def _check_url(self, href: str, url: str, frag: str) -> None:
+        index = self.index
+        if not index.page_exists(url):
+            self._broken(href, "không có trang nào ở địa chỉ này")
+            return
+        if frag:
+            target = index.url_article.get(url, index.url_article.get(url + "/"))
+            if target is not None:
+                self._check_anchor(href, target, frag)
+
+    def _check_anchor(self, href: str, target: int, frag: str) -> None:
+        if _norm(frag) in self.index.ids(target):
+            return
+        where = "bài này" if target == self.i else self.index.site.articles[target].source
+        line = self._line(href)
+        message = f"liên kết '{href}' trỏ tới mục '#{frag}' không có trong {where}"
+        hint = "sửa phần sau dấu # cho khớp id của tiêu đề (chữ thường không dấu, nối bằng '-')"
+        if _ANCHOR_SEVERITY == "warning":
+            self.report.warning("LINK002", self.article.source, line, message, hint)
+        else:
+            self.report.error("LINK002", self.article.source, line, message, hint)
+
+    def _broken(self, href: str, why: str) -> None:
+        code = "LINK003" if why.startswith("bài này chưa") else "LINK001"
+        message = f"liên kết '{href}' hỏng: {why}"
+        hint = ("liên kết tới bài khác bằng đường dẫn tệp, ví dụ [..](../bai-khac/index.md), hoặc địa chỉ "
+                "bắt đầu bằng '/'; kiểm tra tên thư mục và chính tả")
+        if code == "LINK003":
+            self.report.warning(code, self.article.source, self._line(href), message,
+                                "xuất bản bài đích trước, hoặc bỏ liên kết")
+        else:
+            self.report.error(code, self.article.source, self._line(href), message, hint)
+
+    def _line(self, href: str) -> int:
+        """File line of the n-th occurrence of `href` in the Markdown (Python-Markdown keeps no lines)."""
+        body, a = self.article.body, self.article
+        start = self._searched.get(href, 0)
+        for needle in (href, html.escape(href, quote=False), unquote(href)):
+            pos = body.find(needle, start)
+            if pos >= 0:
+                self._searched[href] = pos + 1
+                return a.body_line + body.count("\n", 0, pos)
+        return a.body_line
+
+
+def _check_alt(article: Article, report: Reporter) -> None:
+    """IMG006: a photo that blind readers would hear as nothing — no alt text and no caption."""
+    alts = {p.src: p.alt for p in article.photos if p.alt}
+    for p in article.photos:
+        if not p.alt and not p.caption:
+            report.warning("IMG006", article.source, p.line, f"ảnh '{p.src}' không có mô tả (alt) hay chú thích",
+                           f"thêm alt: \"mô tả nội dung ảnh\" hoặc caption: \"...\" cho ảnh {p.src}")
+    for src, caption, line in image_refs(article.body, article.body_line):
+        if not caption.strip() and not alts.get(src):
+            report.warning("IMG006", article.source, line, f"ảnh '{src}' không có mô tả (alt) hay chú thích",
+                           f"viết chú thích trong ngoặc vuông: ![Mô tả ảnh]({src})")
+
+
+def _key(path: Path) -> str:
+    """A file's identity for matching links: resolved and NFC (macOS names on disk may be NFD)."""
+    return unicodedata.normalize("NFC", str(path.resolve()))
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFC", text)

@@ -1,0 +1,110 @@
+"""An incremental build (with the cache, carrying unchanged pages over) must equal a clean build, byte for byte,
+after every kind of change an editor or a site maintainer makes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import article, tree_snapshot
+from sitegen.config import default_theme_dirs
+from sitegen.write import MARKER
+
+
+def snapshot(folder):
+    return {k: v for k, v in tree_snapshot(folder).items() if k != MARKER}
+
+
+@pytest.fixture
+def news(site):
+    site.write("site.toml", 'per_page = 3\n[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n'
+                            '[[categories]]\nname = "Kinh tế"\nslug = "kinh-te"\n')
+    for i in range(12):
+        cat = "thoi-su" if i % 2 else "kinh-te"
+        tags = '["nông thôn mới", "Quy Nhơn"]' if i % 3 else '["chuyển đổi số"]'
+        site.write(f"content/{cat}/bai-{i:02d}/index.md",
+                   article(f"Bài số {i}", date=f"2024-05-{i + 1:02d} 08:00", tags=tags, views=str(i * 10),
+                           body=f"Đoạn đầu của bài {i}.\n\nĐoạn hai."))
+    site.build(jobs=1)
+    return site
+
+
+def assert_same_as_clean(site, tmp_path, **kw):
+    result = site.build(**kw)
+    clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    site.build(output=clean, use_cache=False, jobs=1)
+    assert snapshot(site.public) == snapshot(clean)
+    return result
+
+
+def test_no_change_renders_nothing(news, tmp_path):
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.rendered == 0
+    assert result.stats.written == 0
+
+
+def test_edit_body_rerenders_few_pages(news, tmp_path):
+    news.write("content/kinh-te/bai-04/index.md",
+               article("Bài số 4", date="2024-05-05 08:00", tags='["nông thôn mới", "Quy Nhơn"]', views="40",
+                       body="Đoạn đầu đã sửa.\n\nĐoạn hai."))
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert 0 < result.rendered < result.pages / 2
+
+
+def test_add_and_delete_article(news, tmp_path):
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="5"))
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    (news.root / "content/thoi-su/bai-moi/index.md").unlink()
+    (news.root / "content/thoi-su/bai-03/index.md").unlink()
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    assert not (news.public / "thoi-su/bai-03").exists()
+
+
+def test_rename_tag(news, tmp_path):
+    for path in (news.root / "content/kinh-te/bai-00/index.md", news.root / "content/thoi-su/bai-03/index.md"):
+        text = path.read_text(encoding="utf-8").replace("chuyển đổi số", "Chuyển đổi số quốc gia")
+        path.write_text(text, encoding="utf-8")
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    assert (news.public / "chu-de/chuyen-doi-so-quoc-gia/index.html").is_file()
+
+
+def test_change_template(news, tmp_path):
+    theme_templates = default_theme_dirs()[0]
+    original = (theme_templates / "partials/macros.html").read_text(encoding="utf-8")
+    news.write("templates/partials/macros.html", original.replace("Đọc nhiều nhất", "Xem nhiều"))
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.rendered > 0
+    assert "Xem nhiều" in (news.public / "index.html").read_text(encoding="utf-8")
+
+
+def test_change_site_toml(news, tmp_path):
+    news.write("site.toml", 'title = "Cổng tin mới"\nper_page = 5\n[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n')
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.rendered == result.pages
+
+
+def test_parallel_equals_serial(news, tmp_path):
+    for i in range(300):
+        news.write(f"content/thoi-su/them-{i:03d}.md", article(f"Thêm {i}", date="2024-07-01 08:00"))
+    news.build(jobs=2, use_cache=False, output=tmp_path / "par")
+    news.build(jobs=1, use_cache=False, output=tmp_path / "ser")
+    assert snapshot(tmp_path / "par") == snapshot(tmp_path / "ser")
+
+
+def test_corrupt_cache_is_ignored(news, tmp_path):
+    db = news.root / ".sitegen/cache/build.sqlite"
+    assert db.is_file()
+    db.write_bytes(b"this is not a database")
+    for extra in ("-wal", "-shm"):
+        p = db.with_name(db.name + extra)
+        if p.exists():
+            p.write_bytes(b"junk")
+    assert_same_as_clean(news, tmp_path, jobs=1)
+
+
+def test_deleted_output_is_rebuilt(news, tmp_path):
+    shutil.rmtree(news.public)
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.rendered == result.pages
