@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass, field
 
 from . import context, links, model, photos, read, routes, workers
 from .cache import Cache, digest
 from .config import SiteConfig
-from .diagnostics import Diagnostic, Reporter
+from .diagnostics import BuildFailed, Diagnostic, Reporter
 from .markup import MarkupOptions, Renderer, Rendered
 from .render import Templates, make_entries
 from .write import Staging, WriteStats, recover
@@ -63,7 +65,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.raise_if_errors()
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed)
-        with Staging(config.output_dir, cache.all("trees")) as stage:
+        with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if stage.want(p.path, prints[p.path])]
             _render_pages(todo, view, templates, report, stage, jobs)
             clock.lap("render")
@@ -80,6 +82,17 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
     finally:
         cache.close()
+
+
+@contextmanager
+def _write_errors(config: SiteConfig) -> Iterator[None]:
+    """A full disk or a read-only folder is reported like any other problem (the live site is untouched)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or config.output_dir
+        raise BuildFailed([Diagnostic(str(where), 0, 0, "WRITE001", "error", f"không ghi được: {exc.strerror or exc}",
+                                      "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
 
 
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:

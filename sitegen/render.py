@@ -133,8 +133,19 @@ class Templates:
         self.env.globals.update(url=config.url, absolute_url=config.absolute_url, asset=self.asset,
                                 absolute_image=lambda root_relative: config.origin + root_relative)
         self._asset_urls: dict[str, str] = {}
+        self._memo: dict[tuple, Any] = {}
+        self.env.globals["memo"] = self.memo
         self._template_keys: dict[str, str] = {}
         self._problems: dict[tuple[str, str, int], tuple[str, str, str, list[str]]] = {}
+
+    def memo(self, macro: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call a macro once per distinct arguments in this build: an article's teaser appears on many listing
+        pages and the most-read block on every page, always with the same HTML."""
+        key = (macro.name, _memo_key(args), _memo_key(tuple(sorted(kwargs.items()))))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = macro(*args, **kwargs)
+        return hit
 
     def template_key(self, name: str) -> str:
         """Hash of a template and every template it extends, includes or imports (its page's look)."""
@@ -221,6 +232,14 @@ class Templates:
             extra = f" và {len(more)} trang khác" if more else ""
             report.error(code, path, line, f"lỗi khi dựng trang /{url}{extra}: {message}", hint)
         self._problems.clear()
+
+
+def _memo_key(value: Any) -> Any:
+    if isinstance(value, Entry):
+        return value.key
+    if isinstance(value, (list, tuple)):
+        return tuple(_memo_key(v) for v in value)
+    return value
 
 
 @lru_cache(maxsize=512)
