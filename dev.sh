@@ -33,11 +33,19 @@ setup_chromium() {
   fi
 }
 
+setup_web_checkers() {
+  # Quality tests run axe-core in the browser and the Nu HTML Checker (vnu.jar, needs Java) from npm.
+  if [ ! -f .cache/npm/node_modules/axe-core/axe.min.js ] || [ ! -f .cache/npm/node_modules/vnu-jar/build/dist/vnu.jar ]; then
+    command -v npm >/dev/null 2>&1 || { echo "dev.sh: npm is needed for the accessibility tests (apt-get install npm)" >&2; exit 1; }
+    npm install --prefix .cache/npm --no-audit --no-fund --silent axe-core@4 vnu-jar@26
+  fi
+}
+
 cmd=${1:-site}
 shift || true
 case "$cmd" in
   site)  setup_python test; "$VENV/bin/python" build.py build "$@" ;;
-  test)  setup_python test; setup_chromium
+  test)  setup_python test; setup_chromium; setup_web_checkers
          export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
          "$VENV/bin/python" -m pytest "$@" ;;
   serve) setup_python test; "$VENV/bin/python" build.py serve "$@" ;;

@@ -7,7 +7,8 @@
 Uses ../shared/bench (gen_corpus.py, peers/, the same whole-process measurement as timer.py): wall time and
 peak memory of the whole process, median of --runs. Modes: cold (empty output, no cache), no-change rebuild,
 and one-article edit (sitegen and Pelican rebuild with their caches; Hugo has no such mode and re-renders
-everything, so its warm build stands for both). Absolute times drift between machines; the ratios are the point.
+everything, so its warm build stands for both). The peers build no search index, so sitegen's comparable
+builds run with `search = false`; `cold+search` adds the Pagefind index (one run). Absolute times drift between machines; the ratios are the point.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, fl
     if site.exists():
         shutil.rmtree(site)
     shutil.copytree(src / "content", site / "content")
+    # The peers build no search index: compare like with like, and time the index on its own below.
+    (site / "site.toml").write_text("search = false\n", encoding="utf-8")
     out = site / "public"
     cmd = [sys.executable, "-m", "sitegen", "build", "--source", str(site)]
     env = {"PYTHONPATH": str(ROOT)}
@@ -77,6 +80,8 @@ def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, fl
     results = {"cold": measure(cmd, runs, clean, env)}
     results["no-change"] = measure(cmd, runs, None, env)
     results["edit-one"] = measure(cmd, runs, lambda: edit_one(site), env)
+    (site / "site.toml").write_text("search = true\n", encoding="utf-8")
+    results["cold+search"] = measure(cmd, 1, clean, env)
     return results
 
 

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     _site_args(b)
     b.add_argument("--output", "-o", type=Path, help="thư mục xuất (mặc định SOURCE/public)")
     b.add_argument("--drafts", action="store_true", help="dựng cả bài nháp và bài hẹn giờ (chỉ để xem thử)")
+    b.add_argument("--stats", metavar="DB-HOẶC-URL",
+                   help="cộng số liệu bạn đọc (lượt xem, đánh giá, ý kiến đã duyệt) từ tệp SQLite hoặc địa chỉ máy thu")
     b.set_defaults(run=_build)
 
     v = sub.add_parser("serve", help="xem thử: dựng cả bài nháp, tự tải lại trình duyệt khi lưu tệp")
@@ -70,6 +72,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
     s.add_argument("--json", action="store_true", help="in dạng JSON cho máy đọc")
     s.set_defaults(run=_schedule, failed="Không lập được lịch: {n} lỗi trong bài viết.")
+
+    st = sub.add_parser("stats", help="máy thu số liệu bạn đọc: đánh giá, lượt xem, ý kiến (xem docs/stats.md)")
+    st_sub = st.add_subparsers(dest="stats_command", metavar="LỆNH", required=True)
+    ss = st_sub.add_parser("serve", help="chạy máy thu số liệu cho các ô đánh giá, lượt xem, ý kiến của trang")
+    ss.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
+    ss.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    ss.add_argument("--host", default="127.0.0.1", help="địa chỉ nghe (mặc định 127.0.0.1, đặt sau proxy ngược)")
+    ss.add_argument("--port", "-p", type=int, default=8081, help="cổng (mặc định 8081)")
+    ss.add_argument("--rate", type=int, default=120, help="số yêu cầu tối đa mỗi phút cho một địa chỉ (mặc định 120)")
+    ss.add_argument("--trust-proxy", action="store_true", help="lấy địa chỉ bạn đọc từ X-Forwarded-For (chỉ khi đứng sau proxy)")
+    ss.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                    help="thêm một nguồn được gửi số liệu (ngoài base_url và 127.0.0.1)")
+    ss.set_defaults(run=_stats_serve, failed="Máy thu số liệu không chạy: {n} lỗi.")
+    sc = st_sub.add_parser("comments", help="duyệt ý kiến bạn đọc: list, all, approve SỐ..., reject SỐ...")
+    sc.add_argument("action", nargs="?", default="list", choices=["list", "all", "approve", "reject"])
+    sc.add_argument("ids", nargs="*", type=int, help="số của ý kiến (xem bằng list)")
+    sc.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa site.toml)")
+    sc.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    sc.set_defaults(run=_stats_comments, failed="Chưa duyệt được: {n} lỗi.")
     return p
 
 
@@ -82,7 +103,7 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
     cfg = config_mod.load(args.source, args.output)
-    result = build(cfg, drafts=args.drafts, strict=args.strict)
+    result = build(cfg, drafts=args.drafts, strict=args.strict, stats_from=args.stats)
     _print_diagnostics(result.diagnostics)
     s = result.stats
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
@@ -105,7 +126,7 @@ def _check(args: argparse.Namespace) -> int:
     from .pipeline import build
 
     cfg = config_mod.load(args.source)
-    result = build(cfg, strict=args.strict, publish=False)
+    result = build(cfg, strict=args.strict, publish=False, memory={})  # check leaves no cache file behind
     _print_diagnostics(result.diagnostics)
     warnings = sum(d.severity == "warning" for d in result.diagnostics)
     print(f"Kiểm tra xong {result.articles} bài: không có lỗi, {warnings} cảnh báo.")
@@ -146,6 +167,26 @@ def _schedule(args: argparse.Namespace) -> int:
     report.raise_if_errors()  # a broken article would make the list wrong; the build would fail on it too
     _print_diagnostics(report.diagnostics)
     print(json.dumps(as_json(events, cfg, now), ensure_ascii=False, indent=2) if args.json else as_table(events, cfg, now))
+    return 0
+
+
+def _stats_serve(args: argparse.Namespace) -> int:
+    from .stats import serve
+
+    cfg = config_mod.load(args.source)
+    return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
+                 trust_proxy=args.trust_proxy, extra_origins=args.allow_origin)
+
+
+def _stats_comments(args: argparse.Namespace) -> int:
+    from .stats import moderate
+
+    if args.action in ("approve", "reject") and not args.ids:
+        print(f"Cần số của ý kiến: sitegen stats comments {args.action} 12", file=sys.stderr)
+        return 2
+    db = args.db or args.source.resolve() / "stats.sqlite3"
+    for line in moderate(db, args.action, args.ids):
+        print(line)
     return 0
 
 

@@ -66,6 +66,8 @@ class SiteConfig:
     image_widths: tuple[int, ...] = (480, 960, 1600)  # responsive photo widths, px (never upscaled)
     image_quality: int = 75  # JPEG and WebP quality of photo variants
     raw_html: str = "allow"  # "allow" (trusted editors) or "safe" (sanitized)
+    search: bool = True  # build the Pagefind search index
+    stats_url: str = ""  # the readers' figures collector (`sitegen stats serve`); "" = widgets work locally only
     categories: tuple[CategoryConfig, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # [params] for templates
     content_dir: Path = Path()
@@ -105,6 +107,7 @@ class SiteConfig:
 
 _INT_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "int"}
 _STR_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "str"}
+_BOOL_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "bool"}
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -128,6 +131,10 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
         if key in _INT_FIELDS:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 _fail("CFG002", _line_of(path, key), f"'{key}' phải là số nguyên không âm", f"ví dụ: {key} = 10")
+            values[key] = value
+        elif key in _BOOL_FIELDS:
+            if not isinstance(value, bool):
+                _fail("CFG002", _line_of(path, key), f"'{key}' chỉ nhận true hoặc false", f"ví dụ: {key} = true")
             values[key] = value
         elif key in _STR_FIELDS:
             if not isinstance(value, str):
@@ -165,6 +172,10 @@ def _validate(values: dict[str, Any], path: Path) -> None:
         _fail("CFG002", _line_of(path, "base_url"), f"base_url '{base}' phải là địa chỉ đầy đủ", 'ví dụ: base_url = "https://tinhxyz.gov.vn/"')
     if values.get("raw_html", "allow") not in ("allow", "safe"):
         _fail("CFG002", _line_of(path, "raw_html"), "raw_html chỉ nhận 'allow' hoặc 'safe'", 'raw_html = "safe"')
+    stats = values.get("stats_url", "")
+    if stats and (urlsplit(stats).scheme not in ("http", "https") or not urlsplit(stats).netloc):
+        _fail("CFG002", _line_of(path, "stats_url"), f"stats_url '{stats}' phải là địa chỉ đầy đủ hoặc để trống",
+              'stats_url = "https://tk.tinhxyz.gov.vn/"')
     for key in ("tag_base", "archive_base", "page_segment"):
         if key in values and not _SEGMENT.match(values[key]):
             _fail("CFG002", _line_of(path, key), f"'{key}' chỉ gồm chữ thường không dấu, số và '-'", f'{key} = "chu-de"')

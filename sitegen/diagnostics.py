@@ -51,10 +51,14 @@ CODES: dict[str, str] = {
     "TPL002": "Lỗi cú pháp giao diện",
     "TPL003": "Không tìm thấy giao diện",
     "WRITE001": "Không ghi được thư mục xuất",
+    "SEARCH001": "Không tạo được chỉ mục tìm kiếm",
     "NEW001": "Bài viết đã tồn tại",
     "NEW002": "Chuyên mục không có trong site.toml",
     "NEW003": "Không tạo được tệp hoặc thư mục mới",
     "INIT001": "Thư mục trang mới không trống",
+    "STATS001": "Không đọc được số liệu bạn đọc",
+    "STATS002": "Không có ý kiến bạn đọc này",
+    "STATS003": "Không mở được cổng cho máy thu số liệu",
 }
 
 # Every printed diagnostic ends by naming its section of the guide, so the editor knows where to read on.

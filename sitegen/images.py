@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Iterable
 
 import PIL
-from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 OG_SIZE = (1200, 630)  # the social card size Facebook, Zalo and X crop to
@@ -274,7 +275,8 @@ def produce(requests: list[Request], cache_dir: Path, quality: int, max_pixels: 
     else:
         # A few photos per task keeps the pool busy without one worker holding the last slow ones.
         chunk = max(2, min(8, len(jobs) // (workers * 4)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Forked like workers.py's pools: nothing to pickle but the small job tuples, and no re-import.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
             _collect(pool.map(_make, jobs, chunksize=chunk), result, progress)
     if progress:
         progress.done()
@@ -359,14 +361,14 @@ def _make(job: tuple) -> tuple[str, int, tuple[str, str, str] | None]:
         return digest, 0, (p.code, p.message, p.hint)
     except UnidentifiedImageError:
         return digest, 0, ("IMG005", "tệp không phải ảnh mà trình duyệt hiển thị được", "lưu ảnh dạng JPEG, PNG hoặc WebP")
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # any other decoder failure is still one bad photo, not a failed build
         p = _corrupt(exc)
         return digest, 0, (p.code, p.message, p.hint)
 
 
 def _decode(path: Path, width: int, height: int, missing: tuple, max_pixels: int) -> tuple[Image.Image, bytes | None]:
     """The photo, upright, in RGB or RGBA, at least as large as every missing variant needs."""
-    assert not ImageFile.LOAD_TRUNCATED_IMAGES  # a truncated JPEG must fail, not publish grey stripes
+    # ImageFile.LOAD_TRUNCATED_IMAGES stays False: a truncated JPEG must fail here, not publish grey stripes.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:

@@ -31,6 +31,8 @@ _ID = re.compile(r"""<[a-z][^>]*?\s(?:id|name)\s*=\s*(["'])(.*?)\1""", re.IGNORE
 # A missing anchor still lands the reader on the right article (at its top), so it must not stop an urgent
 # publication; a broken link (404) must. `--strict` (CI) turns the warning into an error.
 _ANCHOR_SEVERITY = "warning"
+_UNPUBLISHED = "bài này chưa được xuất bản (nháp, hẹn giờ, hết hạn hoặc đang có lỗi)"
+_NOT_PUBLISHED_FILE = "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
 
 
 def check_and_rewrite(site: Site, bodies: Sequence[Rendered], pages: Iterable[Page],
@@ -164,10 +166,10 @@ class _Links:
             return "file", index.files[key]
         if target.suffix == ".md" or (target / "index.md").is_file():
             if target.exists() or (target / "index.md").is_file():
-                return "problem", "bài này chưa được xuất bản (nháp, hẹn giờ, hết hạn hoặc đang có lỗi)"
+                return "problem", _UNPUBLISHED
             return "problem", "không có bài viết ở đường dẫn này trong content/"
         if target.is_file():
-            return "problem", "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
+            return "problem", _NOT_PUBLISHED_FILE
         return None
 
     def _check_url(self, href: str, url: str, frag: str) -> None:
@@ -193,7 +195,7 @@ class _Links:
             self.report.error("LINK002", self.article.source, line, message, hint)
 
     def _broken(self, href: str, why: str) -> None:
-        code = "LINK003" if why.startswith("bài này chưa") else "LINK001"
+        code = "LINK003" if why == _UNPUBLISHED else "LINK001"
         message = f"liên kết '{href}' hỏng: {why}"
         hint = ("liên kết tới bài khác bằng đường dẫn tệp, ví dụ [..](../bai-khac/index.md), hoặc địa chỉ "
                 "bắt đầu bằng '/'; kiểm tra tên thư mục và chính tả")

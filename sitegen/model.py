@@ -70,6 +70,9 @@ class Article:
     body: str
     body_line: int
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # What readers added (stats.Figures: views, votes, approved comments), already summed into views, comments
+    # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
+    collected: Any = None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from .config import SiteConfig
 from .diagnostics import Reporter
-from .images import ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce
-from .images import variant_sizes
+from .images import (ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce,
+                     variant_sizes)
 from .markup import image_refs
 from .model import Article, resolve_photo
 from .slugs import slugify

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Iterator
 from dataclasses import dataclass, field
 
-from . import context, links, model, photos, read, routes, workers
+from . import context, links, model, photos, read, routes, search, stats, workers
 from .cache import Cache, digest
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
@@ -31,10 +31,12 @@ class BuildResult:
 
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, memory: dict | None = None,
-          ) -> BuildResult:
+          fresh_search: bool = True,
+          stats_from: str | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
-    `memory` is a dict the preview server keeps between builds: the cache then lives there, not on disk.
+    `memory` is a dict the preview server keeps between builds: the cache then lives there, not on disk;
+    `fresh_search=False` lets it reuse the live search index instead of re-indexing on every save.
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
     cache = Cache(config.root / ".sitegen" / "cache" if use_cache else None, config.fingerprint, memory)
@@ -44,13 +46,15 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
                                      known=cache.all("docs"), jobs=jobs)
         site = model.build_site(docs, config, report, drafts=drafts, now=now)
+        if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
+            site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
         pages = routes.plan(site, report)
         urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]
         photo_plan = photos.plan(site.articles, urls, config, report)
         clock.lap("plan")
         report.raise_if_errors()  # nothing has been written yet
-        photo_plan = photos.produce(photo_plan, config, report)  # into the image cache; bad photos left out
+        photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
         bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs)
         bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report)  # before any page is written
@@ -74,6 +78,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             for assets in config.assets_dirs:
                 for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
                     stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
+            search.index(stage, config, report, fresh=fresh_search)  # in the spare tree: the index ships with its pages, atomically
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")

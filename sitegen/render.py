@@ -98,7 +98,9 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
             image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
         tags = tuple(site.tags[t] for t in a.tags if t in site.tags)
-        key = digest(a.digest, a.source, urls[i], sorted(infos.items()), cats[a.category], tags)
+        # Readers' figures baked in by `--stats` change without the source file changing, so they count too.
+        key = digest(a.digest, a.source, urls[i], sorted(infos.items()), cats[a.category], tags,
+                     a.views, a.comments, a.rating_total, a.rating_count, a.collected)
         out.append(Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
                          body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
                          cats[a.category], tags, body.words, key))

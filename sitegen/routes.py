@@ -68,6 +68,7 @@ def plan(site: Site, report: Reporter) -> list[Page]:
     pages: list[Page] = [
         Page("home", "", "index.html", "home.html"),
         Page("404", "404.html", "404.html", "404.html"),
+        Page("search", "tim-kiem/", "tim-kiem/index.html", "search.html"),  # results come from the Pagefind index
         Page("feed", "feed.xml", "feed.xml", "feed.xml", {"items": tuple(range(min(cfg.feed_items, len(site.articles))))}),
         Page("robots", "robots.txt", "robots.txt", "robots.txt"),
     ]

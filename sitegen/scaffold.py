@@ -173,6 +173,8 @@ OPTION_DOCS: dict[str, str] = {
     "image_widths": "Các bề ngang (px) của bản ảnh thu nhỏ, không phóng to / Widths of photo variants, never upscaled",
     "image_quality": "Chất lượng JPEG và WebP của ảnh, 1-100 / JPEG and WebP quality of photo variants, 1-100",
     "raw_html": '"allow": giữ HTML trong bài; "safe": lọc bỏ script / "allow" keeps raw HTML; "safe" strips scripts',
+    "search": "Tạo chỉ mục tìm kiếm (Pagefind) / Build the Pagefind search index",
+    "stats_url": 'Máy thu số liệu bạn đọc (sitegen stats serve), để trống nếu không dùng / Readers\' figures collector; empty = none',
 }
 # Fields of SiteConfig that site.toml does not set as plain keys (tables, or computed by config.load).
 NOT_OPTIONS = {"root", "categories", "extra", "content_dir", "output_dir", "templates_dirs", "assets_dirs"}

@@ -53,7 +53,8 @@ class Preview:
             try:
                 cfg = config_mod.load(self.root, self.output)
                 self.base_path = cfg.base_path
-                result = build(cfg, drafts=True, memory=self.memory)
+                # The search index is built once; re-indexing on every save would take seconds on a big site.
+                result = build(cfg, drafts=True, memory=self.memory, fresh_search=not self.memory)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")

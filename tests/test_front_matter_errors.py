@@ -45,6 +45,18 @@ CASES = [
     ("utf16", '---\ntitle: "A"\n---\n'.encode("utf-16"), f"{P}:1", "ENC002"),
     ("nul-bytes", b'---\ntitle: "A"\x00\n---\n', f"{P}:2", "ENC003"),
     ("empty-slug", '---\ntitle: "A"\ndate: "2024-01-01 10:00"\nslug: "!!!"\n---\nx\n', f"{P}:4", "ROUTE003"),
+    # Issue 7: links, tags PyYAML cannot construct, dates past the calendar, template paths.
+    ("broken-article-link", '---\ntitle: "A"\ndate: "2024-01-01 10:00"\n---\n\nĐoạn.\n\n[x](../khong-co/index.md)\n',
+     f"{P}:8", "LINK001"),
+    ("broken-url-link", '---\ntitle: "A"\ndate: "2024-01-01 10:00"\n---\nXem [mục](/khong-co/).\n', f"{P}:5", "LINK001"),
+    ("link-escapes-site", '---\ntitle: "A"\ndate: "2024-01-01 10:00"\n---\n\n[x](../../../../../etc/)\n', f"{P}:6", "LINK001"),
+    ("bad-timestamp-tag", '---\ntitle: "A"\ndate: !!timestamp "hôm qua"\n---\nx\n', f"{P}:3", "FM005"),
+    ("bad-bool-tag", '---\ntitle: "A"\ndate: "2024-01-01"\ndraft: !!bool "có"\n---\nx\n', f"{P}:4", "FM005"),
+    ("date-before-calendar", '---\ntitle: "A"\ndate: "0001-01-01"\n---\nx\n', f"{P}:3", "META003"),
+    ("template-absolute", '---\ntitle: "A"\ndate: "2024-01-01"\ntemplate: "/etc/passwd.html"\n---\nx\n', f"{P}:4", "META005"),
+    ("template-traversal", '---\ntitle: "A"\ndate: "2024-01-01"\ntemplate: "../../x.html"\n---\nx\n', f"{P}:4", "META005"),
+    ("front-matter-not-first-line", '\n---\ntitle: "A"\ndate: "2024-01-01"\n---\nx\n', f"{P}:1", "META001"),
+    ("bom-then-bad-yaml", '\ufeff---\ntitle: Hội nghị: tổng kết\ndate: "2024-01-01"\n---\nx\n', f"{P}:2", "FM002"),
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
-from conftest import article, parse_html
+from conftest import article
 from sitegen import images
 from sitegen.diagnostics import BuildFailed
 
@@ -190,7 +190,7 @@ def test_corrupt_cache_entry_is_rebuilt(site):
 
 def test_bad_photos_named_left_out_and_the_rest_publishes(site):
     folder = site.root / "content/thoi-su/bao-lu"
-    good = plain_jpeg(folder / "tot.jpg")
+    plain_jpeg(folder / "tot.jpg")
     cut = plain_jpeg(folder / "cut.jpg", size=(600, 400), noise=True)
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # truncated mid-scan: header still fine
     (folder / "van-ban.jpg").write_text("đây không phải là ảnh\n", encoding="utf-8")
@@ -312,3 +312,20 @@ def test_long_runs_report_progress_and_use_the_pool(tmp_path, monkeypatch, capsy
             assert im.size == (variant.width, variant.height)
     again = images.produce(requests, tmp_path / "cache", 75, 10_000_000, workers=2)
     assert again.processed == 0 and not capsys.readouterr().err
+
+
+@pytest.mark.parametrize("orientation,size,red_at", [
+    (1, (200, 100), "left"), (3, (200, 100), "right"), (6, (100, 200), "top"), (8, (100, 200), "bottom")])
+def test_every_exif_orientation_is_turned_upright(tmp_path, orientation, size, red_at):
+    path = camera_jpeg(tmp_path / "anh.jpg", stored=(200, 100), orientation=orientation)
+    source = images.SourceIndex(tmp_path / "cache").source(path, 10_000_000)
+    assert (source.probe.width, source.probe.height) == size
+    variant = images.Variant("webp", *size)
+    done = images.produce([images.Request(source, (variant,))], tmp_path / "cache", 90, 10_000_000, workers=1)
+    with Image.open(done.files[(source.digest, variant)]) as im:
+        assert im.size == size
+        w, h = size
+        spot = {"left": (w // 8, h // 2), "right": (w * 7 // 8, h // 2), "top": (w // 2, h // 8),
+                "bottom": (w // 2, h * 7 // 8)}[red_at]
+        r, g, b = im.convert("RGB").getpixel(spot)
+        assert r > 150 and b < 90, (orientation, spot, (r, g, b))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -74,7 +75,9 @@ def _up(base: str) -> bool:
 
 def title_of(base: str) -> str:
     status, body = fetch(base + "/thoi-su/hoi-nghi/")
-    return body.split('<h1 class="article-title">', 1)[1].split("<", 1)[0] if status == 200 else f"HTTP {status}"
+    if status != 200:
+        return f"HTTP {status}"
+    return re.search(r'<h1 class="article-title"[^>]*>([^<]*)<', body).group(1)
 
 
 def test_edit_break_fix_cycle(server):

@@ -1,0 +1,304 @@
+"""Search in a real browser (Debian's chromium through Playwright) against the example site, built with its
+Pagefind index and served over HTTP: queries with and without Vietnamese diacritics, filters, opening a result,
+the header's search box, a site under a base path; and, without a browser, what the index holds."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import threading
+import urllib.parse
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from sitegen import config as config_mod
+from sitegen.pipeline import build
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+THI_DUA = "Hội nghị tổng kết công tác thi đua, khen thưởng năm 2023"
+DONG_DA = "Lễ hội Đống Đa – Tây Sơn thu hút hàng vạn du khách"
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript",
+                      ".wasm": "application/wasm"}
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(folder: Path):
+    handler = functools.partial(_Quiet, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("search") / "public"
+    result = build(config_mod.load(ROOT, out), use_cache=False)
+    assert not result.diagnostics, [d.format() for d in result.diagnostics]
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(example):
+    server, url = serve(example)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail("Debian's chromium is missing at /usr/bin/chromium (./dev.sh test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _watch(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda req: errors.append("external request: " + req.url)
+            if not req.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    return errors
+
+
+def search(page, base: str, query: str = "", **params: str) -> list[dict]:
+    """Open the search page for `query` (as the header's GET form does) and return the results shown."""
+    page.goto(base + "tim-kiem/?" + urllib.parse.urlencode({"q": query, **params}))
+    page.wait_for_selector(".search[data-searched], .search[data-ready='error']")
+    assert page.get_attribute(".search", "data-ready") == "true"
+    return page.eval_on_selector_all(".search-result", """els => els.map(li => ({
+        title: li.querySelector('.result-title a').textContent,
+        href: li.querySelector('.result-title a').getAttribute('href'),
+        category: (li.querySelector('.result-category') || {}).textContent,
+        date: (li.querySelector('.result-date') || {}).textContent,
+        marks: [...li.querySelectorAll('.result-excerpt mark')].map(m => m.textContent),
+        img: li.querySelector('img') && [li.querySelector('img').getAttribute('width'),
+                                         li.querySelector('img').getAttribute('height'),
+                                         li.querySelector('img').getAttribute('src')],
+    }))""")
+
+
+# --- the index itself, no browser ------------------------------------------------------------------------------
+
+def test_index_holds_articles_only(example):
+    entry = json.loads((example / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
+    articles = sum(1 for p in example.rglob("index.html") if b"data-pagefind-body" in p.read_bytes())
+    assert articles == 15  # the example's 16 articles less its draft
+    assert entry["languages"]["vi"]["page_count"] == articles  # listings, tags, home, 404 are no results
+    assert (example / "tim-kiem/index.html").is_file()
+    assert not list((example / "pagefind").glob("pagefind-ui*"))  # the theme has its own search page
+
+
+def test_index_is_reproducible(example, tmp_path):
+    # Pagefind writes filter values in hash-map order; sitegen.search sorts them so the bytes never depend on luck.
+    again = tmp_path / "again"
+    build(config_mod.load(ROOT, again), use_cache=False)
+    first = {p.relative_to(example).as_posix(): p.read_bytes() for p in (example / "pagefind").rglob("*") if p.is_file()}
+    second = {p.relative_to(again).as_posix(): p.read_bytes() for p in (again / "pagefind").rglob("*") if p.is_file()}
+    assert first == second
+    assert any(k.startswith("pagefind/filter/") for k in first)
+
+
+def test_unchanged_rebuild_reuses_the_index(site):
+    from conftest import article
+
+    site.write("content/thoi-su/bai-mot/index.md", article("Bài một", body="Nội dung thứ nhất."))
+    site.build()
+    stamps = {p: p.stat().st_ino for p in (site.public / "pagefind").rglob("*") if p.is_file()}
+    result = site.build()
+    assert result.stats.written == 0
+    assert {p: p.stat().st_ino for p in (site.public / "pagefind").rglob("*") if p.is_file()} == stamps
+    # A theme change rewrites every page but not what Pagefind reads: the index files stay as they were.
+    css = (ROOT / "assets/css/site.css").read_text(encoding="utf-8")
+    site.write("assets/css/site.css", css + "\n.brand-name { letter-spacing: .01em; }\n")
+    result = site.build()
+    assert result.stats.written > 2
+    kept = {p: p.stat().st_ino for p in (site.public / "pagefind").rglob("*") if p.is_file() and p.suffix != ".json"}
+    assert kept == {p: i for p, i in stamps.items() if p.suffix != ".json"}
+    site.write("content/thoi-su/bai-hai/index.md", article("Bài hai", body="Nội dung thứ hai."))
+    site.build()
+    entry = json.loads((site.public / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
+    assert entry["languages"]["vi"]["page_count"] == 2
+    (site.root / "content/thoi-su/bai-hai/index.md").unlink()
+    site.build()  # the spare tree still holds the deleted page until publish: it must not be indexed
+    entry = json.loads((site.public / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
+    assert entry["languages"]["vi"]["page_count"] == 1
+
+
+def test_missing_pagefind_is_a_warning_naming_the_fix(site, monkeypatch):
+    from conftest import article
+    from sitegen import search as search_mod
+    from sitegen.diagnostics import BuildFailed
+
+    site.write("content/thoi-su/bai/index.md", article("Bài", body="Nội dung."))
+    monkeypatch.setattr(search_mod, "_binary", lambda: None)
+    result = site.build()
+    [warning] = [d for d in result.diagnostics if d.code == "SEARCH001"]
+    assert warning.severity == "warning" and "pagefind" in warning.hint and "Pagefind" in warning.message
+    assert (site.public / "thoi-su/bai/index.html").is_file()  # the pages still publish
+    site.write("content/thoi-su/bai/index.md", article("Bài", body="Nội dung đã sửa."))
+    with pytest.raises(BuildFailed) as failed:
+        site.build(strict=True)
+    assert [d.code for d in failed.value.diagnostics] == ["SEARCH001"]
+
+
+# --- in the browser --------------------------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_with_and_without_diacritics_find_the_same_article(served, browser):
+    page = browser.new_page()
+    errors = _watch(page)
+    plain = search(page, served, "hoi nghi thi dua")
+    accented = search(page, served, "Hội nghị thi đua")
+    assert plain and accented
+    assert plain[0]["title"] == accented[0]["title"] == THI_DUA
+    assert plain[0]["category"] == "Thi đua - Khen thưởng" and plain[0]["date"] == "29/03/2024"
+    assert any(m.lower() in ("hội", "nghị", "thi", "đua", "hội nghị") for m in plain[0]["marks"])
+    width, height, src = plain[0]["img"]
+    assert (width, height) == ("160", "107") and src.startswith("/thi-dua-khen-thuong/")
+    assert page.text_content(".search-status").startswith("Tìm thấy")
+    # Đ/đ is a letter of its own, not d with a mark: it must still match a plain d.
+    found = search(page, served, "dong da")
+    assert found and found[0]["title"] == DONG_DA
+    assert search(page, served, "Đống Đa")[0]["title"] == DONG_DA
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_no_results_message(served, browser):
+    page = browser.new_page()
+    assert search(page, served, "xyzzyqwv") == []
+    assert page.text_content(".search-status") == ("Không tìm thấy kết quả cho “xyzzyqwv”. "
+                                                   "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.")
+    page.close()
+
+
+@pytest.mark.browser
+def test_filters_by_category_and_year(served, browser):
+    page = browser.new_page()
+    errors = _watch(page)
+    everything = search(page, served, "tinh")
+    cats = {r["category"] for r in everything}
+    assert len(cats) > 1
+    only = search(page, served, "tinh", **{"chuyen-muc": "Kinh tế"})
+    assert only and {r["category"] for r in only} == {"Kinh tế"} and len(only) < len(everything)
+    # The filter lists are read from the index, with counts, and the chosen one is kept from the address.
+    assert page.input_value("#search-category") == "Kinh tế"
+    options = page.eval_on_selector_all("#search-year option", "os => os.map(o => o.value)")
+    assert options[0] == "" and options[1:] == sorted(options[1:], reverse=True) and "2024" in options
+    page.select_option("#search-year", "2024")
+    page.wait_for_function("() => new URL(location).searchParams.get('nam') === '2024'")
+    page.wait_for_timeout(300)
+    dates = page.eval_on_selector_all(".result-date", "els => els.map(e => e.textContent)")
+    assert all(d.endswith("/2024") for d in dates)
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_header_box_then_open_a_result(served, browser):
+    page = browser.new_page()
+    errors = _watch(page)
+    page.goto(served)
+    page.fill("#header-q", "hoi nghi thi dua")
+    page.press("#header-q", "Enter")  # a plain GET form: the search page reads ?q=
+    page.wait_for_selector(".search[data-searched]")
+    assert page.input_value("#search-q") == "hoi nghi thi dua"
+    page.click(".search-result .result-title a >> nth=0")
+    page.wait_for_load_state()
+    assert page.url.startswith(served + "thi-dua-khen-thuong/")
+    assert page.text_content("h1") == THI_DUA
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.browser
+def test_typing_searches_as_you_type_and_measures_query_time(served, browser, capsys):
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(served + "tim-kiem/")
+    page.wait_for_load_state("networkidle")
+    assert not [u for u in requests if "/pagefind/" in u]  # the engine waits for the reader: a light empty page
+    times = []
+    for query in ["hoi nghi", "du lich bien", "nong thon moi", "chuyen doi so", "ca ngu"]:
+        page.fill("#search-q", "")
+        page.fill("#search-q", query)
+        page.wait_for_function("q => document.querySelector('.search-status').textContent.includes(q)", arg=query)
+        assert page.query_selector(".search-result"), query
+        times.append(int(page.get_attribute(".search", "data-ms")))
+        assert query in page.url.replace("+", " ")
+    with capsys.disabled():
+        print(f"\nsearch query time (ms, in the browser; the first includes loading the engine): {times}")
+    assert max(times[1:]) < 500
+    page.close()
+
+
+@pytest.mark.browser
+def test_works_under_a_base_path(tmp_path, browser):
+    cfg = config_mod.load(ROOT, tmp_path / "www" / "tin-tuc")
+    cfg = dataclasses.replace(cfg, base_url="https://tinh.example/tin-tuc/")
+    build(cfg, use_cache=False)
+    server, url = serve(tmp_path / "www")
+    try:
+        page = browser.new_page()
+        errors = _watch(page)
+        page.goto(url + "tin-tuc/")
+        page.fill("#header-q", "dong da")
+        page.press("#header-q", "Enter")
+        page.wait_for_selector(".search[data-searched]")
+        assert page.url.startswith(url + "tin-tuc/tim-kiem/?q=dong")
+        first = page.query_selector(".search-result .result-title a")
+        href = first.get_attribute("href")
+        assert href.startswith("/tin-tuc/") and not href.startswith("/tin-tuc/tin-tuc/")
+        assert first.text_content() == DONG_DA
+        first.click()
+        page.wait_for_load_state()
+        assert page.text_content("h1") == DONG_DA
+        assert not errors, errors
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+def test_under_the_documented_content_security_policy(example, browser):
+    # Pagefind compiles WebAssembly: a strict CSP needs 'wasm-unsafe-eval' (not 'unsafe-eval') in script-src.
+    policy = ("default-src 'self'; img-src 'self' data:; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+              "object-src 'none'; base-uri 'self'")
+
+    class Strict(_Quiet):
+        def end_headers(self) -> None:
+            self.send_header("Content-Security-Policy", policy)
+            super().end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Strict, directory=str(example)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        errors = _watch(page)
+        found = search(page, f"http://127.0.0.1:{server.server_address[1]}/", "hoi nghi thi dua")
+        assert found and found[0]["title"] == THI_DUA
+        assert not errors, errors
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
