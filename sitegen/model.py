@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-from .config import CategoryConfig, SiteConfig
+from .config import SiteConfig
 from .diagnostics import Reporter
 from .read import SourceDoc
 from .slugs import slugify

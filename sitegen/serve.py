@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import mimetypes
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Callable, Iterable
 from urllib.parse import unquote
 
 from livereload import Server
-from livereload.handlers import LiveReloadHandler
 from livereload.watcher import Watcher
 from tornado import ioloop
 from watchdog.events import FileSystemEvent, FileSystemEventHandler

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import html5lib
@@ -101,3 +104,40 @@ def example_build(tmp_path_factory) -> Path:
     cfg = config_mod.load(ROOT, out)
     build(cfg)
     return out
+
+
+# --- browser tests: Debian's chromium through Playwright, pages from a real HTTP server on 127.0.0.1 ---------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """A static file server with the types the site uses and no request log in the test output."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript",
+                      ".wasm": "application/wasm"}
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_folder(folder: Path) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `folder` on a free port of 127.0.0.1 until `server.shutdown()`; returns the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole run (each test opens its own context)."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail("Debian's chromium is missing at /usr/bin/chromium (./dev.sh test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

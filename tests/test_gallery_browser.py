@@ -4,30 +4,17 @@ variant a phone actually downloads."""
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import article
+from conftest import CHROMIUM, serve_folder, article
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 CAPTIONS = ["Quang cảnh hội nghị.", "Đại biểu phát biểu tham luận.", "Trao Bằng khen cho các tập thể."]
 ARTICLE = "thi-dua/hoi-nghi/index.html"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript"}
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -48,25 +35,12 @@ def served(tmp_path_factory):
         "Hội nghị tổng kết", photos=photos,
         body="Đoạn mở đầu của bài viết.\n\n![Toàn cảnh hội trường](than-bai.jpg)\n\n" + "Đoạn tiếp theo. " * 80))
     site.build()
-    handler = functools.partial(_Quiet, directory=str(site.public))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, url = serve_folder(site.public)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _errors(page) -> list[str]:

@@ -8,22 +8,15 @@ npm into .cache/npm (`./dev.sh test` installs them)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import serve_folder, ROOT
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 NPM = ROOT / ".cache/npm/node_modules"
 AXE = NPM / "axe-core/axe.min.js"
 VNU = NPM / "vnu-jar/build/dist/vnu.jar"
@@ -46,33 +39,12 @@ new PerformanceObserver(list => {
 """
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript"}
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(example_build):
-    handler = functools.partial(_Quiet, directory=str(example_build))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server, url = serve_folder(example_build)
+    yield url
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail("Debian's chromium is missing at /usr/bin/chromium (./dev.sh test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

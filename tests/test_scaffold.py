@@ -27,7 +27,6 @@ from conftest import ROOT, parse_html, run_cli, text_of, tree_snapshot
 from sitegen import config as config_mod
 from sitegen.config import SiteConfig
 from sitegen.diagnostics import Reporter
-from sitegen.pipeline import build
 from sitegen.read import split_front_matter
 from sitegen.scaffold import NOT_OPTIONS, OPTION_DOCS, article_text
 
@@ -115,8 +114,8 @@ def test_new_unknown_category_lists_the_valid_ones_and_writes_nothing(site):
 
 def test_new_category_by_slug_or_name_in_any_case(site):
     site.write("site.toml", CATEGORIES)
-    for given, title in (("van-hoa-xa-hoi", "Bài một"), ("VĂN HÓA - XÃ HỘI", "Bài hai"), ("van hoa xa hoi", "Bài ba")):
-        result = site.cli("new", title, "-c", given)
+    for category, title in (("van-hoa-xa-hoi", "Bài một"), ("VĂN HÓA - XÃ HỘI", "Bài hai"), ("van hoa xa hoi", "Bài ba")):
+        result = site.cli("new", title, "-c", category)
         assert result.returncode == 0, result.stderr
         assert "content/van-hoa-xa-hoi/" in result.stdout
 

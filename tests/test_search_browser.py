@@ -9,35 +9,17 @@ import functools
 import json
 import threading
 import urllib.parse
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import QuietHandler, ROOT, serve_folder
 from sitegen import config as config_mod
 from sitegen.pipeline import build
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 THI_DUA = "Hội nghị tổng kết công tác thi đua, khen thưởng năm 2023"
 DONG_DA = "Lễ hội Đống Đa – Tây Sơn thu hút hàng vạn du khách"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript",
-                      ".wasm": "application/wasm"}
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def serve(folder: Path):
-    handler = functools.partial(_Quiet, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +32,10 @@ def example(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(example):
-    server, url = serve(example)
+    server, url = serve_folder(example)
     yield url
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail("Debian's chromium is missing at /usr/bin/chromium (./dev.sh test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _watch(page) -> list[str]:
@@ -256,7 +226,7 @@ def test_works_under_a_base_path(tmp_path, browser):
     cfg = config_mod.load(ROOT, tmp_path / "www" / "tin-tuc")
     cfg = dataclasses.replace(cfg, base_url="https://tinh.example/tin-tuc/")
     build(cfg, use_cache=False)
-    server, url = serve(tmp_path / "www")
+    server, url = serve_folder(tmp_path / "www")
     try:
         page = browser.new_page()
         errors = _watch(page)
@@ -285,7 +255,7 @@ def test_under_the_documented_content_security_policy(example, browser):
     policy = ("default-src 'self'; img-src 'self' data:; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
               "object-src 'none'; base-uri 'self'")
 
-    class Strict(_Quiet):
+    class Strict(QuietHandler):
         def end_headers(self) -> None:
             self.send_header("Content-Security-Policy", policy)
             super().end_headers()

@@ -4,37 +4,19 @@ over the network; a comment waits for moderation and shows after approval and a 
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from conftest import Site, article, run_cli
+from conftest import Site, serve_folder, article, run_cli
 
 from sitegen import stats
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 ARTICLE = "thoi-su/hoi-nghi/"
 FRONT = dict(views="1532", comments="2", rating="{total: 12, count: 3}")
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _serve_folder(folder: Path) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def _site(root: Path, stats_url: str = "") -> Site:
@@ -46,22 +28,10 @@ def _site(root: Path, stats_url: str = "") -> Site:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Debian's chromium is not installed (./dev.sh test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def offline(tmp_path_factory):
     """The site built without a collector, served on 127.0.0.1."""
     site = _site(tmp_path_factory.mktemp("offline") / "site")
-    server = _serve_folder(site.public)
+    server, _ = serve_folder(site.public)
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
@@ -75,7 +45,7 @@ def online(tmp_path_factory):
     collector = stats.make_server(store, {ARTICLE}, "https://tintuc.example")
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     site = _site(root / "site", f"http://127.0.0.1:{collector.server_address[1]}/")
-    server = _serve_folder(site.public)
+    server, _ = serve_folder(site.public)
     yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "site": site, "store": store,
            "db": root / "stats.sqlite3"}
     server.shutdown()
