@@ -218,9 +218,10 @@ def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
 
 
 def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, drafts: bool = False,
-               now: dt.datetime | None = None) -> Site:
+               now: dt.datetime | None = None, memo: dict | None = None) -> Site:
     """Validate every document and assemble the site. Drafts, future and expired articles are left out
-    unless `drafts` (preview) is set."""
+    unless `drafts` (preview) is set. `memo` (kept by the preview between builds, emptied when the config
+    changes) remembers each unchanged file's validation."""
     tz = config.tz
     now = now or dt.datetime.now(tz)
     categories = {c.slug: Category(c.name, c.slug, c.description) for c in config.categories}
@@ -228,7 +229,24 @@ def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, d
     tags: dict[str, Tag] = {}
     articles: list[Article] = []
     for doc in docs:
-        article = _article(doc, config, categories, by_name, tags, report)
+        key = (doc.path, doc.digest, doc.bundle, report.strict)
+        hit = memo.get(key) if memo is not None else None
+        if hit is None:
+            local = Reporter(strict=report.strict)
+            hit = (*_article(doc, config, by_name, local), tuple(local.diagnostics))
+            if memo is not None:
+                memo[key] = hit
+        article, tag_names, new_category, diagnostics = hit
+        report.extend(diagnostics)
+        for tslug, name in tag_names:
+            tags.setdefault(tslug, Tag(name, tslug))
+        if new_category is not None and new_category[1] not in categories:
+            name, slug, line = new_category
+            categories[slug] = Category(name, slug, declared=False)
+            if config.categories:
+                report.warning("META004", doc.path, line,
+                               f"chuyên mục '{name}' chưa có trong site.toml; đã tạo chuyên mục mới /{slug}/",
+                               f"thêm [[categories]] name = \"{name}\" vào site.toml, hoặc sửa tên cho đúng")
         if article is None:
             continue
         if not drafts and (article.draft or article.date > now or (article.expires and article.expires <= now)):
@@ -243,13 +261,15 @@ def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, d
                 {s: t for s, t in sorted(tags.items()) if s in used_tags})
 
 
-def _article(doc: SourceDoc, config: SiteConfig, categories: dict[str, Category], by_name: dict[str, str],
-             tags: dict[str, Tag], report: Reporter) -> Article | None:
+def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report: Reporter,
+             ) -> tuple[Article | None, tuple[tuple[str, str], ...], tuple[str, str, int] | None]:
+    """One document's article (None if invalid), its tags as (slug, name), and the category it names that
+    site.toml does not declare, as (name, slug, line). Depends on nothing but its arguments."""
     f = _Fields(doc, report)
     if not doc.lines and not doc.meta:
         report.error("META001", doc.path, 1, "bài viết không có phần đầu (front matter) với tiêu đề và ngày",
                      "dòng đầu tiên của tệp phải là '---', rồi title: \"...\", date: \"...\", rồi '---'")
-        return None
+        return None, (), None
     title = f.text("title", required=True)
     if f.ok and not title:
         f.fail("META001", "title", "tiêu đề đang để trống", "viết tiêu đề bài: title: \"...\"")
@@ -265,16 +285,17 @@ def _article(doc: SourceDoc, config: SiteConfig, categories: dict[str, Category]
         f.fail("ROUTE003", "slug" if slug_field else "title",
                f"không tạo được đường dẫn từ '{slug_field or name}' (không có chữ cái hoặc chữ số)",
                "thêm trường slug: \"ten-bai-khong-dau\"")
-    category = _category(f, doc, config, categories, by_name)
-    tag_slugs = []
+    category, new_category = _category(f, doc, config, by_name)
+    tag_slugs: list[str] = []
+    tag_names: list[tuple[str, str]] = []
     for i, name in enumerate(f.strings("tags")):
         tslug = slugify(name)
         if not tslug:
             f.fail("META005", f"tags.{i}", f"thẻ '{name}' không có chữ cái hoặc chữ số", "xóa hoặc sửa thẻ")
             continue
-        tags.setdefault(tslug, Tag(name, tslug))
         if tslug not in tag_slugs:
             tag_slugs.append(tslug)
+            tag_names.append((tslug, name))
     rating_total, rating_count = _rating(f)
     image = _photo(f, doc, "image", doc.meta.get("image"), config)
     photos = tuple(p for i, item in enumerate(_list(f, "photos"))
@@ -292,34 +313,30 @@ def _article(doc: SourceDoc, config: SiteConfig, categories: dict[str, Category]
         aliases=aliases, template=template, body=doc.body, body_line=doc.body_line,
         extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS},
     )
-    return article if f.ok and category else None
+    return (article if f.ok and category else None), tuple(tag_names), new_category
 
 
-def _category(f: _Fields, doc: SourceDoc, config: SiteConfig, categories: dict[str, Category],
-              by_name: dict[str, str]) -> str | None:
+def _category(f: _Fields, doc: SourceDoc, config: SiteConfig,
+              by_name: dict[str, str]) -> tuple[str | None, tuple[str, str, int] | None]:
+    """The category slug, and (name, slug, line) when it is not declared in site.toml."""
     name = f.text("category")
     if not name:
         parts = PurePosixPath(doc.path).parts  # content/<category>/...
         if len(parts) < 3:
             f.fail("META001", "category", "bài nằm ngay trong content/ nên cần trường 'category'",
                    "thêm category: \"Thời sự\" hoặc chuyển bài vào thư mục của chuyên mục")
-            return None
+            return None, None
         name = unicodedata.normalize("NFC", parts[1])
     key = _fold(name)
     if key in by_name:
-        return by_name[key]
+        return by_name[key], None
     slug = slugify(name)
     if not slug:
         f.fail("META005", "category", f"chuyên mục '{name}' không có chữ cái hoặc chữ số", "sửa tên chuyên mục")
-        return None
-    if slug in categories:
-        return slug
-    categories[slug] = Category(name, slug, declared=False)
-    if config.categories:
-        f.report.warning("META004", doc.path, f.line("category"),
-                         f"chuyên mục '{name}' chưa có trong site.toml; đã tạo chuyên mục mới /{slug}/",
-                         f"thêm [[categories]] name = \"{name}\" vào site.toml, hoặc sửa tên cho đúng")
-    return slug
+        return None, None
+    if any(c.slug == slug for c in config.categories):
+        return slug, None
+    return slug, (name, slug, f.line("category"))
 
 
 def _rating(f: _Fields) -> tuple[int, int]:

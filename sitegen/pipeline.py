@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import context, links, model, photos, read, routes, search, stats, workers
 from .cache import Cache, digest
@@ -31,12 +32,13 @@ class BuildResult:
 
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, memory: dict | None = None,
-          fresh_search: bool = True,
+          fresh_search: bool = True, changed: set[Path] | None = None,
           stats_from: str | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     `memory` is a dict the preview server keeps between builds: the cache then lives there, not on disk;
-    `fresh_search=False` lets it reuse the live search index instead of re-indexing on every save.
+    `fresh_search=False` lets it reuse the live search index instead of re-indexing on every save, and
+    `changed` (the files it saw change) spares it walking the content folder when no article was added or removed.
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
     cache = Cache(config.root / ".sitegen" / "cache" if use_cache else None, config.fingerprint, memory)
@@ -44,8 +46,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         if publish:
             recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
         docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
-                                     known=cache.all("docs"), jobs=jobs)
-        site = model.build_site(docs, config, report, drafts=drafts, now=now)
+                                     known=cache.all("docs"), jobs=jobs, found=_discovery(config, report, memory, changed))
+        site = model.build_site(docs, config, report, drafts=drafts, now=now,
+                                memo=memory.setdefault("articles", {}) if memory is not None else None)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
             site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
@@ -57,11 +60,13 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
         bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs)
-        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report)  # before any page is written
+        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report,  # before any page is written
+                                         memory.setdefault("paths", links.real_paths()) if memory is not None else None)
         clock.lap("markdown")
-        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos)
+        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos,
+                               memory.setdefault("entries", {}) if memory is not None else None)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
-        templates = Templates(config)
+        templates = _templates(config, memory)
         site_key = context.global_key(view, templates.assets_key())
         prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
         if not publish:
@@ -98,6 +103,33 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
         where = exc.filename or config.output_dir
         raise BuildFailed([Diagnostic(str(where), 0, 0, "WRITE001", "error", f"không ghi được: {exc.strerror or exc}",
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
+
+
+def _discovery(config: SiteConfig, report: Reporter, memory: dict | None,
+               changed: set[Path] | None) -> list[tuple[Path, bool]]:
+    """The article files: walked anew, or (preview) the previous list when the changes cannot affect it."""
+    previous = memory.get("discovered") if memory is not None else None
+    if previous is not None and changed is not None and read.discovery_still_valid(previous[0], changed):
+        report.extend(previous[1])
+        return previous[0]
+    local = Reporter(strict=report.strict)
+    found = read.discover(config.root, config.content_dir, local)
+    report.extend(local.diagnostics)
+    if memory is not None:
+        memory["discovered"] = (found, tuple(local.diagnostics))
+    return found
+
+
+def _templates(config: SiteConfig, memory: dict | None) -> Templates:
+    """The Jinja environment; the preview keeps it between builds, so unchanged templates are not compiled
+    again (Jinja checks each file's time itself). `memory` was emptied if the config changed."""
+    if memory is None:
+        return Templates(config)
+    templates = memory.get("templates")
+    if templates is None:
+        templates = memory["templates"] = Templates(config)
+    templates.begin_build()
+    return templates
 
 
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:

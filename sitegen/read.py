@@ -90,11 +90,25 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
     return found
 
 
+def discovery_still_valid(found: list[tuple[Path, bool]], changed: set[Path]) -> bool:
+    """True when the files that changed cannot have added or removed an article (the preview knows what
+    changed, so it can skip walking the whole content folder): every one still exists as a file and is either
+    an article already known or not an article at all (a photo)."""
+    known = {p for p, _ in found}
+    for path in changed:
+        if not path.is_file() or path.is_symlink():
+            return False
+        if path.suffix == ".md" and path not in known:
+            return False
+    return True
+
+
 Stamp = tuple[int, int]  # (mtime_ns, size): a file whose stamp is unchanged need not be read again
 
 
 def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
              known: Mapping[str, tuple[Stamp, SourceDoc]] | None = None, jobs: int = 1,
+             found: list[tuple[Path, bool]] | None = None,
              ) -> tuple[list[SourceDoc], dict[str, tuple[Stamp, SourceDoc]]]:
     """Read and split every article, reusing `known` documents whose files did not change.
 
@@ -102,7 +116,8 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
     `report`; bad files are left out of the result (and never remembered, so they are read again).
     """
     known = known or {}
-    found = discover(config_root, content_dir, report)
+    if found is None:
+        found = discover(config_root, content_dir, report)
     slots: list[SourceDoc | None] = [None] * len(found)
     stamps: dict[str, tuple[Stamp, SourceDoc]] = {}
     todo: list[tuple[int, Path, str, bool, Stamp]] = []

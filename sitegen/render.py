@@ -78,12 +78,26 @@ class Entry:
 
 
 def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
-                 photos: list[Mapping[str, ImageInfo | None]]) -> tuple[Entry, ...]:
+                 photos: list[Mapping[str, ImageInfo | None]], memo: dict | None = None) -> tuple[Entry, ...]:
+    """What templates see of each article. `memo` (the preview's, between builds) returns the same Entry for
+    the same inputs, which spares hashing thousands of unchanged articles on every save."""
     cfg = site.config
     cats = {c.slug: c for c in site.categories}
     out = []
     for i, a in enumerate(site.articles):
         body, infos = bodies[i], photos[i]
+        tags = tuple(site.tags[t] for t in a.tags if t in site.tags)
+        inputs = None
+        if memo is not None:
+            try:
+                inputs = (a.digest, a.source, urls[i], tuple(sorted(infos.items())), cats[a.category], tags, body,
+                          a.views, a.comments, a.rating_total, a.rating_count, repr(a.collected))
+                hit = memo.get(inputs)
+            except TypeError:  # an unhashable value: no memo for this one
+                inputs = hit = None
+            if hit is not None:
+                out.append(hit)
+                continue
 
         def photo(src: str, caption: str, alt: str) -> Photo | None:
             info = infos.get(src)
@@ -97,13 +111,15 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
         if image is not None and not image.alt:
             image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
-        tags = tuple(site.tags[t] for t in a.tags if t in site.tags)
         # Readers' figures baked in by `--stats` change without the source file changing, so they count too.
         key = digest(a.digest, a.source, urls[i], sorted(infos.items()), cats[a.category], tags,
                      a.views, a.comments, a.rating_total, a.rating_count, a.collected)
-        out.append(Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
-                         body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
-                         cats[a.category], tags, body.words, key))
+        entry = Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
+                      body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
+                      cats[a.category], tags, body.words, key)
+        if inputs is not None:
+            memo[inputs] = entry
+        out.append(entry)
     return tuple(out)
 
 
@@ -139,6 +155,13 @@ class Templates:
         self.env.globals["memo"] = self.memo
         self._template_keys: dict[str, str] = {}
         self._problems: dict[tuple[str, str, int], tuple[str, str, str, list[str]]] = {}
+
+    def begin_build(self) -> None:
+        """Forget what depends on files that may have changed since the last build (assets, templates)."""
+        self._asset_urls.clear()
+        self._template_keys.clear()
+        self._memo.clear()
+        self._problems.clear()
 
     def memo(self, macro: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a macro once per distinct arguments in this build: an article's teaser appears on many listing

@@ -29,7 +29,7 @@ from .pipeline import build
 from .read import _TEMP
 from .routes import safe_join
 
-DEBOUNCE = 0.05  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
+DEBOUNCE = 0.03  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Preview:
     base_path: str = "/"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def rebuild(self, reason: str = "") -> bool:
+    def rebuild(self, reason: str = "", changed: set[Path] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay."""
         with self.lock:
             started = time.perf_counter()
@@ -52,7 +52,7 @@ class Preview:
                 cfg = config_mod.load(self.root, self.output)
                 self.base_path = cfg.base_path
                 # The search index is built once; re-indexing on every save would take seconds on a big site.
-                result = build(cfg, drafts=True, memory=self.memory, fresh_search=not self.memory)
+                result = build(cfg, drafts=True, memory=self.memory, fresh_search=not self.memory, changed=changed)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
@@ -101,7 +101,11 @@ class Preview:
         if ctype == "text/html":
             body = self.decorate(body)
             ctype += "; charset=utf-8"
-        start_response(status, [("Content-Type", ctype), ("Cache-Control", "no-store"),
+        # Theme files are linked with a content hash (?v=...), so the browser may keep them; everything else is
+        # fetched anew on each reload, so an edit always shows.
+        hashed = path.startswith("assets/") and "v=" in environ.get("QUERY_STRING", "")
+        cache = "public, max-age=31536000, immutable" if hashed else "no-store"
+        start_response(status, [("Content-Type", ctype), ("Cache-Control", cache),
                                 ("Content-Length", str(len(body)))])
         return [body]
 
@@ -136,6 +140,8 @@ class _Changes(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type in ("modified", "closed"):
+            return  # a folder's time changes with every save inside it; the file's own event is what counts
         for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
             if not raw:
                 continue
@@ -165,7 +171,7 @@ class _Changes(FileSystemEventHandler):
             first = min(batch.values())
             names = sorted(batch)
             shown = Path(names[0]).name + (f" và {len(names) - 1} tệp khác" if len(names) > 1 else "")
-            self.preview.rebuild(f" ({shown})")
+            self.preview.rebuild(f" ({shown})", {Path(n) for n in names})
             self.on_built(names[0], first)
 
     def stop(self) -> None:
