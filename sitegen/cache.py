@@ -116,6 +116,31 @@ class Cache:
             except sqlite3.Error:
                 pass
 
+    def sync(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Make `table` hold `after`, writing only what is not the very object read as `before` (a no-change
+        build of 10 000 articles then writes nothing instead of re-pickling every parsed file)."""
+        changed = {k: v for k, v in after.items() if before.get(k) is not v}
+        gone = [k for k in before if k not in after]
+        if self.memory is not None:
+            store = self.memory.setdefault(table, {})
+            store.update(changed)
+            for k in gone:
+                store.pop(k, None)
+            return
+        if self.db is None or (not changed and not gone):
+            return
+        try:
+            self.db.execute("BEGIN")
+            self.db.executemany(f"DELETE FROM {table} WHERE k = ?", ((k,) for k in gone))
+            self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in changed.items()))
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()

@@ -45,8 +45,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
     try:
         if publish:
             recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
+        known = cache.all("docs")
         docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
-                                     known=cache.all("docs"), jobs=jobs, found=_discovery(config, report, memory, changed))
+                                     known=known, jobs=jobs, found=_discovery(config, report, memory, changed))
         site = model.build_site(docs, config, report, drafts=drafts, now=now,
                                 memo=memory.setdefault("articles", {}) if memory is not None else None)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
@@ -87,7 +88,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")
-        cache.put_many("docs", stamps, replace_all=True)
+        cache.sync("docs", known, stamps)
         cache.put_many("trees", trees, replace_all=True)
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
     finally:
