@@ -161,3 +161,16 @@ def test_browser_reloads_by_itself(server):
                                timeout=10_000)
         assert time.monotonic() - started < 10
         browser.close()
+
+
+def test_ctrl_c_stops_cleanly(site):
+    site.write(ARTICLE, article("Hội nghị"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wait_for(lambda: _up(f"http://127.0.0.1:{port}"), what="server start")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, out
+    assert "Đã dừng xem thử." in out and "Traceback" not in out
