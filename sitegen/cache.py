@@ -103,18 +103,7 @@ class Cache:
             return
         if self.db is None or (not items and not replace_all):
             return
-        try:
-            self.db.execute("BEGIN")
-            if replace_all:
-                self.db.execute(f"DELETE FROM {table}")
-            self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
-                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
-            self.db.execute("COMMIT")
-        except sqlite3.Error:
-            try:
-                self.db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+        self._write(table, items, [], clear=replace_all)
 
     def sync(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Make `table` hold `after`, writing only what is not the very object read as `before` (a no-change
@@ -129,11 +118,18 @@ class Cache:
             return
         if self.db is None or (not changed and not gone):
             return
+        self._write(table, changed, gone)
+
+    def _write(self, table: str, items: dict[str, Any], gone: list[str], clear: bool = False) -> None:
+        """One transaction; a failure leaves the table as it was (the cache is an optimisation, never fatal)."""
+        assert self.db is not None
         try:
             self.db.execute("BEGIN")
+            if clear:
+                self.db.execute(f"DELETE FROM {table}")
             self.db.executemany(f"DELETE FROM {table} WHERE k = ?", ((k,) for k in gone))
             self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
-                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in changed.items()))
+                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
             self.db.execute("COMMIT")
         except sqlite3.Error:
             try:

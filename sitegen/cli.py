@@ -123,10 +123,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .pipeline import build
+    from .pipeline import Warm, build
 
     cfg = config_mod.load(args.source)
-    result = build(cfg, strict=args.strict, publish=False, memory={})  # check leaves no cache file behind
+    result = build(cfg, strict=args.strict, publish=False, warm=Warm())  # in memory: check writes no cache file
     _print_diagnostics(result.diagnostics)
     warnings = sum(d.severity == "warning" for d in result.diagnostics)
     print(f"Kiểm tra xong {result.articles} bài: không có lỗi, {warnings} cảnh báo.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,26 +30,53 @@ class BuildResult:
     photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
 
 
+@dataclass
+class Warm:
+    """What a long-running preview keeps between builds so that a save re-does only what it changed. Everything
+    here was derived under one configuration, so all of it is dropped when the configuration changes."""
+
+    tables: dict = field(default_factory=dict)  # the build cache's tables, in memory instead of on disk
+    articles: dict = field(default_factory=dict)  # validated front matter, by file and content
+    entries: dict = field(default_factory=dict)  # what templates see of each article, by its inputs
+    discovered: tuple | None = None  # the article files, and what walking content/ reported
+    paths: Any = field(default_factory=links.real_paths)  # symlink-free paths for the link check
+    templates: Templates | None = None  # the Jinja environment: unchanged templates stay compiled
+    salt: str = ""
+
+    def for_config(self, fingerprint: str) -> "Warm":
+        if fingerprint != self.salt:
+            self.__init__(salt=fingerprint)  # type: ignore[misc]
+        return self
+
+    def templates_for(self, config: SiteConfig) -> Templates:
+        if self.templates is None:
+            self.templates = Templates(config)
+        self.templates.begin_build()  # Jinja itself notices changed template files
+        return self.templates
+
+
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
-          publish: bool = True, jobs: int | None = None, use_cache: bool = True, memory: dict | None = None,
+          publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
           fresh_search: bool = True, changed: set[Path] | None = None,
           stats_from: str | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
-    `memory` is a dict the preview server keeps between builds: the cache then lives there, not on disk;
-    `fresh_search=False` lets it reuse the live search index instead of re-indexing on every save, and
-    `changed` (the files it saw change) spares it walking the content folder when no article was added or removed.
+    The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
+    `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`
+    (the files it saw change), which spares walking the content folder when no article was added or removed.
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
-    cache = Cache(config.root / ".sitegen" / "cache" if use_cache else None, config.fingerprint, memory)
+    folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
+    warm = (warm or Warm()).for_config(config.fingerprint)
+    cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None)
     try:
         if publish:
             recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
         known = cache.all("docs")
         docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
-                                     known=known, jobs=jobs, found=_discovery(config, report, memory, changed))
+                                     known=known, jobs=jobs, found=_discovery(config, report, warm, changed))
         site = model.build_site(docs, config, report, drafts=drafts, now=now,
-                                memo=memory.setdefault("articles", {}) if memory is not None else None)
+                                memo=warm.articles)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
             site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
@@ -61,13 +88,11 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
         bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs)
-        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report,  # before any page is written
-                                         memory.setdefault("paths", links.real_paths()) if memory is not None else None)
+        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report, warm.paths)
         clock.lap("markdown")
-        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos,
-                               memory.setdefault("entries", {}) if memory is not None else None)
+        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos, warm.entries)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
-        templates = _templates(config, memory)
+        templates = warm.templates_for(config)
         site_key = context.global_key(view, templates.assets_key())
         prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
         if not publish:
@@ -106,31 +131,17 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
 
 
-def _discovery(config: SiteConfig, report: Reporter, memory: dict | None,
-               changed: set[Path] | None) -> list[tuple[Path, bool]]:
+def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Path] | None) -> list[tuple[Path, bool]]:
     """The article files: walked anew, or (preview) the previous list when the changes cannot affect it."""
-    previous = memory.get("discovered") if memory is not None else None
+    previous = warm.discovered
     if previous is not None and changed is not None and read.discovery_still_valid(previous[0], changed):
         report.extend(previous[1])
         return previous[0]
     local = Reporter(strict=report.strict)
     found = read.discover(config.root, config.content_dir, local)
     report.extend(local.diagnostics)
-    if memory is not None:
-        memory["discovered"] = (found, tuple(local.diagnostics))
+    warm.discovered = (found, tuple(local.diagnostics))
     return found
-
-
-def _templates(config: SiteConfig, memory: dict | None) -> Templates:
-    """The Jinja environment; the preview keeps it between builds, so unchanged templates are not compiled
-    again (Jinja checks each file's time itself). `memory` was emptied if the config changed."""
-    if memory is None:
-        return Templates(config)
-    templates = memory.get("templates")
-    if templates is None:
-        templates = memory["templates"] = Templates(config)
-    templates.begin_build()
-    return templates
 
 
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:

@@ -25,7 +25,7 @@ from watchdog.observers import Observer
 
 from . import config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
-from .pipeline import build
+from .pipeline import Warm, build
 from .read import _TEMP
 from .routes import safe_join
 
@@ -39,7 +39,7 @@ class Preview:
     root: Path
     output: Path
     log: Callable[[str], None] = print
-    memory: dict = field(default_factory=dict)  # the build cache, kept in memory between rebuilds
+    warm: Warm = field(default_factory=Warm)  # what the next rebuild can reuse
     errors: list[Diagnostic] = field(default_factory=list)
     base_path: str = "/"
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,7 +52,8 @@ class Preview:
                 cfg = config_mod.load(self.root, self.output)
                 self.base_path = cfg.base_path
                 # The search index is built once; re-indexing on every save would take seconds on a big site.
-                result = build(cfg, drafts=True, memory=self.memory, fresh_search=not self.memory, changed=changed)
+                first = self.warm.templates is None
+                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
