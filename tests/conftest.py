@@ -130,9 +130,10 @@ def serve_folder(folder: Path) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the whole run (each test opens its own context)."""
+    """One headless Chromium per test module (each test opens its own page or context). Not per session:
+    Playwright's sync API allows one running instance, and some tests drive their own."""
     if not Path(CHROMIUM).is_file():
         pytest.fail("Debian's chromium is missing at /usr/bin/chromium (./dev.sh test installs it)")
     from playwright.sync_api import sync_playwright
