@@ -11,11 +11,13 @@ import codecs
 import hashlib
 import os
 import re
+import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import frontmatter
 import yaml
 
 from . import workers
@@ -226,9 +228,24 @@ class _Duplicate(Exception):
         self.key, self.first, self.second = key, first, second
 
 
+class _TomlFrontMatter(frontmatter.default_handlers.BaseHandler):
+    """`+++` TOML front matter, as Hugo writes it, read with the standard library's tomllib."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3}[ \t]*$", re.MULTILINE)
+    START_DELIMITER = END_DELIMITER = "+++"
+
+    def load(self, fm: str, **kwargs: Any) -> dict:
+        return tomllib.loads(fm)
+
+
+_FORMATS = (frontmatter.default_handlers.YAMLHandler(), _TomlFrontMatter())
+
+
 def split_front_matter(text: str, rel: str, report: Reporter) -> tuple[dict, dict[str, int], str, int] | None:
-    """Split `---` YAML front matter from the body. Lines in the result are absolute file lines."""
+    """Split `---` YAML (or `+++` TOML) front matter from the body. Lines in the result are absolute file lines."""
     lines = text.split("\n")
+    if isinstance(frontmatter.detect_format(text, _FORMATS), _TomlFrontMatter):
+        return _split_toml(lines, rel, report)
     if not lines or not _FENCE.match(lines[0]):
         # No front matter at all: the body is the whole file; the model reports the missing title.
         return {}, {}, text, 1
@@ -243,6 +260,28 @@ def split_front_matter(text: str, rel: str, report: Reporter) -> tuple[dict, dic
         return None
     body = "\n".join(lines[end + 1:])
     return meta, key_lines, body, end + 2
+
+
+def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dict[str, int], str, int] | None:
+    end = next((i for i in range(1, len(lines)) if _TomlFrontMatter.FM_BOUNDARY.match(lines[i])), None)
+    if end is None:
+        report.error("FM001", rel, 1, "phần đầu (front matter) mở bằng '+++' nhưng không có dòng '+++' đóng lại",
+                     "thêm một dòng '+++' sau trường cuối cùng của phần đầu")
+        return None
+    try:
+        meta = _TomlFrontMatter().load("\n".join(lines[1:end]))
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # tomllib raises ValueError for some impossible dates
+        found = re.search(r"line (\d+), column (\d+)", str(exc))
+        line, col = (int(found.group(1)) + 1, int(found.group(2))) if found else (2, 0)
+        report.error("FM002", rel, line, f"lỗi cú pháp TOML: {str(exc).split(' (at')[0]}",
+                     "đặt chuỗi trong dấu ngoặc kép, ví dụ title = \"Hội nghị\"", col=col)
+        return None
+    # tomllib keeps no positions: a top-level key's line is where it is written, a table's where it opens.
+    key_lines: dict[str, int] = {}
+    for n, line in enumerate(lines[1:end], 2):
+        if m := re.match(r"^\s*\[{1,2}\s*([A-Za-z0-9_-]+)", line) or re.match(r"^([A-Za-z0-9_-]+)\s*=", line):
+            key_lines.setdefault(m.group(1), n)
+    return meta, key_lines, "\n".join(lines[end + 1:]), end + 2
 
 
 def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> tuple[dict | None, dict[str, int]]:

@@ -105,3 +105,26 @@ def test_error_message_is_vietnamese_with_hint(site):
     site.write(P, '---\ntitle: Hội nghị: tổng kết\ndate: "2024-01-01 10:00"\n---\nx\n')
     err = site.cli("build").stderr
     assert "lỗi[FM002]" in err and "cách sửa:" in err and "ngoặc kép" in err
+
+
+def test_toml_front_matter_as_hugo_writes_it(site):
+    site.write("content/thoi-su/toml/index.md",
+               '+++\ntitle = "Hội nghị từ Hugo"\ndate = 2024-03-29T17:58:00+07:00\ntags = ["chuyển đổi số"]\n'
+               'views = 12\n\n[rating]\ntotal = 9\ncount = 2\n+++\n\nNội dung.\n')
+    site.build()
+    doc = site.html("thoi-su/toml/index.html")
+    assert doc.find(".//h1").text == "Hội nghị từ Hugo"
+    assert "Thứ Sáu - 29/03/2024 17:58" in "".join(doc.find(".//p[@class='dateline']").itertext())
+
+
+@pytest.mark.parametrize("text,where,code", [
+    ('+++\ntitle = "A"\ndate = "2024-01-01 10:00"\nviews = nhiều\n+++\nx\n', f"{P}:4", "FM002"),
+    ('+++\ntitle = "A"\ndate = "2024-01-01 10:00"\nx\n', f"{P}:1", "FM001"),
+    ('+++\ntitle = "A"\ndate = "2024-01-01 10:00"\nviews = "12"\n+++\nx\n', f"{P}:4", "META002"),
+], ids=["toml-syntax", "toml-unclosed", "toml-wrong-type"])
+def test_toml_front_matter_errors_are_located(site, text, where, code):
+    site.write(P, text)
+    result = site.cli("build")
+    assert result.returncode == 1
+    line = next(ln for ln in result.stderr.splitlines() if f"[{code}]" in ln)
+    assert line.startswith(where + ":"), line
