@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 from . import __version__, config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
@@ -103,7 +105,7 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
     cfg = config_mod.load(args.source, args.output)
-    result = build(cfg, drafts=args.drafts, strict=args.strict, stats_from=args.stats)
+    result = build(cfg, drafts=args.drafts, strict=args.strict, stats_from=args.stats, progress=_progress())
     _print_diagnostics(result.diagnostics)
     s = result.stats
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
@@ -188,6 +190,26 @@ def _stats_comments(args: argparse.Namespace) -> int:
     for line in moderate(db, args.action, args.ids):
         print(line)
     return 0
+
+
+def _progress() -> Callable[[str, int, int], None]:
+    """A bar on a terminal; in CI and logs, a plain line every five seconds (and at the end of each stage)."""
+    names = {"markdown": "Markdown", "render": "Dựng trang"}
+    terminal = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(stage: str, done: int, total: int) -> None:
+        label = names.get(stage, stage)
+        if terminal:
+            filled = 30 * done // total
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{label:<11}[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}{end}")
+        elif done == total or time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            sys.stderr.write(f"{label}: {done}/{total}\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:

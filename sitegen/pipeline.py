@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,12 +58,13 @@ class Warm:
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
           fresh_search: bool = True, changed: set[Path] | None = None,
-          stats_from: str | None = None) -> BuildResult:
+          stats_from: str | None = None, progress: Progress | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
     `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`
     (the files it saw change), which spares walking the content folder when no article was added or removed.
+    `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
@@ -87,7 +88,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         report.raise_if_errors()  # nothing has been written yet
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
-        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs)
+        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress)
         bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report, warm.paths)
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos, warm.entries)
@@ -96,13 +97,13 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         site_key = context.global_key(view, templates.assets_key())
         prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
         if not publish:
-            _render_pages(pages, view, templates, report, None, jobs)
+            _render_pages(pages, view, templates, report, None, jobs, progress)
             report.raise_if_errors()
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed)
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if stage.want(p.path, prints[p.path])]
-            _render_pages(todo, view, templates, report, stage, jobs)
+            _render_pages(todo, view, templates, report, stage, jobs, progress)
             clock.lap("render")
             for src, out in photo_plan.copies:
                 stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
@@ -154,7 +155,8 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[
     return found
 
 
-def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int) -> list[Rendered]:
+def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int,
+                   progress: Progress | None) -> list[Rendered]:
     """Markdown to HTML for every article: from the cache when the source and its photos are unchanged."""
     safe = config.raw_html == "safe"
     jobs_in: list[tuple[str, str, dict, dict, MarkupOptions]] = []
@@ -169,14 +171,15 @@ def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Ca
         renderer = Renderer()
         return [renderer.render(body, mine, alts, options) for _, body, mine, alts, options in todo[start:stop]]
 
-    fresh = {todo[i][0]: r for i, r in enumerate(x for chunk in workers.run(convert, len(todo), jobs) for x in chunk)}
+    chunks = workers.run(convert, len(todo), jobs, progress=_counter(progress, "markdown", len(todo)))
+    fresh = {todo[i][0]: r for i, r in enumerate(x for chunk in chunks for x in chunk)}
     cache.put_many("markup", fresh)
     done.update(fresh)
     return [done[j[0]] for j in jobs_in]
 
 
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                  stage: Staging | None, jobs: int) -> None:
+                  stage: Staging | None, jobs: int, progress: Progress | None) -> None:
     def render(start: int, stop: int) -> tuple[WriteStats, dict]:
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
         for page in pages[start:stop]:
@@ -189,7 +192,7 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
                            after.copied - before.copied, after.removed - before.removed)
         return delta, templates.take_problems()
 
-    parallel = workers.run(render, len(pages), jobs, min_per_job=100)
+    parallel = workers.run(render, len(pages), jobs, min_per_job=100, progress=_counter(progress, "render", len(pages)))
     in_process = len(workers.slices(len(pages), jobs, 100)) <= 1
     for delta, problems in parallel:
         if stage is not None and not in_process:  # in-process slices already counted on stage.stats
@@ -197,6 +200,23 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
             stage.stats.unchanged += delta.unchanged
         templates.add_problems(problems)
     templates.report_errors(report)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    """Turn slice completions into running totals for `progress`; None for short stages (no noise)."""
+    if progress is None or total < 500:
+        return None
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(stage, done, total)
+
+    return step
 
 
 class _Clock:

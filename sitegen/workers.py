@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, TypeVar
 
 R = TypeVar("R")
@@ -26,14 +26,24 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run(task: Callable[[int, int], R], count: int, jobs: int, min_per_job: int = 150) -> list[R]:
-    """task(start, stop) over [0, count) in slices; results in slice order."""
+def run(task: Callable[[int, int], R], count: int, jobs: int, min_per_job: int = 150,
+        progress: Callable[[int], None] | None = None) -> list[R]:
+    """task(start, stop) over [0, count) in slices; results in slice order. `progress(n)` is called in this
+    process as each slice of n items finishes."""
     bounds = slices(count, jobs, min_per_job)
     if len(bounds) <= 1:
-        return [task(*b) for b in bounds]
+        results = [task(*b) for b in bounds]
+        if progress is not None and count:
+            progress(count)
+        return results
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task,)) as pool:
-        return list(pool.map(_call, bounds))
+        futures = [pool.submit(_call, b) for b in bounds]
+        if progress is not None:
+            sizes = {f: b[1] - b[0] for f, b in zip(futures, bounds)}
+            for done in as_completed(futures):
+                progress(sizes[done])
+        return [f.result() for f in futures]
 
 
 def slices(count: int, jobs: int, min_per_job: int = 150) -> list[tuple[int, int]]:

@@ -18,6 +18,10 @@ def test_thousand_article_corpus_builds(tmp_path):
                     "--seed", "7"], check=True, capture_output=True)
     result = run_cli("build", "--source", str(tmp_path), "--strict")
     assert result.returncode == 0, result.stderr[-3000:]
+    # Long stages report progress; in CI (no terminal) as plain lines, ending with the full count.
+    assert "Markdown: 1000/1000" in result.stderr
+    assert any(ln.startswith("Dựng trang: ") and ln.split(": ")[1].split("/")[0] == ln.split("/")[-1]
+               for ln in result.stderr.splitlines())
     out = tmp_path / "public"
     articles = [p for p in out.glob("*/*/index.html") if p.parent.parent.name not in ("chu-de", "luu-tru")
                 and p.parent.name != "trang"]
