@@ -24,13 +24,11 @@ class Cache:
     """A key-value store in SQLite with a few named tables. Only the parent process writes to it."""
 
     def __init__(self, folder: Path | None, salt: str, memory: dict | None = None):
-        """Cache in `folder`, or in the `memory` dict a long-running preview keeps between builds (or none)."""
+        """Cache in `folder`, or in the `memory` dict a long-running preview keeps between builds (or none).
+        The preview's dict belongs to a `pipeline.Warm`, which empties it whenever the configuration changes."""
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
         self.db: sqlite3.Connection | None = None
         self.memory = memory
-        if memory is not None and memory.get("salt") != self.salt:
-            memory.clear()
-            memory["salt"] = self.salt
         if folder is None or memory is not None:
             return
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import html5lib
 import pytest
@@ -123,11 +125,16 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def serve_folder(folder: Path) -> tuple[ThreadingHTTPServer, str]:
-    """Serve `folder` on a free port of 127.0.0.1 until `server.shutdown()`; returns the server and its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+@contextmanager
+def serving(folder: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler) -> Iterator[str]:
+    """Serve `folder` on a free port of 127.0.0.1 for the `with` block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")

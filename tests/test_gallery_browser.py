@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import CHROMIUM, serve_folder, article
+from conftest import CHROMIUM, article, serving
 
 pytestmark = pytest.mark.browser
 CAPTIONS = ["Quang cảnh hội nghị.", "Đại biểu phát biểu tham luận.", "Trao Bằng khen cho các tập thể."]
@@ -35,12 +35,8 @@ def served(tmp_path_factory):
         "Hội nghị tổng kết", photos=photos,
         body="Đoạn mở đầu của bài viết.\n\n![Toàn cảnh hội trường](than-bai.jpg)\n\n" + "Đoạn tiếp theo. " * 80))
     site.build()
-    server, url = serve_folder(site.public)
-    try:
+    with serving(site.public) as url:
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _errors(page) -> list[str]:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import serve_folder, ROOT
+from conftest import ROOT, serving
 
 pytestmark = pytest.mark.browser
 NPM = ROOT / ".cache/npm/node_modules"
@@ -41,10 +41,8 @@ new PerformanceObserver(list => {
 
 @pytest.fixture(scope="module")
 def served(example_build):
-    server, url = serve_folder(example_build)
-    yield url
-    server.shutdown()
-    server.server_close()
+    with serving(example_build) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,13 @@ the header's search box, a site under a base path; and, without a browser, what 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import threading
 import urllib.parse
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from conftest import QuietHandler, ROOT, serve_folder
+from conftest import QuietHandler, ROOT, serving
 from sitegen import config as config_mod
 from sitegen.pipeline import build
 
@@ -32,10 +29,8 @@ def example(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(example):
-    server, url = serve_folder(example)
-    yield url
-    server.shutdown()
-    server.server_close()
+    with serving(example) as url:
+        yield url
 
 
 def _watch(page) -> list[str]:
@@ -226,8 +221,7 @@ def test_works_under_a_base_path(tmp_path, browser):
     cfg = config_mod.load(ROOT, tmp_path / "www" / "tin-tuc")
     cfg = dataclasses.replace(cfg, base_url="https://tinh.example/tin-tuc/")
     build(cfg, use_cache=False)
-    server, url = serve_folder(tmp_path / "www")
-    try:
+    with serving(tmp_path / "www") as url:
         page = browser.new_page()
         errors = _watch(page)
         page.goto(url + "tin-tuc/")
@@ -244,9 +238,6 @@ def test_works_under_a_base_path(tmp_path, browser):
         assert page.text_content("h1") == DONG_DA
         assert not errors, errors
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.browser
@@ -260,15 +251,10 @@ def test_under_the_documented_content_security_policy(example, browser):
             self.send_header("Content-Security-Policy", policy)
             super().end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Strict, directory=str(example)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(example, Strict) as url:
         page = browser.new_page()
         errors = _watch(page)
-        found = search(page, f"http://127.0.0.1:{server.server_address[1]}/", "hoi nghi thi dua")
+        found = search(page, url, "hoi nghi thi dua")
         assert found and found[0]["title"] == THI_DUA
         assert not errors, errors
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Site, serve_folder, article, run_cli
+from conftest import Site, article, run_cli, serving
 
 from sitegen import stats
 
@@ -31,10 +31,8 @@ def _site(root: Path, stats_url: str = "") -> Site:
 def offline(tmp_path_factory):
     """The site built without a collector, served on 127.0.0.1."""
     site = _site(tmp_path_factory.mktemp("offline") / "site")
-    server, _ = serve_folder(site.public)
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(site.public) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +43,8 @@ def online(tmp_path_factory):
     collector = stats.make_server(store, {ARTICLE}, "https://tintuc.example")
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     site = _site(root / "site", f"http://127.0.0.1:{collector.server_address[1]}/")
-    server, _ = serve_folder(site.public)
-    yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "site": site, "store": store,
-           "db": root / "stats.sqlite3"}
-    server.shutdown()
-    server.server_close()
+    with serving(site.public) as url:
+        yield {"url": url, "site": site, "store": store, "db": root / "stats.sqlite3"}
     collector.shutdown()
     collector.server_close()
     store.close()
