@@ -56,7 +56,7 @@ def image_stage(site: Path, widths: tuple[int, ...], quality: int, procs: int) -
     cfg = type(cfg)(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "image_widths": widths,
                        "image_quality": quality})
     report = Reporter()
-    docs = read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)[0]
+    docs = [f.value for f in read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)]
     site_model = model.build_site(docs, cfg, report)
     pages = routes.plan(site_model, report)
     urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from . import __version__
 
-SCHEMA = 3
+SCHEMA = 4
 
 
 class Cache:

@@ -108,6 +108,10 @@ def _build(args: argparse.Namespace) -> int:
     result = build(cfg, drafts=args.drafts, strict=args.strict, stats_from=args.stats, progress=_progress())
     _print_diagnostics(result.diagnostics)
     s = result.stats
+    if result.skipped:
+        print(f"Không có gì thay đổi kể từ lần dựng trước: {result.articles} bài, {result.pages} trang trong "
+              f"{_show(cfg.output_dir)} giữ nguyên ({result.timings.get('check', 0):.2f}s).")
+        return 0
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "

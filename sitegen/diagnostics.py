@@ -20,6 +20,7 @@ CODES: dict[str, str] = {
     "READ002": "Tệp quá lớn",
     "READ003": "Liên kết tượng trưng trỏ ra ngoài trang",
     "READ004": "Vòng lặp liên kết tượng trưng",
+    "READ005": "Tệp thay đổi trong lúc đang dựng",
     "ENC001": "Tệp không phải UTF-8",
     "ENC002": "Tệp lưu dạng UTF-16",
     "ENC003": "Tệp nhị phân",

@@ -22,7 +22,8 @@ from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .diagnostics import Reporter
-from .markup import Rendered, image_refs
+from .markup import Rendered
+from .read import body_of
 from .model import Article, Site
 from .routes import Page
 
@@ -107,6 +108,7 @@ class _Links:
         self.index, self.i, self.article, self.report = index, i, article, report
         self.page_url = index.article_url[i]
         self._searched: dict[str, int] = {}
+        self._body: str | None = None
 
     def rewrite(self, body_html: str) -> str:
         return _HREF.sub(self._one, body_html)
@@ -214,7 +216,10 @@ class _Links:
 
     def _line(self, href: str) -> int:
         """File line of the n-th occurrence of `href` in the Markdown (Python-Markdown keeps no lines)."""
-        body, a = self.article.body, self.article
+        a = self.article
+        if self._body is None:  # read again only to point at a problem: bodies are not kept in memory
+            self._body = body_of(Path(a.file), a.digest, a.body_line) or ""
+        body = self._body
         start = self._searched.get(href, 0)
         for needle in (href, html.escape(href, quote=False), unquote(href)):
             pos = body.find(needle, start)
@@ -231,7 +236,7 @@ def _check_alt(article: Article, report: Reporter) -> None:
         if not p.alt and not p.caption:
             report.warning("IMG006", article.source, p.line, f"ảnh '{p.src}' không có mô tả (alt) hay chú thích",
                            f"thêm alt: \"mô tả nội dung ảnh\" hoặc caption: \"...\" cho ảnh {p.src}")
-    for src, caption, line in image_refs(article.body, article.body_line):
+    for src, caption, line in article.body_images:
         if not caption.strip() and not alts.get(src):
             report.warning("IMG006", article.source, line, f"ảnh '{src}' không có mô tả (alt) hay chú thích",
                            f"viết chú thích trong ngoặc vuông: ![Mô tả ảnh]({src})")

@@ -26,7 +26,6 @@ _SOURCE = re.compile(r"^\s*(nguồn|theo)\s*:", re.IGNORECASE)
 # Markdown image references, to find the line of a photo the editor wrote (Python-Markdown keeps no lines).
 # The body column: full width on phones, about 46rem beside the sidebar on wider screens (assets/css/site.css).
 BODY_SIZES = "(min-width: 48em) 46rem, 100vw"
-IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,6 @@ class MarkupOptions:
     mark_lead: bool  # no summary in front matter: style the first paragraph as the lead
     safe: bool  # sanitize raw HTML (site.toml raw_html = "safe")
     lazy_from: int = 1  # photos from this index on load lazily (the first may be above the fold)
-
-
-def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
-    """(src, caption, file line) of every Markdown image in the body."""
-    out = []
-    for m in IMAGE_REF.finditer(body):
-        out.append((m.group("src"), m.group("alt"), body_line + body.count("\n", 0, m.start())))
-    return out
 
 
 class _PortalTree(Treeprocessor):

@@ -18,8 +18,8 @@ from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
 from .config import SiteConfig
-from .diagnostics import Reporter
-from .read import SourceDoc
+from .diagnostics import Diagnostic, Reporter
+from .read import SourceDoc, image_refs
 from .slugs import slugify
 
 KNOWN_FIELDS = {
@@ -44,6 +44,7 @@ class PhotoRef:
 @dataclass(frozen=True)
 class Article:
     source: str  # path relative to the site folder: the name editors know the article by
+    file: str  # the file as it is named on disk (which may not be NFC)
     folder: Path  # where relative photo paths start
     bundle: bool
     digest: str
@@ -67,8 +68,8 @@ class Article:
     expires: dt.datetime | None
     aliases: tuple[str, ...]
     template: str
-    body: str
-    body_line: int
+    body_line: int  # file line where the body starts (the body itself is read again when needed: read.body_of)
+    body_images: tuple[tuple[str, str, int], ...]  # Markdown images in the body: (src, caption, file line)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     # What readers added (stats.Figures: views, votes, approved comments), already summed into views, comments
     # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
@@ -95,6 +96,8 @@ class Site:
     articles: tuple[Article, ...]  # newest first
     categories: tuple[Category, ...]  # menu order: site.toml order, then new ones by name
     tags: Mapping[str, Tag]
+    # The first moment after the build's `now` when an article's schedule or expiry changes what is published.
+    next_change: dt.datetime | None = None
 
 
 class _Invalid(Exception):
@@ -217,38 +220,67 @@ def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
         return "invalid"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One file's validation, everything about it that depends on the file and the configuration alone: the
+    build cache keeps these, so an unchanged file is never parsed or validated again."""
+
+    source: str
+    article: Article | None  # None when invalid
+    tag_names: tuple[tuple[str, str], ...]  # (slug, name) as the file writes them
+    new_category: tuple[str, str, int] | None  # (name, slug, line) of a category site.toml does not declare
+    diagnostics: tuple[Diagnostic, ...]
+    strict: bool
+
+
+def check(doc: SourceDoc, config: SiteConfig, strict: bool = False) -> Checked:
+    by_name = {_fold(c.name): c.slug for c in config.categories}
+    local = Reporter(strict=strict)
+    article, tag_names, new_category = _article(doc, config, by_name, local)
+    return Checked(doc.path, article, tag_names, new_category, tuple(local.diagnostics), strict)
+
+
+def reusable(checked: Checked, strict: bool) -> bool:
+    """Whether a remembered validation still holds: same strictness, and the photos it found are still there
+    (a photo is checked when the article is validated, and deleting it does not touch the article file)."""
+    a = checked.article
+    if checked.strict != strict:
+        return False
+    return a is None or all(p.file is None or p.file.is_file() for p in ([a.image] if a.image else []) + list(a.photos))
+
+
 def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, drafts: bool = False,
-               now: dt.datetime | None = None, memo: dict | None = None) -> Site:
-    """Validate every document and assemble the site. Drafts, future and expired articles are left out
-    unless `drafts` (preview) is set. `memo` (kept by the preview between builds, emptied when the config
-    changes) remembers each unchanged file's validation."""
+               now: dt.datetime | None = None) -> Site:
+    """Validate every document and assemble the site (see `assemble`)."""
+    return assemble([check(doc, config, report.strict) for doc in docs], config, report, drafts=drafts, now=now)
+
+
+def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, drafts: bool = False,
+             now: dt.datetime | None = None) -> Site:
+    """The site from validated files (in discovery order). Drafts, future and expired articles are left out
+    unless `drafts` (preview) is set."""
     tz = config.tz
     now = now or dt.datetime.now(tz)
     categories = {c.slug: Category(c.name, c.slug, c.description) for c in config.categories}
-    by_name = {_fold(c.name): c.slug for c in config.categories}
     tags: dict[str, Tag] = {}
     articles: list[Article] = []
-    for doc in docs:
-        key = (doc.path, doc.digest, doc.bundle, report.strict)
-        hit = memo.get(key) if memo is not None else None
-        if hit is None:
-            local = Reporter(strict=report.strict)
-            hit = (*_article(doc, config, by_name, local), tuple(local.diagnostics))
-            if memo is not None:
-                memo[key] = hit
-        article, tag_names, new_category, diagnostics = hit
-        report.extend(diagnostics)
-        for tslug, name in tag_names:
+    moments: list[dt.datetime] = []
+    for c in checked:
+        article = c.article
+        report.extend(c.diagnostics)
+        for tslug, name in c.tag_names:
             tags.setdefault(tslug, Tag(name, tslug))
-        if new_category is not None and new_category[1] not in categories:
-            name, slug, line = new_category
+        if c.new_category is not None and c.new_category[1] not in categories:
+            name, slug, line = c.new_category
             categories[slug] = Category(name, slug, declared=False)
             if config.categories:
-                report.warning("META004", doc.path, line,
+                report.warning("META004", c.source, line,
                                f"chuyên mục '{name}' chưa có trong site.toml; đã tạo chuyên mục mới /{slug}/",
                                f"thêm [[categories]] name = \"{name}\" vào site.toml, hoặc sửa tên cho đúng")
         if article is None:
             continue
+        if drafts or not article.draft:
+            moments += [m for m in (article.date, article.expires) if m is not None and m > now]
         if not drafts and (article.draft or article.date > now or (article.expires and article.expires <= now)):
             continue
         articles.append(article)
@@ -258,7 +290,7 @@ def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, d
     created = sorted((c for s, c in categories.items() if not c.declared and s in used), key=lambda c: c.name)
     used_tags = {t for a in articles for t in a.tags}
     return Site(config, tuple(articles), tuple(declared + created),
-                {s: t for s, t in sorted(tags.items()) if s in used_tags})
+                {s: t for s, t in sorted(tags.items()) if s in used_tags}, min(moments, default=None))
 
 
 def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report: Reporter,
@@ -305,12 +337,13 @@ def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report
     if template and (not re.fullmatch(r"[a-z0-9_\-][a-z0-9_\-/]*\.html", template) or ".." in template):
         f.fail("META005", "template", f"giao diện '{template}' không hợp lệ", "ví dụ: template: \"article.html\"")
     article = Article(
-        source=doc.path, folder=folder, bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
+        source=doc.path, file=str(doc.abspath), folder=folder, bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
         date=date or dt.datetime(1970, 1, 1, tzinfo=tz), updated=updated, category=category or "",
         tags=tuple(tag_slugs), summary=f.text("summary"), author=f.text("author"), source_name=f.text("source"),
         views=f.count("views"), comments=f.count("comments"), rating_total=rating_total, rating_count=rating_count,
         image=image, photos=photos, draft=f.flag("draft"), featured=f.flag("featured"), expires=expires,
-        aliases=aliases, template=template, body=doc.body, body_line=doc.body_line,
+        aliases=aliases, template=template, body_line=doc.body_line,
+        body_images=tuple(image_refs(doc.body, doc.body_line)),
         extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS},
     )
     return (article if f.ok and category else None), tuple(tag_names), new_category

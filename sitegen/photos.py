@@ -19,7 +19,6 @@ from .config import SiteConfig
 from .diagnostics import Reporter
 from .images import (ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce,
                      variant_sizes)
-from .markup import image_refs
 from .model import Article, resolve_photo
 from .slugs import slugify
 
@@ -56,7 +55,7 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
         refs: list[tuple[str, Path | None, int]] = []
         for ref in ([article.image] if article.image else []) + list(article.photos):
             refs.append((ref.src, ref.file, ref.line))
-        for src, _caption, line in image_refs(article.body, article.body_line):
+        for src, _caption, line in article.body_images:
             found = resolve_photo(src, article.folder, config.content_dir)
             if isinstance(found, str):
                 report.error("IMG002" if found == "escape" else "IMG001", article.source, line,

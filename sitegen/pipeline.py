@@ -4,19 +4,20 @@ every stage succeeded, so a bad article leaves the previous site untouched."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import context, links, model, photos, read, routes, search, stats, workers
+from . import context, inputs, links, model, photos, read, routes, search, stats, workers
 from .cache import Cache, digest
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
 from .markup import MarkupOptions, Renderer, Rendered
 from .render import Templates, make_entries
-from .write import Staging, WriteStats, recover
+from .write import Staging, WriteStats, output_token, recover
 
 
 @dataclass
@@ -28,6 +29,7 @@ class BuildResult:
     rendered: int = 0  # pages whose template ran (the rest were unchanged and carried over)
     timings: dict[str, float] = field(default_factory=dict)
     photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
+    skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
 
 
 @dataclass
@@ -36,7 +38,6 @@ class Warm:
     here was derived under one configuration, so all of it is dropped when the configuration changes."""
 
     tables: dict = field(default_factory=dict)  # the build cache's tables, in memory instead of on disk
-    articles: dict = field(default_factory=dict)  # validated front matter, by file and content
     entries: dict = field(default_factory=dict)  # what templates see of each article, by its inputs
     discovered: tuple | None = None  # the article files, and what walking content/ reported
     paths: Any = field(default_factory=links.real_paths)  # symlink-free paths for the link check
@@ -73,11 +74,23 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
     try:
         if publish:
             recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
-        known = cache.all("docs")
-        docs, stamps = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
-                                     known=known, jobs=jobs, found=_discovery(config, report, warm, changed))
-        site = model.build_site(docs, config, report, drafts=drafts, now=now,
-                                memo=warm.articles)
+        # A build from the cache on disk, with inputs equal to the last successful one's, would render and
+        # write nothing: answer with that build's result instead (the preview has its own, finer, memory).
+        ask_inputs = publish and folder is not None and not stats_from
+        read_inputs = inputs.digest(config, (drafts, strict, publish)) if ask_inputs else ""
+        last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
+        moment = now or dt.datetime.now(config.tz)
+        if ask_inputs and inputs.unchanged(last, read_inputs, output_token(config.output_dir), moment):
+            report.extend(last.diagnostics)
+            clock.lap("check")
+            return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
+                               0, clock.laps, skipped=True)
+        known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
+        loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
+                               known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
+                               found=_discovery(config, report, warm, changed),
+                               convert=functools.partial(model.check, config=config, strict=strict))
+        site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
             site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
@@ -88,7 +101,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         report.raise_if_errors()  # nothing has been written yet
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
-        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress)
+        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress, report)
         bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report, warm.paths)
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos, warm.entries)
@@ -114,8 +127,12 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")
-        cache.sync("docs", known, stamps)
+        cache.sync("docs", known, {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded})
         cache.put_many("trees", trees, replace_all=True)
+        if read_inputs:
+            files = len(trees[stage.token])
+            cache.put_many("meta", {"outcome": inputs.Outcome(read_inputs, stage.token, site.next_change, len(pages),
+                                                              len(site.articles), files, tuple(report.diagnostics))})
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
     finally:
         cache.close()
@@ -156,23 +173,34 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[
 
 
 def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int,
-                   progress: Progress | None) -> list[Rendered]:
+                   progress: Progress | None, report: Reporter) -> list[Rendered]:
     """Markdown to HTML for every article: from the cache when the source and its photos are unchanged."""
     safe = config.raw_html == "safe"
-    jobs_in: list[tuple[str, str, dict, dict, MarkupOptions]] = []
+    jobs_in: list[tuple[str, model.Article, dict, dict, MarkupOptions]] = []
     for a, mine in zip(site.articles, infos):
         alts = {p.src: p.alt for p in a.photos if p.alt}
         options = MarkupOptions(mark_lead=not a.summary, safe=safe)
-        jobs_in.append((digest(a.digest, sorted(mine.items()), sorted(alts.items()), options), a.body, mine, alts, options))
+        jobs_in.append((digest(a.digest, sorted(mine.items()), sorted(alts.items()), options), a, mine, alts, options))
     done: dict[str, Rendered] = cache.get_many("markup", [j[0] for j in jobs_in])
     todo = [j for j in jobs_in if j[0] not in done]
 
-    def convert(start: int, stop: int) -> list[Rendered]:
+    def convert(start: int, stop: int) -> list[Rendered | None]:
         renderer = Renderer()
-        return [renderer.render(body, mine, alts, options) for _, body, mine, alts, options in todo[start:stop]]
+        out: list[Rendered | None] = []
+        for _, a, mine, alts, options in todo[start:stop]:
+            body = read.body_of(Path(a.file), a.digest, a.body_line)  # each worker reads its own
+            out.append(None if body is None else renderer.render(body, mine, alts, options))
+        return out
 
     chunks = workers.run(convert, len(todo), jobs, progress=_counter(progress, "markdown", len(todo)))
-    fresh = {todo[i][0]: r for i, r in enumerate(x for chunk in chunks for x in chunk)}
+    fresh: dict[str, Rendered] = {}
+    for (key, a, *_), r in zip(todo, (x for chunk in chunks for x in chunk)):
+        if r is None:  # the build fails on this error, so the stand-in below is never published
+            report.error("READ005", a.source, 0, "tệp vừa thay đổi (hoặc bị xóa) trong lúc đang dựng trang",
+                         "dựng lại trang khi đã lưu xong bài")
+            done[key] = Rendered("", "", False, False, 0)
+        else:
+            fresh[key] = r
     cache.put_many("markup", fresh)
     done.update(fresh)
     return [done[j[0]] for j in jobs_in]

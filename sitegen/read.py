@@ -15,7 +15,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import frontmatter
 import yaml
@@ -26,6 +26,7 @@ from .diagnostics import Reporter
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^---[ \t]*$")
 _CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$")
+IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 # Files editors' tools leave beside the real ones (vim swap, emacs lock/backup, Office/LibreOffice locks).
 _TEMP = re.compile(r"(^\.|^#.*#$|~$|\.sw[a-p]$|\.tmp$|^\.~lock\.|^~\$)")
 
@@ -92,6 +93,14 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
     return found
 
 
+def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
+    """(src, caption, file line) of every Markdown image in the body."""
+    out = []
+    for m in IMAGE_REF.finditer(body):
+        out.append((m.group("src"), m.group("alt"), body_line + body.count("\n", 0, m.start())))
+    return out
+
+
 def discovery_still_valid(found: list[tuple[Path, bool]], changed: set[Path]) -> bool:
     """True when the files that changed cannot have added or removed an article (the preview knows what
     changed, so it can skip walking the whole content folder): every one still exists as a file and is either
@@ -108,20 +117,32 @@ def discovery_still_valid(found: list[tuple[Path, bool]], changed: set[Path]) ->
 Stamp = tuple[int, int]  # (mtime_ns, size): a file whose stamp is unchanged need not be read again
 
 
-def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
-             known: Mapping[str, tuple[Stamp, SourceDoc]] | None = None, jobs: int = 1,
-             found: list[tuple[Path, bool]] | None = None,
-             ) -> tuple[list[SourceDoc], dict[str, tuple[Stamp, SourceDoc]]]:
-    """Read and split every article, reusing `known` documents whose files did not change.
+@dataclass(frozen=True)
+class Loaded:
+    """One article file as this run knows it."""
 
-    Returns the documents (in discovery order) and the stamps to remember for the next run. Problems go to
-    `report`; bad files are left out of the result (and never remembered, so they are read again).
+    path: str  # relative to the site folder
+    stamp: Stamp
+    bundle: bool
+    value: Any  # the SourceDoc, what `convert` made of it, or (not fresh) what `known` remembered of the file
+    fresh: bool  # read this run
+
+
+def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
+             known: Mapping[str, tuple[Stamp, bool, Any]] | None = None, jobs: int = 1,
+             found: list[tuple[Path, bool]] | None = None, convert: Callable[[SourceDoc], Any] | None = None,
+             ) -> list[Loaded]:
+    """Read and split every article file (in discovery order), except those whose stamp and kind match an entry
+    of `known`: their remembered value is taken instead of reading them.
+
+    `convert` runs in the worker that read the file, so what comes back (and is remembered) can be much smaller
+    than the text: the build keeps validated articles, not bodies. Problems go to `report`; bad files are left
+    out of the result (and so never remembered: they are read again next time).
     """
     known = known or {}
     if found is None:
         found = discover(config_root, content_dir, report)
-    slots: list[SourceDoc | None] = [None] * len(found)
-    stamps: dict[str, tuple[Stamp, SourceDoc]] = {}
+    slots: list[Loaded | None] = [None] * len(found)
     todo: list[tuple[int, Path, str, bool, Stamp]] = []
     for i, (path, bundle) in enumerate(found):
         rel = _rel(path, config_root)
@@ -131,24 +152,41 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
             st = None
         stamp = (st.st_mtime_ns, st.st_size) if st else (0, -1)
         old = known.get(rel)
-        if old is not None and old[0] == stamp and old[1].bundle == bundle:
-            slots[i] = old[1]
-            stamps[rel] = old
+        if old is not None and old[0] == stamp and old[1] == bundle:
+            slots[i] = Loaded(rel, stamp, bundle, old[2], False)
         else:
             todo.append((i, path, rel, bundle, stamp))
 
-    def parse(start: int, stop: int) -> tuple[list[SourceDoc | None], list]:
+    def parse(start: int, stop: int) -> tuple[list[Any], list]:
         local = Reporter()
-        return [load_one(p, rel, b, max_bytes, local) for _, p, rel, b, _ in todo[start:stop]], local.diagnostics
+        out = []
+        for _, p, rel, b, _ in todo[start:stop]:
+            doc = load_one(p, rel, b, max_bytes, local)
+            out.append(convert(doc) if doc is not None and convert is not None else doc)
+        return out, local.diagnostics
 
-    for chunk_start, (docs, diagnostics) in zip(_starts(len(todo), jobs), workers.run(parse, len(todo), jobs)):
+    for chunk_start, (values, diagnostics) in zip(_starts(len(todo), jobs), workers.run(parse, len(todo), jobs)):
         report.extend(diagnostics)
-        for offset, doc in enumerate(docs):
-            i, _, rel, _, stamp = todo[chunk_start + offset]
-            if doc is not None:
-                slots[i] = doc
-                stamps[rel] = (stamp, doc)
-    return [d for d in slots if d is not None], stamps
+        for offset, value in enumerate(values):
+            i, _, rel, bundle, stamp = todo[chunk_start + offset]
+            if value is not None:
+                slots[i] = Loaded(rel, stamp, bundle, value, True)
+    return [d for d in slots if d is not None]
+
+
+def body_of(path: Path, digest: str, body_line: int) -> str | None:
+    """The body of an article file read earlier in this build (the build keeps no bodies: a 100 000-article
+    archive would not fit in memory), or None when the file has changed since (its digest no longer matches)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(raw).hexdigest() != digest:
+        return None
+    text = decode(raw, "", Reporter())
+    if text is None:
+        return None
+    return text.split("\n", body_line - 1)[-1] if body_line > 1 else text
 
 
 def _starts(count: int, jobs: int) -> list[int]:

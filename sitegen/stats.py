@@ -319,7 +319,7 @@ def site_articles(config: SiteConfig) -> Callable[[], set[str]]:
 
     def load() -> set[str]:
         report = Reporter()
-        docs, _ = read.load_all(config.root, config.content_dir, config.max_file_bytes, report)
+        docs = [f.value for f in read.load_all(config.root, config.content_dir, config.max_file_bytes, report)]
         site = model.build_site(docs, config, report)
         return {article_id(a, config) for a in site.articles}
 

@@ -229,3 +229,16 @@ def test_slug_with_dots_and_slashes_stays_inside_public(site):
     site.build()
     assert (site.public / "thoi-su/etc-x/index.html").is_file()
     assert sorted(p.name for p in site.root.parent.iterdir()) == ["site"]
+
+
+def test_a_body_read_again_must_be_the_file_that_was_validated(site):
+    """The build keeps no article bodies in memory; Markdown workers read each file again and must notice a
+    file saved in between (READ005) rather than publish a body that does not match its front matter."""
+    from sitegen import read
+    from sitegen.diagnostics import Reporter
+
+    path = site.write("content/thoi-su/bai/index.md", article("Bài", body="Đoạn một.\n\nĐoạn hai."))
+    doc = read.load_one(path, "content/thoi-su/bai/index.md", True, 10**6, Reporter())
+    assert read.body_of(path, doc.digest, doc.body_line) == doc.body
+    path.write_text(path.read_text(encoding="utf-8") + "\nThêm.\n", encoding="utf-8")
+    assert read.body_of(path, doc.digest, doc.body_line) is None

@@ -148,7 +148,7 @@ def test_apply_is_pure_and_keeps_order(news, tmp_path):
 
     cfg = news.config()
     report = Reporter()
-    docs, _ = read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)
+    docs = [f.value for f in read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)]
     site = model.build_site(docs, cfg, report)
     added = stats.apply(site, {GIA_LUA: stats.Figures(views=5, rating_total=4, rating_count=1)})
     assert [a.source for a in added.articles] == [a.source for a in site.articles]

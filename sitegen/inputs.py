@@ -1,0 +1,109 @@
+"""Stage 0, inputs: everything a build reads, folded into one digest, so that a build whose inputs have not
+changed since the last successful one can stop before reading a single article.
+
+Make's rule, made safe: every file under content/, the templates and the assets counts by its full stat
+(size, mtime, ctime and inode: a file edited and reset to its old mtime still has a new ctime), and so do the
+configuration, the build flags, sitegen's own code and the versions of the libraries that shape the output.
+Time is an input too: a scheduled article appears, and an expiring one goes, at a moment the last build wrote
+down (`Outcome.until`). The output folder must still be the very tree that build published (its token).
+Anything uncertain simply means "build", which is always correct; this only ever skips a build that would
+have rendered nothing and written nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+from .config import SiteConfig
+from .diagnostics import Diagnostic
+
+# The packages whose upgrade can change the bytes of a page (Markdown, templating, dates, slugs, sanitising,
+# images, front matter, search).
+LIBRARIES = ("jinja2", "markupsafe", "markdown", "babel", "python-slugify", "nh3", "pillow", "pyyaml",
+             "python-frontmatter", "pagefind", "pygments")
+CODE = Path(__file__).resolve().parent
+RACY_NS = 50_000_000  # well above the few-millisecond tick of file timestamps
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the last successful build made of its inputs: enough to answer a no-change build exactly as it did."""
+
+    inputs: str  # digest(...) of the inputs it read
+    token: str  # the output tree it published (write.output_token)
+    until: dt.datetime | None  # when the set of published articles changes by itself (schedule, expiry)
+    pages: int
+    articles: int
+    files: int  # files in the published tree
+    diagnostics: tuple[Diagnostic, ...]  # its warnings, repeated so a skipped build still shows them
+
+
+def digest(config: SiteConfig, flags: tuple) -> str:
+    """One hash of every input of a build with these flags; "" when a file changed too recently to tell a
+    later change apart by its timestamps (file times tick in steps of a few milliseconds: Git's racy-clean
+    problem), so that build is not remembered as skippable."""
+    started = time.time_ns()
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
+                   _libraries())).encode())
+    newest = 0
+    for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
+        h.update(b"\0" + str(folder).encode())
+        newest = max(newest, _stamp_tree(str(folder), h))
+    return h.hexdigest() if newest < started - RACY_NS else ""
+
+
+def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
+    """True when the last build's result stands as it is: same inputs, its tree still live, nothing scheduled due."""
+    return (outcome is not None and inputs != "" and outcome.inputs == inputs and outcome.token == token and token != ""
+            and (outcome.until is None or now < outcome.until))
+
+
+def _stamp_tree(top: str, h: "hashlib._Hash") -> int:
+    """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
+    ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
+    stamped once."""
+    newest = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            h.update(f"{folder}\0!{exc.errno}\n".encode())
+            continue
+        subfolders = []
+        for e in entries:
+            if e.name == "__pycache__":
+                continue
+            try:
+                st = e.stat()
+            except OSError as exc:  # a broken symlink: the build reports it, so it is an input too
+                h.update(f"{e.path}\0!{exc.errno}\n".encode())
+                continue
+            newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
+            h.update(f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
+            if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                subfolders.append(e.path)
+        stack.extend(reversed(subfolders))
+    return newest
+
+
+def _libraries() -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in LIBRARIES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, ""))
+    return tuple(out)
