@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from . import __version__
 
-SCHEMA = 4
+SCHEMA = 5
 
 
 class Cache:

@@ -73,14 +73,14 @@ class _Index:
         self.real = real_paths if real_paths is not None else _RealPaths()
         self.by_path: dict[str, int] = {}
         for i, a in enumerate(site.articles):
-            self.by_path[self.key(cfg.root / a.source)] = i
+            self.by_path[self.key(a.file)] = i
             if a.bundle:
-                self.by_path[self.key(a.folder)] = i
+                self.by_path[self.key(os.path.dirname(a.file))] = i
         self.files = {self.key(src): out for src, out in published}
         self.urls |= set(self.files.values())
         self._ids: dict[int, frozenset[str]] = {}
 
-    def key(self, path: Path) -> str:
+    def key(self, path: Path | str) -> str:
         """A file's identity for matching links: symlinks resolved, NFC (macOS names on disk may be NFD)."""
         return unicodedata.normalize("NFC", self.real(path))
 
@@ -255,7 +255,7 @@ class _RealPaths:
     def __init__(self) -> None:
         self.memo: dict[str, str] = {}
 
-    def __call__(self, path: Path) -> str:
+    def __call__(self, path: Path | str) -> str:
         return self._real(os.path.abspath(path))
 
     def _real(self, path: str) -> str:

@@ -45,7 +45,6 @@ class PhotoRef:
 class Article:
     source: str  # path relative to the site folder: the name editors know the article by
     file: str  # the file as it is named on disk (which may not be NFC)
-    folder: Path  # where relative photo paths start
     bundle: bool
     digest: str
     title: str
@@ -74,6 +73,11 @@ class Article:
     # What readers added (stats.Figures: views, votes, approved comments), already summed into views, comments
     # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
     collected: Any = None
+
+    @property
+    def folder(self) -> Path:
+        """Where relative photo paths and links start."""
+        return Path(self.file).parent
 
 
 @dataclass(frozen=True)
@@ -337,7 +341,7 @@ def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report
     if template and (not re.fullmatch(r"[a-z0-9_\-][a-z0-9_\-/]*\.html", template) or ".." in template):
         f.fail("META005", "template", f"giao diện '{template}' không hợp lệ", "ví dụ: template: \"article.html\"")
     article = Article(
-        source=doc.path, file=str(doc.abspath), folder=folder, bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
+        source=doc.path, file=str(doc.abspath), bundle=doc.bundle, digest=doc.digest, title=title, slug=slug,
         date=date or dt.datetime(1970, 1, 1, tzinfo=tz), updated=updated, category=category or "",
         tags=tuple(tag_slugs), summary=f.text("summary"), author=f.text("author"), source_name=f.text("source"),
         views=f.count("views"), comments=f.count("comments"), rating_total=rating_total, rating_count=rating_count,

@@ -49,9 +49,15 @@ class Warm:
             self.__init__(salt=fingerprint)  # type: ignore[misc]
         return self
 
-    def templates_for(self, config: SiteConfig) -> Templates:
+    def templates_for(self, config: SiteConfig, cache_folder: Path | None) -> Templates:
         if self.templates is None:
-            self.templates = Templates(config)
+            jinja_dir = cache_folder / "jinja" if cache_folder is not None else None
+            if jinja_dir is not None:
+                try:
+                    jinja_dir.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    jinja_dir = None
+            self.templates = Templates(config, jinja_dir)
         self.templates.begin_build()  # Jinja itself notices changed template files
         return self.templates
 
@@ -106,7 +112,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos, warm.entries)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
-        templates = warm.templates_for(config)
+        templates = warm.templates_for(config, folder)
         site_key = context.global_key(view, templates.assets_key())
         prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
         if not publish:

@@ -46,32 +46,35 @@ class SourceDoc:
 
 
 def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tuple[Path, bool]]:
-    """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site."""
+    """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site.
+    Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles."""
     found: list[tuple[Path, bool]] = []
     if not content_dir.is_dir():
         return found
     root = config_root.resolve()
+    top = str(content_dir)
     visited: set[tuple[int, int]] = set()
 
-    def walk(folder: Path) -> None:
-        st = folder.stat()
+    def walk(folder: str, st: os.stat_result) -> None:
         if (st.st_dev, st.st_ino) in visited:
-            report.error("READ004", _rel(folder, root), 0, "thư mục lặp lại qua liên kết tượng trưng (symlink)",
+            report.error("READ004", _rel(Path(folder), root), 0, "thư mục lặp lại qua liên kết tượng trưng (symlink)",
                          "xóa liên kết tạo vòng lặp")
             return
         visited.add((st.st_dev, st.st_ino))
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            report.error("READ001", _rel(folder, root), 0, f"không đọc được thư mục: {exc.strerror}", "kiểm tra quyền truy cập")
+            report.error("READ001", _rel(Path(folder), root), 0, f"không đọc được thư mục: {exc.strerror}",
+                         "kiểm tra quyền truy cập")
             return
-        names = {e.name for e in entries}
-        is_bundle = "index.md" in names and folder != content_dir
+        is_bundle = folder != top and any(e.name == "index.md" for e in entries)
         for entry in entries:
-            if _TEMP.search(entry.name) or entry.name.startswith("_"):
+            name = entry.name
+            if name.startswith("_") or _TEMP.search(name):
                 continue
-            path = Path(entry.path)
             if entry.is_symlink():
+                path = Path(entry.path)
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
@@ -83,13 +86,13 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
                     continue
             if entry.is_dir():
                 if not is_bundle:  # a bundle's subfolders hold its resources, not more articles
-                    walk(path)
-            elif entry.name.endswith(".md"):
-                if is_bundle and entry.name != "index.md":
+                    walk(entry.path, entry.stat())
+            elif name.endswith(".md"):
+                if is_bundle and name != "index.md":
                     continue
-                found.append((path, is_bundle))
+                found.append((Path(entry.path), is_bundle))
 
-    walk(content_dir)
+    walk(top, content_dir.stat())
     return found
 
 
@@ -144,10 +147,13 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
         found = discover(config_root, content_dir, report)
     slots: list[Loaded | None] = [None] * len(found)
     todo: list[tuple[int, Path, str, bool, Stamp]] = []
+    prefix = str(config_root) + os.sep
     for i, (path, bundle) in enumerate(found):
-        rel = _rel(path, config_root)
+        name = str(path)
+        rel = (unicodedata.normalize("NFC", name[len(prefix):]).replace(os.sep, "/") if name.startswith(prefix)
+               else _rel(path, config_root))
         try:
-            st = path.stat()
+            st = os.stat(name)
         except OSError:
             st = None
         stamp = (st.st_mtime_ns, st.st_size) if st else (0, -1)

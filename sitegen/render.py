@@ -126,11 +126,13 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
 class Templates:
     """The Jinja environment plus the filters a Vietnamese portal needs."""
 
-    def __init__(self, config: SiteConfig):
+    def __init__(self, config: SiteConfig, bytecode_dir: Path | None = None):
+        """`bytecode_dir` keeps compiled templates between runs (Jinja checks each against its source)."""
         self.config = config
         loader = jinja2.FileSystemLoader([str(p) for p in config.templates_dirs])
         self.env = jinja2.Environment(
             loader=loader,
+            bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
             autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True, default=True),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
