@@ -17,7 +17,10 @@ from typing import Any, Iterable
 
 from . import __version__
 
-SCHEMA = 5
+SCHEMA = 6
+# docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
+# links: each article's link check; trees: what each output tree holds; meta: the last build's outcome.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "meta")
 
 
 class Cache:
@@ -28,14 +31,19 @@ class Cache:
         The preview's dict belongs to a `pipeline.Warm`, which empties it whenever the configuration changes."""
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
         self.db: sqlite3.Connection | None = None
+        self.path: Path | None = None
         self.memory = memory
         if folder is None or memory is not None:
+            if self.memory is None:
+                self.memory = {}  # no cache wanted: this build's own results still live somewhere, then go
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.db = self._open(folder / "build.sqlite")
+            self.path = folder / "build.sqlite"
+            self.db = self._open(self.path)
         except (OSError, sqlite3.Error):
-            self.db = None  # a read-only disk or a broken file: build without a cache
+            self.db, self.path = None, None  # a read-only disk or a broken file: build without a cache
+            self.memory = {}
 
     def _open(self, path: Path) -> sqlite3.Connection:
         try:
@@ -55,7 +63,7 @@ class Cache:
                     pass
             db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            for table in ("docs", "markup", "trees", "meta"):
+            for table in TABLES:
                 db.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB)")
             db.execute("INSERT INTO meta VALUES ('salt', ?)", (pickle.dumps(self.salt),))
             return db
@@ -80,6 +88,24 @@ class Cache:
                         pass
         except sqlite3.Error:
             return {}
+        return out
+
+    def has_many(self, table: str, keys: Iterable[str]) -> set[str]:
+        """Which of the keys are present (without reading their values)."""
+        if self.memory is not None:
+            table_store = self.memory.get(table, {})
+            return {k for k in keys if k in table_store}
+        if self.db is None:
+            return set()
+        keys = list(keys)
+        out: set[str] = set()
+        try:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                out.update(k for (k,) in self.db.execute(f"SELECT k FROM {table} WHERE k IN ({marks})", chunk))
+        except sqlite3.Error:
+            return set()
         return out
 
     def all(self, table: str) -> dict[str, Any]:
@@ -135,12 +161,71 @@ class Cache:
             except sqlite3.Error:
                 pass
 
+    def reader(self, table: str) -> "Reader":
+        """Reads `table` by key from any process of this build (a forked worker opens its own connection)."""
+        return Reader(self.path, table, None if self.memory is None else self.memory.setdefault(table, {}))
+
+    def prune(self, table: str, keep: set[str]) -> None:
+        """Drop entries of `table` not in `keep` once they outnumber the live ones (old versions of edited
+        articles would otherwise pile up for ever)."""
+        if self.memory is not None:
+            store = self.memory.get(table, {})
+            if len(store) > 2 * len(keep) + 100:
+                for k in [k for k in store if k not in keep]:
+                    del store[k]
+            return
+        if self.db is None:
+            return
+        try:
+            (count,) = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            if count <= 2 * len(keep) + 100:
+                return
+            self.db.execute("BEGIN")
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (k TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM keep")
+            self.db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
+            self.db.execute(f"DELETE FROM {table} WHERE k NOT IN (SELECT k FROM keep)")
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
             self.db = None
 
 
+class Reader:
+    """One table of the cache, read by key. Made in the build process and used by it and by the workers it
+    forks; a SQLite connection must not cross a fork, so each process opens its own, read-only."""
+
+    def __init__(self, path: Path | None, table: str, memory: dict | None):
+        self.path, self.table, self.memory = path, table, memory
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def get(self, key: str) -> Any:
+        if self.memory is not None:
+            return self.memory.get(key)
+        if self._pid != os.getpid():
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._pid = os.getpid()
+        assert self._db is not None
+        row = self._db.execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
+        return pickle.loads(row[0]) if row is not None else None
+
+    def __getstate__(self) -> dict:  # never pickled with a live connection
+        return {**self.__dict__, "_db": None, "_pid": 0}
+
+
 def digest(*parts: Any) -> str:
     """A short stable hash of reprs: the currency of fingerprints."""
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def digest_text(text: str) -> str:
+    """`digest` for a caller that has already joined its parts into one string (the hot paths)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()

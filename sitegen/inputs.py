@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import stat
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -45,19 +46,27 @@ class Outcome:
     diagnostics: tuple[Diagnostic, ...]  # its warnings, repeated so a skipped build still shows them
 
 
-def digest(config: SiteConfig, flags: tuple) -> str:
-    """One hash of every input of a build with these flags; "" when a file changed too recently to tell a
+@dataclass(frozen=True)
+class Scan:
+    key: str  # every input's stamp; "" when a file changed too recently to be sure (see `scan`)
+    names: str  # only which files exist (names, kinds, symlink targets): what link checks depend on
+
+
+def scan(config: SiteConfig, flags: tuple) -> Scan:
+    """Walk every input of a build with these flags. The key is "" when a file changed too recently to tell a
     later change apart by its timestamps (file times tick in steps of a few milliseconds: Git's racy-clean
     problem), so that build is not remembered as skippable."""
     started = time.time_ns()
     h = hashlib.blake2b(digest_size=20)
+    names = hashlib.blake2b(digest_size=20)
     h.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
                    _libraries())).encode())
     newest = 0
     for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
         h.update(b"\0" + str(folder).encode())
-        newest = max(newest, _stamp_tree(str(folder), h))
-    return h.hexdigest() if newest < started - RACY_NS else ""
+        names.update(b"\0" + str(folder).encode())
+        newest = max(newest, _stamp_tree(str(folder), h, names))
+    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest())
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
@@ -66,7 +75,7 @@ def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime
             and (outcome.until is None or now < outcome.until))
 
 
-def _stamp_tree(top: str, h: "hashlib._Hash") -> int:
+def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash") -> int:
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
     stamped once."""
@@ -91,6 +100,8 @@ def _stamp_tree(top: str, h: "hashlib._Hash") -> int:
                 h.update(f"{e.path}\0!{exc.errno}\n".encode())
                 continue
             newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
+            link = os.readlink(e.path) if e.is_symlink() else ""
+            names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
             h.update(f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
             if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))

@@ -6,7 +6,8 @@ are content paths, but readers follow permalinks (`{category}/{slug}/`), so such
 target article's URL. Every internal link must land on a page the build plans (LINK001, an error: readers
 would get a 404), every `#anchor` on an id of the target article (LINK002, a warning: see `_ANCHOR_SEVERITY`).
 Body photos without alt text or caption get IMG006 here too, because this is the one place that reads what a
-body refers to. Pure: (site, rendered bodies, pages, published files) in, rewritten bodies and diagnostics out.
+body refers to. Pure: one body and the build's `Index` in, the rewritten body and diagnostics out, so the
+result can be kept for as long as the body and the index key stay the same.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import os
 import posixpath
 import re
 import unicodedata
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .diagnostics import Reporter
-from .markup import Rendered
 from .read import body_of
 from .model import Article, Site
 from .routes import Page
@@ -37,59 +36,49 @@ _UNPUBLISHED = "bài này chưa được xuất bản (nháp, hẹn giờ, hết
 _NOT_PUBLISHED_FILE = "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
 
 
-def check_and_rewrite(site: Site, bodies: Sequence[Rendered], pages: Iterable[Page],
-                      published: Iterable[tuple[Path, str]], report: Reporter,
-                      real_paths: "_RealPaths | None" = None) -> list[Rendered]:
-    """Bodies with content-path links rewritten to URLs; broken links, anchors and missing alt text reported.
-
-    `published` is (source file, output path) of every copied photo, so a link to a photo beside the article
-    reaches its published copy. `real_paths` may be kept between builds by the preview (see `real_paths()`).
-    """
-    index = _Index(site, bodies, list(pages), published, real_paths)
-    out = []
-    for i, (article, body) in enumerate(zip(site.articles, bodies)):
-        _check_alt(article, report)
-        if i not in index.article_url:  # dropped by a route collision, already reported
-            out.append(body)
-            continue
-        new_html = _Links(index, i, article, report).rewrite(body.html)
-        out.append(body if new_html == body.html else replace(body, html=new_html))
-    return out
+def anchor_ids(body_html: str) -> frozenset[str]:
+    """Ids an `#anchor` may name in a rendered body (headings, footnotes, editors' own ids)."""
+    return frozenset(_norm(html.unescape(m.group(2))) for m in _ID.finditer(body_html))
 
 
-class _Index:
-    """Everything a link may point at, computed once per build."""
+class Index:
+    """Everything a link may point at, computed once per build. `key` changes whenever the outcome of checking
+    an unchanged body could: any page, article address, anchor, published file, or file name under content/
+    and the assets (`names`, from inputs.names). Built from strings only; symlinks are resolved lazily, for
+    links that need it."""
 
-    def __init__(self, site: Site, bodies: Sequence[Rendered], pages: list[Page],
-                 published: Iterable[tuple[Path, str]], real_paths: "_RealPaths | None" = None):
+    def __init__(self, site: Site, ids: Sequence[frozenset[str]], pages: list[Page],
+                 published: Iterable[tuple[Path, str]], names: str, real_paths: "_RealPaths | None" = None):
         cfg = site.config
-        self.bodies = bodies
         self.config = cfg
         self.site = site
+        self.ids = ids
         self.content_dir = cfg.content_dir.resolve()
         self.urls = {p.url for p in pages} | {p.path for p in pages}
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.real = real_paths if real_paths is not None else _RealPaths()
-        self.by_path: dict[str, int] = {}
-        for i, a in enumerate(site.articles):
-            self.by_path[self.key(a.file)] = i
-            if a.bundle:
-                self.by_path[self.key(os.path.dirname(a.file))] = i
+        self._by_path: dict[str, int] | None = None
         self.files = {self.key(src): out for src, out in published}
         self.urls |= set(self.files.values())
-        self._ids: dict[int, frozenset[str]] = {}
+        self.key_text = "\0".join((
+            names, repr(sorted(self.urls)), repr(sorted(self.files.items())),
+            *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(site.articles))))
+
+    @property
+    def by_path(self) -> dict[str, int]:
+        """Article files and bundle folders by real path: built on the first link that names a content file."""
+        if self._by_path is None:
+            self._by_path = {}
+            for i, a in enumerate(self.site.articles):
+                self._by_path[self.key(a.file)] = i
+                if a.bundle:
+                    self._by_path[self.key(os.path.dirname(a.file))] = i
+        return self._by_path
 
     def key(self, path: Path | str) -> str:
         """A file's identity for matching links: symlinks resolved, NFC (macOS names on disk may be NFD)."""
         return unicodedata.normalize("NFC", self.real(path))
-
-    def ids(self, i: int) -> frozenset[str]:
-        """Ids an `#anchor` may name in article i (headings, footnotes, editors' own ids)."""
-        if i not in self._ids:
-            found = _ID.finditer(self.bodies[i].html)
-            self._ids[i] = frozenset(_norm(html.unescape(m.group(2))) for m in found)
-        return self._ids[i]
 
     def page_exists(self, url: str) -> bool:
         url = url.split("?", 1)[0]
@@ -101,10 +90,20 @@ class _Index:
         return False
 
 
+def check(index: Index, i: int, body_html: str, report: Reporter) -> str:
+    """Article i's body with content-path links rewritten to URLs; broken links, anchors and missing alt text
+    reported. Depends on nothing but the body, the article and `index` (whose key says when it changed)."""
+    article = index.site.articles[i]
+    _check_alt(article, report)
+    if i not in index.article_url:  # dropped by a route collision, already reported
+        return body_html
+    return _Links(index, i, article, report).rewrite(body_html)
+
+
 class _Links:
     """The links of one article body."""
 
-    def __init__(self, index: _Index, i: int, article: Article, report: Reporter):
+    def __init__(self, index: Index, i: int, article: Article, report: Reporter):
         self.index, self.i, self.article, self.report = index, i, article, report
         self.page_url = index.article_url[i]
         self._searched: dict[str, int] = {}
@@ -192,7 +191,7 @@ class _Links:
                 self._check_anchor(href, target, frag)
 
     def _check_anchor(self, href: str, target: int, frag: str) -> None:
-        if _norm(frag) in self.index.ids(target):
+        if _norm(frag) in self.index.ids[target]:
             return
         where = "bài này" if target == self.i else self.index.site.articles[target].source
         line = self._line(href)

@@ -38,6 +38,18 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class BodyInfo:
+    """What listings, feeds and the link check need of a rendered body, without the HTML itself: the build
+    keeps these for every article and fetches the HTML only for the pages it renders."""
+
+    lead_text: str
+    lead_in_body: bool
+    has_source_line: bool
+    words: int
+    ids: frozenset[str]  # ids an #anchor may name
+
+
+@dataclass(frozen=True)
 class MarkupOptions:
     mark_lead: bool  # no summary in front matter: style the first paragraph as the lead
     safe: bool  # sanitize raw HTML (site.toml raw_html = "safe")

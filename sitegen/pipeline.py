@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import context, inputs, links, model, photos, read, routes, search, stats, workers
-from .cache import Cache, digest
+from .cache import Cache, digest, digest_text
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
-from .markup import MarkupOptions, Renderer, Rendered
+from .markup import BodyInfo, MarkupOptions, Renderer
 from .render import Templates, make_entries
 from .write import Staging, WriteStats, output_token, recover
 
@@ -83,7 +83,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         # A build from the cache on disk, with inputs equal to the last successful one's, would render and
         # write nothing: answer with that build's result instead (the preview has its own, finer, memory).
         ask_inputs = publish and folder is not None and not stats_from
-        read_inputs = inputs.digest(config, (drafts, strict, publish)) if ask_inputs else ""
+        scanned = inputs.scan(config, (drafts, strict, publish))
+        read_inputs = scanned.key if ask_inputs else ""
         last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
         moment = now or dt.datetime.now(config.tz)
         if ask_inputs and inputs.unchanged(last, read_inputs, output_token(config.output_dir), moment):
@@ -107,10 +108,12 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         report.raise_if_errors()  # nothing has been written yet
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
-        bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress, report)
-        bodies = links.check_and_rewrite(site, bodies, pages, photo_plan.published, report, warm.paths)
+        markup_keys, bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress, report)
+        body_keys, link_keys = _check_links(site, markup_keys, bodies, pages, photo_plan.published, scanned.names,
+                                            cache, report, warm.paths)
         clock.lap("markdown")
-        entries = make_entries(site, dict(enumerate(urls)), bodies, photo_plan.infos, warm.entries)
+        entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
+                               photo_plan.infos, warm.entries)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
         templates = warm.templates_for(config, folder)
         site_key = context.global_key(view, templates.assets_key())
@@ -135,6 +138,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             clock.lap("write")
         cache.sync("docs", known, {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded})
         cache.put_many("trees", trees, replace_all=True)
+        cache.prune("markup", set(markup_keys) | set(body_keys))
+        cache.prune("bodies", set(markup_keys))
+        cache.prune("links", set(link_keys))
         if read_inputs:
             files = len(trees[stage.token])
             cache.put_many("meta", {"outcome": inputs.Outcome(read_inputs, stage.token, site.next_change, len(pages),
@@ -179,37 +185,83 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[
 
 
 def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int,
-                   progress: Progress | None, report: Reporter) -> list[Rendered]:
-    """Markdown to HTML for every article: from the cache when the source and its photos are unchanged."""
+                   progress: Progress | None, report: Reporter) -> tuple[list[str], list[BodyInfo]]:
+    """Markdown to HTML for every article whose source or photos changed. Returns each article's markup key
+    (its HTML is in the cache's `markup` table under it) and what listings need of the body. The HTML goes
+    to the cache slice by slice as workers finish and is never held for the whole site."""
     safe = config.raw_html == "safe"
     jobs_in: list[tuple[str, model.Article, dict, dict, MarkupOptions]] = []
     for a, mine in zip(site.articles, infos):
         alts = {p.src: p.alt for p in a.photos if p.alt}
         options = MarkupOptions(mark_lead=not a.summary, safe=safe)
         jobs_in.append((digest(a.digest, sorted(mine.items()), sorted(alts.items()), options), a, mine, alts, options))
-    done: dict[str, Rendered] = cache.get_many("markup", [j[0] for j in jobs_in])
-    todo = [j for j in jobs_in if j[0] not in done]
+    keys = [j[0] for j in jobs_in]
+    done: dict[str, BodyInfo] = cache.get_many("bodies", keys)
+    present = cache.has_many("markup", [k for k in keys if k in done])
+    todo = [j for j in jobs_in if j[0] not in present]
 
-    def convert(start: int, stop: int) -> list[Rendered | None]:
+    def convert(start: int, stop: int) -> list[tuple[str, BodyInfo] | None]:
         renderer = Renderer()
-        out: list[Rendered | None] = []
+        out: list[tuple[str, BodyInfo] | None] = []
         for _, a, mine, alts, options in todo[start:stop]:
             body = read.body_of(Path(a.file), a.digest, a.body_line)  # each worker reads its own
-            out.append(None if body is None else renderer.render(body, mine, alts, options))
+            if body is None:
+                out.append(None)
+                continue
+            r = renderer.render(body, mine, alts, options)
+            out.append((r.html, BodyInfo(r.lead_text, r.lead_in_body, r.has_source_line, r.words, links.anchor_ids(r.html))))
         return out
 
-    chunks = workers.run(convert, len(todo), jobs, progress=_counter(progress, "markdown", len(todo)))
-    fresh: dict[str, Rendered] = {}
-    for (key, a, *_), r in zip(todo, (x for chunk in chunks for x in chunk)):
-        if r is None:  # the build fails on this error, so the stand-in below is never published
-            report.error("READ005", a.source, 0, "tệp vừa thay đổi (hoặc bị xóa) trong lúc đang dựng trang",
-                         "dựng lại trang khi đã lưu xong bài")
-            done[key] = Rendered("", "", False, False, 0)
-        else:
-            fresh[key] = r
-    cache.put_many("markup", fresh)
+    def store(start: int, results: list[tuple[str, BodyInfo] | None]) -> None:
+        html: dict[str, str] = {}
+        fresh: dict[str, BodyInfo] = {}
+        for (key, a, *_), r in zip(todo[start:], results):
+            if r is None:  # the build fails on this error, so the stand-in below is never published
+                report.error("READ005", a.source, 0, "tệp vừa thay đổi (hoặc bị xóa) trong lúc đang dựng trang",
+                             "dựng lại trang khi đã lưu xong bài")
+                html[key], fresh[key] = "", BodyInfo("", False, False, 0, frozenset())
+            else:
+                html[key], fresh[key] = r
+        cache.put_many("markup", html)
+        cache.put_many("bodies", fresh)
+        done.update(fresh)
+
+    workers.stream(convert, len(todo), jobs, store, max_per_slice=500, progress=_counter(progress, "markdown", len(todo)))
+    return keys, [done[k] for k in keys]
+
+
+def _check_links(site: model.Site, markup_keys: list[str], bodies: list[BodyInfo], pages: list[routes.Page],
+                 published: Any, names: str, cache: Cache, report: Reporter, paths: Any) -> tuple[list[str], list[str]]:
+    """Check and rewrite every body's links (links.check), reusing each unchanged body's result while nothing
+    it could point at changed. Returns the key of each article's final HTML in the `markup` table (a rewritten
+    link follows its target's URL, which the article's own inputs do not show) and the link-check keys."""
+    index = links.Index(site, [b.ids for b in bodies], pages, published, names, paths)
+    base = digest_text(f"{index.key_text}\0{report.strict}")
+    link_keys = [digest_text(f"{k}\0{base}") for k in markup_keys]
+    done = cache.get_many("links", link_keys)
+    html = cache.reader("markup")
+    fresh: dict[str, tuple[str, tuple]] = {}
+    rewritten: dict[str, str] = {}
+    for i, lk in enumerate(link_keys):
+        if lk in done or lk in fresh:
+            continue
+        body = html.get(markup_keys[i]) or ""
+        local = Reporter(strict=report.strict)
+        new = links.check(index, i, body, local)
+        final = markup_keys[i]
+        if new != body:
+            final = digest_text(new)
+            rewritten[final] = new
+        fresh[lk] = (final, tuple(local.diagnostics))
+        if len(rewritten) >= 500:
+            cache.put_many("markup", rewritten)
+            rewritten = {}
+    cache.put_many("markup", rewritten)
+    cache.put_many("links", fresh)
     done.update(fresh)
-    return [done[j[0]] for j in jobs_in]
+    for lk in link_keys:
+        report.extend(done[lk][1])
+    return [done[lk][0] for lk in link_keys], link_keys
 
 
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import sys
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,11 +23,11 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from markupsafe import Markup
 
-from .cache import digest
+from .cache import digest, digest_text
 from .config import SiteConfig
 from .diagnostics import Reporter
 from .images import ImageInfo
-from .markup import Rendered
+from .markup import BodyInfo
 from .model import Article, Category, Site, Tag
 from .routes import Page
 
@@ -56,16 +56,22 @@ class Entry:
     article: Article
     url: str  # root-relative, with the base path
     abs_url: str
-    html: Markup
-    lead: str  # the lead text (summary, or derived from the first paragraph)
-    lead_in_body: bool
-    has_source_line: bool
-    image: Photo | None  # featured photo: `image`, else the first gallery photo
-    gallery: tuple[Photo, ...]
-    category: Category
-    tags: tuple[Tag, ...]
-    words: int
-    key: str  # changes whenever anything a template could show of this entry changes
+    body_key: str  # names the body's HTML in `bodies`
+    bodies: Any = field(compare=False, repr=False)  # cache.Reader of the markup table (or anything with .get)
+    lead: str = ""  # the lead text (summary, or derived from the first paragraph)
+    lead_in_body: bool = False
+    has_source_line: bool = False
+    image: Photo | None = None  # featured photo: `image`, else the first gallery photo
+    gallery: tuple[Photo, ...] = ()
+    category: Category | None = None
+    tags: tuple[Tag, ...] = ()
+    words: int = 0
+    key: str = ""  # changes whenever anything a template could show of this entry changes
+
+    @property
+    def html(self) -> Markup:
+        """The body, fetched when a page shows it: a build holds no article's HTML for long (see pipeline)."""
+        return Markup(self.bodies.get(self.body_key) or "")
 
     def __getattr__(self, name: str) -> Any:
         # Front matter fields (and unknown ones editors add) read straight through: entry.title, entry.views...
@@ -77,12 +83,15 @@ class Entry:
         raise AttributeError(name)
 
 
-def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
+def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], body_keys: list[str], html: Any,
                  photos: list[Mapping[str, ImageInfo | None]], memo: dict | None = None) -> tuple[Entry, ...]:
     """What templates see of each article. `memo` (the preview's, between builds) returns the same Entry for
     the same inputs, which spares hashing thousands of unchanged articles on every save."""
     cfg = site.config
     cats = {c.slug: c for c in site.categories}
+    # Keys are built from short strings (repr of whole dataclasses per article cost half a second at 10 000).
+    cat_keys = {c.slug: repr((c.name, c.slug, c.description)) for c in site.categories}
+    tag_keys = {t.slug: repr((t.name, t.slug)) for t in site.tags.values()}
     out = []
     for i, a in enumerate(site.articles):
         body, infos = bodies[i], photos[i]
@@ -91,6 +100,7 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
         if memo is not None:
             try:
                 inputs = (a.digest, a.source, urls[i], tuple(sorted(infos.items())), cats[a.category], tags, body,
+                          body_keys[i],
                           a.views, a.comments, a.rating_total, a.rating_count, repr(a.collected))
                 hit = memo.get(inputs)
             except TypeError:  # an unhashable value: no memo for this one
@@ -112,9 +122,11 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[Rendered],
             image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
         # Readers' figures baked in by `--stats` change without the source file changing, so they count too.
-        key = digest(a.digest, a.source, urls[i], sorted(infos.items()), cats[a.category], tags,
-                     a.views, a.comments, a.rating_total, a.rating_count, a.collected)
-        entry = Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), Markup(body.html), lead,
+        key = digest_text("\0".join((
+            body_keys[i], a.source, urls[i], repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
+            *(tag_keys[t.slug] for t in tags), f"{a.views} {a.comments} {a.rating_total} {a.rating_count}",
+            repr(a.collected) if a.collected is not None else "")))
+        entry = Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), body_keys[i], html, lead,
                       body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
                       cats[a.category], tags, body.words, key)
         if inputs is not None:

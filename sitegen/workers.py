@@ -7,6 +7,7 @@ than it saves below a few hundred items.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,30 +31,54 @@ def run(task: Callable[[int, int], R], count: int, jobs: int, min_per_job: int =
         progress: Callable[[int], None] | None = None) -> list[R]:
     """task(start, stop) over [0, count) in slices; results in slice order. `progress(n)` is called in this
     process as each slice of n items finishes."""
-    bounds = slices(count, jobs, min_per_job)
-    if len(bounds) <= 1:
-        results = [task(*b) for b in bounds]
-        if progress is not None and count:
-            progress(count)
-        return results
+    results: dict[int, R] = {}
+    stream(task, count, jobs, lambda start, r: results.__setitem__(start, r), min_per_job, progress=progress)
+    return [results[start] for start in sorted(results)]
+
+
+def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callable[[int, R], None],
+           min_per_job: int = 150, max_per_slice: int | None = None,
+           progress: Callable[[int], None] | None = None) -> None:
+    """Like `run`, but each slice's result goes to `consume(start, result)` in this process as soon as it is
+    done (in completion order) and is not kept: with `max_per_slice`, memory holds a few slices' results,
+    never the whole build's."""
+    bounds = slices(count, jobs, min_per_job, max_per_slice)
+    if len(bounds) <= 1 or jobs <= 1 or count < 2 * min_per_job or not _can_fork():
+        for b in bounds:
+            consume(b[0], task(*b))
+            if progress is not None:
+                progress(b[1] - b[0])
+        return
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task,)) as pool:
-        futures = [pool.submit(_call, b) for b in bounds]
-        if progress is not None:
-            sizes = {f: b[1] - b[0] for f, b in zip(futures, bounds)}
+    gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task,)) as pool:
+            futures = {pool.submit(_call, b): b for b in bounds}
             for done in as_completed(futures):
-                progress(sizes[done])
-        return [f.result() for f in futures]
+                b = futures.pop(done)
+                consume(b[0], done.result())
+                if progress is not None:
+                    progress(b[1] - b[0])
+    finally:
+        gc.unfreeze()
 
 
-def slices(count: int, jobs: int, min_per_job: int = 150) -> list[tuple[int, int]]:
-    """How `run` cuts [0, count): one slice when it runs in-process, else several per worker for balance."""
+def slices(count: int, jobs: int, min_per_job: int = 150, max_per_slice: int | None = None) -> list[tuple[int, int]]:
+    """How `run` cuts [0, count): one slice when it runs in-process, else several per worker for balance;
+    never more than `max_per_slice` items in one."""
     if count == 0:
         return []
-    if jobs <= 1 or count < 2 * min_per_job or "fork" not in multiprocessing.get_all_start_methods():
-        return [(0, count)]
-    pieces = min(jobs * 4, max(jobs, count // min_per_job))
+    if jobs <= 1 or count < 2 * min_per_job or not _can_fork():
+        pieces = 1
+    else:
+        pieces = min(jobs * 4, max(jobs, count // min_per_job))
+    if max_per_slice:
+        pieces = max(pieces, -(-count // max_per_slice))
     return [(count * i // pieces, count * (i + 1) // pieces) for i in range(pieces)]
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _init(task: Callable[[int, int], object]) -> None:

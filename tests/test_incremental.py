@@ -212,9 +212,24 @@ def test_racy_inputs_are_not_remembered(news):
     from sitegen import inputs
 
     time.sleep(0.06)
-    assert inputs.digest(news.config(), ()) != ""
+    assert inputs.scan(news.config(), ()).key != ""
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert inputs.digest(news.config(), ()) == ""  # changed a moment ago: a build now is not remembered
+    assert inputs.scan(news.config(), ()).key == ""  # changed a moment ago: a build now is not remembered
     assert not news.build(jobs=1).skipped
     time.sleep(0.06)
-    assert inputs.digest(news.config(), ()) != ""
+    assert inputs.scan(news.config(), ()).key != ""
+
+
+def test_link_to_an_article_follows_its_new_address(news, tmp_path):
+    """A body link written as a content path is rewritten to the target's URL: when the target's slug changes,
+    the linking article's page must change with it, though its own file did not."""
+    news.write("content/thoi-su/bai-lien-ket/index.md",
+               article("Bài có liên kết", date="2024-06-03 08:00", body="Xem [bài số 4](../../kinh-te/bai-04/index.md)."))
+    news.build(jobs=1)
+    page = news.public / "thoi-su/bai-lien-ket/index.html"
+    assert 'href="/kinh-te/bai-04/"' in page.read_text(encoding="utf-8")
+    target = news.root / "content/kinh-te/bai-04/index.md"
+    target.write_text(target.read_text(encoding="utf-8").replace('title: "Bài số 4"', 'title: "Bài số 4"\nslug: "bai-bon"'),
+                      encoding="utf-8")
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    assert 'href="/kinh-te/bai-bon/"' in page.read_text(encoding="utf-8")
