@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import digest
+from .cache import digest, digest_text
 from .config import SiteConfig
 from .model import Category, Site, Tag
 from .render import Entry
@@ -154,4 +154,5 @@ def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str) ->
     if kind in ("sitemap", "archive", "tags"):
         extra = (data.get("urls"), data.get("months"), sorted(data.get("counts", {}).items()),
                  [(s, t.name) for s, t in view.tags.items()] if kind == "tags" else None)
-    return digest(template_key, site_key, kind, page.url, page.path, extra, [entries[i].key for i in used])
+    return digest_text("\0".join((template_key, site_key, kind, page.url, page.path, repr(extra) if extra else "",
+                                  *[entries[i].key for i in used])))

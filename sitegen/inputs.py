@@ -50,6 +50,7 @@ class Outcome:
 class Scan:
     key: str  # every input's stamp; "" when a file changed too recently to be sure (see `scan`)
     names: str  # only which files exist (names, kinds, symlink targets): what link checks depend on
+    content: dict  # folder -> its entries under content/ (read.Listing), so discovery need not walk it again
 
 
 def scan(config: SiteConfig, flags: tuple) -> Scan:
@@ -62,11 +63,12 @@ def scan(config: SiteConfig, flags: tuple) -> Scan:
     h.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
                    _libraries())).encode())
     newest = 0
+    content: dict[str, list] = {}
     for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
-        newest = max(newest, _stamp_tree(str(folder), h, names))
-    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest())
+        newest = max(newest, _stamp_tree(str(folder), h, names, content if folder == config.content_dir else None))
+    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest(), content)
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
@@ -75,7 +77,7 @@ def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime
             and (outcome.until is None or now < outcome.until))
 
 
-def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash") -> int:
+def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: dict | None = None) -> int:
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
     stamped once."""
@@ -91,6 +93,8 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash") -> int:
             h.update(f"{folder}\0!{exc.errno}\n".encode())
             continue
         subfolders = []
+        if listing is not None:
+            listing[folder] = listed = []
         for e in entries:
             if e.name == "__pycache__":
                 continue
@@ -98,9 +102,14 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash") -> int:
                 st = e.stat()
             except OSError as exc:  # a broken symlink: the build reports it, so it is an input too
                 h.update(f"{e.path}\0!{exc.errno}\n".encode())
+                names.update(f"{e.path}\0!{exc.errno}\n".encode())
+                if listing is not None:
+                    listed.append((e.name, e.path, False, True, None))
                 continue
             newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
             link = os.readlink(e.path) if e.is_symlink() else ""
+            if listing is not None:
+                listed.append((e.name, e.path, e.is_dir(), bool(link), st))
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
             h.update(f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
             if e.is_dir() and (st.st_dev, st.st_ino) not in seen:

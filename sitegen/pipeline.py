@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import context, inputs, links, model, photos, read, routes, search, stats, workers
-from .cache import Cache, digest, digest_text
+from .cache import Cache, digest_text
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
 from .markup import BodyInfo, MarkupOptions, Renderer
@@ -95,7 +95,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
         loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
                                known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                               found=_discovery(config, report, warm, changed),
+                               found=_discovery(config, report, warm, changed, scanned.content),
                                convert=functools.partial(model.check, config=config, strict=strict))
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
@@ -161,14 +161,15 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
 
 
-def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Path] | None) -> list[tuple[Path, bool]]:
+def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Path] | None,
+               listing: read.Listing) -> list[tuple[Path, bool]]:
     """The article files: walked anew, or (preview) the previous list when the changes cannot affect it."""
     previous = warm.discovered
     if previous is not None and changed is not None and read.discovery_still_valid(previous[0], changed):
         report.extend(previous[1])
         return previous[0]
     local = Reporter(strict=report.strict)
-    found = read.discover(config.root, config.content_dir, local)
+    found = read.discover(config.root, config.content_dir, local, listing)
     report.extend(local.diagnostics)
     warm.discovered = (found, tuple(local.diagnostics))
     return found
@@ -176,7 +177,8 @@ def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Pa
 
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:
     """Related articles depend only on dates, tags and categories: reuse them while those stay the same."""
-    key = digest("related", config.related, [(a.source, a.date, a.tags, a.category) for a in site.articles])
+    key = digest_text("\0".join((f"related {config.related}",
+                                 *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
     found = cache.get_many("markup", [key]).get(key)
     if found is None:
         found = model.related(site, config.related)
@@ -194,7 +196,9 @@ def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Ca
     for a, mine in zip(site.articles, infos):
         alts = {p.src: p.alt for p in a.photos if p.alt}
         options = MarkupOptions(mark_lead=not a.summary, safe=safe)
-        jobs_in.append((digest(a.digest, sorted(mine.items()), sorted(alts.items()), options), a, mine, alts, options))
+        key = digest_text("\0".join((a.digest, repr(sorted(mine.items())) if mine else "",
+                                     repr(sorted(alts.items())) if alts else "", repr(options))))
+        jobs_in.append((key, a, mine, alts, options))
     keys = [j[0] for j in jobs_in]
     done: dict[str, BodyInfo] = cache.get_many("bodies", keys)
     present = cache.has_many("markup", [k for k in keys if k in done])

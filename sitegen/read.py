@@ -45,9 +45,14 @@ class SourceDoc:
     body_line: int  # file line of the body's first line
 
 
-def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tuple[Path, bool]]:
+Listing = dict[str, list[tuple[str, str, bool, bool, os.stat_result | None]]]  # folder -> (name, path, is_dir, is_link, stat)
+
+
+def discover(config_root: Path, content_dir: Path, report: Reporter, listing: Listing | None = None,
+             ) -> list[tuple[Path, bool]]:
     """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site.
-    Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles."""
+    Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles.
+    `listing` is the same folders as already read by inputs.scan (a folder missing from it is read here)."""
     found: list[tuple[Path, bool]] = []
     if not content_dir.is_dir():
         return found
@@ -61,20 +66,20 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
                          "xóa liên kết tạo vòng lặp")
             return
         visited.add((st.st_dev, st.st_ino))
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            report.error("READ001", _rel(Path(folder), root), 0, f"không đọc được thư mục: {exc.strerror}",
-                         "kiểm tra quyền truy cập")
-            return
-        is_bundle = folder != top and any(e.name == "index.md" for e in entries)
-        for entry in entries:
-            name = entry.name
+        entries = listing.get(folder) if listing is not None else None
+        if entries is None:
+            try:
+                entries = _list(folder)
+            except OSError as exc:
+                report.error("READ001", _rel(Path(folder), root), 0, f"không đọc được thư mục: {exc.strerror}",
+                             "kiểm tra quyền truy cập")
+                return
+        is_bundle = folder != top and any(e[0] == "index.md" for e in entries)
+        for name, entry_path, is_dir, is_link, entry_st in entries:
             if name.startswith("_") or _TEMP.search(name):
                 continue
-            if entry.is_symlink():
-                path = Path(entry.path)
+            if is_link:
+                path = Path(entry_path)
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
@@ -84,16 +89,29 @@ def discover(config_root: Path, content_dir: Path, report: Reporter) -> list[tup
                     report.error("READ003", _rel(path, root), 0, f"liên kết tượng trưng trỏ ra ngoài thư mục trang ({target})",
                                  "sao chép tệp vào trong content/ thay vì dùng liên kết")
                     continue
-            if entry.is_dir():
+            if is_dir and entry_st is not None:
                 if not is_bundle:  # a bundle's subfolders hold its resources, not more articles
-                    walk(entry.path, entry.stat())
+                    walk(entry_path, entry_st)
             elif name.endswith(".md"):
                 if is_bundle and name != "index.md":
                     continue
-                found.append((Path(entry.path), is_bundle))
+                found.append((Path(entry_path), is_bundle))
 
     walk(top, content_dir.stat())
     return found
+
+
+def _list(folder: str) -> list[tuple[str, str, bool, bool, os.stat_result | None]]:
+    """A folder's entries as discovery reads them (the shape of `Listing`), sorted by name."""
+    out = []
+    with os.scandir(folder) as it:
+        for e in sorted(it, key=lambda e: e.name):
+            try:
+                st: os.stat_result | None = e.stat()
+            except OSError:
+                st = None
+            out.append((e.name, e.path, st is not None and e.is_dir(), e.is_symlink(), st))
+    return out
 
 
 def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
