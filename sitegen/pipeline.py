@@ -97,6 +97,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                                known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
                                found=_discovery(config, report, warm, changed, scanned.content),
                                convert=functools.partial(model.check, config=config, strict=strict))
+        scanned.content.clear()  # the folder listing served discovery; at 100 000 articles it is 100 MB
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
             site = stats.apply(site, stats.load_totals(stats_from, report))
@@ -271,24 +272,26 @@ def _check_links(site: model.Site, markup_keys: list[str], bodies: list[BodyInfo
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
                   stage: Staging | None, jobs: int, progress: Progress | None) -> None:
     def render(start: int, stop: int) -> tuple[WriteStats, dict]:
+        """Render a slice; returns what it wrote (and leaves `stage.stats` as it found it, so counting is the
+        same whether the slice ran here or in a forked worker)."""
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
         for page in pages[start:stop]:
             source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
             data = templates.render(page, context.page_context(page, view), source)
             if data is not None and stage is not None:
                 stage.write_bytes(page.path, data)
-        after = stage.stats if stage else WriteStats()
-        delta = WriteStats(after.written - before.written, after.unchanged - before.unchanged,
-                           after.copied - before.copied, after.removed - before.removed)
+        if stage is None:
+            return WriteStats(), templates.take_problems()
+        delta = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
+        stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
         return delta, templates.take_problems()
 
-    parallel = workers.run(render, len(pages), jobs, min_per_job=100, progress=_counter(progress, "render", len(pages)))
-    in_process = len(workers.slices(len(pages), jobs, 100)) <= 1
-    for delta, problems in parallel:
-        if stage is not None and not in_process:  # in-process slices already counted on stage.stats
+    for delta, problems in workers.run(render, len(pages), jobs, min_per_job=100,
+                                       progress=_counter(progress, "render", len(pages))):
+        if stage is not None:
             stage.stats.written += delta.written
             stage.stats.unchanged += delta.unchanged
-        templates.add_problems(problems)
+        templates.add_problems(problems)  # in page order, so the page an error names is the same every time
     templates.report_errors(report)
 
 

@@ -7,9 +7,11 @@ than it saves below a few hundred items.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, TypeVar
 
@@ -43,6 +45,8 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
     done (in completion order) and is not kept: with `max_per_slice`, memory holds a few slices' results,
     never the whole build's."""
     bounds = slices(count, jobs, min_per_job, max_per_slice)
+    if len(bounds) > 1 and jobs > 1:
+        jobs = min(jobs, affordable_workers())
     if len(bounds) <= 1 or jobs <= 1 or count < 2 * min_per_job or not _can_fork():
         for b in bounds:
             consume(b[0], task(*b))
@@ -52,7 +56,7 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
     ctx = multiprocessing.get_context("fork")
     gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
     try:
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task,)) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task, os.getpid())) as pool:
             futures = {pool.submit(_call, b): b for b in bounds}
             for done in as_completed(futures):
                 b = futures.pop(done)
@@ -77,13 +81,95 @@ def slices(count: int, jobs: int, min_per_job: int = 150, max_per_slice: int | N
     return [(count * i // pieces, count * (i + 1) // pieces) for i in range(pieces)]
 
 
+def affordable_workers() -> int:
+    """How many forked workers the free memory can carry. A worker starts sharing this process's memory and
+    may come to copy most of it (reference counts write to every object it touches), so each one is budgeted
+    at this process's resident size. On a 100 000-article archive that is over a gigabyte: on a machine (or
+    container) with 2 GB free the build then works in this one process, slower, instead of being killed."""
+    try:
+        with open("/proc/self/statm") as fh:
+            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 1 << 10  # not Linux: no way to tell, trust the core count
+    free = _free_memory()
+    if free is None or resident < 256 << 20:  # small builds: never the limit
+        return 1 << 10
+    return int(free * 0.8 // resident)
+
+
+def _free_memory() -> int | None:
+    """Bytes this process could still use: the least of the machine's available memory and what its cgroup
+    (v2 or v1) allows beyond its current use, not counting file cache the kernel can drop."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/self/cgroup") as fh:
+            groups = [line.rstrip("\n").split(":", 2) for line in fh]
+    except OSError:
+        groups = []
+    for _, controllers, path in groups:
+        if controllers == "":  # cgroup v2
+            base = f"/sys/fs/cgroup{path}"
+            limit, used, cache = _read_int(f"{base}/memory.max"), _read_int(f"{base}/memory.current"), \
+                _stat_field(f"{base}/memory.stat", "inactive_file")
+        elif "memory" in controllers.split(","):
+            base = f"/sys/fs/cgroup/memory{path}"
+            limit, used, cache = _read_int(f"{base}/memory.limit_in_bytes"), _read_int(f"{base}/memory.usage_in_bytes"), \
+                _stat_field(f"{base}/memory.stat", "total_inactive_file")
+        else:
+            continue
+        if limit is not None and used is not None and limit < 1 << 60:
+            found.append(max(0, limit - used + (cache or 0)))
+    return min(found) if found else None
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as fh:
+            text = fh.read().strip()
+        return None if text == "max" else int(text)
+    except (OSError, ValueError):
+        return None
+
+
+def _stat_field(path: str, name: str) -> int | None:
+    try:
+        with open(path) as fh:
+            for line in fh:
+                key, _, value = line.partition(" ")
+                if key == name:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _init(task: Callable[[int, int], object]) -> None:
+def _init(task: Callable[[int, int], object], parent: int) -> None:
     global _TASK
     _TASK = task
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the build process dies, even by SIGKILL: otherwise it would wait for work for
+    ever (its siblings keep the task pipe open), holding its share of the build's memory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _call(bounds: tuple[int, int]) -> object:

@@ -102,7 +102,24 @@ def test_sigkill_at_random_moments_leaves_old_or_new_site(tmp_path):
     wrong = sorted(k for k in set(final) | set(snaps[wanted]) if final.get(k) != snaps[wanted].get(k))
     assert not wrong, f"after the kills, a full build published {len(wrong)} wrong files, e.g. {wrong[:5]}"
     assert _leftovers(site) == []
+    deadline = time.monotonic() + 5
+    while _processes_of(site) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_of(site) == [], "workers of killed builds are still running"
     print(f"kills={kills} outcomes={outcomes} staging_left_by_kill={staging_seen} typical_build={typical:.2f}s")
+
+
+def _processes_of(site) -> list[int]:
+    """Processes still running a build of this site (a killed build's forked workers must die with it)."""
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if str(site.root).encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
 
 
 def test_publish_swaps_in_one_step_on_linux(site):
