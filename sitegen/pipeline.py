@@ -163,7 +163,7 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
 
 
 def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Path] | None,
-               listing: read.Listing) -> list[tuple[Path, bool]]:
+               listing: read.Listing) -> list[tuple[str, bool]]:
     """The article files: walked anew, or (preview) the previous list when the changes cannot affect it."""
     previous = warm.discovered
     if previous is not None and changed is not None and read.discovery_still_valid(previous[0], changed):

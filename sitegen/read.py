@@ -49,11 +49,11 @@ Listing = dict[str, list[tuple[str, str, bool, bool, os.stat_result | None]]]  #
 
 
 def discover(config_root: Path, content_dir: Path, report: Reporter, listing: Listing | None = None,
-             ) -> list[tuple[Path, bool]]:
+             ) -> list[tuple[str, bool]]:
     """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site.
     Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles.
     `listing` is the same folders as already read by inputs.scan (a folder missing from it is read here)."""
-    found: list[tuple[Path, bool]] = []
+    found: list[tuple[str, bool]] = []
     if not content_dir.is_dir():
         return found
     root = config_root.resolve()
@@ -95,7 +95,7 @@ def discover(config_root: Path, content_dir: Path, report: Reporter, listing: Li
             elif name.endswith(".md"):
                 if is_bundle and name != "index.md":
                     continue
-                found.append((Path(entry_path), is_bundle))
+                found.append((entry_path, is_bundle))
 
     walk(top, content_dir.stat())
     return found
@@ -122,7 +122,7 @@ def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
     return out
 
 
-def discovery_still_valid(found: list[tuple[Path, bool]], changed: set[Path]) -> bool:
+def discovery_still_valid(found: list[tuple[str, bool]], changed: set[Path]) -> bool:
     """True when the files that changed cannot have added or removed an article (the preview knows what
     changed, so it can skip walking the whole content folder): every one still exists as a file and is either
     an article already known or not an article at all (a photo)."""
@@ -130,7 +130,7 @@ def discovery_still_valid(found: list[tuple[Path, bool]], changed: set[Path]) ->
     for path in changed:
         if not path.is_file() or path.is_symlink():
             return False
-        if path.suffix == ".md" and path not in known:
+        if path.suffix == ".md" and str(path) not in known:
             return False
     return True
 
@@ -151,7 +151,7 @@ class Loaded:
 
 def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
              known: Mapping[str, tuple[Stamp, bool, Any]] | None = None, jobs: int = 1,
-             found: list[tuple[Path, bool]] | None = None, convert: Callable[[SourceDoc], Any] | None = None,
+             found: list[tuple[str, bool]] | None = None, convert: Callable[[SourceDoc], Any] | None = None,
              ) -> list[Loaded]:
     """Read and split every article file (in discovery order), except those whose stamp and kind match an entry
     of `known`: their remembered value is taken instead of reading them.
@@ -164,12 +164,11 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
     if found is None:
         found = discover(config_root, content_dir, report)
     slots: list[Loaded | None] = [None] * len(found)
-    todo: list[tuple[int, Path, str, bool, Stamp]] = []
+    todo: list[tuple[int, str, str, bool, Stamp]] = []
     prefix = str(config_root) + os.sep
-    for i, (path, bundle) in enumerate(found):
-        name = str(path)
+    for i, (name, bundle) in enumerate(found):
         rel = (unicodedata.normalize("NFC", name[len(prefix):]).replace(os.sep, "/") if name.startswith(prefix)
-               else _rel(path, config_root))
+               else _rel(Path(name), config_root))
         try:
             st = os.stat(name)
         except OSError:
@@ -179,13 +178,13 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
         if old is not None and old[0] == stamp and old[1] == bundle:
             slots[i] = Loaded(rel, stamp, bundle, old[2], False)
         else:
-            todo.append((i, path, rel, bundle, stamp))
+            todo.append((i, name, rel, bundle, stamp))
 
     def parse(start: int, stop: int) -> tuple[list[Any], list]:
         local = Reporter()
         out = []
         for _, p, rel, b, _ in todo[start:stop]:
-            doc = load_one(p, rel, b, max_bytes, local)
+            doc = load_one(Path(p), rel, b, max_bytes, local)
             out.append(convert(doc) if doc is not None and convert is not None else doc)
         return out, local.diagnostics
 

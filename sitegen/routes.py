@@ -15,6 +15,7 @@ from typing import Mapping
 from .diagnostics import Reporter
 from .model import Article, Site
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
 
 
@@ -159,7 +160,7 @@ def _owner(page: Page, site: Site) -> str:
 
 def safe_relative(path: str) -> bool:
     """True if `path` is a relative POSIX path that stays inside its root."""
-    if not path or path.startswith("/") or "\\" in path or re.match(r"^[A-Za-z]:", path):
+    if not path or path.startswith("/") or "\\" in path or _DRIVE.match(path):
         return False
     return not any(part in ("..", ".") for part in path.split("/"))
 

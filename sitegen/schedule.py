@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from babel.dates import format_datetime
 
@@ -35,7 +36,8 @@ def upcoming(config: SiteConfig, report: Reporter, now: dt.datetime | None = Non
     """Every publish and expire moment after `now`, soonest first. Drafts never publish on their own."""
     now = now or dt.datetime.now(config.tz)
     docs = [doc for path, bundle in read.discover(config.root, config.content_dir, report)
-            if (doc := read.load_one(path, _rel(path, config), bundle, config.max_file_bytes, report)) is not None]
+            if (doc := read.load_one(Path(path), _rel(Path(path), config), bundle, config.max_file_bytes, report))
+            is not None]
     site = model.build_site(docs, config, report, drafts=True, now=now)  # drafts=True keeps future and expired
     events = []
     for a in site.articles:
