@@ -180,10 +180,11 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[
     """Related articles depend only on dates, tags and categories: reuse them while those stay the same."""
     key = digest_text("\0".join((f"related {config.related}",
                                  *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
-    found = cache.get_many("markup", [key]).get(key)
-    if found is None:
-        found = model.related(site, config.related)
-        cache.put_many("markup", {key: found})
+    remembered = cache.get_many("meta", ["related"]).get("related")  # meta: never pruned
+    if remembered is not None and remembered[0] == key:
+        return remembered[1]
+    found = model.related(site, config.related)
+    cache.put_many("meta", {"related": (key, found)})
     return found
 
 
@@ -242,7 +243,8 @@ def _check_links(site: model.Site, markup_keys: list[str], bodies: list[BodyInfo
     link follows its target's URL, which the article's own inputs do not show) and the link-check keys."""
     index = links.Index(site, [b.ids for b in bodies], pages, published, names, paths)
     base = digest_text(f"{index.key_text}\0{report.strict}")
-    link_keys = [digest_text(f"{k}\0{base}") for k in markup_keys]
+    # The source too: two articles with the same bytes (a copied folder) resolve relative links differently.
+    link_keys = [digest_text(f"{k}\0{a.source}\0{base}") for k, a in zip(markup_keys, site.articles)]
     done = cache.get_many("links", link_keys)
     html = cache.reader("markup")
     fresh: dict[str, tuple[str, tuple]] = {}

@@ -233,3 +233,18 @@ def test_link_to_an_article_follows_its_new_address(news, tmp_path):
                       encoding="utf-8")
     assert_same_as_clean(news, tmp_path, jobs=1)
     assert 'href="/kinh-te/bai-bon/"' in page.read_text(encoding="utf-8")
+
+
+def test_two_articles_with_the_same_bytes_keep_their_own_links(news, tmp_path):
+    """A copied folder: the same file bytes in two places. Each body's relative links start from its own folder
+    and each article's warnings name its own file, in the first build and from the cache."""
+    text = article("Bản sao", date="2024-06-04 08:00", body="Xem [bài bên cạnh](../ben-canh/index.md).")
+    news.write("content/thoi-su/ban-sao/index.md", text)
+    news.write("content/kinh-te/ban-sao-2/index.md", text)
+    news.write("content/thoi-su/ben-canh/index.md", article("Bên cạnh", date="2024-06-01 08:00"))
+    news.write("content/kinh-te/ben-canh/index.md", article("Bên cạnh nháp", date="2024-06-01 08:00", draft="true"))
+    for result in (news.build(jobs=1), assert_same_as_clean(news, tmp_path, jobs=1)):
+        assert [(d.path, d.code) for d in result.diagnostics if d.code.startswith("LINK")] == [
+            ("content/kinh-te/ban-sao-2/index.md", "LINK003")]  # links to a draft: a warning, in its own file
+    assert 'href="/thoi-su/ben-canh/"' in (news.public / "thoi-su/ban-sao/index.html").read_text(encoding="utf-8")
+    assert "/thoi-su/ben-canh/" not in (news.public / "kinh-te/ban-sao-2/index.html").read_text(encoding="utf-8")
