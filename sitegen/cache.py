@@ -12,8 +12,9 @@ import hashlib
 import os
 import pickle
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from . import __version__
 
@@ -75,17 +76,13 @@ class Cache:
             return {k: table_store[k] for k in keys if k in table_store}
         if self.db is None:
             return {}
-        keys = list(keys)
         out: dict[str, Any] = {}
         try:
-            for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
-                chunk = keys[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                for k, v in self.db.execute(f"SELECT k, v FROM {table} WHERE k IN ({marks})", chunk):
-                    try:
-                        out[k] = pickle.loads(v)
-                    except Exception:  # corrupt entry: recompute it
-                        pass
+            for k, v in self._select(table, "k, v", keys):
+                try:
+                    out[k] = pickle.loads(v)
+                except Exception:  # corrupt entry: recompute it
+                    pass
         except sqlite3.Error:
             return {}
         return out
@@ -97,16 +94,18 @@ class Cache:
             return {k for k in keys if k in table_store}
         if self.db is None:
             return set()
-        keys = list(keys)
-        out: set[str] = set()
         try:
-            for start in range(0, len(keys), 900):
-                chunk = keys[start:start + 900]
-                marks = ",".join("?" * len(chunk))
-                out.update(k for (k,) in self.db.execute(f"SELECT k FROM {table} WHERE k IN ({marks})", chunk))
+            return {k for (k,) in self._select(table, "k", keys)}
         except sqlite3.Error:
             return set()
-        return out
+
+    def _select(self, table: str, columns: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """Rows of `table` whose key is among `keys`, queried in chunks (SQLite's limit on bound parameters)."""
+        assert self.db is not None
+        keys = list(keys)
+        for start in range(0, len(keys), 900):
+            chunk = keys[start:start + 900]
+            yield from self.db.execute(f"SELECT {columns} FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
 
     def all(self, table: str) -> dict[str, Any]:
         if self.memory is not None:
@@ -146,14 +145,20 @@ class Cache:
 
     def _write(self, table: str, items: dict[str, Any], gone: list[str], clear: bool = False) -> None:
         """One transaction; a failure leaves the table as it was (the cache is an optimisation, never fatal)."""
+        with self._transaction() as db:
+            if clear:
+                db.execute(f"DELETE FROM {table}")
+            db.executemany(f"DELETE FROM {table} WHERE k = ?", ((k,) for k in gone))
+            db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                           ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN ... COMMIT; on a SQLite error, ROLLBACK and carry on (the cache is never fatal)."""
         assert self.db is not None
         try:
             self.db.execute("BEGIN")
-            if clear:
-                self.db.execute(f"DELETE FROM {table}")
-            self.db.executemany(f"DELETE FROM {table} WHERE k = ?", ((k,) for k in gone))
-            self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
-                                ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
+            yield self.db
             self.db.execute("COMMIT")
         except sqlite3.Error:
             try:
@@ -178,19 +183,15 @@ class Cache:
             return
         try:
             (count,) = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
-            if count <= 2 * len(keep) + 100:
-                return
-            self.db.execute("BEGIN")
-            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (k TEXT PRIMARY KEY)")
-            self.db.execute("DELETE FROM keep")
-            self.db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
-            self.db.execute(f"DELETE FROM {table} WHERE k NOT IN (SELECT k FROM keep)")
-            self.db.execute("COMMIT")
         except sqlite3.Error:
-            try:
-                self.db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            return
+        if count <= 2 * len(keep) + 100:
+            return
+        with self._transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (k TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep")
+            db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
+            db.execute(f"DELETE FROM {table} WHERE k NOT IN (SELECT k FROM keep)")
 
     def close(self) -> None:
         if self.db is not None:

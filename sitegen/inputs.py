@@ -50,13 +50,13 @@ class Outcome:
 class Scan:
     key: str  # every input's stamp; "" when a file changed too recently to be sure (see `scan`)
     names: str  # only which files exist (names, kinds, symlink targets): what link checks depend on
-    content: dict  # folder -> its entries under content/ (read.Listing), so discovery need not walk it again
 
 
-def scan(config: SiteConfig, flags: tuple) -> Scan:
+def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     """Walk every input of a build with these flags. The key is "" when a file changed too recently to tell a
     later change apart by its timestamps (file times tick in steps of a few milliseconds: Git's racy-clean
-    problem), so that build is not remembered as skippable."""
+    problem), so that build is not remembered as skippable. Also returns what the walk saw of content/
+    (a read.Listing), so discovery need not walk it again."""
     started = time.time_ns()
     h = hashlib.blake2b(digest_size=20)
     names = hashlib.blake2b(digest_size=20)
@@ -68,7 +68,7 @@ def scan(config: SiteConfig, flags: tuple) -> Scan:
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
         newest = max(newest, _stamp_tree(str(folder), h, names, content if folder == config.content_dir else None))
-    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest(), content)
+    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest()), content
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:

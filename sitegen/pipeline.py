@@ -39,7 +39,6 @@ class Warm:
 
     tables: dict = field(default_factory=dict)  # the build cache's tables, in memory instead of on disk
     entries: dict = field(default_factory=dict)  # what templates see of each article, by its inputs
-    discovered: tuple | None = None  # the article files, and what walking content/ reported
     paths: Any = field(default_factory=links.real_paths)  # symlink-free paths for the link check
     templates: Templates | None = None  # the Jinja environment: unchanged templates stay compiled
     salt: str = ""
@@ -64,13 +63,11 @@ class Warm:
 
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
-          fresh_search: bool = True, changed: set[Path] | None = None,
-          stats_from: str | None = None, progress: Progress | None = None) -> BuildResult:
+          fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
-    `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`
-    (the files it saw change), which spares walking the content folder when no article was added or removed.
+    and `fresh_search=False` to reuse the live search index instead of re-indexing on every save.
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
@@ -83,7 +80,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         # A build from the cache on disk, with inputs equal to the last successful one's, would render and
         # write nothing: answer with that build's result instead (the preview has its own, finer, memory).
         ask_inputs = publish and folder is not None and not stats_from
-        scanned = inputs.scan(config, (drafts, strict, publish))
+        scanned, listing = inputs.scan(config, (drafts, strict, publish))
         read_inputs = scanned.key if ask_inputs else ""
         last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
         moment = now or dt.datetime.now(config.tz)
@@ -95,9 +92,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
         loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
                                known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                               found=_discovery(config, report, warm, changed, scanned.content),
+                               found=read.discover(config.root, config.content_dir, report, listing),
                                convert=functools.partial(model.check, config=config, strict=strict))
-        scanned.content.clear()  # the folder listing served discovery; at 100 000 articles it is 100 MB
+        del listing  # it served discovery; at 100 000 articles it is 100 MB
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
             site = stats.apply(site, stats.load_totals(stats_from, report))
@@ -160,20 +157,6 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
         where = exc.filename or config.output_dir
         raise BuildFailed([Diagnostic(str(where), 0, 0, "WRITE001", "error", f"không ghi được: {exc.strerror or exc}",
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
-
-
-def _discovery(config: SiteConfig, report: Reporter, warm: Warm, changed: set[Path] | None,
-               listing: read.Listing) -> list[tuple[str, bool]]:
-    """The article files: walked anew, or (preview) the previous list when the changes cannot affect it."""
-    previous = warm.discovered
-    if previous is not None and changed is not None and read.discovery_still_valid(previous[0], changed):
-        report.extend(previous[1])
-        return previous[0]
-    local = Reporter(strict=report.strict)
-    found = read.discover(config.root, config.content_dir, local, listing)
-    report.extend(local.diagnostics)
-    warm.discovered = (found, tuple(local.diagnostics))
-    return found
 
 
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:

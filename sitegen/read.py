@@ -122,19 +122,6 @@ def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
     return out
 
 
-def discovery_still_valid(found: list[tuple[str, bool]], changed: set[Path]) -> bool:
-    """True when the files that changed cannot have added or removed an article (the preview knows what
-    changed, so it can skip walking the whole content folder): every one still exists as a file and is either
-    an article already known or not an article at all (a photo)."""
-    known = {p for p, _ in found}
-    for path in changed:
-        if not path.is_file() or path.is_symlink():
-            return False
-        if path.suffix == ".md" and str(path) not in known:
-            return False
-    return True
-
-
 Stamp = tuple[int, int]  # (mtime_ns, size): a file whose stamp is unchanged need not be read again
 
 
@@ -165,7 +152,7 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
         found = discover(config_root, content_dir, report)
     slots: list[Loaded | None] = [None] * len(found)
     todo: list[tuple[int, str, str, bool, Stamp]] = []
-    prefix = str(config_root) + os.sep
+    prefix = str(config_root) + os.sep  # slicing the common prefix: pathlib's relative_to cost 0.15 s per 10 000
     for i, (name, bundle) in enumerate(found):
         rel = (unicodedata.normalize("NFC", name[len(prefix):]).replace(os.sep, "/") if name.startswith(prefix)
                else _rel(Path(name), config_root))

@@ -210,7 +210,7 @@ class Templates:
                 except jinja2.TemplateError:
                     seen[current] = "missing"  # rendering reports it properly
                     continue
-                refs = self._references(source)
+                refs = self._remembered_references(source)
                 if refs is None:  # a template chosen at run time: depend on all of them
                     refs = tuple(self.env.list_templates())
                 seen[current] = digest(filename, source)
@@ -218,7 +218,7 @@ class Templates:
             self._template_keys[name] = digest(sorted(seen.items()))
         return self._template_keys[name]
 
-    def _references(self, source: str) -> tuple[str, ...] | None:
+    def _remembered_references(self, source: str) -> tuple[str, ...] | None:
         """_references, remembered by source beside the compiled templates: parsing every template on every
         build cost a tenth of a second."""
         key = digest_text(source)
@@ -310,7 +310,8 @@ def _memo_key(value: Any) -> Any:
 
 @lru_cache(maxsize=512)
 def _references(env: jinja2.Environment, source: str) -> tuple[str, ...] | None:
-    """Templates a template source names; None if one is chosen at run time. Memoized: parsing is slow."""
+    """Templates a template source names; None if one is chosen at run time (slow: a full parse, so
+    Templates remembers the answer by source)."""
     try:
         refs = list(jinja2.meta.find_referenced_templates(env.parse(source)))
     except jinja2.TemplateSyntaxError:

@@ -44,7 +44,7 @@ class Preview:
     base_path: str = "/"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def rebuild(self, reason: str = "", changed: set[Path] | None = None) -> bool:
+    def rebuild(self, reason: str = "") -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay."""
         with self.lock:
             started = time.perf_counter()
@@ -53,7 +53,7 @@ class Preview:
                 self.base_path = cfg.base_path
                 # The search index is built once; re-indexing on every save would take seconds on a big site.
                 first = self.warm.templates is None
-                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
+                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
@@ -172,7 +172,7 @@ class _Changes(FileSystemEventHandler):
             first = min(batch.values())
             names = sorted(batch)
             shown = Path(names[0]).name + (f" và {len(names) - 1} tệp khác" if len(names) > 1 else "")
-            self.preview.rebuild(f" ({shown})", {Path(n) for n in names})
+            self.preview.rebuild(f" ({shown})")
             self.on_built(names[0], first)
 
     def stop(self) -> None:
