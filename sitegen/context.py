@@ -7,7 +7,7 @@ incremental build fingerprints exactly this.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .cache import digest, digest_text
 from .config import SiteConfig
@@ -28,12 +28,13 @@ class SiteView:
     """Site-wide data every template may use."""
 
     config: SiteConfig
-    entries: tuple[Entry, ...]  # newest first
+    entries: Sequence[Entry]  # newest first (an edit build's are fetched from the cache as pages ask for them)
     menu: tuple[MenuItem, ...]
     categories: dict[str, Category]
     tags: dict[str, Tag]
     most_read: tuple[int, ...]
     related: tuple[tuple[int, ...], ...]
+    home: "Home"
 
     @property
     def title(self) -> str:
@@ -46,11 +47,40 @@ class SiteView:
         return self.config.url(f"{self.config.tag_base}/{slug}/")
 
 
+@dataclass(frozen=True)
+class Home:
+    """Which articles the home page shows, by index: its featured block, the latest list, and each menu
+    category's block."""
+
+    featured: tuple[int, ...]
+    latest: tuple[int, ...]
+    blocks: tuple[tuple[int, tuple[int, ...]], ...]  # (menu position, articles)
+
+    @property
+    def shown(self) -> list[int]:
+        return [*self.featured, *self.latest, *(i for _, members in self.blocks for i in members)]
+
+
 def site_view(site: Site, entries: tuple[Entry, ...], most_read: tuple[int, ...],
               related: tuple[tuple[int, ...], ...]) -> SiteView:
     cfg = site.config
     menu = tuple(MenuItem(c.name, cfg.url(f"{c.slug}/"), c.slug) for c in site.categories)
-    return SiteView(cfg, entries, menu, {c.slug: c for c in site.categories}, dict(site.tags), most_read, related)
+    return SiteView(cfg, entries, menu, {c.slug: c for c in site.categories}, dict(site.tags), most_read, related,
+                    _home(cfg, entries, menu))
+
+
+def _home(cfg: SiteConfig, entries: Sequence[Entry], menu: tuple[MenuItem, ...]) -> Home:
+    featured = [i for i, e in enumerate(entries) if e.featured][: cfg.home_featured]
+    if not featured:
+        featured = [i for i, e in enumerate(entries) if e.image][:1] or list(range(min(1, len(entries))))
+    shown = set(featured)
+    latest = [i for i in range(len(entries)) if i not in shown][: cfg.home_latest]
+    blocks = []
+    for n, item in enumerate(menu):
+        members = [i for i, e in enumerate(entries) if e.category.slug == item.slug][: cfg.home_per_category]
+        if members:
+            blocks.append((n, tuple(members)))
+    return Home(tuple(featured), tuple(latest), tuple(blocks))
 
 
 def page_context(page: Page, view: SiteView) -> dict[str, Any]:
@@ -77,7 +107,10 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
         ctx["entry"] = entry
         ctx["related"] = [entries[i] for i in view.related[data["index"]]]
     elif kind == "home":
-        ctx.update(_home(view))
+        home = view.home
+        ctx["featured"] = [entries[i] for i in home.featured]
+        ctx["latest"] = [entries[i] for i in home.latest]
+        ctx["category_blocks"] = [(view.menu[n], [entries[i] for i in members]) for n, members in home.blocks]
     elif kind == "category":
         ctx["category"] = view.categories[data["category"]]
     elif kind == "tag":
@@ -100,22 +133,6 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
     return ctx
 
 
-def _home(view: SiteView) -> dict[str, Any]:
-    cfg = view.config
-    entries = view.entries
-    featured = [e for e in entries if e.featured][: cfg.home_featured]
-    if not featured:
-        featured = [e for e in entries if e.image][:1] or list(entries[:1])
-    shown = {id(e) for e in featured}
-    latest = [e for e in entries if id(e) not in shown][: cfg.home_latest]
-    blocks = []
-    for item in view.menu:
-        members = [e for e in entries if e.category.slug == item.slug][: cfg.home_per_category]
-        if members:
-            blocks.append((item, members))
-    return {"featured": featured, "latest": latest, "category_blocks": blocks}
-
-
 def global_key(view: SiteView, assets_key: str) -> str:
     """What every page shows besides its own data: config, menu, the most-read block, the theme's assets."""
     most = [(e.url, e.title, e.views, e.date, e.image) for e in (view.entries[i] for i in view.most_read)]
@@ -123,13 +140,9 @@ def global_key(view: SiteView, assets_key: str) -> str:
     return digest(view.config.fingerprint, view.menu, most, cats, assets_key)
 
 
-def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str) -> str:
-    """A hash of everything `page_context` gives this page's template: equal fingerprints, equal bytes.
-
-    Entries count by `Entry.key` (their source file, URL and photos), never by their position in the site,
-    so adding an article changes only the pages that show it.
-    """
-    entries, data, kind = view.entries, page.data, page.kind
+def uses(page: Page, view: SiteView) -> tuple[list[int], tuple]:
+    """Which articles' entries `page_context` gives this page's template, and what else of its own data."""
+    data, kind = page.data, page.kind
     used: list[int] = []
     extra: tuple = ()
     pagination: Pagination | None = data.get("pagination")
@@ -139,14 +152,13 @@ def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str) ->
     if kind == "article":
         used += [data["index"], *view.related[data["index"]]]
     elif kind == "home":
-        home = _home(view)
-        shown = home["featured"] + home["latest"] + [e for _, members in home["category_blocks"] for e in members]
-        extra = tuple(e.key for e in shown)
+        used += view.home.shown
+        extra = (view.home,)
     elif kind in ("feed", "alias"):
         used += list(data.get("items", ())) + ([data["index"]] if "index" in data else [])
         extra = (data.get("category"), data.get("target"))
     elif kind == "404":
-        used += list(range(min(5, len(entries))))
+        used += list(range(min(5, len(view.entries))))
     elif kind == "tag":
         extra += (view.tags[data["tag"]].name,)
     if kind in ("category", "tag", "archive_month"):
@@ -154,5 +166,17 @@ def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str) ->
     if kind in ("sitemap", "archive", "tags"):
         extra = (data.get("urls"), data.get("months"), sorted(data.get("counts", {}).items()),
                  [(s, t.name) for s, t in view.tags.items()] if kind == "tags" else None)
-    return digest_text("\0".join((template_key, site_key, kind, page.url, page.path, repr(extra) if extra else "",
-                                  *[entries[i].key for i in used])))
+    return used, extra
+
+
+def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str,
+                used: tuple[list[int], tuple] | None = None) -> str:
+    """A hash of everything `page_context` gives this page's template: equal fingerprints, equal bytes.
+
+    Entries count by `Entry.key` (their source file, URL and photos), never by their position in the site,
+    so adding an article changes only the pages that show it. `used` is `uses(page, view)` if already known.
+    """
+    indices, extra = used or uses(page, view)
+    entries = view.entries
+    return digest_text("\0".join((template_key, site_key, page.kind, page.url, page.path,
+                                  repr(extra) if extra else "", *[entries[i].key for i in indices])))

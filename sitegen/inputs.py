@@ -50,6 +50,16 @@ class Outcome:
 class Scan:
     key: str  # every input's stamp; "" when a file changed too recently to be sure (see `scan`)
     names: str  # only which files exist (names, kinds, symlink targets): what link checks depend on
+    outside: str  # every input but the files under content/ (templates, assets, code, configuration, flags);
+    # "" when one of those changed too recently (as `key`)
+    files: dict[str, tuple[int, ...]]  # each file under content/ (its path as walked) -> its full stat stamp
+    started: int  # time.time_ns() when the walk began: a file changed since `started - RACY_NS` is uncertain
+
+    def settled(self) -> dict[str, tuple[int, ...]]:
+        """`files` as a later build may trust them: a file changed too close to this walk gets no stamp, so that
+        build reads it again (a second change in the same timestamp tick would not show in its stat)."""
+        limit = self.started - RACY_NS
+        return {path: st if max(st[2], st[3]) < limit else () for path, st in self.files.items()}
 
 
 def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
@@ -58,17 +68,24 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     problem), so that build is not remembered as skippable. Also returns what the walk saw of content/
     (a read.Listing), so discovery need not walk it again."""
     started = time.time_ns()
-    h = hashlib.blake2b(digest_size=20)
+    outside = hashlib.blake2b(digest_size=20)
     names = hashlib.blake2b(digest_size=20)
-    h.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
-                   _libraries())).encode())
-    newest = 0
+    outside.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
+                         _libraries())).encode())
     content: dict[str, list] = {}
+    files: dict[str, tuple[int, ...]] = {}
+    inside = hashlib.blake2b(digest_size=20)
+    newest = {}
     for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
+        h = inside if folder == config.content_dir else outside
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
-        newest = max(newest, _stamp_tree(str(folder), h, names, content if folder == config.content_dir else None))
-    return Scan(h.hexdigest() if newest < started - RACY_NS else "", names.hexdigest()), content
+        newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content if h is inside else None,
+                                                      files if h is inside else None))
+    settled = started - RACY_NS
+    key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
+    return Scan(key if max(newest.values()) < settled else "", names.hexdigest(),
+                outside.hexdigest() if newest[outside] < settled else "", files, started), content
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
@@ -77,10 +94,11 @@ def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime
             and (outcome.until is None or now < outcome.until))
 
 
-def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: dict | None = None) -> int:
+def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: dict | None = None,
+                files: dict | None = None) -> int:
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
-    stamped once."""
+    stamped once. `files` receives each file's stamp, `listing` each folder's entries (see read.Listing)."""
     newest = 0
     seen: set[tuple[int, int]] = set()
     stack = [top]
@@ -112,6 +130,8 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: d
                 listed.append((e.name, e.path, e.is_dir(), bool(link), st))
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
             h.update(f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
+            if files is not None and not stat.S_ISDIR(st.st_mode):
+                files[e.path] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
             if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 subfolders.append(e.path)

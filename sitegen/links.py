@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
+from .config import SiteConfig
 from .diagnostics import Reporter
 from .read import body_of
-from .model import Article, Site
+from .model import Article
 from .routes import Page
 
 # Python-Markdown writes double quotes; raw HTML from editors may use single ones.
@@ -45,35 +46,43 @@ class Index:
     """Everything a link may point at, computed once per build. `key` changes whenever the outcome of checking
     an unchanged body could: any page, article address, anchor, published file, or file name under content/
     and the assets (`names`, from inputs.names). Built from strings only; symlinks are resolved lazily, for
-    links that need it."""
+    links that need it. It pickles without its configuration and path memo (`attach` gives them back), so an
+    edit build can check one body against the last full build's index."""
 
-    def __init__(self, site: Site, ids: Sequence[frozenset[str]], pages: list[Page],
-                 published: Iterable[tuple[Path, str]], names: str, real_paths: "_RealPaths | None" = None):
-        cfg = site.config
-        self.config = cfg
-        self.site = site
+    def __init__(self, config: SiteConfig, articles: Sequence[Article], ids: Sequence[frozenset[str]],
+                 pages: list[Page], published: Iterable[tuple[Path, str]], names: str,
+                 real_paths: "_RealPaths | None" = None):
+        self.attach(config, real_paths)
+        self.refs = tuple((a.source, a.file, a.bundle) for a in articles)
         self.ids = ids
-        self.content_dir = cfg.content_dir.resolve()
+        self.content_dir = config.content_dir.resolve()
         self.urls = {p.url for p in pages} | {p.path for p in pages}
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
-        self.real = real_paths if real_paths is not None else _RealPaths()
-        self._by_path: dict[str, int] | None = None
         self.files = {self.key(src): out for src, out in published}
         self.urls |= set(self.files.values())
         self.key_text = "\0".join((
             names, repr(sorted(self.urls)), repr(sorted(self.files.items())),
-            *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(site.articles))))
+            *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
+
+    def attach(self, config: SiteConfig, real_paths: "_RealPaths | None" = None) -> "Index":
+        self.config = config
+        self.real = real_paths if real_paths is not None else _RealPaths()
+        self._by_path: dict[str, int] | None = None
+        return self
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k not in ("config", "real", "_by_path", "key_text")}
 
     @property
     def by_path(self) -> dict[str, int]:
         """Article files and bundle folders by real path: built on the first link that names a content file."""
         if self._by_path is None:
             self._by_path = {}
-            for i, a in enumerate(self.site.articles):
-                self._by_path[self.key(a.file)] = i
-                if a.bundle:
-                    self._by_path[self.key(os.path.dirname(a.file))] = i
+            for i, (_, file, bundle) in enumerate(self.refs):
+                self._by_path[self.key(file)] = i
+                if bundle:
+                    self._by_path[self.key(os.path.dirname(file))] = i
         return self._by_path
 
     def key(self, path: Path | str) -> str:
@@ -90,10 +99,9 @@ class Index:
         return False
 
 
-def check(index: Index, i: int, body_html: str, report: Reporter) -> str:
+def check(index: Index, i: int, article: Article, body_html: str, report: Reporter) -> str:
     """Article i's body with content-path links rewritten to URLs; broken links, anchors and missing alt text
     reported. Depends on nothing but the body, the article and `index` (whose key says when it changed)."""
-    article = index.site.articles[i]
     _check_alt(article, report)
     if i not in index.article_url:  # dropped by a route collision, already reported
         return body_html
@@ -193,7 +201,7 @@ class _Links:
     def _check_anchor(self, href: str, target: int, frag: str) -> None:
         if _norm(frag) in self.index.ids[target]:
             return
-        where = "bài này" if target == self.i else self.index.site.articles[target].source
+        where = "bài này" if target == self.i else self.index.refs[target][0]
         line = self._line(href)
         message = f"liên kết '{href}' trỏ tới mục '#{frag}' không có trong {where}"
         hint = "sửa phần sau dấu # cho khớp id của tiêu đề (chữ thường không dấu, nối bằng '-')"

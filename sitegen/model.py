@@ -12,7 +12,7 @@ import posixpath
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
@@ -251,6 +251,27 @@ def reusable(checked: Checked, strict: bool) -> bool:
     if checked.strict != strict:
         return False
     return a is None or all(p.file is None or p.file.is_file() for p in ([a.image] if a.image else []) + list(a.photos))
+
+
+# What an article shows only on the pages that show it (its own page, listings, feeds, related blocks). A change
+# confined to these leaves every route, order, listing, related block and photo of the site where it was.
+CONTENT_FIELDS = ("digest", "title", "summary", "author", "source_name", "comments", "rating_total", "rating_count",
+                  "body_line", "extra", "collected")
+
+
+def shape(checked: Checked) -> tuple:
+    """Everything of a validated file but its CONTENT_FIELDS, photo words and line numbers: two files of the
+    same shape put the same article in the same places (an edit build re-renders only the pages that show it).
+    Of a photo only its file decides anything beyond the article's own entry; line numbers move with every
+    edit above them and only ever appear in diagnostics, which the edit build compares."""
+    a = checked.article
+    if a is not None:
+        a = replace(a, **{f: None for f in CONTENT_FIELDS},
+                    image=replace(a.image, line=0, caption="", alt="") if a.image else None,
+                    photos=tuple(replace(p, line=0, caption="", alt="") for p in a.photos),
+                    body_images=tuple((src, "", 0) for src, _, _ in a.body_images))
+    category = checked.new_category[:2] if checked.new_category else None
+    return checked.source, a, checked.tag_names, category, checked.strict
 
 
 def build_site(docs: list[SourceDoc], config: SiteConfig, report: Reporter, *, drafts: bool = False,

@@ -7,16 +7,16 @@ import datetime as dt
 import functools
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
-from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import context, inputs, links, model, photos, read, routes, search, stats, workers
+from . import context, delta, inputs, links, model, photos, read, render, routes, search, stats, workers
 from .cache import Cache, digest_text
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
 from .markup import BodyInfo, MarkupOptions, Renderer
-from .render import Templates, make_entries
+from .render import Entry, Templates, make_entries
 from .write import Staging, WriteStats, output_token, recover
 
 
@@ -30,6 +30,7 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
     skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
+    edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
 
 
 @dataclass
@@ -89,6 +90,17 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             clock.lap("check")
             return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
                                0, clock.laps, skipped=True)
+        edit = delta.prepare(cache, scanned, output_token(config.output_dir), moment, config, strict) \
+            if publish and not stats_from else None
+        if edit is not None:
+            try:
+                done = _edit(edit, config, cache, warm, folder, scanned, read_inputs, report, clock, jobs,
+                             fresh_search, progress)
+            except delta.Missing:
+                done = None
+            if done is not None:
+                return done
+            report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
         known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
         loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
                                known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
@@ -106,16 +118,21 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         report.raise_if_errors()  # nothing has been written yet
         photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
         clock.lap("photos")
-        markup_keys, bodies = _render_bodies(site, photo_plan.infos, config, cache, jobs, progress, report)
-        body_keys, link_keys = _check_links(site, markup_keys, bodies, pages, photo_plan.published, scanned.names,
-                                            cache, report, warm.paths)
+        markup_keys, bodies = _render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
+        index = links.Index(config, site.articles, [b.ids for b in bodies], pages, photo_plan.published,
+                            scanned.names, warm.paths)
+        link_base = digest_text(f"{index.key_text}\0{report.strict}")
+        body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
+                                            cache, report)
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
                                photo_plan.infos, warm.entries)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
         templates = warm.templates_for(config, folder)
         site_key = context.global_key(view, templates.assets_key())
-        prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in pages}
+        used = [context.uses(p, view) for p in pages]
+        prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key, u)
+                  for p, u in zip(pages, used)}
         if not publish:
             _render_pages(pages, view, templates, report, None, jobs, progress)
             report.raise_if_errors()
@@ -139,13 +156,116 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.prune("markup", set(markup_keys) | set(body_keys))
         cache.prune("bodies", set(markup_keys))
         cache.prune("links", set(link_keys))
-        if read_inputs:
-            files = len(trees[stage.token])
-            cache.put_many("meta", {"outcome": inputs.Outcome(read_inputs, stage.token, site.next_change, len(pages),
-                                                              len(site.articles), files, tuple(report.diagnostics))})
+        _remember_entries(cache, entries, photo_plan.infos)
+        plan = delta.Plan(
+            stage.token, scanned.outside, scanned.names, site.next_change, {a.file: i for i, a in enumerate(site.articles)},
+            tuple((f.path, f.bundle) for f in _published(loaded, site)), tuple(pages), delta.shown_by([u[0] for u in used]),
+            view.menu, view.categories, view.tags, view.most_read, view.related, view.home, index, link_base, site_key)
+        if stats_from:  # the figures baked in are not in any input an edit build compares: no edit builds on it
+            cache.put_many("meta", {"state": None})
+            return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
+                               photo_plan.processed)
+        cache.put_many("meta", {"plan": plan})
+        _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages), len(site.articles),
+                  len(trees[stage.token]), [e.key for e in entries], report.diagnostics)
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
     finally:
         cache.close()
+
+
+def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,
+          read_inputs: str, report: Reporter, clock: "_Clock", jobs: int, fresh_search: bool,
+          progress: Progress | None) -> BuildResult | None:
+    """An edit build (see delta): the changed articles again, and the pages that show them. None when it turns
+    out to need more (an anchor came or went, the most-read block changed): nothing has been written then."""
+    plan, state, changes = edit.plan, edit.state, edit.changes
+    html = cache.reader("markup")
+    entries = delta.Entries(state.entries, cache.reader("entries"), html, {})
+    articles = [c.after.article for c in changes]
+    infos = [entries.infos(c.index) for c in changes]
+    if any(c.index not in plan.index.article_url for c in changes):
+        return None  # an article without a page (a route collision): the full build reports it
+    old_markup = [_markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
+    old_keys = _link_keys(plan.link_base, old_markup, [c.before.article for c in changes])
+    old_links = cache.get_many("links", old_keys)
+    if any(k not in old_links for k in old_keys):
+        return None
+    dropped = [d for c in changes for d in c.before.diagnostics] + [d for k in old_keys for d in old_links[k][1]]
+    if delta.residue(state.diagnostics, dropped, {c.before.source for c in changes}):
+        return None
+    clock.lap("load")
+    local = Reporter(strict=report.strict)
+    for c in changes:
+        local.extend(c.after.diagnostics)
+    markup_keys, bodies = _render_bodies(articles, infos, config, cache, jobs, None, local)
+    if any(b.ids != plan.index.ids[c.index] for b, c in zip(bodies, changes)):
+        return None  # another article's #anchor may now point at nothing (or at something)
+    index = plan.index.attach(config, warm.paths)
+    body_keys, _ = _check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, cache, local)
+    if local.errors:
+        return None  # the full build reports them, beside everything else it finds
+    clock.lap("markdown")
+    make = render.entry_maker(config, plan.categories, plan.tags)
+    fresh = {c.index: make(a, plan.index.article_url[c.index], b, k, html, mine)
+             for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
+    entries = delta.Entries(state.entries, cache.reader("entries"), html, fresh)
+    view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, plan.related,
+                            plan.home)
+    templates = warm.templates_for(config, folder)
+    site_key = context.global_key(view, templates.assets_key())
+    if site_key != plan.site_key:
+        return None  # an article of the most-read block changed its title: that block is on every page
+    diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
+    if diagnostics is None:
+        return None
+    report.extend(diagnostics)
+    redo = [plan.pages[n] for n in sorted({n for c in changes for n in plan.shows.get(c.index, ())})]
+    with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
+        paths = {p.path for p in redo}
+        for rel, fingerprint in stage.active.items():  # every other file stays what the live tree has
+            if rel not in paths and not search.owns(rel):
+                stage.want(rel, fingerprint)
+        todo = [p for p in redo if stage.want(p.path, context.fingerprint(p, view, templates.template_key(p.template), site_key))]
+        _render_pages(todo, view, templates, report, stage, jobs, progress)
+        clock.lap("render")
+        search.index(stage, config, report, fresh=fresh_search)
+        report.raise_if_errors()
+        trees = stage.publish()
+        clock.lap("write")
+    cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
+    cache.put_many("trees", trees, replace_all=True)
+    cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
+    keys = list(state.entries)
+    for i, e in fresh.items():
+        keys[i] = e.key
+    _remember(cache, plan.id, stage.token, scanned, read_inputs, plan.until, len(plan.pages), len(keys),
+              len(trees[stage.token]), keys, report.diagnostics)
+    return BuildResult(report.diagnostics, len(plan.pages), len(keys), stage.stats, len(todo), clock.laps, edited=True)
+
+
+def _published(loaded: list[read.Loaded], site: model.Site) -> list[read.Loaded]:
+    """The loaded files of the site's articles, in the site's order."""
+    by_source = {f.value.source: f for f in loaded if f.value.article is not None}
+    return [by_source[a.source] for a in site.articles]
+
+
+def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict]) -> None:
+    """Keep what templates saw of each article, for edit builds (only the entries the table lacks are written)."""
+    keys = [e.key for e in entries]
+    present = cache.has_many("entries", keys)
+    cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(entries, infos)
+                               if e.key not in present})
+    cache.prune("entries", set(keys))
+
+
+def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, until: dt.datetime | None,
+              pages: int, articles: int, files: int, entry_keys: list[str], diagnostics: list[Diagnostic]) -> None:
+    """What the next build needs to know of this one: to skip (no change at all) or to be an edit build."""
+    state = delta.State(plan, token, scanned.settled(), tuple(entry_keys), tuple(diagnostics))
+    remembered: dict[str, Any] = {"state": state}
+    if read_inputs:
+        remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics))
+    cache.put_many("meta", remembered)
 
 
 @contextmanager
@@ -171,19 +291,22 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[
     return found
 
 
-def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Cache, jobs: int,
-                   progress: Progress | None, report: Reporter) -> tuple[list[str], list[BodyInfo]]:
+def _markup_job(a: model.Article, mine: dict, safe: bool) -> tuple[str, model.Article, dict, dict, MarkupOptions]:
+    """(key, article, photos, alts, options): what converting one body takes, and the key of its result."""
+    alts = {p.src: p.alt for p in a.photos if p.alt}
+    options = MarkupOptions(mark_lead=not a.summary, safe=safe)
+    key = digest_text("\0".join((a.digest, repr(sorted(mine.items())) if mine else "",
+                                 repr(sorted(alts.items())) if alts else "", repr(options))))
+    return key, a, mine, alts, options
+
+
+def _render_bodies(articles: Sequence[model.Article], infos: Sequence[dict], config: SiteConfig, cache: Cache,
+                   jobs: int, progress: Progress | None, report: Reporter) -> tuple[list[str], list[BodyInfo]]:
     """Markdown to HTML for every article whose source or photos changed. Returns each article's markup key
     (its HTML is in the cache's `markup` table under it) and what listings need of the body. The HTML goes
     to the cache slice by slice as workers finish and is never held for the whole site."""
     safe = config.raw_html == "safe"
-    jobs_in: list[tuple[str, model.Article, dict, dict, MarkupOptions]] = []
-    for a, mine in zip(site.articles, infos):
-        alts = {p.src: p.alt for p in a.photos if p.alt}
-        options = MarkupOptions(mark_lead=not a.summary, safe=safe)
-        key = digest_text("\0".join((a.digest, repr(sorted(mine.items())) if mine else "",
-                                     repr(sorted(alts.items())) if alts else "", repr(options))))
-        jobs_in.append((key, a, mine, alts, options))
+    jobs_in = [_markup_job(a, mine, safe) for a, mine in zip(articles, infos)]
     keys = [j[0] for j in jobs_in]
     done: dict[str, BodyInfo] = cache.get_many("bodies", keys)
     present = cache.has_many("markup", [k for k in keys if k in done])
@@ -219,26 +342,29 @@ def _render_bodies(site: model.Site, infos: tuple, config: SiteConfig, cache: Ca
     return keys, [done[k] for k in keys]
 
 
-def _check_links(site: model.Site, markup_keys: list[str], bodies: list[BodyInfo], pages: list[routes.Page],
-                 published: Any, names: str, cache: Cache, report: Reporter, paths: Any) -> tuple[list[str], list[str]]:
-    """Check and rewrite every body's links (links.check), reusing each unchanged body's result while nothing
-    it could point at changed. Returns the key of each article's final HTML in the `markup` table (a rewritten
-    link follows its target's URL, which the article's own inputs do not show) and the link-check keys."""
-    index = links.Index(site, [b.ids for b in bodies], pages, published, names, paths)
-    base = digest_text(f"{index.key_text}\0{report.strict}")
+def _link_keys(index_base: str, markup_keys: Sequence[str], articles: Sequence[model.Article]) -> list[str]:
     # The source too: two articles with the same bytes (a copied folder) resolve relative links differently.
-    link_keys = [digest_text(f"{k}\0{a.source}\0{base}") for k, a in zip(markup_keys, site.articles)]
+    return [digest_text(f"{k}\0{a.source}\0{index_base}") for k, a in zip(markup_keys, articles)]
+
+
+def _check_links(index: links.Index, base: str, positions: Sequence[int], articles: Sequence[model.Article],
+                 markup_keys: list[str], cache: Cache, report: Reporter) -> tuple[list[str], list[str]]:
+    """Check and rewrite the links of each article's body (article `positions[n]` of the index is `articles[n]`),
+    reusing each unchanged body's result while nothing it could point at changed (`base`: the index's key).
+    Returns the key of each article's final HTML in the `markup` table (a rewritten link follows its target's
+    URL, which the article's own inputs do not show) and the link-check keys."""
+    link_keys = _link_keys(base, markup_keys, articles)
     done = cache.get_many("links", link_keys)
     html = cache.reader("markup")
     fresh: dict[str, tuple[str, tuple]] = {}
     rewritten: dict[str, str] = {}
-    for i, lk in enumerate(link_keys):
+    for n, lk in enumerate(link_keys):
         if lk in done or lk in fresh:
             continue
-        body = html.get(markup_keys[i]) or ""
+        body = html.get(markup_keys[n]) or ""
         local = Reporter(strict=report.strict)
-        new = links.check(index, i, body, local)
-        final = markup_keys[i]
+        new = links.check(index, positions[n], articles[n], body, local)
+        final = markup_keys[n]
         if new != body:
             final = digest_text(new)
             rewritten[final] = new
@@ -267,15 +393,15 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
                 stage.write_bytes(page.path, data)
         if stage is None:
             return WriteStats(), templates.take_problems()
-        delta = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
+        counts = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
         stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
-        return delta, templates.take_problems()
+        return counts, templates.take_problems()
 
-    for delta, problems in workers.run(render, len(pages), jobs, min_per_job=100,
-                                       progress=_counter(progress, "render", len(pages))):
+    for counts, problems in workers.run(render, len(pages), jobs, min_per_job=100,
+                                        progress=_counter(progress, "render", len(pages))):
         if stage is not None:
-            stage.stats.written += delta.written
-            stage.stats.unchanged += delta.unchanged
+            stage.stats.written += counts.written
+            stage.stats.unchanged += counts.unchanged
         templates.add_problems(problems)  # in page order, so the page an error names is the same every time
     templates.report_errors(report)
 

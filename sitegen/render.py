@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jinja2
 import jinja2.meta
@@ -88,20 +88,16 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], bo
                  photos: list[Mapping[str, ImageInfo | None]], memo: dict | None = None) -> tuple[Entry, ...]:
     """What templates see of each article. `memo` (the preview's, between builds) returns the same Entry for
     the same inputs, which spares hashing thousands of unchanged articles on every save."""
-    cfg = site.config
     cats = {c.slug: c for c in site.categories}
-    # Keys are built from short strings (repr of whole dataclasses per article cost half a second at 10 000).
-    cat_keys = {c.slug: repr((c.name, c.slug, c.description)) for c in site.categories}
-    tag_keys = {t.slug: repr((t.name, t.slug)) for t in site.tags.values()}
+    make = entry_maker(site.config, cats, site.tags)
     out = []
     for i, a in enumerate(site.articles):
         body, infos = bodies[i], photos[i]
-        tags = tuple(site.tags[t] for t in a.tags if t in site.tags)
         inputs = None
         if memo is not None:
             try:
-                inputs = (a.digest, a.source, urls[i], tuple(sorted(infos.items())), cats[a.category], tags, body,
-                          body_keys[i],
+                inputs = (a.digest, a.source, urls[i], tuple(sorted(infos.items())), cats[a.category],
+                          tuple(site.tags[t] for t in a.tags if t in site.tags), body, body_keys[i],
                           a.views, a.comments, a.rating_total, a.rating_count, repr(a.collected))
                 hit = memo.get(inputs)
             except TypeError:  # an unhashable value: no memo for this one
@@ -109,6 +105,24 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], bo
             if hit is not None:
                 out.append(hit)
                 continue
+        entry = make(a, urls[i], body, body_keys[i], html, infos)
+        if inputs is not None:
+            memo[inputs] = entry
+        out.append(entry)
+    return tuple(out)
+
+
+def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mapping[str, Tag],
+                ) -> Callable[[Article, str, BodyInfo, str, Any, Mapping[str, ImageInfo | None]], Entry]:
+    """make(article, url, body summary, body key, html reader, photo infos) -> its Entry, for one site's
+    categories and tags."""
+    # Keys are built from short strings (repr of whole dataclasses per article cost half a second at 10 000).
+    cat_keys = {c.slug: repr((c.name, c.slug, c.description)) for c in cats.values()}
+    tag_keys = {t.slug: repr((t.name, t.slug)) for t in site_tags.values()}
+
+    def make(a: Article, url: str, body: BodyInfo, body_key: str, html: Any,
+             infos: Mapping[str, ImageInfo | None]) -> Entry:
+        tags = tuple(site_tags[t] for t in a.tags if t in site_tags)
 
         def photo(src: str, caption: str, alt: str) -> Photo | None:
             info = infos.get(src)
@@ -124,16 +138,13 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], bo
         lead = a.summary or body.lead_text
         # Readers' figures baked in by `--stats` change without the source file changing, so they count too.
         key = digest_text("\0".join((
-            body_keys[i], a.source, urls[i], repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
+            body_key, a.source, url, repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
             *(tag_keys[t.slug] for t in tags), f"{a.views} {a.comments} {a.rating_total} {a.rating_count}",
             repr(a.collected) if a.collected is not None else "")))
-        entry = Entry(a, cfg.url(urls[i]), cfg.absolute_url(urls[i]), body_keys[i], html, lead,
-                      body.lead_in_body and not a.summary, body.has_source_line, image, gallery,
-                      cats[a.category], tags, body.words, key)
-        if inputs is not None:
-            memo[inputs] = entry
-        out.append(entry)
-    return tuple(out)
+        return Entry(a, cfg.url(url), cfg.absolute_url(url), body_key, html, lead, body.lead_in_body and not a.summary,
+                     body.has_source_line, image, gallery, cats[a.category], tags, body.words, key)
+
+    return make
 
 
 class Templates:

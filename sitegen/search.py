@@ -33,6 +33,11 @@ _TIMEOUT = 1800
 _MARK = b"data-pagefind-body"  # on the pages that are search results (article.html)
 
 
+def owns(rel: str) -> bool:
+    """Whether an output file is part of the search index (made by `index`, not by the page rendering)."""
+    return rel.startswith(BUNDLE + "/")
+
+
 def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True) -> None:
     """Index the result pages of this build and add the index to the spare tree.
 

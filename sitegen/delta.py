@@ -1,0 +1,182 @@
+"""Edit builds: when all that changed since the last build is the text of a few published articles, and none of
+them changed shape (model.shape: date, slug, category, tags, views, photos...), the last full build's plan still
+holds. Only those articles are read, converted and link-checked again, and only the pages that show them are
+rendered; every other file of the live tree is carried over as it is.
+
+A full build leaves a `Plan` (what the articles' shapes decided: the pages, which pages show which article, the
+site-wide view, the link index) and every build leaves a `State` (file stamps, entry keys, diagnostics).
+`prepare` decides. Any doubt answers None and the full build runs, so this only ever shortens a build whose
+output would be byte-identical: the tests build both ways and compare every byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from . import model, read
+from .cache import Cache, Reader
+from .config import SiteConfig
+from .context import Home, MenuItem
+from .diagnostics import Diagnostic, ERROR, Reporter
+from .inputs import Scan
+from .links import Index
+from .render import Entry
+from .routes import Page
+
+# More changed files than this and the full build, which reads and converts in parallel, is as quick.
+MAX_CHANGES = 100
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the last full build's articles decided, valid while no article changes shape."""
+
+    id: str
+    outside: str  # inputs.Scan.outside it was made with: templates, assets, code, configuration, flags
+    names: str  # inputs.Scan.names: which files existed
+    until: dt.datetime | None  # Site.next_change: when time alone changes what is published
+    articles: dict[str, int]  # article file (as inputs.scan walks it) -> its index in the site
+    docs: tuple[tuple[str, bool], ...]  # article i's key in the `docs` table, and whether it is a bundle
+    pages: tuple[Page, ...]
+    shows: dict[int, tuple[int, ...]]  # article index -> positions in `pages` of the pages that show its entry
+    menu: tuple[MenuItem, ...]
+    categories: dict[str, model.Category]
+    tags: dict[str, model.Tag]
+    most_read: tuple[int, ...]
+    related: tuple[tuple[int, ...], ...]
+    home: Home
+    index: Index  # what the bodies' links were checked against (without its config: `Index.attach`)
+    link_base: str  # the index's key
+    site_key: str  # context.global_key of that build
+
+
+@dataclass(frozen=True)
+class State:
+    """What every build leaves for the next edit build."""
+
+    plan: str  # the id of the Plan it goes with
+    token: str  # the output tree it published
+    files: dict[str, tuple[int, ...]]  # inputs.Scan.settled(): each file under content/ -> its stamp
+    entries: tuple[str, ...]  # article i's Entry.key; the `entries` table holds (Entry, photo infos) by it
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One published article whose file changed and kept its shape."""
+
+    index: int
+    doc: str  # its key in the `docs` table
+    stamp: read.Stamp
+    bundle: bool
+    before: model.Checked
+    after: model.Checked
+
+
+@dataclass(frozen=True)
+class Edit:
+    plan: Plan
+    state: State
+    changes: tuple[Change, ...]
+
+
+def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
+            strict: bool) -> Edit | None:
+    """The edit this build is, or None when it must be a full build."""
+    remembered = cache.get_many("meta", ["plan", "state"])
+    plan, state = remembered.get("plan"), remembered.get("state")
+    if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id:
+        return None
+    if not scanned.outside or (scanned.outside, scanned.names) != (plan.outside, plan.names):
+        return None  # a template, asset, setting or code changed, or a file came or went
+    if not token or token != state.token or (plan.until is not None and moment >= plan.until):
+        return None  # the output is not that build's, or a scheduled article is due
+    files = state.files
+    changed = [path for path, st in scanned.files.items() if files.get(path) != st]
+    if len(changed) > MAX_CHANGES or any(path not in plan.articles for path in changed):
+        return None  # a photo or other file under content/ changed: photos decide more than one page
+    docs = cache.get_many("docs", [plan.docs[plan.articles[path]][0] for path in changed])
+    changes = []
+    for path in changed:
+        i = plan.articles[path]
+        key, bundle = plan.docs[i]
+        local = Reporter(strict=strict)
+        doc = read.load_one(Path(path), key, bundle, config.max_file_bytes, local)
+        before = docs.get(key)
+        if doc is None or before is None or local.diagnostics:
+            return None
+        after = model.check(doc, config, strict)
+        if after.article is None or any(d.severity == ERROR for d in after.diagnostics):
+            return None  # the full build reports it
+        if model.shape(after) != model.shape(before[2]):
+            return None
+        st = scanned.files[path]
+        changes.append(Change(i, key, (st[2], st[1]), bundle, before[2], after))
+    return Edit(plan, state, tuple(changes))
+
+
+def diagnostics(before: Sequence[Diagnostic], dropped: Iterable[Diagnostic], added: Iterable[Diagnostic],
+                ) -> list[Diagnostic] | None:
+    """The last build's diagnostics with the changed articles' old ones replaced by their new ones; None when an
+    old one is missing (it came from elsewhere than validation and the link check: a full build must redo it)."""
+    left = Counter(before)
+    for d in dropped:
+        if left[d] <= 0:
+            return None
+        left[d] -= 1
+    return [*left.elements(), *added]
+
+
+def residue(before: Sequence[Diagnostic], dropped: Iterable[Diagnostic], sources: set[str]) -> bool:
+    """True when the changed articles have diagnostics from a stage the edit build does not redo (a photo or
+    category warning, say): their lines could have moved, so a full build must say them again."""
+    left = Counter(d for d in before if d.path in sources)
+    left.subtract(dropped)
+    return any(n > 0 for n in left.values())
+
+
+class Entries(Sequence[Entry]):
+    """The site's entries as the last build left them in the `entries` table, with this build's new ones over
+    them; fetched when a page asks for one (an edit build renders a handful of pages)."""
+
+    def __init__(self, keys: Sequence[str], stored: Reader, html: Any, fresh: dict[int, Entry]):
+        self.keys, self.stored, self.html, self.memo = keys, stored, html, dict(fresh)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        hit = self.memo.get(i)
+        if hit is None:
+            found = self.stored.get(self.keys[i])
+            if found is None:
+                raise Missing(i)
+            hit = self.memo[i] = replace(found[0], bodies=self.html)
+        return hit
+
+    def infos(self, i: int) -> dict:
+        found = self.stored.get(self.keys[i])
+        if found is None:
+            raise Missing(i)
+        return found[1]
+
+
+class Missing(LookupError):
+    """An entry the `entries` table no longer has (a deleted cache file): the full build takes over."""
+
+
+def shown_by(used: Sequence[Sequence[int]]) -> dict[int, tuple[int, ...]]:
+    """Invert `used` (the article indices each page shows): article index -> positions of its pages."""
+    out: dict[int, list[int]] = {}
+    for n, indices in enumerate(used):
+        for i in set(indices):
+            out.setdefault(i, []).append(n)
+    return {i: tuple(ns) for i, ns in out.items()}

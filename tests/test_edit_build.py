@@ -1,0 +1,217 @@
+"""Edit builds (sitegen/delta.py): when only some articles' text changed, the build re-renders just the pages that
+show them. Each test checks both that the edit build was taken (or rightly refused) and that the output, and the
+diagnostics, are exactly those of a clean build."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+
+import pytest
+
+from conftest import article, tree_snapshot
+from sitegen.diagnostics import BuildFailed
+from sitegen.write import MARKER
+
+BODY = "Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}."
+
+
+def snapshot(folder):
+    return {k: v for k, v in tree_snapshot(folder).items() if k != MARKER}
+
+
+def source(i: int, title: str | None = None, body: str | None = None, **fields) -> str:
+    fields.setdefault("tags", '["nông thôn mới", "Quy Nhơn"]' if i % 3 else '["chuyển đổi số"]')
+    fields.setdefault("views", str(i * 10))
+    return article(title or f"Bài số {i}", date=f"2024-05-{i + 1:02d} 08:00", body=body or BODY.format(i=i),
+                   **fields)
+
+
+def path(i: int) -> str:
+    return f"content/{'thoi-su' if i % 2 else 'kinh-te'}/bai-{i:02d}/index.md"
+
+
+def settle() -> None:
+    """File times tick in steps: a build right after a save cannot trust that file's stamp (inputs.RACY_NS)."""
+    time.sleep(0.06)
+
+
+@pytest.fixture
+def news(site):
+    site.write("site.toml", 'per_page = 3\nmost_read = 2\nsearch = false\n'
+                            '[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n'
+                            '[[categories]]\nname = "Kinh tế"\nslug = "kinh-te"\n')
+    for i in range(12):
+        site.write(path(i), source(i))
+    settle()
+    site.build(jobs=1)
+    return site
+
+
+def build_and_compare(site, tmp_path, **kw):
+    """Build (edit or full, as sitegen decides), then a clean build elsewhere: same files, same diagnostics."""
+    settle()
+    result = site.build(jobs=1, **kw)
+    clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    reference = site.build(output=clean, use_cache=False, jobs=1, **kw)
+    assert snapshot(site.public) == snapshot(clean)
+    assert sorted(result.diagnostics) == sorted(reference.diagnostics)
+    assert (result.pages, result.articles) == (reference.pages, reference.articles)
+    return result
+
+
+def test_body_edit_is_an_edit_build(news, tmp_path):
+    news.write(path(4), source(4, body="Đoạn đầu đã sửa.\n\nĐoạn hai."))
+    result = build_and_compare(news, tmp_path)
+    assert result.edited
+    assert 0 < result.rendered < result.pages / 2  # its page, the listings and feeds and related blocks showing it
+    assert "Đoạn đầu đã sửa." in (news.public / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
+    again = news.build(jobs=1)  # and the edit build left what the next build needs to skip
+    assert again.skipped
+
+
+def test_title_and_summary_edits_reach_the_listings(news, tmp_path):
+    news.write(path(5), source(5, title="Tiêu đề mới của bài năm", summary='"Tóm tắt mới."', author='"Lê Văn A"'))
+    result = build_and_compare(news, tmp_path)
+    assert result.edited
+    showing = [p for p in news.public.rglob("*.html") if "Tiêu đề mới của bài năm" in p.read_text(encoding="utf-8")]
+    assert len(showing) > 3  # its page, its category's and tags' listings, related blocks
+
+
+def test_successive_edits_of_several_articles(news, tmp_path):
+    news.write(path(1), source(1, body="Bài một, lần sửa thứ nhất."))
+    news.write(path(2), source(2, body="Bài hai, lần sửa thứ nhất."))
+    assert build_and_compare(news, tmp_path).edited
+    news.write(path(1), source(1, body="Bài một, lần sửa thứ hai."))
+    assert build_and_compare(news, tmp_path).edited
+    news.write(path(1), source(1))  # back to the original bytes: the pages go back too
+    assert build_and_compare(news, tmp_path).edited
+
+
+@pytest.mark.parametrize("change", ["date", "tags", "views", "draft", "slug"])
+def test_a_change_of_shape_is_a_full_build(news, tmp_path, change):
+    fields = {"date": {}, "tags": {"tags": '["chủ đề mới"]'}, "views": {"views": "999"},
+              "draft": {"draft": "true"}, "slug": {"slug": "dia-chi-moi"}}[change]
+    text = source(6, **fields)
+    if change == "date":
+        text = text.replace("2024-05-07 08:00", "2024-04-01 08:00")
+    news.write(path(6), text)
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited
+
+
+def test_most_read_title_change_is_a_full_build(news, tmp_path):
+    # Article 11 has the most views: its title is in the most-read block of every page.
+    news.write(path(11), source(11, title="Bài đọc nhiều nhất, tiêu đề mới"))
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited
+    assert "Bài đọc nhiều nhất, tiêu đề mới" in (news.public / "kinh-te/index.html").read_text(encoding="utf-8")
+
+
+def test_new_heading_is_a_full_build_and_anchors_stay_checked(news, tmp_path):
+    news.write(path(3), source(3, body="Xem [mục kết quả](../bai-07/index.md#ket-qua).\n\nĐoạn hai."))
+    result = build_and_compare(news, tmp_path)
+    assert result.edited
+    assert [d.code for d in result.diagnostics] == ["LINK002"]
+    news.write(path(7), source(7, body="Đoạn đầu.\n\n## Kết quả\n\nĐoạn hai."))  # the anchor now exists
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited
+    assert result.diagnostics == []
+
+
+def test_links_in_an_edited_body_are_checked_and_rewritten(news, tmp_path):
+    news.write(path(3), source(3, body="Xem [bài bảy](../bai-07/index.md).\n\nĐoạn hai."))
+    result = build_and_compare(news, tmp_path)
+    assert result.edited
+    page = (news.public / "thoi-su/bai-03/index.html").read_text(encoding="utf-8")
+    assert 'href="/thoi-su/bai-07/"' in page or 'href="/thoi-su/bai-so-7/"' in page or "bai-07" not in page
+
+
+def test_a_broken_link_fails_like_a_full_build(news, tmp_path):
+    news.write(path(3), source(3, body="Xem [bài không có](../khong-co/index.md)."))
+    settle()
+    with pytest.raises(BuildFailed) as edit:
+        news.build(jobs=1)
+    with pytest.raises(BuildFailed) as clean:
+        news.build(output=tmp_path / "clean", use_cache=False, jobs=1)
+    assert edit.value.diagnostics == clean.value.diagnostics
+    assert any(d.code == "LINK001" for d in edit.value.diagnostics)
+    news.write(path(3), source(3))
+    assert build_and_compare(news, tmp_path).edited  # the failed build left the last good plan in place
+
+
+def test_warnings_of_an_edited_article_are_replaced(news, tmp_path):
+    news.write(path(8), source(8, body="Xem [mục](#khong-co)."))
+    first = build_and_compare(news, tmp_path)
+    assert first.edited and [d.code for d in first.diagnostics] == ["LINK002"]
+    news.write(path(8), source(8, body="Xem [mục khác](#cung-khong-co)."))
+    second = build_and_compare(news, tmp_path)
+    assert second.edited and [d.code for d in second.diagnostics] == ["LINK002"]
+    assert "cung-khong-co" in second.diagnostics[0].message
+    news.write(path(8), source(8))
+    assert build_and_compare(news, tmp_path).diagnostics == []
+
+
+def test_photo_caption_edit_is_an_edit_build(site, tmp_path):
+    from PIL import Image
+
+    site.write("site.toml", "search = false\nmost_read = 1\n")  # bai-2, the newest: not the one edited
+    for i in range(3):
+        folder = site.root / f"content/tin/bai-{i}"
+        folder.mkdir(parents=True)
+        Image.new("RGB", (800, 600), (40 * i, 90, 120)).save(folder / "anh.jpg", quality=80)
+        site.write(f"content/tin/bai-{i}/index.md", article(
+            f"Bài {i}", date=f"2024-05-0{i + 1} 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
+    settle()
+    site.build(jobs=1)
+    site.write("content/tin/bai-1/index.md", article(
+        "Bài 1", date="2024-05-02 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh Hội nghị."'))
+    result = build_and_compare(site, tmp_path)
+    assert result.edited
+    assert "Quang cảnh Hội nghị." in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8")
+
+
+def test_new_or_deleted_file_is_a_full_build(news, tmp_path):
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert not build_and_compare(news, tmp_path).edited
+    (news.root / "content/thoi-su/bai-moi/index.md").unlink()
+    assert not build_and_compare(news, tmp_path).edited
+
+
+def test_search_index_follows_an_edit(site, tmp_path):
+    """With search on, the edit build hands the same pages to Pagefind as a full build would."""
+    site.write("site.toml", "")
+    for i in range(3):
+        site.write(f"content/tin/bai-{i}/index.md", article(f"Bài {i}", date=f"2024-05-0{i + 1} 08:00"))
+    settle()
+    site.build(jobs=1)
+    site.write("content/tin/bai-1/index.md", article("Bài 1", date="2024-05-02 08:00", body="Từ khóa hiếm: sầu riêng."))
+    result = build_and_compare(site, tmp_path)
+    assert result.edited
+
+
+def test_random_edits_always_equal_a_clean_build(news, tmp_path):
+    """A seeded run of mixed edits, each followed by an edit (or full) build and a clean one."""
+    rng = random.Random(7)
+    edits = 0
+    for step in range(12):
+        i = rng.randrange(12)
+        kind = rng.choice(["body", "body", "title", "summary", "views", "tags", "caption"])
+        if kind == "body":
+            text = source(i, body=f"Sửa lần {step}: " + " ".join(rng.choice(["tin", "mới", "Quy Nhơn", "**đậm**"])
+                                                                 for _ in range(12)))
+        elif kind == "title":
+            text = source(i, title=f"Tiêu đề lần {step}")
+        elif kind == "summary":
+            text = source(i, summary=f'"Tóm tắt lần {step}."')
+        elif kind == "views":
+            text = source(i, views=str(rng.randrange(200)))
+        elif kind == "tags":
+            text = source(i, tags='["thời tiết"]')
+        else:
+            text = source(i, body=f"Ảnh ngoài trang ![Chú thích {step}](https://example.org/a.jpg)")
+        news.write(path(i), text)
+        edits += build_and_compare(news, tmp_path).edited
+    assert edits >= 4  # most text edits take the short way
