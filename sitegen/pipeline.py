@@ -168,6 +168,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.put_many("meta", {"plan": plan})
         _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages), len(site.articles),
                   len(trees[stage.token]), [e.key for e in entries], report.diagnostics)
+        clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
     finally:
         cache.close()

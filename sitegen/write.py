@@ -61,11 +61,14 @@ class Staging:
         else:
             self.dir.mkdir()
             self.previous = {}
+        self._empty = self.previous == {} and not any(self.dir.iterdir())  # links need no temporary name
         # Until publish() the spare is in an unknown state: a killed build must not trust it next time.
         (self.dir / MARKER).write_text(f"sitegen {DIRTY}\n", encoding="utf-8")
         self.token = uuid.uuid4().hex
         self.manifest: dict[str, str] = {}
-        self._made: set[Path] = {self.dir}
+        # Strings, not Paths, on the per-file path: a first build after a cold one links 10 000s of files.
+        self._spare, self._live, self._tmp = str(self.dir), str(self.output), f".{self.token[:8]}.tmp"
+        self._made: set[str] = {self._spare}
         self.published = False
 
     def __enter__(self) -> "Staging":
@@ -82,33 +85,37 @@ class Staging:
             return False
         if self.active.get(rel) == fingerprint:
             try:
-                self._replace_with_link(self.output / rel, rel)
+                self._replace_with_link(f"{self._live}/{rel}", rel)
                 self.stats.unchanged += 1
                 return False
             except OSError:
                 pass
         return True
 
-    def _target(self, rel: str) -> Path:
+    def _target(self, rel: str) -> tuple[str, str]:
+        """The spare's file for `rel` (its folder made), and the temporary name it is written under first."""
         if not safe_relative(rel):  # routes produce only such paths; this guards against a bug, cheaply
             raise ValueError(f"{rel!r} leaves the output folder")
-        target = self.dir / rel
-        parent = target.parent
+        parent, _, name = f"{self._spare}/{rel}".rpartition("/")
         if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
-        return target
+        return f"{parent}/{name}", f"{parent}/.{name}{self._tmp}"
 
-    def _replace_with_link(self, src: Path, rel: str) -> None:
-        target = self._target(rel)
-        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+    def _replace_with_link(self, src: Path | str, rel: str) -> None:
+        target, tmp = self._target(rel)
+        if self._empty:
+            try:
+                os.link(src, target)
+                return
+            except FileExistsError:
+                pass
         os.link(src, tmp)
         os.replace(tmp, target)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write one file of the spare tree by rename, so the twin tree sharing the old inode is untouched."""
-        target = self._target(rel)
-        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+        target, tmp = self._target(rel)
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
@@ -130,8 +137,7 @@ class Staging:
                 return
             except OSError:
                 pass
-        target = self._target(rel)
-        tmp = target.with_name(f".{target.name}.{self.token[:8]}.tmp")
+        target, tmp = self._target(rel)
         shutil.copy2(src, tmp)
         os.replace(tmp, target)
         self.stats.copied += 1
