@@ -18,11 +18,11 @@ from typing import Any, Iterable, Iterator
 
 from . import __version__
 
-SCHEMA = 7
+SCHEMA = 8
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
-# article (for edit builds); meta: the last build's outcome and plan.
-TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "meta")
+# article and pages: the last full build's pages (both for edit builds); meta: the last build's outcome and plan.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "pages", "meta")
 
 
 class Cache:

@@ -159,12 +159,13 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         _remember_entries(cache, entries, photo_plan.infos)
         plan = delta.Plan(
             stage.token, scanned.outside, scanned.names, site.next_change, {a.file: i for i, a in enumerate(site.articles)},
-            tuple((f.path, f.bundle) for f in _published(loaded, site)), tuple(pages), delta.shown_by([u[0] for u in used]),
+            tuple((f.path, f.bundle) for f in _published(loaded, site)), len(pages), delta.shown_by([u[0] for u in used]),
             view.menu, view.categories, view.tags, view.most_read, view.related, view.home, index, link_base, site_key)
         if stats_from:  # the figures baked in are not in any input an edit build compares: no edit builds on it
             cache.put_many("meta", {"state": None})
             return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
                                photo_plan.processed)
+        cache.put_many("pages", delta.page_rows(plan.id, pages), replace_all=True)
         cache.put_many("meta", {"plan": plan})
         _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages), len(site.articles),
                   len(trees[stage.token]), [e.key for e in entries], report.diagnostics)
@@ -220,7 +221,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if diagnostics is None:
         return None
     report.extend(diagnostics)
-    redo = [plan.pages[n] for n in sorted({n for c in changes for n in plan.shows.get(c.index, ())})]
+    redo = delta.pages_at(cache, plan, (n for c in changes for n in plan.shows.get(c.index, ())))
     with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
         paths = {p.path for p in redo}
         for rel, fingerprint in stage.active.items():  # every other file stays what the live tree has
@@ -239,9 +240,9 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     keys = list(state.entries)
     for i, e in fresh.items():
         keys[i] = e.key
-    _remember(cache, plan.id, stage.token, scanned, read_inputs, plan.until, len(plan.pages), len(keys),
+    _remember(cache, plan.id, stage.token, scanned, read_inputs, plan.until, plan.pages, len(keys),
               len(trees[stage.token]), keys, report.diagnostics)
-    return BuildResult(report.diagnostics, len(plan.pages), len(keys), stage.stats, len(todo), clock.laps, edited=True)
+    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(todo), clock.laps, edited=True)
 
 
 def _published(loaded: list[read.Loaded], site: model.Site) -> list[read.Loaded]:
