@@ -4,7 +4,8 @@
     python benchmarks/memory.py                        # 100 000 articles, 2 GiB
     python benchmarks/memory.py --articles 20000 --limit-mib 1024
 
-Builds the gen_corpus.py corpus (no photos, `search = false`) cold, inside a memory cgroup limited to
+Builds the gen_corpus.py corpus (no photos, `search = false`) cold, then again with nothing changed, then twice
+after a one-article edit, all inside a memory cgroup limited to
 --limit-mib when this machine lets us create one (Linux, cgroup v1 or v2, as root), so the kernel itself
 enforces "a machine with 2 GB free": going over means the build is killed, not a number in a table. Prints
 wall time, the peak summed PSS of the build's processes, the cgroup's own peak (which also counts the file
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, PssSampler, corpus  # noqa: E402  (same corpus cache and measurement as run.py)
+from run import ROOT, PssSampler, corpus, edit_one  # noqa: E402  (same corpus cache and measurement as run.py)
 
 
 def make_cgroup(limit: int) -> tuple[Path, str] | None:
@@ -67,6 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--articles", type=int, default=100_000)
     ap.add_argument("--limit-mib", type=int, default=2048)
+    ap.add_argument("--cold-only", action="store_true", help="skip the no-change and edit builds after it")
     args = ap.parse_args()
     src = corpus(args.articles)
     with tempfile.TemporaryDirectory(prefix="sitegen-memory-") as tmp:
@@ -81,18 +83,17 @@ def main() -> None:
             cmd = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh", *build]
         else:
             cmd = build
-        t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
-        sampler = PssSampler(proc.pid)
-        sampler.start()
-        output, _ = proc.communicate()
-        wall = time.monotonic() - t0
-        sampler.stop()
-        summary = output.decode("utf-8", "replace").strip().splitlines()[-1:]
-        print(f"{args.articles} articles, cold build, search off; {os.cpu_count()} cores")
-        print(f"exit code {proc.returncode}; wall {wall:.1f} s; peak PSS of all build processes "
-              f"{sampler.peak_kib / 1024:.0f} MiB")
+        print(f"{args.articles} articles, search off; {os.cpu_count()} cores")
+        failed = False
+        runs = [("cold build", None), ("no-change build", None), ("first edit after the cold build", edit_one),
+                ("one-article edit", edit_one)]
+        for label, before in runs[: 1 if args.cold_only else None]:
+            if before is not None:
+                before(site)
+            code, wall, peak, summary = run(cmd)
+            print(f"{label}: exit code {code}; wall {wall:.1f} s; peak PSS of all build processes {peak:.0f} MiB")
+            print("  sitegen:", *summary)
+            failed = failed or code != 0
         if made:
             peak, kills = cgroup_report(group, version)
             print(f"memory cgroup ({version}) limit {args.limit_mib} MiB: its peak {peak >> 20} MiB "
@@ -100,8 +101,20 @@ def main() -> None:
             group.rmdir()
         else:
             print(f"no memory cgroup could be made here: the {args.limit_mib} MiB limit was not enforced")
-        print("sitegen:", *summary)
-        sys.exit(0 if proc.returncode == 0 else 1)
+        sys.exit(1 if failed else 0)
+
+
+def run(cmd: list[str]) -> tuple[int, float, float, list[str]]:
+    """Run one build; (exit code, wall seconds, peak summed PSS in MiB, its summary line)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    sampler = PssSampler(proc.pid)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.monotonic() - t0
+    sampler.stop()
+    return proc.returncode, wall, sampler.peak_kib / 1024, output.decode("utf-8", "replace").strip().splitlines()[-1:]
 
 
 if __name__ == "__main__":
