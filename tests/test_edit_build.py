@@ -215,3 +215,20 @@ def test_random_edits_always_equal_a_clean_build(news, tmp_path):
         news.write(path(i), text)
         edits += build_and_compare(news, tmp_path).edited
     assert edits >= 4  # most text edits take the short way
+
+
+def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
+    """The live preview keeps its cache in memory (pipeline.Warm): its saves are edit builds too."""
+    from sitegen.pipeline import Warm
+
+    warm = Warm()
+    preview = tmp_path / "preview"
+    first = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    assert not first.edited
+    news.write(path(2), source(2, body="Sửa trong lúc xem trước."))
+    settle()
+    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    assert result.edited
+    clean = tmp_path / "clean"
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
