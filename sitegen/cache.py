@@ -14,15 +14,16 @@ import pickle
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from . import __version__
 
-SCHEMA = 8
+SCHEMA = 9
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
-# article and pages: the last full build's pages (both for edit builds); meta: the last build's outcome and plan.
-TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "pages", "meta")
+# article and plan: what the last full build decided (both for edit builds, see delta); meta: the last build's
+# outcome and state.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "meta")
 
 
 class Cache:
@@ -118,14 +119,17 @@ class Cache:
         except Exception:
             return {}
 
-    def put_many(self, table: str, items: dict[str, Any], replace_all: bool = False) -> None:
+    def put_many(self, table: str, items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+                 replace_all: bool = False) -> None:
+        """Store values by key; `items` may be (key, value) pairs made as they are written, so that a large
+        table is pickled one value at a time instead of being built whole in memory first."""
         if self.memory is not None:
             store = self.memory.setdefault(table, {})
             if replace_all:
                 store.clear()
             store.update(items)
             return
-        if self.db is None or (not items and not replace_all):
+        if self.db is None or (isinstance(items, Mapping) and not items and not replace_all):
             return
         self._write(table, items, [], clear=replace_all)
 
@@ -144,14 +148,16 @@ class Cache:
             return
         self._write(table, changed, gone)
 
-    def _write(self, table: str, items: dict[str, Any], gone: list[str], clear: bool = False) -> None:
+    def _write(self, table: str, items: Mapping[str, Any] | Iterable[tuple[str, Any]], gone: list[str],
+               clear: bool = False) -> None:
         """One transaction; a failure leaves the table as it was (the cache is an optimisation, never fatal)."""
         with self._transaction() as db:
             if clear:
                 db.execute(f"DELETE FROM {table}")
             db.executemany(f"DELETE FROM {table} WHERE k = ?", ((k,) for k in gone))
             db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
-                           ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in items.items()))
+                           ((k, pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL))
+                            for k, v in (items.items() if isinstance(items, Mapping) else items)))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -12,10 +12,11 @@ output would be byte-identical: the tests build both ways and compare every byte
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from . import model, read
 from .cache import Cache, Reader
@@ -29,42 +30,74 @@ from .routes import Page
 
 # More changed files than this and the full build, which reads and converts in parallel, is as quick.
 MAX_CHANGES = 100
-# Pages are kept in the `pages` table this many to a row: an edit build unpickles the few rows it renders from,
+# Pages are kept in the `plan` table this many to a row: an edit build unpickles the few rows it renders from,
 # not every page of the site (70 ms of a 0.7 s edit build at 10 000 articles).
 PAGES_PER_ROW = 64
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the last full build's articles decided, valid while no article changes shape."""
+    """What the last full build's articles decided, valid while no article changes shape. Kept in the `plan`
+    table as separate rows (`rows`), each pickled on its own: one pickle of it all needed 150 MB more at
+    100 000 articles, and an edit build reads only the rows it uses."""
 
     id: str
     outside: str  # inputs.Scan.outside it was made with: templates, assets, code, configuration, flags
     names: str  # inputs.Scan.names: which files existed
     until: dt.datetime | None  # Site.next_change: when time alone changes what is published
-    articles: dict[str, int]  # article file (as inputs.scan walks it) -> its index in the site
-    docs: tuple[tuple[str, bool], ...]  # article i's key in the `docs` table, and whether it is a bundle
-    pages: int  # how many; the pages themselves are in the `pages` table (`page_rows`, `pages_at`)
-    shows: dict[int, tuple[int, ...]]  # article index -> positions of the pages that show its entry
+    pages: int  # how many; the pages themselves are rows "pages:<n>" (`pages_at`)
     menu: tuple[MenuItem, ...]
     categories: dict[str, model.Category]
     tags: dict[str, model.Tag]
     most_read: tuple[int, ...]
-    related: tuple[tuple[int, ...], ...]
+    related: str  # the key of the related lists (pipeline._related keeps them)
     home: Home
-    index: Index  # what the bodies' links were checked against (without its config: `Index.attach`)
-    link_base: str  # the index's key
+    link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
     site_key: str  # context.global_key of that build
+
+    def rows(self, index: Index, shows: "Shows", pages: Sequence[Page]) -> Iterator[tuple[str, Any]]:
+        yield "head", self
+        yield "index", index
+        yield "shows", shows
+        for n in range(0, len(pages), PAGES_PER_ROW):
+            yield f"pages:{n // PAGES_PER_ROW}", tuple(pages[n:n + PAGES_PER_ROW])
+
+
+@dataclass(frozen=True)
+class Shows:
+    """Which pages show each article's entry, as two flat arrays (a dict of tuples was 40 MB at 100 000 articles):
+    article i is shown by the pages at positions pages[starts[i]:starts[i + 1]]."""
+
+    starts: array
+    pages: array
+
+    @classmethod
+    def invert(cls, articles: array, pages: array, count: int) -> "Shows":
+        """From pairs (articles[k] is shown by page pages[k]), pages in ascending order."""
+        starts = array("I", [0]) * (count + 1)
+        for i in articles:
+            starts[i + 1] += 1
+        for i in range(count):
+            starts[i + 1] += starts[i]
+        fill = array("I", starts)
+        out = array("I", [0]) * len(articles)
+        for i, n in zip(articles, pages):
+            out[fill[i]] = n
+            fill[i] += 1
+        return cls(starts, out)
+
+    def of(self, i: int) -> array:
+        return self.pages[self.starts[i]:self.starts[i + 1]] if i + 1 < len(self.starts) else array("I")
 
 
 @dataclass(frozen=True)
 class State:
-    """What every build leaves for the next edit build."""
+    """What every build leaves for the next edit build: strings, not collections of 100 000s of objects."""
 
     plan: str  # the id of the Plan it goes with
     token: str  # the output tree it published
-    files: dict[str, tuple[int, ...]]  # inputs.Scan.settled(): each file under content/ -> its stamp
-    entries: tuple[str, ...]  # article i's Entry.key; the `entries` table holds (Entry, photo infos) by it
+    files: str  # inputs.Scan.settled(): the stamp line of every file under content/
+    entries: str  # article i's Entry.key, NUL-separated; the `entries` table holds (Entry, photo infos) by it
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -84,29 +117,36 @@ class Change:
 class Edit:
     plan: Plan
     state: State
+    index: Index
+    shows: Shows
     changes: tuple[Change, ...]
 
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
             strict: bool) -> Edit | None:
     """The edit this build is, or None when it must be a full build."""
-    remembered = cache.get_many("meta", ["plan", "state"])
-    plan, state = remembered.get("plan"), remembered.get("state")
-    if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id:
+    state = cache.get_many("meta", ["state"]).get("state")
+    rows = cache.get_many("plan", ["head", "index", "shows"])
+    plan, index, shows = rows.get("head"), rows.get("index"), rows.get("shows")
+    if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id or index is None \
+            or shows is None:
         return None
     if not scanned.outside or (scanned.outside, scanned.names) != (plan.outside, plan.names):
         return None  # a template, asset, setting or code changed, or a file came or went
     if not token or token != state.token or (plan.until is not None and moment >= plan.until):
         return None  # the output is not that build's, or a scheduled article is due
-    files = state.files
-    changed = [path for path, st in scanned.files.items() if files.get(path) != st]
-    if len(changed) > MAX_CHANGES or any(path not in plan.articles for path in changed):
+    known = set(state.files.split("\n"))
+    changed = [path for path, line in scanned.files.items() if line not in known]
+    if len(changed) > MAX_CHANGES:
+        return None
+    position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
+    if any(path not in position for path in changed):
         return None  # a photo or other file under content/ changed: photos decide more than one page
-    docs = cache.get_many("docs", [plan.docs[plan.articles[path]][0] for path in changed])
+    docs = cache.get_many("docs", [index.refs[position[path]][0] for path in changed])
     changes = []
     for path in changed:
-        i = plan.articles[path]
-        key, bundle = plan.docs[i]
+        i = position[path]
+        key, _, bundle = index.refs[i]
         local = Reporter(strict=strict)
         doc = read.load_one(Path(path), key, bundle, config.max_file_bytes, local)
         before = docs.get(key)
@@ -117,9 +157,8 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
             return None  # the full build reports it
         if model.shape(after) != model.shape(before[2]):
             return None
-        st = scanned.files[path]
-        changes.append(Change(i, key, (st[2], st[1]), bundle, before[2], after))
-    return Edit(plan, state, tuple(changes))
+        changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
+    return Edit(plan, state, index, shows, tuple(changes))
 
 
 def diagnostics(before: Sequence[Diagnostic], dropped: Iterable[Diagnostic], added: Iterable[Diagnostic],
@@ -146,8 +185,8 @@ class Entries(Sequence[Entry]):
     """The site's entries as the last build left them in the `entries` table, with this build's new ones over
     them; fetched when a page asks for one (an edit build renders a handful of pages)."""
 
-    def __init__(self, keys: Sequence[str], stored: Reader, html: Any, fresh: dict[int, Entry]):
-        self.keys, self.stored, self.html, self.memo = keys, stored, html, dict(fresh)
+    def __init__(self, keys: Sequence[str], stored: Reader, html: Any, fresh: dict[int, Entry] | None = None):
+        self.keys, self.stored, self.html, self.memo = keys, stored, html, dict(fresh or {})
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -176,26 +215,11 @@ class Missing(LookupError):
     """An entry the `entries` table no longer has (a deleted cache file): the full build takes over."""
 
 
-def page_rows(plan_id: str, pages: Sequence[Page]) -> dict[str, tuple[Page, ...]]:
-    """The `pages` table's rows for a plan."""
-    return {f"{plan_id}:{n // PAGES_PER_ROW}": tuple(pages[n:n + PAGES_PER_ROW])
-            for n in range(0, len(pages), PAGES_PER_ROW)}
-
-
 def pages_at(cache: Cache, plan: Plan, positions: Iterable[int]) -> list[Page]:
     """The plan's pages at these positions (sorted), read from the rows that hold them."""
     wanted = sorted(set(positions))
-    rows = cache.get_many("pages", {f"{plan.id}:{n // PAGES_PER_ROW}" for n in wanted})
+    rows = cache.get_many("plan", {f"pages:{n // PAGES_PER_ROW}" for n in wanted})
     try:
-        return [rows[f"{plan.id}:{n // PAGES_PER_ROW}"][n % PAGES_PER_ROW] for n in wanted]
+        return [rows[f"pages:{n // PAGES_PER_ROW}"][n % PAGES_PER_ROW] for n in wanted]
     except (KeyError, IndexError):
         raise Missing(-1) from None
-
-
-def shown_by(used: Sequence[Sequence[int]]) -> dict[int, tuple[int, ...]]:
-    """Invert `used` (the article indices each page shows): article index -> positions of its pages."""
-    out: dict[int, list[int]] = {}
-    for n, indices in enumerate(used):
-        for i in set(indices):
-            out.setdefault(i, []).append(n)
-    return {i: tuple(ns) for i, ns in out.items()}

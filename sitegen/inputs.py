@@ -52,14 +52,20 @@ class Scan:
     names: str  # only which files exist (names, kinds, symlink targets): what link checks depend on
     outside: str  # every input but the files under content/ (templates, assets, code, configuration, flags);
     # "" when one of those changed too recently (as `key`)
-    files: dict[str, tuple[int, ...]]  # each file under content/ (its path as walked) -> its full stat stamp
-    started: int  # time.time_ns() when the walk began: a file changed since `started - RACY_NS` is uncertain
+    files: dict[str, str]  # each file under content/ (its path as walked) -> its stamp line (path and full stat)
+    racy: frozenset[str]  # those of `files` changed too recently to trust their stamp next time
 
-    def settled(self) -> dict[str, tuple[int, ...]]:
-        """`files` as a later build may trust them: a file changed too close to this walk gets no stamp, so that
-        build reads it again (a second change in the same timestamp tick would not show in its stat)."""
-        limit = self.started - RACY_NS
-        return {path: st if max(st[2], st[3]) < limit else () for path, st in self.files.items()}
+    def settled(self) -> str:
+        """The stamp lines of `files` that a later build may trust, as one string (one object to store, not
+        hundreds of thousands): a file changed too close to this walk is left out, so that build reads it again
+        (a second change in the same timestamp tick would not show in its stat)."""
+        return "\n".join(line for path, line in self.files.items() if path not in self.racy)
+
+    @staticmethod
+    def stamp(line: str) -> tuple[int, int]:
+        """(mtime_ns, size) from a stamp line: read.Loaded's stamp."""
+        fields = line.split("\0")
+        return int(fields[3]), int(fields[2])
 
 
 def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
@@ -73,19 +79,20 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     outside.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
                          _libraries())).encode())
     content: dict[str, list] = {}
-    files: dict[str, tuple[int, ...]] = {}
+    files: dict[str, str] = {}
+    racy: set[str] = set()
     inside = hashlib.blake2b(digest_size=20)
     newest = {}
+    settled = started - RACY_NS
     for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
         h = inside if folder == config.content_dir else outside
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
-        newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content if h is inside else None,
-                                                      files if h is inside else None))
-    settled = started - RACY_NS
+        content_only = (content, files, racy, settled) if h is inside else None
+        newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content_only))
     key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
     return Scan(key if max(newest.values()) < settled else "", names.hexdigest(),
-                outside.hexdigest() if newest[outside] < settled else "", files, started), content
+                outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy)), content
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
@@ -94,11 +101,13 @@ def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime
             and (outcome.until is None or now < outcome.until))
 
 
-def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: dict | None = None,
-                files: dict | None = None) -> int:
+def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
+                content: tuple[dict, dict, set, int] | None = None) -> int:
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
-    stamped once. `files` receives each file's stamp, `listing` each folder's entries (see read.Listing)."""
+    stamped once. For content/, `content` is (listing, files, racy, settled): each folder's entries (see
+    read.Listing), each file's stamp line, and the files changed after `settled` (ns)."""
+    listing, files, racy, settled = content if content is not None else (None, None, None, 0)
     newest = 0
     seen: set[tuple[int, int]] = set()
     stack = [top]
@@ -129,9 +138,12 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash", listing: d
             if listing is not None:
                 listed.append((e.name, e.path, e.is_dir(), bool(link), st))
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
-            h.update(f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
+            line = f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            h.update(line.encode() + b"\n")
             if files is not None and not stat.S_ISDIR(st.st_mode):
-                files[e.path] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                files[e.path] = line
+                if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
+                    racy.add(e.path)
             if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 subfolders.append(e.path)

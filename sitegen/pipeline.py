@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from array import array
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -127,12 +128,11 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
                                photo_plan.infos, warm.entries)
-        view = context.site_view(site, entries, model.most_read(site, config.most_read), _related(site, config, cache))
+        related_key, related = _related(site, config, cache)
+        view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
         templates = warm.templates_for(config, folder)
         site_key = context.global_key(view, templates.assets_key())
-        used = [context.uses(p, view) for p in pages]
-        prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key, u)
-                  for p, u in zip(pages, used)}
+        prints, shows = _fingerprints(pages, view, templates, site_key)
         if not publish:
             _render_pages(pages, view, templates, report, None, jobs, progress)
             report.raise_if_errors()
@@ -151,26 +151,25 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")
+        files = len(trees[stage.token])
         cache.sync("docs", known, {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded})
+        del known, loaded, prints
         cache.put_many("trees", trees, replace_all=True)
         cache.prune("markup", set(markup_keys) | set(body_keys))
         cache.prune("bodies", set(markup_keys))
         cache.prune("links", set(link_keys))
-        _remember_entries(cache, entries, photo_plan.infos)
-        plan = delta.Plan(
-            stage.token, scanned.outside, scanned.names, site.next_change, {a.file: i for i, a in enumerate(site.articles)},
-            tuple((f.path, f.bundle) for f in _published(loaded, site)), len(pages), delta.shown_by([u[0] for u in used]),
-            view.menu, view.categories, view.tags, view.most_read, view.related, view.home, index, link_base, site_key)
-        if stats_from:  # the figures baked in are not in any input an edit build compares: no edit builds on it
+        if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
             cache.put_many("meta", {"state": None})
-            return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
-                               photo_plan.processed)
-        cache.put_many("pages", delta.page_rows(plan.id, pages), replace_all=True)
-        cache.put_many("meta", {"plan": plan})
-        _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages), len(site.articles),
-                  len(trees[stage.token]), [e.key for e in entries], report.diagnostics)
+        else:
+            _remember_entries(cache, entries, photo_plan.infos)
+            plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
+                              view.categories, view.tags, view.most_read, related_key, view.home, link_base, site_key)
+            cache.put_many("plan", plan.rows(index, shows, pages), replace_all=True)
+            _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages),
+                      len(site.articles), files, [e.key for e in entries], report.diagnostics)
         clock.lap("cache")
-        return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps, photo_plan.processed)
+        return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
+                           photo_plan.processed)
     finally:
         cache.close()
 
@@ -182,10 +181,14 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     out to need more (an anchor came or went, the most-read block changed): nothing has been written then."""
     plan, state, changes = edit.plan, edit.state, edit.changes
     html = cache.reader("markup")
-    entries = delta.Entries(state.entries, cache.reader("entries"), html, {})
+    keys = state.entries.split("\0") if state.entries else []
+    entries = delta.Entries(keys, cache.reader("entries"), html)
     articles = [c.after.article for c in changes]
     infos = [entries.infos(c.index) for c in changes]
-    if any(c.index not in plan.index.article_url for c in changes):
+    related = cache.get_many("meta", ["related"]).get("related")
+    if related is None or related[0] != plan.related:
+        return None
+    if any(c.index not in edit.index.article_url for c in changes):
         return None  # an article without a page (a route collision): the full build reports it
     old_markup = [_markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
     old_keys = _link_keys(plan.link_base, old_markup, [c.before.article for c in changes])
@@ -200,18 +203,18 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     for c in changes:
         local.extend(c.after.diagnostics)
     markup_keys, bodies = _render_bodies(articles, infos, config, cache, jobs, None, local)
-    if any(b.ids != plan.index.ids[c.index] for b, c in zip(bodies, changes)):
+    if any(b.ids != edit.index.ids[c.index] for b, c in zip(bodies, changes)):
         return None  # another article's #anchor may now point at nothing (or at something)
-    index = plan.index.attach(config, warm.paths)
+    index = edit.index.attach(config, warm.paths)
     body_keys, _ = _check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, cache, local)
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
     clock.lap("markdown")
     make = render.entry_maker(config, plan.categories, plan.tags)
-    fresh = {c.index: make(a, plan.index.article_url[c.index], b, k, html, mine)
+    fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
              for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
-    entries = delta.Entries(state.entries, cache.reader("entries"), html, fresh)
-    view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, plan.related,
+    entries = delta.Entries(keys, cache.reader("entries"), html, fresh)
+    view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
                             plan.home)
     templates = warm.templates_for(config, folder)
     site_key = context.global_key(view, templates.assets_key())
@@ -221,7 +224,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if diagnostics is None:
         return None
     report.extend(diagnostics)
-    redo = delta.pages_at(cache, plan, (n for c in changes for n in plan.shows.get(c.index, ())))
+    redo = delta.pages_at(cache, plan, (n for c in changes for n in edit.shows.of(c.index)))
     with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
         paths = {p.path for p in redo}
         for rel, fingerprint in stage.active.items():  # every other file stays what the live tree has
@@ -237,7 +240,6 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
     cache.put_many("trees", trees, replace_all=True)
     cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
-    keys = list(state.entries)
     for i, e in fresh.items():
         keys[i] = e.key
     _remember(cache, plan.id, stage.token, scanned, read_inputs, plan.until, plan.pages, len(keys),
@@ -245,25 +247,34 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(todo), clock.laps, edited=True)
 
 
-def _published(loaded: list[read.Loaded], site: model.Site) -> list[read.Loaded]:
-    """The loaded files of the site's articles, in the site's order."""
-    by_source = {f.value.source: f for f in loaded if f.value.article is not None}
-    return [by_source[a.source] for a in site.articles]
+def _fingerprints(pages: list[routes.Page], view: context.SiteView, templates: Templates,
+                  site_key: str) -> tuple[dict[str, str], delta.Shows]:
+    """Every page's fingerprint, and which pages show each article (for edit builds)."""
+    prints: dict[str, str] = {}
+    shown, by = array("I"), array("I")
+    for n, p in enumerate(pages):
+        used = context.uses(p, view)
+        prints[p.path] = context.fingerprint(p, view, templates.template_key(p.template), site_key, used)
+        for i in set(used[0]):
+            shown.append(i)
+            by.append(n)
+    return prints, delta.Shows.invert(shown, by, len(view.entries))
 
 
 def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict]) -> None:
-    """Keep what templates saw of each article, for edit builds (only the entries the table lacks are written)."""
+    """Keep what templates saw of each article, for edit builds (only the entries the table lacks are written,
+    pickled one at a time as they are written)."""
     keys = [e.key for e in entries]
     present = cache.has_many("entries", keys)
-    cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(entries, infos)
-                               if e.key not in present})
+    cache.put_many("entries", ((e.key, (replace(e, bodies=None), mine)) for e, mine in zip(entries, infos)
+                               if e.key not in present))
     cache.prune("entries", set(keys))
 
 
 def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, until: dt.datetime | None,
               pages: int, articles: int, files: int, entry_keys: list[str], diagnostics: list[Diagnostic]) -> None:
     """What the next build needs to know of this one: to skip (no change at all) or to be an edit build."""
-    state = delta.State(plan, token, scanned.settled(), tuple(entry_keys), tuple(diagnostics))
+    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics))
     remembered: dict[str, Any] = {"state": state}
     if read_inputs:
         remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics))
@@ -281,16 +292,17 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
 
 
-def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[tuple[int, ...], ...]:
-    """Related articles depend only on dates, tags and categories: reuse them while those stay the same."""
+def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, tuple[tuple[int, ...], ...]]:
+    """Related articles depend only on dates, tags and categories: reuse them while those stay the same.
+    Returns (their key, the related articles of each article)."""
     key = digest_text("\0".join((f"related {config.related}",
                                  *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
     remembered = cache.get_many("meta", ["related"]).get("related")  # meta: never pruned
     if remembered is not None and remembered[0] == key:
-        return remembered[1]
+        return key, remembered[1]
     found = model.related(site, config.related)
     cache.put_many("meta", {"related": (key, found)})
-    return found
+    return key, found
 
 
 def _markup_job(a: model.Article, mine: dict, safe: bool) -> tuple[str, model.Article, dict, dict, MarkupOptions]:
