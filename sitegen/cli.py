@@ -117,6 +117,8 @@ def _build(args: argparse.Namespace) -> int:
               f"{_show(cfg.output_dir)} giữ nguyên ({result.timings.get('check', 0):.2f}s).")
         return 0
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+    if result.edited:
+        times = "chỉ các trang có bài vừa sửa; " + times
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
           f"{s.removed} tệp xóa ({times}).")

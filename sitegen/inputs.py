@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Collection
 
 from . import __version__
 from .config import SiteConfig
@@ -93,6 +94,34 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
     return Scan(key if max(newest.values()) < settled else "", names.hexdigest(),
                 outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy)), content
+
+
+def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) -> tuple[Scan, dict] | None:
+    """The last walk (`scan`'s result) brought up to date with `changed`, the files a watcher saw modified
+    since that walk began, without walking again (the live preview, on every save). None, and so a full walk,
+    unless each is a file under content/ that the last walk saw and that is still a file: anything added,
+    removed or renamed, or any template, asset or setting, needs the walk. Its `key` is "" (nothing is skipped
+    on its word)."""
+    if previous is None or changed is None:
+        return None
+    last, listing = previous
+    files, racy = dict(last.files), set(last.racy)
+    settled = time.time_ns() - RACY_NS
+    for path in {*changed, *last.racy}:
+        if path not in files:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        files[path] = f"{path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+        if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
+            racy.add(path)
+        else:
+            racy.discard(path)
+    return Scan("", last.names, last.outside, files, frozenset(racy)), listing
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:

@@ -8,7 +8,7 @@ import functools
 from array import array
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +43,7 @@ class Warm:
     entries: dict = field(default_factory=dict)  # what templates see of each article, by its inputs
     paths: Any = field(default_factory=links.real_paths)  # symlink-free paths for the link check
     templates: Templates | None = None  # the Jinja environment: unchanged templates stay compiled
+    walk: tuple | None = None  # the last inputs.scan (with its content listing), for inputs.rescan
     salt: str = ""
 
     def for_config(self, fingerprint: str) -> "Warm":
@@ -65,11 +66,13 @@ class Warm:
 
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
-          fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None) -> BuildResult:
+          fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
+          changed: Collection[str] | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
-    and `fresh_search=False` to reuse the live search index instead of re-indexing on every save.
+    `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`,
+    the files its watcher saw modified since its last build (so that a save need not walk the whole site).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
@@ -82,7 +85,11 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         # A build from the cache on disk, with inputs equal to the last successful one's, would render and
         # write nothing: answer with that build's result instead (the preview has its own, finer, memory).
         ask_inputs = publish and folder is not None and not stats_from
-        scanned, listing = inputs.scan(config, (drafts, strict, publish))
+        flags = (drafts, strict, publish)
+        walked = inputs.rescan(warm.walk[:2], changed) if warm.walk and warm.walk[2] == flags else None
+        scanned, listing = walked or inputs.scan(config, flags)
+        if folder is None:
+            warm.walk = (scanned, listing, flags)
         read_inputs = scanned.key if ask_inputs else ""
         last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
         moment = now or dt.datetime.now(config.tz)
@@ -125,9 +132,12 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         link_base = digest_text(f"{index.key_text}\0{report.strict}")
         body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
                                             cache, report)
+        packed_index = delta.pack(index)
+        del index
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
                                photo_plan.infos, warm.entries)
+        del bodies
         related_key, related = _related(site, config, cache)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
         templates = warm.templates_for(config, folder)
@@ -140,6 +150,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                                photo_plan.processed)
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if stage.want(p.path, prints[p.path])]
+            del prints
             _render_pages(todo, view, templates, report, stage, jobs, progress)
             clock.lap("render")
             for src, out in photo_plan.copies:
@@ -153,7 +164,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             clock.lap("write")
         files = len(trees[stage.token])
         cache.sync("docs", known, {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded})
-        del known, loaded, prints
+        del known, loaded
         cache.put_many("trees", trees, replace_all=True)
         cache.prune("markup", set(markup_keys) | set(body_keys))
         cache.prune("bodies", set(markup_keys))
@@ -164,7 +175,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             _remember_entries(cache, entries, photo_plan.infos)
             plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                               view.categories, view.tags, view.most_read, related_key, view.home, link_base, site_key)
-            cache.put_many("plan", plan.rows(index, shows, pages), replace_all=True)
+            cache.put_many("plan", plan.rows(packed_index, shows, pages), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages),
                       len(site.articles), files, [e.key for e in entries], report.diagnostics)
         clock.lap("cache")

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 from urllib.parse import unquote
 
 from livereload import Server
@@ -44,8 +44,9 @@ class Preview:
     base_path: str = "/"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def rebuild(self, reason: str = "") -> bool:
-        """Build once; on failure keep the previous preview and remember the errors for the overlay."""
+    def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
+        """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
+        the files the watcher saw change since the last rebuild (None: unknown, walk everything)."""
         with self.lock:
             started = time.perf_counter()
             try:
@@ -53,7 +54,7 @@ class Preview:
                 self.base_path = cfg.base_path
                 # The search index is built once; re-indexing on every save would take seconds on a big site.
                 first = self.warm.templates is None
-                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first)
+                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
@@ -172,7 +173,7 @@ class _Changes(FileSystemEventHandler):
             first = min(batch.values())
             names = sorted(batch)
             shown = Path(names[0]).name + (f" và {len(names) - 1} tệp khác" if len(names) > 1 else "")
-            self.preview.rebuild(f" ({shown})")
+            self.preview.rebuild(f" ({shown})", names)
             self.on_built(names[0], first)
 
     def stop(self) -> None:

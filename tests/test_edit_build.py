@@ -232,3 +232,45 @@ def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
+
+
+def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
+    """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
+    (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""
+    from sitegen import inputs
+    from sitegen.pipeline import Warm
+
+    warm, preview = Warm(), tmp_path / "preview"
+    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    walks = []
+    real_scan = inputs.scan
+    monkeypatch.setattr(inputs, "scan", lambda *args, **kw: walks.append(1) or real_scan(*args, **kw))
+    edited = news.write(path(2), source(2, body="Sửa trong lúc xem trước."))
+    settle()
+    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(edited)])
+    assert result.edited and walks == []
+    added = news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    settle()
+    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(added)])
+    assert walks == [1] and not result.edited
+    clean = tmp_path / "clean"
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+    assert (preview / "thoi-su/bai-moi/index.html").is_file()
+
+
+def test_rescan_refuses_what_it_cannot_vouch_for(news):
+    from sitegen import inputs
+
+    cfg = news.config()
+    walk = inputs.scan(cfg, ())
+    known = next(p for p in walk[0].files if p.endswith("bai-03/index.md"))
+    assert inputs.rescan(walk, None) is None  # the watcher does not know: walk
+    assert inputs.rescan(walk, [str(news.root / "templates/base.html")]) is None  # not a content file
+    assert inputs.rescan(walk, [str(news.root / "content/khong-co.md")]) is None  # a file it never saw
+    news.write(path(3), source(3, body="Sửa."))
+    scanned, listing = inputs.rescan(walk, [known])
+    assert scanned.files[known] != walk[0].files[known] and listing is walk[1]
+    assert (scanned.names, scanned.outside, scanned.key) == (walk[0].names, walk[0].outside, "")
+    (news.root / path(3)).unlink()
+    assert inputs.rescan(walk, [known]) is None  # deleted
