@@ -207,21 +207,29 @@ class Entries(Sequence[Entry]):
             i += len(self)
         hit = self.memo.get(i)
         if hit is None:
-            found = self.stored.get(self.keys[i])
-            if found is None:
-                raise Missing(i)
-            hit = self.memo[i] = replace(found[0], bodies=self.html)
+            hit = self.memo[i] = replace(self._stored(i)[0], bodies=self.html)
         return hit
 
     def infos(self, i: int) -> dict:
-        found = self.stored.get(self.keys[i])
+        return self._stored(i)[1]
+
+    def _stored(self, i: int) -> tuple[Entry, dict]:
+        try:
+            found = self.stored.get(self.keys[i])
+        except Exception:  # a damaged row: as good as missing
+            found = None
         if found is None:
-            raise Missing(i)
-        return found[1]
+            raise Missing("entries")
+        return found
 
 
 class Missing(LookupError):
-    """An entry the `entries` table no longer has (a deleted cache file): the full build takes over."""
+    """A row of the cache an edit build needs is gone or damaged: the full build takes over, and writes the
+    table anew (a damaged row is seldom alone, and the full build writes only the entries a table lacks)."""
+
+    def __init__(self, table: str):
+        super().__init__(table)
+        self.table = table
 
 
 def pages_at(cache: Cache, plan: Plan, positions: Iterable[int]) -> list[Page]:
@@ -231,4 +239,4 @@ def pages_at(cache: Cache, plan: Plan, positions: Iterable[int]) -> list[Page]:
     try:
         return [rows[f"pages:{n // PAGES_PER_ROW}"][n % PAGES_PER_ROW] for n in wanted]
     except (KeyError, IndexError):
-        raise Missing(-1) from None
+        raise Missing("plan") from None

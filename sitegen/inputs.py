@@ -55,6 +55,9 @@ class Scan:
     # "" when one of those changed too recently (as `key`)
     files: dict[str, str]  # each file under content/ (its path as walked) -> its stamp line (path and full stat)
     racy: frozenset[str]  # those of `files` changed too recently to trust their stamp next time
+    # content/ has symlinks or hard-linked files: one save changes what several paths read, so a watcher's
+    # list of saved paths is not a list of changed inputs (`rescan` refuses)
+    aliased: bool = False
 
     def settled(self) -> str:
         """The stamp lines of `files` that a later build may trust, as one string (one object to store, not
@@ -82,6 +85,7 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     content: dict[str, list] = {}
     files: dict[str, str] = {}
     racy: set[str] = set()
+    aliases: set[str] = set()
     inside = hashlib.blake2b(digest_size=20)
     newest = {}
     settled = started - RACY_NS
@@ -89,11 +93,11 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
         h = inside if folder == config.content_dir else outside
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
-        content_only = (content, files, racy, settled) if h is inside else None
+        content_only = (content, files, racy, aliases, settled) if h is inside else None
         newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content_only))
     key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
     return Scan(key if max(newest.values()) < settled else "", names.hexdigest(),
-                outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy)), content
+                outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy), bool(aliases)), content
 
 
 def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) -> tuple[Scan, dict] | None:
@@ -102,7 +106,7 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
     unless each is a file under content/ that the last walk saw and that is still a file: anything added,
     removed or renamed, or any template, asset or setting, needs the walk. Its `key` is "" (nothing is skipped
     on its word)."""
-    if previous is None or changed is None:
+    if previous is None or changed is None or previous[0].aliased:
         return None
     last, listing = previous
     files, racy = dict(last.files), set(last.racy)
@@ -121,7 +125,7 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
             racy.add(path)
         else:
             racy.discard(path)
-    return Scan("", last.names, last.outside, files, frozenset(racy)), listing
+    return Scan("", last.names, last.outside, files, frozenset(racy), last.aliased), listing
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
@@ -131,12 +135,13 @@ def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime
 
 
 def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
-                content: tuple[dict, dict, set, int] | None = None) -> int:
+                content: tuple[dict, dict, set, set, int] | None = None) -> int:
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
-    stamped once. For content/, `content` is (listing, files, racy, settled): each folder's entries (see
-    read.Listing), each file's stamp line, and the files changed after `settled` (ns)."""
-    listing, files, racy, settled = content if content is not None else (None, None, None, 0)
+    stamped once. For content/, `content` is (listing, files, racy, aliases, settled): each folder's entries
+    (see read.Listing), each file's stamp line, the files changed after `settled` (ns), and the symlinks and
+    hard-linked files."""
+    listing, files, racy, aliases, settled = content if content is not None else (None, None, None, None, 0)
     newest = 0
     seen: set[tuple[int, int]] = set()
     stack = [top]
@@ -169,6 +174,8 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
             line = f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
             h.update(line.encode() + b"\n")
+            if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
+                aliases.add(e.path)
             if files is not None and not stat.S_ISDIR(st.st_mode):
                 files[e.path] = line
                 if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:

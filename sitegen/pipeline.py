@@ -104,7 +104,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             try:
                 done = _edit(edit, config, cache, warm, folder, scanned, read_inputs, report, clock, jobs,
                              fresh_search, progress)
-            except delta.Missing:
+            except delta.Missing as gone:
+                cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
                 done = None
             if done is not None:
                 return done
@@ -209,6 +210,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     dropped = [d for c in changes for d in c.before.diagnostics] + [d for k in old_keys for d in old_links[k][1]]
     if delta.residue(state.diagnostics, dropped, {c.before.source for c in changes}):
         return None
+    dropped += [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again below
     clock.lap("load")
     local = Reporter(strict=report.strict)
     for c in changes:
@@ -236,12 +238,18 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         return None
     report.extend(diagnostics)
     redo = delta.pages_at(cache, plan, (n for c in changes for n in edit.shows.of(c.index)))
-    with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
-        paths = {p.path for p in redo}
+    prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in redo}
+    shown = {e.body_key for e in entries.memo.values()}
+    if cache.has_many("markup", shown) != shown:
+        return None  # some article's HTML has left the cache: the full build converts it again
+    known = cache.all("trees")
+    if not known.get(state.token):
+        return None  # what the live tree holds is not known: every file would have to be made again
+    with _write_errors(config), Staging(config.output_dir, known) as stage:
         for rel, fingerprint in stage.active.items():  # every other file stays what the live tree has
-            if rel not in paths and not search.owns(rel):
-                stage.want(rel, fingerprint)
-        todo = [p for p in redo if stage.want(p.path, context.fingerprint(p, view, templates.template_key(p.template), site_key))]
+            if rel not in prints and not search.owns(rel) and stage.want(rel, fingerprint):
+                return None  # it could not be carried over (gone from the live tree): the full build makes it
+        todo = [p for p in redo if stage.want(p.path, prints[p.path])]
         _render_pages(todo, view, templates, report, stage, jobs, progress)
         clock.lap("render")
         search.index(stage, config, report, fresh=fresh_search)

@@ -33,6 +33,9 @@ _TIMEOUT = 1800
 _MARK = b"data-pagefind-body"  # on the pages that are search results (article.html)
 
 
+CODES = ("SEARCH001",)  # what `index` reports: a build that runs it again drops the last build's
+
+
 def owns(rel: str) -> bool:
     """Whether an output file is part of the search index (made by `index`, not by the page rendering)."""
     return rel.startswith(BUNDLE + "/")

@@ -274,3 +274,72 @@ def test_rescan_refuses_what_it_cannot_vouch_for(news):
     assert (scanned.names, scanned.outside, scanned.key) == (walk[0].names, walk[0].outside, "")
     (news.root / path(3)).unlink()
     assert inputs.rescan(walk, [known]) is None  # deleted
+
+
+def damage(site, sql: str, *args) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(site.root / ".sitegen/cache/build.sqlite")
+    db.execute(sql, args)
+    db.commit()
+    db.close()
+
+
+def test_search_warnings_are_said_once(site, tmp_path, monkeypatch):
+    """Pagefind missing: every build warns once, an edit build too (it runs the search stage again)."""
+    from sitegen import search
+
+    monkeypatch.setattr(search, "_binary", lambda: None)
+    site.write("site.toml", "search = true\n")
+    for i in range(3):
+        site.write(f"content/tin/bai-{i}/index.md", article(f"Bài {i}", date=f"2024-05-0{i + 1} 08:00"))
+    settle()
+    site.build(jobs=1)
+    for n in range(2):
+        site.write("content/tin/bai-1/index.md", article("Bài 1", date="2024-05-02 08:00", body=f"Sửa lần {n}."))
+        result = build_and_compare(site, tmp_path)
+        assert result.edited and [d.code for d in result.diagnostics] == ["SEARCH001"]
+
+
+def test_preview_with_a_symlinked_article_walks_again(site, tmp_path):
+    """A save through one name changes what a symlink reads too: the watcher's list cannot be trusted then."""
+    from sitegen.pipeline import Warm
+
+    site.write("site.toml", "search = false\n")
+    target = site.write("content/tin/bai-b.md", article("Bài B", date="2024-06-02 08:00", body="Bản đầu."))
+    (site.root / "content/tin/bai-a.md").symlink_to(target)
+    site.write("content/tin/bai-c.md", article("Bài C", date="2024-06-01 08:00", slug="bai-c"))
+    warm, preview = Warm(), tmp_path / "preview"
+    settle()
+    first = site.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    assert first.articles == 3
+    site.write("content/tin/bai-b.md", article("Bài B", date="2024-06-02 08:00", body="Bản sửa."))
+    settle()
+    site.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(target)])
+    clean = tmp_path / "clean"
+    site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+    assert sum("Bản sửa." in p.read_text(encoding="utf-8") for p in preview.rglob("index.html")) >= 2
+
+
+def test_a_file_deleted_from_the_output_is_made_again(news, tmp_path):
+    news.write(path(2), source(2, title="Hai"))
+    assert build_and_compare(news, tmp_path).edited  # now the spare holds the page before this edit
+    (news.public / "kinh-te/bai-02/index.html").unlink()
+    news.write(path(3), source(3, body="Sửa bài ba."))
+    result = build_and_compare(news, tmp_path)  # the old copy in the spare must not come back
+    assert not result.edited
+
+
+@pytest.mark.parametrize("table", ["trees", "entries", "plan", "docs", "links"])
+def test_a_damaged_cache_never_breaks_an_edit(news, tmp_path, table):
+    """Rows gone or unreadable: the build falls back to the full path (never a partial site or a traceback),
+    and the next edit is an edit build again."""
+    damage(news, f"UPDATE {table} SET v = ?", b"\x80\x05garbage")
+    news.write(path(4), source(4, title="Sửa lần một"))
+    assert not build_and_compare(news, tmp_path).edited
+    news.write(path(4), source(4, title="Sửa lần hai"))
+    assert build_and_compare(news, tmp_path).edited
+    damage(news, f"DELETE FROM {table}")
+    news.write(path(4), source(4, title="Sửa lần ba"))
+    assert not build_and_compare(news, tmp_path).edited
