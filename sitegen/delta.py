@@ -101,6 +101,7 @@ class State:
     files: str  # inputs.Scan.settled(): the stamp line of every file under content/
     entries: str  # article i's Entry.key, NUL-separated; the `entries` table holds (Entry, photo infos) by it
     diagnostics: tuple[Diagnostic, ...]
+    at: dt.datetime  # the build's `now`: what is published was decided for moments from here to Plan.until
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Edit:
     index: Index
     shows: Shows
     changes: tuple[Change, ...]
+    moment: dt.datetime  # this build's `now`
 
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
@@ -135,8 +137,8 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         return None
     if not scanned.outside or (scanned.outside, scanned.names) != (plan.outside, plan.names):
         return None  # a template, asset, setting or code changed, or a file came or went
-    if not token or token != state.token or (plan.until is not None and moment >= plan.until):
-        return None  # the output is not that build's, or a scheduled article is due
+    if not token or token != state.token or (plan.until is not None and moment >= plan.until) or moment < state.at:
+        return None  # the output is not that build's, or a scheduled article is due (or the clock went back)
     index = pickle.loads(packed)
     known = set(state.files.split("\n"))
     changed = [path for path, line in scanned.files.items() if line not in known]
@@ -161,7 +163,7 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if model.shape(after) != model.shape(before[2]):
             return None
         changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
-    return Edit(plan, state, index, shows, tuple(changes))
+    return Edit(plan, state, index, shows, tuple(changes), moment)
 
 
 def pack(index: Index) -> bytes:

@@ -45,6 +45,7 @@ class Outcome:
     articles: int
     files: int  # files in the published tree
     diagnostics: tuple[Diagnostic, ...]  # its warnings, repeated so a skipped build still shows them
+    at: dt.datetime | None = None  # its `now`: a clock set back past it (or `now=` in tests) means build
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:
     """True when the last build's result stands as it is: same inputs, its tree still live, nothing scheduled due."""
     return (outcome is not None and inputs != "" and outcome.inputs == inputs and outcome.token == token and token != ""
-            and (outcome.until is None or now < outcome.until))
+            and (outcome.until is None or now < outcome.until) and (outcome.at is None or outcome.at <= now))
 
 
 def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",

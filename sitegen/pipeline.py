@@ -51,7 +51,9 @@ class Warm:
             self.__init__(salt=fingerprint)  # type: ignore[misc]
         return self
 
-    def templates_for(self, config: SiteConfig, cache_folder: Path | None) -> Templates:
+    def templates_for(self, config: SiteConfig, cache_folder: Path | None, names: str) -> Templates:
+        """The Jinja environment for this build; `names` (inputs.Scan.names) changes when a file comes or goes,
+        such as a site template that now overrides the theme's."""
         if self.templates is None:
             jinja_dir = cache_folder / "jinja" if cache_folder is not None else None
             if jinja_dir is not None:
@@ -60,7 +62,7 @@ class Warm:
                 except OSError:
                     jinja_dir = None
             self.templates = Templates(config, jinja_dir)
-        self.templates.begin_build()  # Jinja itself notices changed template files
+        self.templates.begin_build(names)  # Jinja itself notices changed template files, not new ones
         return self.templates
 
 
@@ -141,7 +143,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         del bodies
         related_key, related = _related(site, config, cache)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
-        templates = warm.templates_for(config, folder)
+        templates = warm.templates_for(config, folder, scanned.names)
         site_key = context.global_key(view, templates.assets_key())
         prints, shows = _fingerprints(pages, view, templates, site_key)
         if not publish:
@@ -177,7 +179,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                               view.categories, view.tags, view.most_read, related_key, view.home, link_base, site_key)
             cache.put_many("plan", plan.rows(packed_index, shows, pages), replace_all=True)
-            _remember(cache, plan.id, stage.token, scanned, read_inputs, site.next_change, len(pages),
+            _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
                       len(site.articles), files, [e.key for e in entries], report.diagnostics)
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
@@ -229,7 +231,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     entries = delta.Entries(keys, cache.reader("entries"), html, fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
                             plan.home)
-    templates = warm.templates_for(config, folder)
+    templates = warm.templates_for(config, folder, scanned.names)
     site_key = context.global_key(view, templates.assets_key())
     if site_key != plan.site_key:
         return None  # an article of the most-read block changed its title: that block is on every page
@@ -261,7 +263,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
     for i, e in fresh.items():
         keys[i] = e.key
-    _remember(cache, plan.id, stage.token, scanned, read_inputs, plan.until, plan.pages, len(keys),
+    _remember(cache, plan.id, stage.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
               len(trees[stage.token]), keys, report.diagnostics)
     return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(todo), clock.laps, edited=True)
 
@@ -290,13 +292,15 @@ def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[di
     cache.prune("entries", set(keys))
 
 
-def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, until: dt.datetime | None,
-              pages: int, articles: int, files: int, entry_keys: list[str], diagnostics: list[Diagnostic]) -> None:
+def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, moment: dt.datetime,
+              until: dt.datetime | None, pages: int, articles: int, files: int, entry_keys: list[str],
+              diagnostics: list[Diagnostic]) -> None:
     """What the next build needs to know of this one: to skip (no change at all) or to be an edit build."""
-    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics))
+    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment)
     remembered: dict[str, Any] = {"state": state}
     if read_inputs:
-        remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics))
+        remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),
+                                               moment)
     cache.put_many("meta", remembered)
 
 

@@ -137,9 +137,10 @@ def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mappin
         if image is not None and not image.alt:
             image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
-        # Readers' figures baked in by `--stats` change without the source file changing, so they count too.
+        # The file's digest: the body key alone misses a front-matter edit once links were rewritten (that HTML
+        # is keyed by its own bytes). Readers' figures baked in by `--stats` change without the file changing.
         key = digest_text("\0".join((
-            body_key, a.source, url, repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
+            a.digest, body_key, a.source, url, repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
             *(tag_keys[t.slug] for t in tags), f"{a.views} {a.comments} {a.rating_total} {a.rating_count}",
             repr(a.collected) if a.collected is not None else "")))
         return Entry(a, cfg.url(url), cfg.absolute_url(url), body_key, html, lead, body.lead_in_body and not a.summary,
@@ -191,9 +192,14 @@ class Templates:
             except (OSError, ValueError):
                 pass
         self._problems: dict[tuple[str, str, int], tuple[str, str, str, list[str]]] = {}
+        self._names = ""
 
-    def begin_build(self) -> None:
-        """Forget what depends on files that may have changed since the last build (assets, templates)."""
+    def begin_build(self, names: str = "") -> None:
+        """Forget what depends on files that may have changed since the last build (assets, templates). `names`
+        says which files exist: when it changes, a compiled template may now be overridden by a new file."""
+        if names != self._names and self.env.cache is not None:
+            self.env.cache.clear()
+        self._names = names
         self._asset_urls.clear()
         self._template_keys.clear()
         self._memo.clear()

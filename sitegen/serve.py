@@ -133,8 +133,11 @@ class Preview:
 class _Changes(FileSystemEventHandler):
     """Collects file events, waits for a quiet moment, then rebuilds once (one rebuild per burst of saves)."""
 
-    def __init__(self, preview: Preview, ignore: list[Path], on_built: Callable[[str, float], None]):
+    def __init__(self, preview: Preview, ignore: list[Path], on_built: Callable[[str, float], None],
+                 folders: dict[Path, Callable[[Path], None]] | None = None):
+        """`folders`: watched folders that did not exist yet, and what to call when one is made (watch it)."""
         self.preview, self.ignore, self.on_built = preview, ignore, on_built
+        self.folders = folders or {}
         self.pending: dict[str, float] = {}
         self.cond = threading.Condition()
         self.stopped = False
@@ -150,7 +153,9 @@ class _Changes(FileSystemEventHandler):
             path = Path(raw if isinstance(raw, str) else raw.decode())
             if _TEMP.search(path.name) or any(path.is_relative_to(p) for p in self.ignore):
                 continue
-            if path.parent == self.preview.root and path.name != "site.toml":
+            if path in self.folders and path.is_dir():  # templates/ made while the preview runs: watch it too
+                self.folders.pop(path)(path)
+            elif path.parent == self.preview.root and path.name != "site.toml":
                 continue  # the site folder itself is watched for site.toml only
             with self.cond:
                 self.pending.setdefault(str(path), time.perf_counter())
@@ -230,9 +235,11 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | 
         watch_dirs += [d for d in (*cfg.templates_dirs, *cfg.assets_dirs) if d not in watch_dirs]
     watcher = _ReloadWhenBuilt()
     watcher.watch(str(root))  # livereload otherwise announces it watches the working directory
-    changes = _Changes(preview, [root / ".sitegen", root / "public", root / ".git"], watcher.built)
     observer = Observer()
-    observer.schedule(changes, str(root), recursive=False)  # site.toml
+    later = {d: lambda d: observer.schedule(changes, str(d), recursive=True) for d in watch_dirs
+             if d.parent == root and not d.is_dir()}
+    changes = _Changes(preview, [root / ".sitegen", root / "public", root / ".git"], watcher.built, later)
+    observer.schedule(changes, str(root), recursive=False)  # site.toml, and the folders in `later` appearing
     for d in watch_dirs:
         if d.is_dir():
             observer.schedule(changes, str(d), recursive=True)

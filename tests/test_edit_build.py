@@ -343,3 +343,54 @@ def test_a_damaged_cache_never_breaks_an_edit(news, tmp_path, table):
     damage(news, f"DELETE FROM {table}")
     news.write(path(4), source(4, title="Sửa lần ba"))
     assert not build_and_compare(news, tmp_path).edited
+
+
+@pytest.mark.parametrize("field", ["title", "summary", "author"])
+def test_front_matter_edit_of_an_article_whose_links_are_rewritten(news, tmp_path, field):
+    """A body with a content-path link is published rewritten, under a key of its own bytes: a front-matter edit
+    leaves those bytes alone and must still reach every page that shows the article (found in review)."""
+    news.write(path(3), source(3, body="Xem [bài bảy](../bai-07/index.md) để biết thêm."))
+    build_and_compare(news, tmp_path)
+    changed = {"title": {"title": "Tiêu đề mới cho bài ba"}, "summary": {"summary": '"Tóm tắt mới cho bài ba."'},
+               "author": {"author": '"Trần Văn Mới"'}}[field]
+    news.write(path(3), source(3, body="Xem [bài bảy](../bai-07/index.md) để biết thêm.", **changed))
+    result = build_and_compare(news, tmp_path)
+    assert result.edited and result.rendered > 0
+    shown = next(iter(changed.values())).strip('"')
+    assert shown in (news.public / "thoi-su/bai-03/index.html").read_text(encoding="utf-8")
+
+
+def test_a_clock_set_back_is_never_trusted(news, tmp_path):
+    """What is published was decided for moments after the last build's `now`: earlier, build it all again."""
+    import datetime as dt
+
+    tz = news.config().tz
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2024-07-01 08:00"))
+    later, earlier = dt.datetime(2024, 7, 2, 8, 0, tzinfo=tz), dt.datetime(2024, 6, 30, 8, 0, tzinfo=tz)
+    settle()
+    news.build(jobs=1, now=later)
+    assert (news.public / "thoi-su/hen-gio/index.html").is_file()
+    assert not news.build(jobs=1, now=earlier).skipped
+    assert not (news.public / "thoi-su/hen-gio").exists()
+    news.build(jobs=1, now=later)
+    news.write(path(4), source(4, body="Sửa khi đồng hồ lùi."))
+    result = build_and_compare(news, tmp_path, now=earlier)
+    assert not result.edited
+
+
+def test_preview_picks_up_a_new_template_override(news, tmp_path):
+    """A site template added while the preview runs replaces the theme's one at the next save (Jinja's cache
+    only notices changed files, not a new file earlier in the search path: found in review)."""
+    from sitegen.config import default_theme_dirs
+    from sitegen.pipeline import Warm
+
+    warm, preview = Warm(), tmp_path / "preview"
+    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    theme = (default_theme_dirs()[0] / "article.html").read_text(encoding="utf-8")
+    news.write("templates/article.html", theme.replace("{% block main %}", "{% block main %}<!-- ban-rieng -->", 1))
+    settle()
+    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    assert "ban-rieng" in (preview / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
+    clean = tmp_path / "clean"
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)

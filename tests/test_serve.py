@@ -174,3 +174,18 @@ def test_ctrl_c_stops_cleanly(site):
     out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, out
     assert "Đã dừng xem thử." in out and "Traceback" not in out
+
+
+def test_a_templates_folder_made_while_running_is_watched(server):
+    """The site had no templates/ when the preview started: making one, with an override, shows at once (found
+    in review: the folder was never watched)."""
+    site, base, proc = server
+    from sitegen.config import default_theme_dirs
+
+    theme = (default_theme_dirs()[0] / "article.html").read_text(encoding="utf-8")
+    assert not (site.root / "templates").exists()
+    site.write("templates/article.html", theme.replace("{% block main %}", "{% block main %}<!-- ban-rieng -->", 1))
+    wait_for(lambda: "ban-rieng" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the new override")
+    site.write("templates/article.html", theme.replace("{% block main %}", "{% block main %}<!-- lan-hai -->", 1))
+    wait_for(lambda: "lan-hai" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="an edit inside the new folder")
+    assert proc.poll() is None
