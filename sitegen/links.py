@@ -37,6 +37,11 @@ _UNPUBLISHED = "bài này chưa được xuất bản (nháp, hẹn giờ, hết
 _NOT_PUBLISHED_FILE = "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
 
 
+def has_links(body_html: str) -> bool:
+    """Whether a body has any link to check (without one, its check depends on the article alone)."""
+    return _HREF.search(body_html) is not None
+
+
 def anchor_ids(body_html: str) -> frozenset[str]:
     """Ids an `#anchor` may name in a rendered body (headings, footnotes, editors' own ids)."""
     return frozenset(_norm(html.unescape(m.group(2))) for m in _ID.finditer(body_html))

@@ -47,6 +47,7 @@ class BodyInfo:
     has_source_line: bool
     words: int
     ids: frozenset[str]  # ids an #anchor may name
+    links: bool = True  # it has an <a href>: its link check depends on the rest of the site (links.Index)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from array import array
 import time
 from contextlib import contextmanager
@@ -134,7 +135,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                             scanned.names, warm.paths)
         link_base = digest_text(f"{index.key_text}\0{report.strict}")
         body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
-                                            cache, report)
+                                            bodies, cache, report)
         packed_index = delta.pack(index)
         del index
         clock.lap("markdown")
@@ -205,7 +206,11 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if any(c.index not in edit.index.article_url for c in changes):
         return None  # an article without a page (a route collision): the full build reports it
     old_markup = [_markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
-    old_keys = _link_keys(plan.link_base, old_markup, [c.before.article for c in changes])
+    old_bodies = cache.get_many("bodies", old_markup)
+    if any(k not in old_bodies for k in old_markup):
+        return None
+    old_keys = _link_keys(plan.link_base, old_markup, [c.before.article for c in changes],
+                          [old_bodies[k] for k in old_markup], report.strict)
     old_links = cache.get_many("links", old_keys)
     if any(k not in old_links for k in old_keys):
         return None
@@ -221,7 +226,8 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if any(b.ids != edit.index.ids[c.index] for b, c in zip(bodies, changes)):
         return None  # another article's #anchor may now point at nothing (or at something)
     index = edit.index.attach(config, warm.paths)
-    body_keys, _ = _check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, cache, local)
+    body_keys, _ = _check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, bodies, cache,
+                                local)
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
     clock.lap("markdown")
@@ -276,9 +282,9 @@ def _fingerprints(pages: list[routes.Page], view: context.SiteView, templates: T
     for n, p in enumerate(pages):
         used = context.uses(p, view)
         prints[p.path] = context.fingerprint(p, view, templates.template_key(p.template), site_key, used)
-        for i in set(used[0]):
-            shown.append(i)
-            by.append(n)
+        distinct = set(used[0])
+        shown.extend(distinct)
+        by.extend(itertools.repeat(n, len(distinct)))
     return prints, delta.Shows.invert(shown, by, len(view.entries))
 
 
@@ -358,7 +364,8 @@ def _render_bodies(articles: Sequence[model.Article], infos: Sequence[dict], con
                 out.append(None)
                 continue
             r = renderer.render(body, mine, alts, options)
-            out.append((r.html, BodyInfo(r.lead_text, r.lead_in_body, r.has_source_line, r.words, links.anchor_ids(r.html))))
+            out.append((r.html, BodyInfo(r.lead_text, r.lead_in_body, r.has_source_line, r.words, links.anchor_ids(r.html),
+                                         links.has_links(r.html))))
         return out
 
     def store(start: int, results: list[tuple[str, BodyInfo] | None]) -> None:
@@ -379,18 +386,23 @@ def _render_bodies(articles: Sequence[model.Article], infos: Sequence[dict], con
     return keys, [done[k] for k in keys]
 
 
-def _link_keys(index_base: str, markup_keys: Sequence[str], articles: Sequence[model.Article]) -> list[str]:
-    # The source too: two articles with the same bytes (a copied folder) resolve relative links differently.
-    return [digest_text(f"{k}\0{a.source}\0{index_base}") for k, a in zip(markup_keys, articles)]
+def _link_keys(index_base: str, markup_keys: Sequence[str], articles: Sequence[model.Article],
+               bodies: Sequence[BodyInfo], strict: bool) -> list[str]:
+    """The key of each body's link check: its markup, its article's source (two articles with the same bytes, a
+    copied folder, resolve relative links differently) and, only for a body with links, the index's key. A body
+    without links is checked for photo descriptions alone, so adding an article elsewhere does not redo it."""
+    return [digest_text(f"{k}\0{a.source}\0{index_base if b.links else strict}")
+            for k, a, b in zip(markup_keys, articles, bodies)]
 
 
 def _check_links(index: links.Index, base: str, positions: Sequence[int], articles: Sequence[model.Article],
-                 markup_keys: list[str], cache: Cache, report: Reporter) -> tuple[list[str], list[str]]:
+                 markup_keys: list[str], bodies: Sequence[BodyInfo], cache: Cache,
+                 report: Reporter) -> tuple[list[str], list[str]]:
     """Check and rewrite the links of each article's body (article `positions[n]` of the index is `articles[n]`),
     reusing each unchanged body's result while nothing it could point at changed (`base`: the index's key).
     Returns the key of each article's final HTML in the `markup` table (a rewritten link follows its target's
     URL, which the article's own inputs do not show) and the link-check keys."""
-    link_keys = _link_keys(base, markup_keys, articles)
+    link_keys = _link_keys(base, markup_keys, articles, bodies, report.strict)
     done = cache.get_many("links", link_keys)
     html = cache.reader("markup")
     fresh: dict[str, tuple[str, tuple]] = {}

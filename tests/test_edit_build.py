@@ -394,3 +394,14 @@ def test_preview_picks_up_a_new_template_override(news, tmp_path):
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
+
+
+def test_a_body_without_links_keeps_its_warnings_when_the_site_grows(news, tmp_path):
+    """A body without links is link-checked once for good (its result does not depend on other pages), and its
+    photo-description warning still shows in every later build."""
+    news.write(path(5), source(5, body="Ảnh không có mô tả:\n\n![](https://example.org/anh.jpg)"))
+    first = build_and_compare(news, tmp_path)
+    assert [d.code for d in first.diagnostics] == ["IMG006"]
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited and [d.code for d in result.diagnostics] == ["IMG006"]
