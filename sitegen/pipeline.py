@@ -13,7 +13,7 @@ from typing import Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import context, delta, inputs, links, model, photos, read, render, routes, search, stats, workers
+from . import context, delta, inputs, links, model, photos, read, render, routes, search, workers
 from .cache import Cache, digest_text
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
@@ -121,6 +121,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         del listing  # it served discovery; at 100 000 articles it is 100 MB
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
+            from . import stats  # only here: that module also holds the collector service and its HTTP server
+
             site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
         pages = routes.plan(site, report)
