@@ -216,6 +216,7 @@ class Reader:
         self._pid = 0
 
     def get(self, key: str) -> Any:
+        """The value, or None when the key is absent or its row does not unpickle."""
         if self.memory is not None:
             return self.memory.get(key)
         if self._pid != os.getpid():
@@ -223,7 +224,12 @@ class Reader:
             self._pid = os.getpid()
         assert self._db is not None
         row = self._db.execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
-        return pickle.loads(row[0]) if row is not None else None
+        if row is None:
+            return None
+        try:
+            return pickle.loads(row[0])
+        except Exception:  # a damaged row counts as absent, as in Cache.get_many
+            return None
 
     def __getstate__(self) -> dict:  # never pickled with a live connection
         return {**self.__dict__, "_db": None, "_pid": 0}

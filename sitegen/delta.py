@@ -196,8 +196,9 @@ class Entries(Sequence[Entry]):
     """The site's entries as the last build left them in the `entries` table, with this build's new ones over
     them; fetched when a page asks for one (an edit build renders a handful of pages)."""
 
-    def __init__(self, keys: Sequence[str], stored: Reader, html: Any, fresh: dict[int, Entry] | None = None):
-        self.keys, self.stored, self.html, self.memo = keys, stored, html, dict(fresh or {})
+    def __init__(self, keys: Sequence[str], stored: Reader, html: Any):
+        self.keys, self.stored, self.html = keys, stored, html
+        self.memo: dict[int, Entry] = {}  # fetched, and this build's new ones (set by the build)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -216,10 +217,7 @@ class Entries(Sequence[Entry]):
         return self._stored(i)[1]
 
     def _stored(self, i: int) -> tuple[Entry, dict]:
-        try:
-            found = self.stored.get(self.keys[i])
-        except Exception:  # a damaged row: as good as missing
-            found = None
+        found = self.stored.get(self.keys[i])  # None too when the row is damaged
         if found is None:
             raise Missing("entries")
         return found

@@ -121,7 +121,7 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        files[path] = f"{path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+        files[path] = _line(path, st)
         if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
             racy.add(path)
         else:
@@ -173,7 +173,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             if listing is not None:
                 listed.append((e.name, e.path, e.is_dir(), bool(link), st))
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
-            line = f"{e.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            line = _line(e.path, st)
             h.update(line.encode() + b"\n")
             if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
                 aliases.add(e.path)
@@ -186,6 +186,11 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
                 subfolders.append(e.path)
         stack.extend(reversed(subfolders))
     return newest
+
+
+def _line(path: str, st: os.stat_result) -> str:
+    """A file's stamp line: what `scan` hashes and `Scan.files` holds (one format for `scan` and `rescan`)."""
+    return f"{path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
 
 
 def _libraries() -> tuple[tuple[str, str], ...]:

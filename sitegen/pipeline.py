@@ -96,12 +96,13 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         read_inputs = scanned.key if ask_inputs else ""
         last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
         moment = now or dt.datetime.now(config.tz)
-        if ask_inputs and inputs.unchanged(last, read_inputs, output_token(config.output_dir), moment):
+        token = output_token(config.output_dir)
+        if ask_inputs and inputs.unchanged(last, read_inputs, token, moment):
             report.extend(last.diagnostics)
             clock.lap("check")
             return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
                                0, clock.laps, skipped=True)
-        edit = delta.prepare(cache, scanned, output_token(config.output_dir), moment, config, strict) \
+        edit = delta.prepare(cache, scanned, token, moment, config, strict) \
             if publish and not stats_from else None
         if edit is not None:
             try:
@@ -236,7 +237,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     make = render.entry_maker(config, plan.categories, plan.tags)
     fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
              for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
-    entries = delta.Entries(keys, cache.reader("entries"), html, fresh)
+    entries.memo.update(fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
                             plan.home)
     templates = warm.templates_for(config, folder, scanned.names)

@@ -73,7 +73,10 @@ class Entry:
     @property
     def html(self) -> Markup:
         """The body, fetched when a page shows it: a build holds no article's HTML for long (see pipeline)."""
-        return Markup(self.bodies.get(self.body_key) or "")
+        found = self.bodies.get(self.body_key)
+        if found is None:  # the build made sure it was there: a damaged cache row, never an empty article
+            raise LookupError(f"HTML của bài {self.article.source} không đọc được từ bộ nhớ đệm .sitegen/")
+        return Markup(found)
 
     def __getattr__(self, name: str) -> Any:
         # Front matter fields (and unknown ones editors add) read straight through: entry.title, entry.views...
