@@ -17,6 +17,10 @@ from typing import Callable
 from . import __version__, config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
 
+# Seconds `build` and `check` wait for another build of the same site to finish. Long: a cron job whose previous
+# run is still going should follow it, not fail; the preview's saves wait less (serve.py).
+WAIT = 600.0
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -48,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--drafts", action="store_true", help="dựng cả bài nháp và bài hẹn giờ (chỉ để xem thử)")
     b.add_argument("--stats", metavar="DB-HOẶC-URL",
                    help="cộng số liệu bạn đọc (lượt xem, đánh giá, ý kiến đã duyệt) từ tệp SQLite hoặc địa chỉ máy thu")
+    _wait_arg(b)
     b.set_defaults(run=_build)
 
     v = sub.add_parser("serve", help="xem thử: dựng cả bài nháp, tự tải lại trình duyệt khi lưu tệp")
@@ -59,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="kiểm tra toàn bộ nội dung mà không ghi gì ra đĩa")
     _site_args(c)
+    _wait_arg(c)
     c.set_defaults(run=_check, failed="Kiểm tra thấy {n} lỗi (danh sách ở trên). Không ghi gì ra đĩa.")
 
     n = sub.add_parser("new", help="tạo bài viết mới với phần đầu điền sẵn")
@@ -102,6 +108,26 @@ def _site_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="coi cảnh báo là lỗi (nên dùng trong CI)")
 
 
+def _wait_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", type=float, default=WAIT, metavar="GIÂY",
+                   help=f"nếu trang đang được dựng ở nơi khác (cron, xem thử), chờ tối đa chừng này giây "
+                        f"(mặc định {WAIT:g}) rồi báo lỗi LOCK001")
+
+
+def _locked(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command that reads the site and writes its caches under the site's build lock (see lock.py): one at
+    a time per site, the others waiting up to --wait seconds. Everything, site.toml included, is read inside."""
+
+    def locked(args: argparse.Namespace) -> int:
+        from .lock import site_lock
+
+        with site_lock(args.source.resolve(), args.wait, on_wait=lambda m: print(m, file=sys.stderr, flush=True)):
+            return run(args)
+
+    return locked
+
+
+@_locked
 def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
@@ -134,6 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.source, host=args.host, port=args.port)
 
 
+@_locked  # check renders every page and fills the image cache, so it must not overlap a build either
 def _check(args: argparse.Namespace) -> int:
     from .pipeline import Warm, build
 

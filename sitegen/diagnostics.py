@@ -52,6 +52,7 @@ CODES: dict[str, str] = {
     "TPL002": "Lỗi cú pháp giao diện",
     "TPL003": "Không tìm thấy giao diện",
     "WRITE001": "Không ghi được thư mục xuất",
+    "LOCK001": "Trang đang được dựng bởi tiến trình khác",
     "SEARCH001": "Không tạo được chỉ mục tìm kiếm",
     "NEW001": "Bài viết đã tồn tại",
     "NEW002": "Chuyên mục không có trong site.toml",
