@@ -25,11 +25,13 @@ from watchdog.observers import Observer
 
 from . import config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
+from .lock import site_lock
 from .pipeline import Warm, build
 from .read import _TEMP
 from .routes import safe_join
 
 DEBOUNCE = 0.03  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
+LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same site before it gives up (LOCK001)
 
 
 @dataclass
@@ -43,18 +45,27 @@ class Preview:
     errors: list[Diagnostic] = field(default_factory=list)
     base_path: str = "/"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    wait: float = LOCK_WAIT
+    missed: bool = False  # a rebuild gave up before reading anything: the files it was told of are news still
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
         the files the watcher saw change since the last rebuild (None: unknown, walk everything)."""
         with self.lock:
             started = time.perf_counter()
+            if self.missed:
+                changed = None  # what the watcher reported to the rebuild that gave up is lost: walk everything
             try:
-                cfg = config_mod.load(self.root, self.output)
-                self.base_path = cfg.base_path
-                # The search index is built once; re-indexing on every save would take seconds on a big site.
-                first = self.warm.templates is None
-                result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
+                # The site's build lock (lock.py), like `sitegen build`: both fill .sitegen/cache/img, and a cron
+                # build started while the editor saves must not run at the same time as this rebuild.
+                self.missed = True
+                with site_lock(self.root, self.wait, on_wait=self.log):
+                    self.missed = False
+                    cfg = config_mod.load(self.root, self.output)
+                    self.base_path = cfg.base_path
+                    # The search index is built once; re-indexing on every save would take seconds on a big site.
+                    first = self.warm.templates is None
+                    result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
