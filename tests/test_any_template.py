@@ -1,0 +1,565 @@
+"""Incremental builds equal clean builds for ANY template, not only the default theme.
+
+A site's own templates may read whatever `page_context` gives them: other articles by index or in a loop, every
+tag and category, the most-read block's leads, config and params, custom front-matter fields, memoised macros of
+their own. Whatever they read, a build that carries pages over from the last one must publish exactly the bytes
+(and say exactly the diagnostics) a clean build of the same sources does. Each test builds with the cache, then
+builds the same site from scratch into another folder with use_cache=False, and compares every file.
+
+The first tests are regressions found by hand; the last one is a Hypothesis property over generated template
+snippets and edit sequences.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, note, settings, strategies as st
+
+from conftest import Site, article, parse_html, text_of, tree_snapshot
+from sitegen.config import default_theme_dirs
+from sitegen.diagnostics import BuildFailed
+from sitegen.write import MARKER
+
+THEME = default_theme_dirs()[0]
+STALE = "stale pages with custom templates: fixed by recorded dependencies"
+
+
+def theme(name: str) -> str:
+    return (THEME / name).read_text(encoding="utf-8")
+
+
+def settle() -> None:
+    """File times tick in steps: a build right after a save cannot trust that file's stamp (inputs.RACY_NS)."""
+    time.sleep(0.06)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree_snapshot(folder).items() if k != MARKER} if folder.is_dir() else {}
+
+
+def differences(mine: dict[str, bytes], clean: dict[str, bytes]) -> str:
+    """Which files differ (the first 10), and the first lines that differ in the first of them."""
+    diff = sorted(k for k in set(mine) | set(clean) if mine.get(k) != clean.get(k))
+    if not diff:
+        return ""
+    text = f"{len(diff)} file(s) differ from a clean build: {diff[:10]}"
+    first = diff[0]
+    if first in mine and first in clean:
+        a = mine[first].decode("utf-8", "replace").splitlines()
+        b = clean[first].decode("utf-8", "replace").splitlines()
+        lines = [ln[:300] for ln in difflib.unified_diff(a, b, "incremental/" + first, "clean/" + first, n=0,
+                                                         lineterm="")]
+        text += "\n" + "\n".join(lines[:16])
+    else:
+        text += f"\n{first}: only in the {'incremental' if first in mine else 'clean'} build"
+    return text
+
+
+def build_and_compare(site: Site, clean: Path, label: str = "", **kw):
+    """Build with the cache (edit, full or skipped, as sitegen decides), then a clean build into `clean`; both
+    must publish the same bytes and say the same diagnostics, or fail with the same errors. Returns the
+    incremental build's result, or the BuildFailed both raised."""
+    settle()
+    try:
+        result = site.build(jobs=1, **kw)
+    except BuildFailed as exc:
+        result = exc
+    shutil.rmtree(clean, ignore_errors=True)
+    try:
+        reference = site.build(output=clean, use_cache=False, jobs=1, **kw)
+    except BuildFailed as exc:
+        reference = exc
+    if isinstance(reference, BuildFailed) or isinstance(result, BuildFailed):
+        assert type(result) is type(reference), (
+            f"{label}incremental: {result!r}, clean: {reference!r}: "
+            f"{getattr(result, 'diagnostics', '')} / {getattr(reference, 'diagnostics', '')}")
+        assert sorted(result.diagnostics) == sorted(reference.diagnostics), label + "different errors"
+        return result
+    problem = differences(snapshot(site.public), snapshot(clean))
+    assert not problem, label + problem
+    assert sorted(result.diagnostics) == sorted(reference.diagnostics), label + "different diagnostics"
+    assert (result.pages, result.articles) == (reference.pages, reference.articles)
+    return result
+
+
+# --- a small portal ---------------------------------------------------------------------------------------
+
+CATEGORIES = (("Thời sự", "thoi-su"), ("Kinh tế", "kinh-te"), ("Văn hóa", "van-hoa"))
+AUTHORS = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường", "Phạm Thu Dung", "Hồ Minh Em")
+TAGS = ("nông thôn mới", "Quy Nhơn", "chuyển đổi số", "du lịch", "giáo dục")
+
+
+def site_toml(per_page: int = 2, most_read: int = 2, search: bool = False, title: str = "Cổng tin thử",
+              params: dict[str, str] | None = None) -> str:
+    lines = [f'title = "{title}"', f"per_page = {per_page}", f"most_read = {most_read}",
+             f"search = {'true' if search else 'false'}", "related = 3", "home_latest = 4", "home_per_category = 2",
+             "home_featured = 1"]
+    if params:
+        lines += ["[params]", *(f'{k} = "{v}"' for k, v in params.items())]
+    for name, slug in CATEGORIES:
+        lines += ["[[categories]]", f'name = "{name}"', f'slug = "{slug}"']
+    return "\n".join(lines) + "\n"
+
+
+def story(i: int, *, title: str | None = None, summary: str | None = None, author: str | None = None,
+          tags: tuple[str, ...] | None = None, views: int | None = None, day: int | None = None,
+          body: str | None = None) -> str:
+    fields = {"author": f'"{author or AUTHORS[i % len(AUTHORS)]}"',
+              "tags": "[" + ", ".join(f'"{t}"' for t in (tags if tags is not None else (TAGS[i % 3],))) + "]",
+              "views": str(views if views is not None else 10 * i)}
+    if summary is not None:
+        fields["summary"] = f'"{summary}"'
+    return article(title or f"Bài số {i}", date=f"2024-05-{(day or i + 1):02d} 08:00",
+                   body=body or f"Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}.", **fields)
+
+
+def story_path(i: int) -> str:
+    return f"content/{CATEGORIES[i % 3][1]}/bai-{i:02d}/index.md"
+
+
+def portal(site: Site, count: int = 8, **toml) -> Site:
+    site.write("site.toml", site_toml(**toml))
+    for i in range(count):
+        site.write(story_path(i), story(i))
+    return site
+
+
+# --- a. and b.: a tag cloud on every page, other articles' authors and neighbours on article pages --------
+
+TAG_CLOUD = ('<nav class="all-tags" aria-label="Mọi chủ đề">{% for slug, t in site.tags.items() %}'
+             '<a href="{{ site.tag_url(slug) }}">{{ t.name }}</a> {% endfor %}</nav>\n')
+NEIGHBOURS = """<section class="others" aria-label="Bài khác">
+<ul class="other-authors">{% for e in site.entries %}{% if e.url != entry.url %}<li>{{ e.author }}</li>{% endif %}{% endfor %}</ul>
+{% for e in site.entries %}{% if e.url == entry.url %}
+{% if loop.previtem is defined %}<p class="newer">Mới hơn: {{ loop.previtem.title }}</p>{% endif %}
+{% if loop.nextitem is defined %}<p class="older">Cũ hơn: {{ loop.nextitem.title }}</p>{% endif %}
+{% endif %}{% endfor %}
+</section>
+"""
+
+
+def cloud_templates(site: Site) -> None:
+    base = theme("base.html")
+    assert "</footer>" in base
+    site.write("templates/base.html", base.replace("</footer>", TAG_CLOUD + "</footer>", 1))
+    page = theme("article.html")
+    assert page.count('<aside class="sidebar">') == 1
+    site.write("templates/article.html", page.replace('<aside class="sidebar">', NEIGHBOURS + '<aside class="sidebar">'))
+
+
+@pytest.mark.xfail(reason=STALE, strict=False)
+def test_new_article_with_a_new_tag_reaches_every_tag_cloud(site, tmp_path):
+    portal(site)
+    cloud_templates(site)
+    build_and_compare(site, tmp_path / "clean")
+    site.write("content/van-hoa/le-hoi-moi/index.md",
+               article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
+    build_and_compare(site, tmp_path / "clean")
+    pages = [p for p in site.public.rglob("index.html") if "all-tags" in p.read_text(encoding="utf-8")]
+    assert len(pages) > 20
+    for p in pages:
+        nav = parse_html(p.read_bytes()).find(".//nav[@class='all-tags']")
+        assert "lễ hội" in text_of(nav), p
+
+
+@pytest.mark.xfail(reason=STALE, strict=False)
+def test_deleted_article_leaves_no_page_showing_it(site, tmp_path):
+    portal(site, search=True)  # the one test here with the Pagefind index: it must forget the article too
+    site.write(story_path(8), story(8, title="Bài sẽ xóa", author="Đỗ Văn Xóa", tags=("chủ đề riêng",), views=1))
+    cloud_templates(site)
+    build_and_compare(site, tmp_path / "clean")
+    shutil.rmtree(site.root / Path(story_path(8)).parent)
+    build_and_compare(site, tmp_path / "clean")
+    for p in site.public.rglob("*.html"):
+        text = p.read_text(encoding="utf-8")
+        assert "Đỗ Văn Xóa" not in text and "chủ đề riêng" not in text and "Bài sẽ xóa" not in text, p
+
+
+# --- c.: a most-read block that shows each article's lead --------------------------------------------------
+
+def lead_in_most_read(site: Site) -> None:
+    macros = theme("partials/macros.html")
+    views = '<span class="stat">{{ e.views | number }} lượt xem</span>'  # in most_read_block only
+    assert macros.count(views) == 1
+    site.write("templates/partials/macros.html",
+               macros.replace(views, views + ' <span class="most-read-lead">{{ e.lead }}</span>'))
+
+
+@pytest.mark.xfail(reason=STALE, strict=False)
+@pytest.mark.parametrize("with_it", ["nothing else", "a new article", "a listing template edit"])
+def test_summary_edit_of_a_most_read_article(site, tmp_path, with_it):
+    portal(site)  # bai-07 has the most views: the first of the most-read block on every page
+    lead_in_most_read(site)
+    build_and_compare(site, tmp_path / "clean")
+    site.write(story_path(7), story(7, summary="Tóm tắt mới của bài đọc nhiều nhất."))
+    if with_it == "a new article":  # a full build: a file came
+        site.write("content/van-hoa/bai-khac/index.md", article("Bài khác", date="2024-04-01 08:00", views="0"))
+    elif with_it == "a listing template edit":  # a full build: a template changed, for the tag pages only
+        site.write("templates/tag.html", theme("tag.html").replace("Chủ đề:", "Chủ đề tin:"))
+    build_and_compare(site, tmp_path / "clean")
+    for p in site.public.rglob("index.html"):
+        if "most-read-lead" in (text := p.read_text(encoding="utf-8")):
+            assert "Tóm tắt mới của bài đọc nhiều nhất." in text, p
+
+
+# --- d.: a site's own `teaser` macro, memoised ------------------------------------------------------------
+
+CARDS = """{% macro teaser(entry, show_image=true, show_summary=true, lazy=true, level=3) -%}
+<article class="card"><h{{ level }} class="card-title"><a href="{{ entry.url }}">{{ entry.title }}</a></h{{ level }}>
+<p class="card-author">{{ entry.author }}</p></article>
+{%- endmacro %}
+"""
+OWN_LISTING = theme("partials/listing.html").replace(
+    '{% from "partials/macros.html" import teaser, pager, most_read_block with context %}',
+    '{% from "partials/macros.html" import pager, most_read_block with context %}\n'
+    '{% from "partials/cards.html" import teaser with context %}').replace(
+    "memo(teaser, e, lazy=not loop.first, level=2)", "memo(teaser, e)")
+BOTH_ON_HOME = theme("home.html").replace(
+    "{% block main %}",
+    '{% block main %}\n{% from "partials/cards.html" import teaser as card with context %}\n'
+    '<section class="cards" aria-label="Thẻ">{% for e in latest %}{{ memo(card, e) }}{% endfor %}</section>', 1)
+
+
+def own_teaser_site(site: Site, where: str) -> None:
+    portal(site)
+    if where == "own macros.html":  # the theme's partials/macros.html is not used at all then
+        macros = theme("partials/macros.html")
+        start, end = macros.index("{% macro teaser("), macros.index("{% macro title_list(")
+        site.write("templates/partials/macros.html", macros[:start] + CARDS + "\n" + macros[end:])
+    else:
+        site.write("templates/partials/cards.html", CARDS)
+        site.write("templates/partials/listing.html", OWN_LISTING)
+    assert "memo(teaser, e)" in OWN_LISTING and "import teaser with context" in OWN_LISTING
+
+
+LISTINGS = ("page-category", "page-tag", "page-archive_month")  # the pages that include partials/listing.html
+
+
+def assert_cards_on_listings(site: Site) -> None:
+    pages = [(p, doc) for p in sorted(site.public.rglob("index.html"))
+             if (doc := parse_html(p.read_bytes())).find("body").get("class") in LISTINGS]
+    assert len(pages) > 5
+    for p, doc in pages:
+        col = doc.find(".//div[@class='content-col']")
+        assert col.findall(".//article[@class='card']"), f"{p}: no card of the site's own teaser"
+        assert not col.findall(".//article[@class='teaser']"), f"{p}: the theme's memoised teaser"
+        for card in col.findall(".//article[@class='card']"):
+            assert text_of(card.find("./p[@class='card-author']")) in AUTHORS
+
+
+@pytest.mark.parametrize("where", [
+    "own macros.html",
+    pytest.param("separate template", marks=pytest.mark.xfail(reason=STALE, strict=False))])
+def test_a_site_teaser_is_never_the_themes_memoised_one(site, tmp_path, where):
+    own_teaser_site(site, where)
+    build_and_compare(site, tmp_path / "clean")
+    assert_cards_on_listings(site)
+    site.write(story_path(3), story(3, title="Bài ba, tiêu đề mới", author="Phạm Thu Dung"))
+    build_and_compare(site, tmp_path / "clean")
+    assert_cards_on_listings(site)
+    if where == "separate template":  # the theme's teaser still shows on the home page (the theme's home.html)
+        home = parse_html((site.public / "index.html").read_bytes())
+        assert home.findall(".//article[@class='teaser']") and not home.findall(".//article[@class='card']")
+
+
+@pytest.mark.xfail(reason=STALE, strict=False)
+def test_two_teaser_macros_on_one_page_keep_their_own_output(site, tmp_path):
+    portal(site)
+    site.write("templates/partials/cards.html", CARDS)
+    site.write("templates/home.html", BOTH_ON_HOME)
+    build_and_compare(site, tmp_path / "clean")
+    site.write(story_path(5), story(5, author="Hồ Minh Em", body="Sửa thân bài năm."))
+    build_and_compare(site, tmp_path / "clean")
+    home = parse_html((site.public / "index.html").read_bytes())
+    cards = home.find(".//section[@class='cards']")
+    latest = home.find(".//section[@aria-labelledby='latest-title']")
+    assert len(cards.findall("./article[@class='card']")) == 4 and not cards.findall(".//article[@class='teaser']")
+    assert len(latest.findall("./article")) == 4 and not latest.findall(".//article[@class='card']")
+    assert all("teaser" in a.get("class") for a in latest.findall("./article"))
+
+
+# --- the property: generated templates and edit sequences ------------------------------------------------
+# Snippets that read site data a page's own entries do not show. Each is valid on every page kind that extends
+# base.html (page-specific variables are guarded); `k` is a small number drawn with it. Imported macros take names
+# of their own: an import inside a block makes its name local to the whole block (Jinja), which would hide the
+# theme's `teaser` from article.html's related block above the snippet.
+SNIPPETS = (
+    lambda k: f"{{% if site.entries|length > {k} %}}{{{{ site.entries[{k}].title }}}}{{% endif %}}",
+    lambda k: f"{{% for e in site.entries[:{k}] %}}{{{{ e.author }}}} {{{{ e.views }}}};{{% endfor %}}",
+    lambda k: f"{{% for e in site.entries[{k}:{k + 2}] %}}{{{{ e.summary }}}}|{{{{ e.lead }}}};{{% endfor %}}",
+    lambda k: f"{{% for e in site.entries[-{k + 1}:] %}}{{{{ e.title }}}} {{{{ e.date|date_vi }}}};{{% endfor %}}",
+    lambda k: "{{ site.entries|length }} bài, {{ site.entries|sum(attribute='views') }} lượt xem, "
+              "{{ site.entries|sum(attribute='comments') }} bình luận",
+    lambda k: "{{ site.entries|map(attribute='author')|unique|join(', ') }}",
+    lambda k: "{% for e in site.entries %}{{ e.title }}: {{ e.lead|truncate_words(6) }};{% endfor %}",
+    lambda k: "{% for slug, t in site.tags.items() %}<a href=\"{{ site.tag_url(slug) }}\">{{ t.name }}</a> {% endfor %}",
+    lambda k: "{% for slug, c in site.categories.items() %}<a href=\"{{ site.category_url(slug) }}\">{{ c.name }}</a> "
+              "{% endfor %}{% for m in site.menu %}{{ m.name }}{% endfor %}",
+    lambda k: "{% for e in most_read %}{{ e.title }}: {{ e.lead }} ({{ e.comments }}, {{ e.author }}) {% endfor %}",
+    lambda k: "{% if related is defined %}{% for e in related %}{{ e.title }} {{ e.author }} {{ e.date|date_vi }};"
+              "{% endfor %}{% endif %}",
+    lambda k: "{% if entry is defined %}{% for t in entry.tags %}{{ t.name }} {% endfor %}{{ entry.category.name }}"
+              "{% endif %}",
+    lambda k: "{{ config.title }} {{ config.per_page }} {{ config.most_read }} {{ params.get('x', '-') }}",
+    lambda k: "{% for e in site.entries %}{% if e.nguon is defined %}{{ e.nguon }};{% endif %}{% endfor %}",
+    lambda k: "{% for e in site.entries if e.category.slug == 'kinh-te' %}{{ e.title }};{% endfor %}",
+    lambda k: "{% for e in site.entries %}{% for t in e.tags %}{{ t.slug }} {% endfor %}{% endfor %}",
+    lambda k: f"{{% for e in site.entries[:{k}] %}}{{% if e.image %}}{{{{ e.image.url }}}} {{{{ e.image.caption }}}}"
+              f"{{% endif %}}{{% for p in e.gallery %}}{{{{ p.caption }}}}{{% endfor %}};{{% endfor %}}",
+    lambda k: f'{{% from "partials/chip.html" import chip as own_chip with context %}}'
+              f"{{% for e in site.entries[:{k}] %}}{{{{ memo(own_chip, e) }}}}{{% endfor %}}",
+    # A macro named like the theme's, memoised with the arguments home.html gives the theme's `teaser`.
+    lambda k: f'{{% from "partials/chip.html" import teaser as own_teaser with context %}}'
+              f"{{% for e in site.entries[:{k}] %}}{{{{ memo(own_teaser, e) }}}}{{% endfor %}}",
+    lambda k: "{% if items is defined %}{% for e in items %}{{ e.lead }} {{ e.author }};{% endfor %}{% endif %}",
+    lambda k: "{% if latest is defined %}{% for e in latest %}{{ e.author }};{% endfor %}{% endif %}",
+    lambda k: "{% if entry is defined %}{% for e in site.entries %}{% if e.url == entry.url %}"
+              "{% if loop.previtem is defined %}{{ loop.previtem.title }}{% endif %} / "
+              "{% if loop.nextitem is defined %}{{ loop.nextitem.title }}{% endif %}{% endif %}{% endfor %}{% endif %}",
+    lambda k: "{% if site.entries %}<div class=\"first-body\">{{ site.entries[0].html }}</div>{% endif %}",
+)
+# The memoised macros of partials/chip.html: they read their argument and site-wide data only (a macro reading
+# the page it is called from would give every page the first page's output: memo's contract).
+CHIPS = (
+    "{{ e.title }}",
+    "{{ e.author }} · {{ e.lead|truncate_words(5) }}",
+    "{{ e.views }}/{{ site.entries|length }} {% for t in e.tags %}{{ t.name }} {% endfor %}",
+    "{{ e.category.name }} {{ most_read|length }} {% if most_read %}{{ most_read[0].title }}{% endif %}",
+)
+BROKEN = {"syntax": "{% if %}", "undefined": "{{ khong_co_bien_nay }}"}
+
+
+def chip_template(variant: int) -> str:
+    return (f'{{% macro chip(e) %}}<span class="chip">{CHIPS[variant]}</span>{{% endmacro %}}\n'
+            '{% macro teaser(e) %}<span class="own-teaser">{{ e.author }} - {{ e.title }}</span>{% endmacro %}\n')
+
+
+def slot_text(slot: tuple[tuple[int, int], ...], broken: str = "") -> str:
+    return "".join(f"<span>{SNIPPETS[n](k)}</span>\n" for n, k in slot) + BROKEN.get(broken, "")
+
+
+TEXTS = ("Hội nghị tổng kết năm", "Khánh thành cầu mới", "Mùa lúa bội thu", "Đón khách du lịch", "Chuyển đổi số",
+         "Phòng chống bão lũ", "Khai giảng năm học", "Lễ hội truyền thống", "Giá nông sản tăng", "Tin vắn")
+
+
+@dataclass
+class Story:
+    folder: str
+    cat: int
+    tags: tuple[str, ...]
+    views: int
+    day: int  # 1..40: April 1-20, then May 1-20
+    photo: int | None  # the colour of its one photo, or no photo
+    summary: str = ""
+    nguon: str = ""  # a custom front-matter field
+    title: str = ""
+    author: str = ""
+    body: str = ""
+    caption: str = "Quang cảnh."
+    broken: bool = False
+
+    @property
+    def dir(self) -> str:
+        return f"content/{CATEGORIES[self.cat][1]}/{self.folder}"
+
+    def text(self) -> str:
+        date = f"2024-{4 if self.day <= 20 else 5:02d}-{(self.day - 1) % 20 + 1:02d} 08:00"
+        fields = {"author": f'"{self.author}"', "tags": "[" + ", ".join(f'"{t}"' for t in self.tags) + "]",
+                  "views": str(self.views)}
+        if self.summary:
+            fields["summary"] = f'"{self.summary}"'
+        if self.nguon:
+            fields["nguon"] = f'"{self.nguon}"'
+        if self.photo is not None:
+            fields["photos"] = f'\n  - src: "anh.jpg"\n    caption: "{self.caption}"'
+        return article(self.title, date="2024-02-30 08:00" if self.broken else date, body=self.body, **fields)
+
+
+def jpeg(colour: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), ((70 * colour) % 256, (40 + 90 * colour) % 256, (200 - 25 * colour) % 256)).save(
+        out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+STORY = st.tuples(st.integers(0, 2), st.lists(st.sampled_from(TAGS), max_size=2, unique=True).map(tuple),
+                  st.integers(0, 60), st.integers(1, 40), st.sampled_from([None, None, 0, 1]),
+                  st.booleans(), st.booleans())
+SLOT = st.lists(st.tuples(st.integers(0, len(SNIPPETS) - 1), st.integers(0, 6)), min_size=1, max_size=4).map(tuple)
+PICK = st.integers(0, 99)  # which article, modulo how many there are
+TEXT_EDIT = st.tuples(st.just("text"), st.sampled_from(["title", "summary", "author", "body", "caption", "nguon"]),
+                      PICK, st.integers(0, len(TEXTS) - 1))
+STEP = st.one_of(
+    TEXT_EDIT,
+    st.tuples(st.just("add"), STORY),
+    st.tuples(st.just("delete"), PICK),
+    st.tuples(st.just("rename"), PICK),
+    st.tuples(st.just("retag"), PICK,
+              st.lists(st.sampled_from(TAGS + ("thể thao",)), max_size=2, unique=True).map(tuple)),
+    st.tuples(st.just("category"), PICK, st.integers(0, 2)),
+    st.tuples(st.just("date"), PICK, st.integers(1, 40)),
+    st.tuples(st.just("views"), PICK, st.integers(0, 60)),
+    st.tuples(st.just("photo"), PICK, st.integers(0, 7)),
+    st.tuples(st.just("template"), st.sampled_from(["base", "article", "listing"]), SLOT),
+    st.tuples(st.just("chip"), st.integers(0, len(CHIPS) - 1)),
+    st.tuples(st.just("config"), st.sampled_from(["per_page", "most_read", "x", "title"]), st.integers(0, 3)),
+    st.tuples(st.just("break"), st.sampled_from(["date", "syntax", "undefined"]), PICK),
+    TEXT_EDIT,
+)
+
+
+@dataclass
+class Model:
+    """The site as the test wrote it, so that each step rewrites only the files it changes."""
+
+    site: Site
+    stories: list[Story]
+    slots: dict[str, tuple]
+    chip: int
+    config: dict = field(default_factory=lambda: {"per_page": 2, "most_read": 2, "x": "", "title": "Cổng tin thử"})
+    broken: str = ""  # a template slot made invalid by the last step ("syntax", "undefined")
+    renamed: int = 0
+    added: int = 0
+
+    def write_all(self) -> None:
+        self.write_config()
+        for s in self.stories:
+            self.write_story(s, photo=True)
+        for slot in ("base", "article", "listing"):
+            self.write_template(slot)
+        self.site.write("templates/partials/chip.html", chip_template(self.chip))
+
+    def write_config(self) -> None:
+        c = self.config
+        self.site.write("site.toml", site_toml(per_page=c["per_page"], most_read=c["most_read"], title=c["title"],
+                                               params={"x": c["x"]} if c["x"] else None))
+
+    def write_story(self, s: Story, photo: bool = False) -> None:
+        self.site.write(f"{s.dir}/index.md", s.text())
+        if photo and s.photo is not None:
+            self.site.write(f"{s.dir}/anh.jpg", jpeg(s.photo))
+
+    def write_template(self, slot: str) -> None:
+        text = slot_text(self.slots[slot], self.broken if slot == "base" else "")
+        if slot == "base":
+            self.site.write("templates/base.html", theme("base.html").replace(
+                "</footer>", f'<div class="extra">\n{text}</div>\n</footer>', 1))
+        elif slot == "article":
+            self.site.write("templates/article.html", theme("article.html").replace(
+                '<aside class="sidebar">', f'<div class="extra">\n{text}</div>\n<aside class="sidebar">', 1))
+        else:
+            self.site.write("templates/partials/listing.html", theme("partials/listing.html").replace(
+                "{{ pager(", f'<div class="extra">\n{text}</div>\n{{{{ pager(', 1))
+
+    def move(self, s: Story, **changes) -> None:
+        old = self.site.root / s.dir
+        for k, v in changes.items():
+            setattr(s, k, v)
+        new = self.site.root / s.dir
+        new.parent.mkdir(parents=True, exist_ok=True)
+        old.rename(new)
+
+    def apply(self, step: tuple) -> None:
+        for s in self.stories:  # the last step broke something: this one starts by mending it
+            if s.broken:
+                s.broken = False
+                self.write_story(s)
+        if self.broken:
+            self.broken = ""
+            self.write_template("base")
+        kind = step[0]
+        if kind == "add":
+            self.added += 1
+            s = story_from(100 + self.added, step[1])
+            self.stories.append(s)
+            self.write_story(s, photo=True)
+            return
+        if kind == "template":
+            self.slots[step[1]] = step[2]
+            self.write_template(step[1])
+            return
+        if kind == "chip":
+            self.chip = step[1]
+            self.site.write("templates/partials/chip.html", chip_template(self.chip))
+            return
+        if kind == "config":
+            key, n = step[1], step[2]
+            self.config[key] = {"per_page": 2 + n % 3, "most_read": 1 + n, "x": TEXTS[n],
+                                "title": f"Cổng tin {TEXTS[n]}"}[key]
+            self.write_config()
+            return
+        if kind == "break" and step[1] != "date":
+            self.broken = step[1]
+            self.write_template("base")
+            return
+        if not self.stories:
+            return
+        s = self.stories[step[2 if kind in ("text", "break") else 1] % len(self.stories)]
+        if kind == "text":
+            field_name, value = step[1], TEXTS[step[3]]
+            setattr(s, field_name, {"body": f"{value}.\n\nĐoạn hai: {value.lower()}.",
+                                    "caption": f"Ảnh: {value}."}.get(field_name, value))
+            self.write_story(s)
+        elif kind == "delete":
+            self.stories.remove(s)
+            shutil.rmtree(self.site.root / s.dir)
+        elif kind == "rename":
+            self.renamed += 1
+            self.move(s, folder=f"{s.folder}-{self.renamed}")
+        elif kind == "retag":
+            s.tags = step[2]
+            self.write_story(s)
+        elif kind == "category":
+            self.move(s, cat=step[2])
+        elif kind == "date":
+            s.day = step[2]
+            self.write_story(s)
+        elif kind == "views":
+            s.views = step[2]
+            self.write_story(s)
+        elif kind == "photo":
+            s.photo = step[2]
+            self.write_story(s, photo=True)
+        elif kind == "break":
+            s.broken = True
+            self.write_story(s)
+
+
+def story_from(n: int, drawn: tuple) -> Story:
+    cat, tags, views, day, photo, summary, nguon = drawn
+    return Story(f"bai-{n:03d}", cat, tags, views, day, photo, summary=f"Tóm tắt bài {n}." if summary else "",
+                 nguon=f"Nguồn {n}" if nguon else "", title=f"Bài số {n}", author=AUTHORS[n % len(AUTHORS)],
+                 body=f"Đoạn đầu của bài {n}.\n\nĐoạn hai của bài {n}.")
+
+
+# Derandomized: every run tries the same examples, so the suite is never red by chance. Not shrunk by default: a
+# failing sequence is printed as drawn (shrinking it takes minutes); SITEGEN_SHRINK=1 shrinks it.
+@pytest.mark.xfail(reason=STALE, strict=False)
+@settings(max_examples=40, deadline=None, derandomize=True, print_blob=True,
+          phases=tuple(Phase) if os.environ.get("SITEGEN_SHRINK") else (Phase.explicit, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(stories=st.lists(STORY, min_size=6, max_size=10),
+       slots=st.fixed_dictionaries({"base": SLOT, "article": SLOT, "listing": SLOT}),
+       chip=st.integers(0, len(CHIPS) - 1), per_page=st.integers(2, 3),
+       steps=st.lists(STEP, min_size=3, max_size=6))
+def test_any_template_any_edits_equal_a_clean_build(tmp_path_factory, stories, slots, chip, per_page, steps):
+    with tempfile.TemporaryDirectory(dir=tmp_path_factory.getbasetemp()) as folder:
+        model = Model(Site(Path(folder) / "site"), [story_from(n, s) for n, s in enumerate(stories)], slots, chip)
+        model.config["per_page"] = per_page
+        model.write_all()
+        build_and_compare(model.site, Path(folder) / "clean")
+        for n, step in enumerate(steps, 1):
+            note(f"step {n}: {step}")
+            model.apply(step)
+            build_and_compare(model.site, Path(folder) / "clean", f"after step {n} {step}: ")
