@@ -18,12 +18,12 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from . import __version__
 
-SCHEMA = 10
+SCHEMA = 11
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
-# article and plan: what the last full build decided (both for edit builds, see delta); meta: the last build's
-# outcome and state.
-TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "meta")
+# article and plan: what the last full build decided (both for edit builds, see delta); deps: what each page's
+# template read (see dependencies); meta: the last build's outcome and state.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "meta")
 
 
 class Cache:

@@ -40,6 +40,9 @@ class CategoryConfig:
 class SiteConfig:
     """Everything a build needs to know about the site, read once from site.toml."""
 
+    TRACK = "g"  # templates' reads are recorded (see tracking); a changed value means a fresh cache anyway
+    PURE_METHODS = ("url", "absolute_url")
+    track_id = ""
     root: Path
     title: str = "Cổng thông tin điện tử"
     description: str = "Tin tức, sự kiện của tỉnh"

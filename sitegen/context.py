@@ -1,7 +1,7 @@
 """What each page's template receives: the site-wide view (menu, most read) plus the page's own data.
 
-Kept apart from `render` (Jinja mechanics) so the data a page depends on is visible in one place; the
-incremental build fingerprints exactly this.
+Kept apart from `render` (Jinja mechanics). Nothing here says what a page depends on: what its template reads
+of these values is recorded while it renders (see tracking and dependencies).
 """
 
 from __future__ import annotations
@@ -9,23 +9,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .cache import digest, digest_text
 from .config import SiteConfig
 from .model import Category, Site, Tag
 from .render import Entry
 from .routes import Page, Pagination
+from .tracking import Shared
 
 
 @dataclass(frozen=True)
 class MenuItem:
+    TRACK = "m"
     name: str
     url: str
     slug: str
+
+    @property
+    def track_id(self) -> str:
+        return self.slug
 
 
 @dataclass(frozen=True)
 class SiteView:
     """Site-wide data every template may use."""
+
+    TRACK = "s"
+    PURE_METHODS = ("category_url", "tag_url")  # they read the configuration only
+    track_id = ""
 
     config: SiteConfig
     entries: Sequence[Entry]  # newest first (an edit build's are fetched from the cache as pages ask for them)
@@ -35,10 +44,20 @@ class SiteView:
     most_read: tuple[int, ...]
     related: tuple[tuple[int, ...], ...]
     home: "Home"
+    sources: Sequence[str] = ()  # each entry's source file, if known without fetching the entries
 
     @property
     def title(self) -> str:
         return self.config.title
+
+    def position(self, source: str) -> int:
+        """Where the article from `source` is in `entries` (from `sources` when given: an edit build's entries
+        are fetched from the cache one by one)."""
+        found = self.__dict__.get("_positions")
+        if found is None:
+            found = {s: i for i, s in enumerate(self.sources or (e.article.source for e in self.entries))}
+            object.__setattr__(self, "_positions", found)
+        return found[source]
 
     def category_url(self, slug: str) -> str:
         return self.config.url(f"{slug}/")
@@ -83,17 +102,40 @@ def _home(cfg: SiteConfig, entries: Sequence[Entry], menu: tuple[MenuItem, ...])
     return Home(tuple(featured), tuple(latest), tuple(blocks))
 
 
+def site_list(view: SiteView, name: str, position: int | None = None) -> tuple[int, ...]:
+    """The articles (by position) of the site-wide list called `name` (the most-read block, an article's related
+    articles, the home page's blocks): the one description of each list, for `page_context` and for the
+    dependencies' check in the next build. `position`: where the article of a `related:` list is, if known."""
+    kind, _, arg = name.partition(":")
+    if kind == "most_read":
+        return view.most_read
+    if kind == "related":
+        return view.related[view.position(arg) if position is None else position]
+    if kind == "featured":
+        return view.home.featured
+    if kind == "latest":
+        return view.home.latest
+    if kind == "block":
+        return next((members for n, members in view.home.blocks if view.menu[n].slug == arg), ())
+    raise KeyError(name)
+
+
 def page_context(page: Page, view: SiteView) -> dict[str, Any]:
     """The variables one page's template is rendered with."""
     cfg = view.config
     entries = view.entries
+
+    def listed(name: str, position: int | None = None) -> Shared:
+        """A site-wide list: what the template does with it is recorded under its name (tracking.Shared)."""
+        return Shared(("l", name, ""), tuple(entries[i] for i in site_list(view, name, position)))
+
     ctx: dict[str, Any] = {
         "site": view,
         "config": cfg,
         "page": page,
         "canonical": cfg.absolute_url(page.url),
-        "most_read": [entries[i] for i in view.most_read],
-        "params": cfg.extra,
+        "most_read": listed("most_read"),
+        "params": Shared(("g", "", "extra"), cfg.extra),
     }
     data = page.data
     pagination: Pagination | None = data.get("pagination")
@@ -105,12 +147,11 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
     if kind == "article":
         entry = entries[data["index"]]
         ctx["entry"] = entry
-        ctx["related"] = [entries[i] for i in view.related[data["index"]]]
+        ctx["related"] = listed("related:" + entry.article.source, data["index"])
     elif kind == "home":
-        home = view.home
-        ctx["featured"] = [entries[i] for i in home.featured]
-        ctx["latest"] = [entries[i] for i in home.latest]
-        ctx["category_blocks"] = [(view.menu[n], [entries[i] for i in members]) for n, members in home.blocks]
+        ctx["featured"] = listed("featured")
+        ctx["latest"] = listed("latest")
+        ctx["category_blocks"] = [(view.menu[n], listed("block:" + view.menu[n].slug)) for n, _ in view.home.blocks]
     elif kind == "category":
         ctx["category"] = view.categories[data["category"]]
     elif kind == "tag":
@@ -131,52 +172,3 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
     elif kind == "sitemap":
         ctx["sitemap_pages"] = data["urls"]
     return ctx
-
-
-def global_key(view: SiteView, assets_key: str) -> str:
-    """What every page shows besides its own data: config, menu, the most-read block, the theme's assets."""
-    most = [(e.url, e.title, e.views, e.date, e.image) for e in (view.entries[i] for i in view.most_read)]
-    cats = [(c.slug, c.name, c.description) for c in view.categories.values()]
-    return digest(view.config.fingerprint, view.menu, most, cats, assets_key)
-
-
-def uses(page: Page, view: SiteView) -> tuple[list[int], tuple]:
-    """Which articles' entries `page_context` gives this page's template, and what else of its own data."""
-    data, kind = page.data, page.kind
-    used: list[int] = []
-    extra: tuple = ()
-    pagination: Pagination | None = data.get("pagination")
-    if pagination is not None:
-        used += pagination.items
-        extra = (pagination.number, pagination.total, pagination.urls)
-    if kind == "article":
-        used += [data["index"], *view.related[data["index"]]]
-    elif kind == "home":
-        used += view.home.shown
-        extra = (view.home,)
-    elif kind in ("feed", "alias"):
-        used += list(data.get("items", ())) + ([data["index"]] if "index" in data else [])
-        extra = (data.get("category"), data.get("target"))
-    elif kind == "404":
-        used += list(range(min(5, len(view.entries))))
-    elif kind == "tag":
-        extra += (view.tags[data["tag"]].name,)
-    if kind in ("category", "tag", "archive_month"):
-        extra += (data.get("category"), data.get("tag"), data.get("year"), data.get("month"))
-    if kind in ("sitemap", "archive", "tags"):
-        extra = (data.get("urls"), data.get("months"), sorted(data.get("counts", {}).items()),
-                 [(s, t.name) for s, t in view.tags.items()] if kind == "tags" else None)
-    return used, extra
-
-
-def fingerprint(page: Page, view: SiteView, template_key: str, site_key: str,
-                used: tuple[list[int], tuple] | None = None) -> str:
-    """A hash of everything `page_context` gives this page's template: equal fingerprints, equal bytes.
-
-    Entries count by `Entry.key` (their source file, URL and photos), never by their position in the site,
-    so adding an article changes only the pages that show it. `used` is `uses(page, view)` if already known.
-    """
-    indices, extra = used or uses(page, view)
-    entries = view.entries
-    return digest_text("\0".join((template_key, site_key, page.kind, page.url, page.path,
-                                  repr(extra) if extra else "", *[entries[i].key for i in indices])))

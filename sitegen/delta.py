@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-from array import array
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,42 +53,14 @@ class Plan:
     related: str  # the key of the related lists (pipeline._related keeps them)
     home: Home
     link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
-    site_key: str  # context.global_key of that build
 
-    def rows(self, index: bytes, shows: "Shows", pages: Sequence[Page]) -> Iterator[tuple[str, Any]]:
+    def rows(self, index: bytes, pages: Sequence[Page]) -> Iterator[tuple[str, Any]]:
         """The `plan` table's rows; `index` is `pack(links.Index)`."""
         yield "head", self
         yield "index", index
-        yield "shows", shows
+        yield "paths", "\0".join(p.path for p in pages)  # where each page is (`pages_at`)
         for n in range(0, len(pages), PAGES_PER_ROW):
             yield f"pages:{n // PAGES_PER_ROW}", tuple(pages[n:n + PAGES_PER_ROW])
-
-
-@dataclass(frozen=True)
-class Shows:
-    """Which pages show each article's entry, as two flat arrays (a dict of tuples was 40 MB at 100 000 articles):
-    article i is shown by the pages at positions pages[starts[i]:starts[i + 1]]."""
-
-    starts: array
-    pages: array
-
-    @classmethod
-    def invert(cls, articles: array, pages: array, count: int) -> "Shows":
-        """From pairs (articles[k] is shown by page pages[k]), pages in ascending order."""
-        starts = array("I", [0]) * (count + 1)
-        for i in articles:
-            starts[i + 1] += 1
-        for i in range(count):
-            starts[i + 1] += starts[i]
-        fill = array("I", starts)
-        out = array("I", [0]) * len(articles)
-        for i, n in zip(articles, pages):
-            out[fill[i]] = n
-            fill[i] += 1
-        return cls(starts, out)
-
-    def of(self, i: int) -> array:
-        return self.pages[self.starts[i]:self.starts[i + 1]] if i + 1 < len(self.starts) else array("I")
 
 
 @dataclass(frozen=True)
@@ -99,7 +70,7 @@ class State:
     plan: str  # the id of the Plan it goes with
     token: str  # the output tree it published
     files: str  # inputs.Scan.settled(): the stamp line of every file under content/
-    entries: str  # article i's Entry.key, NUL-separated; the `entries` table holds (Entry, photo infos) by it
+    entries: str  # article i's render.entry_digest, NUL-separated; the `entries` table holds (Entry, photo infos) by it
     diagnostics: tuple[Diagnostic, ...]
     at: dt.datetime  # the build's `now`: what is published was decided for moments from here to Plan.until
 
@@ -121,7 +92,6 @@ class Edit:
     plan: Plan
     state: State
     index: Index
-    shows: Shows
     changes: tuple[Change, ...]
     moment: dt.datetime  # this build's `now`
 
@@ -130,10 +100,10 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
             strict: bool) -> Edit | None:
     """The edit this build is, or None when it must be a full build."""
     state = cache.get_many("meta", ["state"]).get("state")
-    rows = cache.get_many("plan", ["head", "index", "shows"])
-    plan, packed, shows = rows.get("head"), rows.get("index"), rows.get("shows")
+    rows = cache.get_many("plan", ["head", "index"])
+    plan, packed = rows.get("head"), rows.get("index")
     if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id \
-            or not isinstance(packed, bytes) or shows is None:
+            or not isinstance(packed, bytes):
         return None
     if not scanned.outside or (scanned.outside, scanned.names) != (plan.outside, plan.names):
         return None  # a template, asset, setting or code changed, or a file came or went
@@ -163,7 +133,7 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if model.shape(after) != model.shape(before[2]):
             return None
         changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
-    return Edit(plan, state, index, shows, tuple(changes), moment)
+    return Edit(plan, state, index, tuple(changes), moment)
 
 
 def pack(index: Index) -> bytes:
@@ -232,9 +202,13 @@ class Missing(LookupError):
         self.table = table
 
 
-def pages_at(cache: Cache, plan: Plan, positions: Iterable[int]) -> list[Page]:
-    """The plan's pages at these positions (sorted), read from the rows that hold them."""
-    wanted = sorted(set(positions))
+def pages_at(cache: Cache, plan: Plan, paths: Iterable[str]) -> list[Page]:
+    """The plan's pages with these output paths (in the plan's order), read from the rows that hold them."""
+    listed = cache.get_many("plan", ["paths"]).get("paths")
+    if not isinstance(listed, str):
+        raise Missing("plan")
+    wanted = set(paths)
+    wanted = sorted(n for n, path in enumerate(listed.split("\0")) if path in wanted)
     rows = cache.get_many("plan", {f"pages:{n // PAGES_PER_ROW}" for n in wanted})
     try:
         return [rows[f"pages:{n // PAGES_PER_ROW}"][n % PAGES_PER_ROW] for n in wanted]

@@ -42,6 +42,7 @@ class PhotoRef:
 
 @dataclass(frozen=True)
 class Article:
+    TRACK = "a"  # read by templates as entry.article: recorded by source file, as its entry
     source: str  # path relative to the site folder: the name editors know the article by
     file: str  # the file as it is named on disk (which may not be NFC)
     bundle: bool
@@ -74,6 +75,10 @@ class Article:
     collected: Any = None
 
     @property
+    def track_id(self) -> str:
+        return self.source
+
+    @property
     def folder(self) -> Path:
         """Where relative photo paths and links start."""
         return Path(self.file).parent
@@ -81,16 +86,26 @@ class Article:
 
 @dataclass(frozen=True)
 class Category:
+    TRACK = "c"  # templates' reads of it are recorded by slug (see tracking)
     name: str
     slug: str
     description: str = ""
     declared: bool = True  # listed in site.toml (else created from an article's front matter)
 
+    @property
+    def track_id(self) -> str:
+        return self.slug
+
 
 @dataclass(frozen=True)
 class Tag:
+    TRACK = "t"
     name: str
     slug: str
+
+    @property
+    def track_id(self) -> str:
+        return self.slug
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
-from array import array
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import context, delta, inputs, links, model, photos, read, render, routes, search, workers
+from . import context, delta, dependencies, inputs, links, model, photos, read, render, routes, search, workers
 from .cache import Cache, digest_text
 from .config import SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, Reporter
@@ -143,22 +141,23 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         del index
         clock.lap("markdown")
         entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
-                               photo_plan.infos, warm.entries)
+                               photo_plan.infos, moment, warm.entries)
         del bodies
         related_key, related = _related(site, config, cache)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
         templates = warm.templates_for(config, folder, scanned.names)
-        site_key = context.global_key(view, templates.assets_key())
-        prints, shows = _fingerprints(pages, view, templates, site_key)
         if not publish:
             _render_pages(pages, view, templates, report, None, jobs, progress)
             report.raise_if_errors()
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed)
+        deps = dependencies.Deps.load(cache)
+        dirty = deps.dirty(pages, view, templates, _old_entries(cache))
+        clock.lap("plan")
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
-            todo = [p for p in pages if stage.want(p.path, prints[p.path])]
-            del prints
-            _render_pages(todo, view, templates, report, stage, jobs, progress)
+            todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
+            del dirty
+            records, groups = _render_pages(todo, view, templates, report, stage, jobs, progress)
             clock.lap("render")
             for src, out in photo_plan.copies:
                 stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
@@ -176,15 +175,17 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.prune("markup", set(markup_keys) | set(body_keys))
         cache.prune("bodies", set(markup_keys))
         cache.prune("links", set(link_keys))
+        deps.update(records, groups, pages, view, templates, entries, full=True)
+        deps.save(cache)
+        _remember_entries(cache, entries, photo_plan.infos, deps)
         if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
             cache.put_many("meta", {"state": None})
         else:
-            _remember_entries(cache, entries, photo_plan.infos)
             plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
-                              view.categories, view.tags, view.most_read, related_key, view.home, link_base, site_key)
-            cache.put_many("plan", plan.rows(packed_index, shows, pages), replace_all=True)
+                              view.categories, view.tags, view.most_read, related_key, view.home, link_base)
+            cache.put_many("plan", plan.rows(packed_index, pages), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
-                      len(site.articles), files, [e.key for e in entries], report.diagnostics)
+                      len(site.articles), files, [deps.digest_of(e) for e in entries], report.diagnostics)
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
                            photo_plan.processed)
@@ -234,22 +235,22 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
     clock.lap("markdown")
-    make = render.entry_maker(config, plan.categories, plan.tags)
+    make = render.entry_maker(config, plan.categories, plan.tags, edit.moment)
     fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
              for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
     entries.memo.update(fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
-                            plan.home)
+                            plan.home, [source for source, _, _ in index.refs])
     templates = warm.templates_for(config, folder, scanned.names)
-    site_key = context.global_key(view, templates.assets_key())
-    if site_key != plan.site_key:
-        return None  # an article of the most-read block changed its title: that block is on every page
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
         return None
+    deps = dependencies.Deps.load(cache)
+    if len(deps.records) != plan.pages:
+        return None  # the last build's records are gone or damaged: the full build renders what it must
+    dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
+    redo = delta.pages_at(cache, plan, dirty)
     report.extend(diagnostics)
-    redo = delta.pages_at(cache, plan, (n for c in changes for n in edit.shows.of(c.index)))
-    prints = {p.path: context.fingerprint(p, view, templates.template_key(p.template), site_key) for p in redo}
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
         return None  # some article's HTML has left the cache: the full build converts it again
@@ -257,47 +258,46 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if not known.get(state.token):
         return None  # what the live tree holds is not known: every file would have to be made again
     with _write_errors(config), Staging(config.output_dir, known) as stage:
-        for rel, fingerprint in stage.active.items():  # every other file stays what the live tree has
-            if rel not in prints and not search.owns(rel) and stage.want(rel, fingerprint):
+        for rel in stage.active:  # every other file stays what the live tree has
+            if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
-        todo = [p for p in redo if stage.want(p.path, prints[p.path])]
-        _render_pages(todo, view, templates, report, stage, jobs, progress)
+        records, groups = _render_pages(redo, view, templates, report, stage, jobs, progress)
         clock.lap("render")
         search.index(stage, config, report, fresh=fresh_search)
         report.raise_if_errors()
         trees = stage.publish()
         clock.lap("write")
+    deps.update(records, groups, None, view, templates, fresh.values(), full=False)
+    deps.save(cache)
     cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
     cache.put_many("trees", trees, replace_all=True)
-    cache.put_many("entries", {e.key: (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
+    cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
     for i, e in fresh.items():
-        keys[i] = e.key
+        keys[i] = deps.digest_of(e)
     _remember(cache, plan.id, stage.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
               len(trees[stage.token]), keys, report.diagnostics)
-    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(todo), clock.laps, edited=True)
+    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(redo), clock.laps, edited=True)
 
 
-def _fingerprints(pages: list[routes.Page], view: context.SiteView, templates: Templates,
-                  site_key: str) -> tuple[dict[str, str], delta.Shows]:
-    """Every page's fingerprint, and which pages show each article (for edit builds)."""
-    prints: dict[str, str] = {}
-    shown, by = array("I"), array("I")
-    for n, p in enumerate(pages):
-        used = context.uses(p, view)
-        prints[p.path] = context.fingerprint(p, view, templates.template_key(p.template), site_key, used)
-        distinct = set(used[0])
-        shown.extend(distinct)
-        by.extend(itertools.repeat(n, len(distinct)))
-    return prints, delta.Shows.invert(shown, by, len(view.entries))
+def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:
+    """An entry as an earlier build left it in the `entries` table, by its digest (None if gone)."""
+    stored = cache.reader("entries")
+
+    def get(digest: str) -> Entry | None:
+        found = stored.get(digest)
+        return found[0] if found else None
+
+    return get
 
 
-def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict]) -> None:
-    """Keep what templates saw of each article, for edit builds (only the entries the table lacks are written,
-    pickled one at a time as they are written)."""
-    keys = [e.key for e in entries]
+def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict],
+                      deps: dependencies.Deps) -> None:
+    """Keep what templates saw of each article, for edit builds and for the next build's check of what changed
+    (only the entries the table lacks are written, pickled one at a time as they are written)."""
+    keys = [deps.digest_of(e) for e in entries]
     present = cache.has_many("entries", keys)
-    cache.put_many("entries", ((e.key, (replace(e, bodies=None), mine)) for e, mine in zip(entries, infos)
-                               if e.key not in present))
+    cache.put_many("entries", ((k, (replace(e, bodies=None), mine)) for k, e, mine in zip(keys, entries, infos)
+                               if k not in present))
     cache.prune("entries", set(keys))
 
 
@@ -433,29 +433,44 @@ def _check_links(index: links.Index, base: str, positions: Sequence[int], articl
 
 
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                  stage: Staging | None, jobs: int, progress: Progress | None) -> None:
-    def render(start: int, stop: int) -> tuple[WriteStats, dict]:
+                  stage: Staging | None, jobs: int, progress: Progress | None,
+                  ) -> tuple[dict[str, dependencies.Read], dict[str, dependencies.Read]]:
+    """Render `pages` (into `stage`, unless only checking). Returns what each page read and the memoised
+    fragments they used (see dependencies)."""
+    def render(start: int, stop: int) -> tuple[WriteStats, dict, dict, dict, dict]:
         """Render a slice; returns what it wrote (and leaves `stage.stats` as it found it, so counting is the
-        same whether the slice ran here or in a forked worker)."""
+        same whether the slice ran here or in a forked worker), its problems, records and fragments."""
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
+        records, put = {}, {}
         for page in pages[start:stop]:
             source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
-            data = templates.render(page, context.page_context(page, view), source)
-            if data is not None and stage is not None:
-                stage.write_bytes(page.path, data)
+            done = templates.render(page, context.page_context(page, view), source)
+            if done is None:
+                continue
+            data, frame = done
+            records[page.path] = dependencies.Read.of(templates.template_key(page.template), frame)
+            if stage is not None:
+                put[page.path] = stage.put(page.path, data)
+        groups = {name: dependencies.Read.of("", f) for name, f in templates.take_groups().items()}
         if stage is None:
-            return WriteStats(), templates.take_problems()
+            return WriteStats(), templates.take_problems(), records, groups, put
         counts = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
         stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
-        return counts, templates.take_problems()
+        return counts, templates.take_problems(), records, groups, put
 
-    for counts, problems in workers.run(render, len(pages), jobs, min_per_job=100,
-                                        progress=_counter(progress, "render", len(pages))):
+    records: dict[str, dependencies.Read] = {}
+    groups: dict[str, dependencies.Read] = {}
+    for counts, problems, done, made, put in workers.run(render, len(pages), jobs, min_per_job=100,
+                                                         progress=_counter(progress, "render", len(pages))):
         if stage is not None:
             stage.stats.written += counts.written
             stage.stats.unchanged += counts.unchanged
+            stage.manifest.update(put)
         templates.add_problems(problems)  # in page order, so the page an error names is the same every time
+        records.update(done)
+        groups.update(made)
     templates.report_errors(report)
+    return records, groups
 
 
 Progress = Callable[[str, int, int], None]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import os
+import pickle
 import sys
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -25,6 +27,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from markupsafe import Markup
 
+from . import tracking
 from .cache import digest, digest_text
 from .config import SiteConfig
 from .diagnostics import Reporter
@@ -53,8 +56,10 @@ class Photo:
 
 @dataclass(frozen=True)
 class Entry:
-    """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead)."""
+    """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead). What a
+    template reads of it is recorded by its source file (see tracking)."""
 
+    TRACK = "e"
     article: Article
     url: str  # root-relative, with the base path
     abs_url: str
@@ -68,7 +73,12 @@ class Entry:
     category: Category | None = None
     tags: tuple[Tag, ...] = ()
     words: int = 0
-    key: str = ""  # changes whenever anything a template could show of this entry changes
+    pending: bool = False  # scheduled after the build's moment (shown only in preview)
+    expired: bool = False  # expired at the build's moment (shown only in preview)
+
+    @property
+    def track_id(self) -> str:
+        return self.article.source
 
     @property
     def html(self) -> Markup:
@@ -89,24 +99,24 @@ class Entry:
 
 
 def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], body_keys: list[str], html: Any,
-                 photos: list[Mapping[str, ImageInfo | None]], memo: dict | None = None) -> tuple[Entry, ...]:
-    """What templates see of each article. `memo` (the preview's, between builds) returns the same Entry for
-    the same inputs, which spares hashing thousands of unchanged articles on every save."""
+                 photos: list[Mapping[str, ImageInfo | None]], now: dt.datetime,
+                 memo: dict | None = None) -> tuple[Entry, ...]:
+    """What templates see of each article. `memo` (the preview's, between builds) returns the same Entry for the
+    same arguments of `entry_maker`'s function, which spares making thousands of unchanged entries on every save."""
     cats = {c.slug: c for c in site.categories}
-    make = entry_maker(site.config, cats, site.tags)
+    make = entry_maker(site.config, cats, site.tags, now)
     out = []
     for i, a in enumerate(site.articles):
         body, infos = bodies[i], photos[i]
         inputs = None
         if memo is not None:
-            try:
-                inputs = (a.digest, a.source, urls[i], tuple(sorted(infos.items())), cats[a.category],
-                          tuple(site.tags[t] for t in a.tags if t in site.tags), body, body_keys[i],
-                          a.views, a.comments, a.rating_total, a.rating_count, repr(a.collected))
+            try:  # every argument of `make`, and what it reads of the site (its category and tags)
+                inputs = (a, repr(a.extra), urls[i], tuple(sorted(infos.items())), cats[a.category],
+                          tuple(site.tags[t] for t in a.tags if t in site.tags), body, body_keys[i], now)
                 hit = memo.get(inputs)
             except TypeError:  # an unhashable value: no memo for this one
                 inputs = hit = None
-            if hit is not None:
+            if hit is not None and hit.pending == (a.date > now) and hit.expired == bool(a.expires and a.expires <= now):
                 out.append(hit)
                 continue
         entry = make(a, urls[i], body, body_keys[i], html, infos)
@@ -116,13 +126,10 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], bo
     return tuple(out)
 
 
-def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mapping[str, Tag],
+def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mapping[str, Tag], now: dt.datetime,
                 ) -> Callable[[Article, str, BodyInfo, str, Any, Mapping[str, ImageInfo | None]], Entry]:
     """make(article, url, body summary, body key, html reader, photo infos) -> its Entry, for one site's
-    categories and tags."""
-    # Keys are built from short strings (repr of whole dataclasses per article cost half a second at 10 000).
-    cat_keys = {c.slug: repr((c.name, c.slug, c.description)) for c in cats.values()}
-    tag_keys = {t.slug: repr((t.name, t.slug)) for t in site_tags.values()}
+    categories and tags at the build's moment."""
 
     def make(a: Article, url: str, body: BodyInfo, body_key: str, html: Any,
              infos: Mapping[str, ImageInfo | None]) -> Entry:
@@ -140,16 +147,22 @@ def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mappin
         if image is not None and not image.alt:
             image = replace(image, alt=a.title)
         lead = a.summary or body.lead_text
-        # The file's digest: the body key alone misses a front-matter edit once links were rewritten (that HTML
-        # is keyed by its own bytes). Readers' figures baked in by `--stats` change without the file changing.
-        key = digest_text("\0".join((
-            a.digest, body_key, a.source, url, repr(sorted(infos.items())) if infos else "", cat_keys[a.category],
-            *(tag_keys[t.slug] for t in tags), f"{a.views} {a.comments} {a.rating_total} {a.rating_count}",
-            repr(a.collected) if a.collected is not None else "")))
         return Entry(a, cfg.url(url), cfg.absolute_url(url), body_key, html, lead, body.lead_in_body and not a.summary,
-                     body.has_source_line, image, gallery, cats[a.category], tags, body.words, key)
+                     body.has_source_line, image, gallery, cats[a.category], tags, body.words, a.date > now,
+                     bool(a.expires and a.expires <= now))
 
     return make
+
+
+def entry_digest(entry: Entry) -> str:
+    """A digest of everything a template can read of `entry` (all its fields but the HTML reader; the HTML is
+    named by `body_key`, which changes with it): equal digests, equal reads."""
+    values = tuple(getattr(entry, f.name) for f in fields(Entry) if f.name != "bodies")
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.fast = True  # no memo: equal values give equal bytes whether or not they share objects
+    pickler.dump((values, entry.article.extra))
+    return hashlib.blake2b(out.getvalue(), digest_size=16).hexdigest()
 
 
 class Templates:
@@ -159,7 +172,7 @@ class Templates:
         """`bytecode_dir` keeps compiled templates between runs (Jinja checks each against its source)."""
         self.config = config
         loader = jinja2.FileSystemLoader([str(p) for p in config.templates_dirs])
-        self.env = jinja2.Environment(
+        self.env = tracking.TrackingEnvironment(
             loader=loader,
             bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
             autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True, default=True),
@@ -182,8 +195,14 @@ class Templates:
         self.env.globals.update(url=config.url, absolute_url=config.absolute_url, asset=self.asset,
                                 absolute_image=lambda root_relative: config.origin + root_relative)
         self._asset_urls: dict[str, str] = {}
-        self._memo: dict[tuple, Any] = {}
+        # memo key -> its variants: (page-local reads they depend on, output, group name)
+        self._memo: dict[str, list[tuple[dict[str, str], Any, str]]] = {}
         self.env.globals["memo"] = self.memo
+        # Filters and globals read nothing but their arguments and the configuration, except Jinja's `random`
+        # and `lipsum`, which make a page opaque (rendered on every build).
+        self.env.pure = {id(f) for name, f in {**self.env.filters, **self.env.globals}.items()
+                         if name not in ("random", "lipsum") and callable(f)}
+        self.groups: dict[str, tracking.Frame] = {}  # memoised fragments made in this process since taken
         self._template_keys: dict[str, str] = {}
         self._refs_file = bytecode_dir / "references.json" if bytecode_dir else None
         self._refs: dict[str, list[str] | None] = {}
@@ -207,18 +226,50 @@ class Templates:
         self._template_keys.clear()
         self._memo.clear()
         self._problems.clear()
+        self.groups.clear()
 
     def memo(self, macro: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a macro once per distinct arguments in this build: an article's teaser appears on many listing
-        pages and the most-read block on every page, always with the same HTML."""
-        key = (macro.name, _memo_key(args), _memo_key(tuple(sorted(kwargs.items()))))
-        hit = self._memo.get(key)
-        if hit is None:
-            if len(self._memo) >= _MEMO_MAX:  # forget the older half: pages render in order, listings in a row
-                for old in list(itertools.islice(self._memo, _MEMO_MAX // 2)):
-                    del self._memo[old]
-            hit = self._memo[key] = macro(*args, **kwargs)
-        return hit
+        pages and the most-read block on every page, always with the same HTML.
+
+        The key is the macro itself (its template, line and the template variables it closes over: two macros
+        named alike never share output) and its arguments, tracked objects counting by identity. What the call
+        read is kept as a named group and added to every page that uses its output (Hugo's partialCached
+        does the same). A macro that reads the page it is on (`page.url`, a page's own variable) keeps one
+        variant per distinct value of what it read; one that calls something opaque is never shared."""
+        if not isinstance(macro, jinja2.runtime.Macro):
+            raise TypeError(f"memo() nhận một macro, không phải {type(macro).__name__}")
+        rec = self.env.recorder
+        key = tracking.digest("\0".join((tracking.macro_identity(macro), tracking.fold(args),
+                                         tracking.fold(sorted(kwargs.items())))))
+        variants = self._memo.get(key, ())
+        for local, output, group in variants:
+            if rec is None or all(rec.current(name) == d for name, d in local.items()):
+                if rec is not None:
+                    rec.use(group, local)
+                return output
+        if rec is None:
+            return macro(*args, **kwargs)
+        rec.push()
+        try:
+            output = macro(*args, **kwargs)
+        finally:
+            frame = rec.pop()
+        if frame.opaque:
+            rec.opaque(frame.opaque)
+            rec.frames[-1].keys |= frame.keys
+            rec.frames[-1].groups |= frame.groups
+            for k, v in frame.local.items():
+                rec.frames[-1].local.setdefault(k, v)
+            return output
+        group = tracking.digest(key + "\0" + repr(sorted(frame.local.items())))
+        self.groups[group] = frame
+        if len(self._memo) >= _MEMO_MAX:  # forget the older half: pages render in order, listings in a row
+            for old in list(itertools.islice(self._memo, _MEMO_MAX // 2)):
+                del self._memo[old]
+        self._memo.setdefault(key, []).append((frame.local, output, group))
+        rec.use(group, frame.local)
+        return output
 
     def template_key(self, name: str) -> str:
         """Hash of a template and every template it extends, includes or imports (its page's look)."""
@@ -271,6 +322,9 @@ class Templates:
 
     def asset(self, name: str) -> str:
         """URL of a theme asset with a content hash, so browsers may cache it for a year and still see changes."""
+        rec = self.env.recorder
+        if rec is not None:
+            rec.read(("f", str(name), ""))
         if name not in self._asset_urls:
             digest = ""
             for folder in reversed(self.config.assets_dirs):  # the site's own assets override the theme's
@@ -280,11 +334,15 @@ class Templates:
             self._asset_urls[name] = self.config.url("assets/" + name) + (f"?v={digest}" if digest else "")
         return self._asset_urls[name]
 
-    def render(self, page: Page, context: Mapping[str, Any], source: str) -> bytes | None:
-        """Render one page; a template problem is remembered (see `report_errors`) and None returned."""
+    def render(self, page: Page, context: Mapping[str, Any], source: str) -> tuple[bytes, tracking.Frame] | None:
+        """Render one page, with what its template read; a template problem is remembered (see `report_errors`)
+        and None returned."""
+        context = tracking.bind(context, self.env)
+        self.env.recorder = recorder = tracking.Recorder(page, context)
         try:
             template = self.env.get_template(page.template)
-            return template.render(context).encode("utf-8")
+            data = template.render(context).encode("utf-8")
+            return data, recorder.result
         except jinja2.TemplateNotFound as exc:
             self._problem("TPL003", source, 0, f"không tìm thấy giao diện '{exc.name}'",
                           f"tạo tệp templates/{exc.name} hoặc sửa trường template", page)
@@ -295,7 +353,14 @@ class Templates:
             where, line = _template_frame(exc, self.config)
             self._problem("TPL001", where or page.template, line, f"{type(exc).__name__}: {exc} (bài: {source})",
                           "sửa giao diện ở dòng này, hoặc kiểm tra dữ liệu của bài viết", page)
+        finally:
+            self.env.recorder = None
         return None
+
+    def take_groups(self) -> dict[str, tracking.Frame]:
+        """The memoised fragments made here since last asked (to send from a worker process to the parent)."""
+        groups, self.groups = self.groups, {}
+        return groups
 
     def _problem(self, code: str, path: str, line: int, message: str, hint: str, page: Page) -> None:
         key = (code, path, line)
@@ -326,14 +391,6 @@ class Templates:
 
 # Teasers remembered at once: a build rendering 155 000 pages in one process kept 100s of MB of them otherwise.
 _MEMO_MAX = 20_000
-
-
-def _memo_key(value: Any) -> Any:
-    if isinstance(value, Entry):
-        return value.key
-    if isinstance(value, (list, tuple)):
-        return tuple(_memo_key(v) for v in value)
-    return value
 
 
 @lru_cache(maxsize=512)

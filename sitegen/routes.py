@@ -23,6 +23,8 @@ _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
 class Page:
     """One output file: what kind of page, where it goes, which template renders it, and its own data."""
 
+    TRACK = "p"  # page-local: what a template reads of it is compared with the same page's next build
+    track_id = ""
     kind: str
     url: str  # site-relative URL ('thoi-su/hoi-nghi/'); prefix with config.base_path for links
     path: str  # output file, relative to the output folder ('thoi-su/hoi-nghi/index.html')
@@ -34,6 +36,8 @@ class Page:
 class Pagination:
     """Which slice of a listing one page shows and where its neighbours are."""
 
+    TRACK = "q"  # page-local, as Page
+    track_id = ""
     number: int
     total: int
     items: tuple[int, ...]  # indices into site.articles

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
 import uuid
@@ -91,6 +92,20 @@ class Staging:
             except OSError:
                 pass
         return True
+
+    def keep(self, rel: str) -> bool:
+        """Carry the live tree's `rel` over as it is; False when it has none (then it must be made)."""
+        fingerprint = self.active.get(rel)
+        return fingerprint is not None and not self.want(rel, fingerprint)
+
+    def put(self, rel: str, data: bytes) -> str:
+        """Publish `data` as `rel`: written only when neither tree already holds these very bytes (an unchanged
+        page keeps its inode and timestamp, so rsync uploads only what changed). Returns its fingerprint (a
+        forked worker's manifest is its own: the build process adds what the workers put to its manifest)."""
+        fingerprint = "h:" + hashlib.blake2b(data, digest_size=16).hexdigest()
+        if self.want(rel, fingerprint):
+            self.write_bytes(rel, data)
+        return fingerprint
 
     def _target(self, rel: str) -> tuple[str, str]:
         """The spare's file for `rel` (its folder made), and the temporary name it is written under first."""

@@ -30,7 +30,6 @@ from sitegen.diagnostics import BuildFailed
 from sitegen.write import MARKER
 
 THEME = default_theme_dirs()[0]
-STALE = "stale pages with custom templates: fixed by recorded dependencies"
 
 
 def theme(name: str) -> str:
@@ -156,7 +155,6 @@ def cloud_templates(site: Site) -> None:
     site.write("templates/article.html", page.replace('<aside class="sidebar">', NEIGHBOURS + '<aside class="sidebar">'))
 
 
-@pytest.mark.xfail(reason=STALE, strict=False)
 def test_new_article_with_a_new_tag_reaches_every_tag_cloud(site, tmp_path):
     portal(site)
     cloud_templates(site)
@@ -171,7 +169,6 @@ def test_new_article_with_a_new_tag_reaches_every_tag_cloud(site, tmp_path):
         assert "lễ hội" in text_of(nav), p
 
 
-@pytest.mark.xfail(reason=STALE, strict=False)
 def test_deleted_article_leaves_no_page_showing_it(site, tmp_path):
     portal(site, search=True)  # the one test here with the Pagefind index: it must forget the article too
     site.write(story_path(8), story(8, title="Bài sẽ xóa", author="Đỗ Văn Xóa", tags=("chủ đề riêng",), views=1))
@@ -194,7 +191,6 @@ def lead_in_most_read(site: Site) -> None:
                macros.replace(views, views + ' <span class="most-read-lead">{{ e.lead }}</span>'))
 
 
-@pytest.mark.xfail(reason=STALE, strict=False)
 @pytest.mark.parametrize("with_it", ["nothing else", "a new article", "a listing template edit"])
 def test_summary_edit_of_a_most_read_article(site, tmp_path, with_it):
     portal(site)  # bai-07 has the most views: the first of the most-read block on every page
@@ -258,7 +254,7 @@ def assert_cards_on_listings(site: Site) -> None:
 
 @pytest.mark.parametrize("where", [
     "own macros.html",
-    pytest.param("separate template", marks=pytest.mark.xfail(reason=STALE, strict=False))])
+    "separate template"])
 def test_a_site_teaser_is_never_the_themes_memoised_one(site, tmp_path, where):
     own_teaser_site(site, where)
     build_and_compare(site, tmp_path / "clean")
@@ -271,7 +267,6 @@ def test_a_site_teaser_is_never_the_themes_memoised_one(site, tmp_path, where):
         assert home.findall(".//article[@class='teaser']") and not home.findall(".//article[@class='card']")
 
 
-@pytest.mark.xfail(reason=STALE, strict=False)
 def test_two_teaser_macros_on_one_page_keep_their_own_output(site, tmp_path):
     portal(site)
     site.write("templates/partials/cards.html", CARDS)
@@ -545,7 +540,6 @@ def story_from(n: int, drawn: tuple) -> Story:
 
 # Derandomized: every run tries the same examples, so the suite is never red by chance. Not shrunk by default: a
 # failing sequence is printed as drawn (shrinking it takes minutes); SITEGEN_SHRINK=1 shrinks it.
-@pytest.mark.xfail(reason=STALE, strict=False)
 @settings(max_examples=40, deadline=None, derandomize=True, print_blob=True,
           phases=tuple(Phase) if os.environ.get("SITEGEN_SHRINK") else (Phase.explicit, Phase.generate),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -1,0 +1,312 @@
+"""Which pages a build renders again: the ones whose template changed, or that read something that changed.
+
+Every page's render leaves a `Record` of what its template read (see tracking): its template key, the digests
+of its page-local reads, the keys of what it read of tracked objects, and the memoised fragments whose output
+it used (their reads are kept once, as `groups`). The next build asks `Deps.dirty` which of its pages cannot be
+carried over:
+- a page with no record (new, or its last render failed), or an opaque one;
+- its template, or anything it extends, includes or imports, changed;
+- one of its page-local reads now gives another value (its listing shifted, its neighbours changed...);
+- one of the keys it (or a fragment it used) read now gives another value. Keys are checked owner by owner:
+  an entry whose digest (`render.entry_digest`) is unchanged changed nothing anyone read of it, so only the
+  few entries that did change are compared field by field; every other key (the site view, the
+  configuration, categories, tags, the menu, site-wide lists, asset URLs) is resolved again and compared.
+
+Nothing is listed by hand: a template that reads something new records something new.
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from . import tracking
+from .cache import Cache
+from .context import SiteView, page_context, site_list
+from .render import Entry, Templates, entry_digest
+from .routes import Page
+
+ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
+GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
+_BUCKET = 256  # about this many records to a row of the `deps` table: a build rewrites only the rows it changed
+_CHUNK = 4096  # key texts to a row (the table of keys only grows, a build writes only its new rows)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one page's last render read. Keys are numbers in `Deps.keys` (what a page read is kept as a few
+    hundred bytes, not as text: 15 000 pages read some 600 000 things at 10 000 articles)."""
+
+    template: str  # Templates.template_key of its template
+    local: tuple[tuple[str, str], ...]  # page-local reads: (name, digest of the value)
+    keys: array  # what it read of tracked objects, and the memoised fragments it used
+    opaque: str = ""  # why it must always be rendered ("" when it need not)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A page's or a fragment's reads as a render leaves them (key texts), before `Deps` numbers them."""
+
+    template: str
+    local: tuple[tuple[str, str], ...]
+    keys: frozenset[str]
+    opaque: str = ""
+
+    @classmethod
+    def of(cls, template: str, frame: tracking.Frame) -> "Read":
+        return cls(template, tuple(sorted(frame.local.items())),
+                   frozenset([*map(tracking.key_text, frame.keys), *(group_key(g) for g in frame.groups)]),
+                   frame.opaque)
+
+
+def group_key(name: str) -> str:
+    return tracking.key_text((GROUP, name, ""))
+
+
+@dataclass
+class Deps:
+    """The records of the last build, as the cache keeps them, and what this build changes of them."""
+
+    keys: list[str] = field(default_factory=list)  # key texts by number; only grows (see `save`)
+    records: dict[str, Record] = field(default_factory=dict)  # by output path
+    groups: dict[int, array] = field(default_factory=dict)  # a fragment's key -> the keys it read
+    digests: dict[int, str] = field(default_factory=dict)  # key -> digest, for keys not owned by an entry
+    entries: dict[str, str] = field(default_factory=dict)  # source -> entry_digest of its entry
+    fields: dict[str, array] = field(default_factory=dict)  # source -> its keys that something read
+    buckets: int = 1  # records are kept in this many rows, by a hash of their path
+    saved_keys: int = 0  # how many keys the table holds already
+    _ids: dict[str, int] = field(default_factory=dict, repr=False)
+    _touched: set[int] = field(default_factory=set, repr=False)  # buckets whose records this build changed
+    _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
+    _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
+
+    @classmethod
+    def load(cls, cache: Cache) -> "Deps":
+        head = cache.get_many("deps", ["head"]).get("head")
+        if not isinstance(head, tuple) or len(head) != 7:
+            return cls()
+        buckets, chunks, groups, digests, entries, fields_, count = head
+        rows = cache.get_many("deps", [*(f"keys:{n}" for n in range(chunks)), *(f"rec:{n}" for n in range(buckets))])
+        if len(rows) != chunks + buckets:
+            return cls()  # a damaged row: no record can be trusted, render everything
+        keys: list[str] = []
+        for n in range(chunks):
+            keys += rows[f"keys:{n}"]
+        records: dict[str, Record] = {}
+        for n in range(buckets):
+            records.update(rows[f"rec:{n}"])
+        if len(keys) != count:
+            return cls()
+        return cls(keys, records, groups, digests, entries, fields_, buckets, count)
+
+    def save(self, cache: Cache) -> None:
+        """Write what changed: the new keys' rows, the rows of records this build changed, and the head. When
+        most keys are no longer read by anyone (or the rows grew too full), everything is written anew."""
+        live = self._live_keys()
+        wanted = max(1, len(self.records) // _BUCKET)
+        if len(live) * 2 < len(self.keys) or not (self.buckets <= wanted * 2 and wanted <= self.buckets * 2):
+            self._renumber(live)
+            self.buckets, self.saved_keys, self._touched = wanted, 0, set(range(wanted))
+            cache.put_many("deps", {}, replace_all=True)
+        first = self.saved_keys // _CHUNK
+        rows: list[tuple[str, Any]] = [(f"keys:{n}", self.keys[n * _CHUNK:(n + 1) * _CHUNK])
+                                       for n in range(first, -(-len(self.keys) // _CHUNK))]
+        by_bucket: dict[int, dict[str, Record]] = {n: {} for n in self._touched}
+        for path, r in self.records.items():
+            n = _bucket(path, self.buckets)
+            if n in by_bucket:
+                by_bucket[n][path] = r
+        rows += [(f"rec:{n}", row) for n, row in by_bucket.items()]
+        rows.append(("head", (self.buckets, -(-len(self.keys) // _CHUNK), self.groups, self.digests, self.entries,
+                              self.fields, len(self.keys))))
+        cache.put_many("deps", rows)
+        self.saved_keys, self._touched = len(self.keys), set()
+
+    def _live_keys(self) -> set[int]:
+        live: set[int] = set()
+        for r in self.records.values():
+            live.update(r.keys)
+        for k, members in self.groups.items():
+            live.add(k)
+            live.update(members)
+        return live
+
+    def _renumber(self, live: set[int]) -> None:
+        """Drop the keys nobody reads any more (edited pages leave old ones behind) and number the rest anew."""
+        order = sorted(live)
+        new = {old: n for n, old in enumerate(order)}
+        self.keys = [self.keys[k] for k in order]
+        self._ids = {}
+
+        def move(a: array) -> array:
+            return array("I", (new[k] for k in a))
+
+        self.records = {p: Record(r.template, r.local, move(r.keys), r.opaque) for p, r in self.records.items()}
+        self.groups = {new[k]: move(m) for k, m in self.groups.items()}
+        self.digests = {new[k]: d for k, d in self.digests.items() if k in new}
+        self.fields = {s: move(array("I", (k for k in a if k in new))) for s, a in self.fields.items()}
+
+    def id(self, text: str) -> int:
+        if not self._ids and self.keys:
+            self._ids = {k: n for n, k in enumerate(self.keys)}
+        found = self._ids.get(text)
+        if found is None:
+            found = self._ids[text] = len(self.keys)
+            self.keys.append(text)
+        return found
+
+    def dirty(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates,
+              old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry] | None = None) -> set[str]:
+        """The paths of `pages` (None: of the last build's pages) that must be rendered again. `old_entry(digest)`
+        gives an entry as the last build had it (None when the cache no longer has it). `edited`: in an edit
+        build, the only entries that can have changed (nothing else of the site moved, so neither other keys
+        nor page-local reads are checked); None checks every entry and everything else."""
+        changed = self._changed_keys(view, templates, old_entry, edited)
+        known: dict[int, bool] = {}
+
+        def group_changed(k: int) -> bool:
+            hit = known.get(k)
+            if hit is None:
+                known[k] = False  # (no cycle: a fragment uses only fragments made before it)
+                members = self.groups.get(k)
+                hit = members is None or not changed.isdisjoint(members) or \
+                    any(group_changed(m) for m in members if m in self.groups)
+                known[k] = hit
+            return hit
+
+        changed.update(k for k in self.groups if group_changed(k))
+        if pages is None:  # an edit build: no template changed, no page moved, no page-local read changed
+            return {path for path, r in self.records.items() if r.opaque or not changed.isdisjoint(r.keys)}
+        out = set()
+        for p in pages:
+            r = self.records.get(p.path)
+            if r is None or r.opaque or r.template != templates.template_key(p.template) \
+                    or not changed.isdisjoint(r.keys):
+                out.add(p.path)
+            elif r.local:
+                ctx = page_context(p, view)
+                if any(tracking.digest(tracking.fold(tracking.local_value(name, p, ctx))) != d for name, d in r.local):
+                    out.add(p.path)
+        return out
+
+    def _changed_keys(self, view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
+                      edited: Mapping[str, Entry] | None) -> set[int]:
+        changed: set[int] = set()
+        current: Mapping[str, Entry]
+        if edited is None:
+            current = {e.article.source: e for e in view.entries}
+            self._digest_of = {s: entry_digest(e) for s, e in current.items()}
+            sources: Iterable[str] = [s for s, d in self.entries.items() if self._digest_of.get(s) != d]
+            for key, d in self.digests.items():
+                self._now[key] = now = resolve(self.keys[key], view, templates)
+                if now != d:
+                    changed.add(key)
+        else:
+            current, sources = edited, list(edited)
+        for source in sources:
+            keys = self.fields.get(source, ())
+            if not keys:
+                continue
+            new = current.get(source)
+            old_digest = self.entries.get(source)
+            if new is not None and old_digest == self.digest_of(new):
+                continue
+            old = old_entry(old_digest) if old_digest else None
+            for key in keys:
+                kind, _, field_ = tracking.split_key(self.keys[key])
+                if new is None or old is None or _entry_read(old, kind, field_) != _entry_read(new, kind, field_):
+                    changed.add(key)
+        return changed
+
+    def update(self, rendered: Mapping[str, Read], groups: Mapping[str, Read], pages: Sequence[Page] | None,
+               view: SiteView, templates: Templates, entries: Iterable[Entry], full: bool) -> None:
+        """This build's records: the rendered pages' new ones, the others' as they were; then the digests of
+        everything they read as it is now (keys not owned by an entry; the entries themselves). `entries`: all
+        of them (`full`), or those an edit build changed. `pages`: this build's pages (None: the last build's)."""
+        if pages is not None:
+            present = {p.path for p in pages}
+            for path in [path for path in self.records if path not in present]:
+                del self.records[path]
+                self._touched.add(_bucket(path, self.buckets))
+        fresh: set[int] = set()
+
+        def number(read: Read) -> array:
+            out = array("I", sorted(self.id(k) for k in read.keys))
+            fresh.update(out)
+            return out
+
+        for path, read in rendered.items():
+            self.records[path] = Record(read.template, read.local, number(read), read.opaque)
+            self._touched.add(_bucket(path, self.buckets))
+        for name, read in groups.items():
+            self.groups[self.id(group_key(name))] = number(read)
+        live = self._live_keys()
+        self.groups = {k: m for k, m in self.groups.items() if k in live}
+        owned: dict[str, set[int]] = {}
+        digests: dict[int, str] = {}
+        for key in live:
+            kind, owner, _ = tracking.split_key(self.keys[key])
+            if kind in ENTRY_KINDS:
+                owned.setdefault(owner, set()).add(key)
+            elif kind != GROUP:  # resolved by this build's check, else unchanged since (an edit build) unless new
+                digests[key] = self._now.get(key) or (self.digests.get(key) if key not in fresh else None) \
+                    or resolve(self.keys[key], view, templates)
+        self.digests = digests
+        self.fields = {s: array("I", sorted(k)) for s, k in owned.items()}
+        # Every entry's digest, read or not: a page rendered later may start reading any of them.
+        if full:
+            self.entries = {}
+        for e in entries:
+            self.entries[e.article.source] = self.digest_of(e)
+
+    def digest_of(self, entry: Entry) -> str:
+        found = self._digest_of.get(entry.article.source)
+        if found is None:
+            found = self._digest_of[entry.article.source] = entry_digest(entry)
+        return found
+
+
+def _bucket(path: str, buckets: int) -> int:
+    return zlib.crc32(path.encode("utf-8", "surrogatepass")) % buckets
+
+
+def _entry_read(entry: Entry, kind: str, field_: str) -> str:
+    attr, _, op = field_.partition("|")
+    obj: Any = entry if kind == "e" else entry.article
+    value = tracking.read(obj, attr)
+    if op:
+        value = tracking.apply(value, op)
+    return tracking.digest(tracking.fold(value))
+
+
+def resolve(key: str, view: SiteView, templates: Templates) -> str:
+    """The digest of what reading `key` gives in this build (keys not owned by an entry)."""
+    kind, owner, field_ = tracking.split_key(key)
+    attr, _, op = field_.partition("|")
+    value: Any
+    if kind == "f":
+        value = templates.asset(owner)
+    elif kind == "l":
+        try:
+            value = [view.entries[i] for i in site_list(view, owner)]
+        except (KeyError, IndexError, ValueError):
+            value = tracking.MISSING
+    else:
+        if kind == "s":
+            obj: Any = view
+        elif kind == "g":
+            obj = view.config
+        elif kind == "c":
+            obj = view.categories.get(owner, tracking.MISSING)
+        elif kind == "t":
+            obj = view.tags.get(owner, tracking.MISSING)
+        elif kind == "m":
+            obj = next((m for m in view.menu if m.slug == owner), tracking.MISSING)
+        else:
+            return "?"  # a kind this version does not know: never equal, so the page is rendered
+        value = tracking.read(obj, attr) if attr else obj
+    if op:
+        value = tracking.apply(value, op) if value is not tracking.MISSING else value
+    return tracking.digest(tracking.fold(value))
