@@ -78,6 +78,7 @@ class Deps:
     buckets: int = 1  # records are kept in this many rows, by a hash of their path
     saved_keys: int = 0  # how many keys the table holds already
     _ids: dict[str, int] = field(default_factory=dict, repr=False)
+    _live: set[int] = field(default_factory=set, repr=False)  # the keys `update` found read (for `save`)
     _touched: set[int] = field(default_factory=set, repr=False)  # buckets whose records this build changed
     _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
@@ -104,7 +105,7 @@ class Deps:
     def save(self, cache: Cache) -> None:
         """Write what changed: the new keys' rows, the rows of records this build changed, and the head. When
         most keys are no longer read by anyone (or the rows grew too full), everything is written anew."""
-        live = self._live_keys()
+        live = self._live or self._live_keys()
         wanted = max(1, len(self.records) // _BUCKET)
         if len(live) * 2 < len(self.keys) or not (self.buckets <= wanted * 2 and wanted <= self.buckets * 2):
             self._renumber(live)
@@ -125,11 +126,14 @@ class Deps:
         self.saved_keys, self._touched = len(self.keys), set()
 
     def _live_keys(self) -> set[int]:
+        """The keys some page reads, directly or through the fragments it used (and those fragments' own)."""
         live: set[int] = set()
         for r in self.records.values():
             live.update(r.keys)
-        for k, members in self.groups.items():
-            live.add(k)
+        todo = [k for k in live if k in self.groups]
+        while todo:
+            members = self.groups[todo.pop()]
+            todo += [m for m in members if m in self.groups and m not in live]
             live.update(members)
         return live
 
@@ -242,7 +246,7 @@ class Deps:
             self._touched.add(_bucket(path, self.buckets))
         for name, read in groups.items():
             self.groups[self.id(group_key(name))] = number(read)
-        live = self._live_keys()
+        live = self._live = self._live_keys()
         self.groups = {k: m for k, m in self.groups.items() if k in live}
         owned: dict[str, set[int]] = {}
         digests: dict[int, str] = {}

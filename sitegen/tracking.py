@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import jinja2
 from jinja2.runtime import BlockReference, Context, LoopContext, Macro, Undefined
@@ -303,13 +303,13 @@ class Shared:
 
 
 def bind(context: Mapping[str, Any], env: "TrackingEnvironment") -> dict[str, Any]:
-    """The page's variables as its template sees them: `Shared` values (also inside a list of tuples, as the
-    home page's blocks) become tracked collections."""
+    """The page's variables as its template sees them: `Shared` values, wherever they are in a list or tuple
+    (the home page's blocks are pairs), become tracked collections."""
     def one(v: Any) -> Any:
         if isinstance(v, Shared):
             return wrap(v.value, v.key, env)
-        if isinstance(v, list) and v and isinstance(v[0], tuple):
-            return [tuple(one(x) for x in item) for item in v]
+        if isinstance(v, (list, tuple)) and any(isinstance(x, (Shared, list, tuple)) for x in v):
+            return type(v)(one(x) for x in v)
         return v
 
     return {k: one(v) for k, v in context.items()}
@@ -425,6 +425,3 @@ def split_key(text: str) -> tuple[str, str, str]:
     kind, owner, field = text.split(SEP)
     return kind, owner, field
 
-
-def pure_callables(*funcs: Callable) -> set[int]:
-    return {id(f) for f in funcs}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,13 @@ class Site:
 
     def cli(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return run_cli(*args, "--source", str(self.root), env=env)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

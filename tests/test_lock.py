@@ -13,7 +13,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Site, article, leftovers, tree_snapshot
+from conftest import ROOT, Site, article, free_port, leftovers, tree_snapshot
 from sitegen import config as config_mod
 from sitegen.diagnostics import BuildFailed
 from sitegen.lock import LOCK_PATH, site_lock
@@ -260,12 +259,6 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
 
 
 # --- the preview ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fetch(url: str) -> tuple[int, str]:
