@@ -84,11 +84,14 @@ class Deps:
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
 
     @classmethod
-    def load(cls, cache: Cache) -> "Deps":
+    def load(cls, cache: Cache, token: str) -> "Deps":
+        """The records of the output tree `token` (write.output_token of the live tree). Records describe the
+        pages of one tree: a build killed after publishing but before saving its records leaves the older
+        build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
         head = cache.get_many("deps", ["head"]).get("head")
-        if not isinstance(head, tuple) or len(head) != 7:
+        if not isinstance(head, tuple) or len(head) != 8 or not token or head[7] != token:
             return cls()
-        buckets, chunks, groups, digests, entries, fields_, count = head
+        buckets, chunks, groups, digests, entries, fields_, count, _ = head
         rows = cache.get_many("deps", [*(f"keys:{n}" for n in range(chunks)), *(f"rec:{n}" for n in range(buckets))])
         if len(rows) != chunks + buckets:
             return cls()  # a damaged row: no record can be trusted, render everything
@@ -102,8 +105,8 @@ class Deps:
             return cls()
         return cls(keys, records, groups, digests, entries, fields_, buckets, count)
 
-    def save(self, cache: Cache) -> None:
-        """Write what changed: the new keys' rows, the rows of records this build changed, and the head. When
+    def save(self, cache: Cache, token: str) -> None:
+        """Write, as the records of the output tree `token`, what changed: the new keys' rows, the rows of records this build changed, and the head. When
         most keys are no longer read by anyone (or the rows grew too full), everything is written anew."""
         live = self._live or self._live_keys()
         wanted = max(1, len(self.records) // _BUCKET)
@@ -121,7 +124,7 @@ class Deps:
                 by_bucket[n][path] = r
         rows += [(f"rec:{n}", row) for n, row in by_bucket.items()]
         rows.append(("head", (self.buckets, -(-len(self.keys) // _CHUNK), self.groups, self.digests, self.entries,
-                              self.fields, len(self.keys))))
+                              self.fields, len(self.keys), token)))
         cache.put_many("deps", rows)
         self.saved_keys, self._touched = len(self.keys), set()
 

@@ -151,7 +151,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.raise_if_errors()
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed)
-        deps = dependencies.Deps.load(cache)
+        deps = dependencies.Deps.load(cache, token)
         dirty = deps.dirty(pages, view, templates, _old_entries(cache))
         clock.lap("plan")
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
@@ -176,7 +176,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.prune("bodies", set(markup_keys))
         cache.prune("links", set(link_keys))
         deps.update(records, groups, pages, view, templates, entries, full=True)
-        deps.save(cache)
+        deps.save(cache, stage.token)
         _remember_entries(cache, entries, photo_plan.infos, deps)
         if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
             cache.put_many("meta", {"state": None})
@@ -245,7 +245,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
         return None
-    deps = dependencies.Deps.load(cache)
+    deps = dependencies.Deps.load(cache, state.token)
     if len(deps.records) != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
     dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
@@ -268,7 +268,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         trees = stage.publish()
         clock.lap("write")
     deps.update(records, groups, None, view, templates, fresh.values(), full=False)
-    deps.save(cache)
+    deps.save(cache, stage.token)
     cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
     cache.put_many("trees", trees, replace_all=True)
     cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})

@@ -248,3 +248,27 @@ def test_two_articles_with_the_same_bytes_keep_their_own_links(news, tmp_path):
             ("content/kinh-te/ban-sao-2/index.md", "LINK003")]  # links to a draft: a warning, in its own file
     assert 'href="/thoi-su/ben-canh/"' in (news.public / "thoi-su/ban-sao/index.html").read_text(encoding="utf-8")
     assert "/thoi-su/ben-canh/" not in (news.public / "kinh-te/ban-sao-2/index.html").read_text(encoding="utf-8")
+
+
+def test_records_of_an_older_tree_are_never_trusted(news, tmp_path, monkeypatch):
+    """A build killed after publishing but before saving what its pages read leaves the older build's records
+    beside the newer tree: going back to the older content must not carry the newer pages over as they are."""
+    from sitegen import dependencies
+
+    before = (news.root / "content/kinh-te/bai-04/index.md").read_text(encoding="utf-8")
+    news.write("content/kinh-te/bai-04/index.md", before.replace("Bài số 4", "Bài số 4 đã sửa"))
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))  # a full build
+    time.sleep(0.06)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # as if SIGKILL landed right after the swap
+
+    with monkeypatch.context() as m:
+        m.setattr(dependencies.Deps, "save", killed)
+        with pytest.raises(KeyboardInterrupt):
+            news.build(jobs=1)
+    assert "Bài số 4 đã sửa" in (news.public / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
+    news.write("content/kinh-te/bai-04/index.md", before)
+    (news.root / "content/thoi-su/bai-moi/index.md").unlink()
+    time.sleep(0.06)
+    assert_same_as_clean(news, tmp_path, jobs=1)
