@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(ROOT))
 
-from sitegen import config as config_mod, model, photos, read, routes  # noqa: E402
+from sitegen import config as config_mod
+from sitegen.content import model, read
+from sitegen.structure import photos, routes  # noqa: E402
 from sitegen.diagnostics import Reporter  # noqa: E402
 
 PER_ARTICLE = 4

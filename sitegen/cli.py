@@ -18,7 +18,7 @@ from . import __version__, config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
 
 # Seconds `build` and `check` wait for another build of the same site to finish. Long: a cron job whose previous
-# run is still going should follow it, not fail; the preview's saves wait less (serve.py).
+# run is still going should follow it, not fail; the preview's saves wait less (preview/server.py).
 WAIT = 600.0
 
 
@@ -119,7 +119,7 @@ def _locked(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     a time per site, the others waiting up to --wait seconds. Everything, site.toml included, is read inside."""
 
     def locked(args: argparse.Namespace) -> int:
-        from .lock import site_lock
+        from .build.lock import site_lock
 
         with site_lock(args.source.resolve(), args.wait, on_wait=lambda m: print(m, file=sys.stderr, flush=True)):
             return run(args)
@@ -129,7 +129,7 @@ def _locked(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
 @_locked
 def _build(args: argparse.Namespace) -> int:
-    from .pipeline import build
+    from .build.pipeline import build
 
     cfg = config_mod.load(args.source, args.output)
     # A build allocates millions of objects that live to the end; the default thresholds make the collector
@@ -152,7 +152,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from .preview.server import serve
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Chú ý: bản xem thử mở cho mọi máy truy cập được {args.host}. Không dùng để phục vụ bạn đọc.",
@@ -162,7 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 @_locked  # check renders every page and fills the image cache, so it must not overlap a build either
 def _check(args: argparse.Namespace) -> int:
-    from .pipeline import Warm, build
+    from .build.pipeline import Warm, build
 
     cfg = config_mod.load(args.source)
     result = build(cfg, strict=args.strict, publish=False, warm=Warm())  # in memory: check writes no cache file
@@ -197,7 +197,7 @@ def _schedule(args: argparse.Namespace) -> int:
     import json
 
     from .diagnostics import Reporter
-    from .schedule import as_json, as_table, upcoming
+    from .content.schedule import as_json, as_table, upcoming
 
     cfg = config_mod.load(args.source)
     report = Reporter()
@@ -210,7 +210,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _stats_serve(args: argparse.Namespace) -> int:
-    from .stats import serve
+    from .readers.stats import serve
 
     cfg = config_mod.load(args.source)
     return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
@@ -218,7 +218,7 @@ def _stats_serve(args: argparse.Namespace) -> int:
 
 
 def _stats_comments(args: argparse.Namespace) -> int:
-    from .stats import moderate
+    from .readers.stats import moderate
 
     if args.action in ("approve", "reject") and not args.ids:
         print(f"Cần số của ý kiến: sitegen stats comments {args.action} 12", file=sys.stderr)

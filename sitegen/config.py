@@ -201,7 +201,7 @@ def _image_widths(raw: Any, path: Path) -> tuple[int, ...]:
 
 
 def _categories(raw: Any, path: Path) -> tuple[CategoryConfig, ...]:
-    from .slugs import slugify  # slugs has no dependencies; imported here to keep config importable alone
+    from .content.slugs import slugify  # slugs has no dependencies; imported here to keep config importable alone
 
     if not isinstance(raw, list):
         _fail("CFG002", _line_of(path, "categories"), "categories phải là danh sách [[categories]]", "xem site.toml mẫu")

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from .config import CONFIG_NAME, SiteConfig, default_theme_dirs
 from .diagnostics import BuildFailed, Diagnostic, ERROR
-from .slugs import slugify
+from .content.slugs import slugify
 
 # Used when site.toml declares no categories: a first article still needs a folder and a menu entry.
 FALLBACK_CATEGORY = ("Tin tức", "tin-tuc")

@@ -22,7 +22,7 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
 from sitegen import config as config_mod  # noqa: E402
-from sitegen.pipeline import build  # noqa: E402
+from sitegen.build.pipeline import build  # noqa: E402
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 

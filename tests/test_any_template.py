@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings, strategies as 
 from conftest import Site, article, parse_html, text_of, tree_snapshot
 from sitegen.config import default_theme_dirs
 from sitegen.diagnostics import BuildFailed
-from sitegen.write import MARKER
+from sitegen.build.write import MARKER
 
 THEME = default_theme_dirs()[0]
 

@@ -1,4 +1,4 @@
-"""Edit builds (sitegen/delta.py): when only some articles' text changed, the build re-renders just the pages that
+"""Edit builds (sitegen/build/delta.py): when only some articles' text changed, the build re-renders just the pages that
 show them. Each test checks both that the edit build was taken (or rightly refused) and that the output, and the
 diagnostics, are exactly those of a clean build."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import article, tree_snapshot
 from sitegen.diagnostics import BuildFailed
-from sitegen.write import MARKER
+from sitegen.build.write import MARKER
 
 BODY = "Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}."
 
@@ -222,7 +222,7 @@ def test_random_edits_always_equal_a_clean_build(news, tmp_path):
 
 def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
     """The live preview keeps its cache in memory (pipeline.Warm): its saves are edit builds too."""
-    from sitegen.pipeline import Warm
+    from sitegen.build.pipeline import Warm
 
     warm = Warm()
     preview = tmp_path / "preview"
@@ -240,8 +240,8 @@ def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
 def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
     """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
     (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""
-    from sitegen import inputs
-    from sitegen.pipeline import Warm
+    from sitegen.build import inputs
+    from sitegen.build.pipeline import Warm
 
     warm, preview = Warm(), tmp_path / "preview"
     news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
@@ -263,7 +263,7 @@ def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypat
 
 
 def test_rescan_refuses_what_it_cannot_vouch_for(news):
-    from sitegen import inputs
+    from sitegen.build import inputs
 
     cfg = news.config()
     walk = inputs.scan(cfg, ())
@@ -290,7 +290,7 @@ def damage(site, sql: str, *args) -> None:
 
 def test_search_warnings_are_said_once(site, tmp_path, monkeypatch):
     """Pagefind missing: every build warns once, an edit build too (it runs the search stage again)."""
-    from sitegen import search
+    from sitegen.build import search
 
     monkeypatch.setattr(search, "_binary", lambda: None)
     site.write("site.toml", "search = true\n")
@@ -306,7 +306,7 @@ def test_search_warnings_are_said_once(site, tmp_path, monkeypatch):
 
 def test_preview_with_a_symlinked_article_walks_again(site, tmp_path):
     """A save through one name changes what a symlink reads too: the watcher's list cannot be trusted then."""
-    from sitegen.pipeline import Warm
+    from sitegen.build.pipeline import Warm
 
     site.write("site.toml", "search = false\n")
     target = site.write("content/tin/bai-b.md", article("Bài B", date="2024-06-02 08:00", body="Bản đầu."))
@@ -385,7 +385,7 @@ def test_preview_picks_up_a_new_template_override(news, tmp_path):
     """A site template added while the preview runs replaces the theme's one at the next save (Jinja's cache
     only notices changed files, not a new file earlier in the search path: found in review)."""
     from sitegen.config import default_theme_dirs
-    from sitegen.pipeline import Warm
+    from sitegen.build.pipeline import Warm
 
     warm, preview = Warm(), tmp_path / "preview"
     news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)

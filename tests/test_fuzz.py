@@ -11,10 +11,11 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sitegen import config as config_mod, read
+from sitegen import config as config_mod
+from sitegen.content import read
 from sitegen.diagnostics import CODES, BuildFailed, Reporter
-from sitegen.model import KNOWN_FIELDS
-from sitegen.pipeline import build
+from sitegen.content.model import KNOWN_FIELDS
+from sitegen.build.pipeline import build
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,7 +90,7 @@ DATES = st.one_of(st.dates(), st.datetimes(), st.datetimes(timezones=st.timezone
 def test_parse_date_never_raises(value):
     from zoneinfo import ZoneInfo
 
-    from sitegen.model import parse_date
+    from sitegen.content.model import parse_date
 
     for tz in ("Asia/Ho_Chi_Minh", "Europe/Berlin", "Pacific/Kiritimati"):
         result = parse_date(value, ZoneInfo(tz))

@@ -13,7 +13,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from conftest import article
-from sitegen import images
+from sitegen.structure import images
 from sitegen.diagnostics import BuildFailed
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)

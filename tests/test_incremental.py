@@ -10,7 +10,7 @@ import pytest
 
 from conftest import article, tree_snapshot
 from sitegen.config import default_theme_dirs
-from sitegen.write import MARKER
+from sitegen.build.write import MARKER
 
 
 def snapshot(folder):
@@ -112,7 +112,7 @@ def test_deleted_output_is_rebuilt(news, tmp_path):
 
 
 # A build whose inputs are all unchanged since the last successful one stops before reading any article
-# (sitegen.inputs). These tests wait out the racy window: a file changed within a few milliseconds of a build
+# (sitegen.build.inputs). These tests wait out the racy window: a file changed within a few milliseconds of a build
 # cannot be told apart from a later change by its timestamps, so such a build is never remembered as skippable.
 def settled_build(site, **kw):
     time.sleep(0.06)
@@ -162,7 +162,7 @@ def test_any_changed_input_builds_again(news, tmp_path, change):
         (news.public / "sitegen-probe.txt").write_text("x")
         (news.public / MARKER).write_text("sitegen someone-else\n", encoding="utf-8")
     elif change == "code":
-        import sitegen.inputs as inputs_mod
+        import sitegen.build.inputs as inputs_mod
         code = tmp_path / "code"
         shutil.copytree(inputs_mod.CODE, code)
         (code / "extra.py").write_text("# a new module\n")
@@ -209,7 +209,7 @@ def test_skipped_build_repeats_the_warnings(news):
 
 
 def test_racy_inputs_are_not_remembered(news):
-    from sitegen import inputs
+    from sitegen.build import inputs
 
     time.sleep(0.06)
     assert inputs.scan(news.config(), ())[0].key != ""
@@ -253,7 +253,7 @@ def test_two_articles_with_the_same_bytes_keep_their_own_links(news, tmp_path):
 def test_records_of_an_older_tree_are_never_trusted(news, tmp_path, monkeypatch):
     """A build killed after publishing but before saving what its pages read leaves the older build's records
     beside the newer tree: going back to the older content must not carry the newer pages over as they are."""
-    from sitegen import dependencies
+    from sitegen.build import dependencies
 
     before = (news.root / "content/kinh-te/bai-04/index.md").read_text(encoding="utf-8")
     news.write("content/kinh-te/bai-04/index.md", before.replace("Bài số 4", "Bài số 4 đã sửa"))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, Site, article, leftovers, tree_snapshot
-from sitegen import write
+from sitegen.build import write
 
 ARTICLES = 150
 KILLS = 25

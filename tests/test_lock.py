@@ -1,4 +1,4 @@
-"""One build at a time per site (sitegen/lock.py): builds started together, a build during a preview save, and a
+"""One build at a time per site (sitegen/build/lock.py): builds started together, a build during a preview save, and a
 build that cannot get the lock in time.
 
 Without the lock, two `sitegen build` started 0.1 s apart on a site whose cache was removed left public/ with
@@ -25,9 +25,9 @@ import pytest
 from conftest import ROOT, Site, article, free_port, leftovers, tree_snapshot
 from sitegen import config as config_mod
 from sitegen.diagnostics import BuildFailed
-from sitegen.lock import LOCK_PATH, site_lock
-from sitegen.pipeline import build
-from sitegen.write import MARKER
+from sitegen.build.lock import LOCK_PATH, site_lock
+from sitegen.build.pipeline import build
+from sitegen.build.write import MARKER
 
 EXAMPLE = ("content", "site.toml", "templates", "assets")  # the example site: everything a build reads
 ARTICLE = "content/thoi-su/2024/them-ba-xa-dat-chuan-nong-thon-moi/index.md"
@@ -238,7 +238,7 @@ def test_no_lock_and_no_folder_made_for_a_missing_site(tmp_path):
 
 def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from sitegen.lock import site_lock\n"
+                               "from sitegen.build.lock import site_lock\n"
                                "with site_lock(Path(sys.argv[1]), 0):\n    print('held', flush=True); time.sleep(60)",
                                str(tmp_path)], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -317,7 +317,7 @@ def test_a_build_during_a_preview_save(tmp_path, photos):
 
 
 def test_a_preview_rebuild_that_cannot_get_the_lock_keeps_the_last_preview(site, tmp_path):
-    from sitegen.serve import Preview
+    from sitegen.preview.server import Preview
 
     site.write("content/thoi-su/mot/index.md", article("Bài một"))
     site.write("content/thoi-su/hai/index.md", article("Bài hai"))

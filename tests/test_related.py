@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
-from sitegen import model
+from sitegen.content import model
 
 
 def reference(articles, count: int, window: int = 12):

@@ -234,7 +234,7 @@ def test_slug_with_dots_and_slashes_stays_inside_public(site):
 def test_a_body_read_again_must_be_the_file_that_was_validated(site):
     """The build keeps no article bodies in memory; Markdown workers read each file again and must notice a
     file saved in between (READ005) rather than publish a body that does not match its front matter."""
-    from sitegen import read
+    from sitegen.content import read
     from sitegen.diagnostics import Reporter
 
     path = site.write("content/thoi-su/bai/index.md", article("Bài", body="Đoạn một.\n\nĐoạn hai."))

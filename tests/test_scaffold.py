@@ -27,7 +27,7 @@ from conftest import ROOT, parse_html, run_cli, text_of, tree_snapshot
 from sitegen import config as config_mod
 from sitegen.config import SiteConfig
 from sitegen.diagnostics import Reporter
-from sitegen.read import split_front_matter
+from sitegen.content.read import split_front_matter
 from sitegen.scaffold import NOT_OPTIONS, OPTION_DOCS, article_text
 
 CATEGORIES = '[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n\n[[categories]]\nname = "Văn hóa - Xã hội"\nslug = "van-hoa-xa-hoi"\n'
@@ -212,7 +212,7 @@ def test_init_into_an_empty_existing_folder(tmp_path):
     assert (tmp_path / "trong/site.toml").is_file()
 
 
-@pytest.mark.skipif(not (ROOT / "sitegen/serve.py").is_file(), reason="sitegen serve is not there yet")
+@pytest.mark.skipif(not (ROOT / "sitegen/preview/server.py").is_file(), reason="sitegen serve is not there yet")
 def test_init_output_is_ready_for_sitegen_serve(tmp_path):
     root = tmp_path / "xem-thu"
     assert run_cli("init", str(root)).returncode == 0

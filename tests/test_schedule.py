@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from conftest import article, parse_html, text_of
 
 from sitegen.diagnostics import Reporter
-from sitegen.schedule import EXPIRE, PUBLISH, as_table, upcoming, when_vi
+from sitegen.content.schedule import EXPIRE, PUBLISH, as_table, upcoming, when_vi
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import QuietHandler, ROOT, serving
 from sitegen import config as config_mod
-from sitegen.pipeline import build
+from sitegen.build.pipeline import build
 
 THI_DUA = "Hội nghị tổng kết công tác thi đua, khen thưởng năm 2023"
 DONG_DA = "Lễ hội Đống Đa – Tây Sơn thu hút hàng vạn du khách"
@@ -71,7 +71,7 @@ def test_index_holds_articles_only(example):
 
 
 def test_index_is_reproducible(example, tmp_path):
-    # Pagefind writes filter values in hash-map order; sitegen.search sorts them so the bytes never depend on luck.
+    # Pagefind writes filter values in hash-map order; sitegen.build.search sorts them so the bytes never depend on luck.
     again = tmp_path / "again"
     build(config_mod.load(ROOT, again), use_cache=False)
     first = {p.relative_to(example).as_posix(): p.read_bytes() for p in (example / "pagefind").rglob("*") if p.is_file()}
@@ -108,7 +108,7 @@ def test_unchanged_rebuild_reuses_the_index(site):
 
 def test_missing_pagefind_is_a_warning_naming_the_fix(site, monkeypatch):
     from conftest import article
-    from sitegen import search as search_mod
+    from sitegen.build import search as search_mod
     from sitegen.diagnostics import BuildFailed
 
     site.write("content/thoi-su/bai/index.md", article("Bài", body="Nội dung."))

@@ -7,7 +7,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from sitegen.slugs import MAX_LENGTH, slugify
+from sitegen.content.slugs import MAX_LENGTH, slugify
 
 VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạắằẳẵặấầẩẫậéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ"
 vi_text = st.text(alphabet=VIETNAMESE + VIETNAMESE.upper() + " -,.:!?0123456789", max_size=120)

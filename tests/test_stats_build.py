@@ -10,7 +10,7 @@ import pytest
 
 from conftest import article, text_of, tree_snapshot
 
-from sitegen import stats
+from sitegen.readers import stats
 from sitegen.diagnostics import Reporter
 
 HOI_NGHI = "thoi-su/hoi-nghi/"
@@ -135,7 +135,7 @@ def test_new_figures_rerender_the_pages_that_show_them(news, tmp_path):
     clean_dir = tmp_path / "clean"
     shutil.copytree(news.root, clean_dir, ignore=shutil.ignore_patterns(".sitegen", "public", ".public*"))
     from sitegen import config as config_mod
-    from sitegen.pipeline import build
+    from sitegen.build.pipeline import build
 
     build(config_mod.load(clean_dir), stats_from=str(db), use_cache=False)
     # The search index (pagefind/) belongs to the search feature and is checked by its own tests.
@@ -144,7 +144,7 @@ def test_new_figures_rerender_the_pages_that_show_them(news, tmp_path):
 
 
 def test_apply_is_pure_and_keeps_order(news, tmp_path):
-    from sitegen import model, read
+    from sitegen.content import model, read
 
     cfg = news.config()
     report = Reporter()

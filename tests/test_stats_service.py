@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, article, run_cli
 
-from sitegen import stats
+from sitegen.readers import stats
 
 ORIGIN = "https://tintuc.example"
 ARTICLES = {"thoi-su/hoi-nghi/", "kinh-te/gia-lua/"}

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import Site, article, run_cli, serving
 
-from sitegen import stats
+from sitegen.readers import stats
 
 pytestmark = pytest.mark.browser
 ARTICLE = "thoi-su/hoi-nghi/"

@@ -22,7 +22,7 @@ def test_disk_full_is_reported_and_live_site_kept(site, monkeypatch):
     site.build()
     before = tree_snapshot(site.public)
     site.write("content/thoi-su/a.md", article("A đã sửa"))
-    from sitegen import write
+    from sitegen.build import write
     from sitegen.diagnostics import BuildFailed
 
     def full(self, rel, data):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .diagnostics import Reporter
-from .model import Article, Site
+from ..diagnostics import Reporter
+from ..content.model import Article, Site
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')

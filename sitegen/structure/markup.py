@@ -19,7 +19,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from .images import ImageInfo
-from .slugs import slugify
+from ..content.slugs import slugify
 
 _STASH = re.compile("\x02wzxhzdk:\\d+\x03")
 _SOURCE = re.compile(r"^\s*(nguồn|theo)\s*:", re.IGNORECASE)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .diagnostics import BuildFailed, Diagnostic, ERROR
+from ..diagnostics import BuildFailed, Diagnostic, ERROR
 
 try:
     import fcntl

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import __version__
+from .. import __version__
 
-SCHEMA = 11
+SCHEMA = 12
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what each page's

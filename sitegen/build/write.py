@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .diagnostics import BuildFailed, Diagnostic, ERROR
-from .routes import safe_relative
+from ..diagnostics import BuildFailed, Diagnostic, ERROR
+from ..structure.routes import safe_relative
 
 MARKER = ".sitegen-output"  # proves a folder is ours to replace; holds the token of the build that made it
 DIRTY = "dirty"

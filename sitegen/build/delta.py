@@ -18,15 +18,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from . import model, read
+from ..content import model, read
 from .cache import Cache, Reader
-from .config import SiteConfig
-from .context import Home, MenuItem
-from .diagnostics import Diagnostic, ERROR, Reporter
+from ..config import SiteConfig
+from ..render.context import Home, MenuItem
+from ..diagnostics import Diagnostic, ERROR, Reporter
 from .inputs import Scan
-from .links import Index
-from .render import Entry
-from .routes import Page
+from ..structure.links import Index
+from ..render.templates import Entry
+from ..structure.routes import Page
 
 # More changed files than this and the full build, which reads and converts in parallel, is as quick.
 MAX_CHANGES = 100

@@ -22,11 +22,11 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from . import tracking
+from ..render import tracking
 from .cache import Cache
-from .context import SiteView, page_context, site_list
-from .render import Entry, Templates, entry_digest
-from .routes import Page
+from ..render.context import SiteView, page_context, site_list
+from ..render.templates import Entry, Templates, entry_digest
+from ..structure.routes import Page
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key

@@ -15,12 +15,11 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import SiteConfig
-from .diagnostics import Reporter
-from .images import (ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce,
-                     variant_sizes)
-from .model import Article, resolve_photo
-from .slugs import slugify
+from ..config import SiteConfig
+from ..diagnostics import Reporter
+from .images import ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce, variant_sizes
+from ..content.model import Article, resolve_photo
+from ..content.slugs import slugify
 
 _DEFAULT_SRC_WIDTH = 960  # the <img src> for browsers without srcset
 

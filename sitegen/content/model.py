@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-from .config import SiteConfig
-from .diagnostics import Diagnostic, Reporter
+from ..config import SiteConfig
+from ..diagnostics import Diagnostic, Reporter
 from .read import SourceDoc, image_refs
 from .slugs import slugify
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
-from .config import SiteConfig
-from .diagnostics import Reporter
-from .read import body_of
-from .model import Article
+from ..config import SiteConfig
+from ..diagnostics import Reporter
+from ..content.read import body_of
+from ..content.model import Article
 from .routes import Page
 
 # Python-Markdown writes double quotes; raw HTML from editors may use single ones.

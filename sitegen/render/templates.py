@@ -28,13 +28,13 @@ from babel.numbers import format_decimal
 from markupsafe import Markup
 
 from . import tracking
-from .cache import digest, digest_text
-from .config import SiteConfig
-from .diagnostics import Reporter
-from .images import ImageInfo
-from .markup import BodyInfo
-from .model import Article, Category, Site, Tag
-from .routes import Page
+from ..build.cache import digest, digest_text
+from ..config import SiteConfig
+from ..diagnostics import Reporter
+from ..structure.images import ImageInfo
+from ..structure.markup import BodyInfo
+from ..content.model import Article, Category, Site, Tag
+from ..structure.routes import Page
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 from .cache import digest
-from .config import SiteConfig
-from .diagnostics import Reporter
+from ..config import SiteConfig
+from ..diagnostics import Reporter
 from .write import Staging
 
 BUNDLE = "pagefind"  # the index folder inside the site; templates load BUNDLE/pagefind.js

@@ -11,12 +11,15 @@ from typing import Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import context, delta, dependencies, inputs, links, model, photos, read, render, routes, search, workers
+from ..render import context
+from . import delta, dependencies, inputs, search, workers
+from ..structure import links, photos, routes
+from ..content import model, read
 from .cache import Cache, digest_text
-from .config import SiteConfig
-from .diagnostics import BuildFailed, Diagnostic, Reporter
-from .markup import BodyInfo, MarkupOptions, Renderer
-from .render import Entry, Templates, make_entries
+from ..config import SiteConfig
+from ..diagnostics import BuildFailed, Diagnostic, Reporter
+from ..structure.markup import BodyInfo, MarkupOptions, Renderer
+from ..render.templates import Entry, Templates, entry_maker, make_entries
 from .write import Staging, WriteStats, output_token, recover
 
 
@@ -120,7 +123,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         del listing  # it served discovery; at 100 000 articles it is 100 MB
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
-            from . import stats  # only here: that module also holds the collector service and its HTTP server
+            from ..readers import stats  # only here: that module also holds the collector service and its HTTP server
 
             site = stats.apply(site, stats.load_totals(stats_from, report))
         clock.lap("load")
@@ -235,7 +238,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
     clock.lap("markdown")
-    make = render.entry_maker(config, plan.categories, plan.tags, edit.moment)
+    make = entry_maker(config, plan.categories, plan.tags, edit.moment)
     fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
              for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
     entries.memo.update(fresh)

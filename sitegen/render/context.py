@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .config import SiteConfig
-from .model import Category, Site, Tag
-from .render import Entry
-from .routes import Page, Pagination
+from ..config import SiteConfig
+from ..content.model import Category, Site, Tag
+from .templates import Entry
+from ..structure.routes import Page, Pagination
 from .tracking import Shared
 
 

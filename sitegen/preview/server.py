@@ -23,12 +23,12 @@ from tornado import ioloop
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from . import config as config_mod
-from .diagnostics import BuildFailed, Diagnostic
-from .lock import site_lock
-from .pipeline import Warm, build
-from .read import _TEMP
-from .routes import safe_join
+from .. import config as config_mod
+from ..diagnostics import BuildFailed, Diagnostic
+from ..build.lock import site_lock
+from ..build.pipeline import Warm, build
+from ..content.read import _TEMP
+from ..structure.routes import safe_join
 
 DEBOUNCE = 0.03  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
 LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same site before it gives up (LOCK001)

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from .config import SiteConfig
-from .diagnostics import Diagnostic, Reporter
-from .model import Article, Site
-from .routes import article_url
+from ..config import SiteConfig
+from ..diagnostics import Diagnostic, Reporter
+from ..content.model import Article, Site
+from ..structure.routes import article_url
 
 MAX_BODY = 4096  # bytes of one request body
 MAX_NAME = 80  # characters of a commenter's name
@@ -315,7 +315,7 @@ class KnownArticles:
 
 def site_articles(config: SiteConfig) -> Callable[[], set[str]]:
     """A loader of the published articles' ids, read from the site folder the way a build reads it."""
-    from . import model, read
+    from ..content import model, read
 
     def load() -> set[str]:
         report = Reporter()
@@ -553,7 +553,7 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
                              extra_origins=extra_origins, log=lambda s: print(s, flush=True))
     except OSError as exc:
         store.close()
-        from .diagnostics import BuildFailed
+        from ..diagnostics import BuildFailed
 
         raise BuildFailed([Diagnostic("", 0, 0, "STATS003", "error", f"không mở được cổng {host}:{port}: {exc.strerror or exc}",
                                       "chọn cổng khác bằng --port, hoặc dừng chương trình đang dùng cổng này")]) from None
@@ -569,7 +569,7 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
 
 def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
     """`sitegen stats comments`: list pending comments, or approve / reject some. Returns lines to print."""
-    from .diagnostics import BuildFailed
+    from ..diagnostics import BuildFailed
 
     if not db.is_file():
         raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS001", "error", f"không có tệp số liệu {db}",

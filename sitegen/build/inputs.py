@@ -22,15 +22,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Collection
 
-from . import __version__
-from .config import SiteConfig
-from .diagnostics import Diagnostic
+from .. import __version__
+from ..config import SiteConfig
+from ..diagnostics import Diagnostic
 
 # The packages whose upgrade can change the bytes of a page (Markdown, templating, dates, slugs, sanitising,
 # images, front matter, search).
 LIBRARIES = ("jinja2", "markupsafe", "markdown", "babel", "python-slugify", "nh3", "pillow", "pyyaml",
              "python-frontmatter", "pagefind", "pygments")
-CODE = Path(__file__).resolve().parent
+CODE = Path(__file__).resolve().parent.parent  # the whole sitegen package
 RACY_NS = 50_000_000  # well above the few-millisecond tick of file timestamps
 
 

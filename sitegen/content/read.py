@@ -20,8 +20,8 @@ from typing import Any, Callable, Mapping
 import frontmatter
 import yaml
 
-from . import workers
-from .diagnostics import Reporter
+from ..build import workers
+from ..diagnostics import Reporter
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^---[ \t]*$")

@@ -14,8 +14,8 @@ from pathlib import Path
 from babel.dates import format_datetime
 
 from . import model, read
-from .config import SiteConfig
-from .diagnostics import Reporter
+from ..config import SiteConfig
+from ..diagnostics import Reporter
 
 PUBLISH = "publish"
 EXPIRE = "expire"

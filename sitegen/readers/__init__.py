@@ -1,0 +1,1 @@
+"""Readers' figures: the collector service and what a build takes from it."""

@@ -1,0 +1,1 @@
+"""Stage 2, model: the pages the site will have, its photos, the Markdown bodies and their links."""
