@@ -210,7 +210,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _stats_serve(args: argparse.Namespace) -> int:
-    from .readers.stats import serve
+    from .readers.server import serve
 
     cfg = config_mod.load(args.source)
     return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
@@ -218,7 +218,7 @@ def _stats_serve(args: argparse.Namespace) -> int:
 
 
 def _stats_comments(args: argparse.Namespace) -> int:
-    from .readers.stats import moderate
+    from .readers.store import moderate
 
     if args.action in ("approve", "reject") and not args.ids:
         print(f"Cần số của ý kiến: sitegen stats comments {args.action} 12", file=sys.stderr)

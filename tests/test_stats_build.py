@@ -10,7 +10,9 @@ import pytest
 
 from conftest import article, text_of, tree_snapshot
 
-from sitegen.readers import stats
+from sitegen.readers.figures import Figures, _parse_export, apply
+from sitegen.readers.server import make_server
+from sitegen.readers.store import Store
 from sitegen.diagnostics import Reporter
 
 HOI_NGHI = "thoi-su/hoi-nghi/"
@@ -27,7 +29,7 @@ def news(site):
 
 
 def collect(path, votes=(), views=None, comments=()):
-    store = stats.Store(path)
+    store = Store(path)
     for i, (article_id, score) in enumerate(votes):
         assert store.vote(article_id, score, f"client{i}")
     for article_id, n in (views or {}).items():
@@ -93,9 +95,9 @@ def test_most_read_follows_collected_views(news, tmp_path):
 
 
 def test_stats_from_the_collector_url(news, tmp_path):
-    store = stats.Store(tmp_path / "stats.sqlite3")
+    store = Store(tmp_path / "stats.sqlite3")
     store.vote(HOI_NGHI, 3, "x")
-    server = stats.make_server(store, {HOI_NGHI, GIA_LUA}, "https://tintuc.example")
+    server = make_server(store, {HOI_NGHI, GIA_LUA}, "https://tintuc.example")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         result = news.cli("build", "--stats", f"http://127.0.0.1:{server.server_address[1]}/")
@@ -121,7 +123,7 @@ def test_unreadable_stats_warn_and_keep_front_matter(news, tmp_path):
                                                            "comments": [{"id": 1}]}}}])
 def test_malformed_export_is_refused(data):
     with pytest.raises(ValueError):
-        stats._parse_export(data)
+        _parse_export(data)
 
 
 def test_new_figures_rerender_the_pages_that_show_them(news, tmp_path):
@@ -150,11 +152,11 @@ def test_apply_is_pure_and_keeps_order(news, tmp_path):
     report = Reporter()
     docs = [f.value for f in read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)]
     site = model.build_site(docs, cfg, report)
-    added = stats.apply(site, {GIA_LUA: stats.Figures(views=5, rating_total=4, rating_count=1)})
+    added = apply(site, {GIA_LUA: Figures(views=5, rating_total=4, rating_count=1)})
     assert [a.source for a in added.articles] == [a.source for a in site.articles]
     before, after = site.articles[1], added.articles[1]
     assert (before.views, after.views, after.rating_total, after.rating_count) == (100, 105, 4, 1)
-    assert site.articles[1].collected is None and stats.apply(site, {}) is site
+    assert site.articles[1].collected is None and apply(site, {}) is site
 
 
 def test_page_with_a_collector_has_the_form_and_stays_valid_html(news, tmp_path):

@@ -16,14 +16,16 @@ import pytest
 
 from conftest import ROOT, article, run_cli
 
-from sitegen.readers import stats
+from sitegen.readers.collector import KnownArticles, site_articles
+from sitegen.readers.server import StatsServer, make_server
+from sitegen.readers.store import Store
 
 ORIGIN = "https://tintuc.example"
 ARTICLES = {"thoi-su/hoi-nghi/", "kinh-te/gia-lua/"}
 
 
 class Served:
-    def __init__(self, store: stats.Store, server: stats.StatsServer):
+    def __init__(self, store: Store, server: StatsServer):
         self.store, self.server = store, server
         self.port = server.server_address[1]
 
@@ -47,8 +49,8 @@ class Served:
 
 
 def start(tmp_path, **kw) -> Served:
-    store = stats.Store(tmp_path / "stats.sqlite3")
-    server = stats.make_server(store, ARTICLES, ORIGIN, **kw)
+    store = Store(tmp_path / "stats.sqlite3")
+    server = make_server(store, ARTICLES, ORIGIN, **kw)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Served(store, server)
 
@@ -270,7 +272,7 @@ def test_port_in_use_is_a_clear_error(site):
 
 
 def test_moderation_commands(tmp_path):
-    store = stats.Store(tmp_path / "stats.sqlite3")
+    store = Store(tmp_path / "stats.sqlite3")
     first = store.comment("thoi-su/hoi-nghi/", "Trần B", "Ý kiến một", "c1")
     store.comment("thoi-su/hoi-nghi/", "Lê C", "Ý kiến hai", "c2")
     store.close()
@@ -290,9 +292,9 @@ def test_moderation_commands(tmp_path):
 
 def test_known_articles_follow_the_site_folder(site):
     site.write("content/thoi-su/hoi-nghi/index.md", article("Hội nghị"))
-    known = stats.KnownArticles(stats.site_articles(site.config()), every=0)
+    known = KnownArticles(site_articles(site.config()), every=0)
     assert "thoi-su/hoi-nghi/" in known and "thoi-su/moi/" not in known
     site.write("content/thoi-su/moi/index.md", article("Bài mới đăng"))
     assert "thoi-su/moi/" in known  # an unknown id rereads the folder (at most every `every` seconds)
-    slow = stats.KnownArticles(lambda: {"a/"}, every=3600)
+    slow = KnownArticles(lambda: {"a/"}, every=3600)
     assert "b/" not in slow and len(slow) == 1

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import Site, article, run_cli, serving
 
-from sitegen.readers import stats
+from sitegen.readers.server import make_server
+from sitegen.readers.store import Store
 
 pytestmark = pytest.mark.browser
 ARTICLE = "thoi-su/hoi-nghi/"
@@ -39,8 +40,8 @@ def offline(tmp_path_factory):
 def online(tmp_path_factory):
     """A collector (the real service) and the site built with stats_url pointing at it, both on 127.0.0.1."""
     root = tmp_path_factory.mktemp("online")
-    store = stats.Store(root / "stats.sqlite3")
-    collector = stats.make_server(store, {ARTICLE}, "https://tintuc.example")
+    store = Store(root / "stats.sqlite3")
+    collector = make_server(store, {ARTICLE}, "https://tintuc.example")
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     site = _site(root / "site", f"http://127.0.0.1:{collector.server_address[1]}/")
     with serving(site.public) as url:

@@ -1,0 +1,127 @@
+"""Readers' figures as a build takes them: what readers added to each article, read from the collector.
+
+The build (`sitegen build --stats DB-or-URL`) reads the collected totals and adds them to the front matter
+figures with `apply`, a pure function on the model, so pages are right without JavaScript.
+
+This is the only module of `sitegen.readers` a build imports: it reads the collector's SQLite file read-only,
+through `store.export` (WAL: the service may keep writing meanwhile), or asks the collector's URL for the same
+export, and so never loads the collector's request rules (`collector`) or its HTTP server (`server`).
+
+An article's id is its site-relative URL (`thoi-su/hoi-nghi/`), as `routes.article_url` makes it: public,
+stable while the slug and `permalink` stay, and the same for the widget, the collector and the build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..config import SiteConfig
+from ..diagnostics import Reporter
+from ..content.model import Article, Site
+from ..structure.routes import article_url
+from .store import export
+
+MAX_EXPORT = 50_000_000  # bytes the build accepts from GET /api/export
+
+
+@dataclass(frozen=True)
+class Comment:
+    """An approved reader's comment, as the build bakes it into the article page."""
+
+    id: int
+    name: str
+    text: str
+    at: dt.datetime  # aware (UTC); templates show it in the site's zone
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What readers added to one article: counted by the collector, on top of the front matter figures."""
+
+    views: int = 0
+    rating_total: int = 0
+    rating_count: int = 0
+    comments: tuple[Comment, ...] = ()
+
+
+def article_id(article: Article, config: SiteConfig) -> str:
+    return article_url(article, config.permalink)
+
+
+def apply(site: Site, totals: Mapping[str, Figures] | None) -> Site:
+    """The site with the collected figures added to each article's front matter baseline (order unchanged)."""
+    if not totals:
+        return site
+    articles = []
+    for a in site.articles:
+        f = totals.get(article_id(a, site.config))
+        if f is None:
+            articles.append(a)
+            continue
+        articles.append(replace(a, views=a.views + f.views, comments=a.comments + len(f.comments),
+                                rating_total=a.rating_total + f.rating_total,
+                                rating_count=a.rating_count + f.rating_count, collected=f))
+    return replace(site, articles=tuple(articles))
+
+
+# --- reading totals for the build ------------------------------------------------------------------------------
+
+def load_totals(source: str, report: Reporter) -> dict[str, Figures] | None:
+    """Totals from a collector's SQLite file (a relative path starts at the working folder, like every path on
+    the command line) or its URL; a warning (error with --strict) when unreadable, so a collector that is down
+    never holds back a scheduled article: the pages then show front matter figures."""
+    try:
+        if source.startswith(("http://", "https://")):
+            data = _fetch_export(source)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise ValueError(f"không có tệp {path}")
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+            try:
+                data = export(db)
+            finally:
+                db.close()
+        return _parse_export(data)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        report.warning("STATS001", source, 0, f"không đọc được số liệu bạn đọc: {exc}",
+                       "kiểm tra đường dẫn tệp SQLite hoặc địa chỉ máy thu số liệu (sitegen stats serve); "
+                       "trang được dựng với số liệu trong phần đầu bài")
+        return None
+
+
+def _fetch_export(url: str) -> Any:
+    from urllib.request import Request, urlopen
+
+    endpoint = url.rstrip("/") + "/api/export"
+    with urlopen(Request(endpoint, headers={"Accept": "application/json"}), timeout=15) as resp:  # noqa: S310
+        body = resp.read(MAX_EXPORT + 1)
+    if len(body) > MAX_EXPORT:
+        raise ValueError(f"{endpoint} trả về quá {MAX_EXPORT} byte")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{endpoint} không trả về JSON ({exc})") from None
+
+
+def _parse_export(data: Any) -> dict[str, Figures]:
+    if not isinstance(data, dict) or not isinstance(data.get("articles"), dict):
+        raise ValueError("dữ liệu không đúng dạng {\"articles\": {...}}")
+    out = {}
+    for article, v in data["articles"].items():
+        nums = [v.get(k) if isinstance(v, dict) else None for k in ("views", "rating_total", "rating_count")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in nums):
+            raise ValueError(f"số liệu của '{article}' không hợp lệ")
+        comments = []
+        for c in v.get("comments", []):
+            try:
+                comments.append(Comment(int(c["id"]), str(c["name"]), str(c["text"]), dt.datetime.fromisoformat(c["at"])))
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"ý kiến của '{article}' không hợp lệ") from None
+        out[article] = Figures(nums[0], nums[1], nums[2], tuple(comments))
+    return out

@@ -1,0 +1,167 @@
+"""The collector's SQLite store: votes, page views and comments, and the totals read from them.
+
+The collector service (`sitegen stats serve`) is its only writer; a build reads the file read-only through
+`export` (`sitegen build --stats DB`), and a moderator approves or rejects the comments waiting in it with
+`sitegen stats comments` (`moderate`). One vote per reader and article is best effort: the reader is the pair
+(address, random token kept in the browser), hashed with a secret salt; clearing the browser or changing network
+gives a new reader. That is what a server without accounts can do, no more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import Diagnostic
+
+MAX_PENDING = 200  # comments waiting for moderation, per article: a flood cannot fill the disk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (article TEXT NOT NULL, score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    client TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (article, client));
+CREATE TABLE IF NOT EXISTS views (article TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY AUTOINCREMENT, article TEXT NOT NULL,
+    name TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')), client TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS comments_article ON comments (article, status);
+"""
+
+
+class Store:
+    """The collector's SQLite file (WAL: the build may read it while the service writes).
+
+    One connection behind a lock: every write is a single short statement, so a lock costs nothing next to
+    the HTTP round trip, and it makes "counted exactly once" a property of SQLite's constraints alone.
+    """
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a power cut loses the last moments, never the file
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
+        self.salt = self._db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def client(self, address: str, token: str) -> str:
+        """The reader as stored: addresses are personal data, so only a salted hash is kept."""
+        return hashlib.sha256(f"{self.salt}\0{address}\0{token}".encode()).hexdigest()[:32]
+
+    def vote(self, article: str, score: int, client: str) -> bool:
+        """Record a vote; False when this reader already voted for this article."""
+        with self._lock:
+            cur = self._db.execute("INSERT OR IGNORE INTO votes VALUES (?, ?, ?, ?)", (article, score, client, _now()))
+            return cur.rowcount == 1
+
+    def view(self, article: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO views VALUES (?, 1) ON CONFLICT (article) DO UPDATE SET count = count + 1",
+                             (article,))
+
+    def comment(self, article: str, name: str, text: str, client: str) -> int | None:
+        """Queue a comment for moderation; None when too many already wait for this article."""
+        with self._lock:
+            waiting = self._db.execute("SELECT count(*) FROM comments WHERE article = ? AND status = 'pending'",
+                                       (article,)).fetchone()[0]
+            if waiting >= MAX_PENDING:
+                return None
+            cur = self._db.execute("INSERT INTO comments (article, name, text, at, status, client) "
+                                   "VALUES (?, ?, ?, ?, 'pending', ?)", (article, name, text, _now(), client))
+            return cur.lastrowid
+
+    def totals(self, article: str) -> dict[str, Any]:
+        with self._lock:
+            return _totals(self._db, article)
+
+    def export(self) -> dict[str, Any]:
+        with self._lock:
+            return export(self._db)
+
+    def comments(self, status: str | None = "pending") -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, article, name, text, at, status FROM comments"
+                + (" WHERE status = ?" if status else "") + " ORDER BY id", (status,) if status else ()).fetchall()
+        return [dict(zip(("id", "article", "name", "text", "at", "status"), r)) for r in rows]
+
+    def moderate(self, comment_id: int, status: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("UPDATE comments SET status = ? WHERE id = ?", (status, comment_id))
+            return cur.rowcount == 1
+
+    def counts(self) -> tuple[int, int, int]:
+        """(votes, views, comments) stored: what the tests check nothing was added to."""
+        with self._lock:
+            q = self._db.execute
+            return (q("SELECT count(*) FROM votes").fetchone()[0],
+                    q("SELECT coalesce(sum(count), 0) FROM views").fetchone()[0],
+                    q("SELECT count(*) FROM comments").fetchone()[0])
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _totals(db: sqlite3.Connection, article: str) -> dict[str, Any]:
+    total, count = db.execute("SELECT coalesce(sum(score), 0), count(*) FROM votes WHERE article = ?",
+                              (article,)).fetchone()
+    views = db.execute("SELECT count FROM views WHERE article = ?", (article,)).fetchone()
+    approved = db.execute("SELECT count(*) FROM comments WHERE article = ? AND status = 'approved'",
+                          (article,)).fetchone()[0]
+    return {"article": article, "views": views[0] if views else 0, "rating_total": total, "rating_count": count,
+            "comments": approved}
+
+
+def export(db: sqlite3.Connection) -> dict[str, Any]:
+    """Every article's collected totals and approved comments: what `sitegen build --stats` bakes in."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def slot(article: str) -> dict[str, Any]:
+        return out.setdefault(article, {"views": 0, "rating_total": 0, "rating_count": 0, "comments": []})
+
+    for article, total, count in db.execute("SELECT article, sum(score), count(*) FROM votes GROUP BY article"):
+        slot(article).update(rating_total=total, rating_count=count)
+    for article, count in db.execute("SELECT article, count FROM views"):
+        slot(article)["views"] = count
+    for cid, article, name, text, at in db.execute(
+            "SELECT id, article, name, text, at FROM comments WHERE status = 'approved' ORDER BY at, id"):
+        slot(article)["comments"].append({"id": cid, "name": name, "text": text, "at": at})
+    return {"version": 1, "articles": dict(sorted(out.items()))}
+
+
+def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
+    """`sitegen stats comments`: list pending comments, or approve / reject some. Returns lines to print."""
+    from ..diagnostics import BuildFailed
+
+    if not db.is_file():
+        raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS001", "error", f"không có tệp số liệu {db}",
+                                      "chỉ đường dẫn tệp SQLite của máy thu bằng --db")])
+    store = Store(db)
+    try:
+        if action in ("list", "all"):
+            rows = store.comments(None if action == "all" else "pending")
+            if not rows:
+                return ["Không có ý kiến nào đang chờ duyệt." if action == "list" else "Chưa có ý kiến nào."]
+            return [f"#{r['id']} [{r['status']}] {r['at']} /{r['article']} — {r['name']}: {r['text']}" for r in rows]
+        status = {"approve": "approved", "reject": "rejected"}[action]
+        missing = [i for i in ids if not store.moderate(i, status)]
+        if missing:
+            raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS002", "error",
+                                          f"không có ý kiến số {', '.join(map(str, missing))}",
+                                          "xem số của từng ý kiến bằng: sitegen stats comments list")])
+        verb = "Đã duyệt" if status == "approved" else "Đã từ chối"
+        return [f"{verb} ý kiến {', '.join(f'#{i}' for i in ids)}. Dựng lại trang với --stats để cập nhật."]
+    finally:
+        store.close()
