@@ -123,9 +123,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         del listing  # it served discovery; at 100 000 articles it is 100 MB
         site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
         if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
-            from ..readers import stats  # only here: that module also holds the collector service and its HTTP server
+            from ..readers.figures import apply, load_totals
 
-            site = stats.apply(site, stats.load_totals(stats_from, report))
+            site = apply(site, load_totals(stats_from, report))
         clock.lap("load")
         pages = routes.plan(site, report)
         urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]

@@ -70,7 +70,7 @@ class Article:
     body_line: int  # file line where the body starts (the body itself is read again when needed: read.body_of)
     body_images: tuple[tuple[str, str, int], ...]  # Markdown images in the body: (src, caption, file line)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    # What readers added (stats.Figures: views, votes, approved comments), already summed into views, comments
+    # What readers added (readers.figures.Figures: views, votes, approved comments), already summed into views, comments
     # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
     collected: Any = None
 

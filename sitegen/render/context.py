@@ -13,7 +13,7 @@ from ..config import SiteConfig
 from ..content.model import Category, Site, Tag
 from .templates import Entry
 from ..structure.routes import Page, Pagination
-from .tracking import Shared
+from .tracking import Shared, digest
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,30 @@ def site_list(view: SiteView, name: str, position: int | None = None) -> tuple[i
     if kind == "block":
         return next((members for n, members in view.home.blocks if view.menu[n].slug == arg), ())
     raise KeyError(name)
+
+
+# Page-local reads (tracking.Recorder.local names) whose value holds article positions (indices into
+# site.articles) instead of the articles: positions shift whenever an article is added or removed before them.
+POSITIONAL = frozenset({"p.data", "q.items"})  # (the page and its pagination fold to their kind alone)
+
+
+def page_signature(page: Page, sources: Sequence[str]) -> str:
+    """A digest of everything `page_context` makes this page's variables from, with article positions read as
+    the articles' source files (`sources[i]`): an equal signature means equal page-local reads, except reads
+    named in POSITIONAL. The home page's blocks come from the site view, not from its page: its signature is
+    "" (never equal). The configuration is not in it: a build cache holds the records of one configuration."""
+    if page.kind == "home":
+        return ""
+    parts = [page.kind, page.url, page.path, page.template]
+    for name, value in sorted(page.data.items()):
+        if name == "pagination":
+            value = (value.number, value.total, [sources[i] for i in value.items], value.urls)
+        elif name == "index":
+            value = sources[value]
+        elif name == "items":
+            value = [sources[i] for i in value]
+        parts.append(f"{name}={value!r}")
+    return digest("\x1e".join(parts))
 
 
 def page_context(page: Page, view: SiteView) -> dict[str, Any]:
