@@ -282,6 +282,32 @@ def test_two_teaser_macros_on_one_page_keep_their_own_output(site, tmp_path):
     assert all("teaser" in a.get("class") for a in latest.findall("./article"))
 
 
+# --- e.: templates that show article positions ------------------------------------------------------------
+
+POSITIONS = ('<p class="positions">{{ page.data.get("index", "-") }} '
+             '{% if pagination is defined %}{{ pagination.items|join(",") }}{% endif %}</p>\n')
+
+
+@pytest.mark.parametrize("change", ["add the newest", "delete the newest", "add the oldest"])
+def test_pages_showing_article_positions_follow_additions_and_deletions(site, tmp_path, change):
+    """A page carried over because what its variables are made from is unchanged (context.page_signature) must
+    not be one whose template shows article positions: those shift with every addition or deletion before them."""
+    portal(site, count=9)
+    base = theme("base.html")
+    site.write("templates/base.html", base.replace("</footer>", POSITIONS + "</footer>", 1))
+    build_and_compare(site, tmp_path / "clean")
+    if change == "add the newest":
+        site.write("content/thoi-su/moi-nhat/index.md", article("Mới nhất", date="2024-07-01 08:00"))
+    elif change == "delete the newest":
+        shutil.rmtree(site.root / Path(story_path(8)).parent)
+    else:
+        site.write("content/kinh-te/cu-nhat/index.md", article("Cũ nhất", date="2023-01-01 08:00"))
+    build_and_compare(site, tmp_path / "clean")
+    shown = {p.relative_to(site.public).as_posix(): text_of(parse_html(p.read_bytes()).find(".//p[@class='positions']"))
+             for p in site.public.rglob("index.html") if b'class="positions"' in p.read_bytes()}
+    assert len(shown) > 10 and any(v.strip() != "-" for v in shown.values())
+
+
 # --- the property: generated templates and edit sequences ------------------------------------------------
 # Snippets that read site data a page's own entries do not show. Each is valid on every page kind that extends
 # base.html (page-specific variables are guarded); `k` is a small number drawn with it. Imported macros take names
@@ -321,6 +347,9 @@ SNIPPETS = (
               "{% if loop.previtem is defined %}{{ loop.previtem.title }}{% endif %} / "
               "{% if loop.nextitem is defined %}{{ loop.nextitem.title }}{% endif %}{% endif %}{% endfor %}{% endif %}",
     lambda k: "{% if site.entries %}<div class=\"first-body\">{{ site.entries[0].html }}</div>{% endif %}",
+    # What a page holds of itself, article positions included (they shift when an article comes or goes).
+    lambda k: "{% if pagination is defined %}{{ pagination.number }}/{{ pagination.total }} {{ pagination.items|join(',') }}"
+              "{% endif %} {{ page.kind }} {{ page.url }} {{ page.data.get('index', '-') }}",
 )
 # The memoised macros of partials/chip.html: they read their argument and site-wide data only (a macro reading
 # the page it is called from would give every page the first page's output: memo's contract).
