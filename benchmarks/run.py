@@ -6,8 +6,8 @@
 
 Uses ../shared/bench (gen_corpus.py, peers/, the same whole-process measurement as timer.py): wall time and
 peak memory of the whole process, median of --runs. Modes: cold (empty output, no cache), no-change rebuild,
-and one-article edit (sitegen and Pelican rebuild with their caches; Hugo has no such mode and re-renders
-everything, so its warm build stands for both). The peers build no search index, so sitegen's comparable
+one-article edit, adding one article and deleting one (sitegen rebuilds with its cache; Hugo has no such mode
+and re-renders everything, so its warm build stands for all four; Pelican's warm build is its no-change row). The peers build no search index, so sitegen's comparable
 builds run with `search = false`; `cold+search` adds the Pagefind index (one run). Absolute times drift between machines; the ratios are the point.
 """
 
@@ -112,6 +112,25 @@ def edit_one(site: Path) -> None:
         fh.write("\nCập nhật thêm một câu.\n")
 
 
+def add_one(site: Path) -> None:
+    """Publish a new article, the newest of its category, as a newsroom does many times a day (copied from the
+    first article with another title, slug and date): every listing it joins shifts by one."""
+    model = sorted((site / "content").rglob("index.md"))[0]
+    n = len(list((site / "content" / "thoi-su" / "2099").glob("*"))) if (site / "content" / "thoi-su" / "2099").is_dir() else 0
+    text = model.read_text(encoding="utf-8").split("\n")
+    text = [f'title: "Bài mới thêm số {n}"' if ln.startswith("title:") else
+            f'date: "2099-01-01 {n % 24:02d}:00"' if ln.startswith("date:") else ln for ln in text]
+    folder = site / "content" / "thoi-su" / "2099" / f"bai-moi-them-{n}"
+    folder.mkdir(parents=True)
+    (folder / "index.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def delete_one(site: Path) -> None:
+    """Take down the newest article added by add_one."""
+    added = sorted((site / "content" / "thoi-su" / "2099").glob("bai-moi-them-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    shutil.rmtree(added[-1])
+
+
 def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, float]]:
     site = work / "sitegen-site"
     if site.exists():
@@ -132,6 +151,8 @@ def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, fl
     # The first build after a cold one also fills the spare output tree (write.Staging), once: its own row.
     results["first edit"] = measure(cmd, 1, lambda: edit_one(site), env)
     results["edit-one"] = measure(cmd, runs, lambda: edit_one(site), env)
+    results["add-one"] = measure(cmd, runs, lambda: add_one(site), env)
+    results["delete-one"] = measure(cmd, runs, lambda: delete_one(site), env)
     (site / "site.toml").write_text("search = true\n", encoding="utf-8")
     results["cold+search"] = measure(cmd, 1, clean, env)
     return results
@@ -147,7 +168,8 @@ def bench_peers(src: Path, runs: int, work: Path) -> dict[str, dict[str, tuple[f
     out["Hugo"] = {"cold": measure(["sh", str(hugo), "cold", str(hw)], runs)}
     subprocess.run(["sh", str(hugo), "warm", str(hw)], check=True, capture_output=True)
     out["Hugo"]["no-change"] = measure(["sh", str(hugo), "warm", str(hw)], runs)
-    out["Hugo"]["edit-one"] = out["Hugo"]["no-change"]
+    for mode in ("edit-one", "add-one", "delete-one"):  # Hugo renders everything on any change
+        out["Hugo"][mode] = out["Hugo"]["no-change"]
     out["Pelican"] = {"cold": measure(["sh", str(pelican), "cold", str(pw)], max(1, runs // 2))}
     subprocess.run(["sh", str(pelican), "warm", str(pw)], check=True, capture_output=True)
     out["Pelican"]["no-change"] = measure(["sh", str(pelican), "warm", str(pw)], max(1, runs // 2))

@@ -308,6 +308,36 @@ def test_pages_showing_article_positions_follow_additions_and_deletions(site, tm
     assert len(shown) > 10 and any(v.strip() != "-" for v in shown.values())
 
 
+# --- f.: records pruned and renumbered ---------------------------------------------------------------------
+
+def test_records_stay_exact_when_what_nobody_reads_is_pruned(site, tmp_path, monkeypatch):
+    """At the real threshold pruning starts only with thousands of keys; here it runs in every full build that
+    can, and the builds after it (full and edit) must still equal clean builds."""
+    from sitegen.build import dependencies
+    monkeypatch.setattr(dependencies, "_PRUNE_GROWTH", 0)  # prune in every full build
+    renumbered = []
+    real = dependencies.Deps._renumber
+    monkeypatch.setattr(dependencies.Deps, "_renumber", lambda self: (renumbered.append(1), real(self))[1])
+    portal(site)
+    cloud_templates(site)
+    build_and_compare(site, tmp_path / "clean")
+    site.write("templates/base.html", theme("base.html"))  # the tag cloud goes: its keys are read by nobody
+    build_and_compare(site, tmp_path / "clean")
+    site.write("templates/article.html", theme("article.html"))
+    build_and_compare(site, tmp_path / "clean")
+    assert renumbered, "nothing was pruned: the test does not test it"
+    site.write(story_path(2), story(2, title="Bài hai, tiêu đề mới"))  # an edit build on renumbered records
+    build_and_compare(site, tmp_path / "clean")
+    site.write("content/van-hoa/moi/index.md", article("Bài mới", date="2024-06-02 08:00", tags='["du lịch"]'))
+    build_and_compare(site, tmp_path / "clean")
+    cloud_templates(site)  # the cloud comes back: keys read again after being dropped
+    build_and_compare(site, tmp_path / "clean")
+    shutil.rmtree(site.root / Path(story_path(4)).parent)
+    build_and_compare(site, tmp_path / "clean")
+    site.write(story_path(3), story(3, summary="Tóm tắt mới."))
+    build_and_compare(site, tmp_path / "clean")
+
+
 # --- the property: generated templates and edit sequences ------------------------------------------------
 # Snippets that read site data a page's own entries do not show. Each is valid on every page kind that extends
 # base.html (page-specific variables are guarded); `k` is a small number drawn with it. Imported macros take names

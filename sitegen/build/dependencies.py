@@ -14,6 +14,11 @@ carried over:
   few entries that did change are compared field by field; every other key (the site view, the
   configuration, categories, tags, the menu, site-wide lists, asset URLs) is resolved again and compared.
 
+A key is a number: its owner (kind and id, such as an entry's source file) and its field (`title`,
+`tags|len`) each have a number in an append-only table, and the key is both in one integer. At 100 000 articles
+pages read some three million distinct things, most of them a few dozen fields of each entry: kept as texts
+they would need more memory than the rest of the build.
+
 Nothing is listed by hand: a template that reads something new records something new.
 """
 
@@ -32,14 +37,19 @@ from ..structure.routes import Page
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
+FORMAT = "deps/3"  # of the rows below; rows of another format are never trusted
 _BUCKET = 256  # about this many records to a row of the `deps` table: a build rewrites only the rows it changed
-_CHUNK = 4096  # key texts to a row (the table of keys only grows, a build writes only its new rows)
+_CHUNK = 4096  # owners or fields to a row (their tables only grow; a build writes only its new rows)
+_FIELD_BITS = 24  # a key is (owner number << _FIELD_BITS) | field number
+_FIELD_MASK = (1 << _FIELD_BITS) - 1
+# What nobody reads any more is dropped once the tables hold _PRUNE_GROWTH times what was read at the last
+# pruning (and at least _PRUNE_FLOOR): pruning walks every record, so it is not done on every build.
+_PRUNE_GROWTH, _PRUNE_FLOOR = 2, 4096
 
 
 class Record(NamedTuple):
-    """What one page's last render read. Keys are numbers in `Deps.keys` (what a page read is kept as a few
-    hundred bytes, not as text: 15 000 pages read some 600 000 things at 10 000 articles). A tuple, stored with
-    its keys as bytes: an edit build loads 15 000 of them, and tuples of bytes load four times faster."""
+    """What one page's last render read, as numbers (see `Deps.number`). A tuple, stored with its keys as
+    bytes: an edit build loads 15 000 of them at 10 000 articles, and tuples of bytes load fastest."""
 
     template: str  # Templates.template_key of its template
     local: tuple[tuple[str, str], ...]  # page-local reads: (name, digest of the value)
@@ -50,44 +60,42 @@ class Record(NamedTuple):
 
 @dataclass(frozen=True)
 class Read:
-    """A page's or a fragment's reads as a render leaves them (key texts), before `Deps` numbers them."""
+    """A page's or a fragment's reads as a render leaves them, before `Deps` numbers them."""
 
     template: str
     local: tuple[tuple[str, str], ...]
-    keys: frozenset[str]
+    keys: frozenset[tuple[str, str, str]]  # (kind, owner, field), the fragments used as (GROUP, name, "")
     opaque: str = ""
 
     @classmethod
     def of(cls, template: str, frame: tracking.Frame) -> "Read":
         return cls(template, tuple(sorted(frame.local.items())),
-                   frozenset([*map(tracking.key_text, frame.keys), *(group_key(g) for g in frame.groups)]),
-                   frame.opaque)
-
-
-def group_key(name: str) -> str:
-    return tracking.key_text((GROUP, name, ""))
+                   frozenset([*frame.keys, *((GROUP, g, "") for g in frame.groups)]), frame.opaque)
 
 
 @dataclass
 class Deps:
     """The records of the last build, as the cache keeps them, and what this build changes of them."""
 
-    keys: list[str] = field(default_factory=list)  # key texts by number; only grows (see `save`)
+    owners: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) by number; only grows
+    fields: list[str] = field(default_factory=list)  # field texts by number; only grows
     records: dict[str, Record] = field(default_factory=dict)  # by output path
     groups: dict[int, array] = field(default_factory=dict)  # a fragment's key -> the keys it read
     digests: dict[int, str] = field(default_factory=dict)  # key -> digest, for keys not owned by an entry
     entries: dict[str, str] = field(default_factory=dict)  # source -> entry_digest of its entry
-    fields: dict[str, array] = field(default_factory=dict)  # source -> its keys that something read
+    owned: dict[str, array] = field(default_factory=dict)  # source -> its entry's keys that something read
     buckets: int = 1  # records are kept in this many rows, by a hash of their path
-    saved_keys: int = 0  # how many keys the table holds already
-    live_count: int = 0  # how many keys were read by some page when a full build last counted them
-    _ids: dict[str, int] = field(default_factory=dict, repr=False)
-    _hint: dict[str, int] = field(default_factory=dict, repr=False)  # some key texts' numbers (see `update`)
-    _live: set[int] = field(default_factory=set, repr=False)  # the keys `update` found read (for `save`)
+    saved: tuple[int, int] = (0, 0)  # how many owners and fields the table holds already
+    live_size: int = 0  # `_size()` right after the last pruning
+    _owner_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _field_ids: dict[str, int] = field(default_factory=dict, repr=False)
+    _fresh: set[int] = field(default_factory=set, repr=False)  # keys of this build's new records
+    _rendered: set[str] = field(default_factory=set, repr=False)  # pages this build recorded anew
+    _pruned: bool = field(default=False, repr=False)
     _touched: set[int] = field(default_factory=set, repr=False)  # buckets whose records this build changed
     _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
-    _signatures: dict[str, str] = field(default_factory=dict, repr=False)  # this build's pages' (full builds)
+    _signatures: dict[str, str] | None = field(default=None, repr=False)  # this build's pages' (full builds)
     _dirty: set[str] = field(default_factory=set, repr=False)  # what `dirty` answered
 
     @classmethod
@@ -96,59 +104,81 @@ class Deps:
         pages of one tree: a build killed after publishing but before saving its records leaves the older
         build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
         head = cache.get_many("deps", ["head"]).get("head")
-        if not isinstance(head, tuple) or len(head) != 9 or not token or head[7] != token:
+        if not isinstance(head, tuple) or len(head) != 11 or head[0] != FORMAT or not token or head[9] != token:
             return cls()
-        buckets, chunks, groups, digests, entries, fields_, count, _, live = head
-        rows = cache.get_many("deps", [*(f"keys:{n}" for n in range(chunks)), *(f"rec:{n}" for n in range(buckets))])
-        if len(rows) != chunks + buckets:
+        _, buckets, (owners_n, fields_n), groups, digests, entries, owned, _, _, _, live = head
+        owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
+        names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
+                 *(f"rec:{n}" for n in range(buckets))]
+        rows = cache.get_many("deps", names)
+        if len(rows) != len(names):
             return cls()  # a damaged row: no record can be trusted, render everything
-        keys: list[str] = []
-        for n in range(chunks):
-            keys += rows[f"keys:{n}"]
-        if len(keys) != count:
-            return cls()
         try:
+            owners: list[tuple[str, str]] = []
+            for n in range(owner_rows):
+                owners += rows[f"owners:{n}"]
+            fields_: list[str] = []
+            for n in range(field_rows):
+                fields_ += rows[f"fields:{n}"]
+            if (len(owners), len(fields_)) != (owners_n, fields_n):
+                return cls()
             records: dict[str, Record] = {}
             for n in range(buckets):
                 records.update((path, Record(t, local, _array(b), opaque, s)) for path, (t, local, b, opaque, s)
                                in rows[f"rec:{n}"].items())
-            return cls(keys, records, {k: _array(b) for k, b in groups.items()}, digests, entries,
-                       {s: _array(b) for s, b in fields_.items()}, buckets, count, live)
+            return cls(owners, fields_, records, {k: _array(b) for k, b in groups.items()}, digests, entries,
+                       {s: _array(b) for s, b in owned.items()}, buckets, (owners_n, fields_n), live)
         except (TypeError, ValueError, AttributeError):
-            return cls()  # rows of another shape (an older version's): nothing is trusted
+            return cls()  # rows of another shape: nothing is trusted
 
     def save(self, cache: Cache, token: str) -> None:
-        """Write, as the records of the output tree `token`, what changed: the new keys' rows, the rows of records this build changed, and the head. When
-        most keys are no longer read by anyone (or the rows grew too full), everything is written anew."""
-        # Counting the keys still read costs a walk of every record: it is done (and the table renumbered)
-        # only when the table has doubled since the last count.
+        """Write, as the records of the output tree `token`, what changed: the new owners' and fields' rows,
+        the rows of records this build changed, and the head. After a pruning (or when the rows grew too full)
+        everything is written anew."""
         wanted = max(1, len(self.records) // _BUCKET)
-        if (self._live and len(self._live) * 2 < len(self.keys)) or self._crowded() \
-                or not (self.buckets <= wanted * 2 and wanted <= self.buckets * 2):
-            live = self._live or self._live_keys()
-            self._renumber(live)
-            self.live_count = len(live)
-            self.buckets, self.saved_keys, self._touched = wanted, 0, set(range(wanted))
+        if self._pruned or not (self.buckets <= wanted * 2 and wanted <= self.buckets * 2):
+            if self._pruned:
+                self._renumber()
+            self.buckets, self.saved, self._touched = wanted, (0, 0), set(range(wanted))
             cache.put_many("deps", {}, replace_all=True)
-        first = self.saved_keys // _CHUNK
-        rows: list[tuple[str, Any]] = [(f"keys:{n}", self.keys[n * _CHUNK:(n + 1) * _CHUNK])
-                                       for n in range(first, -(-len(self.keys) // _CHUNK))]
+        rows: list[tuple[str, Any]] = []
+        for name, table, saved in (("owners", self.owners, self.saved[0]), ("fields", self.fields, self.saved[1])):
+            rows += [(f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK])
+                     for n in range(saved // _CHUNK, -(-len(table) // _CHUNK))]
         by_bucket: dict[int, dict[str, tuple]] = {n: {} for n in self._touched}
         for path, r in self.records.items():
             n = _bucket(path, self.buckets)
             if n in by_bucket:
                 by_bucket[n][path] = (r.template, r.local, r.keys.tobytes(), r.opaque, r.signature)
         rows += [(f"rec:{n}", row) for n, row in by_bucket.items()]
-        rows.append(("head", (self.buckets, -(-len(self.keys) // _CHUNK),
+        rows.append(("head", (FORMAT, self.buckets, (len(self.owners), len(self.fields)),
                               {k: a.tobytes() for k, a in self.groups.items()}, self.digests, self.entries,
-                              {s: a.tobytes() for s, a in self.fields.items()}, len(self.keys), token,
-                              self.live_count)))
+                              {s: a.tobytes() for s, a in self.owned.items()}, None, None, token, self.live_size)))
         cache.put_many("deps", rows)
-        self.saved_keys, self._touched = len(self.keys), set()
+        self.saved, self._touched, self._pruned = (len(self.owners), len(self.fields)), set(), False
 
-    def _crowded(self) -> bool:
-        """True when the table may hold as many keys nobody reads as keys someone does."""
-        return len(self.keys) > 2 * max(self.live_count, 1024)
+    def number(self, kind: str, owner: str, field_: str) -> int:
+        """The number of the key (kind, owner, field), given one if it is new."""
+        if not self._owner_ids and self.owners:
+            self._owner_ids = {o: n for n, o in enumerate(self.owners)}
+            self._field_ids = {f: n for n, f in enumerate(self.fields)}
+        o = self._owner_ids.get((kind, owner))
+        if o is None:
+            o = self._owner_ids[(kind, owner)] = len(self.owners)
+            self.owners.append((kind, owner))
+        f = self._field_ids.get(field_)
+        if f is None:
+            f = self._field_ids[field_] = len(self.fields)
+            self.fields.append(field_)
+        return (o << _FIELD_BITS) | f
+
+    def key(self, number: int) -> tuple[str, str, str]:
+        """(kind, owner, field) of a key's number."""
+        kind, owner = self.owners[number >> _FIELD_BITS]
+        return kind, owner, self.fields[number & _FIELD_MASK]
+
+    def _size(self) -> int:
+        return len(self.digests) + len(self.owners) + len(self.groups)
 
     def _live_keys(self) -> set[int]:
         """The keys some page reads, directly or through the fragments it used (and those fragments' own)."""
@@ -162,32 +192,36 @@ class Deps:
             live.update(members)
         return live
 
-    def _renumber(self, live: set[int]) -> None:
-        """Drop the keys nobody reads any more (edited pages leave old ones behind) and number the rest anew."""
-        order = sorted(live)
-        new = {old: n for n, old in enumerate(order)}
-        self.keys = [self.keys[k] for k in order]
-        self._ids = {}
+    def _renumber(self) -> None:
+        """Number anew the owners and fields some key still uses (pruning leaves the others unused)."""
+        used: set[int] = set()
+        for r in self.records.values():
+            used.update(r.keys)
+        for k, members in self.groups.items():
+            used.add(k)
+            used.update(members)
+        used.update(self.digests)
+        for a in self.owned.values():
+            used.update(a)
+        owners = sorted({k >> _FIELD_BITS for k in used})
+        fields_ = sorted({k & _FIELD_MASK for k in used})
+        new_owner = {o: n for n, o in enumerate(owners)}
+        new_field = {f: n for n, f in enumerate(fields_)}
+        self.owners = [self.owners[o] for o in owners]
+        self.fields = [self.fields[f] for f in fields_]
+        self._owner_ids, self._field_ids = {}, {}
+
+        def new(k: int) -> int:
+            return (new_owner[k >> _FIELD_BITS] << _FIELD_BITS) | new_field[k & _FIELD_MASK]
 
         def move(a: array) -> array:
-            return array("I", (new[k] for k in a))
+            return array("Q", sorted(map(new, a)))
 
         self.records = {p: r._replace(keys=move(r.keys)) for p, r in self.records.items()}
-        self.groups = {new[k]: move(m) for k, m in self.groups.items()}
-        self.digests = {new[k]: d for k, d in self.digests.items() if k in new}
-        self.fields = {s: move(array("I", (k for k in a if k in new))) for s, a in self.fields.items()}
-
-    def id(self, text: str) -> int:
-        found = self._hint.get(text)
-        if found is not None:
-            return found
-        if not self._ids and self.keys:
-            self._ids = {k: n for n, k in enumerate(self.keys)}
-        found = self._ids.get(text)
-        if found is None:
-            found = self._ids[text] = len(self.keys)
-            self.keys.append(text)
-        return found
+        self.groups = {new(k): move(m) for k, m in self.groups.items()}
+        self.digests = {new(k): d for k, d in self.digests.items()}
+        self.owned = {s: move(a) for s, a in self.owned.items()}
+        self._now = {}
 
     def dirty(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates,
               old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry] | None = None) -> set[str]:
@@ -236,13 +270,13 @@ class Deps:
             self._digest_of = {s: entry_digest(e) for s, e in current.items()}
             sources: Iterable[str] = [s for s, d in self.entries.items() if self._digest_of.get(s) != d]
             for key, d in self.digests.items():
-                self._now[key] = now = resolve(self.keys[key], view, templates)
+                self._now[key] = now = resolve(*self.key(key), view, templates)
                 if now != d:
                     changed.add(key)
         else:
             current, sources = edited, list(edited)
         for source in sources:
-            keys = self.fields.get(source, ())
+            keys = self.owned.get(source, ())
             if not keys:
                 continue
             new = current.get(source)
@@ -251,68 +285,62 @@ class Deps:
                 continue
             old = old_entry(old_digest) if old_digest else None
             for key in keys:
-                kind, _, field_ = tracking.split_key(self.keys[key])
+                kind, _, field_ = self.key(key)
                 if new is None or old is None or _entry_read(old, kind, field_) != _entry_read(new, kind, field_):
                     changed.add(key)
         return changed
 
-    def update(self, rendered: Mapping[str, Read], groups: Mapping[str, Read], pages: Sequence[Page] | None,
-               view: SiteView, templates: Templates, entries: Iterable[Entry], full: bool) -> None:
-        """This build's records: the rendered pages' new ones, the others' as they were; then the digests of
-        what they read as it is now (keys not owned by an entry; the entries themselves). `entries`: all of them
-        (`full`), or those an edit build changed. `pages`: this build's pages (None: the last build's, unmoved)."""
+    def add(self, path: str, read: Read) -> None:
+        """A page this build rendered: what it read replaces its record (numbered now, so that a large build
+        never holds every page's key texts at once)."""
+        old = self.records.get(path)
+        if self._signatures is not None:  # a full build: `dirty` saw every page
+            signature = self._signatures.get(path, "")
+        else:  # an edit build: no page moved
+            signature = old.signature if old else ""
+        if any(name in POSITIONAL for name, _ in read.local):
+            signature = ""  # its reads hold article positions: compared one by one in every full build
+        keys = array("Q", sorted(self.number(*k) for k in read.keys))
+        self._fresh.update(keys)
+        self.records[path] = Record(read.template, read.local, keys, read.opaque, signature)
+        self._rendered.add(path)
+        self._touched.add(_bucket(path, self.buckets))
+
+    def add_group(self, name: str, read: Read) -> None:
+        """A memoised fragment this build made: the pages that use it depend on what it read."""
+        keys = array("Q", sorted(self.number(*k) for k in read.keys))
+        self._fresh.update(keys)
+        self.groups[self.number(GROUP, name, "")] = keys
+
+    def update(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates, entries: Iterable[Entry],
+               full: bool) -> None:
+        """After rendering (`add`, `add_group`): the records of pages that are gone are dropped, and the digests
+        of what is read are brought up to date (keys not owned by an entry; the entries themselves). `entries`:
+        all of them (`full`), or those an edit build changed. `pages`: this build's (None: the last build's)."""
         if pages is not None:
             present = {p.path for p in pages}
             for path in [path for path in self.records if path not in present]:
                 del self.records[path]
                 self._touched.add(_bucket(path, self.buckets))
-        fresh: set[int] = set()
-        if pages is None and not self._ids:
-            # An edit build renders a few pages that mostly read what they read before: number their keys from
-            # their old records instead of indexing all 300 000 key texts (a tenth of a second at 10 000 articles).
-            hint = set()
-            for path in rendered:
-                if path in self.records:
-                    hint.update(self.records[path].keys)
-            todo = [k for k in hint if k in self.groups]
-            while todo:
-                members = self.groups[todo.pop()]
-                todo += [m for m in members if m in self.groups and m not in hint]
-                hint.update(members)
-            self._hint = {self.keys[k]: k for k in hint}
-
-        def number(read: Read) -> array:
-            out = array("I", sorted(self.id(k) for k in read.keys))
-            fresh.update(out)
-            return out
-
-        for path, read in rendered.items():
-            old = self.records.get(path)
-            signature = self._signatures.get(path, "") if pages is not None else old.signature if old else ""
-            if any(name in POSITIONAL for name, _ in read.local):
-                signature = ""  # its reads hold article positions: compared one by one in every full build
-            self.records[path] = Record(read.template, read.local, number(read), read.opaque, signature)
-            self._touched.add(_bucket(path, self.buckets))
-        for path, signature in self._signatures.items():  # pages carried over: their reads were found equal
+        for path, signature in (self._signatures or {}).items():  # pages carried over: their reads were equal
             r = self.records.get(path)
-            if r is not None and path not in self._dirty and r.signature != signature and r.local \
-                    and not any(name in POSITIONAL for name, _ in r.local):
-                self.records[path] = Record(r.template, r.local, r.keys, r.opaque, signature)
+            if r is not None and path not in self._dirty and path not in self._rendered and r.signature != signature \
+                    and r.local and not any(name in POSITIONAL for name, _ in r.local):
+                self.records[path] = r._replace(signature=signature)
                 self._touched.add(_bucket(path, self.buckets))
-        for name, read in groups.items():
-            self.groups[self.id(group_key(name))] = number(read)
-        if full and self._crowded():
-            # Keys no page reads any more are dropped once they could be half the table (as `save` renumbers).
-            live = self._live = self._live_keys()
-            self.live_count = len(live)
+        if full and self.live_size and self._size() > _PRUNE_GROWTH * max(self.live_size, _PRUNE_FLOOR):
+            # What no page reads any more (edited pages leave old keys behind) is dropped once it could be half.
+            live = self._live_keys()
             self.groups = {k: m for k, m in self.groups.items() if k in live}
             self.digests = {k: d for k, d in self.digests.items() if k in live}
-            self.fields = {s: a for s, keys in self.fields.items()
-                           if (a := array("I", (k for k in keys if k in live)))}
+            self.owned = {s: a for s, keys in self.owned.items() if (a := array("Q", (k for k in keys if k in live)))}
+            self._pruned = True
         if full:  # keys resolved by this build's check keep that value; keys first read now are resolved below
-            self.digests = {k: self._now.get(k) or resolve(self.keys[k], view, templates) for k in self.digests}
+            self.digests = {k: self._now.get(k) or resolve(*self.key(k), view, templates) for k in self.digests}
             self.entries = {}
-        self._classify(fresh - set(self.digests), view, templates)
+        self._classify(self._fresh.difference(self.digests), view, templates)
+        if self._pruned or not self.live_size:  # (the first build: everything it has is read)
+            self.live_size = self._size()
         # Every entry's digest, read or not: a page rendered later may start reading any of them.
         for e in entries:
             self.entries[e.article.source] = self.digest_of(e)
@@ -321,15 +349,15 @@ class Deps:
         """File keys first read by this build: an entry's under its source (compared field by field when the
         entry changes), any other with the digest of its value now."""
         for key in keys:
-            kind, owner, _ = tracking.split_key(self.keys[key])
+            kind, owner, field_ = self.key(key)
             if kind in ENTRY_KINDS:
-                known = self.fields.get(owner)
+                known = self.owned.get(owner)
                 if known is None:
-                    self.fields[owner] = array("I", [key])
+                    self.owned[owner] = array("Q", [key])
                 elif key not in known:
                     known.append(key)
             elif kind != GROUP:
-                self.digests[key] = self._now.get(key) or resolve(self.keys[key], view, templates)
+                self.digests[key] = self._now.get(key) or resolve(kind, owner, field_, view, templates)
 
     def digest_of(self, entry: Entry) -> str:
         found = self._digest_of.get(entry.article.source)
@@ -339,7 +367,7 @@ class Deps:
 
 
 def _array(data: bytes) -> array:
-    out = array("I")
+    out = array("Q")
     out.frombytes(data)
     return out
 
@@ -357,9 +385,8 @@ def _entry_read(entry: Entry, kind: str, field_: str) -> str:
     return tracking.digest(tracking.fold(value))
 
 
-def resolve(key: str, view: SiteView, templates: Templates) -> str:
-    """The digest of what reading `key` gives in this build (keys not owned by an entry)."""
-    kind, owner, field_ = tracking.split_key(key)
+def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templates) -> str:
+    """The digest of what reading the key (kind, owner, field) gives in this build (keys not owned by an entry)."""
     attr, _, op = field_.partition("|")
     value: Any
     if kind == "f":

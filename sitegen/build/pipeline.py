@@ -150,7 +150,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
         templates = warm.templates_for(config, folder, scanned.names)
         if not publish:
-            _render_pages(pages, view, templates, report, None, jobs, progress)
+            _render_pages(pages, view, templates, report, None, None, jobs, progress)
             report.raise_if_errors()
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed)
@@ -160,7 +160,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
             del dirty
-            records, groups = _render_pages(todo, view, templates, report, stage, jobs, progress)
+            _render_pages(todo, view, templates, report, stage, deps, jobs, progress)
             clock.lap("render")
             for src, out in photo_plan.copies:
                 stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
@@ -178,7 +178,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.prune("markup", set(markup_keys) | set(body_keys))
         cache.prune("bodies", set(markup_keys))
         cache.prune("links", set(link_keys))
-        deps.update(records, groups, pages, view, templates, entries, full=True)
+        deps.update(pages, view, templates, entries, full=True)
         deps.save(cache, stage.token)
         _remember_entries(cache, entries, photo_plan.infos, deps)
         if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
@@ -264,13 +264,13 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         for rel in stage.active:  # every other file stays what the live tree has
             if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
-        records, groups = _render_pages(redo, view, templates, report, stage, jobs, progress)
+        _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
         clock.lap("render")
         search.index(stage, config, report, fresh=fresh_search)
         report.raise_if_errors()
         trees = stage.publish()
         clock.lap("write")
-    deps.update(records, groups, None, view, templates, fresh.values(), full=False)
+    deps.update(None, view, templates, fresh.values(), full=False)
     deps.save(cache, stage.token)
     cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
     cache.put_many("trees", trees, replace_all=True)
@@ -436,10 +436,9 @@ def _check_links(index: links.Index, base: str, positions: Sequence[int], articl
 
 
 def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                  stage: Staging | None, jobs: int, progress: Progress | None,
-                  ) -> tuple[dict[str, dependencies.Read], dict[str, dependencies.Read]]:
-    """Render `pages` (into `stage`, unless only checking). Returns what each page read and the memoised
-    fragments they used (see dependencies)."""
+                  stage: Staging | None, deps: dependencies.Deps | None, jobs: int, progress: Progress | None) -> None:
+    """Render `pages` (into `stage`, unless only checking). What each page read, and the memoised fragments
+    they used, go to `deps` slice by slice as the workers finish (see dependencies)."""
     def render(start: int, stop: int) -> tuple[WriteStats, dict, dict, dict, dict]:
         """Render a slice; returns what it wrote (and leaves `stage.stats` as it found it, so counting is the
         same whether the slice ran here or in a forked worker), its problems, records and fragments."""
@@ -461,8 +460,6 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
         stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
         return counts, templates.take_problems(), records, groups, put
 
-    records: dict[str, dependencies.Read] = {}
-    groups: dict[str, dependencies.Read] = {}
     for counts, problems, done, made, put in workers.run(render, len(pages), jobs, min_per_job=100,
                                                          progress=_counter(progress, "render", len(pages))):
         if stage is not None:
@@ -470,10 +467,12 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
             stage.stats.unchanged += counts.unchanged
             stage.manifest.update(put)
         templates.add_problems(problems)  # in page order, so the page an error names is the same every time
-        records.update(done)
-        groups.update(made)
+        if deps is not None:
+            for name, fragment in made.items():
+                deps.add_group(name, fragment)
+            for path, reads in done.items():
+                deps.add(path, reads)
     templates.report_errors(report)
-    return records, groups
 
 
 Progress = Callable[[str, int, int], None]

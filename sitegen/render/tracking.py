@@ -415,13 +415,3 @@ class TrackingEnvironment(jinja2.Environment):
             return wrap(value, key, self)
         rec.read(key)
         return value
-
-
-def key_text(key: tuple[str, str, str]) -> str:
-    return SEP.join(key)
-
-
-def split_key(text: str) -> tuple[str, str, str]:
-    kind, owner, field = text.split(SEP)
-    return kind, owner, field
-
