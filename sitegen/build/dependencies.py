@@ -27,7 +27,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..render import tracking
 from .cache import Cache
@@ -37,7 +37,7 @@ from ..structure.routes import Page
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
-FORMAT = "deps/3"  # of the rows below; rows of another format are never trusted
+FORMAT = "deps/5"  # of the rows below; rows of another format are never trusted
 _BUCKET = 256  # about this many records to a row of the `deps` table: a build rewrites only the rows it changed
 _CHUNK = 4096  # owners or fields to a row (their tables only grow; a build writes only its new rows)
 _FIELD_BITS = 24  # a key is (owner number << _FIELD_BITS) | field number
@@ -45,14 +45,18 @@ _FIELD_MASK = (1 << _FIELD_BITS) - 1
 # What nobody reads any more is dropped once the tables hold _PRUNE_GROWTH times what was read at the last
 # pruning (and at least _PRUNE_FLOOR): pruning walks every record, so it is not done on every build.
 _PRUNE_GROWTH, _PRUNE_FLOOR = 2, 4096
+_LOCAL_SIZE = 10  # bytes of a page-local read's digest (tracking.digest, as bytes)
 
 
 class Record(NamedTuple):
     """What one page's last render read, as numbers (see `Deps.number`). A tuple, stored with its keys as
-    bytes: an edit build loads 15 000 of them at 10 000 articles, and tuples of bytes load fastest."""
+    bytes: an edit build loads 15 000 of them at 10 000 articles, and tuples of bytes load fastest. Kept small
+    (a 100 000-article archive has 155 000 pages in memory at once): the names of its page-local reads are a
+    tuple shared by every page that read the same names, their digests one bytes object."""
 
     template: str  # Templates.template_key of its template
-    local: tuple[tuple[str, str], ...]  # page-local reads: (name, digest of the value)
+    names: tuple[str, ...]  # its page-local reads (tracking.Recorder.local names), sorted
+    values: bytes  # the digest of each one's value, _LOCAL_SIZE bytes each, in the order of `names`
     keys: array  # what it read of tracked objects, and the memoised fragments it used
     opaque: str = ""  # why it must always be rendered ("" when it need not)
     signature: str = ""  # context.page_signature when its page-local reads were last found equal ("": check them)
@@ -89,7 +93,7 @@ class Deps:
     live_size: int = 0  # `_size()` right after the last pruning
     _owner_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _field_ids: dict[str, int] = field(default_factory=dict, repr=False)
-    _fresh: set[int] = field(default_factory=set, repr=False)  # keys of this build's new records
+    _pending: set[int] = field(default_factory=set, repr=False)  # keys first read now, not owned by an entry
     _rendered: set[str] = field(default_factory=set, repr=False)  # pages this build recorded anew
     _pruned: bool = field(default=False, repr=False)
     _touched: set[int] = field(default_factory=set, repr=False)  # buckets whose records this build changed
@@ -97,6 +101,10 @@ class Deps:
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
     _signatures: dict[str, str] | None = field(default=None, repr=False)  # this build's pages' (full builds)
     _dirty: set[str] = field(default_factory=set, repr=False)  # what `dirty` answered
+    _shared: dict = field(default_factory=dict, repr=False)  # one object for equal templates and name tuples
+
+    def _share(self, value: Any) -> Any:
+        return self._shared.setdefault(value, value)
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
@@ -104,16 +112,23 @@ class Deps:
         pages of one tree: a build killed after publishing but before saving its records leaves the older
         build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
         head = cache.get_many("deps", ["head"]).get("head")
-        if not isinstance(head, tuple) or len(head) != 11 or head[0] != FORMAT or not token or head[9] != token:
+        if not isinstance(head, tuple) or len(head) != 6 or head[0] != FORMAT or not token or head[4] != token:
             return cls()
-        _, buckets, (owners_n, fields_n), groups, digests, entries, owned, _, _, _, live = head
+        _, buckets, (owners_n, fields_n), (group_rows, owned_rows), _, live = head
         owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
         names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
-                 *(f"rec:{n}" for n in range(buckets))]
+                 *(f"rec:{n}" for n in range(buckets)), *(f"groups:{n}" for n in range(group_rows)),
+                 *(f"owned:{n}" for n in range(owned_rows)), "digests", "entries"]
         rows = cache.get_many("deps", names)
         if len(rows) != len(names):
             return cls()  # a damaged row: no record can be trusted, render everything
         try:
+            digests, entries = rows["digests"], rows["entries"]
+            groups, owned = {}, {}
+            for n in range(group_rows):
+                groups.update(rows[f"groups:{n}"])
+            for n in range(owned_rows):
+                owned.update(rows[f"owned:{n}"])
             owners: list[tuple[str, str]] = []
             for n in range(owner_rows):
                 owners += rows[f"owners:{n}"]
@@ -122,12 +137,13 @@ class Deps:
                 fields_ += rows[f"fields:{n}"]
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls()
-            records: dict[str, Record] = {}
-            for n in range(buckets):
-                records.update((path, Record(t, local, _array(b), opaque, s)) for path, (t, local, b, opaque, s)
-                               in rows[f"rec:{n}"].items())
-            return cls(owners, fields_, records, {k: _array(b) for k, b in groups.items()}, digests, entries,
+            deps = cls(owners, fields_, {}, {k: _array(b) for k, b in groups.items()}, digests, entries,
                        {s: _array(b) for s, b in owned.items()}, buckets, (owners_n, fields_n), live)
+            share = deps._share
+            for n in range(buckets):
+                deps.records.update((path, Record(share(t), share(names), values, _array(b), opaque, s))
+                                    for path, (t, names, values, b, opaque, s) in rows[f"rec:{n}"].items())
+            return deps
         except (TypeError, ValueError, AttributeError):
             return cls()  # rows of another shape: nothing is trusted
 
@@ -141,21 +157,31 @@ class Deps:
                 self._renumber()
             self.buckets, self.saved, self._touched = wanted, (0, 0), set(range(wanted))
             cache.put_many("deps", {}, replace_all=True)
-        rows: list[tuple[str, Any]] = []
+        cache.put_many("deps", self._rows(token))  # made (and pickled) one row at a time: 100 MB at 100 000
+        self.saved, self._touched, self._pruned = (len(self.owners), len(self.fields)), set(), False
+
+    def _rows(self, token: str) -> Iterator[tuple[str, Any]]:
         for name, table, saved in (("owners", self.owners, self.saved[0]), ("fields", self.fields, self.saved[1])):
-            rows += [(f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK])
-                     for n in range(saved // _CHUNK, -(-len(table) // _CHUNK))]
-        by_bucket: dict[int, dict[str, tuple]] = {n: {} for n in self._touched}
-        for path, r in self.records.items():
+            for n in range(saved // _CHUNK, -(-len(table) // _CHUNK)):
+                yield f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK]
+        by_bucket: dict[int, list[str]] = {n: [] for n in self._touched}
+        for path in self.records:
             n = _bucket(path, self.buckets)
             if n in by_bucket:
-                by_bucket[n][path] = (r.template, r.local, r.keys.tobytes(), r.opaque, r.signature)
-        rows += [(f"rec:{n}", row) for n, row in by_bucket.items()]
-        rows.append(("head", (FORMAT, self.buckets, (len(self.owners), len(self.fields)),
-                              {k: a.tobytes() for k, a in self.groups.items()}, self.digests, self.entries,
-                              {s: a.tobytes() for s, a in self.owned.items()}, None, None, token, self.live_size)))
-        cache.put_many("deps", rows)
-        self.saved, self._touched, self._pruned = (len(self.owners), len(self.fields)), set(), False
+                by_bucket[n].append(path)
+        for n, paths in by_bucket.items():
+            yield f"rec:{n}", {p: (r.template, r.names, r.values, r.keys.tobytes(), r.opaque, r.signature)
+                               for p in paths if (r := self.records[p])}
+        counts = []
+        for name, table in (("groups", self.groups), ("owned", self.owned)):
+            items = list(table.items())
+            counts.append(-(-len(items) // _CHUNK))
+            for n in range(counts[-1]):
+                yield f"{name}:{n}", {k: a.tobytes() for k, a in items[n * _CHUNK:(n + 1) * _CHUNK]}
+        yield "digests", self.digests
+        yield "entries", self.entries
+        yield "head", (FORMAT, self.buckets, (len(self.owners), len(self.fields)), tuple(counts), token,
+                       self.live_size)
 
     def number(self, kind: str, owner: str, field_: str) -> int:
         """The number of the key (kind, owner, field), given one if it is new."""
@@ -254,9 +280,9 @@ class Deps:
             if r is None or r.opaque or r.template != templates.template_key(p.template) \
                     or not changed.isdisjoint(r.keys):
                 out.add(p.path)
-            elif r.local and (signature != r.signature or not signature):
+            elif r.names and (signature != r.signature or not signature):
                 ctx = page_context(p, view)
-                if any(tracking.digest(tracking.fold(tracking.local_value(name, p, ctx))) != d for name, d in r.local):
+                if _local_digests(r.names, p, ctx) != r.values:
                     out.add(p.path)
         self._dirty = out
         return out
@@ -298,19 +324,35 @@ class Deps:
             signature = self._signatures.get(path, "")
         else:  # an edit build: no page moved
             signature = old.signature if old else ""
-        if any(name in POSITIONAL for name, _ in read.local):
+        names = tuple(name for name, _ in read.local)
+        if not POSITIONAL.isdisjoint(names):
             signature = ""  # its reads hold article positions: compared one by one in every full build
-        keys = array("Q", sorted(self.number(*k) for k in read.keys))
-        self._fresh.update(keys)
-        self.records[path] = Record(read.template, read.local, keys, read.opaque, signature)
+        values = b"".join(bytes.fromhex(d) for _, d in read.local)
+        self.records[path] = Record(self._share(read.template), self._share(names), values, self._number_all(read),
+                                    read.opaque, signature)
         self._rendered.add(path)
         self._touched.add(_bucket(path, self.buckets))
 
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
-        keys = array("Q", sorted(self.number(*k) for k in read.keys))
-        self._fresh.update(keys)
-        self.groups[self.number(GROUP, name, "")] = keys
+        self.groups[self.number(GROUP, name, "")] = self._number_all(read)
+
+    def _number_all(self, read: Read) -> array:
+        """Number what `read` read, and file keys read for the first time: an entry's under its source
+        (compared field by field when the entry changes), any other to be resolved by `update`."""
+        out = array("Q")
+        for kind, owner, field_ in read.keys:
+            key = self.number(kind, owner, field_)
+            out.append(key)
+            if kind in ENTRY_KINDS:
+                known = self.owned.get(owner)
+                if known is None:
+                    self.owned[owner] = array("Q", [key])
+                elif key not in known:
+                    known.append(key)
+            elif kind != GROUP and key not in self.digests:
+                self._pending.add(key)
+        return array("Q", sorted(out))
 
     def update(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates, entries: Iterable[Entry],
                full: bool) -> None:
@@ -325,7 +367,7 @@ class Deps:
         for path, signature in (self._signatures or {}).items():  # pages carried over: their reads were equal
             r = self.records.get(path)
             if r is not None and path not in self._dirty and path not in self._rendered and r.signature != signature \
-                    and r.local and not any(name in POSITIONAL for name, _ in r.local):
+                    and r.names and POSITIONAL.isdisjoint(r.names):
                 self.records[path] = r._replace(signature=signature)
                 self._touched.add(_bucket(path, self.buckets))
         if full and self.live_size and self._size() > _PRUNE_GROWTH * max(self.live_size, _PRUNE_FLOOR):
@@ -338,32 +380,26 @@ class Deps:
         if full:  # keys resolved by this build's check keep that value; keys first read now are resolved below
             self.digests = {k: self._now.get(k) or resolve(*self.key(k), view, templates) for k in self.digests}
             self.entries = {}
-        self._classify(self._fresh.difference(self.digests), view, templates)
+        for key in self._pending:
+            if key not in self.digests:
+                self.digests[key] = self._now.get(key) or resolve(*self.key(key), view, templates)
         if self._pruned or not self.live_size:  # (the first build: everything it has is read)
             self.live_size = self._size()
         # Every entry's digest, read or not: a page rendered later may start reading any of them.
         for e in entries:
             self.entries[e.article.source] = self.digest_of(e)
 
-    def _classify(self, keys: Iterable[int], view: SiteView, templates: Templates) -> None:
-        """File keys first read by this build: an entry's under its source (compared field by field when the
-        entry changes), any other with the digest of its value now."""
-        for key in keys:
-            kind, owner, field_ = self.key(key)
-            if kind in ENTRY_KINDS:
-                known = self.owned.get(owner)
-                if known is None:
-                    self.owned[owner] = array("Q", [key])
-                elif key not in known:
-                    known.append(key)
-            elif kind != GROUP:
-                self.digests[key] = self._now.get(key) or resolve(kind, owner, field_, view, templates)
-
     def digest_of(self, entry: Entry) -> str:
         found = self._digest_of.get(entry.article.source)
         if found is None:
             found = self._digest_of[entry.article.source] = entry_digest(entry)
         return found
+
+
+def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> bytes:
+    """The digests of a page's local reads `names` as they are now (as Record.values)."""
+    return b"".join(bytes.fromhex(tracking.digest(tracking.fold(tracking.local_value(name, page, ctx))))
+                    for name in names)
 
 
 def _array(data: bytes) -> array:

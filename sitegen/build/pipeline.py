@@ -180,7 +180,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         cache.prune("links", set(link_keys))
         deps.update(pages, view, templates, entries, full=True)
         deps.save(cache, stage.token)
-        _remember_entries(cache, entries, photo_plan.infos, deps)
+        entry_keys = [deps.digest_of(e) for e in entries]
+        del deps  # a few hundred MB at 100 000 articles, not needed for what is left
+        _remember_entries(cache, entries, photo_plan.infos, entry_keys)
         if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
             cache.put_many("meta", {"state": None})
         else:
@@ -188,7 +190,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                               view.categories, view.tags, view.most_read, related_key, view.home, link_base)
             cache.put_many("plan", plan.rows(packed_index, pages), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
-                      len(site.articles), files, [deps.digest_of(e) for e in entries], report.diagnostics)
+                      len(site.articles), files, entry_keys, report.diagnostics)
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
                            photo_plan.processed)
@@ -293,11 +295,9 @@ def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:
     return get
 
 
-def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict],
-                      deps: dependencies.Deps) -> None:
+def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict], keys: list[str]) -> None:
     """Keep what templates saw of each article, for edit builds and for the next build's check of what changed
     (only the entries the table lacks are written, pickled one at a time as they are written)."""
-    keys = [deps.digest_of(e) for e in entries]
     present = cache.has_many("entries", keys)
     cache.put_many("entries", ((k, (replace(e, bodies=None), mine)) for k, e, mine in zip(keys, entries, infos)
                                if k not in present))
@@ -460,18 +460,26 @@ def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: T
         stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
         return counts, templates.take_problems(), records, groups, put
 
-    for counts, problems, done, made, put in workers.run(render, len(pages), jobs, min_per_job=100,
-                                                         progress=_counter(progress, "render", len(pages))):
+    problems: dict[int, list] = {}
+
+    def consume(start: int, result: tuple[WriteStats, list, dict, dict, dict]) -> None:
+        counts, problems[start], done, made, put = result
         if stage is not None:
             stage.stats.written += counts.written
             stage.stats.unchanged += counts.unchanged
             stage.manifest.update(put)
-        templates.add_problems(problems)  # in page order, so the page an error names is the same every time
         if deps is not None:
             for name, fragment in made.items():
                 deps.add_group(name, fragment)
             for path, reads in done.items():
                 deps.add(path, reads)
+
+    # Slices of at most 500 pages, each consumed as it finishes: what pages read is numbered and dropped slice
+    # by slice (at 100 000 articles, holding every page's reads until the end needed more than 2 GB).
+    workers.stream(render, len(pages), jobs, consume, min_per_job=100, max_per_slice=500,
+                   progress=_counter(progress, "render", len(pages)))
+    for start in sorted(problems):
+        templates.add_problems(problems[start])  # in page order, so the page an error names is the same every time
     templates.report_errors(report)
 
 
