@@ -156,7 +156,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                                photo_plan.processed)
         deps = dependencies.Deps.load(cache, token)
         dirty = deps.dirty(pages, view, templates, _old_entries(cache))
-        clock.lap("plan")
+        clock.lap("changes")  # entries, related articles and which pages read something that changed
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
             del dirty
