@@ -14,6 +14,7 @@ builds run with `search = false`; `cold+search` adds the Pagefind index (one run
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import statistics
@@ -114,20 +115,23 @@ def edit_one(site: Path) -> None:
 
 def add_one(site: Path) -> None:
     """Publish a new article, the newest of its category, as a newsroom does many times a day (copied from the
-    first article with another title, slug and date): every listing it joins shifts by one."""
+    first article with another title, slug and a date of yesterday: a future date would only schedule it, and
+    publish nothing). Every listing it joins shifts by one."""
+    folder = site / "content" / "thoi-su" / "bai-moi"
+    n = len(list(folder.glob("*"))) if folder.is_dir() else 0
+    when = dt.datetime.now() - dt.timedelta(days=1) + dt.timedelta(minutes=n)
     model = sorted((site / "content").rglob("index.md"))[0]
-    n = len(list((site / "content" / "thoi-su" / "2099").glob("*"))) if (site / "content" / "thoi-su" / "2099").is_dir() else 0
-    text = model.read_text(encoding="utf-8").split("\n")
     text = [f'title: "Bài mới thêm số {n}"' if ln.startswith("title:") else
-            f'date: "2099-01-01 {n % 24:02d}:00"' if ln.startswith("date:") else ln for ln in text]
-    folder = site / "content" / "thoi-su" / "2099" / f"bai-moi-them-{n}"
-    folder.mkdir(parents=True)
-    (folder / "index.md").write_text("\n".join(text), encoding="utf-8")
+            f'date: "{when:%Y-%m-%d %H:%M}"' if ln.startswith("date:") else ln
+            for ln in model.read_text(encoding="utf-8").split("\n")]
+    (folder / f"bai-moi-them-{n}").mkdir(parents=True)
+    (folder / f"bai-moi-them-{n}" / "index.md").write_text("\n".join(text), encoding="utf-8")
 
 
 def delete_one(site: Path) -> None:
     """Take down the newest article added by add_one."""
-    added = sorted((site / "content" / "thoi-su" / "2099").glob("bai-moi-them-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    added = sorted((site / "content" / "thoi-su" / "bai-moi").glob("bai-moi-them-*"),
+                   key=lambda p: int(p.name.rsplit("-", 1)[1]))
     shutil.rmtree(added[-1])
 
 
