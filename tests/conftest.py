@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+import urllib.error
+import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -73,6 +77,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """(status, body) of a GET on a server a test started; (0, "") when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except OSError:
+        return 0, ""
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = ""):
+    """Poll `predicate` until it gives something true (returned), or fail naming `what` and its last answer."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+
+
+def interrupt(proc: subprocess.Popen, timeout: float = 10) -> str | None:
+    """Stop a server a test started as Ctrl-C would (SIGINT), killing it if it does not stop; its output."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()[0]
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -16,13 +16,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Site, article, free_port, leftovers, tree_snapshot
+from conftest import ROOT, Site, article, fetch, free_port, interrupt, leftovers, tree_snapshot, wait_for
 from sitegen import config as config_mod
 from sitegen.diagnostics import BuildFailed
 from sitegen.build.lock import LOCK_PATH, site_lock
@@ -261,25 +259,6 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
 # --- the preview ---------------------------------------------------------------------------------------------
 
 
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode("utf-8")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-    except OSError:
-        return 0, ""
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := predicate():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def preview_title(base: str) -> str:
     status, body = fetch(base + ARTICLE_URL)
     found = re.search(r'<h1 class="article-title"[^>]*>([^<]*)<', body) if status == 200 else None
@@ -296,20 +275,15 @@ def test_a_build_during_a_preview_save(tmp_path, photos):
                                    "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        wait_for(lambda: preview_title(base) == TITLE, what="the preview")
+        wait_for(lambda: preview_title(base) == TITLE, timeout=60, what="the preview")
         retitle(site, "Ba xã đạt chuẩn nông thôn mới nâng cao: lưu khi đang dựng")
         built = site.cli("build")  # at once: the preview's rebuild for the save starts within its 30 ms debounce
         assert built.returncode == 0, built.stderr
-        wait_for(lambda: preview_title(base) == "Ba xã đạt chuẩn nông thôn mới nâng cao: lưu khi đang dựng",
+        wait_for(lambda: preview_title(base) == "Ba xã đạt chuẩn nông thôn mới nâng cao: lưu khi đang dựng", timeout=60,
                  what="the saved title in the preview")
         assert server.poll() is None
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        interrupt(server)
     served = log.read_text(encoding="utf-8")
     assert "LOCK001" not in served and "Lỗi" not in served, served
     published = assert_published_like_clean(site, tmp_path)

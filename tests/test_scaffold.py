@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from conftest import ROOT, parse_html, run_cli, text_of, tree_snapshot
+from conftest import ROOT, interrupt, parse_html, run_cli, text_of, tree_snapshot
 
 from sitegen import config as config_mod
 from sitegen.config import SiteConfig
@@ -231,9 +230,4 @@ def test_init_output_is_ready_for_sitegen_serve(tmp_path):
                 time.sleep(0.1)
         assert "Khai trương trang thông tin điện tử" in home and "Hướng dẫn viết bài đầu tiên" in home
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        interrupt(proc)

@@ -13,28 +13,9 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, article, free_port
+from conftest import ROOT, article, fetch, free_port, interrupt, wait_for
 
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
-
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode("utf-8")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
 @pytest.fixture
@@ -50,13 +31,7 @@ def server(site):
         wait_for(lambda: _up(base), what="server start")
         yield site, base, proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        server.output = out
+        server.output = interrupt(proc)
 
 
 def _up(base: str) -> bool:
