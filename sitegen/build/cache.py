@@ -18,12 +18,18 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 12
+SCHEMA = 13
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
-# article and plan: what the last full build decided (both for edit builds, see delta); deps: what each page's
-# template read (see dependencies); meta: the last build's outcome and state.
-TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "meta")
+# article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read
+# in common (see dependencies); records: what each page's template read, one row a page, and fresh: the
+# records this build made, moved into records once its output is published; meta: the last build's outcome
+# and state.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "records", "fresh", "meta")
+
+
+class Damaged(Exception):
+    """A table could not be read whole (a broken row or file): whatever depends on all of it is not trusted."""
 
 
 class Cache:
@@ -118,6 +124,58 @@ class Cache:
             return {k: pickle.loads(v) for k, v in self.db.execute(f"SELECT k, v FROM {table}")}
         except Exception:
             return {}
+
+    def scan(self, table: str, chunk: int = 2000) -> Iterator[tuple[str, Any]]:
+        """Every row of `table`, a chunk at a time (at 100 000 articles a table of page records is too big to
+        hold whole). No statement stays open between chunks, so the caller may write while it reads. Raises
+        Damaged when a row or the file cannot be read."""
+        if self.memory is not None:
+            yield from list(self.memory.get(table, {}).items())
+            return
+        if self.db is None:
+            return
+        last = ""
+        while True:
+            try:
+                rows = self.db.execute(f"SELECT k, v FROM {table} WHERE k > ? ORDER BY k LIMIT ?",
+                                       (last, chunk)).fetchall()
+            except sqlite3.Error as exc:
+                raise Damaged(table) from exc
+            for k, v in rows:
+                try:
+                    value = pickle.loads(v)
+                except Exception as exc:
+                    raise Damaged(table) from exc
+                yield k, value
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def move(self, source: str, target: str, gone: Iterable[str] = ()) -> bool:
+        """Move every row of `source` into `target` (replacing rows of the same key) and delete `gone` from
+        `target`, in one transaction. False when it failed (then `target` is as it was)."""
+        if self.memory is not None:
+            into = self.memory.setdefault(target, {})
+            into.update(self.memory.pop(source, {}))
+            for k in gone:
+                into.pop(k, None)
+            return True
+        if self.db is None:
+            return False
+        db = self.db
+        try:
+            db.execute("BEGIN")
+            db.execute(f"INSERT OR REPLACE INTO {target} SELECT k, v FROM {source}")
+            db.execute(f"DELETE FROM {source}")
+            db.executemany(f"DELETE FROM {target} WHERE k = ?", ((k,) for k in gone))
+            db.execute("COMMIT")
+            return True
+        except sqlite3.Error:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return False
 
     def put_many(self, table: str, items: Mapping[str, Any] | Iterable[tuple[str, Any]],
                  replace_all: bool = False) -> None:

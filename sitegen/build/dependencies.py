@@ -24,22 +24,21 @@ Nothing is listed by hand: a template that reads something new records something
 
 from __future__ import annotations
 
-import zlib
 from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..render import tracking
-from .cache import Cache
+from .cache import Cache, Damaged
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
-FORMAT = "deps/5"  # of the rows below; rows of another format are never trusted
-_BUCKET = 256  # about this many records to a row of the `deps` table: a build rewrites only the rows it changed
+FORMAT = "deps/6"  # of the rows below; rows of another format are never trusted
 _CHUNK = 4096  # owners or fields to a row (their tables only grow; a build writes only its new rows)
+_FLUSH = 500  # records to hold before they go to the cache's `fresh` table
 _FIELD_BITS = 24  # a key is (owner number << _FIELD_BITS) | field number
 _FIELD_MASK = (1 << _FIELD_BITS) - 1
 # What nobody reads any more is dropped once the tables hold _PRUNE_GROWTH times what was read at the last
@@ -49,15 +48,14 @@ _LOCAL_SIZE = 10  # bytes of a page-local read's digest (tracking.digest, as byt
 
 
 class Record(NamedTuple):
-    """What one page's last render read, as numbers (see `Deps.number`). A tuple, stored with its keys as
-    bytes: an edit build loads 15 000 of them at 10 000 articles, and tuples of bytes load fastest. Kept small
-    (a 100 000-article archive has 155 000 pages in memory at once): the names of its page-local reads are a
-    tuple shared by every page that read the same names, their digests one bytes object."""
+    """What one page's last render read, as numbers (see `Deps.number`): one row of the cache's `records`
+    table, by output path. Records are never all in memory: at 100 000 articles they are 155 000 pages' worth,
+    read a chunk at a time by `dirty` and written as the render makes them."""
 
     template: str  # Templates.template_key of its template
     names: tuple[str, ...]  # its page-local reads (tracking.Recorder.local names), sorted
     values: bytes  # the digest of each one's value, _LOCAL_SIZE bytes each, in the order of `names`
-    keys: array  # what it read of tracked objects, and the memoised fragments it used
+    keys: bytes  # what it read of tracked objects, and the memoised fragments it used (an array "Q", sorted)
     opaque: str = ""  # why it must always be rendered ("" when it need not)
     signature: str = ""  # context.page_signature when its page-local reads were last found equal ("": check them)
 
@@ -79,49 +77,49 @@ class Read:
 
 @dataclass
 class Deps:
-    """The records of the last build, as the cache keeps them, and what this build changes of them."""
+    """What the last build's pages read, as the cache keeps it, and what this build changes of it. The
+    records themselves stay in the cache (see Record); this holds what they have in common."""
 
+    cache: Cache | None = None  # where the records are
+    count: int = 0  # pages with a record
     owners: list[tuple[str, str]] = field(default_factory=list)  # (kind, id) by number; only grows
     fields: list[str] = field(default_factory=list)  # field texts by number; only grows
-    records: dict[str, Record] = field(default_factory=dict)  # by output path
     groups: dict[int, array] = field(default_factory=dict)  # a fragment's key -> the keys it read
     digests: dict[int, str] = field(default_factory=dict)  # key -> digest, for keys not owned by an entry
     entries: dict[str, str] = field(default_factory=dict)  # source -> entry_digest of its entry
     owned: dict[str, array] = field(default_factory=dict)  # source -> its entry's keys that something read
-    buckets: int = 1  # records are kept in this many rows, by a hash of their path
     saved: tuple[int, int] = (0, 0)  # how many owners and fields the table holds already
     live_size: int = 0  # `_size()` right after the last pruning
     _owner_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _field_ids: dict[str, int] = field(default_factory=dict, repr=False)
     _pending: set[int] = field(default_factory=set, repr=False)  # keys first read now, not owned by an entry
+    _fresh: dict[str, Record] = field(default_factory=dict, repr=False)  # records made, not yet in the cache
     _rendered: set[str] = field(default_factory=set, repr=False)  # pages this build recorded anew
+    _kept: set[str] = field(default_factory=set, repr=False)  # pages whose stored record stays theirs
+    _gone: list[str] = field(default_factory=list, repr=False)  # records of pages that are no more
     _pruned: bool = field(default=False, repr=False)
-    _touched: set[int] = field(default_factory=set, repr=False)  # buckets whose records this build changed
+    _broken: bool = field(default=False, repr=False)  # the records could not be brought up to date
     _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
-    _signatures: dict[str, str] | None = field(default=None, repr=False)  # this build's pages' (full builds)
-    _dirty: set[str] = field(default_factory=set, repr=False)  # what `dirty` answered
-    _shared: dict = field(default_factory=dict, repr=False)  # one object for equal templates and name tuples
-
-    def _share(self, value: Any) -> Any:
-        return self._shared.setdefault(value, value)
+    _signatures: dict[str, str] = field(default_factory=dict, repr=False)  # of the pages `dirty` answered
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
-        """The records of the output tree `token` (write.output_token of the live tree). Records describe the
-        pages of one tree: a build killed after publishing but before saving its records leaves the older
-        build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
+        """What the pages of the output tree `token` (write.output_token of the live tree) read. Records
+        describe the pages of one tree: a build killed after publishing but before saving its records leaves
+        the older build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
+        cache.put_many("fresh", {}, replace_all=True)  # what a build that failed had recorded
         head = cache.get_many("deps", ["head"]).get("head")
         if not isinstance(head, tuple) or len(head) != 6 or head[0] != FORMAT or not token or head[4] != token:
-            return cls()
-        _, buckets, (owners_n, fields_n), (group_rows, owned_rows), _, live = head
+            return cls._untrusted(cache)
+        _, count, (owners_n, fields_n), (group_rows, owned_rows), _, live = head
         owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
         names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
-                 *(f"rec:{n}" for n in range(buckets)), *(f"groups:{n}" for n in range(group_rows)),
-                 *(f"owned:{n}" for n in range(owned_rows)), "digests", "entries"]
+                 *(f"groups:{n}" for n in range(group_rows)), *(f"owned:{n}" for n in range(owned_rows)),
+                 "digests", "entries"]
         rows = cache.get_many("deps", names)
         if len(rows) != len(names):
-            return cls()  # a damaged row: no record can be trusted, render everything
+            return cls._untrusted(cache)  # a damaged row: no record can be trusted, render everything
         try:
             digests, entries = rows["digests"], rows["entries"]
             groups, owned = {}, {}
@@ -136,42 +134,39 @@ class Deps:
             for n in range(field_rows):
                 fields_ += rows[f"fields:{n}"]
             if (len(owners), len(fields_)) != (owners_n, fields_n):
-                return cls()
-            deps = cls(owners, fields_, {}, {k: _array(b) for k, b in groups.items()}, digests, entries,
-                       {s: _array(b) for s, b in owned.items()}, buckets, (owners_n, fields_n), live)
-            share = deps._share
-            for n in range(buckets):
-                deps.records.update((path, Record(share(t), share(names), values, _array(b), opaque, s))
-                                    for path, (t, names, values, b, opaque, s) in rows[f"rec:{n}"].items())
-            return deps
+                return cls._untrusted(cache)
+            return cls(cache, count, owners, fields_, {k: _array(b) for k, b in groups.items()}, digests, entries,
+                       {s: _array(b) for s, b in owned.items()}, (owners_n, fields_n), live)
         except (TypeError, ValueError, AttributeError):
-            return cls()  # rows of another shape: nothing is trusted
+            return cls._untrusted(cache)  # rows of another shape: nothing is trusted
+
+    @classmethod
+    def _untrusted(cls, cache: Cache) -> "Deps":
+        """No record: every page is rendered and recorded anew (the old records must not mix with the new)."""
+        cache.put_many("records", {}, replace_all=True)
+        cache.put_many("deps", {}, replace_all=True)
+        return cls(cache)
+
+    def _stored(self) -> Iterator[tuple[str, Record]]:
+        """The records the cache holds, by path, a chunk at a time (raises cache.Damaged)."""
+        if self.cache is not None:
+            for path, row in self.cache.scan("records"):
+                yield path, Record(*row)
 
     def save(self, cache: Cache, token: str) -> None:
         """Write, as the records of the output tree `token`, what changed: the new owners' and fields' rows,
-        the rows of records this build changed, and the head. After a pruning (or when the rows grew too full)
-        everything is written anew."""
-        wanted = max(1, len(self.records) // _BUCKET)
-        if self._pruned or not (self.buckets <= wanted * 2 and wanted <= self.buckets * 2):
-            if self._pruned:
-                self._renumber()
-            self.buckets, self.saved, self._touched = wanted, (0, 0), set(range(wanted))
+        what pages read in common, and the head. After a pruning everything is written anew."""
+        if self._pruned:
+            self._renumber()
+            self.saved = (0, 0)
             cache.put_many("deps", {}, replace_all=True)
-        cache.put_many("deps", self._rows(token))  # made (and pickled) one row at a time: 100 MB at 100 000
-        self.saved, self._touched, self._pruned = (len(self.owners), len(self.fields)), set(), False
+        cache.put_many("deps", self._rows("" if self._broken else token))  # made (and pickled) a row at a time
+        self.saved, self._pruned = (len(self.owners), len(self.fields)), False
 
     def _rows(self, token: str) -> Iterator[tuple[str, Any]]:
         for name, table, saved in (("owners", self.owners, self.saved[0]), ("fields", self.fields, self.saved[1])):
             for n in range(saved // _CHUNK, -(-len(table) // _CHUNK)):
                 yield f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK]
-        by_bucket: dict[int, list[str]] = {n: [] for n in self._touched}
-        for path in self.records:
-            n = _bucket(path, self.buckets)
-            if n in by_bucket:
-                by_bucket[n].append(path)
-        for n, paths in by_bucket.items():
-            yield f"rec:{n}", {p: (r.template, r.names, r.values, r.keys.tobytes(), r.opaque, r.signature)
-                               for p in paths if (r := self.records[p])}
         counts = []
         for name, table in (("groups", self.groups), ("owned", self.owned)):
             items = list(table.items())
@@ -180,7 +175,7 @@ class Deps:
                 yield f"{name}:{n}", {k: a.tobytes() for k, a in items[n * _CHUNK:(n + 1) * _CHUNK]}
         yield "digests", self.digests
         yield "entries", self.entries
-        yield "head", (FORMAT, self.buckets, (len(self.owners), len(self.fields)), tuple(counts), token,
+        yield "head", (FORMAT, self.count, (len(self.owners), len(self.fields)), tuple(counts), token,
                        self.live_size)
 
     def number(self, kind: str, owner: str, field_: str) -> int:
@@ -209,8 +204,8 @@ class Deps:
     def _live_keys(self) -> set[int]:
         """The keys some page reads, directly or through the fragments it used (and those fragments' own)."""
         live: set[int] = set()
-        for r in self.records.values():
-            live.update(r.keys)
+        for _, r in self._stored():
+            live.update(_array(r.keys))
         todo = [k for k in live if k in self.groups]
         while todo:
             members = self.groups[todo.pop()]
@@ -219,10 +214,11 @@ class Deps:
         return live
 
     def _renumber(self) -> None:
-        """Number anew the owners and fields some key still uses (pruning leaves the others unused)."""
+        """Number anew the owners and fields some key still uses (pruning leaves the others unused), and
+        rewrite every record with the new numbers."""
         used: set[int] = set()
-        for r in self.records.values():
-            used.update(r.keys)
+        for _, r in self._stored():
+            used.update(_array(r.keys))
         for k, members in self.groups.items():
             used.add(k)
             used.update(members)
@@ -243,7 +239,13 @@ class Deps:
         def move(a: array) -> array:
             return array("Q", sorted(map(new, a)))
 
-        self.records = {p: r._replace(keys=move(r.keys)) for p, r in self.records.items()}
+        for path, r in self._stored():  # (the scan holds no statement open between chunks: writing is safe)
+            self._fresh[path] = r._replace(keys=move(_array(r.keys)).tobytes())
+            if len(self._fresh) >= _FLUSH:
+                self._flush()
+        self._flush()
+        if self.cache is None or not self.cache.move("fresh", "records"):
+            self._broken = True
         self.groups = {new(k): move(m) for k, m in self.groups.items()}
         self.digests = {new(k): d for k, d in self.digests.items()}
         self.owned = {s: move(a) for s, a in self.owned.items()}
@@ -254,7 +256,8 @@ class Deps:
         """The paths of `pages` (None: of the last build's pages) that must be rendered again. `old_entry(digest)`
         gives an entry as the last build had it (None when the cache no longer has it). `edited`: in an edit
         build, the only entries that can have changed (nothing else of the site moved, so neither other keys
-        nor page-local reads are checked); None checks every entry and everything else."""
+        nor page-local reads are checked); None checks every entry and everything else. In an edit build a
+        damaged record raises cache.Damaged; a full build then renders every page."""
         changed = self._changed_keys(view, templates, old_entry, edited)
         known: dict[int, bool] = {}
 
@@ -269,22 +272,45 @@ class Deps:
             return hit
 
         changed.update(k for k in self.groups if group_changed(k))
-        if pages is None:  # an edit build: no template changed, no page moved, no page-local read changed
-            return {path for path, r in self.records.items() if r.opaque or not changed.isdisjoint(r.keys)}
-        out = set()
-        sources = view.sources or [e.article.source for e in view.entries]
+        out: set[str] = set()
         signatures = self._signatures = {}
+        if pages is None:  # an edit build: no template changed, no page moved, no page-local read changed
+            for path, r in self._stored():
+                if r.opaque or not changed.isdisjoint(_array(r.keys)):
+                    out.add(path)
+                    signatures[path] = r.signature
+            return out
+        by_path = {p.path: p for p in pages}
+        sources = view.sources or [e.article.source for e in view.entries]
+        kept, gone = self._kept, self._gone
+        try:
+            for path, r in self._stored():
+                p = by_path.get(path)
+                if p is None:
+                    gone.append(path)
+                    continue
+                kept.add(path)
+                signature = page_signature(p, sources)
+                if r.opaque or r.template != templates.template_key(p.template) \
+                        or not changed.isdisjoint(_array(r.keys)):
+                    out.add(path)
+                    signatures[path] = signature
+                elif r.names and (signature != r.signature or not signature):
+                    if _local_digests(r.names, p, page_context(p, view)) != r.values:
+                        out.add(path)
+                        signatures[path] = signature
+                    elif signature != r.signature and POSITIONAL.isdisjoint(r.names):
+                        self._fresh[path] = r._replace(signature=signature)  # equal reads: carried over
+        except Damaged:
+            kept.clear()
+            gone.clear()
+            self._fresh.clear()
+            if self.cache is not None:
+                self.cache.put_many("records", {}, replace_all=True)  # the new records are all there will be
         for p in pages:
-            r = self.records.get(p.path)
-            signature = signatures[p.path] = page_signature(p, sources)
-            if r is None or r.opaque or r.template != templates.template_key(p.template) \
-                    or not changed.isdisjoint(r.keys):
+            if p.path not in kept:
                 out.add(p.path)
-            elif r.names and (signature != r.signature or not signature):
-                ctx = page_context(p, view)
-                if _local_digests(r.names, p, ctx) != r.values:
-                    out.add(p.path)
-        self._dirty = out
+                signatures[p.path] = page_signature(p, sources)
         return out
 
     def _changed_keys(self, view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
@@ -317,21 +343,23 @@ class Deps:
         return changed
 
     def add(self, path: str, read: Read) -> None:
-        """A page this build rendered: what it read replaces its record (numbered now, so that a large build
-        never holds every page's key texts at once)."""
-        old = self.records.get(path)
-        if self._signatures is not None:  # a full build: `dirty` saw every page
-            signature = self._signatures.get(path, "")
-        else:  # an edit build: no page moved
-            signature = old.signature if old else ""
+        """A page this build rendered: what it read replaces its record (numbered now, and sent to the cache
+        every _FLUSH pages, so that a large build never holds every page's reads at once)."""
         names = tuple(name for name, _ in read.local)
-        if not POSITIONAL.isdisjoint(names):
-            signature = ""  # its reads hold article positions: compared one by one in every full build
+        # A page `dirty` answered keeps the signature it found (an edit build: the one the page had); a page
+        # with page-local reads holding article positions has none: they are compared in every full build.
+        signature = "" if not POSITIONAL.isdisjoint(names) else self._signatures.get(path, "")
         values = b"".join(bytes.fromhex(d) for _, d in read.local)
-        self.records[path] = Record(self._share(read.template), self._share(names), values, self._number_all(read),
-                                    read.opaque, signature)
+        self._fresh[path] = Record(read.template, names, values, self._number_all(read).tobytes(), read.opaque,
+                                   signature)
         self._rendered.add(path)
-        self._touched.add(_bucket(path, self.buckets))
+        if len(self._fresh) >= _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._fresh and self.cache is not None:
+            self.cache.put_many("fresh", ((path, tuple(r)) for path, r in self._fresh.items()))
+        self._fresh = {}
 
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
@@ -356,20 +384,16 @@ class Deps:
 
     def update(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates, entries: Iterable[Entry],
                full: bool) -> None:
-        """After rendering (`add`, `add_group`): the records of pages that are gone are dropped, and the digests
-        of what is read are brought up to date (keys not owned by an entry; the entries themselves). `entries`:
-        all of them (`full`), or those an edit build changed. `pages`: this build's (None: the last build's)."""
+        """After rendering (`add`, `add_group`) and publishing: this build's records replace the old ones in
+        the cache, the records of pages that are gone are dropped, and the digests of what is read are brought
+        up to date (keys not owned by an entry; the entries themselves). `entries`: all of them (`full`), or
+        those an edit build changed. `pages`: this build's (None: the last build's, in an edit build)."""
+        self._flush()
         if pages is not None:
-            present = {p.path for p in pages}
-            for path in [path for path in self.records if path not in present]:
-                del self.records[path]
-                self._touched.add(_bucket(path, self.buckets))
-        for path, signature in (self._signatures or {}).items():  # pages carried over: their reads were equal
-            r = self.records.get(path)
-            if r is not None and path not in self._dirty and path not in self._rendered and r.signature != signature \
-                    and r.names and POSITIONAL.isdisjoint(r.names):
-                self.records[path] = r._replace(signature=signature)
-                self._touched.add(_bucket(path, self.buckets))
+            self.count = len(self._kept | self._rendered)
+        if self.cache is None or not self.cache.move("fresh", "records", self._gone):
+            self._broken = True  # the head saved will match no tree: the next build trusts no record
+        self._gone, self._kept, self._rendered = [], set(), set()
         if full and self.live_size and self._size() > _PRUNE_GROWTH * max(self.live_size, _PRUNE_FLOOR):
             # What no page reads any more (edited pages leave old keys behind) is dropped once it could be half.
             live = self._live_keys()
@@ -406,10 +430,6 @@ def _array(data: bytes) -> array:
     out = array("Q")
     out.frombytes(data)
     return out
-
-
-def _bucket(path: str, buckets: int) -> int:
-    return zlib.crc32(path.encode("utf-8", "surrogatepass")) % buckets
 
 
 def _entry_read(entry: Entry, kind: str, field_: str) -> str:

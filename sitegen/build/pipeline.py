@@ -15,7 +15,7 @@ from ..render import context
 from . import delta, dependencies, inputs, search, workers
 from ..structure import links, photos, routes
 from ..content import model, read
-from .cache import Cache, digest_text
+from .cache import Cache, Damaged, digest_text
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from ..structure.markup import BodyInfo, MarkupOptions, Renderer
@@ -251,9 +251,12 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if diagnostics is None:
         return None
     deps = dependencies.Deps.load(cache, state.token)
-    if len(deps.records) != plan.pages:
+    if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
-    dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
+    try:
+        dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
+    except Damaged:
+        return None
     redo = delta.pages_at(cache, plan, dirty)
     report.extend(diagnostics)
     shown = {e.body_key for e in entries.memo.values()}
