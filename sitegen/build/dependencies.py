@@ -98,6 +98,9 @@ class Deps:
     _kept: set[str] = field(default_factory=set, repr=False)  # pages whose stored record stays theirs
     _gone: list[str] = field(default_factory=list, repr=False)  # records of pages that are no more
     _pruned: bool = field(default=False, repr=False)
+    _pruned_rows: bool = field(default=False, repr=False)  # every row of groups and owned is to be written
+    _new_groups: set[int] = field(default_factory=set, repr=False)  # fragments (re)made by this build
+    _new_owned: set[str] = field(default_factory=set, repr=False)  # sources with a key first read now
     _broken: bool = field(default=False, repr=False)  # the records could not be brought up to date
     _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
@@ -160,19 +163,25 @@ class Deps:
             self._renumber()
             self.saved = (0, 0)
             cache.put_many("deps", {}, replace_all=True)
+        self._pruned_rows = self._pruned or self.saved == (0, 0)
         cache.put_many("deps", self._rows("" if self._broken else token))  # made (and pickled) a row at a time
         self.saved, self._pruned = (len(self.owners), len(self.fields)), False
+        self._new_groups, self._new_owned = set(), set()
 
     def _rows(self, token: str) -> Iterator[tuple[str, Any]]:
         for name, table, saved in (("owners", self.owners, self.saved[0]), ("fields", self.fields, self.saved[1])):
             for n in range(saved // _CHUNK, -(-len(table) // _CHUNK)):
                 yield f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK]
         counts = []
-        for name, table in (("groups", self.groups), ("owned", self.owned)):
+        for name, table, touched in (("groups", self.groups, self._new_groups), ("owned", self.owned, self._new_owned)):
+            # Rows hold the table in its order, which only grows at the end (pruning writes everything anew):
+            # only the rows holding something this build changed are written again.
+            rows = {pos // _CHUNK for pos, k in enumerate(table) if k in touched} if not self._pruned_rows else None
             items = list(table.items())
             counts.append(-(-len(items) // _CHUNK))
             for n in range(counts[-1]):
-                yield f"{name}:{n}", {k: a.tobytes() for k, a in items[n * _CHUNK:(n + 1) * _CHUNK]}
+                if rows is None or n in rows:
+                    yield f"{name}:{n}", {k: a.tobytes() for k, a in items[n * _CHUNK:(n + 1) * _CHUNK]}
         yield "digests", self.digests
         yield "entries", self.entries
         yield "head", (FORMAT, self.count, (len(self.owners), len(self.fields)), tuple(counts), token,
@@ -363,7 +372,9 @@ class Deps:
 
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
-        self.groups[self.number(GROUP, name, "")] = self._number_all(read)
+        key = self.number(GROUP, name, "")
+        self.groups[key] = self._number_all(read)
+        self._new_groups.add(key)
 
     def _number_all(self, read: Read) -> array:
         """Number what `read` read, and file keys read for the first time: an entry's under its source
@@ -376,8 +387,10 @@ class Deps:
                 known = self.owned.get(owner)
                 if known is None:
                     self.owned[owner] = array("Q", [key])
+                    self._new_owned.add(owner)
                 elif key not in known:
                     known.append(key)
+                    self._new_owned.add(owner)
             elif kind != GROUP and key not in self.digests:
                 self._pending.add(key)
         return array("Q", sorted(out))
