@@ -33,6 +33,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
 from waitress.utilities import BadRequest, Error
 
 from ..config import SiteConfig
@@ -75,16 +76,31 @@ class _Parser(HTTPRequestParser):
 
     def _refuse(self, error: Error, consumed: int) -> int:
         self.parse_header(b"GET / HTTP/1.0\r\n")  # as waitress does for its own early refusals: an error answer needs a request
+        self.first_line = b""  # for the log: not the placeholder above
         self.error, self.completed = error, True
         return consumed
 
 
+class _ErrorTask(ErrorTask):
+    """waitress's answer to a request it refused itself (400, 411, 413, 431), logged like the others."""
+
+    def execute(self) -> None:
+        super().execute()
+        log = getattr(self.channel.server, "log", None)
+        if log is not None:
+            line = getattr(self.request, "first_line", b"")
+            log(record(client=self.channel.addr[0], status=int(self.status.split()[0]), error=str(self.request.error.body),
+                       request=wire_text(line.decode("latin-1"), 300)))
+
+
 class _Channel(HTTPChannel):
     parser_class = _Parser
+    error_task_class = _ErrorTask
 
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    log: Callable[[str], None] | None = None  # where `_ErrorTask` writes
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # idle connections (no request under way) past channel_timeout
@@ -100,7 +116,8 @@ class StatsServer:
     another (the shape of the standard library's servers, which tests and benchmarks drive)."""
 
     def __init__(self, app: Callable[..., Any], host: str, port: int, *, timeout: float = TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS, threads: int = THREADS):
+                 max_connections: int = MAX_CONNECTIONS, threads: int = THREADS,
+                 log: Callable[[str], None] | None = None):
         adj = Adjustments(
             host=host, port=port, ident="sitegen-stats", threads=threads,
             connection_limit=max_connections, channel_timeout=timeout,
@@ -113,6 +130,7 @@ class StatsServer:
         )
         self._map: dict[int, Any] = {}
         self._server = _Server(app, map=self._map, adj=adj)
+        self._server.log = log
         self.server_address = (self._server.effective_host, self._server.effective_port)
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -218,7 +236,7 @@ def make_server(store: Store, articles: Any, site_origin: str, *, host: str = "1
     collector = Collector(store, articles, site_origin, RateLimit(rate, window), tuple(extra_origins), log=log)
     trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
     return StatsServer(_App(collector, trust_proxy or bool(trusted), trusted, log), host, port, timeout=timeout,
-                       max_connections=max_connections)
+                       max_connections=max_connections, log=log)
 
 
 def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trust_proxy: bool,
