@@ -402,6 +402,8 @@ def test_stats_serve_command_on_waitress(site, tmp_path):
         statuses = [probe.call("POST", "/api/vote", vote(f"c{i}"), headers=[
             ("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "203.0.113.9")])[0] for i in range(5)]
         assert statuses == [200] * 3 + [429] * 2
+        with ThreadPoolExecutor(8) as pool:  # concurrent requests: their log lines must not interleave
+            assert set(pool.map(lambda _: probe.call("GET", "/api/health")[0], range(40))) == {200}
         with socket.create_connection(("127.0.0.1", port)) as idle:  # closed after --timeout
             idle.settimeout(6)
             began = time.monotonic()
@@ -411,7 +413,7 @@ def test_stats_serve_command_on_waitress(site, tmp_path):
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert "waitress" in out.splitlines()[0]
-    logged = out.splitlines()[1:]
-    assert logged and "\x1b" not in out
-    assert any(json.loads(x).get("target") == "/api/\x1b[2J\x1b[31mhacked" for x in logged)
+    records = [json.loads(x) for x in out.splitlines()[1:]]  # every line one JSON record
+    assert len(records) >= 47 and "\x1b" not in out
+    assert any(r.get("target") == "/api/\x1b[2J\x1b[31mhacked" for r in records)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM votes").fetchone()[0] == 3

@@ -23,6 +23,7 @@ import logging
 import resource
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -47,7 +48,7 @@ MAX_WIRE_BODY = 16384  # a larger body is refused by waitress before it is read 
 MAX_HEADERS = 32768  # bytes of request line and headers (nginx's default buffers hold 32 KB)
 TIMEOUT = 10.0  # seconds: a request must arrive whole within it, and an idle connection is closed after it
 MAX_CONNECTIONS = 1000  # open connections; past it new ones wait in the listen queue
-THREADS = 8  # workers for complete requests (reading them is the event loop's)
+THREADS = 4  # workers for complete requests (reading them is the event loop's); more only contend for the GIL
 
 
 class _LengthRequired(Error):
@@ -244,8 +245,12 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
           max_connections: int = MAX_CONNECTIONS) -> int:
     """`sitegen stats serve`: run until Ctrl-C or SIGTERM."""
 
+    printing = threading.Lock()
+
     def log(line: str) -> None:
-        print(line, flush=True)
+        with printing:  # print() writes the line and its newline apart: threads would interleave records
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
     _route_waitress_log(log)
     try:
