@@ -271,13 +271,11 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
           f"tệp {db}, nhận từ {config.origin}; waitress). Ctrl-C để dừng.", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # systemd's stop: leave the loop and close the database like Ctrl-C
+        raise SystemExit(0)  # systemd's stop: leave the loop and close the database, as Ctrl-C does (exit 130)
 
     signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
         store.close()
