@@ -44,6 +44,7 @@ class Collector:
         self.lines: list[str] = []
         self.server = make_server(self.store, articles, ORIGIN, log=self.lines.append, **kw)
         self.port = self.server.server_address[1]
+        assert isinstance(self.port, int)  # as the standard library's servers give it
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -132,7 +132,7 @@ class StatsServer:
         self._map: dict[int, Any] = {}
         self._server = _Server(app, map=self._map, adj=adj)
         self._server.log = log
-        self.server_address = (self._server.effective_host, self._server.effective_port)
+        self.server_address = (self._server.effective_host, int(self._server.effective_port))  # waitress gives text
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
