@@ -57,9 +57,10 @@ class KnownArticles:
     """The ids the collector accepts. Reloaded (at most every `every` seconds) when an unknown id arrives, so a
     newly published article counts without a restart and unknown ids cannot make it rescan the site nonstop.
 
-    A reload that fails keeps the ids known so far and is retried later and later (doubling up to
-    `max_backoff`), so a broken article does not turn every unknown id into a rescan; a slow reload is done by
-    one request while the others answer from the ids known so far instead of queueing behind it."""
+    A reload that fails (raises: a site folder that cannot be read, front matter the reader chokes on) keeps the
+    ids known so far and is retried later and later (doubling up to `max_backoff`), so it does not turn every
+    unknown id into a rescan; a slow reload is done by one request while the others answer from the ids known
+    so far instead of queueing behind it."""
 
     def __init__(self, load: Callable[[], Iterable[str]], every: float = 30.0, *, backoff: float = 5.0,
                  max_backoff: float = 600.0, log: Callable[[str], None] | None = None):
