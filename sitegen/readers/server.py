@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import resource
 import signal
 import sqlite3
 import sys
@@ -285,6 +284,10 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
 def _within_descriptor_limit(wanted: int) -> int:
     """Raise the open-file limit for `wanted` connections if allowed; otherwise accept fewer connections than
     there are descriptors, so the server never fails to open its database or accept with EMFILE."""
+    try:
+        import resource
+    except ImportError:  # not a Unix: no limit to raise here
+        return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = wanted + 64
     if soft != resource.RLIM_INFINITY and soft < need:

@@ -139,12 +139,14 @@ class Store:
             return _totals(db, article)
 
     def export(self) -> dict[str, Any]:
-        with self._reading() as db:
-            db.execute("BEGIN")  # one snapshot: votes, views and comments from the same moment
+        # Its own connection: a large export (a build's `--stats URL`) does not hold up the readers' totals.
+        with _sqlite_errors():
+            db = self._connect(self.busy_timeout)
             try:
+                db.execute("BEGIN")  # one snapshot: votes, views and comments from the same moment
                 return export(db)
             finally:
-                db.execute("COMMIT")
+                db.close()
 
     def comments(self, status: str | None = "pending") -> list[dict[str, Any]]:
         with self._reading() as db:
