@@ -361,6 +361,7 @@ def _client_hello() -> bytes:
     ("binary garbage", b"\x00\x01\x02\x03\r\n\r\n", b"400"),
     ("chunked body", b"POST /api/vote HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", b"411"),
     ("body over the wire limit", b"POST /api/vote HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{", b"413"),
+    ("headers over 32 KB", b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 40000 + b"\r\n\r\n", b"431"),
 ])
 def test_malformed_requests_get_a_quick_4xx(collector, name, data, status):
     answer, took = collector.raw(data if data is not None else _client_hello())
