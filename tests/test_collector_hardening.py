@@ -168,7 +168,7 @@ def test_slowloris_neither_blocks_new_readers_nor_outlives_the_deadline(tmp_path
         began = time.monotonic()
         open_ = set(range(600))
         answers = []
-        while open_ and time.monotonic() - began < 9:
+        while open_ and time.monotonic() - began < 10:
             for i in list(open_):  # one more header byte on every connection still open
                 try:
                     socks[i].send(b"X")
@@ -189,9 +189,9 @@ def test_slowloris_neither_blocks_new_readers_nor_outlives_the_deadline(tmp_path
                     open_.discard(i)
         closed_after = time.monotonic() - began
         assert [a[0] for a in answers] == [200] * 3
-        assert max(a[1] for a in answers) < 1.5, answers  # served within a second or two
+        assert max(a[1] for a in answers) < 2, answers  # served within a second or two
         assert not open_, f"{len(open_)} trickling connections still open after {closed_after:.1f} s"
-        assert closed_after < 3 + 3  # the 3 s deadline, checked every half second, plus a loaded machine
+        assert closed_after < 3 + 4  # the 3 s deadline, checked every second, plus a loaded machine
         assert c.call("GET", "/api/health")[0] == 200
     finally:
         for s in socks:
