@@ -91,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     ss.add_argument("--port", "-p", type=int, default=8081, help="cổng (mặc định 8081)")
     ss.add_argument("--rate", type=int, default=120, help="số yêu cầu tối đa mỗi phút cho một địa chỉ (mặc định 120)")
     ss.add_argument("--trust-proxy", action="store_true", help="lấy địa chỉ bạn đọc từ X-Forwarded-For (chỉ khi đứng sau proxy)")
+    ss.add_argument("--trusted-proxy", action="append", default=[], metavar="ĐỊA-CHỈ", type=_network,
+                    help="thêm một proxy tin cậy (địa chỉ hoặc dải, vd. 10.0.0.0/8) khi có nhiều tầng proxy; kéo theo --trust-proxy")
+    ss.add_argument("--timeout", type=_positive(float), default=10.0, metavar="GIÂY",
+                    help="thời gian tối đa để nhận trọn một yêu cầu, và để giữ kết nối rảnh (mặc định 10)")
+    ss.add_argument("--max-connections", type=_positive(int), default=1000, metavar="N",
+                    help="số kết nối mở cùng lúc tối đa (mặc định 1000)")
     ss.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                     help="thêm một nguồn được gửi số liệu (ngoài base_url và 127.0.0.1)")
     ss.set_defaults(run=_stats_serve, failed="Máy thu số liệu không chạy: {n} lỗi.")
@@ -101,6 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
     sc.set_defaults(run=_stats_comments, failed="Chưa duyệt được: {n} lỗi.")
     return p
+
+
+def _network(text: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"không phải địa chỉ IP hay dải địa chỉ: {text!r} (ví dụ 10.0.0.5 hoặc 10.0.0.0/8)") from None
+    return text
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"cần một số lớn hơn 0, không phải {text!r}")
+        return value
+
+    return parse
 
 
 def _site_args(p: argparse.ArgumentParser) -> None:
@@ -214,7 +243,8 @@ def _stats_serve(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load(args.source)
     return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
-                 trust_proxy=args.trust_proxy, extra_origins=args.allow_origin)
+                 trust_proxy=args.trust_proxy, extra_origins=args.allow_origin, trusted_proxies=args.trusted_proxy,
+                 timeout=args.timeout, max_connections=args.max_connections)
 
 
 def _stats_comments(args: argparse.Namespace) -> int:

@@ -3,12 +3,14 @@ file or the collector's URL; approved comments only; the most-read block follows
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 import threading
 
 import pytest
 
-from conftest import article, text_of, tree_snapshot
+from conftest import article, serving, text_of, tree_snapshot
 
 from sitegen.readers.figures import Figures, _parse_export, apply
 from sitegen.readers.server import make_server
@@ -109,6 +111,20 @@ def test_stats_from_the_collector_url(news, tmp_path):
     assert figures(news.html(HOI_NGHI + "index.html"))["score"] == "Tổng số điểm của bài viết là: 15 trong 4 đánh giá"
 
 
+def test_absurd_collected_figures_are_a_stats_warning_not_a_template_error(news, tmp_path):
+    """An export (from a damaged or impostor collector) with views = 10**25, which the pages' number formatting
+    cannot show: the build names the figures (STATS001), publishes with the front matter ones, blames no template."""
+    served = tmp_path / "collector"
+    (served / "api").mkdir(parents=True)
+    (served / "api" / "export").write_text(json.dumps({"version": 1, "articles": {
+        HOI_NGHI: {"views": 10**25, "rating_total": 0, "rating_count": 0, "comments": []}}}))
+    with serving(served) as url:
+        result = news.cli("build", "--stats", url)
+    assert result.returncode == 0 and "cảnh báo[STATS001]" in result.stderr and "TPL001" not in result.stderr
+    assert "không hợp lệ" in result.stderr and "Traceback" not in result.stderr
+    assert figures(news.html(HOI_NGHI + "index.html"))["views"] == "500"
+
+
 def test_unreadable_stats_warn_and_keep_front_matter(news, tmp_path):
     missing = tmp_path / "khong-co.sqlite3"
     result = news.cli("build", "--stats", str(missing))
@@ -120,7 +136,10 @@ def test_unreadable_stats_warn_and_keep_front_matter(news, tmp_path):
 
 @pytest.mark.parametrize("data", [[], {"articles": {HOI_NGHI: {"views": -1, "rating_total": 0, "rating_count": 0}}},
                                   {"articles": {HOI_NGHI: {"views": 1, "rating_total": 0, "rating_count": 0,
-                                                           "comments": [{"id": 1}]}}}])
+                                                           "comments": [{"id": 1}]}}},
+                                  {"articles": {HOI_NGHI: {"views": 10**25, "rating_total": 0, "rating_count": 0}}},
+                                  {"articles": {HOI_NGHI: {"views": 1, "rating_total": 999999, "rating_count": 1}}},
+                                  {"articles": {HOI_NGHI: {"views": 1, "rating_total": 1, "rating_count": 2}}}])
 def test_malformed_export_is_refused(data):
     with pytest.raises(ValueError):
         _parse_export(data)

@@ -278,7 +278,7 @@ def test_moderation_commands(tmp_path):
     store.close()
     db = str(tmp_path / "stats.sqlite3")
     listed = run_cli("stats", "comments", "--db", db)
-    assert listed.returncode == 0 and "Trần B: Ý kiến một" in listed.stdout and "Lê C" in listed.stdout
+    assert listed.returncode == 0 and '"Trần B": "Ý kiến một"' in listed.stdout and '"Lê C"' in listed.stdout
     assert run_cli("stats", "comments", "approve", str(first), "--db", db).returncode == 0
     assert run_cli("stats", "comments", "reject", str(first + 1), "--db", db).returncode == 0
     assert "Không có ý kiến nào đang chờ duyệt." in run_cli("stats", "comments", "list", "--db", db).stdout

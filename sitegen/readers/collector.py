@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 from ..config import SiteConfig
 from ..diagnostics import Reporter
 from .figures import article_id
-from .store import Store
+from .logs import record
+from .store import Store, Unavailable
 
 MAX_NAME = 80  # characters of a commenter's name
 MAX_TEXT = 2000  # characters of one comment
@@ -54,21 +55,43 @@ class RateLimit:
 
 class KnownArticles:
     """The ids the collector accepts. Reloaded (at most every `every` seconds) when an unknown id arrives, so a
-    newly published article counts without a restart and unknown ids cannot make it rescan the site nonstop."""
+    newly published article counts without a restart and unknown ids cannot make it rescan the site nonstop.
 
-    def __init__(self, load: Callable[[], Iterable[str]], every: float = 30.0):
-        self._load, self.every = load, every
+    A reload that fails (raises: a site folder that cannot be read, front matter the reader chokes on) keeps the
+    ids known so far and is retried later and later (doubling up to `max_backoff`), so it does not turn every
+    unknown id into a rescan; a slow reload is done by one request while the others answer from the ids known
+    so far instead of queueing behind it."""
+
+    def __init__(self, load: Callable[[], Iterable[str]], every: float = 30.0, *, backoff: float = 5.0,
+                 max_backoff: float = 600.0, log: Callable[[str], None] | None = None):
+        self._load, self.every, self.backoff, self.max_backoff, self._log = load, every, backoff, max_backoff, log
         self._ids = frozenset(load())
-        self._loaded = time.monotonic()
+        self._next = time.monotonic() + every
+        self._failures = 0
         self._lock = threading.Lock()
 
     def __contains__(self, article: object) -> bool:
         if article in self._ids:
             return True
-        with self._lock:
-            if time.monotonic() - self._loaded >= self.every:
-                self._ids, self._loaded = frozenset(self._load()), time.monotonic()
+        if time.monotonic() >= self._next and self._lock.acquire(blocking=False):
+            try:
+                self._reload()
+            finally:
+                self._lock.release()
         return article in self._ids
+
+    def _reload(self) -> None:
+        try:
+            ids = frozenset(self._load())
+        except Exception as exc:  # noqa: BLE001 (whatever broke, the service keeps the ids it has)
+            self._failures += 1
+            wait = min(self.max_backoff, max(self.every, self.backoff) * 2 ** (self._failures - 1))
+            self._next = time.monotonic() + wait
+            if self._log is not None:
+                self._log(record(event="site-reload-failed", error=repr(exc), retry_in_s=round(wait, 1),
+                                 failures=self._failures, articles=len(self._ids)))
+            return
+        self._ids, self._failures, self._next = ids, 0, time.monotonic() + self.every
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -109,6 +132,8 @@ class Collector:
     site_origin: str
     limit: RateLimit
     extra_origins: tuple[str, ...] = ()
+    log: Callable[[str], None] | None = None
+    _storage: str = field(default="ok", init=False, repr=False)  # the database state last logged, to log changes only
 
     def origin_allowed(self, origin: str) -> bool:
         return origin == self.site_origin or origin in self.extra_origins or bool(_LOCAL_ORIGIN.match(origin))
@@ -133,6 +158,17 @@ class Collector:
         except _Refused as refused:
             extra = {"Retry-After": str(int(self.limit.window))} if refused.status == 429 else {}
             return Response(refused.status, {**error_body(refused.message), **refused.extra}, {**self.cors(origin), **extra})
+        except Unavailable as down:
+            self._storage_changed(down.state, down.detail)
+            return Response(503, {**error_body(_UNAVAILABLE[down.state]), "database": down.state},
+                            {**self.cors(origin), "Retry-After": "2" if down.state == "locked" else "60"})
+
+    def _storage_changed(self, state: str, detail: str = "") -> None:
+        # One log line when the database goes wrong (and one when it recovers), not one per refused request.
+        if state != self._storage:
+            self._storage = state
+            if self.log is not None:
+                self.log(record(event="database", state=state, detail=detail, file=str(self.store.path)))
 
     def _route(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, address: str) -> Response:
         url = urlsplit(target)
@@ -144,7 +180,9 @@ class Collector:
         if method != routes[path]:
             raise _Refused(405, f"địa chỉ này chỉ nhận {routes[path]}")
         if path == "/api/health":
-            return Response(200, {"ok": True, "articles": len(self.articles)})
+            self.store.health()  # raises Unavailable (503) unless the file is ours, readable and writable now
+            self._storage_changed("ok")
+            return Response(200, {"ok": True, "articles": len(self.articles), "database": "ok"})
         origin = headers.get("origin")
         if origin and not self.origin_allowed(origin):
             raise _Refused(403, "nguồn (Origin) không được phép gửi số liệu tới đây")
@@ -161,6 +199,11 @@ class Collector:
         if not isinstance(token, str) or not _TOKEN.match(token):
             raise _Refused(400, "mã trình duyệt (client) không hợp lệ")
         client = self.store.client(address, token)
+        answer = self._write(path, article, data, client)
+        self._storage_changed("ok")
+        return answer
+
+    def _write(self, path: str, article: str, data: dict[str, Any], client: str) -> Response:
         if path == "/api/view":
             self.store.view(article)
             return Response(200, {"ok": True, **self.store.totals(article)})
@@ -184,6 +227,13 @@ class Collector:
         return article
 
 
+_UNAVAILABLE = {
+    "locked": "máy thu đang bận ghi số liệu; hãy thử lại sau giây lát",
+    "deleted": "máy thu tạm ngừng nhận số liệu (tệp số liệu bị xoá); quản trị cần khôi phục tệp",
+    "error": "máy thu tạm ngừng nhận số liệu (lỗi lưu trữ); hãy thử lại sau",
+}
+
+
 def error_body(message: str) -> dict[str, Any]:
     """The JSON of a refusal, here and in `server` (411, 413, 500)."""
     return {"ok": False, "error": message}
@@ -197,6 +247,8 @@ def _json_body(headers: Mapping[str, str], body: bytes | None) -> dict[str, Any]
         data = json.loads((body or b"").decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _Refused(400, "dữ liệu gửi lên không phải JSON hợp lệ") from None
+    except RecursionError:  # [[[[... a few thousand deep, in a body under the size limit
+        raise _Refused(400, "dữ liệu JSON lồng nhau quá sâu") from None
     if not isinstance(data, dict):
         raise _Refused(400, "dữ liệu gửi lên phải là một đối tượng JSON {...}")
     return data

@@ -27,6 +27,9 @@ from ..structure.routes import article_url
 from .store import export
 
 MAX_EXPORT = 50_000_000  # bytes the build accepts from GET /api/export
+# A figure past this is no count of real readers but a damaged or hostile export; far below it the pages'
+# number formatting still works (it fails from 10**25).
+MAX_FIGURE = 10**15
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,11 @@ def _parse_export(data: Any) -> dict[str, Figures]:
     out = {}
     for article, v in data["articles"].items():
         nums = [v.get(k) if isinstance(v, dict) else None for k in ("views", "rating_total", "rating_count")]
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in nums):
-            raise ValueError(f"số liệu của '{article}' không hợp lệ")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_FIGURE for n in nums):
+            raise ValueError(f"số liệu của '{article}' không hợp lệ (số nguyên từ 0 đến {MAX_FIGURE})")
+        if not nums[2] <= nums[1] <= 5 * nums[2]:  # each vote is 1 to 5 points
+            raise ValueError(f"số liệu của '{article}' không hợp lệ: tổng điểm {nums[1]} không khớp {nums[2]} lượt "
+                             "đánh giá (mỗi lượt 1-5 điểm)")
         comments = []
         for c in v.get("comments", []):
             try:

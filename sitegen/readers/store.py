@@ -9,15 +9,18 @@ gives a new reader. That is what a server without accounts can do, no more.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..diagnostics import Diagnostic
+from .logs import quote, visible
 
 MAX_PENDING = 200  # comments waiting for moderation, per article: a flood cannot fill the disk
 
@@ -33,81 +36,169 @@ CREATE INDEX IF NOT EXISTS comments_article ON comments (article, status);
 """
 
 
+BUSY_TIMEOUT = 0.5  # seconds a request waits for a database another program holds; then 503, never a stall
+
+
+class Unavailable(Exception):
+    """The database cannot serve this request now. `state` is what `/api/health` reports: "locked" (another
+    program holds it, or our own requests queue for it), "deleted" (the file was removed or replaced while the
+    collector runs), or "error" (disk full, I/O error, read-only file...)."""
+
+    def __init__(self, state: str, detail: str):
+        super().__init__(detail)
+        self.state, self.detail = state, detail
+
+
 class Store:
     """The collector's SQLite file (WAL: the build may read it while the service writes).
 
-    One connection behind a lock: every write is a single short statement, so a lock costs nothing next to
-    the HTTP round trip, and it makes "counted exactly once" a property of SQLite's constraints alone.
+    Two connections, each behind a lock: one writes, one reads. Every write is a single short statement, so
+    the lock costs nothing next to the HTTP round trip, and it makes "counted exactly once" a property of
+    SQLite's constraints alone; reads go on while a write waits. Waits are short (`BUSY_TIMEOUT`, for our
+    locks and SQLite's alike): a database held by another program (a backup, an `sqlite3` shell left in a
+    transaction) makes requests fail fast with `Unavailable` instead of piling up behind it.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self.path, self.busy_timeout = path, busy_timeout
+        self._write_lock, self._read_lock = threading.Lock(), threading.Lock()
+        self._db = self._connect(10.0)  # starting may wait for a backup to finish; serving may not
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a power cut loses the last moments, never the file
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
         self.salt = self._db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._reader = self._connect(busy_timeout)
+        # The file SQLite has open, to notice when the path stops leading to it: a deleted or replaced file
+        # would take every later write with it at the next restart.
+        self._identity = _identity(path)
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        return sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=timeout)
 
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def client(self, address: str, token: str) -> str:
         """The reader as stored: addresses are personal data, so only a salted hash is kept."""
         return hashlib.sha256(f"{self.salt}\0{address}\0{token}".encode()).hexdigest()[:32]
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        self._check_file()
+        with _held(self._write_lock, self.busy_timeout), _sqlite_errors():
+            yield self._db
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with _held(self._read_lock, self.busy_timeout), _sqlite_errors():
+            yield self._reader
+
+    def _check_file(self) -> None:
+        if _identity(self.path) != self._identity:
+            raise Unavailable("deleted", f"tệp số liệu {self.path} đã bị xoá hoặc thay bằng tệp khác khi máy thu "
+                                         "đang chạy")
+
+    def health(self) -> str:
+        """"ok", or raise `Unavailable`: the file is still ours, readable, and its write lock can be taken now."""
+        with self._writing() as db:
+            db.execute("BEGIN IMMEDIATE")  # takes the write lock (or fails within busy_timeout), writes nothing
+            db.execute("ROLLBACK")
+        with self._reading() as db:
+            db.execute("SELECT count(*) FROM meta").fetchone()
+        return "ok"
+
     def vote(self, article: str, score: int, client: str) -> bool:
         """Record a vote; False when this reader already voted for this article."""
-        with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO votes VALUES (?, ?, ?, ?)", (article, score, client, _now()))
+        with self._writing() as db:
+            cur = db.execute("INSERT OR IGNORE INTO votes VALUES (?, ?, ?, ?)", (article, score, client, _now()))
             return cur.rowcount == 1
 
     def view(self, article: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT INTO views VALUES (?, 1) ON CONFLICT (article) DO UPDATE SET count = count + 1",
-                             (article,))
+        with self._writing() as db:
+            db.execute("INSERT INTO views VALUES (?, 1) ON CONFLICT (article) DO UPDATE SET count = count + 1",
+                       (article,))
 
     def comment(self, article: str, name: str, text: str, client: str) -> int | None:
         """Queue a comment for moderation; None when too many already wait for this article."""
-        with self._lock:
-            waiting = self._db.execute("SELECT count(*) FROM comments WHERE article = ? AND status = 'pending'",
-                                       (article,)).fetchone()[0]
+        with self._writing() as db:
+            waiting = db.execute("SELECT count(*) FROM comments WHERE article = ? AND status = 'pending'",
+                                 (article,)).fetchone()[0]
             if waiting >= MAX_PENDING:
                 return None
-            cur = self._db.execute("INSERT INTO comments (article, name, text, at, status, client) "
-                                   "VALUES (?, ?, ?, ?, 'pending', ?)", (article, name, text, _now(), client))
+            cur = db.execute("INSERT INTO comments (article, name, text, at, status, client) "
+                             "VALUES (?, ?, ?, ?, 'pending', ?)", (article, name, text, _now(), client))
             return cur.lastrowid
 
     def totals(self, article: str) -> dict[str, Any]:
-        with self._lock:
-            return _totals(self._db, article)
+        with self._reading() as db:
+            return _totals(db, article)
 
     def export(self) -> dict[str, Any]:
-        with self._lock:
-            return export(self._db)
+        # Its own connection: a large export (a build's `--stats URL`) does not hold up the readers' totals.
+        with _sqlite_errors():
+            db = self._connect(self.busy_timeout)
+            try:
+                db.execute("BEGIN")  # one snapshot: votes, views and comments from the same moment
+                return export(db)
+            finally:
+                db.close()
 
     def comments(self, status: str | None = "pending") -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._reading() as db:
+            rows = db.execute(
                 "SELECT id, article, name, text, at, status FROM comments"
                 + (" WHERE status = ?" if status else "") + " ORDER BY id", (status,) if status else ()).fetchall()
         return [dict(zip(("id", "article", "name", "text", "at", "status"), r)) for r in rows]
 
     def moderate(self, comment_id: int, status: str) -> bool:
-        with self._lock:
-            cur = self._db.execute("UPDATE comments SET status = ? WHERE id = ?", (status, comment_id))
+        with self._writing() as db:
+            cur = db.execute("UPDATE comments SET status = ? WHERE id = ?", (status, comment_id))
             return cur.rowcount == 1
 
     def counts(self) -> tuple[int, int, int]:
         """(votes, views, comments) stored: what the tests check nothing was added to."""
-        with self._lock:
-            q = self._db.execute
+        with self._reading() as db:
+            q = db.execute
             return (q("SELECT count(*) FROM votes").fetchone()[0],
                     q("SELECT coalesce(sum(count), 0) FROM views").fetchone()[0],
                     q("SELECT count(*) FROM comments").fetchone()[0])
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@contextlib.contextmanager
+def _held(lock: threading.Lock, timeout: float) -> Iterator[None]:
+    # Requests queued behind a write that waits for another program would each wait in turn: bound the queue.
+    if not lock.acquire(timeout=timeout):
+        raise Unavailable("locked", "cơ sở dữ liệu đang bận")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _sqlite_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise Unavailable("locked", f"cơ sở dữ liệu đang bị chương trình khác giữ: {exc}") from None
+        raise Unavailable("error", f"lỗi cơ sở dữ liệu: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # a damaged file, or one replaced by something that is not SQLite
+        raise Unavailable("error", f"lỗi cơ sở dữ liệu: {exc}") from None
 
 
 def _now() -> str:
@@ -148,13 +239,19 @@ def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
     if not db.is_file():
         raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS001", "error", f"không có tệp số liệu {db}",
                                       "chỉ đường dẫn tệp SQLite của máy thu bằng --db")])
-    store = Store(db)
+    try:
+        store = Store(db)
+    except sqlite3.Error as exc:
+        raise BuildFailed([_unreadable(db, str(exc))]) from None
     try:
         if action in ("list", "all"):
             rows = store.comments(None if action == "all" else "pending")
             if not rows:
                 return ["Không có ý kiến nào đang chờ duyệt." if action == "list" else "Chưa có ý kiến nào."]
-            return [f"#{r['id']} [{r['status']}] {r['at']} /{r['article']} — {r['name']}: {r['text']}" for r in rows]
+            # Name and text are the readers' own: quoted and escaped, so a newline or a terminal escape in a
+            # comment cannot draw a fake entry (or anything else) on the moderator's screen.
+            return [f"#{r['id']} [{visible(r['status'])}] {visible(r['at'])} /{visible(r['article'])} — "
+                    f"{quote(r['name'])}: {quote(r['text'])}" for r in rows]
         status = {"approve": "approved", "reject": "rejected"}[action]
         missing = [i for i in ids if not store.moderate(i, status)]
         if missing:
@@ -163,5 +260,13 @@ def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
                                           "xem số của từng ý kiến bằng: sitegen stats comments list")])
         verb = "Đã duyệt" if status == "approved" else "Đã từ chối"
         return [f"{verb} ý kiến {', '.join(f'#{i}' for i in ids)}. Dựng lại trang với --stats để cập nhật."]
+    except Unavailable as exc:
+        raise BuildFailed([_unreadable(db, exc.detail)]) from None
     finally:
         store.close()
+
+
+def _unreadable(db: Path, detail: str) -> Diagnostic:
+    return Diagnostic(str(db), 0, 0, "STATS001", "error", f"không dùng được tệp số liệu: {detail}",
+                      "nếu một chương trình khác (sao lưu, sqlite3) đang giữ tệp, chờ nó xong rồi chạy lại; "
+                      "nếu tệp hỏng, khôi phục từ bản sao lưu")
