@@ -35,6 +35,7 @@ from jinja2.runtime import BlockReference, Context, LoopContext, Macro, Undefine
 from jinja2.utils import Cycler, Joiner, Namespace
 from markupsafe import Markup
 
+_PLAIN = frozenset((str, Markup, int, float, bool, type(None), dt.datetime, dt.date))  # never wrapped
 SEP = "\x1f"  # between the parts of a key's text form
 PAGE_LOCAL = ("p", "q")
 
@@ -47,7 +48,12 @@ def fold(value: Any) -> str:
     """A canonical text of `value`: equal texts, equal output from any template that reads nothing more of it.
     Tracked objects and lists count by identity (what is read of them is recorded separately); an unknown type
     by its repr, which at worst differs between builds and re-renders (never the reverse)."""
-    kind = getattr(type(value), "TRACK", None)
+    cls = type(value)
+    if cls is str:  # the common cases first, as below
+        return "S" + repr(value)
+    if cls is int or value is None:
+        return repr(value)
+    kind = getattr(cls, "TRACK", None)
     if kind is not None:
         return f"<{kind}:{value.track_id}>"
     if value is MISSING or isinstance(value, Undefined):
@@ -100,7 +106,9 @@ class Recorder:
         self.frames[-1].keys.add(key)
 
     def local(self, name: str, value: Any) -> None:
-        self.frames[-1].local.setdefault(name, digest(fold(value)))
+        local = self.frames[-1].local
+        if name not in local:  # the first read decides; folding again on every read cost a tenth of a render
+            local[name] = digest(fold(value))
 
     def variable(self, name: str, value: Any) -> None:
         if getattr(type(value), "TRACK", None) in ("s", "g"):
@@ -411,6 +419,9 @@ class TrackingEnvironment(jinja2.Environment):
             rec.local(f"{kind}.{name}", value)
             return value
         key = (kind, obj.track_id, name)
+        if type(value) in _PLAIN:  # most reads (titles, URLs, dates): no container check (abc checks are slow)
+            rec.read(key)
+            return value
         if isinstance(value, (Mapping, list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, str)):
             return wrap(value, key, self)
         rec.read(key)
