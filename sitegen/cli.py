@@ -86,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     st_sub = st.add_subparsers(dest="stats_command", metavar="LỆNH", required=True)
     ss = st_sub.add_parser("serve", help="chạy máy thu số liệu cho các ô đánh giá, lượt xem, ý kiến của trang")
     ss.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
-    ss.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    ss.add_argument("--db", metavar="TỆP-HOẶC-URL",
+                    help="tệp SQLite (mặc định SOURCE/stats.sqlite3), hoặc địa chỉ PostgreSQL postgresql://... "
+                         "khi nhiều máy thu chạy sau một bộ cân bằng tải (xem docs/stats.md)")
     ss.add_argument("--host", default="127.0.0.1", help="địa chỉ nghe (mặc định 127.0.0.1, đặt sau proxy ngược)")
     ss.add_argument("--port", "-p", type=int, default=8081, help="cổng (mặc định 8081)")
     ss.add_argument("--rate", type=int, default=120, help="số yêu cầu tối đa mỗi phút cho một địa chỉ (mặc định 120)")
@@ -104,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("action", nargs="?", default="list", choices=["list", "all", "approve", "reject"])
     sc.add_argument("ids", nargs="*", type=int, help="số của ý kiến (xem bằng list)")
     sc.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa site.toml)")
-    sc.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    sc.add_argument("--db", metavar="TỆP-HOẶC-URL",
+                    help="tệp SQLite (mặc định SOURCE/stats.sqlite3) hoặc địa chỉ postgresql://... của máy thu")
     sc.set_defaults(run=_stats_comments, failed="Chưa duyệt được: {n} lỗi.")
     return p
 
@@ -242,7 +245,7 @@ def _stats_serve(args: argparse.Namespace) -> int:
     from .readers.server import serve
 
     cfg = config_mod.load(args.source)
-    return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
+    return serve(cfg, args.db or str(cfg.root / "stats.sqlite3"), host=args.host, port=args.port, rate=args.rate,
                  trust_proxy=args.trust_proxy, extra_origins=args.allow_origin, trusted_proxies=args.trusted_proxy,
                  timeout=args.timeout, max_connections=args.max_connections)
 
@@ -253,7 +256,7 @@ def _stats_comments(args: argparse.Namespace) -> int:
     if args.action in ("approve", "reject") and not args.ids:
         print(f"Cần số của ý kiến: sitegen stats comments {args.action} 12", file=sys.stderr)
         return 2
-    db = args.db or args.source.resolve() / "stats.sqlite3"
+    db = args.db or str(args.source.resolve() / "stats.sqlite3")
     for line in moderate(db, args.action, args.ids):
         print(line)
     return 0
