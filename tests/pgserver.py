@@ -91,3 +91,46 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+# --- pytest fixtures (import them into a test module: `from pgserver import postgres, store_kind, new_store`) ---
+
+import pytest  # noqa: E402 (the helpers above also serve the benchmark, without pytest)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the whole test session; each test takes a fresh database on it."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        pytest.skip(MISSING)
+    server = PostgresServer(bin_dir).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def new_store(store_kind, request, tmp_path):
+    """A function making the store under test: an SQLite file in tmp_path, or a fresh PostgreSQL database.
+    Called again, it opens the same database again (another collector's view of it)."""
+    if store_kind == "sqlite":
+        target = str(tmp_path / "stats.sqlite3")
+    else:
+        target = request.getfixturevalue("postgres").new_database()
+    from sitegen.readers.store import open_store
+
+    opened = []
+
+    def make():
+        opened.append(open_store(target))
+        return opened[-1]
+
+    make.target = target
+    yield make
+    for store in opened:
+        store.close()
