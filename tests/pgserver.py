@@ -95,7 +95,7 @@ class PostgresServer:
 
 # --- pytest fixtures (import them into a test module: `from pgserver import postgres, store_kind, new_store`) ---
 
-import pytest  # noqa: E402 (the helpers above also serve the benchmark, without pytest)
+import pytest  # noqa: E402 (installed with the test extra, which ./dev.sh bench also installs)
 
 
 @pytest.fixture(scope="session")
