@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--db", metavar="TỆP-HOẶC-URL",
                     help="tệp SQLite (mặc định SOURCE/stats.sqlite3) hoặc địa chỉ postgresql://... của máy thu")
     sc.set_defaults(run=_stats_comments, failed="Chưa duyệt được: {n} lỗi.")
+    sm = st_sub.add_parser("migrate", help="chuyển số liệu từ tệp SQLite sang một cơ sở dữ liệu PostgreSQL trống")
+    sm.add_argument("sqlite", metavar="TỆP-SQLITE", help="tệp SQLite của máy thu (vd. stats.sqlite3)")
+    sm.add_argument("--db", metavar="URL", required=True, help="địa chỉ postgresql://... của cơ sở dữ liệu mới")
+    sm.set_defaults(run=_stats_migrate, failed="Chưa chuyển được số liệu: {n} lỗi.")
     return p
 
 
@@ -259,6 +263,23 @@ def _stats_comments(args: argparse.Namespace) -> int:
     db = args.db or str(args.source.resolve() / "stats.sqlite3")
     for line in moderate(db, args.action, args.ids):
         print(line)
+    return 0
+
+
+def _stats_migrate(args: argparse.Namespace) -> int:
+    from .readers.store import Unavailable, is_url
+
+    if not is_url(args.db):
+        raise BuildFailed([Diagnostic("--db", 0, 0, "STATS001", "error", f"'{args.db}' không phải địa chỉ PostgreSQL",
+                                      "ví dụ: --db postgresql://sitegen@db.example/sitegen_stats")])
+    from .readers.store_pg import migrate, shown
+
+    try:
+        votes, views, comments = migrate(args.sqlite, args.db)
+    except (Unavailable, ValueError) as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", str(exc),
+                                      "chuyển vào một cơ sở dữ liệu PostgreSQL trống, khi máy thu cũ đã dừng")]) from None
+    print(f"Đã chuyển {votes} đánh giá, {views} lượt xem, {comments} ý kiến vào {shown(args.db)}.")
     return 0
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from conftest import ROOT, article, free_port, text_of, wait_for
+from conftest import ROOT, article, free_port, run_cli, text_of, wait_for
 from pgserver import MISSING, PostgresServer, binaries, postgres  # noqa: F401 (fixture)
 
 from sitegen.readers.server import make_server
@@ -233,3 +233,33 @@ def test_build_reads_the_postgresql_database_itself(news, postgres):
     assert text_of(doc.find(".//ol[@class='comment-list']/li//p[@class='comment-text']")) == "Rất bổ ích."
     down = news.cli("build", "--stats", url.replace("port=5432", "port=1"))
     assert down.returncode == 0 and "STATS001" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_migrate_from_sqlite_keeps_everything_and_second_votes_refused(tmp_path, postgres):
+    from sitegen.readers.store import Store
+
+    old = Store(tmp_path / "stats.sqlite3")
+    reader = old.client("203.0.113.5", "tok")
+    assert old.vote(HOI_NGHI, 4, reader) and old.vote(GIA_LUA, 2, old.client("198.51.100.1", "x"))
+    for _ in range(7):
+        old.view(HOI_NGHI)
+    approved = old.comment(HOI_NGHI, "An", "Hay", reader)
+    old.moderate(approved, "approved")
+    pending = old.comment(HOI_NGHI, "Bình", "Chờ duyệt", reader)
+    exported = old.export()
+    old.close()
+    url = postgres.new_database()
+    result = run_cli("stats", "migrate", str(tmp_path / "stats.sqlite3"), "--db", url)
+    assert result.returncode == 0 and "Đã chuyển 2 đánh giá, 7 lượt xem, 2 ý kiến" in result.stdout, result.stderr
+    new = PgStore(url)
+    try:
+        assert new.export() == exported
+        assert new.client("203.0.113.5", "tok") == reader  # the same salt: the reader is recognised
+        assert not new.vote(HOI_NGHI, 5, new.client("203.0.113.5", "tok"))
+        assert [c["id"] for c in new.comments()] == [pending]
+        assert new.comment(HOI_NGHI, "Chi", "Mới", "c") == pending + 1
+    finally:
+        new.close()
+    again = run_cli("stats", "migrate", str(tmp_path / "stats.sqlite3"), "--db", url)
+    assert again.returncode == 1 and "STATS001" in again.stderr and "đã có số liệu" in again.stderr
+    assert "Traceback" not in again.stderr

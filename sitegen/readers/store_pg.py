@@ -210,3 +210,44 @@ def read_export(url: str) -> dict[str, Any]:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def migrate(sqlite_file: str, url: str) -> tuple[int, int, int]:
+    """`sitegen stats migrate`: copy a collector's SQLite file into an empty PostgreSQL database, in one
+    transaction: votes, views, comments (their numbers and moderation state kept) and the salt of the readers'
+    hashes, so a reader who voted before the move still cannot vote twice. Returns (votes, views, comments)
+    copied. Raises `Unavailable` when either side cannot be used, `ValueError` when the database has data."""
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(sqlite_file)
+    if not path.is_file():
+        raise ValueError(f"không có tệp số liệu {path}")
+    try:
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        source.execute("BEGIN")  # one snapshot, while the old collector may still be writing
+        salt = source.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0]
+        votes = source.execute("SELECT article, score, client, at FROM votes").fetchall()
+        views = source.execute("SELECT article, count FROM views").fetchall()
+        comments = source.execute("SELECT id, article, name, text, at, status, client FROM comments").fetchall()
+        source.close()
+    except (sqlite3.Error, TypeError) as exc:
+        raise Unavailable("error", f"không đọc được tệp {path}: {exc}") from None
+    store = PgStore(url)  # creates the tables if needed
+    try:
+        with store._conn(wait=30.0) as db, db.transaction():
+            db.execute("LOCK TABLE meta, votes, views, comments IN EXCLUSIVE MODE")
+            if any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in ("votes", "views", "comments")):
+                raise ValueError(f"cơ sở dữ liệu {store.where} đã có số liệu; chỉ chuyển vào một cơ sở dữ liệu trống")
+            db.execute("UPDATE meta SET value = %s WHERE key = 'salt'", (salt,))
+            with db.cursor() as cur:
+                cur.executemany("INSERT INTO votes VALUES (%s, %s, %s, %s)", votes)
+                cur.executemany("INSERT INTO views VALUES (%s, %s)", views)
+                cur.executemany("INSERT INTO comments (id, article, name, text, at, status, client) "
+                                "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)", comments)
+            # New comments continue after the copied numbers, so `stats comments approve 12` stays unambiguous.
+            db.execute("SELECT setval(pg_get_serial_sequence('comments', 'id'), (SELECT coalesce(max(id), 0) + 1 "
+                       "FROM comments), false)")
+    finally:
+        store.close()
+    return len(votes), sum(n for _, n in views), len(comments)
