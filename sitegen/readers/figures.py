@@ -4,8 +4,9 @@ The build (`sitegen build --stats DB-or-URL`) reads the collected totals and add
 figures with `apply`, a pure function on the model, so pages are right without JavaScript.
 
 This is the only module of `sitegen.readers` a build imports: it reads the collector's SQLite file read-only,
-through `store.export` (WAL: the service may keep writing meanwhile), or asks the collector's URL for the same
-export, and so never loads the collector's request rules (`collector`) or its HTTP server (`server`).
+through `store.export` (WAL: the service may keep writing meanwhile), or its PostgreSQL database in one
+read-only snapshot (`store_pg.read_export`, loaded only then), or asks the collector's URL for the same export,
+and so never loads the collector's request rules (`collector`) or its HTTP server (`server`).
 
 An article's id is its site-relative URL (`thoi-su/hoi-nghi/`), as `routes.article_url` makes it: public,
 and the same for the widget, the collector and the build. A changed slug or `permalink` changes it; the old URL
