@@ -200,9 +200,15 @@ def test_health_refuses_a_database_turned_read_only(postgres):
         with psycopg.connect(url, autocommit=True) as db:
             db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
             db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sitegen-stats'")
-        with pytest.raises(Unavailable) as down:
-            store.health()
-        assert down.value.state == "error" and "chỉ cho đọc" in down.value.detail
+        states = []
+        for _ in range(10):  # a connection cut within the last seconds fails one request before it is replaced
+            with pytest.raises(Unavailable) as down:
+                store.health()
+            states.append(down.value.state)
+            if down.value.state != "unreachable":
+                break
+        assert states[-1] == "error" and "chỉ cho đọc" in down.value.detail, states
+        assert len(states) <= 9  # at most one failure per pooled connection (8)
         with pytest.raises(Unavailable) as down:
             store.vote(HOI_NGHI, 3, "x")
         assert down.value.state == "error"
