@@ -5,11 +5,14 @@ HTTP on 127.0.0.1, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import article, text_of
 from pgserver import new_store, postgres, store_kind  # noqa: F401 (fixtures)
@@ -17,7 +20,7 @@ from pgserver import new_store, postgres, store_kind  # noqa: F401 (fixtures)
 from sitegen.content import model
 from sitegen.diagnostics import Reporter
 from sitegen.readers.collector import KnownArticles, site_articles
-from sitegen.readers.figures import alias_id, former_ids
+from sitegen.readers.figures import Comment, Figures, alias_id, apply, former_ids
 from sitegen.readers.server import make_server
 
 ORIGIN = "https://tintuc.example"
@@ -141,3 +144,35 @@ def test_alias_ids_match_the_redirect_pages_the_build_plans(site):
     built = model.build_site(docs, cfg, report)
     redirects = sorted(p.url for p in plan(built, report) if p.kind == "alias")
     assert redirects == sorted(alias_id(a) for a in aliases)
+
+
+_figures = st.builds(lambda v, n, extra, k: Figures(v, n + extra, n, tuple(
+    Comment(i, "A", "B", dt.datetime(2024, 1, 1 + i % 28, tzinfo=dt.timezone.utc)) for i in range(k))),
+    st.integers(0, 10**6), st.integers(0, 1000), st.integers(0, 4000), st.integers(0, 3))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(now=st.one_of(st.none(), _figures), olds=st.lists(st.one_of(st.none(), _figures), min_size=2, max_size=2),
+       other=st.one_of(st.none(), _figures))
+def test_apply_adds_the_figures_of_every_former_id_and_nothing_else(site, now, olds, other):
+    """Whatever was collected where: the article gets its own figures plus those of its aliases; the article that
+    holds an address today keeps what is collected there, even if another article lists it as an alias."""
+    site.write("content/thoi-su/moi/index.md", article(
+        "Bài mới", views="10", aliases='["/thoi-su/cu-1/", "/tin-cu/cu-2.html", "/thoi-su/khac/"]'))
+    site.write("content/thoi-su/khac/index.md", article("Bài khác", date="2024-03-28 08:00"))
+    cfg = site.config()
+    from sitegen.content import read
+
+    report = Reporter()
+    docs = [f.value for f in read.load_all(cfg.root, cfg.content_dir, cfg.max_file_bytes, report)]
+    built = model.build_site(docs, cfg, report)
+    totals = {k: v for k, v in {"thoi-su/moi/": now, "thoi-su/cu-1/": olds[0], "tin-cu/cu-2.html": olds[1],
+                                "thoi-su/khac/": other}.items() if v is not None}
+    mine = [f for f in (now, *olds) if f is not None]
+    moi, khac = (next(a for a in apply(built, totals).articles if a.title == t) for t in ("Bài mới", "Bài khác"))
+    assert moi.views == 10 + sum(f.views for f in mine)
+    assert (moi.rating_total, moi.rating_count) == (sum(f.rating_total for f in mine), sum(f.rating_count for f in mine))
+    assert moi.comments == sum(len(f.comments) for f in mine)
+    if mine:
+        assert [c.at for c in moi.collected.comments] == sorted(c.at for f in mine for c in f.comments)
+    assert khac.views == (other.views if other else 0) and khac.collected == other
