@@ -276,9 +276,16 @@ def _stats_migrate(args: argparse.Namespace) -> int:
 
     try:
         votes, views, comments = migrate(args.sqlite, args.db)
-    except (Unavailable, ValueError) as exc:
+    except FileNotFoundError as exc:
         raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", str(exc),
-                                      "chuyển vào một cơ sở dữ liệu PostgreSQL trống, khi máy thu cũ đã dừng")]) from None
+                                      "chỉ đường dẫn tệp SQLite của máy thu cũ (vd. /var/lib/sitegen-stats/stats.sqlite3)")]) from None
+    except Unavailable as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", exc.detail,
+                                      "kiểm tra tệp SQLite, và máy chủ PostgreSQL, tên người dùng, mật khẩu, tên cơ sở "
+                                      "dữ liệu trong --db")]) from None
+    except ValueError as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", str(exc),
+                                      "chuyển vào một cơ sở dữ liệu PostgreSQL trống (createdb), khi máy thu cũ đã dừng")]) from None
     print(f"Đã chuyển {votes} đánh giá, {views} lượt xem, {comments} ý kiến vào {shown(args.db)}.")
     return 0
 

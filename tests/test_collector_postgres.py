@@ -269,3 +269,21 @@ def test_migrate_from_sqlite_keeps_everything_and_second_votes_refused(tmp_path,
     again = run_cli("stats", "migrate", str(tmp_path / "stats.sqlite3"), "--db", url)
     assert again.returncode == 1 and "STATS001" in again.stderr and "đã có số liệu" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://sitegen:mat-khau@[hong/stats",  # libpq quotes a URL it cannot parse in its message
+    "postgresql://sitegen:mat-khau@/stats?bogus=1",
+    "postgresql://sitegen:mat-khau@db.example:99999/stats",
+    "postgresql://sitegen:mat-khau@/stats?host=/khong-co-thu-muc",
+])
+@pytest.mark.parametrize("command", ["serve", "comments", "migrate", "build"])
+def test_a_bad_or_unreachable_url_is_a_clear_error_without_the_password(news, tmp_path, url, command):
+    (tmp_path / "cu.sqlite3").touch()
+    args = {"serve": ("stats", "serve", "--port", "0", "--db", url), "comments": ("stats", "comments", "--db", url),
+            "migrate": ("stats", "migrate", str(tmp_path / "cu.sqlite3"), "--db", url),
+            "build": ("build", "--stats", url)}[command]
+    result = run_cli(*args, cwd=news.root) if command == "migrate" else news.cli(*args)
+    assert "STATS001" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "mat-khau" not in result.stdout + result.stderr
+    assert result.returncode == (0 if command == "build" else 1)  # a build publishes with front matter figures

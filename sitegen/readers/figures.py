@@ -145,15 +145,9 @@ def load_totals(source: str, report: Reporter) -> dict[str, Figures] | None:
 
 
 def _read_postgres(url: str) -> Any:
-    # psycopg is loaded only by builds that read a PostgreSQL collector database
-    import psycopg
+    from .store_pg import read_export  # psycopg is loaded only by builds that read a PostgreSQL database
 
-    from .store_pg import read_export
-
-    try:
-        return read_export(url)
-    except psycopg.Error as exc:
-        raise Unavailable("error", (str(exc).strip().splitlines() or ["psycopg"])[0]) from None
+    return read_export(url)
 
 
 def _fetch_export(url: str) -> Any:

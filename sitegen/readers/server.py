@@ -38,7 +38,7 @@ from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic
 from .collector import Collector, KnownArticles, RateLimit, Response, error_body, site_articles
 from .logs import record, wire_text
-from .store import Storage, Unavailable, open_store
+from .store import Storage, Unavailable, is_url, open_store
 
 MAX_BODY = 4096  # bytes of one request body the collector reads
 MAX_WIRE_BODY = 16384  # a larger body is refused by waitress before it is read (a 4-16 KB one gets a JSON 413)
@@ -253,7 +253,7 @@ def serve(config: SiteConfig, db: str, *, host: str, port: int, rate: int, trust
     try:
         store = open_store(db)
     except Unavailable as exc:
-        if exc.state == "unreachable":
+        if is_url(db):  # never the URL itself in a message: it may hold a password
             raise BuildFailed([Diagnostic("--db", 0, 0, "STATS001", "error", exc.detail,
                                           "kiểm tra máy chủ PostgreSQL đang chạy, và tên người dùng, mật khẩu (nên để "
                                           "trong ~/.pgpass hoặc PGPASSWORD), tên cơ sở dữ liệu trong --db")]) from None

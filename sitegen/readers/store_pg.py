@@ -15,6 +15,7 @@ Waits are short, as with SQLite: a pooled connection within `busy_timeout`, a ro
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 import weakref
@@ -23,9 +24,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .store import BUSY_TIMEOUT, MAX_PENDING, Unavailable, _now, client_hash, export
+
+# The pool logs each failed connection attempt. `sitegen stats serve` routes these lines into its JSON log; the
+# other commands (build, comments, migrate) say what failed in their own Vietnamese diagnostic instead.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 # `meta` holds the salt of the readers' hashes: created once, shared by every collector of this database.
 _SCHEMA = [
@@ -47,11 +53,24 @@ RECHECK_AFTER = 2.0  # seconds idle in the pool after which a connection is ping
 
 def shown(url: str) -> str:
     """The URL for messages and logs: without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL one can split: show none of it
+        return "postgresql://…"
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _scrubbed(text: str, url: str) -> str:
+    """A driver's message with the URL (which libpq quotes when it cannot parse it) and its password hidden."""
+    text = text.replace(url, shown(url))
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text
 
 
 class PgStore:
@@ -59,6 +78,12 @@ class PgStore:
 
     def __init__(self, url: str, busy_timeout: float = BUSY_TIMEOUT, max_connections: int = 8):
         self.where, self.busy_timeout = shown(url), busy_timeout
+        try:
+            urlsplit(url).port  # noqa: B018 (raises on a malformed host or port)
+            conninfo_to_dict(url)
+        except (ValueError, psycopg.Error) as exc:
+            raise Unavailable("error", f"địa chỉ PostgreSQL {self.where} không hợp lệ: "
+                                       f"{_scrubbed(_first_line(exc), url)}") from None
         lock_ms = int(busy_timeout * 1000)
 
         def configure(conn: psycopg.Connection) -> None:
@@ -83,12 +108,18 @@ class PgStore:
                                             "application_name": "sitegen-stats"},
                                     configure=configure, reset=note_return, check=check,
                                     timeout=busy_timeout, reconnect_timeout=0)
+        # One direct attempt first: the pool would retry quietly until its timeout, the driver says at once why
+        # (refused, no such database, bad password).
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+        except psycopg.Error as exc:
+            raise Unavailable("unreachable", f"không kết nối được PostgreSQL {self.where}: "
+                                             f"{_scrubbed(_first_line(exc), url)}") from None
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
         except PoolTimeout:
-            detail = self._why_unreachable(url)
             self._pool.close()
-            raise Unavailable("unreachable", detail) from None
+            raise Unavailable("unreachable", f"PostgreSQL {self.where} không trả lời kịp") from None
         try:
             with self._conn(wait=30.0) as db, db.transaction():
                 # Several collectors may start together: one creates the tables, the others wait for it.
@@ -100,15 +131,6 @@ class PgStore:
         except Unavailable:
             self._pool.close()
             raise
-
-    @staticmethod
-    def _why_unreachable(url: str) -> str:
-        # The pool only says it waited; one direct attempt gives the server's own reason (refused, bad password).
-        try:
-            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
-        except psycopg.Error as exc:
-            return f"không kết nối được PostgreSQL {shown(url)}: {_first_line(exc)}"
-        return f"PostgreSQL {shown(url)} không trả lời kịp"
 
     def close(self) -> None:
         self._pool.close()
@@ -216,10 +238,14 @@ class PgStore:
 
 def read_export(url: str) -> dict[str, Any]:
     """`sitegen build --stats postgresql://...`: the export read straight from the database, in one read-only
-    snapshot, creating nothing (the build is a reader, whatever the state of the collectors)."""
-    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as db, db.transaction():
-        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return export(db)
+    snapshot, creating nothing (the build is a reader, whatever the state of the collectors). Raises
+    `Unavailable`, its message without the password."""
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return export(db)
+    except psycopg.Error as exc:
+        raise Unavailable("error", _scrubbed(_first_line(exc), url)) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -230,13 +256,14 @@ def migrate(sqlite_file: str, url: str) -> tuple[int, int, int]:
     """`sitegen stats migrate`: copy a collector's SQLite file into an empty PostgreSQL database, in one
     transaction: votes, views, comments (their numbers and moderation state kept) and the salt of the readers'
     hashes, so a reader who voted before the move still cannot vote twice. Returns (votes, views, comments)
-    copied. Raises `Unavailable` when either side cannot be used, `ValueError` when the database has data."""
+    copied. Raises `FileNotFoundError` without the file, `Unavailable` when either side cannot be used,
+    `ValueError` when the database has data already."""
     import sqlite3
     from pathlib import Path
 
     path = Path(sqlite_file)
     if not path.is_file():
-        raise ValueError(f"không có tệp số liệu {path}")
+        raise FileNotFoundError(f"không có tệp số liệu {path}")
     try:
         source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
         source.execute("BEGIN")  # one snapshot, while the old collector may still be writing
