@@ -64,7 +64,7 @@ def main() -> int:
 
             if binaries() is None:
                 raise SystemExit(MISSING)
-            pg = PostgresServer(binaries()).start()
+            pg = PostgresServer(binaries(), durable=True).start()  # fsync on, as a portal's server runs
             db = pg.new_database()
         else:
             db = str(Path(tmp) / "stats.sqlite3")

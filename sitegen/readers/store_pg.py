@@ -90,6 +90,9 @@ class PgStore:
             conn.execute(f"SET lock_timeout = {lock_ms}")
             conn.execute(f"SET statement_timeout = {int(STATEMENT_TIMEOUT * 1000)}")
             conn.execute("SET idle_in_transaction_session_timeout = 60000")
+            # The SQLite store's promise (WAL, synchronous=NORMAL): a crash may lose the last moments of votes
+            # and views, never the database; a commit then does not wait for the disk.
+            conn.execute("SET synchronous_commit = off")
 
         # A connection broken by a database restart is found and replaced before a request uses it: one that sat
         # in the pool a while is pinged first. Not one just returned: a ping per request cost a third of the
