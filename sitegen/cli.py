@@ -86,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     st_sub = st.add_subparsers(dest="stats_command", metavar="LỆNH", required=True)
     ss = st_sub.add_parser("serve", help="chạy máy thu số liệu cho các ô đánh giá, lượt xem, ý kiến của trang")
     ss.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
-    ss.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    ss.add_argument("--db", metavar="TỆP-HOẶC-URL",
+                    help="tệp SQLite (mặc định SOURCE/stats.sqlite3), hoặc địa chỉ PostgreSQL postgresql://... "
+                         "khi nhiều máy thu chạy sau một bộ cân bằng tải (xem docs/stats.md)")
     ss.add_argument("--host", default="127.0.0.1", help="địa chỉ nghe (mặc định 127.0.0.1, đặt sau proxy ngược)")
     ss.add_argument("--port", "-p", type=int, default=8081, help="cổng (mặc định 8081)")
     ss.add_argument("--rate", type=int, default=120, help="số yêu cầu tối đa mỗi phút cho một địa chỉ (mặc định 120)")
@@ -104,8 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("action", nargs="?", default="list", choices=["list", "all", "approve", "reject"])
     sc.add_argument("ids", nargs="*", type=int, help="số của ý kiến (xem bằng list)")
     sc.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa site.toml)")
-    sc.add_argument("--db", type=Path, help="tệp SQLite (mặc định SOURCE/stats.sqlite3)")
+    sc.add_argument("--db", metavar="TỆP-HOẶC-URL",
+                    help="tệp SQLite (mặc định SOURCE/stats.sqlite3) hoặc địa chỉ postgresql://... của máy thu")
     sc.set_defaults(run=_stats_comments, failed="Chưa duyệt được: {n} lỗi.")
+    sm = st_sub.add_parser("migrate", help="chuyển số liệu từ tệp SQLite sang một cơ sở dữ liệu PostgreSQL trống")
+    sm.add_argument("sqlite", metavar="TỆP-SQLITE", help="tệp SQLite của máy thu (vd. stats.sqlite3)")
+    sm.add_argument("--db", metavar="URL", required=True, help="địa chỉ postgresql://... của cơ sở dữ liệu mới")
+    sm.set_defaults(run=_stats_migrate, failed="Chưa chuyển được số liệu: {n} lỗi.")
     return p
 
 
@@ -242,7 +249,7 @@ def _stats_serve(args: argparse.Namespace) -> int:
     from .readers.server import serve
 
     cfg = config_mod.load(args.source)
-    return serve(cfg, args.db or cfg.root / "stats.sqlite3", host=args.host, port=args.port, rate=args.rate,
+    return serve(cfg, args.db or str(cfg.root / "stats.sqlite3"), host=args.host, port=args.port, rate=args.rate,
                  trust_proxy=args.trust_proxy, extra_origins=args.allow_origin, trusted_proxies=args.trusted_proxy,
                  timeout=args.timeout, max_connections=args.max_connections)
 
@@ -253,9 +260,33 @@ def _stats_comments(args: argparse.Namespace) -> int:
     if args.action in ("approve", "reject") and not args.ids:
         print(f"Cần số của ý kiến: sitegen stats comments {args.action} 12", file=sys.stderr)
         return 2
-    db = args.db or args.source.resolve() / "stats.sqlite3"
+    db = args.db or str(args.source.resolve() / "stats.sqlite3")
     for line in moderate(db, args.action, args.ids):
         print(line)
+    return 0
+
+
+def _stats_migrate(args: argparse.Namespace) -> int:
+    from .readers.store import Unavailable, is_url
+
+    if not is_url(args.db):
+        raise BuildFailed([Diagnostic("--db", 0, 0, "STATS001", "error", f"'{args.db}' không phải địa chỉ PostgreSQL",
+                                      "ví dụ: --db postgresql://sitegen@db.example/sitegen_stats")])
+    from .readers.store_pg import migrate, shown
+
+    try:
+        votes, views, comments = migrate(args.sqlite, args.db)
+    except FileNotFoundError as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", str(exc),
+                                      "chỉ đường dẫn tệp SQLite của máy thu cũ (vd. /var/lib/sitegen-stats/stats.sqlite3)")]) from None
+    except Unavailable as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", exc.detail,
+                                      "kiểm tra tệp SQLite, và máy chủ PostgreSQL, tên người dùng, mật khẩu, tên cơ sở "
+                                      "dữ liệu trong --db")]) from None
+    except ValueError as exc:
+        raise BuildFailed([Diagnostic(args.sqlite, 0, 0, "STATS001", "error", str(exc),
+                                      "chuyển vào một cơ sở dữ liệu PostgreSQL trống (createdb), khi máy thu cũ đã dừng")]) from None
+    print(f"Đã chuyển {votes} đánh giá, {views} lượt xem, {comments} ý kiến vào {shown(args.db)}.")
     return 0
 
 

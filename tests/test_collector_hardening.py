@@ -287,7 +287,7 @@ def test_a_deleted_database_refuses_writes_instead_of_losing_them(collector, how
     status, data, _, _ = collector.call("GET", "/api/health")
     assert status == 503 and data["database"] == "deleted"
     (event,) = collector.events("database")  # logged once, naming the file
-    assert event["state"] == "deleted" and event["file"] == str(collector.db)
+    assert event["state"] == "deleted" and event["database"] == str(collector.db)
     # What was collected before is still answered from the open file.
     assert collector.call("GET", f"/api/stats?article={ARTICLE}")[1]["rating_count"] == 1
 

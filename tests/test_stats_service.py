@@ -1,5 +1,6 @@
 """The readers' figures collector over real HTTP on 127.0.0.1: every bad request is refused with a clear status
-and stores nothing, the service keeps answering, concurrent votes count exactly once, CORS only for the site."""
+and stores nothing, the service keeps answering, concurrent votes count exactly once, CORS only for the site.
+The tests that touch storage run twice: on an SQLite file and on a real PostgreSQL server (`pgserver`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import ROOT, article, run_cli
+from pgserver import new_store, postgres, store_kind  # noqa: F401 (fixtures)
 
 from sitegen.readers.collector import KnownArticles, site_articles
 from sitegen.readers.server import StatsServer, make_server
@@ -48,20 +50,19 @@ class Served:
         return status == 200 and data["article"] == "thoi-su/hoi-nghi/"
 
 
-def start(tmp_path, **kw) -> Served:
-    store = Store(tmp_path / "stats.sqlite3")
+def start(new_store, **kw) -> Served:
+    store = new_store()
     server = make_server(store, ARTICLES, ORIGIN, **kw)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return Served(store, server)
 
 
 @pytest.fixture
-def svc(tmp_path):
-    s = start(tmp_path, rate=10_000, trust_proxy=True)
+def svc(new_store):
+    s = start(new_store, rate=10_000, trust_proxy=True)
     yield s
     s.server.shutdown()
     s.server.server_close()
-    s.store.close()
 
 
 def vote(article="thoi-su/hoi-nghi/", score=4, client="abc123"):
@@ -155,8 +156,8 @@ def test_bad_comments_are_refused(svc, fields, status):
     assert svc.store.counts() == (0, 0, 0) and svc.alive()
 
 
-def test_flood_from_one_client_is_refused_then_others_still_served(tmp_path):
-    s = start(tmp_path, rate=10, window=60, trust_proxy=True)
+def test_flood_from_one_client_is_refused_then_others_still_served(new_store):
+    s = start(new_store, rate=10, window=60, trust_proxy=True)
     try:
         flood = {"X-Forwarded-For": "203.0.113.7"}
         answers = [s.call("POST", "/api/vote", body=vote(client=f"tok{i}"), headers=flood) for i in range(25)]
@@ -169,11 +170,10 @@ def test_flood_from_one_client_is_refused_then_others_still_served(tmp_path):
     finally:
         s.server.shutdown()
         s.server.server_close()
-        s.store.close()
 
 
-def test_forwarded_address_is_ignored_unless_the_proxy_is_trusted(tmp_path):
-    s = start(tmp_path, rate=3, window=60)
+def test_forwarded_address_is_ignored_unless_the_proxy_is_trusted(new_store):
+    s = start(new_store, rate=3, window=60)
     try:
         statuses = [s.call("POST", "/api/view", body={"article": "thoi-su/hoi-nghi/"},
                            headers={"X-Forwarded-For": f"10.0.0.{i}"})[0] for i in range(5)]
@@ -181,7 +181,6 @@ def test_forwarded_address_is_ignored_unless_the_proxy_is_trusted(tmp_path):
     finally:
         s.server.shutdown()
         s.server.server_close()
-        s.store.close()
 
 
 def test_concurrent_votes_are_all_counted_exactly_once(svc):
@@ -271,12 +270,11 @@ def test_port_in_use_is_a_clear_error(site):
     assert result.returncode == 1 and "STATS003" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_moderation_commands(tmp_path):
-    store = Store(tmp_path / "stats.sqlite3")
+def test_moderation_commands(new_store, store_kind, tmp_path):
+    store = new_store()
     first = store.comment("thoi-su/hoi-nghi/", "Trần B", "Ý kiến một", "c1")
     store.comment("thoi-su/hoi-nghi/", "Lê C", "Ý kiến hai", "c2")
-    store.close()
-    db = str(tmp_path / "stats.sqlite3")
+    db = new_store.target
     listed = run_cli("stats", "comments", "--db", db)
     assert listed.returncode == 0 and '"Trần B": "Ý kiến một"' in listed.stdout and '"Lê C"' in listed.stdout
     assert run_cli("stats", "comments", "approve", str(first), "--db", db).returncode == 0
@@ -288,6 +286,10 @@ def test_moderation_commands(tmp_path):
     assert missing.returncode == 1 and "STATS002" in missing.stderr and "Traceback" not in missing.stderr
     no_db = run_cli("stats", "comments", "--db", str(tmp_path / "khong-co.sqlite3"))
     assert no_db.returncode == 1 and "STATS001" in no_db.stderr
+    if store_kind == "postgresql":  # a server that does not answer: named without the password, no traceback
+        down = run_cli("stats", "comments", "--db", f"postgresql://u:bi-mat@/x?host={tmp_path}&port=1")
+        assert down.returncode == 1 and "STATS001" in down.stderr and "PostgreSQL" in down.stderr
+        assert "bi-mat" not in down.stderr and "Traceback" not in down.stderr
 
 
 def test_known_articles_follow_the_site_folder(site):

@@ -1,6 +1,7 @@
 """The collector's rules, apart from HTTP plumbing: one request in, one `Response` out.
 
-The collector (`sitegen stats serve`) records votes, page views and comments in SQLite (`store`) and answers
+The collector (`sitegen stats serve`) records votes, page views and comments in a `store.Storage` (an SQLite
+file, or PostgreSQL shared by several collectors) and answers
 totals as JSON. It trusts nothing it receives: JSON bodies only, a few KB at most (`server` reads no more),
 scores 1-5, articles the site really publishes, a request budget per client address, CORS only for the site's
 own origin (and 127.0.0.1 previews). Comments wait for a moderator (`sitegen stats comments`).
@@ -20,9 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..config import SiteConfig
 from ..diagnostics import Reporter
-from .figures import article_id
+from .figures import former_ids
 from .logs import record
-from .store import Store, Unavailable
+from .store import Storage, Unavailable
 
 MAX_NAME = 80  # characters of a commenter's name
 MAX_TEXT = 2000  # characters of one comment
@@ -62,10 +63,10 @@ class KnownArticles:
     unknown id into a rescan; a slow reload is done by one request while the others answer from the ids known
     so far instead of queueing behind it."""
 
-    def __init__(self, load: Callable[[], Iterable[str]], every: float = 30.0, *, backoff: float = 5.0,
-                 max_backoff: float = 600.0, log: Callable[[str], None] | None = None):
+    def __init__(self, load: Callable[[], Iterable[str] | Mapping[str, tuple[str, ...]]], every: float = 30.0, *,
+                 backoff: float = 5.0, max_backoff: float = 600.0, log: Callable[[str], None] | None = None):
         self._load, self.every, self.backoff, self.max_backoff, self._log = load, every, backoff, max_backoff, log
-        self._ids = frozenset(load())
+        self._ids = _with_former(load())
         self._next = time.monotonic() + every
         self._failures = 0
         self._lock = threading.Lock()
@@ -82,7 +83,7 @@ class KnownArticles:
 
     def _reload(self) -> None:
         try:
-            ids = frozenset(self._load())
+            ids = _with_former(self._load())
         except Exception as exc:  # noqa: BLE001 (whatever broke, the service keeps the ids it has)
             self._failures += 1
             wait = min(self.max_backoff, max(self.every, self.backoff) * 2 ** (self._failures - 1))
@@ -93,19 +94,28 @@ class KnownArticles:
             return
         self._ids, self._failures, self._next = ids, 0, time.monotonic() + self.every
 
+    def former(self, article: str) -> tuple[str, ...]:
+        """The ids this article had before a slug or permalink change (see `figures.former_ids`)."""
+        return self._ids.get(article, ())
+
     def __len__(self) -> int:
         return len(self._ids)
 
 
-def site_articles(config: SiteConfig) -> Callable[[], set[str]]:
-    """A loader of the published articles' ids, read from the site folder the way a build reads it."""
+def _with_former(found: Iterable[str] | Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    return dict(found) if isinstance(found, Mapping) else {a: () for a in found}
+
+
+def site_articles(config: SiteConfig) -> Callable[[], dict[str, tuple[str, ...]]]:
+    """A loader of the published articles' ids (each with its former ids), read from the site folder the way a
+    build reads it."""
     from ..content import model, read
 
-    def load() -> set[str]:
+    def load() -> dict[str, tuple[str, ...]]:
         report = Reporter()
         docs = [f.value for f in read.load_all(config.root, config.content_dir, config.max_file_bytes, report)]
         site = model.build_site(docs, config, report)
-        return {article_id(a, config) for a in site.articles}
+        return former_ids(site.articles, config)
 
     return load
 
@@ -127,7 +137,7 @@ class _Refused(Exception):
 class Collector:
     """The service's rules, apart from HTTP plumbing: one request in, one `Response` out."""
 
-    store: Store
+    store: Storage
     articles: Any  # a container of valid ids (KnownArticles, or a set in tests)
     site_origin: str
     limit: RateLimit
@@ -161,14 +171,14 @@ class Collector:
         except Unavailable as down:
             self._storage_changed(down.state, down.detail)
             return Response(503, {**error_body(_UNAVAILABLE[down.state]), "database": down.state},
-                            {**self.cors(origin), "Retry-After": "2" if down.state == "locked" else "60"})
+                            {**self.cors(origin), "Retry-After": {"locked": "2", "unreachable": "10"}.get(down.state, "60")})
 
     def _storage_changed(self, state: str, detail: str = "") -> None:
         # One log line when the database goes wrong (and one when it recovers), not one per refused request.
         if state != self._storage:
             self._storage = state
             if self.log is not None:
-                self.log(record(event="database", state=state, detail=detail, file=str(self.store.path)))
+                self.log(record(event="database", state=state, detail=detail, database=self.store.where))
 
     def _route(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None, address: str) -> Response:
         url = urlsplit(target)
@@ -191,8 +201,8 @@ class Collector:
         if path == "/api/export":
             return Response(200, self.store.export())
         if method == "GET":
-            article = (parse_qs(url.query).get("article") or [""])[0]
-            return Response(200, self.store.totals(self._known(article)))
+            article = self._known((parse_qs(url.query).get("article") or [""])[0])
+            return Response(200, self.store.totals(article, self._former(article)))
         data = _json_body(headers, body)
         article = self._known(data.get("article"))
         token = data.get("client", "")
@@ -203,17 +213,21 @@ class Collector:
         self._storage_changed("ok")
         return answer
 
+    def _former(self, article: str) -> tuple[str, ...]:
+        return self.articles.former(article) if isinstance(self.articles, KnownArticles) else ()
+
     def _write(self, path: str, article: str, data: dict[str, Any], client: str) -> Response:
+        former = self._former(article)
         if path == "/api/view":
             self.store.view(article)
-            return Response(200, {"ok": True, **self.store.totals(article)})
+            return Response(200, {"ok": True, **self.store.totals(article, former)})
         if path == "/api/vote":
             score = data.get("score")
             if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
                 raise _Refused(400, "điểm đánh giá phải là số nguyên từ 1 đến 5")
-            if not self.store.vote(article, score, client):
-                raise _Refused(409, "Bạn đã đánh giá bài viết này.", **self.store.totals(article))
-            return Response(200, {"ok": True, **self.store.totals(article)})
+            if not self.store.vote(article, score, client, former):
+                raise _Refused(409, "Bạn đã đánh giá bài viết này.", **self.store.totals(article, former))
+            return Response(200, {"ok": True, **self.store.totals(article, former)})
         name, text = _clean(data.get("name"), MAX_NAME, "họ tên"), _clean(data.get("text"), MAX_TEXT, "ý kiến")
         if self.store.comment(article, name, text, client) is None:
             raise _Refused(429, "bài viết này đang có quá nhiều ý kiến chờ duyệt; hãy thử lại sau")
@@ -231,6 +245,7 @@ _UNAVAILABLE = {
     "locked": "máy thu đang bận ghi số liệu; hãy thử lại sau giây lát",
     "deleted": "máy thu tạm ngừng nhận số liệu (tệp số liệu bị xoá); quản trị cần khôi phục tệp",
     "error": "máy thu tạm ngừng nhận số liệu (lỗi lưu trữ); hãy thử lại sau",
+    "unreachable": "máy thu tạm ngừng nhận số liệu (không kết nối được cơ sở dữ liệu); hãy thử lại sau",
 }
 
 

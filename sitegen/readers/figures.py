@@ -4,27 +4,32 @@ The build (`sitegen build --stats DB-or-URL`) reads the collected totals and add
 figures with `apply`, a pure function on the model, so pages are right without JavaScript.
 
 This is the only module of `sitegen.readers` a build imports: it reads the collector's SQLite file read-only,
-through `store.export` (WAL: the service may keep writing meanwhile), or asks the collector's URL for the same
-export, and so never loads the collector's request rules (`collector`) or its HTTP server (`server`).
+through `store.export` (WAL: the service may keep writing meanwhile), or its PostgreSQL database in one
+read-only snapshot (`store_pg.read_export`, loaded only then), or asks the collector's URL for the same export,
+and so never loads the collector's request rules (`collector`) or its HTTP server (`server`).
 
 An article's id is its site-relative URL (`thoi-su/hoi-nghi/`), as `routes.article_url` makes it: public,
-stable while the slug and `permalink` stay, and the same for the widget, the collector and the build.
+and the same for the widget, the collector and the build. A changed slug or `permalink` changes it; the old URL
+then goes into the article's `aliases` (so old links redirect), and each alias is also a former id
+(`former_ids`): the figures collected under it are added to the article's, by the build here and by the
+collector in the totals it answers, and a reader who voted under it cannot vote again under the new id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import posixpath
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..config import SiteConfig
 from ..diagnostics import Reporter
 from ..content.model import Article, Site
 from ..structure.routes import article_url
-from .store import export
+from .store import Unavailable, export, is_url
 
 MAX_EXPORT = 50_000_000  # bytes the build accepts from GET /api/export
 # A figure past this is no count of real readers but a damaged or hostile export; far below it the pages'
@@ -56,13 +61,48 @@ def article_id(article: Article, config: SiteConfig) -> str:
     return article_url(article, config.permalink)
 
 
+def alias_id(alias: str) -> str:
+    """The id an article had at an old URL listed in its `aliases`: the alias as the site-relative URL the
+    build publishes its redirect at (`/tin-cu/bai/` -> `tin-cu/bai/`, `/tin-cu/bai.html` stays a file)."""
+    clean = posixpath.normpath("/" + alias.strip()).lstrip("/")
+    if alias.strip().endswith("/") or not posixpath.splitext(clean)[1]:
+        return clean + "/"
+    return clean
+
+
+def former_ids(articles: Sequence[Article], config: SiteConfig) -> dict[str, tuple[str, ...]]:
+    """Each published article's id and its former ids: its aliases, except one that is another article's id
+    today (a slug given to a new article: its figures are that article's) or that two articles both claim."""
+    current = [article_id(a, config) for a in articles]
+    claims: dict[str, int] = {}
+    for a in articles:
+        for old in {alias_id(x) for x in a.aliases}:
+            claims[old] = claims.get(old, 0) + 1
+    taken = set(current)
+    return {now: tuple(sorted(old for old in {alias_id(x) for x in a.aliases}
+                              if old not in taken and claims[old] == 1))
+            for now, a in zip(current, articles)}
+
+
+def _merged(parts: list[Figures]) -> Figures:
+    if len(parts) == 1:
+        return parts[0]
+    comments = sorted((c for f in parts for c in f.comments), key=lambda c: (c.at, c.id))
+    return Figures(sum(f.views for f in parts), sum(f.rating_total for f in parts),
+                   sum(f.rating_count for f in parts), tuple(comments))
+
+
 def apply(site: Site, totals: Mapping[str, Figures] | None) -> Site:
-    """The site with the collected figures added to each article's front matter baseline (order unchanged)."""
+    """The site with the collected figures added to each article's front matter baseline (order unchanged).
+    Figures collected under an article's former ids (`former_ids`) are its own."""
     if not totals:
         return site
     articles = []
+    former = former_ids(site.articles, site.config)
     for a in site.articles:
-        f = totals.get(article_id(a, site.config))
+        now = article_id(a, site.config)
+        parts = [totals[i] for i in (now, *former[now]) if i in totals]
+        f = _merged(parts) if parts else None
         if f is None:
             articles.append(a)
             continue
@@ -81,6 +121,8 @@ def load_totals(source: str, report: Reporter) -> dict[str, Figures] | None:
     try:
         if source.startswith(("http://", "https://")):
             data = _fetch_export(source)
+        elif is_url(source):
+            data = _read_postgres(source)
         else:
             path = Path(source)
             if not path.is_file():
@@ -91,11 +133,21 @@ def load_totals(source: str, report: Reporter) -> dict[str, Figures] | None:
             finally:
                 db.close()
         return _parse_export(data)
-    except (OSError, ValueError, sqlite3.Error) as exc:
+    except (OSError, ValueError, sqlite3.Error, Unavailable) as exc:
+        if is_url(source):
+            from .store_pg import shown
+
+            source = shown(source)
         report.warning("STATS001", source, 0, f"không đọc được số liệu bạn đọc: {exc}",
                        "kiểm tra đường dẫn tệp SQLite hoặc địa chỉ máy thu số liệu (sitegen stats serve); "
                        "trang được dựng với số liệu trong phần đầu bài")
         return None
+
+
+def _read_postgres(url: str) -> Any:
+    from .store_pg import read_export  # psycopg is loaded only by builds that read a PostgreSQL database
+
+    return read_export(url)
 
 
 def _fetch_export(url: str) -> Any:

@@ -21,12 +21,10 @@ import ipaddress
 import json
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from waitress.adjustments import Adjustments
@@ -40,7 +38,7 @@ from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic
 from .collector import Collector, KnownArticles, RateLimit, Response, error_body, site_articles
 from .logs import record, wire_text
-from .store import Store
+from .store import Storage, Unavailable, is_url, open_store
 
 MAX_BODY = 4096  # bytes of one request body the collector reads
 MAX_WIRE_BODY = 16384  # a larger body is refused by waitress before it is read (a 4-16 KB one gets a JSON 413)
@@ -229,7 +227,7 @@ def _is_proxy(hop: str, peer: str, trusted: Sequence[ipaddress._BaseNetwork]) ->
     return str(address) == peer or any(address in network for network in trusted)
 
 
-def make_server(store: Store, articles: Any, site_origin: str, *, host: str = "127.0.0.1", port: int = 0,
+def make_server(store: Storage, articles: Any, site_origin: str, *, host: str = "127.0.0.1", port: int = 0,
                 rate: int = 120, window: float = 60.0, trust_proxy: bool = False, extra_origins: Iterable[str] = (),
                 trusted_proxies: Iterable[str] = (), timeout: float = TIMEOUT,
                 max_connections: int = MAX_CONNECTIONS, log: Callable[[str], None] | None = None) -> StatsServer:
@@ -239,7 +237,7 @@ def make_server(store: Store, articles: Any, site_origin: str, *, host: str = "1
                        max_connections=max_connections, log=log)
 
 
-def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trust_proxy: bool,
+def serve(config: SiteConfig, db: str, *, host: str, port: int, rate: int, trust_proxy: bool,
           extra_origins: Iterable[str], trusted_proxies: Iterable[str] = (), timeout: float = TIMEOUT,
           max_connections: int = MAX_CONNECTIONS) -> int:
     """`sitegen stats serve`: run until Ctrl-C or SIGTERM."""
@@ -251,10 +249,14 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
-    _route_waitress_log(log)
+    _route_library_logs(log)
     try:
-        store = Store(db)
-    except sqlite3.Error as exc:
+        store = open_store(db)
+    except Unavailable as exc:
+        if is_url(db):  # never the URL itself in a message: it may hold a password
+            raise BuildFailed([Diagnostic("--db", 0, 0, "STATS001", "error", exc.detail,
+                                          "kiểm tra máy chủ PostgreSQL đang chạy, và tên người dùng, mật khẩu (nên để "
+                                          "trong ~/.pgpass hoặc PGPASSWORD), tên cơ sở dữ liệu trong --db")]) from None
         raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS001", "error", f"không mở được tệp số liệu {db}: {exc}",
                                       "kiểm tra --db (một tệp SQLite ghi được) hoặc khôi phục tệp từ bản sao lưu")]) from None
     articles = KnownArticles(site_articles(config), log=log)
@@ -267,7 +269,7 @@ def serve(config: SiteConfig, db: Path, *, host: str, port: int, rate: int, trus
         raise BuildFailed([Diagnostic("", 0, 0, "STATS003", "error", f"không mở được cổng {host}:{port}: {exc.strerror or exc}",
                                       "chọn cổng khác bằng --port, hoặc dừng chương trình đang dùng cổng này")]) from None
     print(f"Máy thu số liệu bạn đọc: http://{host}:{server.server_address[1]}/api/ ({len(articles)} bài, "
-          f"tệp {db}, nhận từ {config.origin}; waitress). Ctrl-C để dừng.", flush=True)
+          f"lưu vào {store.where}, nhận từ {config.origin}; waitress). Ctrl-C để dừng.", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # systemd's stop: leave the loop and close the database, as Ctrl-C does (exit 130)
@@ -301,7 +303,8 @@ def _within_descriptor_limit(wanted: int) -> int:
 
 
 class _EscapedLog(logging.Handler):
-    """waitress's own warnings (connection limit reached, threads busy) as escaped JSON log lines."""
+    """The libraries' own warnings as escaped JSON log lines: waitress's (connection limit reached, threads
+    busy) and psycopg's pool (a connection to PostgreSQL failed)."""
 
     def __init__(self, log: Callable[[str], None]):
         super().__init__(logging.WARNING)
@@ -309,13 +312,14 @@ class _EscapedLog(logging.Handler):
 
     def emit(self, item: logging.LogRecord) -> None:
         try:
-            self._log(record(event="waitress", level=item.levelname.lower(), message=item.getMessage()))
+            self._log(record(event=item.name.split(".")[0], level=item.levelname.lower(), message=item.getMessage()))
         except Exception:  # noqa: BLE001 (logging must never take the server down)
             self.handleError(item)
 
 
-def _route_waitress_log(log: Callable[[str], None]) -> None:
-    logger = logging.getLogger("waitress")
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
-    logger.handlers[:] = [_EscapedLog(log)]
+def _route_library_logs(log: Callable[[str], None]) -> None:
+    for name in ("waitress", "psycopg"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        logger.handlers[:] = [_EscapedLog(log)]

@@ -1,6 +1,10 @@
-"""The collector's SQLite store: votes, page views and comments, and the totals read from them.
+"""The collector's storage: votes, page views and comments, and the totals read from them.
 
-The collector service (`sitegen stats serve`) is its only writer; a build reads the file read-only through
+One small interface (`Storage`), two engines: an SQLite file (`Store`, the default: one collector on one
+machine) and a PostgreSQL database (`store_pg.PgStore`: several collectors behind a load balancer sharing one
+database). `open_store` picks by the `--db` value: a `postgresql://` URL or a file path.
+
+The collector service (`sitegen stats serve`) is the only writer; a build reads the file read-only through
 `export` (`sitegen build --stats DB`), and a moderator approves or rejects the comments waiting in it with
 `sitegen stats comments` (`moderate`). One vote per reader and article is best effort: the reader is the pair
 (address, random token kept in the browser), hashed with a secret salt; clearing the browser or changing network
@@ -17,7 +21,7 @@ import secrets
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol, Sequence
 
 from ..diagnostics import Diagnostic
 from .logs import quote, visible
@@ -41,12 +45,58 @@ BUSY_TIMEOUT = 0.5  # seconds a request waits for a database another program hol
 
 class Unavailable(Exception):
     """The database cannot serve this request now. `state` is what `/api/health` reports: "locked" (another
-    program holds it, or our own requests queue for it), "deleted" (the file was removed or replaced while the
-    collector runs), or "error" (disk full, I/O error, read-only file...)."""
+    program holds it, or our own requests queue for it), "deleted" (the SQLite file was removed or replaced
+    while the collector runs), "unreachable" (the PostgreSQL server does not answer) or "error" (disk full, I/O
+    error, read-only file or standby...)."""
 
     def __init__(self, state: str, detail: str):
         super().__init__(detail)
         self.state, self.detail = state, detail
+
+
+class Storage(Protocol):
+    """What the collector, the moderation command and the export need from a database. Every write is one
+    atomic step, so "counted exactly once" holds however many threads or collector processes write at once.
+    `former` are an article's old ids (its `aliases` as ids): a vote there counts as a vote here, and their
+    figures are added to the article's totals, so a changed slug or permalink keeps the readers' figures."""
+
+    where: str  # the database as shown in messages and logs (a file path, or a URL without its password)
+    salt: str
+
+    def health(self) -> str: ...
+    def client(self, address: str, token: str) -> str: ...
+    def vote(self, article: str, score: int, client: str, former: Sequence[str] = ()) -> bool: ...
+    def view(self, article: str) -> None: ...
+    def comment(self, article: str, name: str, text: str, client: str) -> int | None: ...
+    def totals(self, article: str, former: Sequence[str] = ()) -> dict[str, Any]: ...
+    def export(self) -> dict[str, Any]: ...
+    def comments(self, status: str | None = "pending") -> list[dict[str, Any]]: ...
+    def moderate(self, comment_id: int, status: str) -> bool: ...
+    def counts(self) -> tuple[int, int, int]: ...
+    def close(self) -> None: ...
+
+
+def is_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(target: str | Path) -> Storage:
+    """The store `--db` names: a PostgreSQL URL, or else an SQLite file path. Raises `Unavailable` when the
+    database cannot be opened (a PostgreSQL server that does not answer, a file that is not SQLite...)."""
+    if is_url(target):
+        from .store_pg import PgStore  # psycopg is loaded only by collectors that use it
+
+        return PgStore(str(target))
+    try:
+        return Store(Path(target))
+    except (sqlite3.Error, OSError) as exc:
+        raise Unavailable("error", str(exc)) from None
+
+
+def client_hash(salt: str, address: str, token: str) -> str:
+    """The reader as stored: addresses are personal data, so only a salted hash is kept. Collectors sharing a
+    database share its salt, so a reader is the same reader whichever collector the load balancer picks."""
+    return hashlib.sha256(f"{salt}\0{address}\0{token}".encode()).hexdigest()[:32]
 
 
 class Store:
@@ -62,6 +112,7 @@ class Store:
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.busy_timeout = path, busy_timeout
+        self.where = str(path)
         self._write_lock, self._read_lock = threading.Lock(), threading.Lock()
         self._db = self._connect(10.0)  # starting may wait for a backup to finish; serving may not
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -84,8 +135,7 @@ class Store:
             self._db.close()
 
     def client(self, address: str, token: str) -> str:
-        """The reader as stored: addresses are personal data, so only a salted hash is kept."""
-        return hashlib.sha256(f"{self.salt}\0{address}\0{token}".encode()).hexdigest()[:32]
+        return client_hash(self.salt, address, token)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -112,10 +162,15 @@ class Store:
             db.execute("SELECT count(*) FROM meta").fetchone()
         return "ok"
 
-    def vote(self, article: str, score: int, client: str) -> bool:
-        """Record a vote; False when this reader already voted for this article."""
+    def vote(self, article: str, score: int, client: str, former: Sequence[str] = ()) -> bool:
+        """Record a vote; False when this reader already voted for this article (under this id or a former one)."""
         with self._writing() as db:
-            cur = db.execute("INSERT OR IGNORE INTO votes VALUES (?, ?, ?, ?)", (article, score, client, _now()))
+            if not former:
+                cur = db.execute("INSERT OR IGNORE INTO votes VALUES (?, ?, ?, ?)", (article, score, client, _now()))
+            else:
+                cur = db.execute("INSERT OR IGNORE INTO votes SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM votes "
+                                 f"WHERE client = ? AND article IN ({_marks(former)}))",
+                                 (article, score, client, _now(), client, *former))
             return cur.rowcount == 1
 
     def view(self, article: str) -> None:
@@ -134,9 +189,9 @@ class Store:
                              "VALUES (?, ?, ?, ?, 'pending', ?)", (article, name, text, _now(), client))
             return cur.lastrowid
 
-    def totals(self, article: str) -> dict[str, Any]:
+    def totals(self, article: str, former: Sequence[str] = ()) -> dict[str, Any]:
         with self._reading() as db:
-            return _totals(db, article)
+            return _totals(db, article, former)
 
     def export(self) -> dict[str, Any]:
         # Its own connection: a large export (a build's `--stats URL`) does not hold up the readers' totals.
@@ -205,18 +260,21 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _totals(db: sqlite3.Connection, article: str) -> dict[str, Any]:
-    total, count = db.execute("SELECT coalesce(sum(score), 0), count(*) FROM votes WHERE article = ?",
-                              (article,)).fetchone()
-    views = db.execute("SELECT count FROM views WHERE article = ?", (article,)).fetchone()
-    approved = db.execute("SELECT count(*) FROM comments WHERE article = ? AND status = 'approved'",
-                          (article,)).fetchone()[0]
-    return {"article": article, "views": views[0] if views else 0, "rating_total": total, "rating_count": count,
-            "comments": approved}
+def _marks(values: Sequence[str]) -> str:
+    return ", ".join("?" * len(values))
 
 
-def export(db: sqlite3.Connection) -> dict[str, Any]:
-    """Every article's collected totals and approved comments: what `sitegen build --stats` bakes in."""
+def _totals(db: sqlite3.Connection, article: str, former: Sequence[str] = ()) -> dict[str, Any]:
+    ids, inside = (article, *former), f"article IN ({_marks((article, *former))})"
+    total, count = db.execute(f"SELECT coalesce(sum(score), 0), count(*) FROM votes WHERE {inside}", ids).fetchone()
+    views = db.execute(f"SELECT coalesce(sum(count), 0) FROM views WHERE {inside}", ids).fetchone()[0]
+    approved = db.execute(f"SELECT count(*) FROM comments WHERE {inside} AND status = 'approved'", ids).fetchone()[0]
+    return {"article": article, "views": views, "rating_total": total, "rating_count": count, "comments": approved}
+
+
+def export(db: Any) -> dict[str, Any]:
+    """Every article's collected totals and approved comments: what `sitegen build --stats` bakes in. `db` is an
+    SQLite or a psycopg connection (the statements are the same on both and take no parameters)."""
     out: dict[str, dict[str, Any]] = {}
 
     def slot(article: str) -> dict[str, Any]:
@@ -232,17 +290,18 @@ def export(db: sqlite3.Connection) -> dict[str, Any]:
     return {"version": 1, "articles": dict(sorted(out.items()))}
 
 
-def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
+def moderate(db: str | Path, action: str, ids: list[int]) -> list[str]:
     """`sitegen stats comments`: list pending comments, or approve / reject some. Returns lines to print."""
     from ..diagnostics import BuildFailed
 
-    if not db.is_file():
+    if not is_url(db) and not Path(db).is_file():
         raise BuildFailed([Diagnostic(str(db), 0, 0, "STATS001", "error", f"không có tệp số liệu {db}",
-                                      "chỉ đường dẫn tệp SQLite của máy thu bằng --db")])
+                                      "chỉ đường dẫn tệp SQLite của máy thu (hoặc địa chỉ postgresql://) bằng --db")])
     try:
-        store = Store(db)
-    except sqlite3.Error as exc:
-        raise BuildFailed([_unreadable(db, str(exc))]) from None
+        store = open_store(db)
+    except Unavailable as exc:
+        raise BuildFailed([_unreadable(db, exc.detail)]) from None
+    db = store.where  # never a password in a message
     try:
         if action in ("list", "all"):
             rows = store.comments(None if action == "all" else "pending")
@@ -266,7 +325,13 @@ def moderate(db: Path, action: str, ids: list[int]) -> list[str]:
         store.close()
 
 
-def _unreadable(db: Path, detail: str) -> Diagnostic:
+def _unreadable(db: str | Path, detail: str) -> Diagnostic:
+    if is_url(db):
+        from .store_pg import shown
+
+        return Diagnostic(shown(str(db)), 0, 0, "STATS001", "error", f"không dùng được cơ sở dữ liệu: {detail}",
+                          "kiểm tra máy chủ PostgreSQL (đang chạy? tên, mật khẩu, tên cơ sở dữ liệu trong địa chỉ "
+                          "--db đúng?) rồi chạy lại")
     return Diagnostic(str(db), 0, 0, "STATS001", "error", f"không dùng được tệp số liệu: {detail}",
                       "nếu một chương trình khác (sao lưu, sqlite3) đang giữ tệp, chờ nó xong rồi chạy lại; "
                       "nếu tệp hỏng, khôi phục từ bản sao lưu")
