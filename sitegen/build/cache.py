@@ -8,6 +8,7 @@ corrupt or foreign cache is discarded, never fatal: correctness never depends on
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -43,6 +44,10 @@ class Cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.path = folder / "build.sqlite"
+            # A read-only cache opens and reads fine, but what this build stores (its pages' HTML) would be lost
+            # and then missed when read back: find out before using it.
+            if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise PermissionError(errno.EROFS, "read-only", str(folder))
             self.db = self._open(self.path)
         except (OSError, sqlite3.Error):
             self.db, self.path = None, None  # a read-only disk or a broken file: build without a cache

@@ -18,7 +18,7 @@ _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}"
 # Tab, newline and carriage return stay: they are whitespace everywhere text goes.
 FORBIDDEN = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
 
-_NAMES = {0x0B: "VT, ngắt dòng của Word", 0x0C: "FF, ngắt trang", 0x1B: "ESC, mã màu của cửa sổ lệnh", 0x7F: "DEL"}
+_NAMES = {0x00: "NUL", 0x08: "BS, lùi một ký tự", 0x0B: "VT, ngắt dòng của Word", 0x0C: "FF, ngắt trang", 0x1B: "ESC, mã màu của cửa sổ lệnh", 0x7F: "DEL"}
 
 
 def describe(ch: str) -> str:
