@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "FM006": "Phần đầu lồng quá sâu hoặc quá lớn",
     "FM007": "Ký tự điều khiển trong phần đầu",
     "MD001": "Nội dung lồng quá sâu",
+    "MD002": "Nội dung chuyển quá lâu",
     "META001": "Thiếu trường bắt buộc",
     "META002": "Sai kiểu dữ liệu",
     "META003": "Ngày giờ không hợp lệ",

@@ -239,7 +239,30 @@ def load_one(path: Path, rel: str, bundle: bool, max_bytes: int, report: Reporte
                      "bớt tầng danh sách: mỗi dấu '-', '*', '1.', '>' ở đầu dòng và mỗi 4 dấu cách thụt lề "
                      "trước chúng là một tầng")
         return None
+    if nesting.worth_a_trial(body) and _too_slow(body):
+        start = body_line + len(body) - len(body.lstrip("\n"))  # the body's first written line
+        report.error("MD002", rel, start,
+                     f"nội dung bài cần hơn {MARKDOWN_SECONDS:g} giây để chuyển thành trang (bài bình thường cần "
+                     "vài phần trăm giây)",
+                     "chia bài thành nhiều bài; bỏ các dòng lặp lại hàng nghìn lần (dấu '-', thẻ '<' chưa đóng); "
+                     "bảng rất dài hãy đưa thành tệp đính kèm")
+        return None
     return SourceDoc(rel, path, bundle, hashlib.sha256(raw).hexdigest(), meta, lines, body, body_line)
+
+
+MARKDOWN_SECONDS = 10.0  # a 4 000-row table takes 2 s; bodies built to be slow take minutes
+
+
+def _too_slow(body: str) -> bool:
+    """Convert the body once, as the build will, under MARKDOWN_SECONDS (the conversion itself is discarded: this
+    runs only for the rare bodies `nesting.worth_a_trial` picks out)."""
+    from ..structure import markup  # Python-Markdown and Pillow: only for the bodies that need it
+
+    try:
+        markup.Renderer(time_limit=MARKDOWN_SECONDS).render(body, {}, {}, markup.MarkupOptions(False, False))
+    except markup.TooSlow:
+        return True
+    return False
 
 
 class _TooLarge(Exception):
@@ -368,7 +391,8 @@ def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dic
     try:
         meta = _TomlFrontMatter().load("\n".join(lines[1:end]))
     except RecursionError:  # tomllib parses nested arrays and tables recursively, with no limit of its own
-        report.error("FM006", rel, 2, _DEPTH_MESSAGE, _DEPTH_HINT)
+        deepest = max(range(1, end), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+        report.error("FM006", rel, deepest + 1, _DEPTH_MESSAGE, _DEPTH_HINT)
         return None
     except (tomllib.TOMLDecodeError, ValueError) as exc:  # tomllib raises ValueError for some impossible dates
         found = re.search(r"line (\d+), column (\d+)", str(exc))

@@ -145,8 +145,9 @@ def _check_header(im: Image.Image, max_pixels: int) -> Probe:
     if w * h > max_pixels:
         raise _bomb(w, h, max_pixels)
     if max(w, h) > JPEG_MAX_SIDE:  # a 1×70 000 strip is few pixels, but no JPEG can hold it
-        raise ImageProblem("IMG004", f"ảnh {w}×{h} điểm ảnh có cạnh dài hơn {JPEG_MAX_SIDE:,} điểm ảnh, "
-                           "giới hạn của JPEG".replace(",", "."), "cắt ảnh thành nhiều ảnh hoặc thu nhỏ trước khi đưa lên")
+        limit = f"{JPEG_MAX_SIDE:,}".replace(",", ".")  # Vietnamese groups thousands with dots
+        raise ImageProblem("IMG004", f"ảnh {w}×{h} điểm ảnh có cạnh dài hơn {limit} điểm ảnh, giới hạn của JPEG",
+                           "cắt ảnh thành nhiều ảnh hoặc thu nhỏ trước khi đưa lên")
     if _orientation(im) in _ROTATED:
         w, h = h, w
     return Probe(w, h, fmt)

@@ -9,10 +9,13 @@ paragraph becomes <figure> with its caption below, the first paragraph can serve
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import unicodedata
+from contextlib import contextmanager
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import markdown
 from markdown.extensions import Extension
@@ -230,13 +233,44 @@ class _Brackets:
         return -1
 
 
+class _LinkBudget:
+    """A bound on `LinkInlineProcessor.getLink`'s work in one conversion. Its scan for the ")" closing a link's
+    destination runs to the end of the paragraph when there is none (it tracks quotes and nesting, so it cannot
+    be answered from a table like the brackets), and "[a](" 5 000 times took 18 s. Each call is Python-Markdown's
+    own, on the whole text, as long as the characters it may scan fit in what is left of BUDGET; past that, "[…]("
+    stays plain text. Real articles scan a few thousand characters in all (a link's destination and title), so
+    their output is Python-Markdown's, byte for byte; only a body built to be slow renders differently."""
+
+    BUDGET = 1_000_000  # characters scanned; a few tenths of a second of Python at worst
+
+    def __init__(self) -> None:
+        self.left = self.BUDGET
+
+    def wrap(self, original):  # type: ignore[no-untyped-def]
+        def get_link(data: str, index: int) -> tuple[str, str | None, int, bool]:
+            reach = len(data) - index  # the most this call can scan
+            if reach > self.left:
+                return "", None, index, False
+            href, title, end, handled = original(data, index)
+            self.left -= (end - index) if handled and end > index else reach
+            return href, title, end, handled
+
+        return get_link
+
+
 class _PortalExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(_PortalTree(md), "portal", -1)
+        md.registerExtension(self)  # for reset(), called before every conversion
+        self.budget = _LinkBudget()
         brackets = _Brackets()
         for pattern in md.inlinePatterns:
-            if isinstance(pattern, LinkInlineProcessor):  # links, images and references, all the same scan
+            if isinstance(pattern, LinkInlineProcessor):  # links, images and references, all the same scans
                 pattern.getText = brackets.get_text  # type: ignore[method-assign]
+                pattern.getLink = self.budget.wrap(pattern.getLink)  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.budget.left = _LinkBudget.BUDGET
 
 
 def _new_markdown() -> markdown.Markdown:
@@ -247,12 +281,40 @@ def _new_markdown() -> markdown.Markdown:
     )
 
 
-class Renderer:
-    """One reusable Markdown converter (building one costs more than converting a short article)."""
+class TooSlow(Exception):
+    """A conversion stopped at the Renderer's time limit."""
 
-    def __init__(self) -> None:
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TooSlow in the code inside once `seconds` have passed. Python-Markdown has more quadratic corners
+    than can be patched one by one (20 KB of "-\n" lines: 12 s, unclosed "<a " tags: 12 s), so a body is given a
+    time, not a shape. A timer signal is the only way to stop pure Python code from outside; signals reach the
+    main thread only, so elsewhere (the preview's rebuild thread) the conversion runs without a limit."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Renderer:
+    """One reusable Markdown converter (building one costs more than converting a short article).
+    With `time_limit` (seconds), a conversion taking longer raises TooSlow (in the main thread only)."""
+
+    def __init__(self, time_limit: float | None = None) -> None:
         self._md = _new_markdown()
         self._tree: _PortalTree = self._md.treeprocessors["portal"]  # type: ignore[assignment]
+        self.time_limit = time_limit
 
     def render(self, body: str, photos: Mapping[str, ImageInfo | None], alts: Mapping[str, str],
                options: MarkupOptions) -> Rendered:
@@ -261,11 +323,12 @@ class Renderer:
         tree.lead_text, tree.lead_in_body, tree.has_source = "", False, False
         self._md.reset()
         try:
-            html = self._md.convert(body)
+            with _time_limit(self.time_limit):
+                html = self._md.convert(body)
         except BaseException:
-            # A conversion cut short (a RecursionError, an interrupt) leaves Python-Markdown's state half
+            # A conversion cut short (TooSlow, a RecursionError, an interrupt) leaves Python-Markdown's state half
             # changed, and the next article would come out wrong: start the next one on a new converter.
-            self.__init__()  # type: ignore[misc]
+            self.__init__(self.time_limit)  # type: ignore[misc]
             raise
         if options.safe:
             html = sanitize(html)

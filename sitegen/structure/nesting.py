@@ -1,12 +1,14 @@
-"""How deeply an article body nests lists and quotes, checked before Python-Markdown sees it.
+"""What an article body may ask of Python-Markdown, checked before the build converts it: how deeply it nests
+lists and quotes, and whether it is shaped like the bodies that make Python-Markdown slow.
 
 Python-Markdown parses nested lists recursively: about 300 levels exhaust Python's recursion limit (a traceback,
 and the converter object is left broken for the next article) and 200 already take seconds. No article nests
 more than a handful of levels, so a body nesting more than MAX_NESTING is refused with the line that does it.
 
 The count is an upper bound read from each line's start, without parsing: every list marker ("-", "*", "+",
-"1.") or quote marker (">") in the leading run counts one level, and the whitespace around them one level per
-four columns (Python-Markdown nests a list four columns deeper per level). Lines that open no list or quote
+"1.") or quote marker (">") in the leading run counts one level, and each run of whitespace before or between
+them one level per four columns (Python-Markdown nests a list four columns deeper per level; the single space
+after a marker is no level). Lines that open no list or quote
 (indented poems, code) count nothing, whatever their indentation.
 """
 
@@ -28,15 +30,13 @@ def too_deep(body: str) -> tuple[int, int] | None:
         if m is None or m.end() < MAX_NESTING:
             continue
         prefix = m.group()
-        markers = len(_MARKER.findall(prefix))
-        spaces = _PREFIX_SPACE.sub("", prefix)
-        depth = markers + _columns(spaces) // 4
+        depth = len(_MARKER.findall(prefix)) + sum(_columns(run) // 4 for run in _SPACE.findall(prefix))
         if depth > MAX_NESTING:
             return n, depth
     return None
 
 
-_PREFIX_SPACE = re.compile(r"[^ \t]")
+_SPACE = re.compile(r"[ \t]+")
 
 
 def _columns(whitespace: str) -> int:
@@ -44,3 +44,23 @@ def _columns(whitespace: str) -> int:
     for ch in whitespace:
         cols = cols + 4 - cols % 4 if ch == "\t" else cols + 1
     return cols
+
+
+# Python-Markdown works block by block (lines between blank lines), and several of its block parsers take time in
+# the square of a block's lines (4 000 list items in one block: 2.4 s; 10 000 "-" lines: 12 s), its raw HTML
+# parser in the square of unclosed tags. Real articles have blocks of a few lines and a few dozen tags; a body
+# beyond these is converted once on trial, under a time limit, before it is accepted (see read.load_one).
+TRIAL_BLOCK_LINES = 300
+TRIAL_TAGS = 1000
+TRIAL_CHARS = 256_000
+
+
+def worth_a_trial(body: str) -> bool:
+    if len(body) > TRIAL_CHARS or body.count("<") > TRIAL_TAGS:
+        return True
+    run = 0
+    for line in body.split("\n"):
+        run = run + 1 if line.strip() else 0
+        if run > TRIAL_BLOCK_LINES:
+            return True
+    return False
