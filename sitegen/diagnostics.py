@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "READ003": "Liên kết tượng trưng trỏ ra ngoài trang",
     "READ004": "Vòng lặp liên kết tượng trưng",
     "READ005": "Tệp thay đổi trong lúc đang dựng",
+    "READ006": "Hai tệp trùng tên khi chuẩn hóa Unicode",
     "ENC001": "Tệp không phải UTF-8",
     "ENC002": "Tệp lưu dạng UTF-16",
     "ENC003": "Tệp nhị phân",

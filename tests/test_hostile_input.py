@@ -450,3 +450,28 @@ def test_time_limit_stops_a_conversion_and_leaves_the_renderer_usable():
         renderer.render("-\n" * 50_000, {}, {}, options)
     assert time.monotonic() - started < 3
     assert renderer.render("Đoạn *một*.", {}, {}, options) == markup.Renderer().render("Đoạn *một*.", {}, {}, options)
+
+
+def test_two_names_equal_once_normalized_are_named_apart(built):
+    """`bài.md` typed on Windows (NFC) and `bài.md` copied from a Mac (NFD) are two files on Linux and one address:
+    the message shows both spellings (it used to name one path twice)."""
+    import unicodedata
+
+    site, before = built
+    for form in ("NFC", "NFD"):
+        site.write(f"content/thoi-su/{unicodedata.normalize(form, 'bài')}.md", article(f"Bài {form}"))
+    found = refused(cli(site)[0], "READ006")[0]
+    assert found.startswith("content/thoi-su/bài.md: lỗi[READ006]: hai tệp mang cùng một tên"), found
+    assert "content/thoi-su/b\\xe0i.md" in found and "content/thoi-su/ba\\u0300i.md" in found
+    assert tree_snapshot(site.public) == before
+
+
+def test_example_site_front_matter_reads_as_plain_yaml_does():
+    """The bounded loader changes nothing for real front matter: the same data as PyYAML's safe_load."""
+    for path in sorted((ROOT / "content").rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith("---"):
+            continue
+        doc = read.load_one(path, path.name, False, 2_000_000, Reporter())
+        assert doc is not None, path
+        assert doc.meta == yaml.safe_load(text.split("\n---", 1)[0].removeprefix("---")), path
