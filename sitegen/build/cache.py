@@ -36,6 +36,7 @@ class Cache:
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
         self.db: sqlite3.Connection | None = None
         self.path: Path | None = None
+        self.unusable: str | None = None  # why a cache folder was given but not used (for a CACHE001 warning)
         self.memory = memory
         if folder is None or memory is not None:
             if self.memory is None:
@@ -49,9 +50,10 @@ class Cache:
             if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
                 raise PermissionError(errno.EROFS, "read-only", str(folder))
             self.db = self._open(self.path)
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error) as exc:
             self.db, self.path = None, None  # a read-only disk or a broken file: build without a cache
             self.memory = {}
+            self.unusable = getattr(exc, "strerror", None) or str(exc)
 
     def _open(self, path: Path) -> sqlite3.Connection:
         try:
