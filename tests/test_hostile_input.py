@@ -475,3 +475,12 @@ def test_example_site_front_matter_reads_as_plain_yaml_does():
         doc = read.load_one(path, path.name, False, 2_000_000, Reporter())
         assert doc is not None, path
         assert doc.meta == yaml.safe_load(text.split("\n---", 1)[0].removeprefix("---")), path
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\r")))
+def test_the_fast_file_check_finds_exactly_what_the_full_pattern_finds(text):
+    """Whole files are checked by byte tests before any regular expression: they must agree with it."""
+    expected = chars.FORBIDDEN.search(text)
+    for found in (chars.first_forbidden_in_file(text.encode("utf-8"), text), chars.first_forbidden(text)):
+        assert (found and (found.start(), found.group())) == (expected and (expected.start(), expected.group()))

@@ -321,7 +321,7 @@ def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
         return None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if bad := chars.first_forbidden(text):
+    if bad := chars.first_forbidden_in_file(raw, text):
         line = text.count("\n", 0, bad.start()) + 1
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         report.error("ENC004", rel, line, f"tệp chứa ký tự điều khiển vô hình {chars.describe(bad.group())}",

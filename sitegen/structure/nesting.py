@@ -23,17 +23,26 @@ _MARKER = re.compile(r">|[-*+]|\d{1,9}[.)]")
 
 def too_deep(body: str) -> tuple[int, int] | None:
     """(0-based line of the body, its nesting) of the first line nesting more than MAX_NESTING, else None."""
-    # A line needs at least MAX_NESTING markers or 4 * MAX_NESTING columns of indentation to be too deep: test
-    # each line cheaply for that before counting.
-    for n, line in enumerate(body.split("\n")):
-        m = _PREFIX.match(line)
-        if m is None or m.end() < MAX_NESTING:
+    # A line needs a prefix of more than MAX_NESTING characters to be too deep (each level takes at least one).
+    # Bytes mapped to "p" (prefix character), "x" or newline tell in one C pass whether any line has one;
+    # only then does a regular expression find those lines, and only they are counted.
+    mapped = b"\n" + body.encode("utf-8", "surrogatepass").translate(_PREFIX_BYTES)
+    if _LONG_RUN not in mapped:
+        return None
+    for candidate in _LONG_PREFIX.finditer(body):
+        m = _PREFIX.match(body, candidate.start())
+        if m is None or m.end() - m.start() <= MAX_NESTING:
             continue
         prefix = m.group()
         depth = len(_MARKER.findall(prefix)) + sum(_columns(run) // 4 for run in _SPACE.findall(prefix))
         if depth > MAX_NESTING:
-            return n, depth
+            return body.count("\n", 0, m.start()), depth
     return None
+
+
+_PREFIX_BYTES = bytes(ord("p") if chr(b) in " \t>*+-0123456789.)" else 10 if b == 10 else ord("x") for b in range(256))
+_LONG_RUN = b"\n" + b"p" * (MAX_NESTING + 1)
+_LONG_PREFIX = re.compile(rf"^[ \t>*+\-0-9.)]{{{MAX_NESTING + 1},}}", re.MULTILINE)
 
 
 _SPACE = re.compile(r"[ \t]+")
@@ -58,9 +67,9 @@ TRIAL_CHARS = 256_000
 def worth_a_trial(body: str) -> bool:
     if len(body) > TRIAL_CHARS or body.count("<") > TRIAL_TAGS:
         return True
-    run = 0
-    for line in body.split("\n"):
-        run = run + 1 if line.strip() else 0
-        if run > TRIAL_BLOCK_LINES:
-            return True
-    return False
+    if body.count("\n") <= TRIAL_BLOCK_LINES:
+        return False  # most articles: too few lines for any block to be long
+    return any(block.count("\n") >= TRIAL_BLOCK_LINES for block in _BLANK_LINE.split(body))
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
