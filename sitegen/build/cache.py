@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 12
+SCHEMA = 13  # 13: front matter, bodies and site.toml checked for control characters, depth and aliases
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what each page's
