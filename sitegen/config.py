@@ -127,6 +127,9 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
         except tomllib.TOMLDecodeError as exc:
             line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
             _fail("CFG001", line, f"site.toml sai cú pháp TOML: {exc}", "kiểm tra dấu ngoặc kép và dấu =")
+        except RecursionError:  # tomllib has no nesting limit of its own
+            _fail("CFG001", 0, "site.toml có mảng hoặc bảng lồng nhau quá sâu", "viết các giá trị thẳng, không lồng nhau")
+        _refuse_control_characters(data, path)
     site = dict(data.pop("site", {})) if isinstance(data.get("site"), dict) else {}
     site.update({k: v for k, v in data.items() if not isinstance(v, (dict, list))})
     values: dict[str, Any] = {}
@@ -161,6 +164,38 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
     )
     _check_output(cfg)
     return cfg
+
+
+def _refuse_control_characters(data: dict[str, Any], path: Path) -> None:
+    """Every string of site.toml may reach a page or a feed ([params] through templates): a control character
+    written as an escape ("\\u001b", "\\b", "\\f") would make the Atom feeds ill-formed XML on every build."""
+    from .content import chars  # no dependencies, like slugs
+
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, key = stack.pop()
+        if isinstance(value, dict):
+            for k, v in reversed(value.items()):  # in file order: the first bad string is the one reported
+                name = f"{key}.{k}" if key else k
+                stack += [(v, name), (k, name)]
+        elif isinstance(value, list):
+            stack.extend((v, key) for v in reversed(value))
+        elif isinstance(value, str) and (bad := chars.first_forbidden(value)):
+            leaf = key.rsplit(".", 1)[-1]
+            _fail("CFG002", _key_line(path, leaf), f"'{key}' chứa ký tự điều khiển {chars.describe(bad.group())}",
+                  "xóa mã thoát (\\u00.., \\b, \\f) khỏi chuỗi; các ký tự này làm hỏng nguồn tin Atom")
+
+
+def _key_line(path: Path, key: str) -> int:
+    """The line where `key = ...` is written (the first such), else where the key's name first appears."""
+    pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
+    try:
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if pattern.match(line):
+                return n
+    except OSError:
+        pass
+    return _line_of(path, key)
 
 
 def _validate(values: dict[str, Any], path: Path) -> None:

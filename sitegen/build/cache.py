@@ -8,6 +8,7 @@ corrupt or foreign cache is discarded, never fatal: correctness never depends on
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 13
+SCHEMA = 13  # 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read
@@ -41,6 +42,7 @@ class Cache:
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
         self.db: sqlite3.Connection | None = None
         self.path: Path | None = None
+        self.unusable: str | None = None  # why a cache folder was given but not used (for a CACHE001 warning)
         self.memory = memory
         if folder is None or memory is not None:
             if self.memory is None:
@@ -49,10 +51,15 @@ class Cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.path = folder / "build.sqlite"
+            # A read-only cache opens and reads fine, but what this build stores (its pages' HTML) would be lost
+            # and then missed when read back: find out before using it.
+            if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise PermissionError(errno.EROFS, "read-only", str(folder))
             self.db = self._open(self.path)
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error) as exc:
             self.db, self.path = None, None  # a read-only disk or a broken file: build without a cache
             self.memory = {}
+            self.unusable = getattr(exc, "strerror", None) or str(exc)
 
     def _open(self, path: Path) -> sqlite3.Connection:
         try:

@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import os
 import re
+import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -22,11 +23,18 @@ import yaml
 
 from ..build import workers
 from ..diagnostics import Reporter
+from ..structure import nesting
+from . import chars
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^---[ \t]*$")
 _CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$")
 IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+# Front matter is a few dozen values; these bounds are far above any real one and far below what hurts. Deeper
+# values cannot be constructed or pickled into the cache (RecursionError); aliases (`*a`) share a value, and ten
+# nested levels of nine references each would make 387 million values for anything that walks the data.
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
 # Files editors' tools leave beside the real ones (vim swap, emacs lock/backup, Office/LibreOffice locks).
 _TEMP = re.compile(r"(^\.|^#.*#$|~$|\.sw[a-p]$|\.tmp$|^\.~lock\.|^~\$)")
 
@@ -153,9 +161,18 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
     slots: list[Loaded | None] = [None] * len(found)
     todo: list[tuple[int, str, str, bool, Stamp]] = []
     prefix = str(config_root) + os.sep  # slicing the common prefix: pathlib's relative_to cost 0.15 s per 10 000
+    named: dict[str, str] = {}  # NFC name -> the name on disk it was first seen as
     for i, (name, bundle) in enumerate(found):
         rel = (unicodedata.normalize("NFC", name[len(prefix):]).replace(os.sep, "/") if name.startswith(prefix)
                else _rel(Path(name), config_root))
+        if rel in named:  # Linux keeps "bài.md" typed on Windows and "bài.md" copied from a Mac as two files
+            first, second = (os.path.relpath(n, config_root).encode("unicode_escape").decode("ascii")
+                             for n in (named[rel], name))
+            report.error("READ006", rel, 0, f"hai tệp mang cùng một tên, chỉ khác cách ghi dấu tiếng Việt "
+                         f"(chữ dựng sẵn và chữ tổ hợp): {first} và {second}",
+                         "xóa hoặc đổi tên một trong hai tệp (thường là bản chép từ máy Mac)")
+            continue
+        named[rel] = name
         try:
             st = os.stat(name)
         except OSError:
@@ -188,8 +205,8 @@ def body_of(path: Path, digest: str, body_line: int) -> str | None:
     """The body of an article file read earlier in this build (the build keeps no bodies: a 100 000-article
     archive would not fit in memory), or None when the file has changed since (its digest no longer matches)."""
     try:
-        raw = path.read_bytes()
-    except OSError:
+        raw = _read_regular(path)
+    except (OSError, _NotAFile):
         return None
     if hashlib.sha256(raw).hexdigest() != digest:
         return None
@@ -206,12 +223,15 @@ def _starts(count: int, jobs: int) -> list[int]:
 
 def load_one(path: Path, rel: str, bundle: bool, max_bytes: int, report: Reporter) -> SourceDoc | None:
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            report.error("READ002", rel, 0, f"tệp {size // 1024} KB, vượt giới hạn {max_bytes // 1024} KB",
-                         "chia bài thành nhiều bài hoặc tăng max_file_bytes trong site.toml")
-            return None
-        raw = path.read_bytes()
+        raw = _read_regular(path, max_bytes)
+    except _TooLarge as big:
+        report.error("READ002", rel, 0, f"tệp {big.size // 1024} KB, vượt giới hạn {max_bytes // 1024} KB",
+                     "chia bài thành nhiều bài hoặc tăng max_file_bytes trong site.toml")
+        return None
+    except _NotAFile:
+        report.error("READ001", rel, 0, "đây không phải tệp văn bản thường (mà là ống FIFO, ổ cắm hay thiết bị)",
+                     "xóa nó khỏi content/ hoặc đổi tên để không kết thúc bằng .md")
+        return None
     except OSError as exc:
         report.error("READ001", rel, 0, f"không đọc được tệp: {exc.strerror}", "kiểm tra quyền truy cập tệp")
         return None
@@ -222,7 +242,61 @@ def load_one(path: Path, rel: str, bundle: bool, max_bytes: int, report: Reporte
     if split is None:
         return None
     meta, lines, body, body_line = split
+    if deep := nesting.too_deep(body):
+        report.error("MD001", rel, body_line + deep[0],
+                     f"danh sách hoặc trích dẫn lồng {deep[1]} tầng, quá giới hạn {nesting.MAX_NESTING} tầng",
+                     "bớt tầng danh sách: mỗi dấu '-', '*', '1.', '>' ở đầu dòng và mỗi 4 dấu cách thụt lề "
+                     "trước chúng là một tầng")
+        return None
+    if nesting.worth_a_trial(body) and _too_slow(body):
+        start = body_line + len(body) - len(body.lstrip("\n"))  # the body's first written line
+        report.error("MD002", rel, start,
+                     f"nội dung bài cần hơn {MARKDOWN_SECONDS:g} giây để chuyển thành trang (bài bình thường cần "
+                     "vài phần trăm giây)",
+                     "chia bài thành nhiều bài; bỏ các dòng lặp lại hàng nghìn lần (dấu '-', thẻ '<' chưa đóng); "
+                     "bảng rất dài hãy đưa thành tệp đính kèm")
+        return None
     return SourceDoc(rel, path, bundle, hashlib.sha256(raw).hexdigest(), meta, lines, body, body_line)
+
+
+MARKDOWN_SECONDS = 10.0  # a 4 000-row table takes 2 s; bodies built to be slow take minutes
+
+
+def _too_slow(body: str) -> bool:
+    """Convert the body once, as the build will, under MARKDOWN_SECONDS (the conversion itself is discarded: this
+    runs only for the rare bodies `nesting.worth_a_trial` picks out)."""
+    from ..structure import markup  # Python-Markdown and Pillow: only for the bodies that need it
+
+    try:
+        markup.Renderer(time_limit=MARKDOWN_SECONDS).render(body, {}, {}, markup.MarkupOptions(False, False))
+    except markup.TooSlow:
+        return True
+    return False
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int):
+        self.size = size
+
+
+class _NotAFile(Exception):
+    pass
+
+
+def _read_regular(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file. Opened without blocking and checked on the open descriptor: a FIFO named
+    `*.md` would otherwise hang the build until something writes to it (and a device would never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotAFile()
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise _TooLarge(st.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
@@ -247,6 +321,13 @@ def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
         return None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if bad := chars.first_forbidden_in_file(raw, text):
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        report.error("ENC004", rel, line, f"tệp chứa ký tự điều khiển vô hình {chars.describe(bad.group())}",
+                     "xóa ký tự ở vị trí này (thường lẫn vào khi dán từ Word hay từ cửa sổ lệnh) rồi lưu lại",
+                     col=col)
+        return None
     return unicodedata.normalize("NFC", text)
 
 
@@ -318,6 +399,10 @@ def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dic
         return None
     try:
         meta = _TomlFrontMatter().load("\n".join(lines[1:end]))
+    except RecursionError:  # tomllib parses nested arrays and tables recursively, with no limit of its own
+        deepest = max(range(1, end), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+        report.error("FM006", rel, deepest + 1, _DEPTH_MESSAGE, _DEPTH_HINT)
+        return None
     except (tomllib.TOMLDecodeError, ValueError) as exc:  # tomllib raises ValueError for some impossible dates
         found = re.search(r"line (\d+), column (\d+)", str(exc))
         line, col = (int(found.group(1)) + 1, int(found.group(2))) if found else (2, 0)
@@ -329,7 +414,34 @@ def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dic
     for n, line in enumerate(lines[1:end], 2):
         if m := re.match(r"^\s*\[{1,2}\s*([A-Za-z0-9_-]+)", line) or re.match(r"^([A-Za-z0-9_-]+)\s*=", line):
             key_lines.setdefault(m.group(1), n)
+    if not _check_toml_values(meta, key_lines, rel, report):
+        return None
     return meta, key_lines, "\n".join(lines[end + 1:]), end + 2
+
+
+def _check_toml_values(meta: dict, key_lines: dict[str, int], rel: str, report: Reporter) -> bool:
+    """TOML has no aliases, but a dotted key (`[a.a.a...]`) nests without limit and any string may hold an
+    escaped control character: the same bounds as YAML. Lines are those of the top-level keys (all tomllib
+    keeps)."""
+    count = 0
+    stack: list[tuple[Any, int, str]] = [(meta, 1, "")]
+    while stack:
+        value, depth, top = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            report.error("FM006", rel, key_lines.get(top, 2), _DEPTH_MESSAGE if depth > MAX_DEPTH else _SIZE_MESSAGE,
+                         _DEPTH_HINT)
+            return False
+        if isinstance(value, dict):
+            for k, v in value.items():
+                stack.append((k, depth + 1, top or k))
+                stack.append((v, depth + 1, top or k))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, top) for v in value)
+        elif isinstance(value, str) and (bad := chars.first_forbidden(value)):
+            report.error("FM007", rel, key_lines.get(top, 2), _control_message(top, bad.group()), _CONTROL_HINT)
+            return False
+    return True
 
 
 def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> tuple[dict | None, dict[str, int]]:
@@ -346,7 +458,22 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
                          "phần đầu phải là các dòng 'khóa: giá trị' (ví dụ title: \"...\")",
                          "viết mỗi trường trên một dòng dạng ten_truong: gia_tri")
             return None, {}
+        # Measured on the composed nodes, where an alias is one shared node and not yet a copy: construction
+        # and everything after it only ever see a value of bounded depth and size.
+        if (problem := _measure(node)) is not None:
+            message, where = problem
+            report.error("FM006", rel, first_line + where.start_mark.line, message, _DEPTH_HINT,
+                         col=where.start_mark.column + 1)
+            return None, {}
+        if (control := _first_control(node)) is not None:
+            where, key, ch = control
+            report.error("FM007", rel, first_line + where.start_mark.line, _control_message(key, ch), _CONTROL_HINT,
+                         col=where.start_mark.column + 1)
+            return None, {}
         data = loader.construct_document(node)
+    except RecursionError:  # only PyYAML's pure-Python parser (no libyaml) recurses while composing
+        report.error("FM006", rel, first_line, _DEPTH_MESSAGE, _DEPTH_HINT)
+        return None, {}
     except _Duplicate as dup:
         report.error("FM004", rel, first_line + dup.second - 1,
                      f"khóa '{dup.key}' xuất hiện hai lần (dòng {first_line + dup.first - 1} và {first_line + dup.second - 1})",
@@ -362,6 +489,9 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
         mark = getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark else first_line
         problem = getattr(exc, "problem", None) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1000 levels), far beyond ours
+            report.error("FM006", rel, line, _DEPTH_MESSAGE, _DEPTH_HINT)
+            return None, {}
         hint = "đặt giá trị trong dấu ngoặc kép, ví dụ title: \"Hội nghị: tổng kết\""
         if "\t" in yaml_text:
             hint = "không dùng phím Tab để thụt lề trong phần đầu, hãy dùng dấu cách"
@@ -377,21 +507,104 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
     finally:
         loader.dispose()
     key_lines: dict[str, int] = {}
-    _record_lines(node, "", first_line, key_lines)
+    _record_lines(node, first_line, key_lines)
     return data, key_lines
 
 
-def _record_lines(node: yaml.Node, prefix: str, first_line: int, out: dict[str, int]) -> None:
+def _record_lines(root: yaml.Node, first_line: int, out: dict[str, int]) -> None:
+    """The file line of each value by its path ("photos.1.src"). A value reached again through an alias is not
+    walked again: its own lines are where the anchor (&) wrote it."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, prefix = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children: list[tuple[yaml.Node, str]] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = f"{prefix}{key.value}"
+                out[path] = first_line + key.start_mark.line
+                children.append((value, path + "."))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                path = f"{prefix}{i}"
+                out[path] = first_line + item.start_mark.line
+                children.append((item, path + "."))
+        stack.extend(reversed(children))  # in file order: an anchor (&) is walked where it is written, not at *
+
+
+_DEPTH_MESSAGE = f"giá trị lồng nhau quá {MAX_DEPTH} tầng"
+_SIZE_MESSAGE = f"phần đầu có hơn {MAX_VALUES:,} giá trị (kể cả các giá trị lặp lại qua bí danh *)".replace(",", ".")
+_DEPTH_HINT = "phần đầu chỉ cần vài trường đơn giản: bỏ các danh sách lồng nhau và các bí danh YAML (&ten, *ten)"
+_CONTROL_HINT = ("xóa mã thoát (\\x.., \\u00.., \\v, \\b, \\f, \\e) khỏi giá trị; nếu cần xuống dòng hãy "
+                 "viết hai giá trị riêng")
+
+
+def _control_message(key: str, ch: str) -> str:
+    where = f"'{key}'" if key else "một khóa"
+    return f"giá trị {where} chứa ký tự điều khiển {chars.describe(ch)}: nguồn tin và trình duyệt sẽ hỏng"
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = f"{prefix}{key.value}"
-            out[path] = first_line + key.start_mark.line
-            _record_lines(value, path + ".", first_line, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            path = f"{prefix}{i}"
-            out[path] = first_line + item.start_mark.line
-            _record_lines(item, path + ".", first_line, out)
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _measure(root: yaml.Node) -> tuple[str, yaml.Node] | None:
+    """(message, node) when the value, with every alias followed, would be deeper than MAX_DEPTH, hold more
+    than MAX_VALUES values or contain itself; None when it is fine. Each node is visited once (sizes and
+    depths of shared nodes are remembered), iteratively, so the check costs what the text costs."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_: set[int] = set()  # nodes on the current path: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        key = id(node)
+        if leaving:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_.discard(key)
+            if depth[key] > MAX_DEPTH:
+                return _DEPTH_MESSAGE, node
+            if size[key] > MAX_VALUES:
+                return _SIZE_MESSAGE, node
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return "giá trị chứa chính nó qua bí danh (ví dụ &a [*a]): không thể đọc hết", node
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in _children(node))
+    return None
+
+
+def _first_control(root: yaml.Node) -> tuple[yaml.Node, str, str] | None:
+    """(node, top-level key, character) of the first key or value holding a forbidden character."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, top = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if isinstance(node.value, str) and (bad := chars.first_forbidden(node.value)):
+                return node, top, bad.group()
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in reversed(node.value):  # in file order: the first bad value is the one reported
+                name = top or (k.value if isinstance(k, yaml.ScalarNode) else "")
+                stack += [(v, name), (k, name)]
+        else:
+            stack.extend((item, top) for item in reversed(_children(node)))
+    return None
 
 
 def _rel(path: Path, root: Path) -> str:

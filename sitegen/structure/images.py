@@ -30,6 +30,8 @@ import PIL
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+JPEG_MAX_SIDE = 65_535  # the format stores sizes in 16 bits
+WEBP_MAX_SIDE = 16_383  # 14 bits: a longer photo gets JPEG variants only
 OG_SIZE = (1200, 630)  # the social card size Facebook, Zalo and X crop to
 _EXIF_ORIENTATION = 0x0112
 _ROTATED = {5, 6, 7, 8}
@@ -67,6 +69,15 @@ class ImageProblem(Exception):
     def __init__(self, code: str, message: str, hint: str):
         super().__init__(message)
         self.code, self.message, self.hint = code, message, hint
+
+
+STORAGE = "WRITE002"  # the code of a problem that is the disk's, not the photo's: it fails the build
+
+
+class _StorageProblem(Exception):
+    def __init__(self, out: str, exc: OSError):
+        super().__init__(out)
+        self.out, self.exc = out, exc
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,10 @@ def _check_header(im: Image.Image, max_pixels: int) -> Probe:
                            "lưu ảnh dạng JPEG, PNG hoặc WebP")
     if w * h > max_pixels:
         raise _bomb(w, h, max_pixels)
+    if max(w, h) > JPEG_MAX_SIDE:  # a 1×70 000 strip is few pixels, but no JPEG can hold it
+        limit = f"{JPEG_MAX_SIDE:,}".replace(",", ".")  # Vietnamese groups thousands with dots
+        raise ImageProblem("IMG004", f"ảnh {w}×{h} điểm ảnh có cạnh dài hơn {limit} điểm ảnh, giới hạn của JPEG",
+                           "cắt ảnh thành nhiều ảnh hoặc thu nhỏ trước khi đưa lên")
     if _orientation(im) in _ROTATED:
         w, h = h, w
     return Probe(w, h, fmt)
@@ -209,7 +224,10 @@ class SourceIndex:
     def save(self) -> None:
         if self._new == self._old:
             return
-        _atomic_write(self.path, json.dumps({"pillow": PIL.__version__, "files": self._new}).encode())
+        try:
+            _atomic_write(self.path, json.dumps({"pillow": PIL.__version__, "files": self._new}).encode())
+        except OSError:
+            pass  # an index not saved costs the next build a rehash, nothing else; a full disk is named by `produce`
 
 
 def _file_digest(path: Path) -> str:
@@ -351,9 +369,17 @@ def _make(job: tuple) -> tuple[str, int, tuple[str, str, str] | None]:
                 src = prev if prev.width >= w and prev.height >= h else base
                 img = src.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
                 prev = img
-            _atomic_write(Path(out), _encode(img, "WEBP" if kind == "webp" else "JPEG", quality, icc))
+            data = _encode(img, "WEBP" if kind == "webp" else "JPEG", quality, icc)
+            try:
+                _atomic_write(Path(out), data)
+            except OSError as exc:  # the disk, not the photo: never reported as a broken photo
+                raise _StorageProblem(out, exc) from None
             made += 1
         return digest, made, None
+    except _StorageProblem as problem:
+        return digest, 0, (STORAGE, f"không ghi được ảnh thu nhỏ vào {problem.out}: "
+                                    f"{problem.exc.strerror or problem.exc}",
+                           "giải phóng dung lượng ổ đĩa (hoặc cấp quyền ghi cho .sitegen/cache) rồi dựng lại")
     except ImageProblem as problem:
         return digest, 0, (problem.code, problem.message, problem.hint)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -9,13 +9,17 @@ paragraph becomes <figure> with its caption below, the first paragraph can serve
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import unicodedata
+from contextlib import contextmanager
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import markdown
 from markdown.extensions import Extension
+from markdown.inlinepatterns import LinkInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from .images import ImageInfo
@@ -165,9 +169,108 @@ def _plain(el: etree.Element) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
+class _Brackets:
+    """`LinkInlineProcessor.getText` in linear time, for one Markdown instance's link and image patterns.
+
+    Python-Markdown's own scans from each "[" to the "]" that closes it, or to the end of the paragraph when none
+    does, and tries again from the next "[": 20 000 unclosed "[" in a 20 KB paragraph took 51 s. This returns
+    exactly what that scan returns (the text up to the closing "]", the index after it, whether one was found),
+    and when a scan would be long it answers from a table of every bracket's match in that text, built once per
+    text (the text changes only when a link is made, and a link whose own scan is long needs as many brackets)."""
+
+    _SHORT = 64  # brackets scanned before building the table: ordinary links close long before that
+    _BRACKET = re.compile(r"[\[\]]")
+
+    def __init__(self) -> None:
+        self._data: str | None = None
+        self._close: dict[int, int] = {}  # index just after a "[" (or any start) -> its closing "]", -1 for none
+
+    def get_text(self, data: str, index: int) -> tuple[str, int, bool]:
+        if data is not self._data:
+            count = 1
+            for n, m in enumerate(self._BRACKET.finditer(data, index)):
+                count += 1 if m.group() == "[" else -1
+                if count == 0:
+                    return data[index:m.start()], m.end(), True
+                if n >= self._SHORT:
+                    self._index(data)
+                    break
+            else:
+                return data[index:], len(data), False
+        close = self._close.get(index)
+        if close is None:
+            close = self._scan(data, index)
+        if close < 0:
+            return data[index:], len(data), False
+        return data[index:close], close + 1, True
+
+    def _index(self, data: str) -> None:
+        """For each position just after a "[", the "]" closing it: the first later "]" that takes the bracket
+        depth below the depth at that position (one pass from the end, remembering for each depth the nearest "]"
+        that leaves it)."""
+        marks = [(m.start(), m.group()) for m in self._BRACKET.finditer(data)]
+        depth_after: list[int] = []
+        depth = 0
+        for _, ch in marks:
+            depth += 1 if ch == "[" else -1
+            depth_after.append(depth)
+        nearest: dict[int, int] = {}  # depth reached just after a "]" -> position of the nearest such "]"
+        close: dict[int, int] = {}
+        for (pos, ch), after in zip(reversed(marks), reversed(depth_after)):
+            if ch == "]":
+                nearest[after] = pos
+            else:  # the depth before this "[" is after - 1; its "]" is the first to bring the depth back there
+                close[pos + 1] = nearest.get(after - 1, -1)
+        self._data, self._close = data, close
+
+    def _scan(self, data: str, index: int) -> int:
+        """A start the table does not hold (not just after a "["): Python-Markdown's own scan."""
+        count = 1
+        for m in self._BRACKET.finditer(data, index):
+            count += 1 if m.group() == "[" else -1
+            if count == 0:
+                return m.start()
+        return -1
+
+
+class _LinkBudget:
+    """A bound on `LinkInlineProcessor.getLink`'s work in one conversion. Its scan for the ")" closing a link's
+    destination runs to the end of the paragraph when there is none (it tracks quotes and nesting, so it cannot
+    be answered from a table like the brackets), and "[a](" 5 000 times took 18 s. Each call is Python-Markdown's
+    own, on the whole text, as long as the characters it may scan fit in what is left of BUDGET; past that, "[…]("
+    stays plain text. Real articles scan a few thousand characters in all (a link's destination and title), so
+    their output is Python-Markdown's, byte for byte; only a body built to be slow renders differently."""
+
+    BUDGET = 1_000_000  # characters scanned; a few tenths of a second of Python at worst
+
+    def __init__(self) -> None:
+        self.left = self.BUDGET
+
+    def wrap(self, original):  # type: ignore[no-untyped-def]
+        def get_link(data: str, index: int) -> tuple[str, str | None, int, bool]:
+            reach = len(data) - index  # the most this call can scan
+            if reach > self.left:
+                return "", None, index, False
+            href, title, end, handled = original(data, index)
+            self.left -= (end - index) if handled and end > index else reach
+            return href, title, end, handled
+
+        return get_link
+
+
 class _PortalExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(_PortalTree(md), "portal", -1)
+        md.registerExtension(self)  # for reset(), called before every conversion
+        self.budget = _LinkBudget()
+        brackets = _Brackets()
+        for pattern in md.inlinePatterns:
+            if isinstance(pattern, LinkInlineProcessor):  # links, images and references, all the same scans
+                pattern.getText = brackets.get_text  # type: ignore[method-assign]
+                pattern.getLink = self.budget.wrap(pattern.getLink)  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.budget.left = _LinkBudget.BUDGET
 
 
 def _new_markdown() -> markdown.Markdown:
@@ -178,12 +281,40 @@ def _new_markdown() -> markdown.Markdown:
     )
 
 
-class Renderer:
-    """One reusable Markdown converter (building one costs more than converting a short article)."""
+class TooSlow(Exception):
+    """A conversion stopped at the Renderer's time limit."""
 
-    def __init__(self) -> None:
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TooSlow in the code inside once `seconds` have passed. Python-Markdown has more quadratic corners
+    than can be patched one by one (20 KB of "-\n" lines: 12 s, unclosed "<a " tags: 12 s), so a body is given a
+    time, not a shape. A timer signal is the only way to stop pure Python code from outside; signals reach the
+    main thread only, so elsewhere (the preview's rebuild thread) the conversion runs without a limit."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Renderer:
+    """One reusable Markdown converter (building one costs more than converting a short article).
+    With `time_limit` (seconds), a conversion taking longer raises TooSlow (in the main thread only)."""
+
+    def __init__(self, time_limit: float | None = None) -> None:
         self._md = _new_markdown()
         self._tree: _PortalTree = self._md.treeprocessors["portal"]  # type: ignore[assignment]
+        self.time_limit = time_limit
 
     def render(self, body: str, photos: Mapping[str, ImageInfo | None], alts: Mapping[str, str],
                options: MarkupOptions) -> Rendered:
@@ -191,7 +322,14 @@ class Renderer:
         tree.photos, tree.alts, tree.options = photos, alts, options
         tree.lead_text, tree.lead_in_body, tree.has_source = "", False, False
         self._md.reset()
-        html = self._md.convert(body)
+        try:
+            with _time_limit(self.time_limit):
+                html = self._md.convert(body)
+        except BaseException:
+            # A conversion cut short (TooSlow, a RecursionError, an interrupt) leaves Python-Markdown's state half
+            # changed, and the next article would come out wrong: start the next one on a new converter.
+            self.__init__(self.time_limit)  # type: ignore[misc]
+            raise
         if options.safe:
             html = sanitize(html)
         words = len(_STASH.sub("", body).split())

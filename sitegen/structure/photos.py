@@ -11,13 +11,16 @@ at once per build even when several articles use it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import posixpath
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SiteConfig
-from ..diagnostics import Reporter
-from .images import ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size, produce as _produce, variant_sizes
+from ..diagnostics import BuildFailed, Reporter
+from .images import (STORAGE, WEBP_MAX_SIDE, ImageInfo, ImageProblem, Request, Source, SourceIndex, Variant, og_size,
+                     produce as _produce, variant_sizes)
 from ..content.model import Article, resolve_photo
 from ..content.slugs import slugify
 
@@ -35,15 +38,39 @@ class PhotoPlan:
     published: tuple[tuple[Path, str], ...] = ()  # (photo file, output path of its largest JPEG): where a link
     # to the photo file leads
     processed: int = 0  # photos decoded by `produce` (0 when everything came from the cache)
+    folder: Path | None = None  # where variants are made: the image cache, or `scratch` when it cannot be written
+    scratch: tempfile.TemporaryDirectory | None = field(default=None, compare=False, repr=False)  # removed with the
+    # plan, once the build has published (linked or copied) what it made there
 
 
 def cache_dir(config: SiteConfig) -> Path:
     return config.root / ".sitegen" / "cache" / "img"
 
 
+def _writable_cache(config: SiteConfig, report: Reporter) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """The image cache, or a temporary folder for this build when the cache cannot be written (a read-only
+    `.sitegen/cache`): the cache only saves time, so the build goes on without it, and says so."""
+    folder = cache_dir(config)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder, None
+        reason = "thư mục chỉ đọc"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    scratch = tempfile.TemporaryDirectory(prefix="sitegen-img-")
+    report.warning("CACHE001", ".sitegen/cache/img", 0,
+                   f"không ghi được bộ nhớ đệm ảnh ({reason}): ảnh thu nhỏ được làm lại trong thư mục tạm ở mỗi lần dựng",
+                   "cấp quyền ghi cho .sitegen/cache (hoặc xóa thư mục đó để sitegen tạo lại)")
+    return Path(scratch.name), scratch
+
+
 def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, report: Reporter) -> PhotoPlan:
     """Look at every photo the articles use; `urls` are the articles' site-relative URLs."""
-    index = SourceIndex(cache_dir(config))
+    if not any(a.image or a.photos or a.body_images for a in articles):
+        return PhotoPlan(tuple({} for _ in articles))
+    made_in, scratch = _writable_cache(config, report)
+    index = SourceIndex(made_in)
     sources: dict[Path, Source | ImageProblem] = {}
     infos: list[dict[str, ImageInfo | None]] = []
     wanted: dict[str, tuple[Source, set[Variant]]] = {}
@@ -95,19 +122,29 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     index.save()
     requests = tuple(Request(s, tuple(sorted(vs, key=lambda v: (v.kind, v.width)))) for s, vs in wanted.values())
     return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
-                     {d: tuple(u) for d, u in uses.items()}, tuple(published.items()))
+                     {d: tuple(u) for d, u in uses.items()}, tuple(published.items()), folder=made_in, scratch=scratch)
 
 
 def produce(photo_plan: PhotoPlan, config: SiteConfig, report: Reporter, workers: int | None = None) -> PhotoPlan:
     """Make the variants the cache lacks (in `workers` processes, default one per core); the plan comes back with
     what to publish and failed photos left out."""
-    done = _produce(list(photo_plan.requests), cache_dir(config), config.image_quality, config.max_image_pixels,
-                    workers)
+    if not photo_plan.requests:
+        return photo_plan
+    done = _produce(list(photo_plan.requests), photo_plan.folder or cache_dir(config), config.image_quality,
+                    config.max_image_pixels, workers)
     infos = [dict(mine) for mine in photo_plan.infos]
+    full = False
     for digest, problem in done.problems.items():
+        if problem.code == STORAGE:  # the disk, not the photo: the build stops, nothing is published
+            _, source, line, src = photo_plan.uses[digest][0]
+            report.error(STORAGE, source, line, f"ảnh '{src}': {problem.message}", problem.hint)
+            full = True
+            continue
         for i, source, line, src in photo_plan.uses.get(digest, ()):
             _warn(report, source, line, src, problem)
             infos[i][src] = None
+    if full:  # before Markdown and pages: on a full disk they would only fail later, or publish without photos
+        raise BuildFailed(report.diagnostics)
     copies = tuple((done.files[(d, v)], out) for d, v, out in photo_plan.outputs if d not in done.problems)
     failed = {r.source.path for r in photo_plan.requests if r.source.digest in done.problems}
     published = tuple((f, out) for f, out in photo_plan.published if f not in failed)
@@ -123,7 +160,8 @@ def _warn(report: Reporter, source: str, line: int, src: str, problem: ImageProb
 
 def _variants(source: Source, widths: tuple[int, ...], featured: bool) -> tuple[Variant, ...]:
     p = source.probe
-    out = [Variant(kind, w, h) for w, h in variant_sizes(p.width, p.height, widths) for kind in ("jpg", "webp")]
+    out = [Variant(kind, w, h) for w, h in variant_sizes(p.width, p.height, widths) for kind in ("jpg", "webp")
+           if kind == "jpg" or max(w, h) <= WEBP_MAX_SIDE]  # WebP cannot hold a longer side: JPEG alone then
     if featured:
         out.append(Variant("og", *og_size(p.width, p.height)))
     return tuple(out)
