@@ -378,7 +378,8 @@ def test_read_only_cache_is_a_warning_and_the_build_goes_on(site, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     warning = [ln for ln in result.stderr.splitlines() if "[CACHE001]" in ln]
-    assert warning and warning[0].startswith(".sitegen/cache/img: cảnh báo[CACHE001]: không ghi được bộ nhớ đệm ảnh")
+    assert any(ln.startswith(".sitegen/cache/img: cảnh báo[CACHE001]: không ghi được bộ nhớ đệm ảnh") for ln in warning)
+    assert any(ln.startswith(".sitegen/cache: cảnh báo[CACHE001]: không dùng được bộ nhớ đệm") for ln in warning)
     clean = tmp_path / "sach"
     from sitegen.build.pipeline import build
 

@@ -83,6 +83,10 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
     warm = (warm or Warm()).for_config(config.fingerprint)
     cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None)
+    if cache.unusable:  # a site without photos would otherwise say nothing of a cache it cannot use
+        report.warning("CACHE001", ".sitegen/cache", 0,
+                       f"không dùng được bộ nhớ đệm ({cache.unusable}): mỗi lần dựng sẽ làm lại mọi thứ",
+                       "cấp quyền ghi cho .sitegen/cache (hoặc xóa thư mục đó để sitegen tạo lại)")
     try:
         if publish:
             recover(config.output_dir)  # a run killed mid-publish left public/ renamed: put it back first
