@@ -157,3 +157,159 @@ def test_a_templates_folder_made_while_running_is_watched(server):
     site.write("templates/article.html", theme.replace("{% block main %}", "{% block main %}<!-- lan-hai -->", 1))
     wait_for(lambda: "lan-hai" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="an edit inside the new folder")
     assert proc.poll() is None
+
+
+# --- requests for another host, websockets from another origin (DNS rebinding: issue 17, item 9) ----------
+
+def _raw(port: int, request: str) -> str:
+    """What the server answers to `request`, sent as is (urllib would set the Host header itself)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request.encode("latin-1"))
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", head)
+            if not chunk or (sep and (head.startswith(b"HTTP/1.1 101") or length and len(body) >= int(length[1]))):
+                break
+    return data.decode("utf-8", "replace")
+
+
+def _handshake(port: int, origin: str, host: str | None = None) -> str:
+    return _raw(port, f"GET /livereload HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n")
+
+
+def test_requests_for_other_hosts_and_websockets_from_other_origins_are_refused(server):
+    _, base, proc = server
+    port = int(base.rsplit(":", 1)[1])
+    for host in ["evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}", f"127.0.0.1:{port + 1}", "127.0.0.1"]:
+        for path in ["/thoi-su/nhap/", "/livereload.js", "/livereload"]:
+            answer = _raw(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+            assert answer.startswith("HTTP/1.1 421 "), (host, path, answer[:200])
+            assert "Bản xem thử chỉ trả lời khi được gọi đúng địa chỉ" in answer
+            assert "Bài nháp chưa đăng" not in answer
+    for host in [f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"]:
+        answer = _raw(port, f"GET /thoi-su/nhap/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        assert answer.startswith("HTTP/1.1 200 ") and "Bài nháp chưa đăng" in answer, host
+
+    for origin in [f"http://evil.example:{port}", "null", f"http://127.0.0.1:{port + 1}"]:
+        answer = _handshake(port, origin)
+        assert answer.startswith("HTTP/1.1 403 "), (origin, answer[:300])
+        assert "không nhận kết nối tự tải lại từ trang của nơi khác" in answer
+    assert _handshake(port, f"http://evil.example:{port}", host=f"evil.example:{port}").startswith("HTTP/1.1 421 ")
+    assert _handshake(port, f"http://127.0.0.1:{port}").startswith("HTTP/1.1 101 ")
+    assert _handshake(port, f"http://localhost:{port}").startswith("HTTP/1.1 101 ")
+    assert proc.poll() is None
+
+
+@pytest.mark.browser
+def test_a_rebound_name_gets_no_draft_and_a_foreign_page_no_websocket(server, tmp_path):
+    """In Chromium, with evil.example resolving to 127.0.0.1 (as after a DNS rebinding): the preview's pages
+    under that name are refused, and a page of another origin cannot open the reload websocket, while the
+    preview's own pages still can."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM, CHROMIUM_ARGS, serving
+
+    _, base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    (tmp_path / "attack").mkdir()
+    (tmp_path / "attack/index.html").write_text("<!DOCTYPE html><title>x</title><p>x</p>", encoding="utf-8")
+    probe = ("url => new Promise(done => { const ws = new WebSocket(url); ws.onopen = () => done('open');"
+             " ws.onerror = () => done('refused'); setTimeout(() => done('timeout'), 5000); })")
+    with serving(tmp_path / "attack") as attacker, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+        page = browser.new_page()
+        answer = page.goto(f"http://evil.example:{port}/thoi-su/nhap/")
+        assert answer.status == 421
+        assert "Bài nháp chưa đăng" not in page.content() and "đúng địa chỉ" in page.inner_text("body")
+        page.goto(attacker.replace("127.0.0.1", "evil.example"))
+        assert page.evaluate(probe, f"ws://127.0.0.1:{port}/livereload") == "refused"
+        page.goto(base + "/thoi-su/nhap/")
+        assert page.evaluate(probe, f"ws://127.0.0.1:{port}/livereload") == "open"
+        browser.close()
+
+
+# --- the first answer: at once from what an earlier run left, while the first build catches up ---------------
+
+def _start(site, port: int) -> tuple[subprocess.Popen, "Path"]:
+    log = site.root.parent / f"serve-{port}.log"
+    out = open(log, "w", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
+                            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out.close()
+    return proc, log
+
+
+@pytest.mark.browser
+def test_a_site_previewed_before_answers_at_once_then_catches_up(site):
+    """The first build is held back (a `sitegen build` holds the site's lock): the preview answers at once from
+    the last preview, saying it is catching up; when the build is done the open page reloads by itself."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+    from sitegen.build.lock import site_lock
+
+    site.write(ARTICLE, article("Tiêu đề lần trước"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc, _ = _start(site, port)
+    try:
+        wait_for(lambda: title_of(base) == "Tiêu đề lần trước", timeout=30, what="the first preview")
+    finally:
+        interrupt(proc)
+    site.write(ARTICLE, article("Tiêu đề sửa khi tắt máy"))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with site_lock(site.root, 0):
+            started = time.monotonic()
+            proc, log = _start(site, port)
+            try:
+                wait_for(lambda: _up(base), timeout=10, what="the first answer")
+                assert time.monotonic() - started < 10
+                status, body = fetch(base + "/thoi-su/hoi-nghi/")
+                assert status == 200 and "Tiêu đề lần trước" in body
+                assert 'id="sitegen-catching-up"' in body and "Đang cập nhật bản xem trước…" in body
+                page = browser.new_page()
+                page.goto(base + "/thoi-su/hoi-nghi/")
+                page.wait_for_function("() => window.LiveReload !== undefined", timeout=10_000)
+                assert page.is_visible("#sitegen-catching-up") and page.inner_text("h1") == "Tiêu đề lần trước"
+            except BaseException:
+                interrupt(proc)
+                raise
+        try:
+            page.wait_for_function("() => document.querySelector('h1').textContent === 'Tiêu đề sửa khi tắt máy'",
+                                   timeout=30_000)
+            assert not page.is_visible("#sitegen-catching-up")
+            assert 'id="sitegen-catching-up"' not in fetch(base + "/")[1]
+            browser.close()
+        finally:
+            output = interrupt(proc) or log.read_text(encoding="utf-8")
+    assert "Đang phục vụ bản xem trước lần trước" in output and "Traceback" not in output
+
+
+def test_a_site_never_built_answers_at_once_with_a_waiting_page(site):
+    from sitegen.build.lock import site_lock
+
+    site.write(ARTICLE, article("Hội nghị"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with site_lock(site.root, 0):
+        proc, log = _start(site, port)
+        try:
+            status, body = wait_for(lambda: (lambda r: r if r[0] else None)(fetch(base + "/thoi-su/hoi-nghi/")),
+                                    timeout=10, what="the first answer")
+            assert status == 503 and "Đang dựng bản xem trước lần đầu" in body and "livereload.js" in body
+        except BaseException:
+            interrupt(proc)
+            raise
+    try:
+        wait_for(lambda: title_of(base) == "Hội nghị", timeout=30, what="the built page")
+    finally:
+        interrupt(proc)

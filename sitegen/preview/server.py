@@ -1,9 +1,11 @@
 """Live preview: build with drafts into .sitegen/preview/, serve it on 127.0.0.1, rebuild and reload on save.
 
-The only module importing livereload (browser reload over a websocket) and watchdog (file events from the
-operating system, so a save is seen at once instead of at the next poll). A failed rebuild never stops the
-server: every page keeps its last good content and carries an overlay naming file, line and message, put into
-the HTML on its way out so it shows before any script runs; the next good save removes it.
+The only module importing livereload (browser reload over a websocket). A failed rebuild never stops the server:
+every page keeps its last good content and carries an overlay naming file, line and message, put into the HTML
+on its way out so it shows before any script runs; the next good save removes it. A site previewed (or built)
+before is served at once from that output, under a banner, while the first build catches up in the background:
+on a big archive that build takes a minute. Requests addressed to another host and websockets opened from
+another origin are refused (guard.py).
 """
 
 from __future__ import annotations
@@ -18,20 +20,22 @@ from typing import Callable, Collection, Iterable
 from urllib.parse import unquote
 
 from livereload import Server
-from livereload.watcher import Watcher
-from tornado import ioloop
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
+from livereload.server import LiveScriptInjector
+from livereload.watcher import Watcher as LivereloadWatcher
+from tornado import escape, ioloop, routing, web
+from tornado.httpserver import HTTPServer
 
 from .. import config as config_mod
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build
-from ..content.read import _TEMP
 from ..structure.routes import safe_join
+from . import guard
+from .watch import Changes, Every, Watcher
 
-DEBOUNCE = 0.03  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
 LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same site before it gives up (LOCK001)
+LOST_EVERY = 30.0  # seconds between two "events were lost" lines in the terminal (the rest are counted)
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Preview:
     lock: threading.Lock = field(default_factory=threading.Lock)
     wait: float = LOCK_WAIT
     missed: bool = False  # a rebuild gave up before reading anything: the files it was told of are news still
+    shown: Path | None = None  # the folder served: `output`, or until the first build, what an earlier run left
+    catching_up: bool = False  # serving that earlier output while the first build runs (the banner says so)
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
@@ -71,20 +77,36 @@ class Preview:
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
                 for d in self.errors[:20]:
                     self.log("  " + d.format())
+                self.catching_up = False
                 return False
             except Exception as exc:  # a bug in sitegen must not kill the editor's preview either
                 self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lỗi không mong đợi: {type(exc).__name__}: {exc}",
                                           "báo cho người phụ trách kỹ thuật")]
                 self.log(f"Lỗi không mong đợi khi dựng lại: {exc!r}")
+                self.catching_up = False
                 return False
             self.errors = []
+            self.shown, self.catching_up = self.output, False
             ms = (time.perf_counter() - started) * 1000
             self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
                      f"{result.pages} trang, {result.articles} bài.")
             return True
 
+    def resume(self, earlier: Iterable[Path]) -> None:
+        """Serve the first of `earlier` (the last preview, the last build) that holds a site, until the first
+        build is done: a big archive then answers at once instead of after a minute."""
+        self.shown = next((folder for folder in earlier if (folder / "index.html").is_file()), None)
+        self.catching_up = True
+
     def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve files of the preview folder; never anything outside it."""
+        shown = self.shown
+        if shown is None:
+            body = self.decorate(WAITING_PAGE)
+            start_response("503 Service Unavailable", [("Content-Type", "text/html; charset=utf-8"),
+                                                       ("Cache-Control", "no-store"), ("Retry-After", "2"),
+                                                       ("Content-Length", str(len(body)))])
+            return [body]
         path = unquote(environ.get("PATH_INFO", "/"))
         if path.startswith(self.base_path):
             path = path[len(self.base_path):]
@@ -94,7 +116,7 @@ class Preview:
         path = path.lstrip("/")
         status, target = "200 OK", None
         try:
-            candidate = safe_join(self.output, path)
+            candidate = safe_join(shown, path)
             if candidate.is_dir():
                 if path and not path.endswith("/"):
                     start_response("301 Moved Permanently", [("Location", self.base_path + path + "/")])
@@ -105,7 +127,7 @@ class Preview:
         except (ValueError, OSError):
             target = None
         if target is None:
-            status, target = "404 Not Found", self.output / "404.html"
+            status, target = "404 Not Found", shown / "404.html"
         try:
             body = target.read_bytes()
         except OSError:
@@ -123,7 +145,10 @@ class Preview:
         return [body]
 
     def decorate(self, body: bytes) -> bytes:
-        """Put the error overlay right after <body>, so it is there before any script runs."""
+        """Put the error overlay (or the catching-up banner) right after <body>, so it is there before any
+        script runs."""
+        if self.catching_up and not self.errors:
+            return _after_body(body, CATCHING_UP)
         if not self.errors:
             return body
         items = "".join(f"<li><code>{html.escape(d.format())}</code></li>" for d in self.errors[:50])
@@ -135,70 +160,28 @@ class Preview:
             f'<ul style="margin:.5rem 0 0;padding-left:1.2rem">{items}</ul>'
             '<p style="margin:.5rem 0 0">Sửa lỗi và lưu tệp: trang sẽ tự tải lại.</p></div>'
         ).encode("utf-8")
-        lower = body.lower()
-        at = lower.find(b"<body")
-        end = lower.find(b">", at) + 1 if at >= 0 else 0
-        return body[:end] + overlay + body[end:]
+        return _after_body(body, overlay)
 
 
-class _Changes(FileSystemEventHandler):
-    """Collects file events, waits for a quiet moment, then rebuilds once (one rebuild per burst of saves)."""
-
-    def __init__(self, preview: Preview, ignore: list[Path], on_built: Callable[[str, float], None],
-                 folders: dict[Path, Callable[[Path], None]] | None = None):
-        """`folders`: watched folders that did not exist yet, and what to call when one is made (watch it)."""
-        self.preview, self.ignore, self.on_built = preview, ignore, on_built
-        self.folders = folders or {}
-        self.pending: dict[str, float] = {}
-        self.cond = threading.Condition()
-        self.stopped = False
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
-        if event.is_directory and event.event_type in ("modified", "closed"):
-            return  # a folder's time changes with every save inside it; the file's own event is what counts
-        for raw in (event.src_path, getattr(event, "dest_path", "") or ""):
-            if not raw:
-                continue
-            path = Path(raw if isinstance(raw, str) else raw.decode())
-            if _TEMP.search(path.name) or any(path.is_relative_to(p) for p in self.ignore):
-                continue
-            if path in self.folders and path.is_dir():  # templates/ made while the preview runs: watch it too
-                self.folders.pop(path)(path)
-            elif path.parent == self.preview.root and path.name != "site.toml":
-                continue  # the site folder itself is watched for site.toml only
-            with self.cond:
-                self.pending.setdefault(str(path), time.perf_counter())
-                self.cond.notify()
-
-    def run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending and not self.stopped:
-                    self.cond.wait()
-                if self.stopped:
-                    return
-            time.sleep(DEBOUNCE)
-            with self.cond:
-                if not self.pending:
-                    continue
-                if time.perf_counter() - max(self.pending.values()) < DEBOUNCE:
-                    continue  # still receiving events: wait for the burst to end
-                batch, self.pending = self.pending, {}
-            first = min(batch.values())
-            names = sorted(batch)
-            shown = Path(names[0]).name + (f" và {len(names) - 1} tệp khác" if len(names) > 1 else "")
-            self.preview.rebuild(f" ({shown})", names)
-            self.on_built(names[0], first)
-
-    def stop(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.cond.notify()
+def _after_body(body: bytes, insert: bytes) -> bytes:
+    lower = body.lower()
+    at = lower.find(b"<body")
+    end = lower.find(b">", at) + 1 if at >= 0 else 0
+    return body[:end] + insert + body[end:]
 
 
-class _ReloadWhenBuilt(Watcher):
+CATCHING_UP = (
+    '<div id="sitegen-catching-up" role="status" style="position:fixed;inset:auto 0 0 0;z-index:2147483647;'
+    'background:#fff8d6;color:#4d3b00;border-top:2px solid #d9a800;padding:.4rem 1rem;'
+    'font:14px/1.4 system-ui,sans-serif">Đang cập nhật bản xem trước… Trang này là bản lần trước; '
+    'trang sẽ tự tải lại khi xong.</div>').encode("utf-8")
+WAITING_PAGE = (
+    '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>Đang dựng bản xem trước…</title></head>'
+    '<body style="font:16px/1.5 system-ui,sans-serif;margin:2rem"><p>Đang dựng bản xem trước lần đầu… '
+    'Trang sẽ tự tải lại khi xong.</p></body></html>').encode("utf-8")
+
+
+class _ReloadWhenBuilt(LivereloadWatcher):
     """livereload's watcher interface, driven by our rebuilds instead of its 0.8 s polling."""
 
     def __init__(self) -> None:
@@ -229,41 +212,123 @@ class _ReloadWhenBuilt(Watcher):
         return "__livereload__", None  # livereload reloads at once for this name (no 3 s guard)
 
 
+def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_built: Callable[[str, float], None],
+                      log: Callable[[str], None]) -> None:
+    """The rebuild thread: one rebuild per batch of changes, until `changes` is stopped."""
+    lost = Every(LOST_EVERY)
+    while (batch := changes.next_batch()) is not None:
+        if batch.renew:
+            watcher.renew()  # before the walk, so that nothing changed during it goes unseen
+        if batch.lost and (times := lost.due(batch.lost)):
+            log(f"Hệ điều hành báo mất sự kiện tệp ({times} lần): so dấu thời gian của mọi tệp để dựng lại "
+                f"đúng những gì đã đổi.")
+        names = batch.paths
+        if preview.catching_up:
+            reason = " lần đầu"
+        elif names:
+            reason = f" ({Path(names[0]).name}" + (f" và {len(names) - 1} tệp khác)" if len(names) > 1 else ")")
+        else:
+            reason = " (các tệp đã đổi)"
+        preview.rebuild(reason, None if batch.walk else names)
+        on_built(names[0] if names else "*", batch.first)
+
+
+class _Refuse(web.RequestHandler):
+    """The answer to a request the guard turns away: a status and one Vietnamese sentence."""
+
+    def initialize(self, status: int, text: str) -> None:
+        self.code, self.text = status, text
+
+    def prepare(self) -> None:
+        self.set_status(self.code)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.text + "\n")
+
+
+class _Guard(routing.Router):
+    """In front of every handler (pages, livereload.js and the reload websocket): the Host and Origin checks."""
+
+    def __init__(self, app: web.Application, host: str, port: int):
+        self.app, self.host, self.port = app, host, port
+
+    def find_handler(self, request, **kwargs):
+        good = guard.address(self.host, self.port)
+        seen = request.headers.get("Host")
+        if not guard.host_allowed(seen, self.host, self.port):
+            text = guard.WRONG_HOST.format(good=good, seen=_printable(seen))
+            return self.app.get_handler_delegate(request, _Refuse, {"status": 421, "text": text})
+        origin = request.headers.get("Origin")
+        if request.headers.get("Upgrade", "").lower() == "websocket" and not guard.origin_allowed(origin, self.host,
+                                                                                                   self.port):
+            text = guard.WRONG_ORIGIN.format(seen=_printable(origin))
+            return self.app.get_handler_delegate(request, _Refuse, {"status": 403, "text": text})
+        return self.app.find_handler(request, **kwargs)
+
+
+def _printable(value: str | None) -> str:
+    return "".join(c if c.isprintable() else "?" for c in (value or ""))[:100]
+
+
+class _GuardedServer(Server):
+    """livereload's server with its application built here: the same handlers (but no /forcereload, which any
+    page could call), behind the guard."""
+
+    def application(self, port, host, liveport=None, debug=None, live_css=True):
+        LiveReloadHandler.watcher = self.watcher
+        LiveReloadHandler.live_css = live_css
+        # As livereload's own snippet: the script comes from the host the page was loaded from.
+        script = escape.utf8(
+            '<script type="text/javascript">(function(){var s=document.createElement("script");'
+            'var port=(window.location.port || (window.location.protocol == \'https:\' ? 443: 80));'
+            's.src="//"+window.location.hostname+":"+port+ "/livereload.js?port=" + port;'
+            'document.head.appendChild(s);})();</script>')
+
+        class Injector(LiveScriptInjector):
+            pass
+
+        Injector.script = script
+        app = web.Application(handlers=[(r"/livereload", LiveReloadHandler), (r"/livereload.js", LiveReloadJSHandler),
+                                        *self.get_web_handlers(script)], debug=False, transforms=[Injector])
+        HTTPServer(_Guard(app, host, port)).listen(port, address=host)
+
+
 def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | None = None) -> int:
-    """Build, serve and watch until Ctrl-C."""
+    """Serve at once (what an earlier run left, or a waiting page), build in the background, then watch and
+    rebuild until Ctrl-C."""
     root = root.resolve()
     output = (output or root / ".sitegen" / "preview").resolve()
-    preview = Preview(root, output, log=lambda s: print(s, flush=True))
-    preview.rebuild()
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    preview = Preview(root, output, log=log)
     cfg = None
     try:
         cfg = config_mod.load(root, output)
+        preview.base_path = cfg.base_path
     except BuildFailed:
-        pass
+        pass  # the first build reports it
+    earlier = [output] + ([config_mod.load(root).output_dir] if cfg is not None else [])
+    preview.resume(earlier)
     # Watch only what the build reads: watching the whole folder would also see the preview being rewritten.
     watch_dirs = [root / "content", root / "templates", root / "assets"]
     if cfg is not None:
         watch_dirs += [d for d in (*cfg.templates_dirs, *cfg.assets_dirs) if d not in watch_dirs]
-    watcher = _ReloadWhenBuilt()
-    watcher.watch(str(root))  # livereload otherwise announces it watches the working directory
-    observer = Observer()
-    later = {d: lambda d: observer.schedule(changes, str(d), recursive=True) for d in watch_dirs
-             if d.parent == root and not d.is_dir()}
-    changes = _Changes(preview, [root / ".sitegen", root / "public", root / ".git"], watcher.built, later)
-    observer.schedule(changes, str(root), recursive=False)  # site.toml, and the folders in `later` appearing
-    for d in watch_dirs:
-        if d.is_dir():
-            observer.schedule(changes, str(d), recursive=True)
-    observer.start()
-    worker = threading.Thread(target=changes.run, name="sitegen-rebuild", daemon=True)
+    reloader = _ReloadWhenBuilt()
+    reloader.watch(str(root))  # livereload otherwise announces it watches the working directory
+    changes = Changes()
+    watcher = Watcher(root, watch_dirs, [root / ".sitegen", root / "public", root / ".git"], changes)
+    watcher.start()  # before the first build: a save made while it runs is seen
+    changes.everything()  # the first build
+    worker = threading.Thread(target=rebuild_on_change, args=(changes, watcher, preview, reloader.built, log),
+                              name="sitegen-rebuild", daemon=True)
     worker.start()
-    server = Server(app=preview.wsgi, watcher=watcher)
-    print(f"Xem thử tại http://{host}:{port}{preview.base_path}  (Ctrl-C để dừng)", flush=True)
+    server = _GuardedServer(app=preview.wsgi, watcher=reloader)
+    if preview.shown is not None:
+        log(f"Đang phục vụ bản xem trước lần trước ({preview.shown.name}/) trong khi dựng lại.")
+    log(f"Xem thử tại {guard.address(host, port)}{preview.base_path}  (Ctrl-C để dừng)")
     try:
         server.serve(port=port, host=host, debug=False, open_url_delay=None)
     finally:
         changes.stop()
-        observer.stop()
-        observer.join(timeout=2)
+        watcher.stop()
         print("Đã dừng xem thử.", flush=True)
     return 0
