@@ -366,8 +366,57 @@ def _indexed_part(page: bytes) -> str:
     head (asset links) nor the sidebar and footer after the article. Other templates: the whole page."""
     html = page.find(b"<html")
     start, end = page.find(_MARK), page.rfind(b"</article>")
-    part = page[start:end] if 0 <= start < end else page
+    part = _without_ignored(page[start:end]) if 0 <= start < end else page
     return hashlib.sha256(page[html:page.find(b">", html) + 1] + b"\0" + part).hexdigest()
+
+
+_IGNORE = b"data-pagefind-ignore"
+_TAG = re.compile(rb"<([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def _without_ignored(part: bytes) -> bytes:
+    """The article without the elements Pagefind skips (data-pagefind-ignore): the related articles, comments
+    and share links inside <article> change when another article is added, not what Pagefind reads. An ignored
+    element holding any other data-pagefind- attribute (metadata Pagefind still reads) is kept."""
+    kept, pos = [], 0
+    while (at := part.find(_IGNORE, pos)) >= 0:
+        start = part.rfind(b"<", pos, at)
+        tag = _TAG.match(part, start) if start >= 0 else None
+        if tag is None:
+            kept.append(part[pos:at + len(_IGNORE)])
+            pos = at + len(_IGNORE)
+            continue
+        end = _closing(part, start, tag.group(1))
+        inside = part[part.find(b">", at) + 1:end]
+        if end < 0 or b"data-pagefind-" in inside:
+            kept.append(part[pos:at + len(_IGNORE)])
+            pos = at + len(_IGNORE)
+            continue
+        kept.append(part[pos:start])
+        pos = end
+    kept.append(part[pos:])
+    return b"".join(kept)
+
+
+def _closing(part: bytes, start: int, name: bytes) -> int:
+    """The end of the element opened at `start` (after its closing tag, nested ones of the same name counted),
+    or -1."""
+    opening, closing = re.compile(b"<" + re.escape(name) + rb"[\s>/]", re.I), b"</" + name.lower() + b">"
+    depth, pos = 0, start
+    lower = part.lower()
+    while True:
+        nxt_open = opening.search(part, pos)
+        nxt_close = lower.find(closing, pos)
+        if nxt_close < 0:
+            return -1
+        if nxt_open is not None and nxt_open.start() < nxt_close:
+            depth += 1
+            pos = nxt_open.end()
+            continue
+        depth -= 1
+        pos = nxt_close + len(closing)
+        if depth == 0:
+            return pos
 
 
 def _tool(binary: Path | None) -> str:
