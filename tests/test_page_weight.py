@@ -7,9 +7,8 @@ searches or reaches for the form, so it is counted separately, with the index ch
 
 from __future__ import annotations
 
-import json
-
 import gzip
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
