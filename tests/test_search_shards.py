@@ -152,3 +152,25 @@ def test_newest_results_first_then_older_shards_on_scroll(site, small_shards, br
         shown = page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
         assert shown[:20] == [f"Bài {i:02d}" for i in range(29, 9, -1)]
         page.close()
+
+
+@pytest.mark.browser
+def test_the_preview_index_is_fresh_after_each_save(site, small_shards, tmp_path, browser):
+    """The live preview builds in memory (Warm) with fresh_search=False, as sitegen.preview does: each save
+    re-indexes its shard, so the preview's search page finds what was just written."""
+    from sitegen.build.pipeline import Warm
+
+    _articles(site)
+    warm, out = Warm(), tmp_path / "preview"
+    site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    with serving(out) as url:
+        page = browser.new_page()
+        for step, word in enumerate(["chômchômđỏ", "măngcụttím"]):
+            time.sleep(0.06)
+            saved = site.write("content/tin/bai-7/index.md", article(
+                "Bài số 7", date="2025-06-05 08:00", body=f"Tin tức tỉnh nhà số 7. Vườn {word} lần {step}."))
+            result = site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(saved)])
+            assert "lập lại 1 phần chỉ mục (2 bài)" in result.search
+            assert _search(page, url, word) == ["Bài số 7"], step
+        assert _search(page, url, "chômchômđỏ") == []  # the first save's word is gone with the second save
+        page.close()
