@@ -37,6 +37,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .cache import digest
 from ..config import SiteConfig
@@ -90,11 +91,13 @@ class _Shard:
     tool: str = ""  # the Pagefind that made it (see _tool)
 
 
-def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True) -> Outcome | None:
+def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True,
+          progress: Callable[[str, int, int], None] | None = None) -> Outcome | None:
     """Index the result pages of this build, shard by shard, and add the index to the spare tree.
 
     Only the shards whose pages changed are indexed again. `fresh` is kept for the callers' sake and changes
     nothing: the live preview's saves re-index the shard they touch like any build (one small shard, usually).
+    `progress("Tìm kiếm", articles indexed, articles to index)` hears of each shard done, when there are many.
     """
     if report.errors or not config.search:
         return None  # nothing will be published, or the site has no search
@@ -112,8 +115,15 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = Tr
         work = Path(tempfile.mkdtemp(prefix=f".{stage.output.name}.staging-search-", dir=stage.dir.parent))
         try:  # the folder name is one recover() removes if this build is killed
             # Shards are indexed side by side, a few at a time: memory is that many shards, never the archive.
+            made: list[tuple[Path | None, str]] = [(None, "")] * len(todo)
+            done, total = 0, outcome.pages
             with concurrent.futures.ThreadPoolExecutor(min(PARALLEL, len(todo))) as pool:
-                made = list(pool.map(lambda s: _run(binary, stage, s, tool, work), todo))
+                running = {pool.submit(_run, binary, stage, s, tool, work): i for i, s in enumerate(todo)}
+                for future in concurrent.futures.as_completed(running):
+                    made[running[future]] = future.result()
+                    done += len(todo[running[future]].pages)
+                    if progress is not None and total >= 500:
+                        progress("Tìm kiếm", done, total)
             for shard, (out, detail) in zip(todo, made):
                 if out is None:
                     report.warning("SEARCH001", "", 0, f"Pagefind không tạo được chỉ mục tìm kiếm (phần {shard.id}): "
