@@ -168,7 +168,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             for assets in config.assets_dirs:
                 for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
                     stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
-            searched = search.index(stage, config, report, fresh=fresh_search)  # in the spare tree: the index ships with its pages, atomically
+            searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)  # in the spare tree: the index ships with its pages, atomically
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")
@@ -269,7 +269,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
         _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
         clock.lap("render")
-        searched = search.index(stage, config, report, fresh=fresh_search)
+        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
         report.raise_if_errors()
         trees = stage.publish()
         clock.lap("write")
