@@ -138,17 +138,19 @@
     });
   }
 
-  // Newest first: ask the next shards, in order, until there is a screenful beyond what is shown (or none is
-  // left). Results of an older shard are all older than those of a newer one, so they simply follow.
-  function fill(s) {
-    if (s.mine !== generation || s.results.length >= s.shown + PAGE || !s.todo.length) return Promise.resolve();
+  // Newest first: ask the next shards, in order, until there are `target` results (or no shard is left).
+  // Results of an older shard are all older than those of a newer one, so they simply follow. A rare word
+  // may take every shard to fill a screen: what the first shards found is painted meanwhile.
+  function fill(s, target) {
+    if (s.mine !== generation || s.results.length >= target || !s.todo.length) return Promise.resolve();
     var shard = s.todo.shift();
     return ask(shard, s).then(function (found) {
       if (s.mine !== generation) return;
       s.results = s.results.concat(found.results);
       s.reached = shard.first;
       if (s.todo.length) instance(s.todo[0]); // open the next shard while the reader reads these
-      return fill(s);
+      var early = s.shown === 0 && s.results.length && s.results.length < target && s.todo.length;
+      return Promise.all([early ? paint(s, target, false) : null, fill(s, target)]);
     });
   }
 
@@ -184,36 +186,46 @@
     return "Tìm thấy " + count + " kết quả" + what + (s.relevance ? ", xếp theo mức độ liên quan." : ".");
   }
 
-  function showMore(s) {
-    return (s.relevance ? Promise.resolve() : fill(s)).then(function () {
+  // Paint the results up to `target` not painted yet, after any paint still under way; `last`: the paint that
+  // ends this screenful, which offers more (a button, pressed for the reader when it scrolls into view).
+  function paint(s, target, last) {
+    var batch = s.results.slice(s.shown, target);
+    s.shown += batch.length; // taken now: a later paint goes on after them
+    var items = Promise.all(batch.map(function (r) { return r.data(); }));
+    s.painting = Promise.all([s.painting, items]).then(function (got) {
       if (s.mine !== generation) return;
-      var batch = s.results.slice(s.shown, s.shown + PAGE);
-      return Promise.all(batch.map(function (r) { return r.data(); })).then(function (items) {
-        if (s.mine !== generation) return;
-        var more = list.querySelector(".search-more");
-        if (more) more.remove();
-        items.forEach(function (data) { list.appendChild(render(data)); });
-        s.shown += batch.length;
-        say(describe(s));
-        if (s.shown < s.results.length || s.todo.length) {
-          var li = text("li", "search-more");
-          var button = text("button", "", s.shown < s.results.length ? "Xem thêm kết quả" : "Tìm trong các bài cũ hơn");
-          button.type = "button";
-          button.addEventListener("click", function () {
-            if (button.disabled) return;
-            button.disabled = true;
-            button.textContent = "Đang tìm…";
-            var next = list.children.length - 1;
-            showMore(s).then(function () {
-              var link = list.children[next] && list.children[next].querySelector(".result-title a");
-              if (link && document.activeElement === button) link.focus(); // keyboard readers go on from there
-            });
+      var more = list.querySelector(".search-more");
+      if (more) more.remove();
+      got[1].forEach(function (data) { list.appendChild(render(data)); });
+      if (!s.painted) box.setAttribute("data-ms", String(Math.round(performance.now() - s.started)));
+      s.painted = true; // data-ms: from the query to its first results painted (or to "no result")
+      say(describe(s));
+      if (last && (s.shown < s.results.length || s.todo.length)) {
+        var li = text("li", "search-more");
+        var button = text("button", "", s.shown < s.results.length ? "Xem thêm kết quả" : "Tìm trong các bài cũ hơn");
+        button.type = "button";
+        button.addEventListener("click", function () {
+          if (button.disabled) return;
+          button.disabled = true;
+          button.textContent = "Đang tìm…";
+          var next = list.children.length - 1;
+          showMore(s).then(function () {
+            var link = list.children[next] && list.children[next].querySelector(".result-title a");
+            if (link && document.activeElement === button) link.focus(); // keyboard readers go on from there
           });
-          li.appendChild(button);
-          list.appendChild(li);
-          if (watcher) watcher.observe(li);
-        }
-      });
+        });
+        li.appendChild(button);
+        list.appendChild(li);
+        if (watcher) watcher.observe(li);
+      }
+    });
+    return s.painting;
+  }
+
+  function showMore(s) {
+    var target = s.shown + PAGE;
+    return (s.relevance ? Promise.resolve() : fill(s, target)).then(function () {
+      if (s.mine === generation) return paint(s, target, true);
     });
   }
 
@@ -244,6 +256,7 @@
       if (mine !== generation) return;
       var s = current = {
         mine: mine, q: q, filters: filters, relevance: order.value === "lien-quan", results: [], shown: 0,
+        painting: Promise.resolve(), painted: false, started: started,
         words: q.split(/\s+/).filter(function (w) { return /[\p{L}\p{N}]/u.test(w); }),
         reached: "",
         todo: shards.filter(function (shard) { // only shards that have an article of the chosen year/category
@@ -257,8 +270,6 @@
         if (mine !== generation) return;
         list.replaceChildren();
         return showMore(s);
-      }).then(function () {
-        if (mine === generation) box.setAttribute("data-ms", String(Math.round(performance.now() - started)));
       });
     });
   }
