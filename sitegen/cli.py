@@ -183,7 +183,7 @@ def _build(args: argparse.Namespace) -> int:
         times = "chỉ các trang có bài vừa sửa; " + times
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
-          f"{s.removed} tệp xóa ({times}).")
+          f"{s.removed} tệp xóa ({times}){'; ' + result.search if result.search else ''}.")
     return 0
 
 

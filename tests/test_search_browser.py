@@ -61,11 +61,24 @@ def search(page, base: str, query: str = "", **params: str) -> list[dict]:
 
 # --- the index itself, no browser ------------------------------------------------------------------------------
 
+def _page_counts(public: Path) -> dict[str, int]:
+    """Shard -> articles it indexes, as Pagefind's own entry file of each shard says."""
+    listing = json.loads((public / "pagefind/shards.json").read_text(encoding="utf-8"))
+    counts = {}
+    for shard in listing["shards"]:
+        entry = json.loads((public / "pagefind" / shard["id"] / "pagefind-entry.json").read_text(encoding="utf-8"))
+        counts[shard["id"]] = entry["languages"]["vi"]["page_count"]
+        assert counts[shard["id"]] == shard["pages"]
+    return counts
+
+
 def test_index_holds_articles_only(example):
-    entry = json.loads((example / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
     articles = sum(1 for p in example.rglob("index.html") if b"data-pagefind-body" in p.read_bytes())
     assert articles == 15  # the example's 16 articles less its draft
-    assert entry["languages"]["vi"]["page_count"] == articles  # listings, tags, home, 404 are no results
+    counts = _page_counts(example)
+    assert sum(counts.values()) == articles  # listings, tags, home, 404 are no results
+    # Shards by period, newest first: the newest month alone, then each older year.
+    assert list(counts) == ["2026-06-1", "2025-1", "2024-1"]
     assert (example / "tim-kiem/index.html").is_file()
     assert not list((example / "pagefind").glob("pagefind-ui*"))  # the theme has its own search page
 
@@ -77,7 +90,7 @@ def test_index_is_reproducible(example, tmp_path):
     first = {p.relative_to(example).as_posix(): p.read_bytes() for p in (example / "pagefind").rglob("*") if p.is_file()}
     second = {p.relative_to(again).as_posix(): p.read_bytes() for p in (again / "pagefind").rglob("*") if p.is_file()}
     assert first == second
-    assert any(k.startswith("pagefind/filter/") for k in first)
+    assert any(k.startswith("pagefind/2025-1/filter/") for k in first)
 
 
 def test_unchanged_rebuild_reuses_the_index(site):
@@ -98,12 +111,10 @@ def test_unchanged_rebuild_reuses_the_index(site):
     assert kept == {p: i for p, i in stamps.items() if p.suffix != ".json"}
     site.write("content/thoi-su/bai-hai/index.md", article("Bài hai", body="Nội dung thứ hai."))
     site.build()
-    entry = json.loads((site.public / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
-    assert entry["languages"]["vi"]["page_count"] == 2
+    assert _page_counts(site.public) == {"2024-03-1": 2}
     (site.root / "content/thoi-su/bai-hai/index.md").unlink()
     site.build()  # the spare tree still holds the deleted page until publish: it must not be indexed
-    entry = json.loads((site.public / "pagefind/pagefind-entry.json").read_text(encoding="utf-8"))
-    assert entry["languages"]["vi"]["page_count"] == 1
+    assert _page_counts(site.public) == {"2024-03-1": 1}
 
 
 def test_missing_pagefind_is_a_warning_naming_the_fix(site, monkeypatch):
@@ -129,19 +140,29 @@ def test_missing_pagefind_is_a_warning_naming_the_fix(site, monkeypatch):
 def test_with_and_without_diacritics_find_the_same_article(served, browser):
     page = browser.new_page()
     errors = _watch(page)
-    plain = search(page, served, "hoi nghi thi dua")
-    accented = search(page, served, "Hội nghị thi đua")
-    assert plain and accented
-    assert plain[0]["title"] == accented[0]["title"] == THI_DUA
-    assert plain[0]["category"] == "Thi đua - Khen thưởng" and plain[0]["date"] == "29/03/2024"
-    assert any(m.lower() in ("hội", "nghị", "thi", "đua", "hội nghị") for m in plain[0]["marks"])
-    width, height, src = plain[0]["img"]
+    relevance = {"sap-xep": "lien-quan"}  # the best match first, whatever its date
+    plain = search(page, served, "hoi nghi thi dua", **relevance)
+    accented = search(page, served, "Hội nghị thi đua", **relevance)
+    assert page.input_value("#search-order") == "lien-quan"
+    # Each shard ranks by its own statistics (as Pagefind's merged indexes do): the best match is near the top.
+    assert THI_DUA in [r["title"] for r in accented[:3]]
+    [best] = [r for r in plain[:3] if r["title"] == THI_DUA]
+    assert best["category"] == "Thi đua - Khen thưởng" and best["date"] == "29/03/2024"
+    assert any(m.lower() in ("hội", "nghị", "thi", "đua", "hội nghị") for m in best["marks"])
+    width, height, src = best["img"]
     assert (width, height) == ("160", "107") and src.startswith("/thi-dua-khen-thuong/")
     assert page.text_content(".search-status").startswith("Tìm thấy")
     # Đ/đ is a letter of its own, not d with a mark: it must still match a plain d.
-    found = search(page, served, "dong da")
+    found = search(page, served, "dong da", **relevance)
     assert found and found[0]["title"] == DONG_DA
-    assert search(page, served, "Đống Đa")[0]["title"] == DONG_DA
+    assert DONG_DA in [r["title"] for r in search(page, served, "Đống Đa", **relevance)[:3]]
+    # By default the newest come first (across shards, each a period); the same articles either way.
+    for query in ("hoi nghi thi dua", "dong da"):
+        newest = search(page, served, query)
+        assert len(newest) < 10  # one screenful: every result is shown in both orders
+        assert sorted(r["title"] for r in newest) == sorted(r["title"] for r in search(page, served, query, **relevance))
+        days = [tuple(reversed(r["date"].split("/"))) for r in newest]
+        assert days == sorted(days, reverse=True) and len({d[0] for d in days}) > 1, days
     assert not errors, errors
     page.close()
 
@@ -186,7 +207,7 @@ def test_header_box_then_open_a_result(served, browser):
     page.press("#header-q", "Enter")  # a plain GET form: the search page reads ?q=
     page.wait_for_selector(".search[data-searched]")
     assert page.input_value("#search-q") == "hoi nghi thi dua"
-    page.click(".search-result .result-title a >> nth=0")
+    page.click(f".search-result .result-title a:text-is('{THI_DUA}')")
     page.wait_for_load_state()
     assert page.url.startswith(served + "thi-dua-khen-thuong/")
     assert page.text_content("h1") == THI_DUA
@@ -229,7 +250,7 @@ def test_works_under_a_base_path(tmp_path, browser):
         page.press("#header-q", "Enter")
         page.wait_for_selector(".search[data-searched]")
         assert page.url.startswith(url + "tin-tuc/tim-kiem/?q=dong")
-        first = page.query_selector(".search-result .result-title a")
+        first = page.query_selector(f".search-result .result-title a:text-is('{DONG_DA}')")
         href = first.get_attribute("href")
         assert href.startswith("/tin-tuc/") and not href.startswith("/tin-tuc/tin-tuc/")
         assert first.text_content() == DONG_DA
@@ -255,6 +276,6 @@ def test_under_the_documented_content_security_policy(example, browser):
         page = browser.new_page()
         errors = _watch(page)
         found = search(page, url, "hoi nghi thi dua")
-        assert found and found[0]["title"] == THI_DUA
+        assert THI_DUA in [r["title"] for r in found]
         assert not errors, errors
         page.close()

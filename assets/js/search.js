@@ -1,8 +1,16 @@
 /* The search page (tim-kiem/): asks this site's own Pagefind index (pagefind/, built with the pages) and lists
    the articles found, with title, date, category, an excerpt with the matched words marked and a thumbnail.
    Readers may type with or without Vietnamese accents: the index matches "hoi nghi" to "Hội nghị".
-   The query and filters live in the address (?q=&chuyen-muc=&nam=), so the header's plain GET form, the back
-   button and a shared link all show the same results. Nothing is sent to any server. */
+
+   The index is split by date into shards (pagefind/shards.json lists them, newest first, with their filter
+   counts; see sitegen/build/search.py). By default the newest results come first: the shards are asked one
+   after another, newest first, each sorted newest first, so the first results are painted as soon as the
+   newest shard has answered, and older shards are asked only when the reader scrolls on or asks for more.
+   "Liên quan nhất" asks every shard (of the chosen year) and ranks all results by Pagefind's score.
+   A year or category filter skips the shards that have no such article without opening them.
+
+   The query and filters live in the address (?q=&chuyen-muc=&nam=&sap-xep=), so the header's plain GET form,
+   the back button and a shared link all show the same results. Nothing is sent to any server. */
 (function () {
   "use strict";
   var box = document.querySelector(".search[data-bundle]");
@@ -11,14 +19,20 @@
   var input = form.querySelector('input[name="q"]');
   var category = form.querySelector('select[name="chuyen-muc"]');
   var year = form.querySelector('select[name="nam"]');
+  var order = form.querySelector('select[name="sap-xep"]');
   var status = box.querySelector(".search-status");
   var list = box.querySelector(".search-results");
+  var bundle = box.getAttribute("data-bundle");
   var PAGE = 10;
+  var AT_ONCE = 3; // shards asked side by side when every one must answer (relevance)
   var pagefind = null;
-  var current = null; // the results of the latest search, and how many are shown
+  var shards = []; // from shards.json, newest first
+  var instances = {}; // shard id -> the promise of its Pagefind instance, made on first use
+  var current = null; // the latest search: its results so far, how many are shown, the shards left to ask
   var generation = 0; // a newer search makes the answers of older ones moot
   var timer = 0;
   var loading = null; // the engine's promise, once asked for
+  var watcher = null; // scrolling near the end of the list asks for more
 
   function text(tag, cls, value) {
     var el = document.createElement(tag);
@@ -79,28 +93,139 @@
     status.textContent = message;
   }
 
-  function showMore(mine) {
-    var batch = current.results.slice(current.shown, current.shown + PAGE);
-    return Promise.all(batch.map(function (r) { return r.data(); })).then(function (items) {
-      if (mine !== generation) return;
+  function day(iso) { // "2024-03-29" -> "29/03/2024", as the results show dates
+    var p = (iso || "").split("-");
+    return p.length === 3 ? p[2] + "/" + p[1] + "/" + p[0] : iso;
+  }
+
+  // One Pagefind instance per shard, sharing Pagefind's web worker and its WebAssembly (one download). The
+  // WebAssembly module is one per worker: instances that start loading it at the same moment would each
+  // instantiate it, the last replacing the memory the others already point into (results from the wrong shard,
+  // "invalid gzip data"). So the first instance loads it (an empty search waits for that) before any other
+  // instance is made.
+  var warm = null;
+  function instance(shard) {
+    if (!instances[shard.id]) {
+      var make = function () {
+        var made = pagefind.createInstance({ basePath: bundle + shard.id + "/" });
+        return made.options({ baseUrl: box.getAttribute("data-base") || "/" }).then(function () { return made; });
+      };
+      if (warm) {
+        instances[shard.id] = warm.then(make);
+      } else {
+        instances[shard.id] = warm = make().then(function (made) {
+          return made.search("").then(function () { return made; });
+        });
+      }
+    }
+    return instances[shard.id];
+  }
+
+  // Pagefind ignores a query word that its index does not hold at all. One index for the whole archive rarely
+  // lacks a word of a real query, but a shard of one period often does, and would then answer "Đống Đa" with
+  // every page holding "đa". So a shard answers a query of several words only if it holds each of them (the
+  // single-word searches load the same chunks the query needs: no extra download).
+  function ask(shard, s) {
+    var options = { filters: s.filters };
+    if (!s.relevance) options.sort = { date: "desc" };
+    return instance(shard).then(function (engine) {
+      var words = s.words.length > 1 ? s.words : [];
+      return Promise.all(words.map(function (word) {
+        return engine.search(word).then(function (found) { return found.results.length > 0; });
+      })).then(function (held) {
+        return held.indexOf(false) >= 0 ? { results: [] } : engine.search(s.q || null, options);
+      });
+    });
+  }
+
+  // Newest first: ask the next shards, in order, until there are `target` results (or no shard is left).
+  // Results of an older shard are all older than those of a newer one, so they simply follow. A rare word
+  // may take every shard to fill a screen: what the first shards found is painted meanwhile.
+  function fill(s, target) {
+    if (s.mine !== generation || s.results.length >= target || !s.todo.length) return Promise.resolve();
+    var shard = s.todo.shift();
+    return ask(shard, s).then(function (found) {
+      if (s.mine !== generation) return;
+      s.results = s.results.concat(found.results);
+      s.reached = shard.first;
+      if (s.todo.length) instance(s.todo[0]); // open the next shard while the reader reads these
+      var early = s.shown === 0 && s.results.length && s.results.length < target && s.todo.length;
+      return Promise.all([early ? paint(s, target, false) : null, fill(s, target)]);
+    });
+  }
+
+  // Relevance: every shard answers (a few at a time), then all results are ranked together by score, as
+  // Pagefind ranks the results of merged indexes.
+  function fillAll(s) {
+    var queue = s.todo.splice(0);
+    var all = [];
+    function worker() {
+      var shard = queue.shift();
+      if (!shard || s.mine !== generation) return Promise.resolve();
+      return ask(shard, s).then(function (found) {
+        all = all.concat(found.results);
+        return worker();
+      });
+    }
+    var workers = [];
+    for (var i = 0; i < AT_ONCE; i++) workers.push(worker());
+    return Promise.all(workers).then(function () {
+      s.results = all.sort(function (a, b) { return b.score - a.score; });
+    });
+  }
+
+  function describe(s) {
+    var n = s.results.length;
+    var what = s.q ? " cho “" + s.q + "”" : "";
+    if (!n) return "Không tìm thấy kết quả" + what + ". Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.";
+    var count = n.toLocaleString("vi-VN");
+    if (s.todo.length) {
+      return "Tìm thấy " + count + " kết quả mới nhất" + what + ", từ ngày " + day(s.reached) +
+        " trở lại đây. Các bài cũ hơn được tìm tiếp khi bạn xem thêm.";
+    }
+    return "Tìm thấy " + count + " kết quả" + what + (s.relevance ? ", xếp theo mức độ liên quan." : ".");
+  }
+
+  // Paint the results up to `target` not painted yet, after any paint still under way; `last`: the paint that
+  // ends this screenful, which offers more (a button, pressed for the reader when it scrolls into view).
+  function paint(s, target, last) {
+    var batch = s.results.slice(s.shown, target);
+    s.shown += batch.length; // taken now: a later paint goes on after them
+    var items = Promise.all(batch.map(function (r) { return r.data(); }));
+    s.painting = Promise.all([s.painting, items]).then(function (got) {
+      if (s.mine !== generation) return;
       var more = list.querySelector(".search-more");
       if (more) more.remove();
-      items.forEach(function (data) { list.appendChild(render(data)); });
-      current.shown += batch.length;
-      if (current.shown < current.results.length) {
+      got[1].forEach(function (data) { list.appendChild(render(data)); });
+      if (!s.painted) box.setAttribute("data-ms", String(Math.round(performance.now() - s.started)));
+      s.painted = true; // data-ms: from the query to its first results painted (or to "no result")
+      say(describe(s));
+      if (last && (s.shown < s.results.length || s.todo.length)) {
         var li = text("li", "search-more");
-        var button = text("button", "", "Xem thêm kết quả");
+        var button = text("button", "", s.shown < s.results.length ? "Xem thêm kết quả" : "Tìm trong các bài cũ hơn");
         button.type = "button";
         button.addEventListener("click", function () {
+          if (button.disabled) return;
+          button.disabled = true;
+          button.textContent = "Đang tìm…";
           var next = list.children.length - 1;
-          showMore(generation).then(function () {
+          showMore(s).then(function () {
             var link = list.children[next] && list.children[next].querySelector(".result-title a");
-            if (link) link.focus(); // keyboard readers continue where the new results begin
+            if (link && document.activeElement === button) link.focus(); // keyboard readers go on from there
           });
         });
         li.appendChild(button);
         list.appendChild(li);
+        if (watcher) watcher.observe(li);
       }
+    });
+    return s.painting;
+  }
+
+  function showMore(s) {
+    var target = s.shown + PAGE;
+    return (s.relevance ? Promise.resolve() : fill(s, target)).then(function () {
+      if (s.mine === generation) return paint(s, target, true);
     });
   }
 
@@ -109,6 +234,7 @@
     if (input.value.trim()) params.set("q", input.value.trim());
     if (category.value) params.set("chuyen-muc", category.value);
     if (year.value) params.set("nam", year.value);
+    if (order.value) params.set("sap-xep", order.value);
     var query = params.toString();
     history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
   }
@@ -127,28 +253,38 @@
     }
     var started = performance.now();
     return engine().then(function () {
-      return mine === generation ? pagefind.search(q || null, { filters: filters }) : null;
-    }).then(function (found) {
-      if (mine !== generation || found === null) return; // null: a newer search replaced this one
-      current = { results: found.results, shown: 0 };
-      list.replaceChildren();
-      return showMore(mine).then(function () {
+      if (mine !== generation) return;
+      var s = current = {
+        mine: mine, q: q, filters: filters, relevance: order.value === "lien-quan", results: [], shown: 0,
+        painting: Promise.resolve(), painted: false, started: started,
+        words: q.split(/\s+/).filter(function (w) { return /[\p{L}\p{N}]/u.test(w); }),
+        reached: "",
+        todo: shards.filter(function (shard) { // only shards that have an article of the chosen year/category
+          return Object.keys(filters).every(function (k) {
+            return (shard.filters[k] || {})[filters[k]];
+          });
+        })
+      };
+      if (s.relevance) say("Đang tìm trong toàn bộ " + s.todo.length + " phần của chỉ mục…");
+      return (s.relevance ? fillAll(s) : Promise.resolve()).then(function () {
         if (mine !== generation) return;
-        box.setAttribute("data-ms", String(Math.round(performance.now() - started)));
-        var n = found.results.length;
-        var what = q ? " cho “" + q + "”" : "";
-        say(n ? "Tìm thấy " + n.toLocaleString("vi-VN") + " kết quả" + what + "."
-              : "Không tìm thấy kết quả" + what + ". Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.");
+        list.replaceChildren();
+        return showMore(s);
       });
     });
   }
 
-  function fill(select, counts, newestFirst) {
-    var values = Object.keys(counts || {}).sort(function (a, b) { return a.localeCompare(b, "vi"); });
+  function choices(select, name, newestFirst) {
+    var counts = {};
+    shards.forEach(function (shard) {
+      var values = shard.filters[name] || {};
+      Object.keys(values).forEach(function (v) { counts[v] = (counts[v] || 0) + values[v]; });
+    });
+    var values = Object.keys(counts).sort(function (a, b) { return a.localeCompare(b, "vi"); });
     if (newestFirst) values.reverse();
     var wanted = select.getAttribute("data-wanted") || "";
     values.forEach(function (value) {
-      var option = text("option", "", value + " (" + counts[value] + ")");
+      var option = text("option", "", value + " (" + counts[value].toLocaleString("vi-VN") + ")");
       option.value = value;
       select.appendChild(option);
     });
@@ -156,18 +292,23 @@
   }
 
   // The engine (pagefind.js and its WebAssembly, about 115 KB) loads only when the reader searches or reaches
-  // for the form, so an empty search page stays light; the index's own chunks then load per query.
+  // for the form, so an empty search page stays light; each shard's own files then load when it is asked.
   function engine() {
     if (!loading) {
       say("Đang tải chỉ mục tìm kiếm…");
-      loading = import(box.getAttribute("data-bundle") + "pagefind.js").then(function (module) {
-        pagefind = module;
-        return pagefind.options({ baseUrl: box.getAttribute("data-base") || "/" });
-      }).then(function () {
-        return pagefind.filters();
-      }).then(function (filters) {
-        fill(category, filters.category, false);
-        fill(year, filters.year, true);
+      var listing = fetch(bundle + "shards.json", { cache: "no-cache" }).then(function (response) {
+        if (!response.ok) throw new Error("shards.json: " + response.status);
+        return response.json();
+      });
+      // Both at once (one round trip less on a phone); a site without articles yet has no shard and no engine.
+      var code = import(bundle + "pagefind.js").catch(function (error) { return error; });
+      loading = Promise.all([code, listing]).then(function (got) {
+        shards = got[1].shards || [];
+        if (got[0] instanceof Error && shards.length) throw got[0];
+        pagefind = got[0];
+        choices(category, "category", false);
+        choices(year, "year", true);
+        if (shards.length) instance(shards[0]); // the newest shard answers most searches: open it now
         say("");
         box.setAttribute("data-ready", "true");
       }, function (error) {
@@ -179,10 +320,22 @@
     return loading;
   }
 
+  if ("IntersectionObserver" in window) {
+    watcher = new IntersectionObserver(function (seen) {
+      seen.forEach(function (item) {
+        if (!item.isIntersecting) return;
+        watcher.unobserve(item.target);
+        var button = item.target.querySelector("button");
+        if (button) button.click();
+      });
+    }, { rootMargin: "0px 0px 400px 0px" });
+  }
+
   var params = new URLSearchParams(window.location.search);
   input.value = params.get("q") || "";
   category.setAttribute("data-wanted", params.get("chuyen-muc") || "");
   year.setAttribute("data-wanted", params.get("nam") || "");
+  order.value = params.get("sap-xep") === "lien-quan" ? "lien-quan" : "";
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     clearTimeout(timer);
@@ -194,6 +347,7 @@
   });
   category.addEventListener("change", run);
   year.addEventListener("change", run);
+  order.addEventListener("change", run);
   form.addEventListener("focusin", function () {
     engine().catch(function () { /* already said */ });
   });

@@ -34,6 +34,7 @@ class BuildResult:
     photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
     skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
     edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
+    search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
 
 
 @dataclass
@@ -171,7 +172,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             for assets in config.assets_dirs:
                 for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
                     stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
-            search.index(stage, config, report, fresh=fresh_search)  # in the spare tree: the index ships with its pages, atomically
+            searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)  # in the spare tree: the index ships with its pages, atomically
             report.raise_if_errors()  # a template error leaves the live site as it was
             trees = stage.publish()
             clock.lap("write")
@@ -197,7 +198,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                       len(site.articles), files, entry_keys, report.diagnostics)
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
-                           photo_plan.processed)
+                           photo_plan.processed, search=searched.describe() if searched else "")
     finally:
         cache.close()
 
@@ -275,7 +276,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
         _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
         clock.lap("render")
-        search.index(stage, config, report, fresh=fresh_search)
+        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
         report.raise_if_errors()
         trees = stage.publish()
         clock.lap("write")
@@ -288,7 +289,8 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         keys[i] = deps.digest_of(e)
     _remember(cache, plan.id, stage.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
               len(trees[stage.token]), keys, report.diagnostics)
-    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(redo), clock.laps, edited=True)
+    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(redo), clock.laps, edited=True,
+                       search=searched.describe() if searched else "")
 
 
 def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:

@@ -1,36 +1,61 @@
-"""Stage 4b, search: the full-text search index (Pagefind) of the written pages, shipped with them.
+"""Stage 4b, search: the full-text search index (Pagefind) of the written pages, shipped with them, in shards.
 
 Pagefind reads HTML, so it runs after every page is in the spare tree and before the swap: the index is
 published in the same atomic step as the pages it describes. Only pages marked `data-pagefind-body` (the
-articles) become results. Pagefind sees a private folder of hard links to exactly this build's HTML files,
-because the spare tree may still hold pages of a deleted article until `publish()` removes them. Its output goes
-through `Staging` like any page, so unchanged index files keep their inode and timestamp. Pagefind rereads
-every page on each run (about 4 ms of CPU per article), so a build whose articles did not change as Pagefind
-sees them reuses the live index instead of running it.
+articles) become results.
+
+Pagefind has no incremental mode and costs about 4.5 ms of CPU and 0.36 MB of memory per article, so one index
+of a ten-year archive would be re-made on every edit (a minute and 3 GB at 10 000 articles). The results are
+therefore split by date into shards, each its own Pagefind index under pagefind/<shard>/, and a build runs
+Pagefind only for the shards whose pages changed as Pagefind reads them; the others are carried over from the
+live tree, byte for byte. Shards are contiguous periods, so the search page reads them newest first and a
+reader sees the newest matches after one small shard has answered:
+
+- the newest month of the archive (where editors add and correct) in shards of RECENT_CAP articles, so adding
+  or fixing today's news re-indexes at most that many pages;
+- every older year in shards of ARCHIVE_CAP articles (few shards, so a search reaching far back fetches
+  little), counted from the year's oldest article: an article appended at the end changes only the last one.
+
+A shard's articles, and so its bytes, depend only on the articles of its own period: a clean build and an
+incremental one publish the same files. When a new month starts, the month before joins its year's shards
+(the last one or two of that year are indexed again, once). Memory is bounded by the largest shard, not the
+archive. The Pagefind engine (pagefind.js, its WebAssembly) is published once at pagefind/, with
+pagefind/shards.json listing the shards newest first with their dates and filter counts (the search page
+fills its filters from it without opening any shard).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .cache import digest
 from ..config import SiteConfig
 from ..diagnostics import Reporter
 from .write import Staging
 
-BUNDLE = "pagefind"  # the index folder inside the site; templates load BUNDLE/pagefind.js
+BUNDLE = "pagefind"  # the index folder inside the site; the search page loads BUNDLE/pagefind.js and shards.json
+SHARDS = f"{BUNDLE}/shards.json"
+RECENT_CAP = 100  # articles per shard of the newest month: what an edit or an addition there re-indexes
+ARCHIVE_CAP = 1000  # articles per shard of an older year: ~4.5 s and ~360 MB of Pagefind to re-index one
+PARALLEL = 2  # Pagefind runs at once in a build that re-indexes several shards (memory: this many shards)
 # Pagefind also writes its ready-made UIs; the theme has its own search page, so they are not published.
 _UNUSED = ("pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.", "pagefind-highlight.")
-_STAMP = f"{BUNDLE}/pagefind-entry.json"  # fingerprint "search:<sha>:<quick key>:<content key>" (see index)
+_ENTRY = "pagefind-entry.json"  # in each shard; its manifest fingerprint also remembers the shard (see _memo)
 _TIMEOUT = 1800
 _MARK = b"data-pagefind-body"  # on the pages that are search results (article.html)
+_SORT = b'data-pagefind-sort="date[value]"'  # on the <data value="ISO date"> of a result (article.html)
+_VALUE = re.compile(rb'\svalue="([^"]*)"')
 
 
 CODES = ("SEARCH001",)  # what `index` reports: a build that runs it again drops the last build's
@@ -41,73 +66,309 @@ def owns(rel: str) -> bool:
     return rel.startswith(BUNDLE + "/")
 
 
-def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True) -> None:
-    """Index the result pages of this build and add the index to the spare tree.
+@dataclass
+class Outcome:
+    """What the search stage did, for the build's summary line."""
 
-    `fresh=False` (the live preview, where a save must show within a moment) carries the live index over as it
-    is when there is one: search results may lag behind the edits until the next fresh build.
+    shards: int = 0  # shards published
+    indexed: int = 0  # shards Pagefind ran for
+    pages: int = 0  # result pages those runs read
+
+    def describe(self) -> str:
+        if not self.shards:
+            return "tìm kiếm: chưa có bài để lập chỉ mục"
+        if not self.indexed:
+            return f"tìm kiếm: giữ nguyên {self.shards} phần chỉ mục"
+        return (f"tìm kiếm: lập lại {self.indexed} phần chỉ mục ({self.pages} bài), "
+                f"giữ nguyên {self.shards - self.indexed} phần")
+
+
+@dataclass
+class _Shard:
+    id: str  # its folder under BUNDLE: "2025-12-1" (newest month), "2024-1" (an older year), "0000-1" (undated)
+    pages: list[tuple[str, str]] = field(default_factory=list)  # (output path, ISO date), oldest first
+    content: str = ""  # hash of what Pagefind reads of its pages (see _indexed_part), with Pagefind's version
+    tool: str = ""  # the Pagefind that made it (see _tool)
+
+
+def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True,
+          progress: Callable[[str, int, int], None] | None = None) -> Outcome | None:
+    """Index the result pages of this build, shard by shard, and add the index to the spare tree.
+
+    Only the shards whose pages changed are indexed again. `fresh` is kept for the callers' sake and changes
+    nothing: the live preview's saves re-index the shard they touch like any build (one small shard, usually).
+    `progress("Tìm kiếm", articles indexed, articles to index)` hears of each shard done, when there are many.
     """
     if report.errors or not config.search:
-        return  # nothing will be published, or the site has no search
-    if not fresh:
-        stamp = stage.active.get(_STAMP, "").split(":")
-        if len(stamp) == 4 and _reuse(stage, stamp[1], stamp[2], stamp[3]):
-            return
-    pages = sorted(rel for rel in stage.manifest if rel.endswith(".html") and not rel.startswith(BUNDLE + "/"))
+        return None  # nothing will be published, or the site has no search
     binary = _binary()
-    # Two keys, cheapest first: the fingerprints of every page (no file read), then what Pagefind reads of the
-    # result pages (a theme or most-read change rewrites every page but leaves the index as it was).
-    quick = digest("search", str(binary), [(rel, stage.manifest[rel]) for rel in pages])
-    stamp = stage.active.get(_STAMP, "").split(":")
-    if len(stamp) == 4 and stamp[2] == quick and _reuse(stage, stamp[1], quick, stamp[3]):
-        return
-    results = {}
-    for rel in pages:
+    tool = _tool(binary)
+    live = _live(stage)
+    shards = _assign(_results(stage, live))
+    todo = [s for s in shards if not _carry(stage, s, live, tool)]
+    if todo and binary is None:
+        report.warning("SEARCH001", "", 0, "không tìm thấy chương trình Pagefind: trang chưa có chỉ mục tìm kiếm",
+                       "cài lại sitegen (pip install sitegen) để có gói pagefind[bin]")
+        return _drop(stage)
+    outcome = Outcome(shards=len(shards), indexed=len(todo), pages=sum(len(s.pages) for s in todo))
+    if todo:
+        work = Path(tempfile.mkdtemp(prefix=f".{stage.output.name}.staging-search-", dir=stage.dir.parent))
+        try:  # the folder name is one recover() removes if this build is killed
+            # Shards are indexed side by side, a few at a time: memory is that many shards, never the archive.
+            made: list[tuple[Path | None, str]] = [(None, "")] * len(todo)
+            done, total = 0, outcome.pages
+            with concurrent.futures.ThreadPoolExecutor(min(PARALLEL, len(todo))) as pool:
+                running = {pool.submit(_run, binary, stage, s, tool, work): i for i, s in enumerate(todo)}
+                for future in concurrent.futures.as_completed(running):
+                    made[running[future]] = future.result()
+                    done += len(todo[running[future]].pages)
+                    if progress is not None and total >= 500:
+                        progress("Tìm kiếm", done, total)
+            for shard, (out, detail) in zip(todo, made):
+                if out is None:
+                    report.warning("SEARCH001", "", 0, f"Pagefind không tạo được chỉ mục tìm kiếm (phần {shard.id}): "
+                                   f"{detail}", "xem thông báo của Pagefind; trang vẫn được xuất bản nhưng ô tìm "
+                                   "kiếm chưa dùng được")
+                    return _drop(stage)
+            for shard, (out, _) in zip(todo, made):
+                _stage_shard(stage, shard, out, tool)
+            _stage_engine(stage, made[0][0])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    elif shards and not _carry_engine(stage, live):
+        return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
+    stage.put(SHARDS, _listing(stage, shards))
+    return outcome
+
+
+def _drop(stage: Staging) -> None:
+    """Publish no index rather than part of one (the search page then says it has none), as a clean build would."""
+    for rel in [rel for rel in stage.manifest if owns(rel)]:
+        del stage.manifest[rel]
+
+
+# --- which pages, which shards ---------------------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    """The live tree's index as its manifest remembers it: its shards (with their pages) and engine files."""
+
+    shards: dict[str, _Shard]
+    files: dict[str, list[tuple[str, str]]]  # shard id -> its (output path, fingerprint)
+    engine: list[tuple[str, str]]  # pagefind.js and the WebAssembly, at BUNDLE/
+
+
+def _live(stage: Staging) -> _Live | None:
+    """What the live index holds, from the manifest alone (no file read); None when it cannot be trusted
+    (no index, or one from an older sitegen): then every shard is made."""
+    if SHARDS not in stage.active or f"{BUNDLE}/pagefind.js" not in stage.active:
+        return None
+    live = _Live({}, {}, [])
+    for rel, fingerprint in stage.active.items():
+        if not rel.startswith(BUNDLE + "/") or rel == SHARDS:
+            continue
+        parts = rel.split("/", 2)
+        if len(parts) == 2:
+            live.engine.append((rel, fingerprint))
+            continue
+        live.files.setdefault(parts[1], []).append((rel, fingerprint))
+        if parts[2] == _ENTRY:
+            shard = _recall(parts[1], fingerprint)
+            if shard is not None:
+                live.shards[shard.id] = shard
+    return live
+
+
+def _results(stage: Staging, live: _Live | None) -> dict[str, str]:
+    """The result pages of this build, output path -> date. A page the live tree has as it is keeps what the
+    live index knew of it; only new and changed pages are read (all of them when the live index is unknown)."""
+    known = {rel: date for s in live.shards.values() for rel, date in s.pages} if live else None
+    found: dict[str, str] = {}
+    for rel, fingerprint in stage.manifest.items():
+        if not rel.endswith(".html") or owns(rel):
+            continue
+        if known is not None and stage.active.get(rel) == fingerprint:
+            if rel in known:
+                found[rel] = known[rel]
+            continue
         try:
             data = (stage.dir / rel).read_bytes()
         except OSError:
             continue
         if _MARK in data:
-            results[rel] = _indexed_part(data)
-    content = digest("search", str(binary), sorted(results.items()))
-    if len(stamp) == 4 and stamp[3] == content and _reuse(stage, stamp[1], quick, content):
-        return
-    if binary is None:
-        report.warning("SEARCH001", "", 0, "không tìm thấy chương trình Pagefind: trang chưa có chỉ mục tìm kiếm",
-                       "cài lại sitegen (pip install sitegen) để có gói pagefind[bin]")
-        return
-    work = Path(tempfile.mkdtemp(prefix=f".{stage.output.name}.staging-search-", dir=stage.dir.parent))
-    try:  # the folder name is one recover() removes if this build is killed
-        site, out = work / "site", work / "out"
-        site.mkdir()
-        for rel in results:  # only results: Pagefind would parse every listing page only to drop it
+            found[rel] = _date(data)
+    return found
+
+
+def _assign(found: dict[str, str]) -> list[_Shard]:
+    """Split the results into shards (see the module's docstring), newest first. Each shard is a contiguous
+    period, so reading the shards in this order and each newest first lists every result newest first."""
+    ordered = sorted((date, rel) for rel, date in found.items())
+    newest = max((date[:7] for date, _ in ordered if date), default="")
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for date, rel in ordered:
+        key = date[:7] if date and date[:7] == newest else (date[:4] or "0000")
+        groups.setdefault(key, []).append((rel, date))
+    shards = []
+    for key, pages in groups.items():
+        cap = RECENT_CAP if len(key) == 7 else ARCHIVE_CAP
+        shards += [_Shard(f"{key}-{n // cap + 1}", pages[n:n + cap]) for n in range(0, len(pages), cap)]
+    shards.sort(key=lambda s: (s.pages[-1][1], s.id), reverse=True)
+    return shards
+
+
+def _date(page: bytes) -> str:
+    """The ISO date a result page sorts by (`data-pagefind-sort="date[value]"`), or '' for none."""
+    at = page.find(_SORT)
+    if at < 0:
+        return ""
+    found = _VALUE.search(page, page.rfind(b"<", 0, at), page.find(b">", at))
+    return found.group(1).decode("utf-8", "replace") if found else ""
+
+
+# --- carrying a shard over, or indexing it ----------------------------------------------------------------------
+
+def _memo(shard: _Shard, sha: str, tool: str) -> str:
+    """The manifest fingerprint of a shard's entry file: its bytes' hash, and what the next build needs to decide
+    without reading anything whether the shard is still right (Pagefind's version, the content hash, its pages)."""
+    return "\n".join([f"search:{sha}", tool, shard.content, *(f"{rel}\t{date}" for rel, date in shard.pages)])
+
+
+def _recall(shard_id: str, fingerprint: str) -> _Shard | None:
+    lines = fingerprint.split("\n")
+    if len(lines) < 3 or not lines[0].startswith("search:"):
+        return None
+    pages = [tuple(line.split("\t", 1)) for line in lines[3:]]
+    if any(len(p) != 2 for p in pages):
+        return None
+    return _Shard(shard_id, pages, lines[2], lines[1])  # type: ignore[arg-type]
+
+
+def _carry(stage: Staging, shard: _Shard, live: _Live | None, tool: str) -> bool:
+    """Carry the live tree's copy of this shard over when it holds the same pages, as Pagefind reads them, and
+    was made by the same Pagefind; False if it must be indexed. Two keys, cheapest first: the pages' manifest
+    fingerprints (no file read), then what Pagefind reads of them (a theme or most-read change rewrites every
+    page but leaves the index as it was)."""
+    old = live.shards.get(shard.id) if live else None
+    if old is None or old.pages != shard.pages or old.tool != tool:
+        return False
+    if any(stage.manifest.get(rel) != stage.active.get(rel) for rel, _ in shard.pages):
+        if _content(stage, shard, tool) != old.content:
+            return False
+    shard.content = old.content
+    carried = []
+    for rel, fingerprint in live.files.get(shard.id, []):
+        carried.append(rel)
+        if stage.want(rel, fingerprint):
+            try:
+                stage.write_bytes(rel, (stage.output / rel).read_bytes())
+            except OSError:  # gone from the live tree: index the shard again, and publish none of this copy
+                for done in carried:
+                    stage.manifest.pop(done, None)
+                return False
+    return True
+
+
+def _content(stage: Staging, shard: _Shard, tool: str) -> str:
+    shard.content = digest("search", tool, [(rel, _indexed_part((stage.dir / rel).read_bytes()))
+                                            for rel, _ in shard.pages])
+    return shard.content
+
+
+def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path) -> tuple[Path | None, str]:
+    """Pagefind over this shard's pages: a private folder of hard links to exactly them (the spare tree may
+    still hold pages of a deleted article until `publish()` removes them). Returns its output folder."""
+    site, out = work / shard.id / "site", work / shard.id / "out"
+    try:
+        _content(stage, shard, tool)
+        for rel, _ in shard.pages:
             target = site / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(stage.dir / rel, target)
             except OSError:
                 shutil.copyfile(stage.dir / rel, target)
-        try:
-            done = subprocess.run([str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
-                                  capture_output=True, text=True, timeout=_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            done = subprocess.CompletedProcess([], 1, "", str(exc))
-        if done.returncode != 0 or not (out / "pagefind.js").is_file():
-            detail = " ".join((done.stderr or done.stdout or "").split())[:300]
-            report.warning("SEARCH001", "", 0, f"Pagefind không tạo được chỉ mục tìm kiếm: {detail}",
-                           "xem thông báo của Pagefind; trang vẫn được xuất bản nhưng ô tìm kiếm chưa dùng được")
-            return
-        _canonical_filters(out)
-        for file in sorted(p for p in out.rglob("*") if p.is_file()):
-            rel = f"{BUNDLE}/{file.relative_to(out).as_posix()}"
-            if file.name.startswith(_UNUSED):
-                continue
+        done = subprocess.run([str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
+                              capture_output=True, text=True, timeout=_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = subprocess.CompletedProcess([], 1, "", str(exc))
+    if done.returncode != 0 or not (out / _ENTRY).is_file():
+        return None, " ".join((done.stderr or done.stdout or "").split())[:300]
+    _canonical_filters(out)
+    return out, ""
+
+
+def _stage_shard(stage: Staging, shard: _Shard, out: Path, tool: str) -> None:
+    """A shard's own files into BUNDLE/<shard>/; the engine, the same for every shard, goes to BUNDLE/ once."""
+    for file in sorted(p for p in out.rglob("*") if p.is_file()):
+        name = file.relative_to(out).as_posix()
+        if name.startswith(_UNUSED) or name == "pagefind.js" or name.startswith("wasm."):
+            continue
+        data = file.read_bytes()
+        if name == _ENTRY:
+            data = _shared_wasm(data)
+        sha = hashlib.sha256(data).hexdigest()
+        rel = f"{BUNDLE}/{shard.id}/{name}"
+        if stage.want(rel, _memo(shard, sha, tool) if name == _ENTRY else f"search:{sha}"):
+            stage.write_bytes(rel, data)
+
+
+def _shared_wasm(entry: bytes) -> bytes:
+    """Point a shard at the one WebAssembly file in BUNDLE/ instead of a copy of its own.
+
+    Pagefind loads `<shard folder>wasm.<name>.pagefind`, with <name> from the entry file ("unknown" when it
+    is null). Naming it "/../../wasm.unknown" makes that URL `<shard folder>wasm./../../wasm.unknown.pagefind`,
+    which the browser resolves to BUNDLE/wasm.unknown.pagefind: one download (and one HTTP cache entry) however
+    many shards a search opens, instead of 68 KB more per shard."""
+    try:
+        data = json.loads(entry)
+        for info in data["languages"].values():
+            info["wasm"] = "/../../wasm." + (info.get("wasm") or "unknown")
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return entry
+
+
+def _stage_engine(stage: Staging, out: Path) -> None:
+    for file in sorted(p for p in out.iterdir() if p.is_file()):
+        if file.name == "pagefind.js" or file.name.startswith("wasm."):
             data = file.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            if stage.want(rel, f"search:{sha}:{quick}:{content}" if rel == _STAMP else f"search:{sha}"):
+            rel = f"{BUNDLE}/{file.name}"
+            if stage.want(rel, f"search:{hashlib.sha256(data).hexdigest()}"):
                 stage.write_bytes(rel, data)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _carry_engine(stage: Staging, live: _Live | None) -> bool:
+    for rel, fingerprint in live.engine if live else []:
+        if stage.want(rel, fingerprint):
+            try:
+                stage.write_bytes(rel, (stage.output / rel).read_bytes())
+            except OSError:
+                return False
+    return live is not None
+
+
+def _listing(stage: Staging, shards: list[_Shard]) -> bytes:
+    """BUNDLE/shards.json: the shards newest first, with their period, size and filter counts (decoded from the
+    shard's own filter files), so the search page fills its filters and skips shards without opening them."""
+    filters: dict[str, list[str]] = {}
+    for rel in stage.manifest:
+        parts = rel.split("/")
+        if len(parts) == 4 and parts[0] == BUNDLE and parts[2] == "filter":
+            filters.setdefault(parts[1], []).append(rel)
+    listed = []
+    for shard in shards:
+        counts: dict[str, dict[str, int]] = {}
+        for rel in sorted(filters.get(shard.id, [])):
+            try:
+                name, values = _load(stage.dir / rel)
+                counts[name] = {value: len(ids) for value, ids in values}
+            except (OSError, ValueError, TypeError, EOFError, gzip.BadGzipFile):
+                continue
+        listed.append({"id": shard.id, "first": shard.pages[0][1][:10], "last": shard.pages[-1][1][:10],
+                       "pages": len(shard.pages), "filters": counts})
+    return json.dumps({"version": 1, "shards": listed}, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
 
 
 def _indexed_part(page: bytes) -> str:
@@ -115,23 +376,68 @@ def _indexed_part(page: bytes) -> str:
     head (asset links) nor the sidebar and footer after the article. Other templates: the whole page."""
     html = page.find(b"<html")
     start, end = page.find(_MARK), page.rfind(b"</article>")
-    part = page[start:end] if 0 <= start < end else page
+    part = _without_ignored(page[start:end]) if 0 <= start < end else page
     return hashlib.sha256(page[html:page.find(b">", html) + 1] + b"\0" + part).hexdigest()
 
 
-def _reuse(stage: Staging, sha: str, quick: str, content: str) -> bool:
-    """Carry the live index over into the spare tree; False if a file of it could not be (then index again)."""
-    for rel, fingerprint in sorted(stage.active.items()):
-        if not rel.startswith(BUNDLE + "/"):
+_IGNORE = b"data-pagefind-ignore"
+_TAG = re.compile(rb"<([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def _without_ignored(part: bytes) -> bytes:
+    """The article without the elements Pagefind skips (data-pagefind-ignore): the related articles, comments
+    and share links inside <article> change when another article is added, not what Pagefind reads. An ignored
+    element holding any other data-pagefind- attribute (metadata Pagefind still reads) is kept."""
+    kept, pos = [], 0
+    while (at := part.find(_IGNORE, pos)) >= 0:
+        start = part.rfind(b"<", pos, at)
+        tag = _TAG.match(part, start) if start >= 0 else None
+        if tag is None:
+            kept.append(part[pos:at + len(_IGNORE)])
+            pos = at + len(_IGNORE)
             continue
-        if rel == _STAMP:
-            fingerprint = f"search:{sha}:{quick}:{content}"  # the same file, now known by this build's keys
-        if stage.want(rel, fingerprint):
-            try:
-                stage.write_bytes(rel, (stage.output / rel).read_bytes())
-            except OSError:
-                return False
-    return True
+        end = _closing(part, start, tag.group(1))
+        inside = part[part.find(b">", at) + 1:end]
+        if end < 0 or b"data-pagefind-" in inside:
+            kept.append(part[pos:at + len(_IGNORE)])
+            pos = at + len(_IGNORE)
+            continue
+        kept.append(part[pos:start])
+        pos = end
+    kept.append(part[pos:])
+    return b"".join(kept)
+
+
+def _closing(part: bytes, start: int, name: bytes) -> int:
+    """The end of the element opened at `start` (after its closing tag, nested ones of the same name counted),
+    or -1."""
+    opening, closing = re.compile(b"<" + re.escape(name) + rb"[\s>/]", re.I), b"</" + name.lower() + b">"
+    depth, pos = 0, start
+    lower = part.lower()
+    while True:
+        nxt_open = opening.search(part, pos)
+        nxt_close = lower.find(closing, pos)
+        if nxt_close < 0:
+            return -1
+        if nxt_open is not None and nxt_open.start() < nxt_close:
+            depth += 1
+            pos = nxt_open.end()
+            continue
+        depth -= 1
+        pos = nxt_close + len(closing)
+        if depth == 0:
+            return pos
+
+
+def _tool(binary: Path | None) -> str:
+    """Which Pagefind makes the index: a shard made by another version is indexed again (its format may differ
+    from the engine published beside it)."""
+    try:
+        from importlib.metadata import version
+
+        return f"{binary}:{version('pagefind_bin')}"
+    except Exception:  # noqa: BLE001 - not installed as a package (a pagefind on PATH): its path stands for it
+        return str(binary)
 
 
 def _binary() -> Path | None:

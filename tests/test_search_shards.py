@@ -1,0 +1,176 @@
+"""The sharded search index (sitegen/build/search.py) through real builds, and the search page in a real browser
+(Debian's chromium): an edit or an addition re-indexes only its shard, the other shards stay the very same files,
+the incremental output equals a clean build, and the site's own search page finds the new words."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from conftest import article, serving, tree_snapshot
+from sitegen.build import search
+from sitegen.build.write import MARKER
+
+
+def _articles(site) -> dict[str, str]:
+    """Nine articles: three in 2023, three in 2024, three in June 2025 (the newest month). Output path -> date."""
+    dates = {}
+    for i, when in enumerate(["2023-02-01", "2023-05-01", "2023-09-01", "2024-01-10", "2024-04-10", "2024-08-10",
+                              "2025-06-01", "2025-06-05", "2025-06-09"]):
+        site.write(f"content/tin/bai-{i}/index.md",
+                   article(f"Bài số {i}", date=f"{when} 08:00", body=f"Tin tức tỉnh nhà số {i}. Hội nghị tổng kết."))
+        dates[f"tin/bai-{i}/index.html"] = when
+    return dates
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    # Two articles a shard, so that nine articles make several shards in each group.
+    monkeypatch.setattr(search, "RECENT_CAP", 2)
+    monkeypatch.setattr(search, "ARCHIVE_CAP", 2)
+
+
+def _changed(before: dict, after: dict) -> list[str]:
+    """The shards (folders under pagefind/) with a file added, removed or rewritten."""
+    return sorted({k.split("/")[1] for k in before.keys() | after.keys()
+                   if k.count("/") > 1 and before.get(k) != after.get(k)})
+
+
+def _index_files(public: Path) -> dict[str, tuple[int, int]]:
+    """Every index file -> (inode, mtime): a carried-over file keeps both."""
+    return {p.relative_to(public).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in (public / "pagefind").rglob("*") if p.is_file()}
+
+
+def _same_as_clean(site, tmp_path) -> None:
+    clean = tmp_path / "clean"
+    site.build(output=clean, use_cache=False, jobs=1)
+    mine = {k: v for k, v in tree_snapshot(site.public).items() if k != MARKER}
+    theirs = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+    assert mine.keys() == theirs.keys()
+    assert [k for k in mine if mine[k] != theirs[k]] == []
+
+
+def _search(page, base: str, query: str) -> list[str]:
+    page.goto(base + "tim-kiem/?" + urllib.parse.urlencode({"q": query}))
+    page.wait_for_selector(".search[data-searched], .search[data-ready='error']")
+    assert page.get_attribute(".search", "data-ready") == "true"
+    return page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
+
+
+def test_shards_are_periods_newest_first(site, small_shards):
+    _articles(site)
+    site.build(jobs=1)
+    listing = json.loads((site.public / "pagefind/shards.json").read_text(encoding="utf-8"))
+    ids = [s["id"] for s in listing["shards"]]
+    # The newest month in its own shards, then each older year, counted from the year's oldest article.
+    assert ids == ["2025-06-2", "2025-06-1", "2024-2", "2024-1", "2023-2", "2023-1"]
+    assert [(s["first"], s["last"], s["pages"]) for s in listing["shards"][:2]] == [
+        ("2025-06-09", "2025-06-09", 1), ("2025-06-01", "2025-06-05", 2)]
+    assert listing["shards"][2]["filters"]["year"] == {"2024": 1}
+    assert sum(s["pages"] for s in listing["shards"]) == 9
+    # One engine for all shards, at pagefind/; each shard points at its WebAssembly instead of a copy.
+    assert (site.public / "pagefind/pagefind.js").is_file() and (site.public / "pagefind/wasm.unknown.pagefind").is_file()
+    assert not list((site.public / "pagefind").glob("*/wasm.*"))
+    entry = json.loads((site.public / "pagefind/2023-1/pagefind-entry.json").read_text(encoding="utf-8"))
+    assert entry["languages"]["vi"]["wasm"] == "/../../wasm.unknown"
+
+
+@pytest.mark.browser
+def test_an_edit_and_an_addition_reindex_only_their_shard(site, small_shards, tmp_path, browser):
+    _articles(site)
+    first = site.build(jobs=1)
+    assert "lập lại 6 phần chỉ mục (9 bài)" in first.search
+    before = _index_files(site.public)
+    time.sleep(0.06)
+
+    # An edit of a recent article: only its shard (2025-06-1) is indexed again.
+    site.write("content/tin/bai-6/index.md", article("Bài số 6", date="2025-06-01 08:00",
+                                                     body="Tin tức tỉnh nhà số 6. Giống lúa xoàiquýt mới."))
+    edited = site.build(jobs=1)
+    assert "lập lại 1 phần chỉ mục (2 bài), giữ nguyên 5 phần" in edited.search
+    after = _index_files(site.public)
+    assert _changed(before, after) == ["2025-06-1"]  # every file of the other shards: same inode, same time
+    _same_as_clean(site, tmp_path)
+
+    # An addition, the newest article: only the newest shard.
+    time.sleep(0.06)
+    site.write("content/tin/bai-moi/index.md", article("Bài mới", date="2025-06-20 08:00",
+                                                       body="Mùa vải thiều bộiquýt năm nay."))
+    added = site.build(jobs=1)
+    assert "lập lại 1 phần chỉ mục (2 bài), giữ nguyên 5 phần" in added.search
+    latest = _index_files(site.public)
+    assert _changed(after, latest) == ["2025-06-2"]
+    _same_as_clean(site, tmp_path)
+
+    # An old article (a 2023 shard) edited: that shard only; the recent ones are left alone.
+    time.sleep(0.06)
+    site.write("content/tin/bai-0/index.md", article("Bài số 0", date="2023-02-01 08:00",
+                                                     body="Tin tức tỉnh nhà số 0. Đê điều cũkhoảng xưa."))
+    site.build(jobs=1)
+    old = _index_files(site.public)
+    assert _changed(latest, old) == ["2023-1"]
+    _same_as_clean(site, tmp_path)
+
+    with serving(site.public) as url:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        assert _search(page, url, "xoàiquýt") == ["Bài số 6"]
+        assert _search(page, url, "xoaiquyt") == ["Bài số 6"]  # without diacritics too
+        assert _search(page, url, "bộiquýt") == ["Bài mới"]
+        assert _search(page, url, "cũkhoảng") == ["Bài số 0"]  # found in the oldest shard, past all the others
+        # Newest first across shards, by date (the edits above took the words out of articles 6 and 0).
+        assert _search(page, url, "hoi nghi tong ket") == [f"Bài số {i}" for i in (8, 7, 5, 4, 3, 2, 1)]
+        assert not errors, errors
+        page.close()
+
+
+@pytest.mark.browser
+def test_newest_results_first_then_older_shards_on_scroll(site, small_shards, browser):
+    for i in range(30):  # 30 articles, one a month from January 2023: 15 shards of 2
+        site.write(f"content/tin/bai-{i:02d}/index.md",
+                   article(f"Bài {i:02d}", date=f"{2023 + i // 12}-{i % 12 + 1:02d}-10 08:00", body="Hội nghị tỉnh."))
+    site.build(jobs=1)
+    with serving(site.public) as url:
+        page = browser.new_page()
+        asked: list[str] = []
+        page.on("request", lambda req: asked.append(req.url))
+        page.set_viewport_size({"width": 800, "height": 600})
+        first = _search(page, url, "hoi nghi")
+        assert first == [f"Bài {i:02d}" for i in range(29, 19, -1)]  # one screenful, the newest
+        opened = {u.split("/pagefind/")[1].split("/")[0] for u in asked if u.endswith(".pf_meta")}
+        assert len(opened) < 15  # not every shard was opened to show them
+        assert page.text_content(".search-status").startswith("Tìm thấy 10 kết quả mới nhất")
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # reading on asks for older ones
+        page.wait_for_function("document.querySelectorAll('.search-result').length >= 20")
+        shown = page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
+        assert shown[:20] == [f"Bài {i:02d}" for i in range(29, 9, -1)]
+        page.close()
+
+
+@pytest.mark.browser
+def test_the_preview_index_is_fresh_after_each_save(site, small_shards, tmp_path, browser):
+    """The live preview builds in memory (Warm) with fresh_search=False, as sitegen.preview does: each save
+    re-indexes its shard, so the preview's search page finds what was just written."""
+    from sitegen.build.pipeline import Warm
+
+    _articles(site)
+    warm, out = Warm(), tmp_path / "preview"
+    site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    with serving(out) as url:
+        page = browser.new_page()
+        for step, word in enumerate(["chômchômđỏ", "măngcụttím"]):
+            time.sleep(0.06)
+            saved = site.write("content/tin/bai-7/index.md", article(
+                "Bài số 7", date="2025-06-05 08:00", body=f"Tin tức tỉnh nhà số 7. Vườn {word} lần {step}."))
+            result = site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(saved)])
+            assert "lập lại 1 phần chỉ mục (2 bài)" in result.search
+            assert _search(page, url, word) == ["Bài số 7"], step
+        assert _search(page, url, "chômchômđỏ") == []  # the first save's word is gone with the second save
+        page.close()
