@@ -102,6 +102,12 @@ def wait_for(predicate, timeout: float = 15.0, what: str = ""):
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
+# A suite started in the background by a shell without job control (`cmd &` in a script) has SIGINT ignored,
+# and every server a test starts would inherit that: the tests that stop a server as Ctrl-C does could not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def interrupt(proc: subprocess.Popen, timeout: float = 10) -> str | None:
     """Stop a server a test started as Ctrl-C would (SIGINT), killing it if it does not stop; its output."""
     proc.send_signal(signal.SIGINT)
@@ -170,10 +176,14 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class PageServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 refuses a page's burst of assets on a loaded machine (chrome-error)
+
+
 @contextmanager
 def serving(folder: Path, handler: type[SimpleHTTPRequestHandler] = QuietHandler) -> Iterator[str]:
     """Serve `folder` on a free port of 127.0.0.1 for the `with` block; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server = PageServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
