@@ -248,6 +248,7 @@ def _schedule(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
+    from .build.pipeline import Warm, build
     from .diagnostics import Reporter
     from .content.schedule import as_json, as_table, upcoming
 
@@ -257,7 +258,16 @@ def _schedule(args: argparse.Namespace) -> int:
     events = upcoming(cfg, report, now)
     report.raise_if_errors()  # a broken article would make the list wrong; the build would fail on it too
     _print_diagnostics(report.diagnostics)
-    print(json.dumps(as_json(events, cfg, now), ensure_ascii=False, indent=2) if args.json else as_table(events, cfg, now))
+    problems = None
+    if any(e.action == "publish" for e in events):
+        # Each article due to publish, validated as the site will be then (the build does the same, see hold).
+        checked = build(cfg, publish=False, render=False, warm=Warm(), now=now)
+        problems = {}
+        for d in sorted(checked.diagnostics):
+            if d.severity == "error" and d.code not in problems.setdefault(d.path, []):
+                problems[d.path].append(d.code)
+    print(json.dumps(as_json(events, cfg, now, problems), ensure_ascii=False, indent=2) if args.json
+          else as_table(events, cfg, now, problems))
     return 0
 
 

@@ -73,13 +73,14 @@ class Warm:
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
           fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
-          changed: Collection[str] | None = None) -> BuildResult:
+          changed: Collection[str] | None = None, render: bool = True) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
     `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`,
     the files its watcher saw modified since its last build (so that a save need not walk the whole site).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
+    `render=False` (with `publish=False`) validates the content without running the templates.
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
@@ -139,7 +140,10 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             if not holding.take(found.diagnostics):
                 break
         site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
-        report.extend(holding.report(found.diagnostics, draft_details=drafts or not publish))
+        ahead, when = ([], {}) if drafts else _ahead(holding.values(), ready, config, cache, warm, scanned, moment,
+                                                     strict, jobs)
+        holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
+        report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
         entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
                                photo_plan.infos, moment, warm.entries)
         del ready.bodies
@@ -148,7 +152,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         templates = warm.templates_for(config, folder, scanned.names)
         if not publish or holding.errors_left(report.diagnostics):
             # Checking, or failing: the templates still run, so that one run lists every problem there is.
-            _render_pages(pages, view, templates, report, None, None, jobs, progress)
+            if render or publish:
+                _render_pages(pages, view, templates, report, None, None, jobs, progress)
             if holding.errors_left(report.diagnostics):
                 raise BuildFailed(report.diagnostics)
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
@@ -245,6 +250,52 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
     clock.lap("markdown")
     return _Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
                   delta.pack(index))
+
+
+def _ahead(values: list, ready: _Ready, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan,
+           moment: dt.datetime, strict: bool, jobs: int) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Validate the scheduled articles now, each as the site will be when it falls due: its address, photos and
+    links (a link to an article due later than itself is broken at its time). Returns their findings (messages
+    saying when) and each one's publishing time as the guide writes it. Remembered while neither the site of
+    today (`ready.link_base`) nor the scheduled articles change."""
+    due = sorted((c.article for c in values if c.article is not None and not c.article.draft
+                  and c.article.date > moment and not (c.article.expires and c.article.expires <= c.article.date)),
+                 key=lambda a: (a.date, a.source))
+    if not due:
+        return [], {}
+    from ..content.schedule import when_vi
+
+    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in due))))
+    remembered = cache.get_many("meta", ["ahead"]).get("ahead")
+    when = {a.source: when_vi(a.date, config) for a in due}
+    if remembered is not None and remembered[0] == key:
+        return list(remembered[1]), when
+    ids = {a.source: b.ids for a, b in zip(ready.site.articles, ready.bodies or ())}
+    published = list(ready.photos.published)
+    html = cache.reader("markup")
+    found: list[Diagnostic] = []
+    for moment_due in sorted({a.date for a in due}):
+        local = Reporter(strict=strict)
+        site = model.assemble(values, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
+        pages = routes.plan(site, local)
+        url_of = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+        mine = [(i, a) for i, a in enumerate(site.articles) if a.date == moment_due and a.source in when]
+        mine_urls = [url_of.get(i, "") for i, _ in mine]
+        plan = photos.plan(tuple(a for _, a in mine), mine_urls, config, local)
+        plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
+        published += plan.published
+        markup_keys, bodies = _render_bodies([a for _, a in mine], plan.infos, config, cache, jobs, None, local)
+        ids.update((a.source, b.ids) for (_, a), b in zip(mine, bodies))
+        index = links.Index(config, site.articles, [ids.get(a.source, frozenset()) for a in site.articles], pages,
+                            published, scanned.names, warm.paths)
+        for (i, a), k in zip(mine, markup_keys):
+            links.check(index, i, a, html.get(k) or "", local)
+        sources = {a.source for _, a in mine}
+        for d in local.diagnostics:
+            if d.path in sources:
+                found.append(replace(d, message=f"khi bài lên trang ({when[d.path]}): {d.message}"))
+    cache.put_many("meta", {"ahead": (key, tuple(found))})
+    return found, when
 
 
 def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,
