@@ -262,10 +262,10 @@ def _schedule(args: argparse.Namespace) -> int:
     if any(e.action == "publish" for e in events):
         # Each article due to publish, validated as the site will be then (the build does the same, see hold).
         checked = build(cfg, publish=False, render=False, warm=Warm(), now=now)
-        problems = {}
+        problems: dict[str, list[tuple[str, str]]] = {}
         for d in sorted(checked.diagnostics):
-            if d.severity == "error" and d.code not in problems.setdefault(d.path, []):
-                problems[d.path].append(d.code)
+            if not d.code.startswith("HOLD") and (d.code, d.severity) not in problems.setdefault(d.path, []):
+                problems[d.path].append((d.code, d.severity))
     print(json.dumps(as_json(events, cfg, now, problems), ensure_ascii=False, indent=2) if args.json
           else as_table(events, cfg, now, problems))
     return 0

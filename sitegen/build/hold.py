@@ -172,7 +172,7 @@ class Holding:
         article's reasons and one line saying what happened to it. In a build (`draft_details` False), a draft's
         errors become that one line: the cron log is the technical person's, not the draft's author's."""
         held = self.held
-        out = [d for d in diagnostics if d.path not in held]
+        out = [d for d in [*self._loading, *diagnostics] if d.path not in held]
         for path, h in sorted(held.items()):
             if h.kind != DRAFT or draft_details:
                 out += h.reasons

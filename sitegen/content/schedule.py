@@ -57,17 +57,23 @@ def when_vi(moment: dt.datetime, config: SiteConfig) -> str:
     return text[:1].upper() + text[1:]
 
 
-def status_vi(event: Event, problems: Mapping[str, Sequence[str]] | None) -> str:
-    """'sẵn sàng', or 'có lỗi: LINK001, IMG001' (an article due to publish, validated as the site will be then);
-    '' when nothing was validated (taking an article down needs nothing of it)."""
+Problems = Mapping[str, Sequence[tuple[str, str]]]  # article file -> (code, severity) of what validation found
+
+
+def status_vi(event: Event, problems: Problems | None) -> str:
+    """'sẵn sàng', 'sẵn sàng (cảnh báo: LINK003)' or 'có lỗi: LINK001, IMG001' (an article due to publish,
+    validated as the site will be then); '' when nothing was validated (taking an article down needs nothing)."""
     if problems is None or event.action != PUBLISH:
         return ""
-    codes = problems.get(event.source)
-    return f"có lỗi: {', '.join(codes)}" if codes else "sẵn sàng"
+    found = problems.get(event.source, ())
+    errors = [c for c, severity in found if severity == "error"]
+    warnings = [c for c, severity in found if severity != "error"]
+    if errors:
+        return f"có lỗi: {', '.join(errors)}"
+    return f"sẵn sàng (cảnh báo: {', '.join(warnings)})" if warnings else "sẵn sàng"
 
 
-def as_table(events: list[Event], config: SiteConfig, now: dt.datetime,
-             problems: Mapping[str, Sequence[str]] | None = None) -> str:
+def as_table(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None) -> str:
     """Plain text for a terminal: one line per event (with its status when `problems`, each file's error codes,
     is given), then when the next rebuild is due."""
     if not events:
@@ -84,10 +90,12 @@ def as_table(events: list[Event], config: SiteConfig, now: dt.datetime,
     return "\n".join(lines)
 
 
-def as_json(events: list[Event], config: SiteConfig, now: dt.datetime,
-            problems: Mapping[str, Sequence[str]] | None = None) -> dict:
+def as_json(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None) -> dict:
     """The same for machines: ISO 8601 times with the site's offset, and the next rebuild time (or null); with
-    `problems`, each publish event's `ready` (true/false) and `errors` (codes)."""
+    `problems`, each publish event's `ready` (true/false), `errors` and `warnings` (codes)."""
+    def codes(source: str, error: bool) -> list[str]:
+        return [c for c, severity in (problems or {}).get(source, ()) if (severity == "error") == error]
+
     def iso(t: dt.datetime) -> str:
         return t.astimezone(config.tz).isoformat(timespec="seconds")
 
@@ -96,7 +104,8 @@ def as_json(events: list[Event], config: SiteConfig, now: dt.datetime,
         "timezone": config.timezone,
         "next_rebuild": iso(events[0].time) if events else None,
         "events": [{"time": iso(e.time), "action": e.action, "source": e.source, "title": e.title,
-                    **({"ready": not problems.get(e.source), "errors": list(problems.get(e.source, ()))}
+                    **({"ready": not codes(e.source, True), "errors": codes(e.source, True),
+                        "warnings": codes(e.source, False)}
                        if problems is not None and e.action == PUBLISH else {})} for e in events],
     }
 

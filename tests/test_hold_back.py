@@ -1,0 +1,202 @@
+"""Publishing never stalls on one person's mistake (issue 16, points 1, 2 and 6; sitegen/build/hold.py).
+
+Through the CLI on real files: an article with errors of its own is held back (a new one not published, an edited
+one at its last good version) while everything else publishes; drafts never stop a build; scheduled articles are
+validated now, as the site will be when they fall due; one run lists every stage's problems. Whole-site errors and
+`--strict` still publish nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from PIL import Image
+
+from conftest import article, tree_snapshot
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+OK = "content/thoi-su/on-dinh/index.md"
+NEW = "content/thoi-su/moi/index.md"
+DRAFT = "content/kinh-te/nhap/index.md"
+HELD = 3
+
+
+def jpeg() -> bytes:
+    import io
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def lines(stderr: str, code: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if f"[{code}]" in ln]
+
+
+def titles(site) -> list[str]:
+    return [el.text for el in site.html("index.html").iter("a") if el.text and el.text.startswith("Bài")]
+
+
+@pytest.fixture
+def portal(site):
+    site.write("site.toml", 'search = false\n[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n'
+                            '[[categories]]\nname = "Kinh tế"\nslug = "kinh-te"\n')
+    site.write(OK, article("Bài ổn định", date="2024-03-01 08:00", body="Nội dung ổn định."))
+    site.write("content/kinh-te/khac/index.md", article("Bài kinh tế", date="2024-03-02 08:00"))
+    first = site.cli("build")
+    assert first.returncode == 0, first.stderr
+    return site
+
+
+def test_a_new_article_with_a_missing_photo_is_held_back_and_everything_else_publishes(portal):
+    portal.write(NEW, article("Bài mới có ảnh thiếu", date="2024-03-03 08:00", body="Chữ.\n\n![Ảnh](chua-chep.jpg)"))
+    portal.write("content/kinh-te/them/index.md", article("Bài thêm đúng", date="2024-03-04 08:00"))
+    result = portal.cli("build")
+    assert result.returncode == HELD, result.stderr
+    assert lines(result.stderr, "IMG001")[0].startswith(f"{NEW}:8: lỗi[IMG001]: không tìm thấy ảnh 'chua-chep.jpg'")
+    assert lines(result.stderr, "HOLD001") == [
+        f"{NEW}: cảnh báo[HOLD001]: bài chưa được xuất bản vì có 1 lỗi (cách sửa: sửa các lỗi của tệp này "
+        "(liệt kê ở trên)) [xem docs/huong-dan-bien-tap.md#hold001]"]
+    assert result.stderr.rstrip().endswith(f"Giữ lại 1 bài có lỗi (các bài khác vẫn được xuất bản): {NEW}.")
+    assert not (portal.public / "thoi-su/moi").exists()
+    assert (portal.public / "kinh-te/them/index.html").is_file()  # the other new article is out
+    assert "Bài mới có ảnh thiếu" not in (portal.public / "index.html").read_text(encoding="utf-8")
+    # Copying the photo in publishes it on the next run.
+    portal.write("content/thoi-su/moi/chua-chep.jpg", jpeg())
+    fixed = portal.cli("build")
+    assert fixed.returncode == 0, fixed.stderr
+    assert (portal.public / "thoi-su/moi/index.html").is_file()
+
+
+def test_an_edited_article_with_errors_keeps_its_last_good_version(portal):
+    page = portal.public / "thoi-su/on-dinh/index.html"
+    portal.write(OK, article("Bài ổn định đã sửa", date="2024-03-01 08:00", body="Xem [bài](../khong-co/index.md)."))
+    portal.write("content/kinh-te/khac/index.md", article("Bài kinh tế đã sửa", date="2024-03-02 08:00"))
+    result = portal.cli("build")
+    assert result.returncode == HELD, result.stderr
+    assert lines(result.stderr, "LINK001")[0].startswith(f"{OK}:6: lỗi[LINK001]")
+    assert f"{OK}: cảnh báo[HOLD001]: bài vừa sửa có 1 lỗi: trang vẫn giữ bản đã xuất bản lần trước" in result.stderr
+    shown = page.read_text(encoding="utf-8")  # the version readers had, not the broken one and not a gap
+    assert "Nội dung ổn định." in shown and "khong-co" not in shown
+    assert portal.html("thoi-su/on-dinh/index.html").find(".//h1").text.strip() == "Bài ổn định"
+    home = (portal.public / "index.html").read_text(encoding="utf-8")
+    assert "Bài ổn định" in home and "Bài ổn định đã sửa" not in home
+    assert "Bài kinh tế đã sửa" in home  # the other editor's change went out
+    again = portal.cli("build")  # nothing changed: the same answer, from the last build's memory
+    assert again.returncode == HELD and f"{OK}: cảnh báo[HOLD001]" in again.stderr
+    portal.write(OK, article("Bài ổn định đã sửa", date="2024-03-01 08:00", body="Đã sửa liên kết."))
+    fixed = portal.cli("build")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "Bài ổn định đã sửa" in (portal.public / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_unreadable_edit_of_a_published_article_keeps_the_published_one(portal):
+    before = (portal.public / "thoi-su/on-dinh/index.html").read_bytes()
+    portal.write(OK, '---\ntitle: Hội nghị: tổng kết\ndate: "2024-03-01 08:00"\n---\nx\n')
+    result = portal.cli("build")
+    assert result.returncode == HELD and lines(result.stderr, "FM002"), result.stderr
+    assert (portal.public / "thoi-su/on-dinh/index.html").read_bytes() == before
+
+
+@pytest.mark.parametrize("draft", [
+    article("Bản nháp", date="2024-03-05 08:00", draft="true", photos='\n  - src: "chua-co.jpg"'),  # not copied yet
+    '---\ntitle: Bản nháp: chưa xong\ndraft: true\ndate: "2024-03-05 08:00"\n---\nx\n',  # a YAML mistake
+])
+def test_a_broken_draft_never_stops_a_build_and_check_tells_its_author(portal, draft):
+    portal.write(DRAFT, draft)
+    portal.write(NEW, article("Bài mới đúng", date="2024-03-03 08:00"))
+    result = portal.cli("build")
+    assert result.returncode == 0, result.stderr
+    assert (portal.public / "thoi-su/moi/index.html").is_file()
+    assert not lines(result.stderr, "IMG001") and not lines(result.stderr, "FM002")  # the cron log stays quiet
+    assert [ln.split(": ")[0] for ln in lines(result.stderr, "HOLD002")] == [DRAFT]
+    check = portal.cli("check")
+    assert check.returncode == 0, check.stderr
+    assert any(ln.startswith(f"{DRAFT}:") and "lỗi[" in ln for ln in check.stderr.splitlines()), check.stderr
+    assert "lỗi của bản nháp: 1, không chặn việc xuất bản" in check.stdout
+    strict = portal.cli("build", "--strict")  # CI that wants the whole site or nothing still gets it
+    assert strict.returncode == 1
+
+
+def test_a_template_error_still_publishes_nothing(portal):
+    before = tree_snapshot(portal.public)
+    portal.write(NEW, article("Bài mới", date="2024-03-03 08:00"))
+    portal.write("templates/article.html", "{% extends 'base.html' %}{% block main %}{{ entry.title.khong_co() }}"
+                                           "{% endblock %}")
+    result = portal.cli("build")
+    assert result.returncode == 1 and lines(result.stderr, "TPL001"), result.stderr
+    assert tree_snapshot(portal.public) == before
+
+
+def test_strict_holds_nothing_back(portal):
+    before = tree_snapshot(portal.public)
+    portal.write(NEW, article("Bài mới có ảnh thiếu", date="2024-03-03 08:00", body="![Ảnh](chua-chep.jpg)"))
+    result = portal.cli("build", "--strict")
+    assert result.returncode == 1 and lines(result.stderr, "IMG001") and not lines(result.stderr, "HOLD001")
+    assert tree_snapshot(portal.public) == before
+
+
+def test_one_run_lists_every_problem(portal):
+    """A missing photo used to stop the run before links were checked: the broken link came in a second wave."""
+    portal.write(NEW, article("Bài mới", date="2024-03-03 08:00",
+                              body="![Ảnh](chua-chep.jpg)\n\nXem [bài](../khong-co/index.md)."))
+    portal.write("content/kinh-te/hai/index.md", article("Hai", date="2024-03-04 08:00", slug='"khac"'))
+    check = portal.cli("check")
+    codes = sorted({ln.split("[")[1].split("]")[0] for ln in check.stderr.splitlines() if "]: " in ln})
+    assert codes == ["HOLD001", "IMG001", "LINK001", "ROUTE001"], check.stderr
+    assert check.returncode == HELD
+    printed = [ln for ln in check.stderr.splitlines() if "]: " in ln]
+    assert printed == sorted(printed, key=lambda ln: (ln.split(":")[0], ln))  # one sorted list, file by file
+
+
+# --- scheduled articles: validated now, as the site will be when they fall due ------------------------------------
+
+def _at(seconds: float) -> str:
+    return (dt.datetime.now(VN) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_scheduled_article_with_a_broken_link_is_reported_now_and_held_when_due(portal):
+    due = _at(12)
+    portal.write(NEW, article("Bài hẹn giờ", date=due, body="Xem [bài](../khong-co/index.md)."))
+    check = portal.cli("check")
+    assert check.returncode == HELD, check.stderr
+    link = lines(check.stderr, "LINK001")
+    assert len(link) == 1 and link[0].startswith(f"{NEW}:6: lỗi[LINK001]: khi bài lên trang (")
+    hold = lines(check.stderr, "HOLD001")[0]
+    assert hold.startswith(f"{NEW}: cảnh báo[HOLD001]: bài hẹn giờ đăng lúc ") and "sẽ không được đăng" in hold
+    planned = portal.cli("schedule")
+    assert planned.returncode == 0, planned.stderr
+    assert "có lỗi: LINK001" in planned.stdout and "Bài hẹn giờ" in planned.stdout
+    machine = json.loads(portal.cli("schedule", "--json").stdout)
+    assert machine["events"][0]["ready"] is False and machine["events"][0]["errors"] == ["LINK001"]
+    build = portal.cli("build")
+    assert build.returncode == HELD and lines(build.stderr, "LINK001"), build.stderr
+    time.sleep(max(0.0, (dt.datetime.strptime(due, "%Y-%m-%d %H:%M:%S").replace(tzinfo=VN)
+                         - dt.datetime.now(VN)).total_seconds()) + 1)
+    portal.write("content/kinh-te/khac/index.md", article("Bài kinh tế mới sửa", date="2024-03-02 08:00"))
+    when_due = portal.cli("build")
+    assert when_due.returncode == HELD, when_due.stderr
+    assert f"{NEW}: cảnh báo[HOLD001]: bài chưa được xuất bản vì có 1 lỗi" in when_due.stderr
+    assert not (portal.public / "thoi-su/moi").exists()
+    assert "Bài kinh tế mới sửa" in (portal.public / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_link_to_an_article_due_later_is_broken_at_its_time_and_the_other_way_is_fine(portal):
+    early, late = _at(3600), _at(7200)
+    portal.write("content/thoi-su/som/index.md", article("Bài sớm", date=early, body="Xem [bài muộn](../muon/index.md)."))
+    portal.write("content/thoi-su/muon/index.md", article("Bài muộn", date=late, body="Xem [bài sớm](../som/index.md)."))
+    check = portal.cli("check")
+    # As for a published article linking to a scheduled one: a warning (LINK003), the link works a little later.
+    assert [ln.split(":")[0] for ln in lines(check.stderr, "LINK003")] == ["content/thoi-su/som/index.md"]
+    assert "khi bài lên trang (" in lines(check.stderr, "LINK003")[0] and not lines(check.stderr, "LINK001")
+    planned = portal.cli("schedule").stdout
+    row = {ln.split("(content/")[1].rstrip(")"): ln for ln in planned.splitlines() if "(content/" in ln}
+    assert "sẵn sàng (cảnh báo: LINK003)  Bài sớm" in row["thoi-su/som/index.md"], planned
+    assert "  sẵn sàng  " in row["thoi-su/muon/index.md"] and "cảnh báo" not in row["thoi-su/muon/index.md"]
+    ready = json.loads(portal.cli("schedule", "--json").stdout)["events"]
+    assert [(e["source"], e["ready"], e["warnings"]) for e in ready] == [
+        ("content/thoi-su/som/index.md", True, ["LINK003"]), ("content/thoi-su/muon/index.md", True, [])]
