@@ -16,7 +16,9 @@ Drafts never stop a build: their problems are reported to their author by `check
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -149,8 +151,14 @@ class Holding:
 
     def _looks_draft(self, path: str) -> bool:
         """A file whose front matter cannot be read may still say `draft: true` on a line of its own."""
-        try:
-            head = (self.root / path).read_text("utf-8", errors="replace")[:20_000]
+        try:  # without blocking, and only a regular file: a FIFO named *.md must not hang the build here either
+            fd = os.open(self.root / path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return False
+                head = os.read(fd, 20_000).decode("utf-8", errors="replace")
+            finally:
+                os.close(fd)
         except OSError:
             return False
         return bool(_DRAFT_LINE.search(head.split("\n---", 1)[0] if head.startswith("---") else head[:2000]))
