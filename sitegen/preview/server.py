@@ -26,7 +26,7 @@ from livereload.watcher import Watcher as LivereloadWatcher
 from tornado import escape, ioloop, routing, web
 from tornado.httpserver import HTTPServer
 
-from .. import config as config_mod
+from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build
@@ -108,6 +108,8 @@ class Preview:
                                                        ("Content-Length", str(len(body)))])
             return [body]
         path = unquote(environ.get("PATH_INFO", "/"))
+        if path.rstrip("/") == guide.PREVIEW_PATH.rstrip("/"):  # the error box's links lead here
+            return _guide_page(start_response)
         if path.startswith(self.base_path):
             path = path[len(self.base_path):]
         elif self.base_path != "/" and path in ("", "/"):
@@ -151,7 +153,7 @@ class Preview:
             return _after_body(body, CATCHING_UP)
         if not self.errors:
             return body
-        items = "".join(f"<li><code>{html.escape(d.format())}</code></li>" for d in self.errors[:50])
+        items = "".join(f"<li>{_linked(d)}</li>" for d in self.errors[:50])
         overlay = (
             '<div id="sitegen-error" role="alert" style="position:fixed;inset:0 0 auto 0;z-index:2147483647;'
             "max-height:70vh;overflow:auto;background:#fff4f4;color:#600;border-bottom:4px solid #b3121b;"
@@ -161,6 +163,27 @@ class Preview:
             '<p style="margin:.5rem 0 0">Sửa lỗi và lưu tệp: trang sẽ tự tải lại.</p></div>'
         ).encode("utf-8")
         return _after_body(body, overlay)
+
+
+def _linked(d: Diagnostic) -> str:
+    """One diagnostic as the terminal prints it, its `[xem: sitegen help CODE]` a link to that section of the
+    guide the preview serves (a site made by `sitegen init` has no docs/ folder to open)."""
+    line, reference = d.format(), f" [{d.reference}]"
+    if line.endswith(reference):
+        line = line[:-len(reference)]
+    href = f"{guide.PREVIEW_PATH}#{d.code.lower()}"
+    return (f'<code>{html.escape(line)}</code> <a href="{html.escape(href)}" target="_blank" rel="noopener" '
+            f'style="color:#600">[{html.escape(d.reference)}]</a>')
+
+
+def _guide_page(start_response: Callable) -> Iterable[bytes]:
+    try:
+        body, status = guide.as_html(), "200 OK"
+    except OSError:  # a broken install; the terminal's `sitegen help` says the same
+        body, status = "<!DOCTYPE html><title>Hướng dẫn</title><p>Không tìm thấy hướng dẫn biên tập.</p>".encode(), "404 Not Found"
+    start_response(status, [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _after_body(body: bytes, insert: bytes) -> bytes:
@@ -272,7 +295,11 @@ def _printable(value: str | None) -> str:
 
 class _GuardedServer(Server):
     """livereload's server with its application built here: the same handlers (but no /forcereload, which any
-    page could call), behind the guard."""
+    page could call), behind the guard, on sockets already bound."""
+
+    def __init__(self, sockets: list, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sockets = sockets
 
     def application(self, port, host, liveport=None, debug=None, live_css=True):
         LiveReloadHandler.watcher = self.watcher
@@ -290,15 +317,55 @@ class _GuardedServer(Server):
         Injector.script = script
         app = web.Application(handlers=[(r"/livereload", LiveReloadHandler), (r"/livereload.js", LiveReloadJSHandler),
                                         *self.get_web_handlers(script)], debug=False, transforms=[Injector])
-        HTTPServer(_Guard(app, host, port)).listen(port, address=host)
+        # The sockets were bound by `serve` before it printed the address (see _bind): listen() here would fail
+        # only after livereload had announced a working-looking address.
+        HTTPServer(_Guard(app, host, port)).add_sockets(self.sockets)
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | None = None) -> int:
+DEFAULT_PORT = 8000
+PORTS_TRIED = 20  # without --port, the next free one of 8000..8019 (another preview, another program)
+
+
+class PortBusy(Exception):
+    """The port given could not be opened; `message` says which and why, in Vietnamese."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _bind(host: str, port: int | None, log: Callable[[str], None]) -> tuple[list, int]:
+    """Bind the preview's sockets before anything is announced. `port` None: the default, or the next free one
+    (said so); a port the user chose is that port or a clear error."""
+    import errno
+
+    from tornado.netutil import bind_sockets
+
+    candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + PORTS_TRIED)
+    for candidate in candidates:
+        try:
+            sockets = bind_sockets(candidate, address=host)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and port is None:
+                continue
+            if exc.errno == errno.EADDRINUSE:
+                raise PortBusy(f"cổng {candidate} đang có chương trình khác dùng (có thể là một bản xem thử khác "
+                               f"đang chạy)") from None
+            raise PortBusy(f"không mở được {host}:{candidate}: {exc.strerror or exc}") from None
+        if candidate != (port or DEFAULT_PORT):
+            log(f"Cổng {DEFAULT_PORT} đang bận: dùng cổng {candidate}.")
+        return sockets, candidate
+    raise PortBusy(f"các cổng {DEFAULT_PORT} đến {DEFAULT_PORT + PORTS_TRIED - 1} đều đang bận")
+
+
+def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
     """Serve at once (what an earlier run left, or a waiting page), build in the background, then watch and
-    rebuild until Ctrl-C."""
+    rebuild until Ctrl-C. `port` None: 8000 or the next free port. Raises PortBusy before doing anything else
+    when the port cannot be opened."""
     root = root.resolve()
-    output = (output or root / ".sitegen" / "preview").resolve()
     log = lambda s: print(s, flush=True)  # noqa: E731
+    sockets, port = _bind(host, port, log)
+    output = (output or root / ".sitegen" / "preview").resolve()
     preview = Preview(root, output, log=log)
     cfg = None
     try:
@@ -321,7 +388,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | 
     worker = threading.Thread(target=rebuild_on_change, args=(changes, watcher, preview, reloader.built, log),
                               name="sitegen-rebuild", daemon=True)
     worker.start()
-    server = _GuardedServer(app=preview.wsgi, watcher=reloader)
+    server = _GuardedServer(sockets, app=preview.wsgi, watcher=reloader)
     if preview.shown is not None:
         log(f"Đang phục vụ bản xem trước lần trước ({preview.shown.name}/) trong khi dựng lại.")
     log(f"Xem thử tại {guard.address(host, port)}{preview.base_path}  (Ctrl-C để dừng)")
