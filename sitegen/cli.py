@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="cổng (mặc định 8000, hoặc cổng trống kế tiếp nếu 8000 đang bận)")
     v.add_argument("--host", default="127.0.0.1",
                    help="địa chỉ nghe (mặc định 127.0.0.1: chỉ máy này; 0.0.0.0 để máy khác trong mạng xem)")
+    v.add_argument("--public", action="store_true",
+                   help="phục vụ bản đã dựng (public/) như máy chủ web sẽ phục vụ, dưới đường dẫn của base_url, "
+                        "không dựng lại: để kiểm tra trước khi chép lên máy chủ")
+    v.add_argument("--output", "-o", type=Path, help="với --public: thư mục đã dựng (mặc định SOURCE/public)")
     v.set_defaults(run=_serve)
 
     c = sub.add_parser("check", help="kiểm tra toàn bộ nội dung mà không ghi gì ra đĩa")
@@ -202,12 +206,14 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .preview.server import PortBusy, serve
+    from .preview.server import PortBusy, serve, serve_public
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Chú ý: bản xem thử mở cho mọi máy truy cập được {args.host}. Không dùng để phục vụ bạn đọc.",
               file=sys.stderr)
     try:
+        if args.public:
+            return serve_public(args.source, host=args.host, port=args.port, output=args.output)
         return serve(args.source, host=args.host, port=args.port)
     except PortBusy as busy:  # a usage problem, like a configuration error: exit 2, nothing started
         hint = (f"chọn cổng khác, ví dụ sitegen serve --port {args.port + 1}, hoặc dừng chương trình đang dùng cổng "

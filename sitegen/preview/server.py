@@ -399,3 +399,46 @@ def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: 
         watcher.stop()
         print("Đã dừng xem thử.", flush=True)
     return 0
+
+
+def serve_public(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
+    """Serve the built site (public/, or `output`) as the host will: under the path of base_url, nothing outside
+    it, the site's 404.html for what is missing, no drafts, no rebuilds, no reload script. A local check that
+    works for any base_url (`python3 -m http.server -d public` serves /, so a site under /tin-tuc/ breaks there).
+    Raises PortBusy before anything else when the port cannot be opened."""
+    from tornado.wsgi import WSGIContainer
+
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    cfg = config_mod.load(root, output)
+    sockets, port = _bind(host, port, log)
+    site = Preview(cfg.root, cfg.output_dir, log=log, base_path=cfg.base_path, shown=cfg.output_dir)
+
+    def published(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = unquote(environ.get("PATH_INFO", "/"))
+        if path in ("", "/") and site.base_path != "/":
+            start_response("302 Found", [("Location", site.base_path)])
+            return [b""]
+        if path.startswith(site.base_path) and not path.startswith(guide.PREVIEW_PATH):
+            return site.wsgi(environ, start_response)
+        try:  # outside the site's path: what the host answers, the site's own 404 page
+            body = (cfg.output_dir / "404.html").read_bytes()
+        except OSError:
+            body = b"404"
+        start_response("404 Not Found", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]
+
+    container = WSGIContainer(published)
+    app = web.Application([(r".*", web.FallbackHandler, {"fallback": container})])
+    HTTPServer(_Guard(app, host, port)).add_sockets(sockets)
+    if not (cfg.output_dir / "index.html").is_file():
+        log(f"Chú ý: {cfg.output_dir} chưa có trang nào; chạy sitegen build trước.")
+    log(f"Phục vụ bản đã dựng {cfg.output_dir} (không dựng lại, không có bài nháp) tại "
+        f"{guard.address(host, port)}{cfg.base_path}  (Ctrl-C để dừng)")
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Đã dừng.", flush=True)
+    return 0
