@@ -288,7 +288,12 @@ def _help(args: argparse.Namespace) -> int:
         for code, title in CODES.items():
             print(f"  {code:<10} {title}")
         return 0
-    found = guide.find(args.code)
+    try:
+        found = guide.find(args.code)
+    except OSError as exc:  # an install without its guide: say so, not a traceback
+        print(f"Không đọc được hướng dẫn biên tập ({guide.path()}): {exc.strerror or exc}. Cài lại sitegen.",
+              file=sys.stderr)
+        return 2
     if isinstance(found, list):
         nearest = f" Có phải: {', '.join(found)}?" if found else ""
         print(f"Không có mục '{args.code}' trong hướng dẫn biên tập.{nearest} "
