@@ -42,3 +42,23 @@ def test_the_error_box_links_to_the_guide_section_the_preview_serves(tmp_path):
         assert page.count('<a id="') == guide.text().count('<a id="')
     finally:
         interrupt(proc)
+
+
+def test_the_guide_link_works_when_no_build_has_succeeded_yet(tmp_path):
+    root = tmp_path / "site"
+    (root / "content/thoi-su/bai").mkdir(parents=True)
+    (root / "content/thoi-su/bai/index.md").write_text("---\ntitle: x\n", encoding="utf-8")  # FM001 from the start
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        body = wait_for(lambda: 'id="sitegen-error"' in (r := fetch(base))[1] and r[1], timeout=60, what="error box")
+        box = next(el for el in parse_html(body.encode()).iter("div") if el.get("id") == "sitegen-error")
+        [link] = box.iter("a")
+        assert link.get("href") == "/_sitegen/huong-dan/#fm001"
+        status, page = fetch(urljoin(base, link.get("href")))
+        assert status == 200 and '<a id="fm001"></a>' in page
+    finally:
+        interrupt(proc)

@@ -100,6 +100,9 @@ class Preview:
 
     def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve files of the preview folder; never anything outside it."""
+        path = unquote(environ.get("PATH_INFO", "/"))
+        if path.rstrip("/") == guide.PREVIEW_PATH.rstrip("/"):  # the error box's links lead here, even before
+            return _guide_page(start_response)                  # a first build has succeeded
         shown = self.shown
         if shown is None:
             body = self.decorate(WAITING_PAGE)
@@ -107,9 +110,6 @@ class Preview:
                                                        ("Cache-Control", "no-store"), ("Retry-After", "2"),
                                                        ("Content-Length", str(len(body)))])
             return [body]
-        path = unquote(environ.get("PATH_INFO", "/"))
-        if path.rstrip("/") == guide.PREVIEW_PATH.rstrip("/"):  # the error box's links lead here
-            return _guide_page(start_response)
         if path.startswith(self.base_path):
             path = path[len(self.base_path):]
         elif self.base_path != "/" and path in ("", "/"):
