@@ -1,7 +1,8 @@
 """The `sitegen` command: parse arguments, run a command, print diagnostics, map the outcome to an exit code.
 
-Exit codes: 0 success (warnings allowed unless --strict), 1 errors in content or templates, 2 usage or
-configuration errors. No traceback reaches an editor: unexpected failures are reported as such, with a hint.
+Exit codes: 0 success (warnings allowed unless --strict), 1 errors in content or templates (nothing published;
+`check`: errors found), 2 usage or configuration errors, 3 published, but articles with errors of their own were
+held back (build/hold.py; `check`: would be held back). No traceback reaches an editor: unexpected failures are reported as such, with a hint.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .diagnostics import BuildFailed, Diagnostic
 # Seconds `build` and `check` wait for another build of the same site to finish. Long: a cron job whose previous
 # run is still going should follow it, not fail; the preview's saves wait less (preview/server.py).
 WAIT = 600.0
+HELD = 3  # exit status: the site was published without the articles listed as held back
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,14 +197,22 @@ def _build(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"Không có gì thay đổi kể từ lần dựng trước: {result.articles} bài, {result.pages} trang trong "
               f"{_show(cfg.output_dir)} giữ nguyên ({result.timings.get('check', 0):.2f}s).")
-        return 0
+        return _held(result.held)
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     if result.edited:
         times = "chỉ các trang có bài vừa sửa; " + times
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
           f"{s.removed} tệp xóa ({times}){'; ' + result.search if result.search else ''}.")
-    return 0
+    return _held(result.held)
+
+
+def _held(held: tuple[str, ...]) -> int:
+    """Name the articles held back (their errors are listed above) and choose the exit status."""
+    if not held:
+        return 0
+    print(f"Giữ lại {len(held)} bài có lỗi (các bài khác vẫn được xuất bản): {', '.join(held)}.", file=sys.stderr)
+    return HELD
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -230,8 +240,14 @@ def _check(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.source)
     result = build(cfg, strict=args.strict, publish=False, warm=Warm())  # in memory: check writes no cache file
     _print_diagnostics(result.diagnostics)
+    errors = sum(d.severity == "error" for d in result.diagnostics)
     warnings = sum(d.severity == "warning" for d in result.diagnostics)
-    print(f"Kiểm tra xong {result.articles} bài: không có lỗi, {warnings} cảnh báo.")
+    if result.held:
+        print(f"Kiểm tra xong {result.articles} bài: {errors} lỗi, {warnings} cảnh báo. Khi dựng trang, "
+              f"{len(result.held)} bài sẽ bị giữ lại (các bài khác vẫn được xuất bản): {', '.join(result.held)}.")
+        return HELD
+    drafts = f" (lỗi của bản nháp: {errors}, không chặn việc xuất bản)" if errors else ""
+    print(f"Kiểm tra xong {result.articles} bài: không có lỗi{drafts}, {warnings} cảnh báo.")
     return 0
 
 
@@ -307,6 +323,7 @@ def _schedule(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
+    from .build.pipeline import Warm, build
     from .diagnostics import Reporter
     from .content.schedule import as_json, as_table, upcoming
 
@@ -316,7 +333,16 @@ def _schedule(args: argparse.Namespace) -> int:
     events = upcoming(cfg, report, now)
     report.raise_if_errors()  # a broken article would make the list wrong; the build would fail on it too
     _print_diagnostics(report.diagnostics)
-    print(json.dumps(as_json(events, cfg, now), ensure_ascii=False, indent=2) if args.json else as_table(events, cfg, now))
+    problems = None
+    if any(e.action == "publish" for e in events):
+        # Each article due to publish, validated as the site will be then (the build does the same, see hold).
+        checked = build(cfg, publish=False, render=False, warm=Warm(), now=now)
+        problems = {}
+        for d in sorted(checked.diagnostics):
+            if d.severity == "error" and d.code not in problems.setdefault(d.path, []):
+                problems[d.path].append(d.code)
+    print(json.dumps(as_json(events, cfg, now, problems), ensure_ascii=False, indent=2) if args.json
+          else as_table(events, cfg, now, problems))
     return 0
 
 

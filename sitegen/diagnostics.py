@@ -54,6 +54,8 @@ CODES: dict[str, str] = {
     "LINK001": "Liên kết hỏng",
     "LINK002": "Liên kết tới mục (#) không có",
     "LINK003": "Liên kết tới bài chưa xuất bản",
+    "HOLD001": "Bài bị giữ lại, chưa xuất bản",
+    "HOLD002": "Bản nháp có lỗi",
     "TPL001": "Lỗi khi dựng giao diện",
     "TPL002": "Lỗi cú pháp giao diện",
     "TPL003": "Không tìm thấy giao diện",

@@ -106,12 +106,13 @@ def test_broken_internal_link_is_an_error_at_its_line(site, body, line, href):
     before = tree_snapshot(site.public)
     site.write(A, article("Bài A", date="2024-03-01 10:00", body=body))
     result = site.cli("build")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr  # published, with A held back at its last good version
     found = findings(result.stderr, "LINK001")
     assert len(found) == 1, result.stderr
     assert found[0].startswith(f"{A}:{line}: lỗi[LINK001]: liên kết '{href}' hỏng"), found[0]
     assert "cách sửa:" in found[0]
-    assert tree_snapshot(site.public) == before
+    assert f"{A}: cảnh báo[HOLD001]: bài vừa sửa có 1 lỗi: trang vẫn giữ bản đã xuất bản lần trước" in result.stderr
+    assert tree_snapshot(site.public) == before  # nothing else changed, and A's page is the one published before
     assert not leftovers(site.root)
 
 
@@ -160,8 +161,8 @@ def test_check_writes_nothing_and_lists_everything_sorted(site):
     result = site.cli("check")
     assert whole_folder(site.root) == before
     assert not site.public.exists()
-    assert result.returncode == 1
-    assert "Không ghi gì ra đĩa" in result.stderr
+    assert result.returncode == 3  # a build would publish, holding back the articles with errors
+    assert "bài sẽ bị giữ lại" in result.stdout
     lines = [ln for ln in result.stderr.splitlines() if "[" in ln and "]: " in ln]
     def where(ln: str) -> tuple[str, int]:
         path, _, rest = ln.partition(":")
@@ -170,14 +171,14 @@ def test_check_writes_nothing_and_lists_everything_sorted(site):
 
     assert lines == sorted(lines, key=where)
     codes = {ln.split("[")[1].split("]")[0] for ln in lines}
-    # Route collisions stop the run before Markdown is rendered; links are checked once routes are sound.
-    assert {"META003", "META004", "ROUTE001"} <= codes
+    # One run, every problem: a route collision no longer hides the broken link or the photo without alt.
+    assert {"META003", "META004", "ROUTE001", "LINK001", "IMG006", "HOLD001"} <= codes, result.stderr
     site.write("content/thoi-su/dup2/index.md", article("Trùng 2"))
     site.write("content/thoi-su/m/index.md", article("M"))
     result = site.cli("check")
     codes = [ln.split("[")[1].split("]")[0] for ln in result.stderr.splitlines() if "]: " in ln]
-    assert sorted(codes) == ["IMG006", "LINK001", "META004"], result.stderr
-    assert result.returncode == 1 and not site.public.exists()
+    assert sorted(codes) == ["HOLD001", "IMG006", "LINK001", "META004"], result.stderr
+    assert result.returncode == 3 and not site.public.exists()
 
 
 def test_check_exit_status(site):
@@ -196,7 +197,7 @@ def test_duplicate_slugs_name_both_files(site):
     site.write("content/thoi-su/x/index.md", article("X", slug='"cung-ten"'))
     site.write("content/thoi-su/y/index.md", article("Y", slug='"Cung-Ten"'))
     result = site.cli("check")
-    assert result.returncode == 1
+    assert result.returncode == 3
     line = findings(result.stderr, "ROUTE001")[0]
     assert "content/thoi-su/x/index.md" in line and "content/thoi-su/y/index.md" in line
 
@@ -210,8 +211,10 @@ def test_colliding_aliases_are_errors(site, aliases_x, aliases_y):
     extra = {"aliases": aliases_y} if aliases_y else {}
     site.write("content/thoi-su/y/index.md", article("Y", date="2024-03-30 08:00", **extra))
     result = site.cli("check")
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert findings(result.stderr, "ROUTE001"), result.stderr
+    # The newer article is the one held back: the older one keeps the address readers know.
+    assert "content/thoi-su/y/index.md: cảnh báo[HOLD001]" in result.stderr, result.stderr
 
 
 # --- alt text ----------------------------------------------------------------------------------------------

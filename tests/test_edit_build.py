@@ -132,17 +132,20 @@ def test_links_in_an_edited_body_are_checked_and_rewritten(news, tmp_path):
     assert 'href="/thoi-su/bai-07/"' in page or 'href="/thoi-su/bai-so-7/"' in page or "bai-07" not in page
 
 
-def test_a_broken_link_fails_like_a_full_build(news, tmp_path):
+def test_a_broken_link_holds_the_article_back_at_its_last_good_version(news, tmp_path):
+    before = snapshot(news.public)
     news.write(path(3), source(3, body="Xem [bài không có](../khong-co/index.md)."))
     settle()
-    with pytest.raises(BuildFailed) as edit:
-        news.build(jobs=1)
-    with pytest.raises(BuildFailed) as clean:
-        news.build(output=tmp_path / "clean", use_cache=False, jobs=1)
-    assert edit.value.diagnostics == clean.value.diagnostics
-    assert any(d.code == "LINK001" for d in edit.value.diagnostics)
+    held = news.build(jobs=1)
+    assert held.held == (path(3),) and not held.edited  # holding back is the full build's work
+    assert snapshot(news.public) == before  # its last good version stands, and so does every page showing it
+    clean = news.build(output=tmp_path / "clean", use_cache=False, jobs=1)
+    assert clean.held == (path(3),)  # a build without the cache knows no earlier version: the article is left out
+    assert not (tmp_path / "clean/thoi-su/bai-03").exists() and (tmp_path / "clean/thoi-su/bai-01").is_dir()
+    assert [d.code for d in held.diagnostics if d.severity == "error"] == ["LINK001"]
+    assert [d.code for d in clean.diagnostics if d.severity == "error"] == ["LINK001"]
     news.write(path(3), source(3))
-    assert build_and_compare(news, tmp_path).edited  # the failed build left the last good plan in place
+    assert build_and_compare(news, tmp_path).held == ()  # fixed: published again, equal to a clean build
 
 
 def test_warnings_of_an_edited_article_are_replaced(news, tmp_path):

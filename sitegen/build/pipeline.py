@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..render import context
-from . import delta, dependencies, inputs, search, workers
+from . import delta, dependencies, hold, inputs, search, workers
 from ..structure import links, photos, routes
 from ..content import model, read
 from .cache import Cache, Damaged, digest_text
@@ -35,6 +35,7 @@ class BuildResult:
     skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
     edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
     search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
+    held: tuple[str, ...] = ()  # articles held back by their own errors (see hold), drafts aside
 
 
 @dataclass
@@ -72,13 +73,14 @@ class Warm:
 def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
           fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
-          changed: Collection[str] | None = None) -> BuildResult:
+          changed: Collection[str] | None = None, render: bool = True) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
     `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`,
     the files its watcher saw modified since its last build (so that a save need not walk the whole site).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
+    `render=False` (with `publish=False`) validates the content without running the templates.
     """
     report, clock, jobs = Reporter(strict=strict), _Clock(), jobs or workers.default_jobs()
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
@@ -107,7 +109,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             report.extend(last.diagnostics)
             clock.lap("check")
             return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
-                               0, clock.laps, skipped=True)
+                               0, clock.laps, skipped=True, held=hold.held_paths(last.diagnostics))
         edit = delta.prepare(cache, scanned, token, moment, config, strict) \
             if publish and not stats_from else None
         if edit is not None:
@@ -121,44 +123,41 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
                 return done
             report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
         known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
-        loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, report,
+        loading = Reporter(strict=strict)
+        loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
                                known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                               found=read.discover(config.root, config.content_dir, report, listing),
+                               found=read.discover(config.root, config.content_dir, loading, listing),
                                convert=functools.partial(model.check, config=config, strict=strict))
         del listing  # it served discovery; at 100 000 articles it is 100 MB
-        site = model.assemble([f.value for f in loaded], config, report, drafts=drafts, now=moment)
-        if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
-            from ..readers.figures import apply, load_totals
-
-            site = apply(site, load_totals(stats_from, report))
-        clock.lap("load")
-        pages = routes.plan(site, report)
-        urls = [p.url for p in sorted((p for p in pages if p.kind == "article"), key=lambda p: p.data["index"])]
-        photo_plan = photos.plan(site.articles, urls, config, report)
-        clock.lap("plan")
-        report.raise_if_errors()  # nothing has been written yet
-        photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
-        clock.lap("photos")
-        markup_keys, bodies = _render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
-        index = links.Index(config, site.articles, [b.ids for b in bodies], pages, photo_plan.published,
-                            scanned.names, warm.paths)
-        link_base = digest_text(f"{index.key_text}\0{report.strict}")
-        body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
-                                            bodies, cache, report)
-        packed_index = delta.pack(index)
-        del index
-        clock.lap("markdown")
-        entries = make_entries(site, dict(enumerate(urls)), bodies, body_keys, cache.reader("markup"),
+        # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
+        holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
+        report.extend(holding.site_wide)
+        holding.first()
+        while True:
+            found = Reporter(strict=strict)
+            ready = _prepare(holding.values(), config, cache, warm, scanned, found, clock, moment, drafts, stats_from,
+                             jobs, progress)
+            if not holding.take(found.diagnostics):
+                break
+        site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
+        ahead, when = ([], {}) if drafts else _ahead(holding.values(), ready, config, cache, warm, scanned, moment,
+                                                     strict, jobs)
+        holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
+        report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
+        entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
                                photo_plan.infos, moment, warm.entries)
-        del bodies
+        del ready.bodies
         related_key, related = _related(site, config, cache)
         view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
         templates = warm.templates_for(config, folder, scanned.names)
-        if not publish:
-            _render_pages(pages, view, templates, report, None, None, jobs, progress)
-            report.raise_if_errors()
+        if not publish or holding.errors_left(report.diagnostics):
+            # Checking, or failing: the templates still run, so that one run lists every problem there is.
+            if render or publish:
+                _render_pages(pages, view, templates, report, None, None, jobs, progress)
+            if holding.errors_left(report.diagnostics):
+                raise BuildFailed(report.diagnostics)
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
-                               photo_plan.processed)
+                               photo_plan.processed, held=hold.held_paths(report.diagnostics))
         deps = dependencies.Deps.load(cache, token)
         dirty = deps.dirty(pages, view, templates, _old_entries(cache))
         clock.lap("changes")  # entries, related articles and which pages read something that changed
@@ -172,17 +171,21 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             for assets in config.assets_dirs:
                 for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
                     stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
+            if holding.errors_left(report.diagnostics):
+                raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
             searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)  # in the spare tree: the index ships with its pages, atomically
-            report.raise_if_errors()  # a template error leaves the live site as it was
+            if holding.errors_left(report.diagnostics):
+                raise BuildFailed(report.diagnostics)
             trees = stage.publish()
             clock.lap("write")
         files = len(trees[stage.token])
-        cache.sync("docs", known, {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded})
+        cache.sync("docs", known, holding.documents(
+            {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
         del known, loaded
         cache.put_many("trees", trees, replace_all=True)
-        cache.prune("markup", set(markup_keys) | set(body_keys))
-        cache.prune("bodies", set(markup_keys))
-        cache.prune("links", set(link_keys))
+        cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
+        cache.prune("bodies", set(ready.markup_keys))
+        cache.prune("links", set(ready.link_keys))
         deps.update(pages, view, templates, entries, full=True)
         deps.save(cache, stage.token)
         entry_keys = [deps.digest_of(e) for e in entries]
@@ -192,15 +195,107 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             cache.put_many("meta", {"state": None})
         else:
             plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
-                              view.categories, view.tags, view.most_read, related_key, view.home, link_base)
-            cache.put_many("plan", plan.rows(packed_index, pages), replace_all=True)
+                              view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
+            cache.put_many("plan", plan.rows(ready.packed_index, pages), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
-                      len(site.articles), files, entry_keys, report.diagnostics)
+                      len(site.articles), files, entry_keys, report.diagnostics, editable=not holding.held)
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
-                           photo_plan.processed, search=searched.describe() if searched else "")
+                           photo_plan.processed, search=searched.describe() if searched else "",
+                           held=hold.held_paths(report.diagnostics))
     finally:
         cache.close()
+
+
+@dataclass
+class _Ready:
+    """One round's site, up to the checked bodies (see `_prepare`)."""
+
+    site: model.Site
+    pages: list[routes.Page]
+    urls: list[str]  # each article's site-relative URL, in site order
+    photos: photos.PhotoPlan
+    markup_keys: list[str]
+    bodies: list[BodyInfo] | None
+    body_keys: list[str]
+    link_keys: list[str]
+    link_base: str
+    packed_index: Any
+
+
+def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan, report: Reporter,
+             clock: "_Clock", moment: dt.datetime, drafts: bool, stats_from: str | None, jobs: int,
+             progress: Progress | None) -> _Ready:
+    """Model, routes, photos, bodies and links from the validated files: every stage runs whatever the others
+    found, so that one run shows every problem (a missing photo does not hide a broken link)."""
+    site = model.assemble(values, config, report, drafts=drafts, now=moment)
+    if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
+        from ..readers.figures import apply, load_totals
+
+        site = apply(site, load_totals(stats_from, report))
+    clock.lap("load")
+    pages = routes.plan(site, report)
+    by_index = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+    urls = [by_index.get(i, "") for i in range(len(site.articles))]  # "": no page (its route was refused)
+    photo_plan = photos.plan(site.articles, urls, config, report)
+    clock.lap("plan")
+    photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
+    clock.lap("photos")
+    markup_keys, bodies = _render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
+    index = links.Index(config, site.articles, [b.ids for b in bodies], pages, photo_plan.published,
+                        scanned.names, warm.paths)
+    link_base = digest_text(f"{index.key_text}\0{report.strict}")
+    body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
+                                        bodies, cache, report)
+    clock.lap("markdown")
+    return _Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
+                  delta.pack(index))
+
+
+def _ahead(values: list, ready: _Ready, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan,
+           moment: dt.datetime, strict: bool, jobs: int) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Validate the scheduled articles now, each as the site will be when it falls due: its address, photos and
+    links (a link to an article due later than itself is broken at its time). Returns their findings (messages
+    saying when) and each one's publishing time as the guide writes it. Remembered while neither the site of
+    today (`ready.link_base`) nor the scheduled articles change."""
+    due = sorted((c.article for c in values if c.article is not None and not c.article.draft
+                  and c.article.date > moment and not (c.article.expires and c.article.expires <= c.article.date)),
+                 key=lambda a: (a.date, a.source))
+    if not due:
+        return [], {}
+    from ..content.schedule import when_vi
+
+    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in due))))
+    remembered = cache.get_many("meta", ["ahead"]).get("ahead")
+    when = {a.source: when_vi(a.date, config) for a in due}
+    if remembered is not None and remembered[0] == key:
+        return list(remembered[1]), when
+    ids = {a.source: b.ids for a, b in zip(ready.site.articles, ready.bodies or ())}
+    published = list(ready.photos.published)
+    html = cache.reader("markup")
+    found: list[Diagnostic] = []
+    for moment_due in sorted({a.date for a in due}):
+        local = Reporter(strict=strict)
+        site = model.assemble(values, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
+        pages = routes.plan(site, local)
+        url_of = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+        mine = [(i, a) for i, a in enumerate(site.articles) if a.date == moment_due and a.source in when]
+        mine_urls = [url_of.get(i, "") for i, _ in mine]
+        plan = photos.plan(tuple(a for _, a in mine), mine_urls, config, local)
+        plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
+        published += plan.published
+        markup_keys, bodies = _render_bodies([a for _, a in mine], plan.infos, config, cache, jobs, None, local)
+        ids.update((a.source, b.ids) for (_, a), b in zip(mine, bodies))
+        index = links.Index(config, site.articles, [ids.get(a.source, frozenset()) for a in site.articles], pages,
+                            published, scanned.names, warm.paths)
+        for (i, a), k in zip(mine, markup_keys):
+            links.check(index, i, a, html.get(k) or "", local)
+        sources = {a.source for _, a in mine}
+        for d in local.diagnostics:
+            if d.path in sources:
+                found.append(replace(d, message=f"khi bài lên trang ({when[d.path]}): {d.message}"))
+    cache.put_many("meta", {"ahead": (key, tuple(found))})
+    return found, when
 
 
 def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,
@@ -276,6 +371,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
         _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
         clock.lap("render")
+        report.raise_if_errors()
         searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
         report.raise_if_errors()
         trees = stage.publish()
@@ -315,10 +411,11 @@ def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[di
 
 def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, moment: dt.datetime,
               until: dt.datetime | None, pages: int, articles: int, files: int, entry_keys: list[str],
-              diagnostics: list[Diagnostic]) -> None:
-    """What the next build needs to know of this one: to skip (no change at all) or to be an edit build."""
+              diagnostics: list[Diagnostic], editable: bool = True) -> None:
+    """What the next build needs to know of this one: to skip (no change at all) or to be an edit build (not
+    after a build that held articles back: holding is the full build's work)."""
     state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment)
-    remembered: dict[str, Any] = {"state": state}
+    remembered: dict[str, Any] = {"state": state if editable else None}
     if read_inputs:
         remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),
                                                moment)

@@ -99,8 +99,8 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = Tr
     nothing: the live preview's saves re-index the shard they touch like any build (one small shard, usually).
     `progress("Tìm kiếm", articles indexed, articles to index)` hears of each shard done, when there are many.
     """
-    if report.errors or not config.search:
-        return None  # nothing will be published, or the site has no search
+    if not config.search:
+        return None
     binary = _binary()
     tool = _tool(binary)
     live = _live(stage)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from babel.dates import format_datetime
 
@@ -56,22 +57,37 @@ def when_vi(moment: dt.datetime, config: SiteConfig) -> str:
     return text[:1].upper() + text[1:]
 
 
-def as_table(events: list[Event], config: SiteConfig, now: dt.datetime) -> str:
-    """Plain text for a terminal: one line per event, then when the next rebuild is due."""
+def status_vi(event: Event, problems: Mapping[str, Sequence[str]] | None) -> str:
+    """'sẵn sàng', or 'có lỗi: LINK001, IMG001' (an article due to publish, validated as the site will be then);
+    '' when nothing was validated (taking an article down needs nothing of it)."""
+    if problems is None or event.action != PUBLISH:
+        return ""
+    codes = problems.get(event.source)
+    return f"có lỗi: {', '.join(codes)}" if codes else "sẵn sàng"
+
+
+def as_table(events: list[Event], config: SiteConfig, now: dt.datetime,
+             problems: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Plain text for a terminal: one line per event (with its status when `problems`, each file's error codes,
+    is given), then when the next rebuild is due."""
     if not events:
         return (f"Không có bài hẹn giờ đăng hoặc gỡ sau {when_vi(now, config)} ({config.timezone}).\n"
                 "Chưa cần dựng lại trang vì lịch.")
     width = max(len(when_vi(e.time, config)) for e in events)
-    lines = [f"{'Thời điểm':<{width}}  {'Việc':<8}  Bài"]
+    state = max((len(status_vi(e, problems)) for e in events), default=0)
+    lines = [f"{'Thời điểm':<{width}}  {'Việc':<8}  " + (f"{'Tình trạng':<{state}}  " if state else "") + "Bài"]
     for e in events:
-        lines.append(f"{when_vi(e.time, config):<{width}}  {ACTION_VI[e.action]:<8}  {e.title} ({e.source})")
+        shown = f"{status_vi(e, problems):<{max(state, 10)}}  " if state else ""
+        lines.append(f"{when_vi(e.time, config):<{width}}  {ACTION_VI[e.action]:<8}  {shown}{e.title} ({e.source})")
     lines.append("")
     lines.append(f"Lần dựng lại trang tiếp theo cần chạy sau: {when_vi(events[0].time, config)} ({config.timezone}).")
     return "\n".join(lines)
 
 
-def as_json(events: list[Event], config: SiteConfig, now: dt.datetime) -> dict:
-    """The same for machines: ISO 8601 times with the site's offset, and the next rebuild time (or null)."""
+def as_json(events: list[Event], config: SiteConfig, now: dt.datetime,
+            problems: Mapping[str, Sequence[str]] | None = None) -> dict:
+    """The same for machines: ISO 8601 times with the site's offset, and the next rebuild time (or null); with
+    `problems`, each publish event's `ready` (true/false) and `errors` (codes)."""
     def iso(t: dt.datetime) -> str:
         return t.astimezone(config.tz).isoformat(timespec="seconds")
 
@@ -79,7 +95,9 @@ def as_json(events: list[Event], config: SiteConfig, now: dt.datetime) -> dict:
         "now": iso(now),
         "timezone": config.timezone,
         "next_rebuild": iso(events[0].time) if events else None,
-        "events": [{"time": iso(e.time), "action": e.action, "source": e.source, "title": e.title} for e in events],
+        "events": [{"time": iso(e.time), "action": e.action, "source": e.source, "title": e.title,
+                    **({"ready": not problems.get(e.source), "errors": list(problems.get(e.source, ()))}
+                       if problems is not None and e.action == PUBLISH else {})} for e in events],
     }
 
 

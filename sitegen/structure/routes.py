@@ -147,6 +147,11 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
         key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
         first = owners.get(key)
         if first is not None:
+            # Between two articles the older one keeps the address (articles come newest first): it is the one
+            # readers already know, and the error (which holds an article back) falls on the newcomer.
+            if "index" in first.data and "index" in page.data and page.data["index"] > first.data["index"]:
+                kept[kept.index(first)] = owners[key] = page
+                first, page = page, first
             a, b = _owner(first, site), _owner(page, site)
             report.error("ROUTE001", b, 0, f"địa chỉ /{page.url} trùng với trang của {a}",
                          "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
