@@ -30,6 +30,8 @@ def test_the_error_box_links_to_the_guide_section_the_preview_serves(tmp_path):
         body = wait_for(lambda: (r := fetch(base))[0] == 200 and 'id="sitegen-error"' in r[1] and r[1], timeout=60,
                         what="the error box")
         box = next(el for el in parse_html(body.encode()).iter("div") if el.get("id") == "sitegen-error")
+        # The article is held back at its last good version (build/hold.py); its author still sees why.
+        assert "Có bài bị lỗi: bài đó chưa được cập nhật" in "".join(box.itertext())
         [link] = [a for a in box.iter("a")]
         assert link.text == "[xem: sitegen help FM002]"
         assert link.get("href") == "/_sitegen/huong-dan/#fm002"

@@ -53,6 +53,7 @@ class Preview:
     missed: bool = False  # a rebuild gave up before reading anything: the files it was told of are news still
     shown: Path | None = None  # the folder served: `output`, or until the first build, what an earlier run left
     catching_up: bool = False  # serving that earlier output while the first build runs (the banner says so)
+    held: bool = False  # the last rebuild succeeded, but `errors` held some articles back
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
@@ -74,6 +75,7 @@ class Preview:
                     result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
+                self.held = False
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
                 for d in self.errors[:20]:
                     self.log("  " + d.format())
@@ -85,11 +87,16 @@ class Preview:
                 self.log(f"Lỗi không mong đợi khi dựng lại: {exc!r}")
                 self.catching_up = False
                 return False
-            self.errors = []
+            # Articles held back by errors of their own (build/hold.py): everything else was rebuilt, but their
+            # author must still see what is wrong, in the same box.
+            self.errors = [d for d in result.diagnostics if d.severity == "error"]
+            self.held = bool(self.errors)
             self.shown, self.catching_up = self.output, False
             ms = (time.perf_counter() - started) * 1000
             self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
                      f"{result.pages} trang, {result.articles} bài.")
+            for d in self.errors[:20]:
+                self.log("  " + d.format())
             return True
 
     def resume(self, earlier: Iterable[Path]) -> None:
@@ -158,7 +165,7 @@ class Preview:
             '<div id="sitegen-error" role="alert" style="position:fixed;inset:0 0 auto 0;z-index:2147483647;'
             "max-height:70vh;overflow:auto;background:#fff4f4;color:#600;border-bottom:4px solid #b3121b;"
             'padding:1rem 1.25rem;font:15px/1.5 system-ui,sans-serif;box-shadow:0 4px 16px rgba(0,0,0,.3)">'
-            '<strong style="font-size:17px">Bản dựng mới bị lỗi: trang đang hiện nội dung cũ.</strong>'
+            f'<strong style="font-size:17px">{HELD_TITLE if self.held else FAILED_TITLE}</strong>'
             f'<ul style="margin:.5rem 0 0;padding-left:1.2rem">{items}</ul>'
             '<p style="margin:.5rem 0 0">Sửa lỗi và lưu tệp: trang sẽ tự tải lại.</p></div>'
         ).encode("utf-8")
@@ -193,6 +200,8 @@ def _after_body(body: bytes, insert: bytes) -> bytes:
     return body[:end] + insert + body[end:]
 
 
+FAILED_TITLE = "Bản dựng mới bị lỗi: trang đang hiện nội dung cũ."
+HELD_TITLE = "Có bài bị lỗi: bài đó chưa được cập nhật (bài mới thì chưa hiện); các bài khác đã cập nhật."
 CATCHING_UP = (
     '<div id="sitegen-catching-up" role="status" style="position:fixed;inset:auto 0 0 0;z-index:2147483647;'
     'background:#fff8d6;color:#4d3b00;border-top:2px solid #d9a800;padding:.4rem 1rem;'
