@@ -192,6 +192,7 @@ def test_the_readme_and_the_guide_walked_literally(tmp_path):
     assert sitegen.is_file() and os.stat(sitegen).st_mode & stat.S_IXUSR
     theme = walk.run("sitegen theme")[0]
     assert str(walk.venv) in theme.splitlines()[0]  # the theme comes from the installed wheel, not the repository
+    assert str(walk.venv) in walk.run("sitegen help")[0].splitlines()[0]  # and so does the editor's guide
 
     # 2. The guide's new site (section 8): init, cd, preview.
     walk.cwd = tmp_path / "may-cua-quan-tri"
@@ -237,7 +238,7 @@ def test_the_readme_and_the_guide_walked_literally(tmp_path):
                            timeout=300)
     assert check.returncode == 3  # the article would be held back at its last good version (guide, HOLD001)
     [reference] = [m.group(1) for line in check.stderr.splitlines()
-                   if (m := re.search(r"\[xem: (sitegen help [A-Z]+\d{3})\]$", line))]
+                   if "lỗi[" in line and (m := re.search(r"\[xem: (sitegen help [A-Z]+\d{3})\]$", line))]
     explained = walk.run(reference)[0]
     code = reference.rsplit(" ", 1)[1]
     assert explained.startswith(f"#### {code} — ") and "**Cách sửa:**" in explained

@@ -343,14 +343,14 @@ class PortBusy(Exception):
         self.message = message
 
 
-def _bind(host: str, port: int | None, log: Callable[[str], None]) -> tuple[list, int]:
-    """Bind the preview's sockets before anything is announced. `port` None: the default, or the next free one
+def _bind(host: str, port: int | None, log: Callable[[str], None], first: int = DEFAULT_PORT) -> tuple[list, int]:
+    """Bind the preview's sockets before anything is announced. `port` None: `first`, or the next free one
     (said so); a port the user chose is that port or a clear error."""
     import errno
 
     from tornado.netutil import bind_sockets
 
-    candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + PORTS_TRIED)
+    candidates = [port] if port is not None else range(first, first + PORTS_TRIED)
     for candidate in candidates:
         try:
             sockets = bind_sockets(candidate, address=host)
@@ -361,10 +361,10 @@ def _bind(host: str, port: int | None, log: Callable[[str], None]) -> tuple[list
                 raise PortBusy(f"cổng {candidate} đang có chương trình khác dùng (có thể là một bản xem thử khác "
                                f"đang chạy)") from None
             raise PortBusy(f"không mở được {host}:{candidate}: {exc.strerror or exc}") from None
-        if candidate != (port or DEFAULT_PORT):
-            log(f"Cổng {DEFAULT_PORT} đang bận: dùng cổng {candidate}.")
+        if candidate != (port or first):
+            log(f"Cổng {first} đang bận: dùng cổng {candidate}.")
         return sockets, candidate
-    raise PortBusy(f"các cổng {DEFAULT_PORT} đến {DEFAULT_PORT + PORTS_TRIED - 1} đều đang bận")
+    raise PortBusy(f"các cổng {first} đến {first + PORTS_TRIED - 1} đều đang bận")
 
 
 def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
