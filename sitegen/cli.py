@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nĐã dừng.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sitegen help | head`: the reader has gone, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,9 +62,14 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("serve", help="xem thử: dựng cả bài nháp, tự tải lại trình duyệt khi lưu tệp")
     v.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
-    v.add_argument("--port", "-p", type=int, default=8000, help="cổng (mặc định 8000)")
+    v.add_argument("--port", "-p", type=int, default=None,
+                   help="cổng (mặc định 8000, hoặc cổng trống kế tiếp nếu 8000 đang bận)")
     v.add_argument("--host", default="127.0.0.1",
                    help="địa chỉ nghe (mặc định 127.0.0.1: chỉ máy này; 0.0.0.0 để máy khác trong mạng xem)")
+    v.add_argument("--public", action="store_true",
+                   help="phục vụ bản đã dựng (public/) như máy chủ web sẽ phục vụ, dưới đường dẫn của base_url, "
+                        "không dựng lại: để kiểm tra trước khi chép lên máy chủ")
+    v.add_argument("--output", "-o", type=Path, help="với --public: thư mục đã dựng (mặc định SOURCE/public)")
     v.set_defaults(run=_serve)
 
     c = sub.add_parser("check", help="kiểm tra toàn bộ nội dung mà không ghi gì ra đĩa")
@@ -75,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
     n.set_defaults(run=_new, failed="Chưa tạo bài: {n} lỗi. Không tệp nào bị ghi đè.")
 
-    i = sub.add_parser("init", help="tạo trang mới: site.toml, giao diện và hai bài mẫu")
+    i = sub.add_parser("init", help="tạo trang mới: site.toml, hai bài mẫu; giao diện lấy từ sitegen đã cài")
     i.add_argument("dir", type=Path, help="thư mục trang mới (chưa có hoặc đang trống)")
     i.set_defaults(run=_init, failed="Chưa tạo trang: {n} lỗi. Không tệp nào bị ghi đè.")
 
@@ -83,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
     s.add_argument("--json", action="store_true", help="in dạng JSON cho máy đọc")
     s.set_defaults(run=_schedule, failed="Không lập được lịch: {n} lỗi trong bài viết.")
+
+    t = sub.add_parser("theme", help="liệt kê tệp của giao diện mặc định; copy TỆP: chép một tệp vào trang để sửa")
+    t.add_argument("action", nargs="?", default="list", choices=["list", "copy"])
+    t.add_argument("names", nargs="*", metavar="TỆP", help="vd. base.html, partials/listing.html, css/site.css")
+    t.add_argument("--source", "-s", type=Path, default=Path("."), help="thư mục trang (chứa content/, site.toml)")
+    t.set_defaults(run=_theme, failed="Chưa chép tệp giao diện: {n} lỗi. Không tệp nào bị ghi đè.")
+
+    h = sub.add_parser("help", help="giải thích một mã lỗi (vd. sitegen help FM002) theo hướng dẫn biên tập")
+    h.add_argument("code", nargs="?", metavar="MÃ", help="mã lỗi (FM002, IMG001...) hoặc tên mục (xem-thu, xuat-ban)")
+    h.set_defaults(run=_help)
 
     st = sub.add_parser("stats", help="máy thu số liệu bạn đọc: đánh giá, lượt xem, ý kiến (xem docs/stats.md)")
     st_sub = st.add_subparsers(dest="stats_command", metavar="LỆNH", required=True)
@@ -198,12 +216,21 @@ def _held(held: tuple[str, ...]) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .preview.server import serve
+    from .preview.server import PortBusy, serve, serve_public
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Chú ý: bản xem thử mở cho mọi máy truy cập được {args.host}. Không dùng để phục vụ bạn đọc.",
               file=sys.stderr)
-    return serve(args.source, host=args.host, port=args.port)
+    try:
+        if args.public:
+            return serve_public(args.source, host=args.host, port=args.port, output=args.output)
+        return serve(args.source, host=args.host, port=args.port)
+    except PortBusy as busy:  # a usage problem, like a configuration error: exit 2, nothing started
+        hint = (f"chọn cổng khác, ví dụ sitegen serve --port {args.port + 1}, hoặc dừng chương trình đang dùng cổng "
+                f"{args.port}" if args.port is not None else "dừng các bản xem thử cũ, hoặc chọn cổng bằng --port")
+        _print_diagnostics([Diagnostic("", 0, 0, "SERVE001", "error", busy.message, hint)])
+        print("\nBản xem thử không chạy.", file=sys.stderr)
+        return 2
 
 
 @_locked  # check renders every page and fills the image cache, so it must not overlap a build either
@@ -240,7 +267,55 @@ def _init(args: argparse.Namespace) -> int:
 
     new_site(args.dir)
     print(f"Đã tạo trang mới ở {_show(args.dir)}. Xem thử: cd {_show(args.dir)} && sitegen serve "
-          "(hoặc sitegen build rồi mở public/).", file=sys.stderr)
+          "(hoặc sitegen build rồi mở public/). Giao diện lấy từ sitegen đã cài; sửa một tệp giao diện: "
+          "sitegen theme copy base.html", file=sys.stderr)
+    return 0
+
+
+def _theme(args: argparse.Namespace) -> int:
+    from . import theme
+    from .config import default_theme_dirs
+
+    if args.action == "list":
+        templates, assets = default_theme_dirs()
+        print(f"Giao diện mặc định (theo sitegen đã cài): {templates.parent}")
+        print("Tệp cùng tên trong templates/ hoặc assets/ của trang sẽ thay tệp của giao diện. "
+              "Chép một tệp để sửa: sitegen theme copy base.html\n")
+        for name in theme.files():
+            print(f"  {name}")
+        return 0
+    if not args.names:
+        print("Cần tên tệp: sitegen theme copy base.html (xem danh sách bằng sitegen theme)", file=sys.stderr)
+        return 2
+    for name in args.names:
+        made = theme.copy(args.source, name)
+        print(_show(made))
+    return 0
+
+
+def _help(args: argparse.Namespace) -> int:
+    """Print a section of the editor's guide shipped with sitegen: what every diagnostic's `[xem: ...]` names."""
+    from . import guide
+    from .diagnostics import CODES
+
+    if not args.code:
+        print(f"Hướng dẫn biên tập: {guide.path()}\n(khi xem thử bằng sitegen serve: {guide.PREVIEW_PATH})\n")
+        print("Xem giải thích một mã lỗi: sitegen help MÃ, ví dụ sitegen help FM002\n")
+        for code, title in CODES.items():
+            print(f"  {code:<10} {title}")
+        return 0
+    try:
+        found = guide.find(args.code)
+    except OSError as exc:  # an install without its guide: say so, not a traceback
+        print(f"Không đọc được hướng dẫn biên tập ({guide.path()}): {exc.strerror or exc}. Cài lại sitegen.",
+              file=sys.stderr)
+        return 2
+    if isinstance(found, list):
+        nearest = f" Có phải: {', '.join(found)}?" if found else ""
+        print(f"Không có mục '{args.code}' trong hướng dẫn biên tập.{nearest} "
+              "Chạy sitegen help (không kèm mã) để xem danh sách mã lỗi.", file=sys.stderr)
+        return 2
+    print(found.body, end="")
     return 0
 
 

@@ -68,13 +68,19 @@ CODES: dict[str, str] = {
     "NEW002": "Chuyên mục không có trong site.toml",
     "NEW003": "Không tạo được tệp hoặc thư mục mới",
     "INIT001": "Thư mục trang mới không trống",
+    "THEME001": "Giao diện mặc định không có tệp này",
+    "THEME002": "Trang đã có tệp giao diện này",
     "STATS001": "Không đọc được số liệu bạn đọc",
     "STATS002": "Không có ý kiến bạn đọc này",
     "STATS003": "Không mở được cổng cho máy thu số liệu",
+    "SERVE001": "Không mở được cổng cho bản xem thử",
 }
 
-# Every printed diagnostic ends by naming its section of the guide, so the editor knows where to read on.
+# Every printed diagnostic ends by naming its section of the guide, so the editor knows where to read on. The
+# guide ships with sitegen (guide.py): `sitegen help CODE` prints that section from any site folder, which a path
+# into this repository's docs/ could not (a site made by `sitegen init` has no docs/).
 GUIDE = "docs/huong-dan-bien-tap.md"
+HELP = "sitegen help {code}"
 
 ERROR = "error"
 WARNING = "warning"
@@ -94,7 +100,8 @@ class Diagnostic:
     hint: str = ""
 
     def format(self) -> str:
-        """`path:line:col: lỗi[CODE]: message (cách sửa: hint) [xem guide#code]` — the shape editors and CI parse."""
+        """`path:line:col: lỗi[CODE]: message (cách sửa: hint) [xem: sitegen help CODE]` — the shape editors and CI
+        parse."""
         where = self.path or "site"
         if self.line:
             where += f":{self.line}"
@@ -103,7 +110,12 @@ class Diagnostic:
         text = f"{where}: {_SEVERITY_VI[self.severity]}[{self.code}]: {self.message}"
         if self.hint:
             text += f" (cách sửa: {self.hint})"
-        return text + f" [xem {GUIDE}#{self.code.lower()}]"
+        return text + f" [{self.reference}]"
+
+    @property
+    def reference(self) -> str:
+        """Where the code is explained: the command that prints its section of the guide."""
+        return "xem: " + HELP.format(code=self.code)
 
 
 class BuildFailed(Exception):

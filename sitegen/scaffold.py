@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import struct
 import unicodedata
 import zlib
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from .config import CONFIG_NAME, SiteConfig, default_theme_dirs
+from .config import CONFIG_NAME, SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, ERROR
 from .content.slugs import slugify
 
@@ -196,10 +195,12 @@ def site_toml() -> str:
     lines += [
         "",
         "# Giá trị tự do cho giao diện: params.tagline, params.address... / Free values for templates",
+        "# Chân trang chỉ hiện địa chỉ và liên hệ khi bạn điền: bỏ dấu # và ghi thông tin thật của cơ quan.",
+        "# The footer shows address and contact only once set here: remove the # and write the real details.",
         "[params]",
         'tagline = "Trang thông tin điện tử"',
-        'address = "Địa chỉ: ..."',
-        'contact = "Điện thoại: ... · Thư điện tử: ..."',
+        '# address = "Địa chỉ: số nhà, đường, phường/xã, tỉnh"',
+        '# contact = "Điện thoại: ... · Thư điện tử: ..."',
         "",
         "# Chuyên mục, theo thứ tự trên thanh menu. slug là tên thư mục trong content/ và trong địa chỉ.",
         "# Categories, in menu order. slug is the folder name under content/ and in URLs.",
@@ -245,23 +246,42 @@ phần đầu (giữa hai dòng `---`) và phần nội dung.
 ]
 
 
+# What a new site's templates/ says: the theme comes from the installed sitegen; a file here overrides one file.
+THEME_README = """\
+# Giao diện của trang / The site's theme
+
+Giao diện mặc định đi kèm sitegen đã cài (xem bằng lệnh `sitegen theme`), nên khi nâng cấp sitegen, trang
+nhận luôn các sửa lỗi của giao diện. Muốn đổi một tệp, chép tệp đó vào trang rồi sửa bản chép:
+
+    sitegen theme copy base.html          # -> templates/base.html
+    sitegen theme copy css/site.css       # -> assets/css/site.css
+
+Tệp cùng tên trong `templates/` hoặc `assets/` của trang thay cho tệp của giao diện mặc định; các tệp khác vẫn
+lấy từ sitegen. Tệp này (README.md) không được đăng lên trang.
+
+The default theme ships with the installed sitegen (list it with `sitegen theme`), so upgrading sitegen brings
+its fixes. To change one file, copy it here with `sitegen theme copy NAME` and edit the copy: a file of the same
+name in the site's `templates/` or `assets/` overrides the theme's; every other file still comes from sitegen.
+"""
+
+
 def new_site(target: Path, now: dt.datetime | None = None) -> list[Path]:
-    """Create a ready-to-serve site in `target` (absent or empty): site.toml, the theme, two sample articles."""
+    """Create a ready-to-serve site in `target` (absent or empty): site.toml, two sample articles, and empty
+    `templates/` and `assets/` for the files it overrides. The theme itself stays in the installed package, so
+    theme fixes reach the site (theme.py copies one file when the site wants to change it)."""
     rel = target.as_posix()  # as the editor typed it
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         _fail("INIT001", rel, f"thư mục {target} đã có nội dung; không ghi đè trang đang có",
               "chọn một thư mục mới hoặc thư mục trống, ví dụ: sitegen init tin-tuc-moi")
-    templates, assets = default_theme_dirs()
     tz = ZoneInfo(SiteConfig.timezone)  # the new site.toml keeps the default time zone
     now = (now or dt.datetime.now(tz)).astimezone(tz)
     created: list[Path] = []
     try:
         target.mkdir(parents=True, exist_ok=True)
         created.append(_write_new(target / CONFIG_NAME, site_toml()))
-        # A copy, not a reference: the site's own templates/ and assets/ are what its designers customise.
-        shutil.copytree(templates, target / "templates")
-        shutil.copytree(assets, target / "assets")
-        created += [target / "templates", target / "assets"]
+        created.append(_write_new(target / "templates" / "README.md", THEME_README))
+        # Every file of assets/ is published, so this folder gets no README; a hidden file keeps it in git.
+        created.append(_write_new(target / "assets" / ".gitkeep", ""))
         slugs = {name: slug for name, slug, _ in _CATEGORIES}
         for category, folder_name, title, hours_ago, summary, body, photo in _SAMPLES:
             folder = target / "content" / slugs[category] / f"{now.year:04d}" / folder_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT, article
+from conftest import ROOT, article, run_cli
 
 from sitegen.diagnostics import CODES, GUIDE, Diagnostic
 
@@ -53,7 +53,7 @@ def test_printed_diagnostic_names_its_section():
     d = Diagnostic("content/thoi-su/bai/index.md", 2, 20, "FM002", "error", "lỗi cú pháp YAML", "đặt trong ngoặc kép")
     line = d.format()
     assert line.startswith("content/thoi-su/bai/index.md:2:20: lỗi[FM002]: ")
-    assert line.endswith(" (cách sửa: đặt trong ngoặc kép) [xem docs/huong-dan-bien-tap.md#fm002]")
+    assert line.endswith(" (cách sửa: đặt trong ngoặc kép) [xem: sitegen help FM002]")
     assert '<a id="fm002"></a>' in GUIDE_TEXT
 
 
@@ -66,10 +66,39 @@ def test_build_errors_on_the_command_line_point_into_the_guide(site):
     assert len(lines) == 2
     for line in lines:
         code = re.search(r"lỗi\[(\w+)\]", line).group(1)
-        anchor = line.rsplit("#", 1)[1].rstrip("]")
-        assert anchor == code.lower() and f'<a id="{anchor}"></a>' in GUIDE_TEXT, line
+        named = re.search(r"\[xem: sitegen help (\w+)\]$", line).group(1)
+        assert named == code and f'<a id="{code.lower()}"></a>' in GUIDE_TEXT, line
 
 
 def test_readme_links_to_the_guide():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/huong-dan-bien-tap.md" in readme
+
+
+def test_sitegen_help_prints_the_section_of_each_code_from_any_folder(tmp_path):
+    # A site made by `sitegen init` has no docs/: the reference each diagnostic prints must work from there.
+    for code, title in CODES.items():
+        result = run_cli("help", code.lower(), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        first, _, rest = result.stdout.partition("\n")
+        assert first == f"#### {code} — {title}"
+        assert "**Cách sửa:**" in rest, code
+        assert f'<a id="' not in result.stdout  # the next section's anchor is not part of this one
+        other = [c for c in CODES if c != code and f"#### {c} —" in result.stdout]
+        assert not other, f"{code}'s help runs into {other}"
+
+
+def test_sitegen_help_unknown_code_suggests_the_nearest_and_exits_2(tmp_path):
+    result = run_cli("help", "FM02", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Không có mục 'FM02' trong hướng dẫn biên tập. Có phải: FM002" in result.stderr
+    assert "Traceback" not in result.stderr
+    listing = run_cli("help", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert all(f"  {code:<10} {title}" in listing.stdout for code, title in CODES.items())
+
+
+def test_sitegen_help_reads_the_section_of_a_guide_topic(tmp_path):
+    result = run_cli("help", "xem-thu", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("## 4. Xem thử trước khi đăng\n")
+    assert "## 5." not in result.stdout

@@ -46,7 +46,7 @@ def _start_build(site: Site) -> subprocess.Popen:
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """The published tree (tree_snapshot leaves out the marker, whose build token differs on every run)."""
-    assert (folder / write.MARKER).is_file(), "public/ without its marker is not a complete build"
+    assert write.output_token(folder) not in ("", write.DIRTY), "public/ without its marker is not a complete build"
     snap = tree_snapshot(folder)
     snap.pop(write.MARKER, None)
     return snap

@@ -25,7 +25,7 @@ from sitegen import config as config_mod
 from sitegen.diagnostics import BuildFailed
 from sitegen.build.lock import LOCK_PATH, site_lock
 from sitegen.build.pipeline import build
-from sitegen.build.write import MARKER
+from sitegen.build.write import output_token
 
 EXAMPLE = ("content", "site.toml", "templates", "assets")  # the example site: everything a build reads
 ARTICLE = "content/thoi-su/2024/them-ba-xa-dat-chuan-nong-thon-moi/index.md"
@@ -89,9 +89,9 @@ def clean_build(site: Site, out: Path) -> dict[str, bytes]:
 
 def assert_published_like_clean(site: Site, tmp_path: Path) -> dict[str, bytes]:
     public = site.public
-    assert (public / MARKER).is_file() and (public / "index.html").is_file()
+    assert output_token(public) and (public / "index.html").is_file()
     odd = [p.relative_to(public).as_posix() for p in public.rglob("*")
-           if p.name.endswith(".tmp") or (p.name.startswith(".") and p.name != MARKER)]
+           if p.name.endswith(".tmp") or p.name.startswith(".")]
     assert not odd, f"temporary or hidden files published: {odd}"
     assert not leftovers(site.root), leftovers(site.root)
     published = tree_snapshot(public)
@@ -189,7 +189,7 @@ def test_a_build_that_cannot_get_the_lock_fails_and_touches_nothing(tmp_path, ph
     lines = result.stderr.splitlines()
     failure = [l for l in lines if "lỗi[LOCK001]" in l]
     assert len(failure) == 1 and failure[0].startswith(f"{LOCK_PATH}: lỗi[LOCK001]: "), result.stderr
-    assert f"PID {os.getpid()}" in failure[0] and "#lock001]" in failure[0]
+    assert f"PID {os.getpid()}" in failure[0] and failure[0].endswith("[xem: sitegen help LOCK001]")
     assert "Dựng trang thất bại: 1 lỗi. Thư mục xuất cũ được giữ nguyên." in result.stderr
     assert any(l.startswith(WAITING) and "chờ tối đa 1 giây" in l for l in lines), result.stderr
     assert waited >= 1

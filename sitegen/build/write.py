@@ -24,7 +24,13 @@ from typing import Mapping
 from ..diagnostics import BuildFailed, Diagnostic, ERROR
 from ..structure.routes import safe_relative
 
-MARKER = ".sitegen-output"  # proves a folder is ours to replace; holds the token of the build that made it
+# What proves a folder is ours to replace, holding the token of the build that made it: an extended attribute of
+# the folder itself, which travels with it through the atomic swap (a rename keeps the inode) and is not a file,
+# so `rsync -a` and object-store syncs do not publish it, and a folder deleted and made again by someone else has
+# none. Where the filesystem or the system has no user attributes (macOS, Windows, old tmpfs), a file inside the
+# folder does the same job, as it did before: MARKER, which is then published with the site.
+ATTRIBUTE = "user.sitegen.output"
+MARKER = ".sitegen-output"
 DIRTY = "dirty"
 
 
@@ -64,7 +70,7 @@ class Staging:
             self.previous = {}
         self._empty = self.previous == {} and not any(self.dir.iterdir())  # links need no temporary name
         # Until publish() the spare is in an unknown state: a killed build must not trust it next time.
-        (self.dir / MARKER).write_text(f"sitegen {DIRTY}\n", encoding="utf-8")
+        _mark(self.dir, DIRTY)
         self.token = uuid.uuid4().hex
         self.manifest: dict[str, str] = {}
         # Strings, not Paths, on the per-file path: a first build after a cold one links 10 000s of files.
@@ -160,7 +166,7 @@ class Staging:
     def publish(self) -> dict[str, dict[str, str]]:
         """Drop files this build does not produce, then swap the spare in. Returns the manifests to remember."""
         self._remove_extras()
-        (self.dir / MARKER).write_text(f"sitegen {self.token}\n", encoding="utf-8")
+        _mark(self.dir, self.token)
         if self.output.exists():
             if not _exchange(self.dir, self.output):
                 old = self.output.parent / f".{self.output.name}.old-{self.token[:8]}"
@@ -203,9 +209,26 @@ class Staging:
 def output_token(output: Path) -> str:
     """The token of the build that made `output` (written by Staging), or '' if there is none."""
     try:
+        return os.getxattr(output, ATTRIBUTE).decode("ascii")
+    except (AttributeError, OSError, UnicodeDecodeError):  # no attribute, or none on this system: the file
+        pass
+    try:
         return (output / MARKER).read_text(encoding="utf-8").split()[1]
     except (OSError, IndexError):
         return ""
+
+
+def _mark(folder: Path, token: str) -> None:
+    """Record in `folder` the token of the build it holds (DIRTY while being updated); see ATTRIBUTE."""
+    try:
+        os.setxattr(folder, ATTRIBUTE, token.encode("ascii"))
+    except (AttributeError, OSError):  # no user attributes here: the marker file, published with the site
+        (folder / MARKER).write_text(f"sitegen {token}\n", encoding="utf-8")
+        return
+    try:  # a marker file left by an earlier sitegen: the attribute replaces it, so it is no longer published
+        os.unlink(folder / MARKER)
+    except FileNotFoundError:
+        pass
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -245,7 +268,7 @@ def _check_replaceable(output: Path) -> None:
     """Never replace a folder sitegen did not make: it may hold someone's work."""
     if output.is_symlink() or (output.exists() and not output.is_dir()):
         _fail(output, "đường dẫn xuất không phải thư mục")
-    if output.is_dir() and any(output.iterdir()) and not (output / MARKER).is_file():
+    if output.is_dir() and any(output.iterdir()) and not output_token(output):
         _fail(output, "thư mục xuất đã có tệp không do sitegen tạo; sitegen sẽ không ghi đè lên nó")
 
 

@@ -26,7 +26,7 @@ from livereload.watcher import Watcher as LivereloadWatcher
 from tornado import escape, ioloop, routing, web
 from tornado.httpserver import HTTPServer
 
-from .. import config as config_mod
+from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build
@@ -53,7 +53,7 @@ class Preview:
     missed: bool = False  # a rebuild gave up before reading anything: the files it was told of are news still
     shown: Path | None = None  # the folder served: `output`, or until the first build, what an earlier run left
     catching_up: bool = False  # serving that earlier output while the first build runs (the banner says so)
-    partial: bool = False  # the last build published, holding back the articles its errors name
+    held: bool = False  # the last rebuild succeeded, but `errors` held some articles back
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
@@ -74,7 +74,8 @@ class Preview:
                     first = self.warm.templates is None
                     result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
             except BuildFailed as failed:
-                self.errors, self.partial = [d for d in failed.diagnostics if d.severity == "error"], False
+                self.errors = [d for d in failed.diagnostics if d.severity == "error"]
+                self.held = False
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
                 for d in self.errors[:20]:
                     self.log("  " + d.format())
@@ -86,13 +87,16 @@ class Preview:
                 self.log(f"Lỗi không mong đợi khi dựng lại: {exc!r}")
                 self.catching_up = False
                 return False
-            # Articles held back by their own errors (build/hold.py): the rest is new, their errors stay in view.
+            # Articles held back by errors of their own (build/hold.py): everything else was rebuilt, but their
+            # author must still see what is wrong, in the same box.
             self.errors = [d for d in result.diagnostics if d.severity == "error"]
-            self.partial = bool(self.errors)
+            self.held = bool(self.errors)
             self.shown, self.catching_up = self.output, False
             ms = (time.perf_counter() - started) * 1000
             self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
                      f"{result.pages} trang, {result.articles} bài.")
+            for d in self.errors[:20]:
+                self.log("  " + d.format())
             return True
 
     def resume(self, earlier: Iterable[Path]) -> None:
@@ -103,6 +107,9 @@ class Preview:
 
     def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve files of the preview folder; never anything outside it."""
+        path = unquote(environ.get("PATH_INFO", "/"))
+        if path.rstrip("/") == guide.PREVIEW_PATH.rstrip("/"):  # the error box's links lead here, even before
+            return _guide_page(start_response)                  # a first build has succeeded
         shown = self.shown
         if shown is None:
             body = self.decorate(WAITING_PAGE)
@@ -110,7 +117,6 @@ class Preview:
                                                        ("Cache-Control", "no-store"), ("Retry-After", "2"),
                                                        ("Content-Length", str(len(body)))])
             return [body]
-        path = unquote(environ.get("PATH_INFO", "/"))
         if path.startswith(self.base_path):
             path = path[len(self.base_path):]
         elif self.base_path != "/" and path in ("", "/"):
@@ -154,16 +160,37 @@ class Preview:
             return _after_body(body, CATCHING_UP)
         if not self.errors:
             return body
-        items = "".join(f"<li><code>{html.escape(d.format())}</code></li>" for d in self.errors[:50])
+        items = "".join(f"<li>{_linked(d)}</li>" for d in self.errors[:50])
         overlay = (
             '<div id="sitegen-error" role="alert" style="position:fixed;inset:0 0 auto 0;z-index:2147483647;'
             "max-height:70vh;overflow:auto;background:#fff4f4;color:#600;border-bottom:4px solid #b3121b;"
             'padding:1rem 1.25rem;font:15px/1.5 system-ui,sans-serif;box-shadow:0 4px 16px rgba(0,0,0,.3)">'
-            f'<strong style="font-size:17px">{HEADLINE_PARTIAL if self.partial else HEADLINE_FAILED}</strong>'
+            f'<strong style="font-size:17px">{HELD_TITLE if self.held else FAILED_TITLE}</strong>'
             f'<ul style="margin:.5rem 0 0;padding-left:1.2rem">{items}</ul>'
             '<p style="margin:.5rem 0 0">Sửa lỗi và lưu tệp: trang sẽ tự tải lại.</p></div>'
         ).encode("utf-8")
         return _after_body(body, overlay)
+
+
+def _linked(d: Diagnostic) -> str:
+    """One diagnostic as the terminal prints it, its `[xem: sitegen help CODE]` a link to that section of the
+    guide the preview serves (a site made by `sitegen init` has no docs/ folder to open)."""
+    line, reference = d.format(), f" [{d.reference}]"
+    if line.endswith(reference):
+        line = line[:-len(reference)]
+    href = f"{guide.PREVIEW_PATH}#{d.code.lower()}"
+    return (f'<code>{html.escape(line)}</code> <a href="{html.escape(href)}" target="_blank" rel="noopener" '
+            f'style="color:#600">[{html.escape(d.reference)}]</a>')
+
+
+def _guide_page(start_response: Callable) -> Iterable[bytes]:
+    try:
+        body, status = guide.as_html(), "200 OK"
+    except OSError:  # a broken install; the terminal's `sitegen help` says the same
+        body, status = "<!DOCTYPE html><title>Hướng dẫn</title><p>Không tìm thấy hướng dẫn biên tập.</p>".encode(), "404 Not Found"
+    start_response(status, [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _after_body(body: bytes, insert: bytes) -> bytes:
@@ -173,9 +200,8 @@ def _after_body(body: bytes, insert: bytes) -> bytes:
     return body[:end] + insert + body[end:]
 
 
-HEADLINE_FAILED = "Bản dựng mới bị lỗi: trang đang hiện nội dung cũ."
-HEADLINE_PARTIAL = ("Có bài bị giữ lại vì lỗi (bài mới chưa hiện, bài vừa sửa hiện bản trước): "
-                    "các bài khác đã cập nhật.")
+FAILED_TITLE = "Bản dựng mới bị lỗi: trang đang hiện nội dung cũ."
+HELD_TITLE = "Có bài bị lỗi: bài đó chưa được cập nhật (bài mới thì chưa hiện); các bài khác đã cập nhật."
 CATCHING_UP = (
     '<div id="sitegen-catching-up" role="status" style="position:fixed;inset:auto 0 0 0;z-index:2147483647;'
     'background:#fff8d6;color:#4d3b00;border-top:2px solid #d9a800;padding:.4rem 1rem;'
@@ -278,7 +304,11 @@ def _printable(value: str | None) -> str:
 
 class _GuardedServer(Server):
     """livereload's server with its application built here: the same handlers (but no /forcereload, which any
-    page could call), behind the guard."""
+    page could call), behind the guard, on sockets already bound."""
+
+    def __init__(self, sockets: list, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sockets = sockets
 
     def application(self, port, host, liveport=None, debug=None, live_css=True):
         LiveReloadHandler.watcher = self.watcher
@@ -296,15 +326,55 @@ class _GuardedServer(Server):
         Injector.script = script
         app = web.Application(handlers=[(r"/livereload", LiveReloadHandler), (r"/livereload.js", LiveReloadJSHandler),
                                         *self.get_web_handlers(script)], debug=False, transforms=[Injector])
-        HTTPServer(_Guard(app, host, port)).listen(port, address=host)
+        # The sockets were bound by `serve` before it printed the address (see _bind): listen() here would fail
+        # only after livereload had announced a working-looking address.
+        HTTPServer(_Guard(app, host, port)).add_sockets(self.sockets)
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | None = None) -> int:
+DEFAULT_PORT = 8000
+PORTS_TRIED = 20  # without --port, the next free one of 8000..8019 (another preview, another program)
+
+
+class PortBusy(Exception):
+    """The port given could not be opened; `message` says which and why, in Vietnamese."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _bind(host: str, port: int | None, log: Callable[[str], None], first: int = DEFAULT_PORT) -> tuple[list, int]:
+    """Bind the preview's sockets before anything is announced. `port` None: `first`, or the next free one
+    (said so); a port the user chose is that port or a clear error."""
+    import errno
+
+    from tornado.netutil import bind_sockets
+
+    candidates = [port] if port is not None else range(first, first + PORTS_TRIED)
+    for candidate in candidates:
+        try:
+            sockets = bind_sockets(candidate, address=host)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and port is None:
+                continue
+            if exc.errno == errno.EADDRINUSE:
+                raise PortBusy(f"cổng {candidate} đang có chương trình khác dùng (có thể là một bản xem thử khác "
+                               f"đang chạy)") from None
+            raise PortBusy(f"không mở được {host}:{candidate}: {exc.strerror or exc}") from None
+        if candidate != (port or first):
+            log(f"Cổng {first} đang bận: dùng cổng {candidate}.")
+        return sockets, candidate
+    raise PortBusy(f"các cổng {first} đến {first + PORTS_TRIED - 1} đều đang bận")
+
+
+def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
     """Serve at once (what an earlier run left, or a waiting page), build in the background, then watch and
-    rebuild until Ctrl-C."""
+    rebuild until Ctrl-C. `port` None: 8000 or the next free port. Raises PortBusy before doing anything else
+    when the port cannot be opened."""
     root = root.resolve()
-    output = (output or root / ".sitegen" / "preview").resolve()
     log = lambda s: print(s, flush=True)  # noqa: E731
+    sockets, port = _bind(host, port, log)
+    output = (output or root / ".sitegen" / "preview").resolve()
     preview = Preview(root, output, log=log)
     cfg = None
     try:
@@ -327,7 +397,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | 
     worker = threading.Thread(target=rebuild_on_change, args=(changes, watcher, preview, reloader.built, log),
                               name="sitegen-rebuild", daemon=True)
     worker.start()
-    server = _GuardedServer(app=preview.wsgi, watcher=reloader)
+    server = _GuardedServer(sockets, app=preview.wsgi, watcher=reloader)
     if preview.shown is not None:
         log(f"Đang phục vụ bản xem trước lần trước ({preview.shown.name}/) trong khi dựng lại.")
     log(f"Xem thử tại {guard.address(host, port)}{preview.base_path}  (Ctrl-C để dừng)")
@@ -337,4 +407,47 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, output: Path | 
         changes.stop()
         watcher.stop()
         print("Đã dừng xem thử.", flush=True)
+    return 0
+
+
+def serve_public(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
+    """Serve the built site (public/, or `output`) as the host will: under the path of base_url, nothing outside
+    it, the site's 404.html for what is missing, no drafts, no rebuilds, no reload script. A local check that
+    works for any base_url (`python3 -m http.server -d public` serves /, so a site under /tin-tuc/ breaks there).
+    Raises PortBusy before anything else when the port cannot be opened."""
+    from tornado.wsgi import WSGIContainer
+
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    cfg = config_mod.load(root, output)
+    sockets, port = _bind(host, port, log)
+    site = Preview(cfg.root, cfg.output_dir, log=log, base_path=cfg.base_path, shown=cfg.output_dir)
+
+    def published(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = unquote(environ.get("PATH_INFO", "/"))
+        if path in ("", "/") and site.base_path != "/":
+            start_response("302 Found", [("Location", site.base_path)])
+            return [b""]
+        if path.startswith(site.base_path) and not path.startswith(guide.PREVIEW_PATH):
+            return site.wsgi(environ, start_response)
+        try:  # outside the site's path: what the host answers, the site's own 404 page
+            body = (cfg.output_dir / "404.html").read_bytes()
+        except OSError:
+            body = b"404"
+        start_response("404 Not Found", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                                         ("Content-Length", str(len(body)))])
+        return [body]
+
+    container = WSGIContainer(published)
+    app = web.Application([(r".*", web.FallbackHandler, {"fallback": container})])
+    HTTPServer(_Guard(app, host, port)).add_sockets(sockets)
+    if not (cfg.output_dir / "index.html").is_file():
+        log(f"Chú ý: {cfg.output_dir} chưa có trang nào; chạy sitegen build trước.")
+    log(f"Phục vụ bản đã dựng {cfg.output_dir} (không dựng lại, không có bài nháp) tại "
+        f"{guard.address(host, port)}{cfg.base_path}  (Ctrl-C để dừng)")
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Đã dừng.", flush=True)
     return 0
