@@ -60,7 +60,7 @@ def test_a_new_article_with_a_missing_photo_is_held_back_and_everything_else_pub
     assert lines(result.stderr, "IMG001")[0].startswith(f"{NEW}:8: lỗi[IMG001]: không tìm thấy ảnh 'chua-chep.jpg'")
     assert lines(result.stderr, "HOLD001") == [
         f"{NEW}: cảnh báo[HOLD001]: bài chưa được xuất bản vì có 1 lỗi (cách sửa: sửa các lỗi của tệp này "
-        "(liệt kê ở trên)) [xem docs/huong-dan-bien-tap.md#hold001]"]
+        "(liệt kê ở trên)) [xem: sitegen help HOLD001]"]
     assert result.stderr.rstrip().endswith(f"Giữ lại 1 bài có lỗi (các bài khác vẫn được xuất bản): {NEW}.")
     assert not (portal.public / "thoi-su/moi").exists()
     assert (portal.public / "kinh-te/them/index.html").is_file()  # the other new article is out
