@@ -122,6 +122,22 @@ def test_a_broken_draft_never_stops_a_build_and_check_tells_its_author(portal, d
     assert strict.returncode == 1
 
 
+def test_a_drafts_body_is_validated_for_its_author_and_only_a_line_in_the_build_log(portal):
+    portal.write(DRAFT, article("Bản nháp", date="2024-03-05 08:00", draft="true",
+                                body="![Ảnh](chua-co.jpg)\n\nXem [bài](../khong-co/index.md)."))
+    check = portal.cli("check")
+    assert check.returncode == 0, check.stderr
+    found = sorted(ln.split(": ")[1].split("[")[1].split("]")[0] for ln in check.stderr.splitlines()
+                   if ln.startswith(DRAFT + ":") and ": lỗi[" in ln)
+    assert found == ["IMG001", "LINK001"], check.stderr
+    assert "khi bản nháp được đăng: " in check.stderr
+    build = portal.cli("build")
+    assert build.returncode == 0, build.stderr
+    assert [ln.split(": ")[0] for ln in build.stderr.splitlines() if "]: " in ln] == [DRAFT]  # HOLD002 alone
+    assert "bản nháp có 2 lỗi" in build.stderr
+    assert portal.cli("build", "--strict").returncode == 0  # CI's strict build does not fail on a draft's body
+
+
 def test_a_template_error_still_publishes_nothing(portal):
     before = tree_snapshot(portal.public)
     portal.write(NEW, article("Bài mới", date="2024-03-03 08:00"))

@@ -140,8 +140,11 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             if not holding.take(found.diagnostics):
                 break
         site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
+        # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
         ahead, when = ([], {}) if drafts else _ahead(holding.values(), ready, config, cache, warm, scanned, moment,
-                                                     strict, jobs)
+                                                     strict, jobs, with_drafts=not (publish and strict))
+        if publish:  # a draft's warnings are for its author (check), not for the build log
+            ahead = [d for d in ahead if d.severity == "error" or d.path in when]
         holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
         report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
         entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
@@ -253,33 +256,41 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
 
 
 def _ahead(values: list, ready: _Ready, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan,
-           moment: dt.datetime, strict: bool, jobs: int) -> tuple[list[Diagnostic], dict[str, str]]:
-    """Validate the scheduled articles now, each as the site will be when it falls due: its address, photos and
-    links (a link to an article due later than itself is broken at its time). Returns their findings (messages
-    saying when) and each one's publishing time as the guide writes it. Remembered while neither the site of
-    today (`ready.link_base`) nor the scheduled articles change."""
-    due = sorted((c.article for c in values if c.article is not None and not c.article.draft
-                  and c.article.date > moment and not (c.article.expires and c.article.expires <= c.article.date)),
-                 key=lambda a: (a.date, a.source))
-    if not due:
+           moment: dt.datetime, strict: bool, jobs: int, with_drafts: bool) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
+    site would be if published now: address, photos and links (a link to an article due later than itself is
+    broken at its time). Returns their findings (messages saying when) and each scheduled article's publishing
+    time as the guide writes it. Remembered while neither today's site (`ready.link_base`) nor they change."""
+    def due(a: model.Article) -> dt.datetime:
+        return a.date if a.date > moment else moment
+
+    pending = sorted((c.article for c in values if c.article is not None
+                      and ((c.article.draft and with_drafts) or (not c.article.draft and c.article.date > moment))
+                      and not (c.article.expires and c.article.expires <= due(c.article))),
+                     key=lambda a: (due(a), a.source))
+    if not pending:
         return [], {}
     from ..content.schedule import when_vi
 
-    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in due))))
+    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in pending))))
     remembered = cache.get_many("meta", ["ahead"]).get("ahead")
-    when = {a.source: when_vi(a.date, config) for a in due}
+    when = {a.source: when_vi(a.date, config) for a in pending if not a.draft}
     if remembered is not None and remembered[0] == key:
         return list(remembered[1]), when
     ids = {a.source: b.ids for a, b in zip(ready.site.articles, ready.bodies or ())}
     published = list(ready.photos.published)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
-    for moment_due in sorted({a.date for a in due}):
+    for moment_due in sorted({due(a) for a in pending}):
         local = Reporter(strict=strict)
-        site = model.assemble(values, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
+        drafts = {a.source for a in pending if a.draft and due(a) == moment_due}  # as if published then
+        then = [replace(c, article=replace(c.article, draft=False)) if c.article is not None
+                and c.article.source in drafts else c for c in values]
+        site = model.assemble(then, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
         pages = routes.plan(site, local)
         url_of = {p.data["index"]: p.url for p in pages if p.kind == "article"}
-        mine = [(i, a) for i, a in enumerate(site.articles) if a.date == moment_due and a.source in when]
+        mine = [(i, a) for i, a in enumerate(site.articles)
+                if a.source in drafts or (a.date == moment_due and a.source in when)]
         mine_urls = [url_of.get(i, "") for i, _ in mine]
         plan = photos.plan(tuple(a for _, a in mine), mine_urls, config, local)
         plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
@@ -293,7 +304,8 @@ def _ahead(values: list, ready: _Ready, config: SiteConfig, cache: Cache, warm: 
         sources = {a.source for _, a in mine}
         for d in local.diagnostics:
             if d.path in sources:
-                found.append(replace(d, message=f"khi bài lên trang ({when[d.path]}): {d.message}"))
+                then_text = "khi bản nháp được đăng" if d.path in drafts else f"khi bài lên trang ({when[d.path]})"
+                found.append(replace(d, message=f"{then_text}: {d.message}"))
     cache.put_many("meta", {"ahead": (key, tuple(found))})
     return found, when
 
