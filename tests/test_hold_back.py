@@ -216,3 +216,25 @@ def test_a_link_to_an_article_due_later_is_broken_at_its_time_and_the_other_way_
     ready = json.loads(portal.cli("schedule", "--json").stdout)["events"]
     assert [(e["source"], e["ready"], e["warnings"]) for e in ready] == [
         ("content/thoi-su/som/index.md", True, ["LINK003"]), ("content/thoi-su/muon/index.md", True, [])]
+
+
+# --- issue 17, item 7: a clock set backwards ----------------------------------------------------------------------
+
+def test_a_clock_set_backwards_stops_the_build_instead_of_unpublishing(portal):
+    """The last build's time is remembered; here it is moved 31 years ahead, which is what the next build sees when
+    the machine's clock falls back 31 years (a dead clock battery)."""
+    from sitegen import config as config_mod
+    from sitegen.build.cache import Cache
+
+    cfg = config_mod.load(portal.root)
+    cache = Cache(portal.root / ".sitegen" / "cache", cfg.fingerprint)
+    last = cache.get_many("meta", ["clock"])["clock"]
+    cache.put_many("meta", {"clock": last.replace(year=last.year + 31)})
+    cache.close()
+    before = tree_snapshot(portal.public)
+    portal.write(NEW, article("Bài mới", date="2024-03-03 08:00"))
+    result = portal.cli("build")
+    assert result.returncode == 1, result.stderr
+    line = lines(result.stderr, "CLOCK001")[0]
+    assert line.startswith("site: lỗi[CLOCK001]: đồng hồ của máy đang chỉ ") and "sớm hơn lần dựng trước" in line
+    assert tree_snapshot(portal.public) == before  # nothing unpublished

@@ -104,6 +104,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
         read_inputs = scanned.key if ask_inputs else ""
         last = cache.get_many("meta", ["outcome"]).get("outcome") if ask_inputs else None
         moment = now or dt.datetime.now(config.tz)
+        if now is None and publish and folder is not None:
+            _check_clock(cache, moment, config)
         token = output_token(config.output_dir)
         if ask_inputs and inputs.unchanged(last, read_inputs, token, moment):
             report.extend(last.diagnostics)
@@ -202,6 +204,8 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             cache.put_many("plan", plan.rows(ready.packed_index, pages), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
                       len(site.articles), files, entry_keys, report.diagnostics, editable=not holding.held)
+        if now is None:
+            cache.put_many("meta", {"clock": moment})  # see _check_clock
         clock.lap("cache")
         return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
                            photo_plan.processed, search=searched.describe() if searched else "",
@@ -432,6 +436,24 @@ def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_in
         remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),
                                                moment)
     cache.put_many("meta", remembered)
+
+
+# How far the clock may step back between two builds (NTP corrections, a VM resumed) before the build refuses.
+CLOCK_SLACK = dt.timedelta(minutes=10)
+
+
+def _check_clock(cache: Cache, moment: dt.datetime, config: SiteConfig) -> None:
+    """A clock set backwards would unpublish every article dated after it, silently (at -31 years: "0 bài"). The
+    last build's time is known: a clock well before it stops the build, and says why."""
+    last = cache.get_many("meta", ["clock"]).get("clock")
+    if isinstance(last, dt.datetime) and moment < last - CLOCK_SLACK:
+        shown = "%d/%m/%Y %H:%M"
+        raise BuildFailed([Diagnostic(
+            "", 0, 0, "CLOCK001", "error",
+            f"đồng hồ của máy đang chỉ {moment.astimezone(config.tz).strftime(shown)}, sớm hơn lần dựng trước "
+            f"({last.astimezone(config.tz).strftime(shown)}): dựng lúc này sẽ gỡ mọi bài đăng sau giờ đó",
+            "chỉnh lại giờ của máy (timedatectl, NTP) rồi dựng lại; nếu giờ của lần dựng trước mới là giờ sai, "
+            "xóa thư mục .sitegen/cache")])
 
 
 @contextmanager
