@@ -487,3 +487,55 @@ def test_the_fast_file_check_finds_exactly_what_the_full_pattern_finds(text):
     expected = chars.FORBIDDEN.search(text)
     for found in (chars.first_forbidden_in_file(text.encode("utf-8"), text), chars.first_forbidden(text)):
         assert (found and (found.start(), found.group())) == (expected and (expected.start(), expected.group()))
+
+
+# --- item 2: aliases onto other outputs, server configuration names, and file/folder switches ----------------------
+
+def _aliased(site: Site, aliases: str, name: str = "a", date: str = "2024-03-01 10:00") -> None:
+    site.write(f"content/thoi-su/{name}/index.md", f'---\ntitle: "Bài {name}"\ndate: "{date}"\naliases: {aliases}\n---\nx\n')
+
+
+@pytest.mark.parametrize("alias,code", [
+    ("/assets/js/widgets.js/", "ROUTE005"),  # the theme's script would have become a folder
+    ("/pagefind/pagefind.js", "ROUTE005"),
+    ("/.htaccess", "ROUTE005"), ("/web.config", "ROUTE005"), ("/.user.ini", "ROUTE005"),
+    ("/cu/.well-known/x.html", "ROUTE005"), ("/robots.txt", "ROUTE005"),
+    ("/sitemap.xml", "ROUTE005"), ("/feed.xml", "ROUTE001"), ("/thoi-su/", "ROUTE001"),
+])
+def test_an_alias_cannot_take_another_output_or_a_server_configuration_name(built, alias, code):
+    site, _ = built
+    _aliased(site, f'["{alias}"]')
+    result, _ = cli(site)
+    line = refused(result, code)[0]
+    assert line.startswith("content/thoi-su/a/index.md: lỗi[") and alias.strip("/") in line, line
+    assert not (site.public / "thoi-su/a").exists()  # held back; the rest of the site is published
+    widgets = site.public / "assets/js/widgets.js"
+    assert widgets.is_file() and b"<html" not in widgets.read_bytes()[:200].lower()
+    ET.parse(site.public / "sitemap.xml")
+    ET.parse(site.public / "feed.xml")
+    for name in (".htaccess", "web.config", ".user.ini", "cu"):
+        assert not (site.public / name).exists()
+    assert b"<html" not in (site.public / "robots.txt").read_bytes().lower()  # the site's own, not a redirect
+    assert cli(site)[0].returncode == 3  # and the next build says the same, instead of failing for ever
+
+
+def test_an_alias_switching_between_file_and_folder_form_builds_every_time(built):
+    site, _ = built
+    for n, alias in enumerate(["/tin-cu/bai.html", "/tin-cu/bai.html/", "/tin-cu/bai.html", "/tin-cu/bai.html/",
+                               "/tin-cu/", "/tin-cu/bai.html"]):
+        _aliased(site, f'["{alias}"]')
+        time.sleep(0.06)
+        result, _ = cli(site)
+        assert result.returncode == 0, (n, alias, result.stderr)
+        page = site.public / alias.strip("/") / ("index.html" if alias.endswith("/") else "")
+        assert page.is_file() and "thoi-su/a/" in page.read_text(encoding="utf-8"), (n, alias)
+
+
+def test_one_build_cannot_make_one_name_a_file_and_a_folder(built):
+    site, _ = built
+    _aliased(site, '["/tin-cu/x.html"]', "a", "2024-03-01 10:00")
+    _aliased(site, '["/tin-cu/x.html/"]', "b", "2024-03-02 10:00")
+    result, _ = cli(site)
+    line = refused(result, "ROUTE001")[0]
+    assert "vừa là tệp vừa là thư mục" in line, line
+    assert (site.public / "tin-cu/x.html").exists()

@@ -119,9 +119,32 @@ class Staging:
             raise ValueError(f"{rel!r} leaves the output folder")
         parent, _, name = f"{self._spare}/{rel}".rpartition("/")
         if parent not in self._made:
-            os.makedirs(parent, exist_ok=True)
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                self._unblock(parent)  # a file where this build needs a folder
+                os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
         return f"{parent}/{name}", f"{parent}/.{name}{self._tmp}"
+
+    def _unblock(self, folder: str) -> None:
+        """Remove the file an earlier build left in the spare tree where `folder` (or one of its parents) must
+        now be: an alias that switched between '/a.html' and '/a.html/', say. The spare is this build's to
+        rewrite, and the live tree is not touched."""
+        path = self._spare
+        for part in folder[len(self._spare) + 1:].split("/"):
+            path = f"{path}/{part}"
+            if os.path.lexists(path) and not os.path.isdir(path):
+                os.unlink(path)
+                return
+
+    def _swap(self, tmp: str, target: str) -> None:
+        """os.replace(tmp, target), removing first a folder an earlier build left where a file must now be."""
+        try:
+            os.replace(tmp, target)
+        except IsADirectoryError:
+            shutil.rmtree(target)
+            os.replace(tmp, target)
 
     def _replace_with_link(self, src: Path | str, rel: str) -> None:
         target, tmp = self._target(rel)
@@ -132,14 +155,14 @@ class Staging:
             except FileExistsError:
                 pass
         os.link(src, tmp)
-        os.replace(tmp, target)
+        self._swap(tmp, target)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write one file of the spare tree by rename, so the twin tree sharing the old inode is untouched."""
         target, tmp = self._target(rel)
         with open(tmp, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, target)
+        self._swap(tmp, target)
         self.stats.written += 1
 
     def copy_file(self, src: Path, rel: str, link: bool = False) -> None:
@@ -160,7 +183,7 @@ class Staging:
                 pass
         target, tmp = self._target(rel)
         shutil.copy2(src, tmp)
-        os.replace(tmp, target)
+        self._swap(tmp, target)
         self.stats.copied += 1
 
     def publish(self) -> dict[str, dict[str, str]]:

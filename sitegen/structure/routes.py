@@ -135,6 +135,12 @@ def _aliases(site: Site, pages: list[Page]) -> list[Page]:
     return out
 
 
+# Outputs no article's alias may take: folders the build fills with other files (the theme's assets, the search
+# index, the preview's own pages), and names web servers read as their configuration or keep private.
+_RESERVED_DIRS = ("assets", "pagefind", "_sitegen")
+_SERVER_NAMES = {"web.config", "robots.txt", "favicon.ico"}
+
+
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
     owners: dict[str, Page] = {}
     kept = []
@@ -144,21 +150,67 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
             report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, 0,
                          f"địa chỉ '{page.url}' không hợp lệ hoặc ra ngoài thư mục xuất", "sửa slug hoặc aliases")
             continue
+        if page.kind == "alias" and _reserved(page.path):
+            report.error("ROUTE005", _owner(page, site), 0,
+                         f"địa chỉ cũ '/{page.url}' trùng với tệp của giao diện, chỉ mục tìm kiếm hoặc tệp cấu hình "
+                         "của máy chủ web", "bỏ địa chỉ này khỏi aliases (chỉ ghi địa chỉ cũ của chính bài)")
+            continue
         key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
         first = owners.get(key)
         if first is not None:
-            # Between two articles the older one keeps the address (articles come newest first): it is the one
-            # readers already know, and the error (which holds an article back) falls on the newcomer.
-            if "index" in first.data and "index" in page.data and page.data["index"] > first.data["index"]:
+            # The site's own pages (home, listings, feeds, sitemap) always keep their address; between two
+            # articles the older one does (articles come newest first): it is the one readers already know, and
+            # the error (which holds an article back) falls on the newcomer.
+            if "index" in first.data and ("index" not in page.data or page.data["index"] > first.data["index"]):
                 kept[kept.index(first)] = owners[key] = page
                 first, page = page, first
             a, b = _owner(first, site), _owner(page, site)
-            report.error("ROUTE001", b, 0, f"địa chỉ /{page.url} trùng với trang của {a}",
+            report.error("ROUTE001", b, 0,
+                         f"địa chỉ /{page.url} trùng với trang của {a}",
                          "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
             continue
         owners[key] = page
         kept.append(page)
-    return kept
+    return _no_file_over_folder(kept, site, report)
+
+
+def _no_file_over_folder(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
+    """A file and a folder cannot share a name ('/tin-cu/bai.html' as a page and as the folder of
+    '/tin-cu/bai.html/'). The article's page loses, with an error; the site's own pages always keep theirs."""
+    folders: set[str] = set()
+    for page in pages:
+        path = page.path.casefold()
+        cut = path.find("/")
+        while cut != -1:
+            folders.add(path[:cut])
+            cut = path.find("/", cut + 1)
+    clashes = [p for p in pages if p.path.casefold() in folders]
+    if not clashes:
+        return pages
+    losers: set[int] = set()
+
+    def refuse(loser: Page, other: Page) -> None:
+        losers.add(id(loser))
+        report.error("ROUTE001", _owner(loser, site), 0,
+                     f"địa chỉ /{loser.url} vừa là tệp vừa là thư mục của /{other.url} ({_owner(other, site)})",
+                     "đổi hoặc bỏ một trong hai địa chỉ (trong aliases, '/a.html' và '/a.html/' là hai dạng khác nhau)")
+
+    for page in clashes:  # rare: the walk over every page below happens only for a clash
+        prefix = page.path.casefold() + "/"
+        inside = [q for q in pages if q.path.casefold().startswith(prefix)]
+        if "index" in page.data or all("index" not in q.data for q in inside):
+            refuse(page, inside[0])
+        else:
+            for q in inside:
+                if "index" in q.data:
+                    refuse(q, page)
+    return [p for p in pages if id(p) not in losers]
+
+
+def _reserved(path: str) -> bool:
+    parts = path.split("/")
+    return parts[0] in _RESERVED_DIRS or any(p.startswith(".") for p in parts) or parts[-1].casefold() in _SERVER_NAMES \
+        or path.casefold() == "sitemap.xml"  # made after the other pages, from them
 
 
 def _owner(page: Page, site: Site) -> str:
