@@ -88,6 +88,27 @@ def test_drafts_shown_and_marked_in_preview_only(server):
     assert not (site.public / "thoi-su/nhap").exists()
 
 
+def test_the_preview_never_reports_to_the_production_collector(site):
+    """With stats_url set, preview pages must not send an editor's views, votes and test comments to the real
+    collector (issue 17, item 11): the preview's pages name no collector; the built site does."""
+    site.write("site.toml", 'search = false\nstats_url = "https://thongke.example.vn/"\n')
+    site.write(ARTICLE, article("Hội nghị đầu năm"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(base), what="server start")
+        status, body = fetch(base + "/thoi-su/hoi-nghi/")
+        assert status == 200 and "data-article-id" in body
+        assert "thongke.example.vn" not in body
+    finally:
+        interrupt(proc)
+    assert site.cli("build").returncode == 0
+    assert 'data-stats-url="https://thongke.example.vn/"' in (site.public / "thoi-su/hoi-nghi/index.html").read_text()
+
+
 def test_paths_outside_preview_are_not_served(server):
     _, base, _ = server
     for evil in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "/%5c..%5c..%5cetc/passwd"]:

@@ -14,7 +14,7 @@ import html
 import mimetypes
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Collection, Iterable
 from urllib.parse import unquote
@@ -68,7 +68,8 @@ class Preview:
                 self.missed = True
                 with site_lock(self.root, self.wait, on_wait=self.log):
                     self.missed = False
-                    cfg = config_mod.load(self.root, self.output)
+                    # Never the production collector: a preview's views, votes and test comments are not readers'.
+                    cfg = replace(config_mod.load(self.root, self.output), stats_url="")
                     self.base_path = cfg.base_path
                     # The search index is built once; re-indexing on every save would take seconds on a big site.
                     first = self.warm.templates is None
