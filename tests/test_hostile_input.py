@@ -436,6 +436,31 @@ def test_bodies_that_python_markdown_converts_in_quadratic_time_are_stopped(buil
     assert tree_snapshot(site.public) == before
 
 
+def test_a_slow_body_is_stopped_in_the_previews_rebuild_thread_too(tmp_path, monkeypatch):
+    """The preview rebuilds off the main thread, where no timer signal reaches: the trial then runs in a process of
+    its own that is killed when time is up, instead of the preview hanging for minutes."""
+    import threading
+
+    from sitegen.diagnostics import Reporter
+
+    monkeypatch.setattr(read, "MARKDOWN_SECONDS", 2.0)
+    path = tmp_path / "cham.md"
+    path.write_text(bad_article(body="-\n" * 50_000), encoding="utf-8")
+    report, out = Reporter(), {}
+
+    def load() -> None:
+        started = time.monotonic()
+        out["doc"] = read.load_one(path, "content/thoi-su/cham.md", False, 2_000_000, report)
+        out["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert out["doc"] is None and [d.code for d in report.diagnostics] == ["MD002"]
+    assert out["seconds"] < 2.0 + 8, out["seconds"]
+
+
 def test_a_long_table_is_tried_and_accepted(site):
     rows = "\n".join(f"| Xã {i} | {i * 7} |" for i in range(600))
     site.write("content/thoi-su/bang.md", bad_article(body=f"| Xã | Phiếu |\n|---|---|\n{rows}"))

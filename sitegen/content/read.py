@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import multiprocessing
 import os
 import re
 import stat
+import threading
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -264,14 +266,30 @@ MARKDOWN_SECONDS = 10.0  # a 4 000-row table takes 2 s; bodies built to be slow 
 
 def _too_slow(body: str) -> bool:
     """Convert the body once, as the build will, under MARKDOWN_SECONDS (the conversion itself is discarded: this
-    runs only for the rare bodies `nesting.worth_a_trial` picks out)."""
+    runs only for the rare bodies `nesting.worth_a_trial` picks out). Off the main thread (the preview's rebuilds)
+    no timer signal can stop it, so the trial runs in a forked process that is killed when time is up."""
     from ..structure import markup  # Python-Markdown and Pillow: only for the bodies that need it
 
+    if threading.current_thread() is not threading.main_thread() and "fork" in multiprocessing.get_all_start_methods():
+        trial = multiprocessing.get_context("fork").Process(target=_convert_once, args=(body,), daemon=True)
+        trial.start()
+        trial.join(MARKDOWN_SECONDS)
+        if trial.is_alive():
+            trial.kill()
+            trial.join()
+            return True
+        return False
     try:
         markup.Renderer(time_limit=MARKDOWN_SECONDS).render(body, {}, {}, markup.MarkupOptions(False, False))
     except markup.TooSlow:
         return True
     return False
+
+
+def _convert_once(body: str) -> None:
+    from ..structure import markup
+
+    markup.Renderer().render(body, {}, {}, markup.MarkupOptions(False, False))
 
 
 class _TooLarge(Exception):
