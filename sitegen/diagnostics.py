@@ -62,6 +62,7 @@ CODES: dict[str, str] = {
     "WRITE001": "Không ghi được thư mục xuất",
     "WRITE002": "Không ghi được ảnh vào bộ nhớ đệm",
     "CACHE001": "Không dùng được bộ nhớ đệm",
+    "CACHE002": "Bộ nhớ đệm có dòng hỏng",
     "CLOCK001": "Đồng hồ của máy chạy lùi",
     "LOCK001": "Trang đang được dựng bởi tiến trình khác",
     "SEARCH001": "Không tạo được chỉ mục tìm kiếm",

@@ -4,9 +4,11 @@ diagnostics, are exactly those of a clean build."""
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from sitegen.diagnostics import BuildFailed
 from sitegen.build.write import MARKER
 
 BODY = "Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}."
+ROOT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def snapshot(folder):
@@ -411,3 +414,25 @@ def test_a_body_without_links_keeps_its_warnings_when_the_site_grows(news, tmp_p
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     result = build_and_compare(news, tmp_path)
     assert not result.edited and [d.code for d in result.diagnostics] == ["IMG006"]
+
+
+def test_an_unreadable_html_row_is_made_again_not_a_template_error(news, tmp_path):
+    """A damaged `markup` row (a bad disk, a crash) used to fail both build paths with TPL001; the render now
+    drops it, and the build runs once more and converts that body again (CACHE002, a warning)."""
+    import sqlite3
+
+    db = sqlite3.connect(news.root / ".sitegen/cache/build.sqlite")
+    keys = [k for k, v in db.execute("SELECT k, v FROM markup") if "Đoạn đầu của bài 4." in pickle.loads(v)]
+    damaged = sum(db.execute("UPDATE markup SET v = x'00ff' WHERE k = ?", (k,)).rowcount for k in keys)
+    db.commit()
+    db.close()
+    assert damaged >= 1
+    # Every article page renders again (a changed template), so article 4's HTML is read back.
+    news.write("templates/article.html", (ROOT_TEMPLATES / "article.html").read_text(encoding="utf-8") + "\n")
+    settle()
+    result = news.build(jobs=1)
+    assert [d.code for d in result.diagnostics] == ["CACHE002"] and result.diagnostics[0].severity == "warning"
+    clean = tmp_path / "clean"
+    news.build(output=clean, use_cache=False, jobs=1)
+    assert snapshot(news.public) == snapshot(clean)
+    assert "Đoạn đầu của bài 4." in (news.public / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")

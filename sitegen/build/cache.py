@@ -198,6 +198,16 @@ class Cache:
             return
         self._write(table, items, [], clear=replace_all)
 
+    def delete(self, table: str, keys: Iterable[str]) -> None:
+        """Drop these rows (a damaged row, so that it is made again)."""
+        if self.memory is not None:
+            store = self.memory.setdefault(table, {})
+            for k in keys:
+                store.pop(k, None)
+            return
+        if self.db is not None:
+            self._write(table, {}, list(keys))
+
     def sync(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Make `table` hold `after`, writing only what is not the very object read as `before` (a no-change
         build of 10 000 articles then writes nothing instead of re-pickling every parsed file)."""

@@ -70,10 +70,23 @@ class Warm:
         return self.templates
 
 
-def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
-          publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
-          fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
-          changed: Collection[str] | None = None, render: bool = True) -> BuildResult:
+class _Repaired(Exception):
+    """Rows of the build cache turned out unreadable while pages rendered; they were dropped: build again."""
+
+
+def build(config: SiteConfig, **options: Any) -> BuildResult:
+    """Build the site (see `_build` for the options). A damaged row of the build cache found while rendering is
+    dropped and the build runs once more, making that row again: the cache is never fatal, nor a stale page."""
+    try:
+        return _build(config, **options)
+    except _Repaired:
+        return _build(config, **options, repaired=True)
+
+
+def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
+           publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
+           fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
+           changed: Collection[str] | None = None, render: bool = True, repaired: bool = False) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
@@ -86,6 +99,9 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
     warm = (warm or Warm()).for_config(config.fingerprint)
     cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None)
+    if repaired:
+        report.warning("CACHE002", ".sitegen/cache", 0, "bộ nhớ đệm có dòng hỏng (HTML của bài không đọc lại được): "
+                       "đã bỏ và làm lại", "không cần làm gì; nếu lặp lại, kiểm tra ổ đĩa")
     if cache.unusable:  # a site without photos would otherwise say nothing of a cache it cannot use
         report.warning("CACHE001", ".sitegen/cache", 0,
                        f"không dùng được bộ nhớ đệm ({cache.unusable}): mỗi lần dựng sẽ làm lại mọi thứ",
@@ -159,6 +175,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             # Checking, or failing: the templates still run, so that one run lists every problem there is.
             if render or publish:
                 _render_pages(pages, view, templates, report, None, None, jobs, progress)
+                _repair(cache, report, repaired)
             if holding.errors_left(report.diagnostics):
                 raise BuildFailed(report.diagnostics)
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
@@ -170,6 +187,7 @@ def build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now
             todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
             del dirty
             _render_pages(todo, view, templates, report, stage, deps, jobs, progress)
+            _repair(cache, report, repaired)
             clock.lap("render")
             for src, out in photo_plan.copies:
                 stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
@@ -386,6 +404,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
             if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
         _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
+        _repair(cache, report, False)
         clock.lap("render")
         report.raise_if_errors()
         searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
@@ -403,6 +422,23 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
               len(trees[stage.token]), keys, report.diagnostics)
     return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(redo), clock.laps, edited=True,
                        search=searched.describe() if searched else "")
+
+
+def _repair(cache: Cache, report: Reporter, repaired: bool) -> None:
+    """Drop the rows the render found unreadable (templates.Unreadable: CACHE002 problems, named by their key) and
+    the link checks that may point at them, then start the build again (once: a second time, report them)."""
+    damaged = [d for d in report.diagnostics if d.code == "CACHE002" and d.severity == "error"]
+    if not damaged:
+        return
+    if repaired:  # the rows were made again and still cannot be read: say so, with the article
+        report.diagnostics[:] = [replace(d, path=".sitegen/cache", message=f"HTML của bài {d.message.rsplit(': ', 1)[-1]} "
+                                         "không đọc lại được từ bộ nhớ đệm", hint="xóa thư mục .sitegen/cache rồi dựng lại")
+                                 if d in damaged else d for d in report.diagnostics]
+        return
+    cache.delete("markup", [d.path for d in damaged])
+    cache.delete("bodies", [d.path for d in damaged])
+    cache.put_many("links", {}, replace_all=True)  # link checks name their rewritten HTML: make them again
+    raise _Repaired()
 
 
 def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:

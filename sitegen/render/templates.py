@@ -54,6 +54,14 @@ class Photo:
     og_height: int = 0
 
 
+class Unreadable(LookupError):
+    """An article's HTML could not be read back from the build cache (a damaged row)."""
+
+    def __init__(self, key: str, source: str):
+        super().__init__(f"HTML của bài {source} không đọc được từ bộ nhớ đệm .sitegen/")
+        self.key, self.source = key, source
+
+
 @dataclass(frozen=True)
 class Entry:
     """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead). What a
@@ -85,7 +93,7 @@ class Entry:
         """The body, fetched when a page shows it: a build holds no article's HTML for long (see pipeline)."""
         found = self.bodies.get(self.body_key)
         if found is None:  # the build made sure it was there: a damaged cache row, never an empty article
-            raise LookupError(f"HTML của bài {self.article.source} không đọc được từ bộ nhớ đệm .sitegen/")
+            raise Unreadable(self.body_key, self.article.source)
         return Markup(found)
 
     def __getattr__(self, name: str) -> Any:
@@ -343,6 +351,8 @@ class Templates:
             template = self.env.get_template(page.template)
             data = template.render(context).encode("utf-8")
             return data, recorder.result
+        except Unreadable as exc:  # not the template's fault: the build converts that body again (pipeline)
+            self._problem("CACHE002", exc.key, 0, exc.source, "", page)  # the pipeline takes these out (see there)
         except jinja2.TemplateNotFound as exc:
             self._problem("TPL003", source, 0, f"không tìm thấy giao diện '{exc.name}'",
                           f"tạo tệp templates/{exc.name} hoặc sửa trường template", page)
