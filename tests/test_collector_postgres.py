@@ -121,6 +121,23 @@ def test_several_collectors_on_one_database_count_exactly(news, postgres):
     assert not any("Traceback" in e for e in errs)
 
 
+def test_the_rate_limit_is_shared_by_every_collector_of_the_database(news, postgres):
+    """Behind a load balancer a client's requests are spread over the collectors: `--rate 5` must mean five per
+    minute in all (kept in the database), not five at each collector."""
+    url = postgres.new_database()
+    procs, ports = collectors(news, url, 2, "--rate", "5")
+    try:
+        statuses = [call(ports[i % 2], "POST", "/api/view", {"article": HOI_NGHI})[0] for i in range(10)]
+        assert statuses == [200] * 5 + [429] * 5, statuses
+        assert call(ports[0], "GET", "/api/health")[0] == 200  # health is never rate limited
+        with psycopg.connect(url) as db:
+            assert db.execute("SELECT sum(count) FROM hits WHERE address = '127.0.0.1'").fetchone()[0] == 10
+            assert db.execute("SELECT count FROM views").fetchone()[0] == 5
+    finally:
+        errs = stop(procs)
+    assert not any("Traceback" in e for e in errs)
+
+
 @pytest.fixture
 def own_server():
     """A PostgreSQL server of this test's own, to stop and start again."""

@@ -54,6 +54,17 @@ class RateLimit:
             return True
 
 
+class SharedRateLimit:
+    """The same limit kept in the database (`store.hit`), for several collectors behind a load balancer: a
+    client spreading its requests over them gets `limit` per `window` in all, not per collector."""
+
+    def __init__(self, store: Any, limit: int, window: float = 60.0):
+        self.store, self.limit, self.window = store, limit, window
+
+    def allow(self, address: str) -> bool:
+        return self.store.hit(address, self.window) <= self.limit
+
+
 class KnownArticles:
     """The ids the collector accepts. Reloaded (at most every `every` seconds) when an unknown id arrives, so a
     newly published article counts without a restart and unknown ids cannot make it rescan the site nonstop.
@@ -140,7 +151,7 @@ class Collector:
     store: Storage
     articles: Any  # a container of valid ids (KnownArticles, or a set in tests)
     site_origin: str
-    limit: RateLimit
+    limit: RateLimit | SharedRateLimit
     extra_origins: tuple[str, ...] = ()
     log: Callable[[str], None] | None = None
     _storage: str = field(default="ok", init=False, repr=False)  # the database state last logged, to log changes only

@@ -36,7 +36,7 @@ from waitress.utilities import BadRequest, Error
 
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic
-from .collector import Collector, KnownArticles, RateLimit, Response, error_body, site_articles
+from .collector import Collector, KnownArticles, RateLimit, Response, SharedRateLimit, error_body, site_articles
 from .logs import record, wire_text
 from .store import Storage, Unavailable, is_url, open_store
 
@@ -231,7 +231,9 @@ def make_server(store: Storage, articles: Any, site_origin: str, *, host: str = 
                 rate: int = 120, window: float = 60.0, trust_proxy: bool = False, extra_origins: Iterable[str] = (),
                 trusted_proxies: Iterable[str] = (), timeout: float = TIMEOUT,
                 max_connections: int = MAX_CONNECTIONS, log: Callable[[str], None] | None = None) -> StatsServer:
-    collector = Collector(store, articles, site_origin, RateLimit(rate, window), tuple(extra_origins), log=log)
+    # A database several collectors share (PostgreSQL) keeps the rate limit too; SQLite serves one collector.
+    limit = SharedRateLimit(store, rate, window) if hasattr(store, "hit") else RateLimit(rate, window)
+    collector = Collector(store, articles, site_origin, limit, tuple(extra_origins), log=log)
     trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
     return StatsServer(_App(collector, trust_proxy or bool(trusted), trusted, log), host, port, timeout=timeout,
                        max_connections=max_connections, log=log)

@@ -44,6 +44,9 @@ _SCHEMA = [
     " article text NOT NULL, name text NOT NULL, text text NOT NULL, at text NOT NULL,"
     " status text NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')), client text NOT NULL)",
     "CREATE INDEX IF NOT EXISTS comments_article ON comments (article, status)",
+    # Requests per client address and time slot, for the rate limit every collector of this database shares.
+    "CREATE TABLE IF NOT EXISTS hits (address text NOT NULL, slot bigint NOT NULL, count integer NOT NULL,"
+    " PRIMARY KEY (address, slot))",
 ]
 _LOCK_SPACE = 71_302  # first key of this module's advisory locks (the second: 0 the schema, else an article)
 STATEMENT_TIMEOUT = 10.0  # seconds one statement may run (an export: 60)
@@ -78,6 +81,7 @@ class PgStore:
 
     def __init__(self, url: str, busy_timeout: float = BUSY_TIMEOUT, max_connections: int = 8):
         self.where, self.busy_timeout = shown(url), busy_timeout
+        self._slot = -1  # the rate-limit slot this collector last cleaned up after (see `hit`)
         try:
             urlsplit(url).port  # noqa: B018 (raises on a malformed host or port)
             conninfo_to_dict(url)
@@ -181,6 +185,23 @@ class PgStore:
                 cur = db.execute("INSERT INTO votes VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                                  (article, score, client, _now()))
             return cur.rowcount == 1
+
+    def hit(self, address: str, window: float) -> float:
+        """Count one request of `address` and return how many it made in the last `window` seconds, across
+        every collector of this database (a sliding estimate over two fixed slots: this slot's count plus the
+        part of the previous slot's that the window still covers). The database's clock decides the slot, so
+        collectors on machines whose clocks differ agree."""
+        with self._conn() as db:
+            count, slot, now, before = db.execute(
+                "WITH now AS (SELECT extract(epoch FROM clock_timestamp()) / %(w)s AS t), "
+                "up AS (INSERT INTO hits SELECT %(a)s, floor(t)::bigint, 1 FROM now ON CONFLICT (address, slot) "
+                "DO UPDATE SET count = hits.count + 1 RETURNING count, slot) "
+                "SELECT up.count, up.slot, (SELECT t FROM now)::float8, coalesce((SELECT h.count FROM hits h "
+                "WHERE h.address = %(a)s AND h.slot = up.slot - 1), 0) FROM up", {"a": address, "w": window}).fetchone()
+            if slot != self._slot:  # once per slot and collector: forget the slots no window covers any more
+                self._slot = slot
+                db.execute("DELETE FROM hits WHERE slot < %s", (slot - 1,))
+        return count + before * max(0.0, 1.0 - (now - slot))
 
     def view(self, article: str) -> None:
         with self._conn() as db:
