@@ -13,12 +13,15 @@ from pathlib import Path
 
 from ..render import context
 from . import delta, dependencies, hold, inputs, search, workers
+from .ahead import validate as validate_ahead
+from .bodies import check_links, link_keys, markup_job, render_bodies
+from .pages import Progress, render_pages
 from ..structure import links, photos, routes
 from ..content import model, read
 from .cache import Cache, Damaged, digest_text
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
-from ..structure.markup import BodyInfo, MarkupOptions, Renderer
+from ..structure.markup import BodyInfo
 from ..render.templates import Entry, Templates, entry_maker, make_entries
 from .write import Staging, WriteStats, output_token, recover
 
@@ -159,7 +162,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                 break
         site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
         # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
-        ahead, when = ([], {}) if drafts else _ahead(holding.values(), ready, config, cache, warm, scanned, moment,
+        ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, warm.paths, scanned, moment,
                                                      strict, jobs, with_drafts=not (publish and strict))
         if publish:  # a draft's warnings are for its author (check), not for the build log
             ahead = [d for d in ahead if d.severity == "error" or d.path in when]
@@ -174,7 +177,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         if not publish or holding.errors_left(report.diagnostics):
             # Checking, or failing: the templates still run, so that one run lists every problem there is.
             if render or publish:
-                _render_pages(pages, view, templates, report, None, None, jobs, progress)
+                render_pages(pages, view, templates, report, None, None, jobs, progress)
                 _repair(cache, report, repaired)
             if holding.errors_left(report.diagnostics):
                 raise BuildFailed(report.diagnostics)
@@ -186,7 +189,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
             todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
             del dirty
-            _render_pages(todo, view, templates, report, stage, deps, jobs, progress)
+            render_pages(todo, view, templates, report, stage, deps, jobs, progress)
             _repair(cache, report, repaired)
             clock.lap("render")
             for src, out in photo_plan.copies:
@@ -266,70 +269,15 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
     clock.lap("plan")
     photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
     clock.lap("photos")
-    markup_keys, bodies = _render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
+    markup_keys, bodies = render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
     index = links.Index(config, site.articles, [b.ids for b in bodies], pages, photo_plan.published,
                         scanned.names, warm.paths)
     link_base = digest_text(f"{index.key_text}\0{report.strict}")
-    body_keys, link_keys = _check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
+    body_keys, link_keys = check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
                                         bodies, cache, report)
     clock.lap("markdown")
     return _Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
                   delta.pack(index))
-
-
-def _ahead(values: list, ready: _Ready, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan,
-           moment: dt.datetime, strict: bool, jobs: int, with_drafts: bool) -> tuple[list[Diagnostic], dict[str, str]]:
-    """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
-    site would be if published now: address, photos and links (a link to an article due later than itself is
-    broken at its time). Returns their findings (messages saying when) and each scheduled article's publishing
-    time as the guide writes it. Remembered while neither today's site (`ready.link_base`) nor they change."""
-    def due(a: model.Article) -> dt.datetime:
-        return a.date if a.date > moment else moment
-
-    pending = sorted((c.article for c in values if c.article is not None
-                      and ((c.article.draft and with_drafts) or (not c.article.draft and c.article.date > moment))
-                      and not (c.article.expires and c.article.expires <= due(c.article))),
-                     key=lambda a: (due(a), a.source))
-    if not pending:
-        return [], {}
-    from ..content.schedule import when_vi
-
-    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in pending))))
-    remembered = cache.get_many("meta", ["ahead"]).get("ahead")
-    when = {a.source: when_vi(a.date, config) for a in pending if not a.draft}
-    if remembered is not None and remembered[0] == key:
-        return list(remembered[1]), when
-    ids = {a.source: b.ids for a, b in zip(ready.site.articles, ready.bodies or ())}
-    published = list(ready.photos.published)
-    html = cache.reader("markup")
-    found: list[Diagnostic] = []
-    for moment_due in sorted({due(a) for a in pending}):
-        local = Reporter(strict=strict)
-        drafts = {a.source for a in pending if a.draft and due(a) == moment_due}  # as if published then
-        then = [replace(c, article=replace(c.article, draft=False)) if c.article is not None
-                and c.article.source in drafts else c for c in values]
-        site = model.assemble(then, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
-        pages = routes.plan(site, local)
-        url_of = {p.data["index"]: p.url for p in pages if p.kind == "article"}
-        mine = [(i, a) for i, a in enumerate(site.articles)
-                if a.source in drafts or (a.date == moment_due and a.source in when)]
-        mine_urls = [url_of.get(i, "") for i, _ in mine]
-        plan = photos.plan(tuple(a for _, a in mine), mine_urls, config, local)
-        plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
-        published += plan.published
-        markup_keys, bodies = _render_bodies([a for _, a in mine], plan.infos, config, cache, jobs, None, local)
-        ids.update((a.source, b.ids) for (_, a), b in zip(mine, bodies))
-        index = links.Index(config, site.articles, [ids.get(a.source, frozenset()) for a in site.articles], pages,
-                            published, scanned.names, warm.paths)
-        for (i, a), k in zip(mine, markup_keys):
-            links.check(index, i, a, html.get(k) or "", local)
-        sources = {a.source for _, a in mine}
-        for d in local.diagnostics:
-            if d.path in sources:
-                then_text = "khi bản nháp được đăng" if d.path in drafts else f"khi bài lên trang ({when[d.path]})"
-                found.append(replace(d, message=f"{then_text}: {d.message}"))
-    cache.put_many("meta", {"ahead": (key, tuple(found))})
-    return found, when
 
 
 def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,
@@ -348,11 +296,11 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         return None
     if any(c.index not in edit.index.article_url for c in changes):
         return None  # an article without a page (a route collision): the full build reports it
-    old_markup = [_markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
+    old_markup = [markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
     old_bodies = cache.get_many("bodies", old_markup)
     if any(k not in old_bodies for k in old_markup):
         return None
-    old_keys = _link_keys(plan.link_base, old_markup, [c.before.article for c in changes],
+    old_keys = link_keys(plan.link_base, old_markup, [c.before.article for c in changes],
                           [old_bodies[k] for k in old_markup], report.strict)
     old_links = cache.get_many("links", old_keys)
     if any(k not in old_links for k in old_keys):
@@ -365,11 +313,11 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     local = Reporter(strict=report.strict)
     for c in changes:
         local.extend(c.after.diagnostics)
-    markup_keys, bodies = _render_bodies(articles, infos, config, cache, jobs, None, local)
+    markup_keys, bodies = render_bodies(articles, infos, config, cache, jobs, None, local)
     if any(b.ids != edit.index.ids[c.index] for b, c in zip(bodies, changes)):
         return None  # another article's #anchor may now point at nothing (or at something)
     index = edit.index.attach(config, warm.paths)
-    body_keys, _ = _check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, bodies, cache,
+    body_keys, _ = check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, bodies, cache,
                                 local)
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
@@ -403,7 +351,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
         for rel in stage.active:  # every other file stays what the live tree has
             if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
-        _render_pages(redo, view, templates, report, stage, deps, jobs, progress)
+        render_pages(redo, view, templates, report, stage, deps, jobs, progress)
         _repair(cache, report, False)
         clock.lap("render")
         report.raise_if_errors()
@@ -514,166 +462,6 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, t
     found = model.related(site, config.related)
     cache.put_many("meta", {"related": (key, found)})
     return key, found
-
-
-def _markup_job(a: model.Article, mine: dict, safe: bool) -> tuple[str, model.Article, dict, dict, MarkupOptions]:
-    """(key, article, photos, alts, options): what converting one body takes, and the key of its result."""
-    alts = {p.src: p.alt for p in a.photos if p.alt}
-    options = MarkupOptions(mark_lead=not a.summary, safe=safe)
-    key = digest_text("\0".join((a.digest, repr(sorted(mine.items())) if mine else "",
-                                 repr(sorted(alts.items())) if alts else "", repr(options))))
-    return key, a, mine, alts, options
-
-
-def _render_bodies(articles: Sequence[model.Article], infos: Sequence[dict], config: SiteConfig, cache: Cache,
-                   jobs: int, progress: Progress | None, report: Reporter) -> tuple[list[str], list[BodyInfo]]:
-    """Markdown to HTML for every article whose source or photos changed. Returns each article's markup key
-    (its HTML is in the cache's `markup` table under it) and what listings need of the body. The HTML goes
-    to the cache slice by slice as workers finish and is never held for the whole site."""
-    safe = config.raw_html == "safe"
-    jobs_in = [_markup_job(a, mine, safe) for a, mine in zip(articles, infos)]
-    keys = [j[0] for j in jobs_in]
-    done: dict[str, BodyInfo] = cache.get_many("bodies", keys)
-    present = cache.has_many("markup", [k for k in keys if k in done])
-    todo = [j for j in jobs_in if j[0] not in present]
-
-    def convert(start: int, stop: int) -> list[tuple[str, BodyInfo] | None]:
-        renderer = Renderer()
-        out: list[tuple[str, BodyInfo] | None] = []
-        for _, a, mine, alts, options in todo[start:stop]:
-            body = read.body_of(Path(a.file), a.digest, a.body_line)  # each worker reads its own
-            if body is None:
-                out.append(None)
-                continue
-            r = renderer.render(body, mine, alts, options)
-            out.append((r.html, BodyInfo(r.lead_text, r.lead_in_body, r.has_source_line, r.words, links.anchor_ids(r.html),
-                                         links.has_links(r.html))))
-        return out
-
-    def store(start: int, results: list[tuple[str, BodyInfo] | None]) -> None:
-        html: dict[str, str] = {}
-        fresh: dict[str, BodyInfo] = {}
-        for (key, a, *_), r in zip(todo[start:], results):
-            if r is None:  # the build fails on this error, so the stand-in below is never published
-                report.error("READ005", a.source, 0, "tệp vừa thay đổi (hoặc bị xóa) trong lúc đang dựng trang",
-                             "dựng lại trang khi đã lưu xong bài")
-                html[key], fresh[key] = "", BodyInfo("", False, False, 0, frozenset())
-            else:
-                html[key], fresh[key] = r
-        cache.put_many("markup", html)
-        cache.put_many("bodies", fresh)
-        done.update(fresh)
-
-    workers.stream(convert, len(todo), jobs, store, max_per_slice=500, progress=_counter(progress, "markdown", len(todo)))
-    return keys, [done[k] for k in keys]
-
-
-def _link_keys(index_base: str, markup_keys: Sequence[str], articles: Sequence[model.Article],
-               bodies: Sequence[BodyInfo], strict: bool) -> list[str]:
-    """The key of each body's link check: its markup, its article's source (two articles with the same bytes, a
-    copied folder, resolve relative links differently) and, only for a body with links, the index's key. A body
-    without links is checked for photo descriptions alone, so adding an article elsewhere does not redo it."""
-    return [digest_text(f"{k}\0{a.source}\0{index_base if b.links else strict}")
-            for k, a, b in zip(markup_keys, articles, bodies)]
-
-
-def _check_links(index: links.Index, base: str, positions: Sequence[int], articles: Sequence[model.Article],
-                 markup_keys: list[str], bodies: Sequence[BodyInfo], cache: Cache,
-                 report: Reporter) -> tuple[list[str], list[str]]:
-    """Check and rewrite the links of each article's body (article `positions[n]` of the index is `articles[n]`),
-    reusing each unchanged body's result while nothing it could point at changed (`base`: the index's key).
-    Returns the key of each article's final HTML in the `markup` table (a rewritten link follows its target's
-    URL, which the article's own inputs do not show) and the link-check keys."""
-    link_keys = _link_keys(base, markup_keys, articles, bodies, report.strict)
-    done = cache.get_many("links", link_keys)
-    html = cache.reader("markup")
-    fresh: dict[str, tuple[str, tuple]] = {}
-    rewritten: dict[str, str] = {}
-    for n, lk in enumerate(link_keys):
-        if lk in done or lk in fresh:
-            continue
-        body = html.get(markup_keys[n]) or ""
-        local = Reporter(strict=report.strict)
-        new = links.check(index, positions[n], articles[n], body, local)
-        final = markup_keys[n]
-        if new != body:
-            final = digest_text(new)
-            rewritten[final] = new
-        fresh[lk] = (final, tuple(local.diagnostics))
-        if len(rewritten) >= 500:
-            cache.put_many("markup", rewritten)
-            rewritten = {}
-    cache.put_many("markup", rewritten)
-    cache.put_many("links", fresh)
-    done.update(fresh)
-    for lk in link_keys:
-        report.extend(done[lk][1])
-    return [done[lk][0] for lk in link_keys], link_keys
-
-
-def _render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                  stage: Staging | None, deps: dependencies.Deps | None, jobs: int, progress: Progress | None) -> None:
-    """Render `pages` (into `stage`, unless only checking). What each page read, and the memoised fragments
-    they used, go to `deps` slice by slice as the workers finish (see dependencies)."""
-    def render(start: int, stop: int) -> tuple[WriteStats, dict, dict, dict, dict]:
-        """Render a slice; returns what it wrote (and leaves `stage.stats` as it found it, so counting is the
-        same whether the slice ran here or in a forked worker), its problems, records and fragments."""
-        before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
-        records, put = {}, {}
-        for page in pages[start:stop]:
-            source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
-            done = templates.render(page, context.page_context(page, view), source)
-            if done is None:
-                continue
-            data, frame = done
-            records[page.path] = dependencies.Read.of(templates.template_key(page.template), frame)
-            if stage is not None:
-                put[page.path] = stage.put(page.path, data)
-        groups = {name: dependencies.Read.of("", f) for name, f in templates.take_groups().items()}
-        if stage is None:
-            return WriteStats(), templates.take_problems(), records, groups, put
-        counts = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
-        stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
-        return counts, templates.take_problems(), records, groups, put
-
-    problems: dict[int, list] = {}
-
-    def consume(start: int, result: tuple[WriteStats, list, dict, dict, dict]) -> None:
-        counts, problems[start], done, made, put = result
-        if stage is not None:
-            stage.stats.written += counts.written
-            stage.stats.unchanged += counts.unchanged
-            stage.manifest.update(put)
-        if deps is not None:
-            for name, fragment in made.items():
-                deps.add_group(name, fragment)
-            for path, reads in done.items():
-                deps.add(path, reads)
-
-    # Slices of at most 500 pages, each consumed as it finishes: what pages read is numbered and dropped slice
-    # by slice (at 100 000 articles, holding every page's reads until the end needed more than 2 GB).
-    workers.stream(render, len(pages), jobs, consume, min_per_job=100, max_per_slice=500,
-                   progress=_counter(progress, "render", len(pages)))
-    for start in sorted(problems):
-        templates.add_problems(problems[start])  # in page order, so the page an error names is the same every time
-    templates.report_errors(report)
-
-
-Progress = Callable[[str, int, int], None]
-
-
-def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
-    """Turn slice completions into running totals for `progress`; None for short stages (no noise)."""
-    if progress is None or total < 500:
-        return None
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        progress(stage, done, total)
-
-    return step
 
 
 class _Clock:
