@@ -11,18 +11,19 @@ from ..config import SiteConfig
 from ..content import model
 from ..diagnostics import Diagnostic, Reporter
 from ..structure import links, photos, routes
-from . import inputs
 from .bodies import render_bodies
 from .cache import Cache, digest_text
 
 
-def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, paths: Any, scanned: inputs.Scan,
-           moment: dt.datetime, strict: bool, jobs: int, with_drafts: bool) -> tuple[list[Diagnostic], dict[str, str]]:
+def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
+             jobs: int, with_drafts: bool) -> tuple[list[Diagnostic], dict[str, str]]:
     """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
     site would be if published now: address, photos and links (a link to an article due later than itself is
-    broken at its time). `ready` is the pipeline's round of today's site (its site, bodies, photos, link_base);
-    `paths` the symlink-free paths memo of the link check. Returns their findings (messages saying when) and each scheduled article's publishing
-    time as the guide writes it. Remembered while neither today's site (`ready.link_base`) nor they change."""
+    to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
+    link index, link_base): the articles due at each moment join it, in order, instead of the whole site being
+    planned again (an article that expires before then still counts as there). Returns their findings (messages
+    saying when) and each scheduled article's publishing time as the guide writes it. Remembered while neither
+    today's site (`ready.link_base`) nor they change."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
 
@@ -39,34 +40,26 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, paths: 
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft}
     if remembered is not None and remembered[0] == key:
         return list(remembered[1]), when
-    ids = {a.source: b.ids for a, b in zip(ready.site.articles, ready.bodies or ())}
-    published = list(ready.photos.published)
+    index, taken = ready.index, routes.owners(ready.pages, ready.site)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
     for moment_due in sorted({due(a) for a in pending}):
         local = Reporter(strict=strict)
-        drafts = {a.source for a in pending if a.draft and due(a) == moment_due}  # as if published then
-        then = [replace(c, article=replace(c.article, draft=False)) if c.article is not None
-                and c.article.source in drafts else c for c in values]
-        site = model.assemble(then, config, Reporter(strict=strict), now=moment_due)  # today's findings: not news
-        pages = routes.plan(site, local)
-        url_of = {p.data["index"]: p.url for p in pages if p.kind == "article"}
-        mine = [(i, a) for i, a in enumerate(site.articles)
-                if a.source in drafts or (a.date == moment_due and a.source in when)]
-        mine_urls = [url_of.get(i, "") for i, _ in mine]
-        plan = photos.plan(tuple(a for _, a in mine), mine_urls, config, local)
+        mine = [a for a in pending if due(a) == moment_due]
+        base = len(index.refs)
+        pages = [p for k, a in enumerate(mine)
+                 for p in routes.claim(routes.article_pages(a, base + k, config.permalink), a.source, taken, local)]
+        url_of = {p.data["index"] - base: p.url for p in pages if p.kind == "article"}
+        plan = photos.plan(tuple(mine), [url_of.get(k, "") for k in range(len(mine))], config, local)
         plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
-        published += plan.published
-        markup_keys, bodies = render_bodies([a for _, a in mine], plan.infos, config, cache, jobs, None, local)
-        ids.update((a.source, b.ids) for (_, a), b in zip(mine, bodies))
-        index = links.Index(config, site.articles, [ids.get(a.source, frozenset()) for a in site.articles], pages,
-                            published, scanned.names, paths)
-        for (i, a), k in zip(mine, markup_keys):
-            links.check(index, i, a, html.get(k) or "", local)
-        sources = {a.source for _, a in mine}
+        markup_keys, bodies = render_bodies(mine, plan.infos, config, cache, jobs, None, local)
+        index = index.extended(mine, [b.ids for b in bodies], pages, plan.published)
+        for k, (a, body_key) in enumerate(zip(mine, markup_keys)):
+            links.check(index, base + k, a, html.get(body_key) or "", local)
+        sources = {a.source for a in mine}
         for d in local.diagnostics:
             if d.path in sources:
-                then_text = "khi bản nháp được đăng" if d.path in drafts else f"khi bài lên trang ({when[d.path]})"
-                found.append(replace(d, message=f"{then_text}: {d.message}"))
+                then = f"khi bài lên trang ({when[d.path]})" if d.path in when else "khi bản nháp được đăng"
+                found.append(replace(d, message=f"{then}: {d.message}"))
     cache.put_many("meta", {"ahead": (key, tuple(found))})
     return found, when

@@ -162,8 +162,9 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                 break
         site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
         # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
-        ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, warm.paths, scanned, moment,
-                                                     strict, jobs, with_drafts=not (publish and strict))
+        ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
+                                                             jobs, with_drafts=not (publish and strict))
+        ready.index = None  # at 100 000 articles, tens of MB the render does not need
         if publish:  # a draft's warnings are for its author (check), not for the build log
             ahead = [d for d in ahead if d.severity == "error" or d.path in when]
         holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
@@ -249,6 +250,7 @@ class _Ready:
     link_keys: list[str]
     link_base: str
     packed_index: Any
+    index: Any  # the link index itself, until the scheduled articles have been validated (ahead)
 
 
 def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan, report: Reporter,
@@ -277,7 +279,7 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
                                         bodies, cache, report)
     clock.lap("markdown")
     return _Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
-                  delta.pack(index))
+                  delta.pack(index), index)
 
 
 def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,

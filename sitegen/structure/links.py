@@ -70,6 +70,23 @@ class Index:
             names, repr(sorted(self.urls)), repr(sorted(self.files.items())),
             *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
 
+    def extended(self, articles: Sequence[Article], ids: Sequence[frozenset[str]], pages: list[Page],
+                 published: Iterable[tuple[Path, str]]) -> "Index":
+        """This index with more articles (numbered after its own; `pages` carry those numbers), their pages and
+        photos: what links may point at once those are published too. It has no key (nothing remembers its
+        checks), and shares nothing it changes with this one."""
+        new = object.__new__(Index)  # not copy.copy: that goes through the compact pickled form
+        new.__dict__.update(self.__dict__)
+        new.refs = self.refs + tuple((a.source, a.file, a.bundle) for a in articles)
+        new.ids = [*self.ids, *ids]
+        new.urls = self.urls | {p.url for p in pages} | {p.path for p in pages}
+        new.article_url = {**self.article_url, **{p.data["index"]: p.url for p in pages if p.kind == "article"}}
+        new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
+        new.files = {**self.files, **{self.key(src): out for src, out in published}}
+        new.urls |= set(new.files.values())
+        new.key_text, new._by_path = "", None
+        return new
+
     def attach(self, config: SiteConfig, real_paths: "_RealPaths | None" = None) -> "Index":
         self.config = config
         self.real = real_paths if real_paths is not None else _RealPaths()

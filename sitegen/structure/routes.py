@@ -123,16 +123,49 @@ def _sitemap(site: Site, pages: list[Page]) -> Page:
 
 
 def _aliases(site: Site, pages: list[Page]) -> list[Page]:
-    out = []
     targets = {p.data["index"]: p.url for p in pages if p.kind == "article"}
-    for i, a in enumerate(site.articles):
-        for alias in a.aliases:
-            clean = posixpath.normpath("/" + alias.strip()).lstrip("/")
-            url = clean + ("/" if alias.endswith("/") else "")
-            if not posixpath.splitext(clean)[1] and not url.endswith("/"):
-                url += "/"
-            out.append(Page("alias", url, url_to_path(url), "redirect.html", {"index": i, "target": targets[i]}))
-    return out
+    return [Page("alias", url, url_to_path(url), "redirect.html", {"index": i, "target": targets[i]})
+            for i, a in enumerate(site.articles) for url in map(alias_url, a.aliases)]
+
+
+def alias_url(alias: str) -> str:
+    """An old address as written in `aliases` to the site-relative URL its redirect page is published at."""
+    clean = posixpath.normpath("/" + alias.strip()).lstrip("/")
+    url = clean + ("/" if alias.endswith("/") else "")
+    if not posixpath.splitext(clean)[1] and not url.endswith("/"):
+        url += "/"
+    return url
+
+
+def article_pages(article: Article, i: int, permalink: str) -> list[Page]:
+    """Article number `i`'s own page and its redirect pages, as `plan` makes them."""
+    url = article_url(article, permalink)
+    return [Page("article", url, url_to_path(url), article.template or "article.html", {"index": i}),
+            *(Page("alias", u, url_to_path(u), "redirect.html", {"index": i, "target": url})
+              for u in map(alias_url, article.aliases))]
+
+
+def claim(pages: list[Page], source: str, owners: dict[str, str], report: Reporter) -> list[Page]:
+    """The pages of one article (`source`) joining a site whose outputs `owners` names (case-folded output path
+    -> who has it): those that are unsafe, reserved or taken are reported as `plan` reports them, and left out.
+    What they take is added to `owners`."""
+    kept = []
+    for page in pages:
+        if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
+            _unsafe(report, page, source)
+        elif page.kind == "alias" and _reserved(page.path):
+            _reserved_alias(report, page, source)
+        elif (other := owners.get(page.path.casefold())) is not None:
+            _taken(report, page, source, other)
+        else:
+            owners[page.path.casefold()] = source
+            kept.append(page)
+    return kept
+
+
+def owners(pages: list[Page], site: Site) -> dict[str, str]:
+    """Who has each output path (case-folded): an article's file, or the kind of a site page."""
+    return {p.path.casefold(): _owner(p, site) for p in pages}
 
 
 # Outputs no article's alias may take: folders the build fills with other files (the theme's assets, the search
@@ -146,14 +179,10 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
     kept = []
     for page in pages:
         if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
-            owner = _owner(page, site)
-            report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, 0,
-                         f"địa chỉ '{page.url}' không hợp lệ hoặc ra ngoài thư mục xuất", "sửa slug hoặc aliases")
+            _unsafe(report, page, _owner(page, site))
             continue
         if page.kind == "alias" and _reserved(page.path):
-            report.error("ROUTE005", _owner(page, site), 0,
-                         f"địa chỉ cũ '/{page.url}' trùng với tệp của giao diện, chỉ mục tìm kiếm hoặc tệp cấu hình "
-                         "của máy chủ web", "bỏ địa chỉ này khỏi aliases (chỉ ghi địa chỉ cũ của chính bài)")
+            _reserved_alias(report, page, _owner(page, site))
             continue
         key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
         first = owners.get(key)
@@ -164,10 +193,7 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
             if "index" in first.data and ("index" not in page.data or page.data["index"] > first.data["index"]):
                 kept[kept.index(first)] = owners[key] = page
                 first, page = page, first
-            a, b = _owner(first, site), _owner(page, site)
-            report.error("ROUTE001", b, 0,
-                         f"địa chỉ /{page.url} trùng với trang của {a}",
-                         "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
+            _taken(report, page, _owner(page, site), _owner(first, site))
             continue
         owners[key] = page
         kept.append(page)
@@ -205,6 +231,21 @@ def _no_file_over_folder(pages: list[Page], site: Site, report: Reporter) -> lis
                 if "index" in q.data:
                     refuse(q, page)
     return [p for p in pages if id(p) not in losers]
+
+
+def _unsafe(report: Reporter, page: Page, owner: str) -> None:
+    report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, 0,
+                 f"địa chỉ '{page.url}' không hợp lệ hoặc ra ngoài thư mục xuất", "sửa slug hoặc aliases")
+
+
+def _reserved_alias(report: Reporter, page: Page, owner: str) -> None:
+    report.error("ROUTE005", owner, 0, f"địa chỉ cũ '/{page.url}' trùng với tệp của giao diện, chỉ mục tìm kiếm hoặc "
+                 "tệp cấu hình của máy chủ web", "bỏ địa chỉ này khỏi aliases (chỉ ghi địa chỉ cũ của chính bài)")
+
+
+def _taken(report: Reporter, page: Page, owner: str, other: str) -> None:
+    report.error("ROUTE001", owner, 0, f"địa chỉ /{page.url} trùng với trang của {other}",
+                 "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
 
 
 def _reserved(path: str) -> bool:
