@@ -215,9 +215,10 @@ def _refuse_unknown_keys(data: dict[str, Any], path: Path) -> None:
         if where and key in OPTIONS:  # TOML puts every line after a [table] header into that table
             hint = (f"'{key}' là tùy chọn chung: chuyển dòng này lên trên mọi bảng [..] và [[..]] "
                     "(các dòng đứng sau tên bảng thuộc về bảng đó)")
-        table = f" trong bảng {where}" if where else ""
-        found.append(Diagnostic(CONFIG_NAME, line, 0, "CFG004", ERROR,
-                                f"sitegen không biết khóa '{key}'{table}", hint))
+        message = f"sitegen không biết khóa '{key}'" + (f" trong bảng {where}" if where else "")
+        if where and key in OPTIONS:
+            message = f"tùy chọn '{key}' nằm trong bảng {where} nên không có tác dụng"
+        found.append(Diagnostic(CONFIG_NAME, line, 0, "CFG004", ERROR, message, hint))
 
     for key, value in data.items():
         if key in ("params", "categories") or (key in OPTIONS and not isinstance(value, dict)):
@@ -228,6 +229,12 @@ def _refuse_unknown_keys(data: dict[str, Any], path: Path) -> None:
                     unknown(inner, OPTIONS, "[site]")
             continue
         unknown(key, OPTIONS + _TABLES, "")
+    params = data.get("params")
+    for key in params if isinstance(params, dict) else ():
+        # [params] is free-form, but an option written below [params] is read as a param and silently lost;
+        # only the words a theme could well want as params of its own (a tagline's title...) are let through.
+        if key in OPTIONS and key not in ("title", "description", "author", "copyright"):
+            unknown(key, OPTIONS, "[params]")
     cats = data.get("categories")
     if isinstance(cats, list):
         reported: set[str] = set()
