@@ -301,6 +301,22 @@ def test_fm002_hint_fits_how_the_value_is_quoted(site, line, hint):
     assert site.cli("check").returncode == 0
 
 
+def test_fm002_hint_for_a_quote_inside_a_quoted_toml_value(site):
+    site.write("content/thoi-su/bai/index.md",
+               '+++\ntitle = "Phong trào "Dân vận khéo" năm 2024"\ndate = "2024-03-29 17:58"\n+++\nNội dung.\n')
+    result = site.cli("check")
+    assert result.returncode == 1
+    assert lines_of(result.stderr, "FM002") == [
+        "content/thoi-su/bai/index.md:2:22: lỗi[FM002]: lỗi cú pháp TOML: Expected newline or end of document after a "
+        "statement (cách sửa: giá trị đã có ngoặc kép nhưng bên trong còn dấu ngoặc kép: đổi dấu ngoặc bên trong "
+        "thành “ ”, hoặc viết: title = 'Phong trào \"Dân vận khéo\" năm 2024') " + GUIDE.format("fm002")]
+    site.write("content/thoi-su/bai/index.md",
+               "+++\ntitle = 'Phong trào \"Dân vận khéo\" năm 2024'\ndate = \"2024-03-29 17:58\"\n+++\nNội dung.\n")
+    assert site.cli("check").returncode == 0
+    assert site.cli("build").returncode == 0
+    assert text_of(site.html("thoi-su/bai/index.html").find(".//h1")) == 'Phong trào "Dân vận khéo" năm 2024'
+
+
 @pytest.mark.parametrize("disk,written", [("NFD", "NFC"), ("NFC", "NFD")])
 def test_photo_names_match_in_either_unicode_form(site, disk, written):
     name = "Ảnh hội nghị.png"

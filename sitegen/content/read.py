@@ -409,7 +409,7 @@ def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dic
         found = re.search(r"line (\d+), column (\d+)", str(exc))
         line, col = (int(found.group(1)) + 1, int(found.group(2))) if found else (2, 0)
         report.error("FM002", rel, line, f"lỗi cú pháp TOML: {str(exc).split(' (at')[0]}",
-                     "đặt chuỗi trong dấu ngoặc kép, ví dụ title = \"Hội nghị\"", col=col)
+                     _toml_hint(lines[line - 1] if 0 < line <= len(lines) else ""), col=col)
         return None
     # tomllib keeps no positions: a top-level key's line is where it is written, a table's where it opens.
     key_lines: dict[str, int] = {}
@@ -546,6 +546,21 @@ def _syntax_hint(yaml_text: str, marks: list) -> str:
         if value[0] not in "\"'[{|>&*!":
             return f'đặt giá trị trong dấu ngoặc kép: {key}: "{value}"'
     return "đặt giá trị trong dấu ngoặc kép, ví dụ title: \"Hội nghị: tổng kết\"; đủ cặp ngoặc [ ] và { }"
+
+
+def _toml_hint(text: str) -> str:
+    """`_syntax_hint` for a `+++` TOML line: there a string in single quotes takes no quote of its kind at all."""
+    found = re.match(r"^\s*(?P<key>[A-Za-z0-9_-]+)\s*=\s*(?P<value>\S.*?)\s*$", text)
+    value = found.group("value") if found else ""
+    if value and value[0] in _CURLY:
+        inner = value.strip(_CURLY).replace('"', "“")
+        return f'thay dấu ngoặc cong “ ” (Word tự đổi) bằng dấu ngoặc kép thẳng " ": {found["key"]} = "{inner}"'
+    if value[:1] == '"' and value.count('"') > 2:
+        inner = value[1:-1] if value.endswith('"') else value[1:]
+        fixed = f"'{inner}'" if "'" not in inner else '"' + inner.replace('"', '\\"') + '"'
+        return ("giá trị đã có ngoặc kép nhưng bên trong còn dấu ngoặc kép: đổi dấu ngoặc bên trong thành “ ”, hoặc "
+                f"viết: {found['key']} = {fixed}")
+    return "đặt chuỗi trong dấu ngoặc kép, ví dụ title = \"Hội nghị\""
 
 
 def _record_lines(root: yaml.Node, first_line: int, out: dict[str, int]) -> None:
