@@ -72,7 +72,8 @@ _PHOTO_EXAMPLE = """\
 
 
 DRAFT_LINES = """\
-# Bài nháp: chỉ hiện khi xem thử (sitegen serve), chưa đăng. Viết xong, xóa dòng dưới (hoặc ghi draft: false) để đăng.
+# Bài nháp: chỉ hiện khi xem thử (sitegen serve), chưa đăng.
+# Viết xong, xóa dòng draft: true (hoặc sửa thành draft: false) để đăng.
 draft: true
 """
 

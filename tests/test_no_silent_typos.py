@@ -59,10 +59,10 @@ def test_new_writes_a_draft_that_publishes_only_when_the_editor_says_so(site):
     path = Path.cwd() / made.stdout.strip()
     rel = path.resolve().relative_to(site.root.resolve()).as_posix()
     text = path.read_text(encoding="utf-8")
-    assert text.splitlines()[:3] == [
+    assert text.splitlines()[:4] == [
         "---",
-        "# Bài nháp: chỉ hiện khi xem thử (sitegen serve), chưa đăng. Viết xong, xóa dòng dưới (hoặc ghi draft: "
-        "false) để đăng.",
+        "# Bài nháp: chỉ hiện khi xem thử (sitegen serve), chưa đăng.",
+        "# Viết xong, xóa dòng draft: true (hoặc sửa thành draft: false) để đăng.",
         "draft: true",
     ]
     page = site.public / "thi-dua-khen-thuong/hoi-nghi-tong-ket-thi-dua/index.html"
