@@ -204,21 +204,19 @@ def _refuse_unknown_keys(data: dict[str, Any], path: Path) -> None:
     found: list[Diagnostic] = []
 
     def unknown(key: str, known: tuple[str, ...], where: str) -> None:
-        line = _key_line(path, key)
+        message = f"sitegen không biết khóa '{key}'" + (f" trong bảng {where}" if where else "")
         guesses = nearest(key, known, cutoff=0.7)
-        if guesses:
+        if where and key in OPTIONS:  # TOML puts every line below a [table] header into that table
+            message = f"tùy chọn '{key}' nằm trong bảng {where} nên không có tác dụng"
+            hint = (f"'{key}' là tùy chọn chung: chuyển dòng này lên trên mọi bảng [..] và [[..]] "
+                    "(các dòng đứng sau tên bảng thuộc về bảng đó)")
+        elif guesses:
             hint = "có phải ý bạn là " + " hoặc ".join(f"'{g}'" for g in guesses) + "? Sửa tên cho đúng"
-        elif where == "" and isinstance(data.get(key), dict):
+        elif not where and isinstance(data.get(key), dict):
             hint = "bảng này không có trong sitegen; giá trị tự do cho giao diện đặt trong [params]"
         else:
             hint = "xóa dòng này, hoặc xem các tùy chọn có chú thích trong site.toml do `sitegen init` tạo"
-        if where and key in OPTIONS:  # TOML puts every line after a [table] header into that table
-            hint = (f"'{key}' là tùy chọn chung: chuyển dòng này lên trên mọi bảng [..] và [[..]] "
-                    "(các dòng đứng sau tên bảng thuộc về bảng đó)")
-        message = f"sitegen không biết khóa '{key}'" + (f" trong bảng {where}" if where else "")
-        if where and key in OPTIONS:
-            message = f"tùy chọn '{key}' nằm trong bảng {where} nên không có tác dụng"
-        found.append(Diagnostic(CONFIG_NAME, line, 0, "CFG004", ERROR, message, hint))
+        found.append(Diagnostic(CONFIG_NAME, _key_line(path, key), 0, "CFG004", ERROR, message, hint))
 
     for key, value in data.items():
         if key in ("params", "categories") or (key in OPTIONS and not isinstance(value, dict)):

@@ -17,9 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-from ..config import SiteConfig
+from ..config import SiteConfig, check_placeholders
 from ..diagnostics import Diagnostic, Reporter
-from .. import config as config_mod
 from ..scaffold import PLACEHOLDER_BODY
 from .near import nearest
 from .read import SourceDoc, image_refs
@@ -328,7 +327,7 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
     articles.sort(key=lambda a: (a.date, a.source), reverse=True)
     _same_titles(articles, report)
     if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
-        config_mod.check_placeholders(config, report)
+        check_placeholders(config, report)
     used = {a.category for a in articles}
     declared = [categories[c.slug] for c in config.categories]
     created = sorted((c for s, c in categories.items() if not c.declared and s in used), key=lambda c: c.name)
