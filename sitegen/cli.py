@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         # Commands that write no site say what they did not do instead (set with set_defaults(failed=...)).
         failed_text = getattr(args, "failed", "Dựng trang thất bại: {n} lỗi. Thư mục xuất cũ được giữ nguyên.")
         print("\n" + failed_text.format(n=errors), file=sys.stderr)
-        return 2 if any(d.code.startswith("CFG") for d in failed.diagnostics) else 1
+        return 2 if any(d.code.startswith("CFG") and d.severity == "error" for d in failed.diagnostics) else 1
     except KeyboardInterrupt:
         print("\nĐã dừng.", file=sys.stderr)
         return 130
@@ -258,6 +258,9 @@ def _new(args: argparse.Namespace) -> int:
     made = new_article(cfg, args.title, args.category)
     if made.category_defaulted:
         print(f"Chuyên mục: {made.category_name} (chọn chuyên mục khác bằng --category).", file=sys.stderr)
+    print("Bài mới là bài nháp (draft: true): chỉ hiện khi xem thử, chưa đăng. Viết xong nội dung, xóa dòng "
+          "'draft: true' ở đầu tệp (hoặc sửa thành draft: false) để bài lên trang ở lần dựng tiếp theo.",
+          file=sys.stderr)
     print(_show(made.path))  # alone on stdout, so scripts can open it: $EDITOR "$(sitegen new "...")"
     return 0
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .diagnostics import BuildFailed, Diagnostic, ERROR
+from .diagnostics import BuildFailed, Diagnostic, ERROR, Reporter
 
 CONFIG_NAME = "site.toml"
 # Where the default theme lives: packaged inside sitegen/ when installed from a wheel, else the source tree.
@@ -126,10 +126,11 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
             _fail("CFG001", 0, f"site.toml không phải UTF-8 ({exc.reason})", "lưu tệp dạng UTF-8")
         except tomllib.TOMLDecodeError as exc:
             line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
-            _fail("CFG001", line, f"site.toml sai cú pháp TOML: {exc}", "kiểm tra dấu ngoặc kép và dấu =")
+            _fail("CFG001", line, *_toml_problem(str(exc), line, path))
         except RecursionError:  # tomllib has no nesting limit of its own
             _fail("CFG001", 0, "site.toml có mảng hoặc bảng lồng nhau quá sâu", "viết các giá trị thẳng, không lồng nhau")
         _refuse_control_characters(data, path)
+        _refuse_unknown_keys(data, path)
     site = dict(data.pop("site", {})) if isinstance(data.get("site"), dict) else {}
     site.update({k: v for k, v in data.items() if not isinstance(v, (dict, list))})
     values: dict[str, Any] = {}
@@ -150,6 +151,8 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
         values["image_widths"] = _image_widths(site.get("image_widths", data.get("image_widths")), path)
     _validate(values, path)
     cats = _categories(data.get("categories", []), path)
+    if not isinstance(data.get("params", {}), dict):
+        _fail("CFG002", _key_line(path, "params"), "params phải là bảng [params]", '[params]\ntagline = "..."')
     templates_default, assets_default = default_theme_dirs()
     out = (output if output is not None else root / "public").resolve()
     cfg = SiteConfig(
@@ -184,6 +187,129 @@ def _refuse_control_characters(data: dict[str, Any], path: Path) -> None:
             leaf = key.rsplit(".", 1)[-1]
             _fail("CFG002", _key_line(path, leaf), f"'{key}' chứa ký tự điều khiển {chars.describe(bad.group())}",
                   "xóa mã thoát (\\u00.., \\b, \\f) khỏi chuỗi; các ký tự này làm hỏng nguồn tin Atom")
+
+
+# Fields of SiteConfig that are not options written in site.toml (tables, or computed by `load`).
+_NOT_OPTIONS = {"root", "categories", "extra", "content_dir", "output_dir", "templates_dirs", "assets_dirs"}
+OPTIONS = tuple(f.name for f in fields(SiteConfig) if f.name not in _NOT_OPTIONS)
+_TABLES = ("site", "params", "categories")  # [site] holds options too; [params] is free-form, for templates
+_CATEGORY_KEYS = ("name", "slug", "description")
+
+
+def _refuse_unknown_keys(data: dict[str, Any], path: Path) -> None:
+    """A mistyped option (`base_ulr`) would otherwise be ignored and its default used without a word: every
+    unknown key is an error, all of them in one run, each with the nearest known names."""
+    from .content.near import nearest  # no dependencies, like slugs
+
+    found: list[Diagnostic] = []
+
+    def unknown(key: str, known: tuple[str, ...], where: str) -> None:
+        message = f"sitegen không biết khóa '{key}'" + (f" trong bảng {where}" if where else "")
+        guesses = nearest(key, known, cutoff=0.7)
+        if where and key in OPTIONS:  # TOML puts every line below a [table] header into that table
+            message = f"tùy chọn '{key}' nằm trong bảng {where} nên không có tác dụng"
+            hint = (f"'{key}' là tùy chọn chung: chuyển dòng này lên trên mọi bảng [..] và [[..]] "
+                    "(các dòng đứng sau tên bảng thuộc về bảng đó)")
+        elif guesses:
+            hint = "có phải ý bạn là " + " hoặc ".join(f"'{g}'" for g in guesses) + "? Sửa tên cho đúng"
+        elif not where and isinstance(data.get(key), dict):
+            hint = "bảng này không có trong sitegen; giá trị tự do cho giao diện đặt trong [params]"
+        else:
+            hint = "xóa dòng này, hoặc xem các tùy chọn có chú thích trong site.toml do `sitegen init` tạo"
+        found.append(Diagnostic(CONFIG_NAME, _key_line(path, key), 0, "CFG004", ERROR, message, hint))
+
+    for key, value in data.items():
+        if key in ("params", "categories") or (key in OPTIONS and not isinstance(value, dict)):
+            continue
+        if key == "site" and isinstance(value, dict):
+            for inner in value:
+                if inner not in OPTIONS:
+                    unknown(inner, OPTIONS, "[site]")
+            continue
+        unknown(key, OPTIONS + _TABLES, "")
+    params = data.get("params")
+    for key in params if isinstance(params, dict) else ():
+        # [params] is free-form, but an option written below [params] is read as a param and silently lost;
+        # only the words a theme could well want as params of its own (a tagline's title...) are let through.
+        if key in OPTIONS and key not in ("title", "description", "author", "copyright"):
+            unknown(key, OPTIONS, "[params]")
+    cats = data.get("categories")
+    if isinstance(cats, list):
+        reported: set[str] = set()
+        for item in cats:
+            for key in item if isinstance(item, dict) else ():
+                if key not in _CATEGORY_KEYS and key not in reported:
+                    reported.add(key)
+                    unknown(key, _CATEGORY_KEYS, "[[categories]]")
+    if found:
+        raise BuildFailed(found)
+
+
+def _toml_problem(problem: str, line: int, path: Path) -> tuple[str, str]:
+    """(message, hint) in Vietnamese for what tomllib said; the two mistakes of duplicated names get their
+    own words, anything else keeps tomllib's English words after a Vietnamese lead."""
+    detail = problem.split(" (at line")[0]
+    if detail == "Cannot overwrite a value":
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except OSError:
+            lines = []
+        written = re.match(r'^\s*"?([^"=\s]+)"?\s*=', lines[line - 1]) if 0 < line <= len(lines) else None
+        if written:
+            key = written.group(1)
+            first = _earlier_in_table(lines, line, key)
+            where = f" (dòng {first} và dòng {line})" if first else ""
+            return (f"khóa '{key}' được ghi hai lần{where}",
+                    "giữ một dòng với giá trị đúng, xóa dòng còn lại (mỗi khóa chỉ có một giá trị)")
+        return ("một khóa được ghi hai lần, hoặc vừa là giá trị vừa là bảng [..]",
+                "giữ một dòng với giá trị đúng, xóa dòng còn lại")
+    if declared := re.match(r"^Cannot declare \('([^']+)',?.*\) twice$", detail):
+        name = declared.group(1)
+        header = re.compile(rf"^\s*\[\s*{re.escape(name)}\s*\]")
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except OSError:
+            lines = []
+        first = next((n for n, text in enumerate(lines[:line - 1], 1) if header.match(text)), 0)
+        where = f" (dòng {first} và dòng {line})" if first else ""
+        hint = f"gộp các dòng của hai bảng [{name}] vào một bảng"
+        if name == "categories":
+            hint = "mỗi chuyên mục mở bằng [[categories]] (hai cặp ngoặc vuông), không phải [categories]"
+        return f"bảng [{name}] được khai báo hai lần{where}", hint
+    return f"site.toml sai cú pháp TOML: {problem}", "kiểm tra dấu ngoặc kép và dấu ="
+
+
+def _earlier_in_table(lines: list[str], line: int, key: str) -> int:
+    """The line, above `line` and in the same [table], where `key = ...` is first written; 0 if none."""
+    start = 0
+    for n in range(line - 2, -1, -1):
+        if re.match(r"^\s*\[", lines[n]):
+            start = n
+            break
+    pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
+    return next((n + 1 for n in range(start, line - 1) if pattern.match(lines[n])), 0)
+
+
+PLACEHOLDER_BASE_URL = "http://localhost:8000/"  # SiteConfig's default, written by `sitegen init`
+
+
+def check_placeholders(cfg: SiteConfig, report: Reporter) -> None:
+    """Warn (CFG005, an error under --strict) when site.toml still says the base_url `init` wrote: every
+    canonical address, feed, sitemap and share link would point at the editor's own machine."""
+    path = cfg.root / CONFIG_NAME
+    if cfg.base_url != PLACEHOLDER_BASE_URL or not path.is_file():
+        return
+    pattern = re.compile(r'^\s*"?base_url"?\s*=')
+    try:
+        line = next((n for n, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1)
+                     if pattern.match(text)), 0)
+    except OSError:
+        return
+    if line:  # a site.toml that does not name base_url was written by hand, for tests or a first try
+        report.warning("CFG005", CONFIG_NAME, line,
+                       f"base_url vẫn là địa chỉ mẫu {PLACEHOLDER_BASE_URL} do sitegen init ghi: địa chỉ chuẩn "
+                       "(canonical), nguồn tin, sơ đồ trang và nút chia sẻ sẽ trỏ về máy đang dựng trang",
+                       'ghi địa chỉ thật của trang, ví dụ: base_url = "https://tinhxyz.gov.vn/"')
 
 
 def _key_line(path: Path, key: str) -> int:

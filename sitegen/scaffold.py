@@ -54,7 +54,7 @@ def new_article(config: SiteConfig, title: str, category: str | None = None,
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir()  # exist_ok=False: another editor may have created it a moment ago
         with open(folder / "index.md", "x", encoding="utf-8", newline="\n") as out:
-            out.write(article_text(title, now, name))
+            out.write(article_text(title, now, name, draft=True))
     except FileExistsError:
         _fail("NEW001", rel, "bài viết này đã tồn tại; không ghi đè bài cũ", "mở bài cũ để sửa, hoặc đặt tiêu đề khác")
     except OSError as exc:
@@ -70,15 +70,24 @@ _PHOTO_EXAMPLE = """\
 """
 
 
+DRAFT_LINES = """\
+# Bài nháp: chỉ hiện khi xem thử (sitegen serve), chưa đăng.
+# Viết xong, xóa dòng draft: true (hoặc sửa thành draft: false) để đăng.
+draft: true
+"""
+
+
 def article_text(title: str, now: dt.datetime, category: str, summary: str = "", body: str = PLACEHOLDER_BODY,
-                 photo: tuple[str, str, str] | None = None) -> str:
+                 photo: tuple[str, str, str] | None = None, draft: bool = False) -> str:
     """Front matter with every field an editor usually fills, then the body. Builds as is.
 
-    `photo` is (src, caption, alt); without it the photos list holds one commented-out example."""
+    `photo` is (src, caption, alt); without it the photos list holds one commented-out example. A `draft`
+    (what `sitegen new` writes) is published only once the editor removes its `draft: true` line: a new
+    article must never go live at the next cron run, dated when it was created, with the placeholder body."""
     photos = (f"  - src: {_yaml_str(photo[0])}\n    caption: {_yaml_str(photo[1])}\n    alt: {_yaml_str(photo[2])}\n"
               if photo else _PHOTO_EXAMPLE)
     return f"""---
-title: {_yaml_str(title)}
+{DRAFT_LINES if draft else ""}title: {_yaml_str(title)}
 date: "{now:%Y-%m-%d %H:%M}"
 category: {_yaml_str(category)}
 # Từ khóa, ví dụ: tags: ["nông thôn mới", "giao thông"]

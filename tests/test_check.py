@@ -175,9 +175,10 @@ def test_check_writes_nothing_and_lists_everything_sorted(site):
     assert {"META003", "META004", "ROUTE001", "LINK001", "IMG006", "HOLD001"} <= codes, result.stderr
     site.write("content/thoi-su/dup2/index.md", article("Trùng 2"))
     site.write("content/thoi-su/m/index.md", article("M"))
+    site.write("content/the-thao/a/index.md", article("Thể thao", body="![](anh.png)", category='"Thời sự"'))
     result = site.cli("check")
     codes = [ln.split("[")[1].split("]")[0] for ln in result.stderr.splitlines() if "]: " in ln]
-    assert sorted(codes) == ["HOLD001", "IMG006", "LINK001", "META004"], result.stderr
+    assert sorted(codes) == ["HOLD001", "IMG006", "LINK001"], result.stderr
     assert result.returncode == 3 and not site.public.exists()
 
 
@@ -186,11 +187,16 @@ def test_check_exit_status(site):
     site.write("content/thoi-su/a/index.md", article("A"))
     ok = site.cli("check")
     assert ok.returncode == 0 and "không có lỗi, 0 cảnh báo" in ok.stdout
-    site.write("content/moi/b/index.md", article("B"))  # category not in site.toml: a warning
+    site.write("content/thoi-su/b/index.md", article("B", body="![](anh.png)"))  # no alt text: a warning
+    site.write("content/thoi-su/b/anh.png", png())
     warn = site.cli("check")
     assert warn.returncode == 0 and "1 cảnh báo" in warn.stdout
-    assert findings(warn.stderr, "META004")[0].startswith("content/moi/b/index.md:")
+    assert findings(warn.stderr, "IMG006")[0].startswith("content/thoi-su/b/index.md:")
     assert site.cli("check", "--strict").returncode == 1
+    site.write("content/moi/c/index.md", article("C"))  # category not in site.toml: an error
+    error = site.cli("check")
+    assert error.returncode == 1
+    assert findings(error.stderr, "META004")[0].startswith("content/moi/c/index.md:1: lỗi[META004]")
 
 
 def test_duplicate_slugs_name_both_files(site):

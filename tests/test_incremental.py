@@ -83,7 +83,8 @@ def test_change_template(news, tmp_path):
 
 
 def test_change_site_toml(news, tmp_path):
-    news.write("site.toml", 'title = "Cổng tin mới"\nper_page = 5\n[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n')
+    news.write("site.toml", 'title = "Cổng tin mới"\nper_page = 5\n[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n'
+                            '[[categories]]\nname = "Kinh tế"\nslug = "kinh-te"\n')  # (an undeclared one is an error)
     result = assert_same_as_clean(news, tmp_path, jobs=1)
     assert result.rendered == result.pages
 
@@ -204,8 +205,8 @@ def test_scheduled_article_appears_without_any_edit(news, tmp_path):
 
 
 def test_skipped_build_repeats_the_warnings(news):
-    news.write("content/thoi-su/co-canh-bao/index.md",
-               article("Có cảnh báo", date="2024-06-02 08:00", category='"Văn hóa"'))
+    news.write("content/thoi-su/co-canh-bao/index.md",  # the headline of bai-01: a warning (META006) on both
+               article("Bài số 1", date="2024-06-02 08:00"))
     first = settled_build(news, jobs=1)
     again = news.build(jobs=1)
     assert again.skipped

@@ -27,7 +27,7 @@ from sitegen import config as config_mod
 from sitegen.config import SiteConfig
 from sitegen.diagnostics import Reporter
 from sitegen.content.read import split_front_matter
-from sitegen.scaffold import NOT_OPTIONS, OPTION_DOCS, article_text
+from sitegen.scaffold import NOT_OPTIONS, OPTION_DOCS, PLACEHOLDER_BODY, article_text
 
 CATEGORIES = '[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n\n[[categories]]\nname = "Văn hóa - Xã hội"\nslug = "van-hoa-xa-hoi"\n'
 
@@ -59,8 +59,14 @@ def test_new_article_builds_as_is_with_slug_year_and_site_time_zone(site):
     assert abs(written - now) < dt.timedelta(minutes=2)
     text = (site.root / rel).read_text(encoding="utf-8")
     assert '#  - src: "anh-01.jpg"' in text and "#    caption:" in text  # one commented photo example
+    assert meta["draft"] is True and "xóa dòng 'draft: true'" in result.stderr  # published only when told to
 
-    built = site.cli("build", "--strict")  # as is: no error, not even a warning
+    built = site.cli("build", "--strict")  # as is: no error, not even a warning, and not published
+    assert built.returncode == 0, built.stderr
+    assert not (site.public / "van-hoa-xa-hoi/hoi-nghi-tong-ket-dak-lak-nam-2024/index.html").exists()
+    (site.root / rel).write_text(text.replace("draft: true\n", "").replace(PLACEHOLDER_BODY, "Nội dung thật.\n"),
+                                 encoding="utf-8")
+    built = site.cli("build", "--strict")
     assert built.returncode == 0, built.stderr
     doc = site.html("van-hoa-xa-hoi/hoi-nghi-tong-ket-dak-lak-nam-2024/index.html")
     assert text_of(doc.find(".//h1")) == "Hội nghị tổng kết Đắk Lắk: năm 2024"
@@ -124,6 +130,9 @@ def test_new_without_site_toml_and_title_without_letters(site):
     ok = site.cli("new", "Bài đầu tiên")
     assert ok.returncode == 0, ok.stderr
     assert "content/tin-tuc/" in ok.stdout
+    written = printed(ok)
+    written.write_text(written.read_text(encoding="utf-8").replace("draft: true\n", "")
+                       .replace(PLACEHOLDER_BODY, "Nội dung thật.\n"), encoding="utf-8")
     assert site.cli("build").returncode == 0
     assert (site.public / "tin-tuc/bai-dau-tien/index.html").is_file()
     bad = site.cli("new", "!!! ???")
@@ -168,6 +177,9 @@ def test_init_output_builds_strictly_and_serves(tmp_path):
     assert not (root / "templates/article.html").exists() and not (root / "assets/css/site.css").exists()
     samples = sorted(p.relative_to(root).as_posix() for p in (root / "content").rglob("index.md"))
     assert len(samples) == 2
+    toml = root / "site.toml"  # as the guide says: base_url first (the placeholder is a CFG005 warning)
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"http://localhost:8000/"', '"https://huyen.example/"'),
+                    encoding="utf-8")
     result = run_cli("build", "--source", str(root), "--strict")
     assert result.returncode == 0, result.stderr
     public = root / "public"

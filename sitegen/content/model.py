@@ -11,13 +11,16 @@ import heapq
 import posixpath
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
-from ..config import SiteConfig
+from ..config import SiteConfig, check_placeholders
 from ..diagnostics import Diagnostic, Reporter
+from ..scaffold import PLACEHOLDER_BODY
+from .near import nearest
 from .read import SourceDoc, image_refs
 from .slugs import slugify
 
@@ -73,6 +76,7 @@ class Article:
     # What readers added (readers.figures.Figures: views, votes, approved comments), already summed into views, comments
     # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
     collected: Any = None
+    title_line: int = 1  # file line of the title, for diagnostics that concern several articles
 
     @property
     def track_id(self) -> str:
@@ -270,7 +274,7 @@ def reusable(checked: Checked, strict: bool) -> bool:
 # What an article shows only on the pages that show it (its own page, listings, feeds, related blocks). A change
 # confined to these leaves every route, order, listing, related block and photo of the site where it was.
 CONTENT_FIELDS = ("digest", "title", "summary", "author", "source_name", "comments", "rating_total", "rating_count",
-                  "body_line", "extra", "collected")
+                  "body_line", "extra", "collected", "title_line")
 
 
 def shape(checked: Checked) -> tuple:
@@ -310,12 +314,9 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
         for tslug, name in c.tag_names:
             tags.setdefault(tslug, Tag(name, tslug))
         if c.new_category is not None and c.new_category[1] not in categories:
+            # Only when site.toml lists no categories (else an unknown one is an error of its article: META004).
             name, slug, line = c.new_category
             categories[slug] = Category(name, slug, declared=False)
-            if config.categories:
-                report.warning("META004", c.source, line,
-                               f"chuyên mục '{name}' chưa có trong site.toml; đã tạo chuyên mục mới /{slug}/",
-                               f"thêm [[categories]] name = \"{name}\" vào site.toml, hoặc sửa tên cho đúng")
         if article is None:
             continue
         if drafts or not article.draft:
@@ -324,12 +325,40 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
             continue
         articles.append(article)
     articles.sort(key=lambda a: (a.date, a.source), reverse=True)
+    _same_titles(articles, report)
+    if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
+        check_placeholders(config, report)
     used = {a.category for a in articles}
     declared = [categories[c.slug] for c in config.categories]
     created = sorted((c for s, c in categories.items() if not c.declared and s in used), key=lambda c: c.name)
     used_tags = {t for a in articles for t in a.tags}
     return Site(config, tuple(articles), tuple(declared + created),
                 {s: t for s, t in sorted(tags.items()) if s in used_tags}, min(moments, default=None))
+
+
+def title_key(title: str) -> str:
+    """What makes two headlines the same (META006). Titles are NFC already (_Fields.text): case and spacing are
+    what may differ; lower() and `in` tests cost a third of casefold() and split()."""
+    t = title.lower()
+    return " ".join(t.split()) if "  " in t or "\t" in t or "\n" in t else t
+
+
+def _same_titles(articles: list[Article], report: Reporter) -> None:
+    """META006: two published articles with one headline confuse readers, listings and search results; each
+    is warned about, naming the others."""
+    keys = [title_key(a.title) for a in articles]  # a Counter before any grouping: 0.15 s at 100 000 articles
+    twice = {k for k, n in Counter(keys).items() if n > 1}
+    if not twice:
+        return
+    by_title: dict[str, list[Article]] = {}
+    for key, a in zip(keys, articles):
+        if key in twice:
+            by_title.setdefault(key, []).append(a)
+    for same in by_title.values():
+        for a in same:
+            others = ", ".join(o.source for o in sorted(same, key=lambda o: o.source) if o is not a)
+            report.warning("META006", a.source, a.title_line, f"tiêu đề '{a.title}' trùng với tiêu đề của {others}",
+                           "đặt tiêu đề khác cho một trong các bài (thêm địa danh, thời gian...), hoặc xóa bài đăng trùng")
 
 
 def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report: Reporter,
@@ -383,9 +412,46 @@ def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report
         image=image, photos=photos, draft=f.flag("draft"), featured=f.flag("featured"), expires=expires,
         aliases=aliases, template=template, body_line=doc.body_line,
         body_images=tuple(image_refs(doc.body, doc.body_line)),
-        extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS},
+        extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS}, title_line=f.line("title"),
     )
+    _captions(doc, article, report)
+    if doc.meta.get("draft") is not True:
+        _placeholder(doc, f)
     return (article if f.ok and category else None), tuple(tag_names), new_category
+
+
+_PLACEHOLDER = " ".join(PLACEHOLDER_BODY.split())
+
+
+def _placeholder(doc: SourceDoc, f: _Fields) -> None:
+    """BODY001: the body `sitegen new` writes is never published; left inside a real body, it is a warning."""
+    body = doc.body
+    if len(body) < 20 * len(_PLACEHOLDER) and " ".join(body.split()) == _PLACEHOLDER:  # however spaced or broken
+        first = len(body) - len(body.lstrip())
+        f.report.error("BODY001", doc.path, doc.body_line + body.count("\n", 0, first),
+                       f"nội dung bài vẫn là câu mẫu của sitegen new ('{_PLACEHOLDER}'): bài này không được đăng",
+                       "viết nội dung bài thay cho câu mẫu; chưa viết xong thì ghi lại dòng draft: true ở phần đầu")
+        f.ok = False
+    elif (at := body.find(_PLACEHOLDER)) >= 0:  # the line as `new` wrote it, kept above or below real text
+        f.report.warning("BODY001", doc.path, doc.body_line + body.count("\n", 0, at),
+                         f"câu mẫu của sitegen new ('{_PLACEHOLDER}') vẫn còn trong nội dung bài", "xóa dòng này")
+
+
+def _captions(doc: SourceDoc, article: Article, report: Reporter) -> None:
+    """IMG007: a photo of the album also placed in the body with another caption. Both are shown, each where it
+    is written (the body's words under the photo in the text, `caption` under it in the album): said, so that
+    an edit made in one place only is noticed."""
+    album = {p.src: p for p in article.photos if p.caption}
+    for src, caption, line in article.body_images:
+        p = album.get(unicodedata.normalize("NFC", src))
+        said = " ".join(caption.split())
+        if p is None or not said or said == " ".join(p.caption.split()):
+            continue
+        report.warning("IMG007", doc.path, line,
+                       f"ảnh '{src}' có hai chú thích khác nhau: trong bài hiện '{said}', ở album ảnh cuối bài "
+                       f"hiện '{p.caption}' (ảnh khai báo trong photos ở dòng {p.line})",
+                       "chép một chú thích sang chỗ kia cho giống nhau; hoặc để trống ngoặc vuông "
+                       f"![]({f'<{src}>' if ' ' in src else src}) thì ảnh trong bài không có chú thích")
 
 
 def _category(f: _Fields, doc: SourceDoc, config: SiteConfig,
@@ -408,7 +474,31 @@ def _category(f: _Fields, doc: SourceDoc, config: SiteConfig,
         return None, None
     if any(c.slug == slug for c in config.categories):
         return slug, None
+    if config.categories:  # a typo would silently add a menu entry on every page: refused, with the nearest
+        _unknown_category(f, name, "category" in doc.meta, config)
+        return None, None
     return slug, (name, slug, f.line("category"))
+
+
+def _unknown_category(f: _Fields, name: str, written: bool, config: SiteConfig) -> None:
+    cats = config.categories
+    guesses = nearest(name, [c.name for c in cats], slugs={c.name: c.slug for c in cats})
+    ask = f"thêm [[categories]] name = \"{name}\" vào site.toml"
+    if written:
+        message = f"chuyên mục '{name}' không có trong site.toml"
+        if guesses:
+            hint = f"sửa thành category: \"{guesses[0]}\""
+            if guesses[1:]:
+                hint += " (hoặc " + ", ".join(f'"{g}"' for g in guesses[1:]) + ")"
+        else:
+            hint = "ghi một trong các chuyên mục: " + ", ".join(f'"{c.name}"' for c in cats)
+        hint += f"; cần chuyên mục mới thì nhờ quản trị {ask}"
+    else:
+        message = f"bài nằm trong thư mục '{name}', không phải thư mục của một chuyên mục trong site.toml"
+        best = [c for g in guesses for c in cats if c.name == g][:1] or [cats[0]]
+        hint = (f"thêm category: \"{best[0].name}\" vào phần đầu, hoặc chuyển bài vào thư mục "
+                f"content/{best[0].slug}/")
+    f.fail("META004", "category", message, hint)
 
 
 def _rating(f: _Fields) -> tuple[int, int]:
@@ -478,8 +568,33 @@ def resolve_photo(src: str, folder: Path, content_dir: Path) -> Path | None | st
     if not target.is_relative_to(content_dir.resolve()):
         return "escape"
     if not target.is_file():
-        return "missing"
+        found = _same_name_on_disk(folder, normal)
+        if found is None:
+            return "missing"
+        return found if found.is_relative_to(content_dir.resolve()) else "escape"
     return target
+
+
+def _same_name_on_disk(folder: Path, relative: str) -> Path | None:
+    """The file `relative` names, when the disk writes its name with other Unicode code points: a photo copied
+    from a Mac has its Vietnamese letters decomposed (NFD), the front matter composed (NFC) like all text we
+    read, and Linux compares names byte by byte. Each folder on the way is listed, names compared in NFC."""
+    at = folder
+    for part in relative.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            at = at.parent
+            continue
+        want = unicodedata.normalize("NFC", part)
+        try:
+            match = next((e for e in at.iterdir() if unicodedata.normalize("NFC", e.name) == want), None)
+        except OSError:
+            return None
+        if match is None:
+            return None
+        at = match
+    return at.resolve() if at.is_file() else None
 
 
 def _alias_ok(f: _Fields, i: int, alias: str) -> bool:

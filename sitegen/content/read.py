@@ -31,7 +31,9 @@ from . import chars
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^---[ \t]*$")
 _CLOSE = re.compile(r"^(---|\.\.\.)[ \t]*$")
-IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+# `![caption](src)`; a name with spaces is written `(<Ảnh hội nghị.jpg>)`, as Markdown wants it.
+IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*(?:<(?P<angled>[^>\n]+)>|(?P<src>[^)\s>]+))"
+                       r"(?:\s+[\"'][^)]*[\"'])?\s*\)")
 # Front matter is a few dozen values; these bounds are far above any real one and far below what hurts. Deeper
 # values cannot be constructed or pickled into the cache (RecursionError); aliases (`*a`) share a value, and ten
 # nested levels of nine references each would make 387 million values for anything that walks the data.
@@ -128,7 +130,7 @@ def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
     """(src, caption, file line) of every Markdown image in the body."""
     out = []
     for m in IMAGE_REF.finditer(body):
-        out.append((m.group("src"), m.group("alt"), body_line + body.count("\n", 0, m.start())))
+        out.append((m.group("angled") or m.group("src"), m.group("alt"), body_line + body.count("\n", 0, m.start())))
     return out
 
 
@@ -425,7 +427,7 @@ def _split_toml(lines: list[str], rel: str, report: Reporter) -> tuple[dict, dic
         found = re.search(r"line (\d+), column (\d+)", str(exc))
         line, col = (int(found.group(1)) + 1, int(found.group(2))) if found else (2, 0)
         report.error("FM002", rel, line, f"lỗi cú pháp TOML: {str(exc).split(' (at')[0]}",
-                     "đặt chuỗi trong dấu ngoặc kép, ví dụ title = \"Hội nghị\"", col=col)
+                     _toml_hint(lines[line - 1] if 0 < line <= len(lines) else ""), col=col)
         return None
     # tomllib keeps no positions: a top-level key's line is where it is written, a table's where it opens.
     key_lines: dict[str, int] = {}
@@ -510,9 +512,7 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
         if "maximum nesting depth" in problem:  # libyaml's own limit (1000 levels), far beyond ours
             report.error("FM006", rel, line, _DEPTH_MESSAGE, _DEPTH_HINT)
             return None, {}
-        hint = "đặt giá trị trong dấu ngoặc kép, ví dụ title: \"Hội nghị: tổng kết\""
-        if "\t" in yaml_text:
-            hint = "không dùng phím Tab để thụt lề trong phần đầu, hãy dùng dấu cách"
+        hint = _syntax_hint(yaml_text, [m for m in (getattr(exc, "context_mark", None), mark) if m])
         report.error("FM002", rel, line, f"lỗi cú pháp YAML: {problem}", hint, col=(mark.column + 1) if mark else 0)
         return None, {}
     except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
@@ -527,6 +527,58 @@ def parse_yaml(yaml_text: str, rel: str, first_line: int, report: Reporter) -> t
     key_lines: dict[str, int] = {}
     _record_lines(node, first_line, key_lines)
     return data, key_lines
+
+
+_KEY_VALUE = re.compile(r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[^\s:#\"'][^:#]*?):[ \t]+(?P<value>\S.*?)\s*$")
+_CURLY = "“”„‟"
+
+
+def _syntax_hint(yaml_text: str, marks: list) -> str:
+    """The fix for the line the YAML reader stopped at. Quoting the value fixes most mistakes, but not those of
+    a value already quoted: a quote inside it, or Word's curly quotes, which YAML does not take for quotes."""
+    lines = yaml_text.split("\n")
+    if "\t" in yaml_text:
+        return "không dùng phím Tab để thụt lề trong phần đầu, hãy dùng dấu cách"
+    # From where the reader stopped up to where the value it was reading began (nearest first).
+    rows = range(marks[-1].line, min(m.line for m in marks) - 1, -1) if marks else range(0)
+    for n in rows:
+        found = _KEY_VALUE.match(lines[n]) if n < len(lines) else None
+        if not found:
+            continue
+        key, value = found.group("key", "value")
+        if value[0] in _CURLY:  # Word turned "..." into “...”: a plain value, so a ': ' inside it breaks it
+            inner = value.strip(_CURLY).replace('"', "“")
+            return (f"thay dấu ngoặc cong “ ” (Word tự đổi) ở hai đầu bằng dấu ngoặc kép thẳng \" \": "
+                    f'{key}: "{inner}"')
+        if value[0] == '"' and value.count('"') > 2:
+            inner = value[1:-1] if value.endswith('"') else value[1:]
+            return ("giá trị đã có ngoặc kép nhưng bên trong còn dấu ngoặc kép: đổi dấu ngoặc bên trong thành “ ” "
+                    f"hoặc đặt cả giá trị trong dấu nháy đơn: {key}: '{inner.replace(chr(39), chr(39) * 2)}'")
+        if value[0] == "'" and value.count("'") > 2:
+            inner = value[1:-1] if value.endswith("'") else value[1:]
+            if '"' not in inner:
+                return (f"giá trị trong dấu nháy đơn có dấu nháy đơn bên trong: đặt cả giá trị trong ngoặc kép: "
+                        f'{key}: "{inner}"')
+            return ("giá trị trong dấu nháy đơn có dấu nháy đơn bên trong: viết mỗi dấu nháy đơn bên trong hai lần: "
+                    f"{key}: '{inner.replace(chr(39), chr(39) * 2)}'")
+        if value[0] not in "\"'[{|>&*!":
+            return f'đặt giá trị trong dấu ngoặc kép: {key}: "{value}"'
+    return "đặt giá trị trong dấu ngoặc kép, ví dụ title: \"Hội nghị: tổng kết\"; đủ cặp ngoặc [ ] và { }"
+
+
+def _toml_hint(text: str) -> str:
+    """`_syntax_hint` for a `+++` TOML line: there a string in single quotes takes no quote of its kind at all."""
+    found = re.match(r"^\s*(?P<key>[A-Za-z0-9_-]+)\s*=\s*(?P<value>\S.*?)\s*$", text)
+    value = found.group("value") if found else ""
+    if value and value[0] in _CURLY:
+        inner = value.strip(_CURLY).replace('"', "“")
+        return f'thay dấu ngoặc cong “ ” (Word tự đổi) bằng dấu ngoặc kép thẳng " ": {found["key"]} = "{inner}"'
+    if value[:1] == '"' and value.count('"') > 2:
+        inner = value[1:-1] if value.endswith('"') else value[1:]
+        fixed = f"'{inner}'" if "'" not in inner else '"' + inner.replace('"', '\\"') + '"'
+        return ("giá trị đã có ngoặc kép nhưng bên trong còn dấu ngoặc kép: đổi dấu ngoặc bên trong thành “ ”, hoặc "
+                f"viết: {found['key']} = {fixed}")
+    return "đặt chuỗi trong dấu ngoặc kép, ví dụ title = \"Hội nghị\""
 
 
 def _record_lines(root: yaml.Node, first_line: int, out: dict[str, int]) -> None:
