@@ -16,7 +16,7 @@ import pickle
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..content import model, read
 from .cache import Cache, Reader
@@ -54,10 +54,13 @@ class Plan:
     home: Home
     link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
 
-    def rows(self, index: bytes, pages: Sequence[Page]) -> Iterator[tuple[str, Any]]:
-        """The `plan` table's rows; `index` is `pack(links.Index)`."""
+    def rows(self, index: bytes, pages: Sequence[Page], titles: Mapping[str, int]) -> Iterator[tuple[str, Any]]:
+        """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
+        each headline (model.title_key): a retitled article that joins or leaves a shared headline changes
+        another article's warnings (META006), which only a full build reports."""
         yield "head", self
         yield "index", index
+        yield "titles", dict(titles)
         yield "paths", "\0".join(p.path for p in pages)  # where each page is (`pages_at`)
         for n in range(0, len(pages), PAGES_PER_ROW):
             yield f"pages:{n // PAGES_PER_ROW}", tuple(pages[n:n + PAGES_PER_ROW])
@@ -133,6 +136,13 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if model.shape(after) != model.shape(before[2]):
             return None
         changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
+    retitled = [(model.title_key(c.before.article.title), model.title_key(c.after.article.title)) for c in changes
+                if c.before.article is not None and c.before.article.title != c.after.article.title]
+    if retitled:
+        titles = cache.get_many("plan", ["titles"]).get("titles")
+        if not isinstance(titles, dict) or len({new for _, new in retitled}) < len(retitled) \
+                or any(old != new and (titles.get(new, 0) or titles.get(old, 0) > 1) for old, new in retitled):
+            return None  # a headline now shared, or no longer shared: another article's META006 changes
     return Edit(plan, state, index, tuple(changes), moment)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -223,7 +224,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         else:
             plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                               view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
-            cache.put_many("plan", plan.rows(ready.packed_index, pages), replace_all=True)
+            titles = Counter(model.title_key(a.title) for a in site.articles)
+            cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
             _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
                       len(site.articles), files, entry_keys, report.diagnostics, editable=not holding.held)
         if now is None:
