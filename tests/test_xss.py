@@ -313,6 +313,9 @@ def run_pages(public: Path, pages: list[str], csp: str | None = None, click_js_l
                 reports[kind].clear()
             url = base + (rel[:-len("index.html")] if rel.endswith("index.html") else rel)
             page.goto(url, wait_until="load")
+            if b'http-equiv="refresh"' in (public / rel).read_bytes():
+                # A redirect page navigates on its own: wait until it has, or it interrupts the next goto.
+                page.wait_for_url(lambda now: now != url, timeout=15_000)
             page.wait_for_timeout(150)
             page.wait_for_load_state("load")  # a redirect page's own navigation, finished before the next goto
             if click_js_links:  # a javascript: link needs a click; a surviving one would run here
