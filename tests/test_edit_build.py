@@ -436,3 +436,17 @@ def test_an_unreadable_html_row_is_made_again_not_a_template_error(news, tmp_pat
     news.build(output=clean, use_cache=False, jobs=1)
     assert snapshot(news.public) == snapshot(clean)
     assert "Đoạn đầu của bài 4." in (news.public / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
+
+
+def test_a_retitle_onto_another_headline_warns_on_both_like_a_clean_build(news, tmp_path):
+    """META006 names both articles: an edit build sees only the one it re-read, so a headline that becomes (or
+    stops being) shared is a full build's work."""
+    news.write(path(5), source(5, title="Bài số 3"))
+    first = build_and_compare(news, tmp_path)
+    assert not first.edited
+    assert sorted(d.path for d in first.diagnostics if d.code == "META006") == sorted([path(3), path(5)])
+    news.write(path(5), source(5, title="Bài số năm"))
+    second = build_and_compare(news, tmp_path)
+    assert not [d for d in second.diagnostics if d.code == "META006"]
+    news.write(path(5), source(5, title="Bài số năm, sửa lại"))
+    assert build_and_compare(news, tmp_path).edited  # a title no other article has: still an edit build
