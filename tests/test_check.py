@@ -208,6 +208,7 @@ def test_duplicate_slugs_name_both_files(site):
     assert result.returncode == 3
     line = findings(result.stderr, "ROUTE001")[0]
     assert "content/thoi-su/x/index.md" in line and "content/thoi-su/y/index.md" in line
+    assert line.startswith("content/thoi-su/y/index.md:4: lỗi[ROUTE001]"), line  # the line of its slug:
 
 
 @pytest.mark.parametrize("aliases_x,aliases_y", [

@@ -532,7 +532,7 @@ def test_an_alias_cannot_take_another_output_or_a_server_configuration_name(buil
     _aliased(site, f'["{alias}"]')
     result, _ = cli(site)
     line = refused(result, code)[0]
-    assert line.startswith("content/thoi-su/a/index.md: lỗi[") and alias.strip("/") in line, line
+    assert line.startswith("content/thoi-su/a/index.md:4: lỗi[") and alias.strip("/") in line, line  # aliases:
     assert not (site.public / "thoi-su/a").exists()  # held back; the rest of the site is published
     widgets = site.public / "assets/js/widgets.js"
     assert widgets.is_file() and b"<html" not in widgets.read_bytes()[:200].lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -18,10 +19,9 @@ from conftest import ROOT, article, fetch, free_port, interrupt, wait_for
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 
 
-@pytest.fixture
-def server(site):
-    site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
-    site.write("content/thoi-su/nhap/index.md", article("Bài nháp chưa đăng", draft="true"))
+@contextlib.contextmanager
+def previewing(site):
+    """`sitegen serve` on the site, on a free loopback port: (base URL, process); stopped as Ctrl-C would."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -29,9 +29,18 @@ def server(site):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _up(base), what="server start")
-        yield site, base, proc
+        yield base, proc
     finally:
-        server.output = interrupt(proc)
+        previewing.output = interrupt(proc)
+
+
+@pytest.fixture
+def server(site):
+    site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
+    site.write("content/thoi-su/nhap/index.md", article("Bài nháp chưa đăng", draft="true"))
+    with previewing(site) as (base, proc):
+        yield site, base, proc
+    server.output = previewing.output
 
 
 def _up(base: str) -> bool:
@@ -93,18 +102,10 @@ def test_the_preview_never_reports_to_the_production_collector(site):
     collector (issue 17, item 11): the preview's pages name no collector; the built site does."""
     site.write("site.toml", 'search = false\nstats_url = "https://thongke.example.vn/"\n')
     site.write(ARTICLE, article("Hội nghị đầu năm"))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _up(base), what="server start")
+    with previewing(site) as (base, _):
         status, body = fetch(base + "/thoi-su/hoi-nghi/")
         assert status == 200 and "data-article-id" in body
         assert "thongke.example.vn" not in body
-    finally:
-        interrupt(proc)
     assert site.cli("build").returncode == 0
     assert 'data-stats-url="https://thongke.example.vn/"' in (site.public / "thoi-su/hoi-nghi/index.html").read_text()
 

@@ -48,7 +48,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         mine = [a for a in pending if due(a) == moment_due]
         base = len(index.refs)
         pages = [p for k, a in enumerate(mine)
-                 for p in routes.claim(routes.article_pages(a, base + k, config.permalink), a.source, taken, local)]
+                 for p in routes.claim(routes.article_pages(a, base + k, config.permalink), a, taken, local)]
         url_of = {p.data["index"] - base: p.url for p in pages if p.kind == "article"}
         plan = photos.plan(tuple(mine), [url_of.get(k, "") for k in range(len(mine))], config, local)
         plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day

@@ -77,6 +77,8 @@ class Article:
     # and rating_*; kept apart so the page widgets can add fresher collector figures to the front matter baseline.
     collected: Any = None
     title_line: int = 1  # file line of the title, for diagnostics that concern several articles
+    slug_line: int = 0  # file lines of `slug` and `aliases` (0: not written), for the address diagnostics (ROUTE)
+    aliases_line: int = 0
 
     @property
     def track_id(self) -> str:
@@ -274,7 +276,7 @@ def reusable(checked: Checked, strict: bool) -> bool:
 # What an article shows only on the pages that show it (its own page, listings, feeds, related blocks). A change
 # confined to these leaves every route, order, listing, related block and photo of the site where it was.
 CONTENT_FIELDS = ("digest", "title", "summary", "author", "source_name", "comments", "rating_total", "rating_count",
-                  "body_line", "extra", "collected", "title_line")
+                  "body_line", "extra", "collected", "title_line", "slug_line", "aliases_line")
 
 
 def shape(checked: Checked) -> tuple:
@@ -413,6 +415,7 @@ def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report
         aliases=aliases, template=template, body_line=doc.body_line,
         body_images=tuple(image_refs(doc.body, doc.body_line)),
         extra={k: v for k, v in doc.meta.items() if k not in KNOWN_FIELDS}, title_line=f.line("title"),
+        slug_line=doc.lines.get("slug", 0), aliases_line=doc.lines.get("aliases", 0),
     )
     _captions(doc, article, report)
     if doc.meta.get("draft") is not True:

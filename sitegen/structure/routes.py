@@ -145,18 +145,19 @@ def article_pages(article: Article, i: int, permalink: str) -> list[Page]:
               for u in map(alias_url, article.aliases))]
 
 
-def claim(pages: list[Page], source: str, owners: dict[str, str], report: Reporter) -> list[Page]:
-    """The pages of one article (`source`) joining a site whose outputs `owners` names (case-folded output path
+def claim(pages: list[Page], article: Article, owners: dict[str, str], report: Reporter) -> list[Page]:
+    """The pages of one article joining a site whose outputs `owners` names (case-folded output path
     -> who has it): those that are unsafe, reserved or taken are reported as `plan` reports them, and left out.
     What they take is added to `owners`."""
+    source = article.source
     kept = []
     for page in pages:
         if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
-            _unsafe(report, page, source)
+            _unsafe(report, page, source, _line(page, article))
         elif page.kind == "alias" and _reserved(page.path):
-            _reserved_alias(report, page, source)
+            _reserved_alias(report, page, source, _line(page, article))
         elif (other := owners.get(page.path.casefold())) is not None:
-            _taken(report, page, source, other)
+            _taken(report, page, source, other, _line(page, article))
         else:
             owners[page.path.casefold()] = source
             kept.append(page)
@@ -179,10 +180,10 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
     kept = []
     for page in pages:
         if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
-            _unsafe(report, page, _owner(page, site))
+            _unsafe(report, page, _owner(page, site), _line_in(page, site))
             continue
         if page.kind == "alias" and _reserved(page.path):
-            _reserved_alias(report, page, _owner(page, site))
+            _reserved_alias(report, page, _owner(page, site), _line_in(page, site))
             continue
         key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
         first = owners.get(key)
@@ -193,7 +194,7 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
             if "index" in first.data and ("index" not in page.data or page.data["index"] > first.data["index"]):
                 kept[kept.index(first)] = owners[key] = page
                 first, page = page, first
-            _taken(report, page, _owner(page, site), _owner(first, site))
+            _taken(report, page, _owner(page, site), _owner(first, site), _line_in(page, site))
             continue
         owners[key] = page
         kept.append(page)
@@ -217,7 +218,7 @@ def _no_file_over_folder(pages: list[Page], site: Site, report: Reporter) -> lis
 
     def refuse(loser: Page, other: Page) -> None:
         losers.add(id(loser))
-        report.error("ROUTE001", _owner(loser, site), 0,
+        report.error("ROUTE001", _owner(loser, site), _line_in(loser, site),
                      f"địa chỉ /{loser.url} vừa là tệp vừa là thư mục của /{other.url} ({_owner(other, site)})",
                      "đổi hoặc bỏ một trong hai địa chỉ (trong aliases, '/a.html' và '/a.html/' là hai dạng khác nhau)")
 
@@ -233,18 +234,28 @@ def _no_file_over_folder(pages: list[Page], site: Site, report: Reporter) -> lis
     return [p for p in pages if id(p) not in losers]
 
 
-def _unsafe(report: Reporter, page: Page, owner: str) -> None:
-    report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, 0,
+def _line(page: Page, article: Article) -> int:
+    """The front matter line an article's page comes from: `aliases` for a redirect, `slug` for its own page
+    (0 when the address comes from the folder's name, which no line holds)."""
+    return article.aliases_line if page.kind == "alias" else article.slug_line
+
+
+def _line_in(page: Page, site: Site) -> int:
+    return _line(page, site.articles[page.data["index"]]) if "index" in page.data else 0
+
+
+def _unsafe(report: Reporter, page: Page, owner: str, line: int) -> None:
+    report.error("ROUTE004" if ".." in page.path else "ROUTE005", owner, line,
                  f"địa chỉ '{page.url}' không hợp lệ hoặc ra ngoài thư mục xuất", "sửa slug hoặc aliases")
 
 
-def _reserved_alias(report: Reporter, page: Page, owner: str) -> None:
-    report.error("ROUTE005", owner, 0, f"địa chỉ cũ '/{page.url}' trùng với tệp của giao diện, chỉ mục tìm kiếm hoặc "
+def _reserved_alias(report: Reporter, page: Page, owner: str, line: int) -> None:
+    report.error("ROUTE005", owner, line, f"địa chỉ cũ '/{page.url}' trùng với tệp của giao diện, chỉ mục tìm kiếm hoặc "
                  "tệp cấu hình của máy chủ web", "bỏ địa chỉ này khỏi aliases (chỉ ghi địa chỉ cũ của chính bài)")
 
 
-def _taken(report: Reporter, page: Page, owner: str, other: str) -> None:
-    report.error("ROUTE001", owner, 0, f"địa chỉ /{page.url} trùng với trang của {other}",
+def _taken(report: Reporter, page: Page, owner: str, other: str, line: int) -> None:
+    report.error("ROUTE001", owner, line, f"địa chỉ /{page.url} trùng với trang của {other}",
                  "đặt slug: khác cho một trong hai bài (hoặc sửa aliases)")
 
 
