@@ -36,8 +36,15 @@ def section(text: str, heading: str) -> str:
     m = re.search(rf"^(#+) {re.escape(heading)}\s*$", text, flags=re.M)
     assert m, f"no heading {heading!r}: the walkthrough follows it"
     level = len(m.group(1))
-    end = re.compile(rf"^#{{1,{level}}} ", flags=re.M).search(text, m.end())
-    return text[m.end():end.start() if end else len(text)]
+    fenced = False  # a '# comment' line inside a ``` block is not a heading
+    offset = m.end()
+    for line in text[m.end():].splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
+            return text[m.end():offset]
+        offset += len(line)
+    return text[m.end():]
 
 
 def shell_blocks(text: str) -> list[list[str]]:

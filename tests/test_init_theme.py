@@ -20,6 +20,12 @@ def init(tmp_path: Path) -> Path:
     result = run_cli("init", str(root))
     assert result.returncode == 0, result.stderr
     assert "sitegen theme copy" in result.stderr
+    # As the guide says to do first (its placeholder is CFG005, an error in the --strict builds below).
+    toml = root / "site.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'base_url = "http://localhost:8000/"' in text
+    toml.write_text(text.replace('base_url = "http://localhost:8000/"', 'base_url = "https://huyen.example.vn/"'),
+                    encoding="utf-8")
     return root
 
 
