@@ -190,8 +190,8 @@ def _refuse_control_characters(data: dict[str, Any], path: Path) -> None:
 
 
 # Fields of SiteConfig that are not options written in site.toml (tables, or computed by `load`).
-_NOT_OPTIONS = {"root", "categories", "extra", "content_dir", "output_dir", "templates_dirs", "assets_dirs"}
-OPTIONS = tuple(f.name for f in fields(SiteConfig) if f.name not in _NOT_OPTIONS)
+NOT_OPTIONS = {"root", "categories", "extra", "content_dir", "output_dir", "templates_dirs", "assets_dirs"}
+OPTIONS = tuple(f.name for f in fields(SiteConfig) if f.name not in NOT_OPTIONS)
 _TABLES = ("site", "params", "categories")  # [site] holds options too; [params] is free-form, for templates
 _CATEGORY_KEYS = ("name", "slug", "description")
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from .config import CONFIG_NAME, SiteConfig
+from .config import CONFIG_NAME, NOT_OPTIONS, SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, ERROR
+from .content.model import PLACEHOLDER_BODY  # the body `new` writes; the model refuses to publish it
 from .content.slugs import slugify
 
 # Used when site.toml declares no categories: a first article still needs a folder and a menu entry.
@@ -62,7 +63,6 @@ def new_article(config: SiteConfig, title: str, category: str | None = None,
     return NewArticle(folder / "index.md", name, cat_slug, defaulted)
 
 
-PLACEHOLDER_BODY = "Viết nội dung bài ở đây. Mỗi đoạn cách nhau một dòng trống.\n"
 _PHOTO_EXAMPLE = """\
 #  - src: "anh-01.jpg"
 #    caption: "Chú thích ảnh: ai, ở đâu, làm gì."
@@ -184,8 +184,6 @@ OPTION_DOCS: dict[str, str] = {
     "search": "Tạo chỉ mục tìm kiếm (Pagefind) / Build the Pagefind search index",
     "stats_url": 'Máy thu số liệu bạn đọc (sitegen stats serve), để trống nếu không dùng / Readers\' figures collector; empty = none',
 }
-# Fields of SiteConfig that site.toml does not set as plain keys (tables, or computed by config.load).
-NOT_OPTIONS = {"root", "categories", "extra", "content_dir", "output_dir", "templates_dirs", "assets_dirs"}
 
 
 def site_toml() -> str:

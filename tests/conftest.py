@@ -108,6 +108,15 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def start_preview(root: Path) -> tuple[subprocess.Popen, int]:
+    """`sitegen serve` on the site at `root`, on a free loopback port (stop it with `interrupt`)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return proc, port
+
+
 def interrupt(proc: subprocess.Popen, timeout: float = 10) -> str | None:
     """Stop a server a test started as Ctrl-C would (SIGINT), killing it if it does not stop; its output."""
     proc.send_signal(signal.SIGINT)

@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import ROOT, article, fetch, free_port, interrupt, wait_for
+from conftest import ROOT, article, fetch, free_port, interrupt, start_preview, wait_for
 
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 
@@ -22,10 +23,7 @@ ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 @contextlib.contextmanager
 def previewing(site):
     """`sitegen serve` on the site, on a free loopback port: (base URL, process); stopped as Ctrl-C would."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc, port = start_preview(site.root)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _up(base), what="server start")
@@ -160,10 +158,7 @@ def test_browser_reloads_by_itself(server):
 
 def test_ctrl_c_stops_cleanly(site):
     site.write(ARTICLE, article("Hội nghị"))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc, port = start_preview(site.root)
     wait_for(lambda: _up(f"http://127.0.0.1:{port}"), what="server start")
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=15)

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from urllib.parse import urljoin
 
-from conftest import ROOT, article, fetch, free_port, interrupt, parse_html, wait_for
+from conftest import article, fetch, interrupt, parse_html, start_preview, wait_for
 
 from sitegen import guide
 
@@ -19,10 +16,7 @@ def test_the_error_box_links_to_the_guide_section_the_preview_serves(tmp_path):
     (root / "site.toml").write_text('base_url = "https://tinh.gov.vn/tin-tuc/"\n', encoding="utf-8")
     good = root / "content/thoi-su/bai/index.md"
     good.write_text(article("Bài tốt"), encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc, port = start_preview(root)
     try:
         base = f"http://127.0.0.1:{port}/tin-tuc/"
         wait_for(lambda: fetch(base)[0] == 200 and "Bài tốt" in fetch(base)[1], timeout=60, what="first build")
@@ -50,10 +44,7 @@ def test_the_guide_link_works_when_no_build_has_succeeded_yet(tmp_path):
     root = tmp_path / "site"
     (root / "content/thoi-su/bai").mkdir(parents=True)
     (root / "content/thoi-su/bai/index.md").write_text("---\ntitle: x\n", encoding="utf-8")  # FM001 from the start
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc, port = start_preview(root)
     try:
         base = f"http://127.0.0.1:{port}/"
         body = wait_for(lambda: 'id="sitegen-error"' in (r := fetch(base))[1] and r[1], timeout=60, what="error box")

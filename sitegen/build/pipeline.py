@@ -20,7 +20,7 @@ from .pages import Progress, render_pages
 from ..structure import links, photos, routes
 from ..content import model, read
 from .cache import Cache, Damaged, digest_text
-from ..config import SiteConfig
+from ..config import SiteConfig, check_placeholders
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from ..structure.markup import BodyInfo
 from ..render.templates import Entry, Templates, entry_maker, make_entries
@@ -154,6 +154,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
         holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
         report.extend(holding.site_wide)
+        if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
+            check_placeholders(config, report)
         holding.first()
         while True:
             found = Reporter(strict=strict)
