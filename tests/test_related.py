@@ -16,6 +16,7 @@ from sitegen.content import model
 def reference(articles, count: int, window: int = 12):
     """The definition, written plainly: score 2 per shared tag and 1 for the category, among the `window`
     neighbours in time of each group; best score first, then nearest in time, then newest."""
+    stamps = [a.date.timestamp() for a in articles]
     groups: dict[str, list[int]] = {}
     for i, a in enumerate(articles):
         for t in a.tags:
@@ -30,19 +31,67 @@ def reference(articles, count: int, window: int = 12):
             for _ in range(weight):
                 scores.update(members[max(0, n - window): n + window + 1])
         del scores[i]
-        out.append(tuple(heapq.nsmallest(count, scores, key=lambda j: (-scores[j], abs(j - i), j))))
+        out.append(tuple(heapq.nsmallest(count, scores, key=lambda j: (-scores[j], abs(stamps[j] - stamps[i]), j))))
     return tuple(out)
 
 
-article = st.builds(lambda tags, category: SimpleNamespace(tags=tuple(dict.fromkeys(tags)), category=category),
-                    st.lists(st.sampled_from("abcdefg"), max_size=4), st.sampled_from(["x", "y", "z"]))
+BASE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+article = st.builds(lambda tags, category, hours, n: SimpleNamespace(
+                        tags=tuple(dict.fromkeys(tags)), category=category, source=f"content/{n}.md",
+                        date=BASE + dt.timedelta(hours=hours)),
+                    st.lists(st.sampled_from("abcdefg"), max_size=4), st.sampled_from(["x", "y", "z"]),
+                    st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=10 ** 6))
+
+
+def site_of(articles):
+    """As model.assemble orders them: newest first (then by source); sources are unique."""
+    unique = {a.source: a for a in articles}.values()
+    return SimpleNamespace(articles=tuple(sorted(unique, key=lambda a: (a.date, a.source), reverse=True)))
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(article, max_size=60), st.integers(min_value=0, max_value=8), st.integers(min_value=1, max_value=6))
 def test_related_matches_the_definition(articles, count, window):
-    site = SimpleNamespace(articles=tuple(articles))
-    assert model.related(site, count, window) == reference(articles, count, window)
+    site = site_of(articles)
+    assert model.related(site, count, window).lists == reference(site.articles, count, window)
+
+
+change = st.one_of(
+    st.tuples(st.just("add"), article),
+    st.tuples(st.just("delete"), st.integers(min_value=0)),
+    st.tuples(st.just("retag"), st.integers(min_value=0), st.lists(st.sampled_from("abcdefg"), max_size=4)),
+    st.tuples(st.just("move"), st.integers(min_value=0), st.sampled_from(["x", "y", "z"])),
+    st.tuples(st.just("redate"), st.integers(min_value=0), st.integers(min_value=0, max_value=40)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(article, max_size=50), st.lists(change, max_size=6), st.integers(min_value=0, max_value=6),
+       st.integers(min_value=1, max_value=5))
+def test_related_from_the_last_answer_equals_starting_over(articles, changes, count, window):
+    """What an incremental build computes (the previous answer, updated) is what a clean build computes, after
+    every step of a random sequence of additions, deletions, retags, category moves and date changes."""
+    site = site_of(articles)
+    previous = model.related(site, count, window)
+    for op, *args in changes:
+        arts = list(site.articles)
+        if op == "add":
+            arts.append(args[0])
+        elif arts:
+            i = args[0] % len(arts)
+            a = arts[i]
+            if op == "delete":
+                del arts[i]
+            elif op == "retag":
+                arts[i] = SimpleNamespace(**{**vars(a), "tags": tuple(dict.fromkeys(args[1]))})
+            elif op == "move":
+                arts[i] = SimpleNamespace(**{**vars(a), "category": args[1]})
+            else:
+                arts[i] = SimpleNamespace(**{**vars(a), "date": BASE + dt.timedelta(hours=args[1])})
+        site = site_of(arts)
+        previous = model.related(site, count, window, previous)
+        assert previous.lists == reference(site.articles, count, window)
+        assert previous == model.related(site, count, window)
 
 
 def test_related_on_a_real_shape():
@@ -51,6 +100,7 @@ def test_related_on_a_real_shape():
     tags = ["nong-thon-moi", "quy-nhon", "chuyen-doi-so", "du-lich", "giao-thong"]
     base = dt.datetime(2024, 1, 1)
     articles = [SimpleNamespace(tags=tuple(dict.fromkeys(tags[(i * k) % 5] for k in range(1, 1 + i % 3))),
-                                category="c%d" % (i % 4), date=base + dt.timedelta(hours=i)) for i in range(300)]
+                                category="c%d" % (i % 4), date=base - dt.timedelta(hours=i), source=f"{i}.md")
+                for i in range(300)]
     site = SimpleNamespace(articles=tuple(articles))
-    assert model.related(site, 5) == reference(articles, 5)
+    assert model.related(site, 5).lists == reference(articles, 5)

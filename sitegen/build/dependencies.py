@@ -33,6 +33,7 @@ from .cache import Cache, Damaged
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
+from ..content.model import Checked
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
@@ -105,6 +106,7 @@ class Deps:
     _now: dict[int, str] = field(default_factory=dict, repr=False)  # keys resolved by this build's check
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
     _signatures: dict[str, str] = field(default_factory=dict, repr=False)  # of the pages `dirty` answered
+    _articles: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see `know`
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
@@ -328,7 +330,7 @@ class Deps:
         current: Mapping[str, Entry]
         if edited is None:
             current = {e.article.source: e for e in view.entries}
-            self._digest_of = {s: entry_digest(e) for s, e in current.items()}
+            self._digest_of = {s: self._entry_digest(e) for s, e in current.items()}
             sources: Iterable[str] = [s for s, d in self.entries.items() if self._digest_of.get(s) != d]
             for key, d in self.digests.items():
                 self._now[key] = now = resolve(*self.key(key), view, templates)
@@ -429,8 +431,19 @@ class Deps:
     def digest_of(self, entry: Entry) -> str:
         found = self._digest_of.get(entry.article.source)
         if found is None:
-            found = self._digest_of[entry.article.source] = entry_digest(entry)
+            found = self._digest_of[entry.article.source] = self._entry_digest(entry)
         return found
+
+    def know(self, checked: Iterable[Checked]) -> None:
+        """The digests of articles made when their files were validated (model.Checked.digest): an entry of one
+        of these very articles is digested without pickling its article again."""
+        for c in checked:
+            if c.article is not None and c.digest:
+                self._articles[id(c.article)] = (c.article, c.digest)
+
+    def _entry_digest(self, entry: Entry) -> str:
+        known = self._articles.get(id(entry.article))
+        return entry_digest(entry, known[1] if known is not None and known[0] is entry.article else "")
 
 
 def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> bytes:

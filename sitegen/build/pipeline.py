@@ -188,6 +188,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
                                photo_plan.processed, held=hold.held_paths(report.diagnostics))
         deps = dependencies.Deps.load(cache, token)
+        deps.know(holding.values())
         dirty = deps.dirty(pages, view, templates, _old_entries(cache))
         clock.lap("changes")  # entries, related articles and which pages read something that changed
         with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
@@ -339,6 +340,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     if diagnostics is None:
         return None
     deps = dependencies.Deps.load(cache, state.token)
+    deps.know(c.after for c in changes)
     if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
     try:
@@ -465,9 +467,11 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, t
     remembered = cache.get_many("meta", ["related"]).get("related")  # meta: never pruned
     if remembered is not None and remembered[0] == key:
         return key, remembered[1]
-    found = model.related(site, config.related)
-    cache.put_many("meta", {"related": (key, found)})
-    return key, found
+    # Else only the articles whose neighbourhood changed are scored again (see model.related).
+    previous = cache.get_many("meta", ["related_state"]).get("related_state")
+    found = model.related(site, config.related, previous=previous if isinstance(previous, model.Related) else None)
+    cache.put_many("meta", {"related": (key, found.lists), "related_state": found})
+    return key, found.lists
 
 
 class _Clock:

@@ -7,14 +7,17 @@ with errors is reported and left out, so all mistakes of a run are shown at once
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import heapq
+import io
+import pickle
 import posixpath
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -254,21 +257,34 @@ class Checked:
     new_category: tuple[str, str, int] | None  # (name, slug, line) of a category site.toml does not declare
     diagnostics: tuple[Diagnostic, ...]
     strict: bool
+    # article_digest(article), made once per version of the file (where it is validated, in the workers of a
+    # cold build) instead of in every build that compares what templates read (templates.entry_digest).
+    digest: str = ""
 
 
 def check(doc: SourceDoc, config: SiteConfig, strict: bool = False) -> Checked:
     by_name = {_fold(c.name): c.slug for c in config.categories}
     local = Reporter(strict=strict)
     article, tag_names, new_category = _article(doc, config, by_name, local)
-    return Checked(doc.path, article, tag_names, new_category, tuple(local.diagnostics), strict)
+    return Checked(doc.path, article, tag_names, new_category, tuple(local.diagnostics), strict,
+                   article_digest(article) if article is not None else "")
+
+
+def article_digest(article: Article) -> str:
+    """A digest of every field of `article` (equal digests, equal articles), as templates.entry_digest uses it."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.fast = True  # no memo: equal values give equal bytes whether or not they share objects
+    pickler.dump(article)
+    return hashlib.blake2b(out.getvalue(), digest_size=16).hexdigest()
 
 
 def reusable(checked: Checked, strict: bool) -> bool:
     """Whether a remembered validation still holds: same strictness, and the photos it found are still there
     (a photo is checked when the article is validated, and deleting it does not touch the article file)."""
     a = checked.article
-    if checked.strict != strict:
-        return False
+    if checked.strict != strict or (a is not None and not getattr(checked, "digest", "")):
+        return False  # (a row from a version that did not keep the article's digest: validated once more)
     return a is None or all(p.file is None or p.file.is_file() for p in ([a.image] if a.image else []) + list(a.photos))
 
 
@@ -622,12 +638,29 @@ def most_read(site: Site, count: int) -> tuple[int, ...]:
     return tuple(order[:count])
 
 
-def related(site: Site, count: int, window: int = 12) -> tuple[tuple[int, ...], ...]:
-    """For every article, the articles that share most tags with it (then its category), nearest in time first.
+@dataclass(frozen=True)
+class Related:
+    """Every article's related articles (`lists`, by position in site order), and what the next build needs to
+    redo only the articles whose neighbourhood changed (`groups`: each tag's and category's members, newest first,
+    as (source, time); `chosen`: each article's related articles by source)."""
+
+    count: int
+    window: int
+    lists: tuple[tuple[int, ...], ...]
+    groups: Mapping[str, tuple[tuple[str, float], ...]]
+    chosen: Mapping[str, tuple[str, ...]]
+
+
+def related(site: Site, count: int, window: int = 12, previous: Related | None = None) -> Related:
+    """For every article, the articles that share most tags with it (then its category), nearest in time first
+    (then the newest).
 
     Only the `window` neighbours in time within each shared tag or category are scored: related news is
-    recent news, and it keeps this linear in the number of articles instead of quadratic. (Scores are kept
-    negative and ranked as plain tuples: a third faster than a Counter and a key function, at 10 000 articles.)
+    recent news, and it keeps this linear in the number of articles instead of quadratic. What an article gets
+    depends only on those neighbourhoods (and their times), so given the `previous` build's answer only the
+    articles near a change in some tag or category are scored again: an addition rescores a few dozen, not the
+    whole site. (Scores are kept negative and ranked as plain tuples: a third faster than a Counter and a key
+    function, at 10 000 articles.)
     """
     arts = site.articles
     groups: dict[str, list[int]] = {}
@@ -635,17 +668,49 @@ def related(site: Site, count: int, window: int = 12) -> tuple[tuple[int, ...], 
         for t in a.tags:
             groups.setdefault("t:" + t, []).append(i)
         groups.setdefault("c:" + a.category, []).append(i)
-    position = {key: {i: n for n, i in enumerate(members)} for key, members in groups.items()}
-    result = []
-    for i, a in enumerate(arts):
+    stamps = [a.date.timestamp() for a in arts]
+    sources = [a.source for a in arts]
+    members = {key: tuple((sources[i], stamps[i]) for i in found) for key, found in groups.items()}
+    if previous is None or (previous.count, previous.window) != (count, window):
+        todo: Iterable[int] = range(len(arts))
+    else:
+        place = {s: i for i, s in enumerate(sources)}
+        redo: set[int] = set()
+        for key in members.keys() | previous.groups.keys():
+            now, before = members.get(key, ()), previous.groups.get(key, ())
+            if now == before:
+                continue
+            # The members whose window [n - window, n + window] meets the part of the list that changed, and
+            # the articles that left that part (they lost this group).
+            short = min(len(now), len(before))
+            head = next((n for n in range(short) if now[n] != before[n]), short)
+            tail = next((n for n in range(short - head) if now[-1 - n] != before[-1 - n]), short - head)
+            redo.update(groups.get(key, ())[max(0, head - window - 1): len(now) - tail + window + 1])
+            redo.update(place[s] for s, _ in before[head: len(before) - tail] if s in place)
+        chosen = previous.chosen
+        todo = sorted(i for i, s in enumerate(sources) if i in redo or s not in chosen)
+    result: dict[int, tuple[int, ...]] = {}
+    position: dict[str, dict[int, int]] = {}
+    for i in todo:
+        a = arts[i]
         scores: dict[int, int] = {}
         get = scores.get
         for key, weight in [*(("t:" + t, 2) for t in a.tags), ("c:" + a.category, 1)]:
-            members = groups[key]
-            n = position[key][i]
-            for j in members[max(0, n - window): n + window + 1]:
+            found = groups[key]
+            at = position.get(key)
+            if at is None:
+                at = position[key] = {j: n for n, j in enumerate(found)}
+            n = at[i]
+            for j in found[max(0, n - window): n + window + 1]:
                 scores[j] = get(j, 0) - weight
         del scores[i]
-        best = heapq.nsmallest(count, [(s, j - i if j > i else i - j, j) for j, s in scores.items()])
-        result.append(tuple(b[2] for b in best))
-    return tuple(result)
+        mine = stamps[i]
+        best = heapq.nsmallest(count, [(s, abs(stamps[j] - mine), j) for j, s in scores.items()])
+        result[i] = tuple(b[2] for b in best)
+    if len(result) < len(arts):  # the rest keep what they had: the same articles, at their new positions
+        lists = tuple(result[i] if i in result else tuple(place[s] for s in chosen[sources[i]])
+                      for i in range(len(arts)))
+    else:
+        lists = tuple(result[i] for i in range(len(arts)))
+    return Related(count, window, lists, members,
+                   {s: tuple(sources[j] for j in lists[i]) for i, s in enumerate(sources)})

@@ -33,7 +33,7 @@ from ..config import SiteConfig
 from ..diagnostics import Reporter
 from ..structure.images import ImageInfo
 from ..structure.markup import BodyInfo
-from ..content.model import Article, Category, Site, Tag
+from ..content.model import Article, Category, Site, Tag, article_digest
 from ..structure.routes import Page
 
 
@@ -162,14 +162,18 @@ def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mappin
     return make
 
 
-def entry_digest(entry: Entry) -> str:
+_OWN_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("article", "bodies"))
+
+
+def entry_digest(entry: Entry, article: str = "") -> str:
     """A digest of everything a template can read of `entry` (all its fields but the HTML reader; the HTML is
-    named by `body_key`, which changes with it): equal digests, equal reads."""
-    values = tuple(getattr(entry, f.name) for f in fields(Entry) if f.name != "bodies")
+    named by `body_key`, which changes with it): equal digests, equal reads. `article`: model.article_digest of
+    entry.article when already known (model.Checked.digest), which spares pickling the article again."""
+    values = tuple(getattr(entry, name) for name in _OWN_FIELDS)
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
     pickler.fast = True  # no memo: equal values give equal bytes whether or not they share objects
-    pickler.dump((values, entry.article.extra))
+    pickler.dump((article or article_digest(entry.article), values))
     return hashlib.blake2b(out.getvalue(), digest_size=16).hexdigest()
 
 
