@@ -132,111 +132,35 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             clock.lap("check")
             return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
                                0, clock.laps, skipped=True, held=hold.held_paths(last.diagnostics))
-        edit = delta.prepare(cache, scanned, token, moment, config, strict) \
-            if publish and not stats_from else None
+        # The model: from the last build's plan when only the text of some articles changed (see delta), else
+        # from every validated file. Either way the same render, write and remember follow.
+        edit = delta.prepare(cache, scanned, token, moment, config, strict) if publish and not stats_from else None
         if edit is not None:
+            done = None
             try:
-                done = _edit(edit, config, cache, warm, folder, scanned, read_inputs, report, clock, jobs,
-                             fresh_search, progress)
+                made = _edited(edit, config, cache, warm, folder, scanned, report, clock, jobs)
+                if made is not None:
+                    done = _publish(made, config, cache, report, clock, jobs, fresh_search, progress, repaired)
             except delta.Missing as gone:
                 cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
-                done = None
             if done is not None:
-                return done
+                return _remember_clock(made.remember(done, read_inputs, clock), cache, moment, now, clock)
             report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
-        known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
-        loading = Reporter(strict=strict)
-        loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
-                               known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                               found=read.discover(config.root, config.content_dir, loading, listing),
-                               convert=functools.partial(model.check, config=config, strict=strict))
+        made = _whole(config, cache, warm, folder, scanned, listing, report, clock, jobs, moment, token, drafts,
+                      strict, publish, stats_from, progress)
         del listing  # it served discovery; at 100 000 articles it is 100 MB
-        # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
-        holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
-        report.extend(holding.site_wide)
-        if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
-            check_placeholders(config, report)
-        holding.first()
-        while True:
-            found = Reporter(strict=strict)
-            ready = _prepare(holding.values(), config, cache, warm, scanned, found, clock, moment, drafts, stats_from,
-                             jobs, progress)
-            if not holding.take(found.diagnostics):
-                break
-        site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
-        # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
-        ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
-                                                             jobs, with_drafts=not (publish and strict))
-        ready.index = None  # at 100 000 articles, tens of MB the render does not need
-        if publish:  # a draft's warnings are for its author (check), not for the build log
-            ahead = [d for d in ahead if d.severity == "error" or d.path in when]
-        holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
-        report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
-        entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
-                               photo_plan.infos, moment, warm.entries)
-        del ready.bodies
-        related_key, related = _related(site, config, cache)
-        view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
-        templates = warm.templates_for(config, folder, scanned.names)
-        if not publish or holding.errors_left(report.diagnostics):
+        if not publish or made.errors_left(report.diagnostics):
             # Checking, or failing: the templates still run, so that one run lists every problem there is.
             if render or publish:
-                render_pages(pages, view, templates, report, None, None, jobs, progress)
+                render_pages(made.pages, made.view, made.templates, report, None, None, jobs, progress)
                 _repair(cache, report, repaired)
-            if holding.errors_left(report.diagnostics):
+            if made.errors_left(report.diagnostics):
                 raise BuildFailed(report.diagnostics)
-            return BuildResult(report.diagnostics, len(pages), len(site.articles), WriteStats(), len(pages), clock.laps,
-                               photo_plan.processed, held=hold.held_paths(report.diagnostics))
-        deps = dependencies.Deps.load(cache, token)
-        deps.know(holding.values())
-        dirty = deps.dirty(pages, view, templates, _old_entries(cache))
-        clock.lap("changes")  # entries, related articles and which pages read something that changed
-        with _write_errors(config), Staging(config.output_dir, cache.all("trees")) as stage:
-            todo = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
-            del dirty
-            render_pages(todo, view, templates, report, stage, deps, jobs, progress)
-            _repair(cache, report, repaired)
-            clock.lap("render")
-            for src, out in photo_plan.copies:
-                stage.copy_file(src, out, link=True)  # variants in the image cache are never changed in place
-            for assets in config.assets_dirs:
-                for file in sorted(p for p in assets.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                    stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
-            if holding.errors_left(report.diagnostics):
-                raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
-            searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)  # in the spare tree: the index ships with its pages, atomically
-            if holding.errors_left(report.diagnostics):
-                raise BuildFailed(report.diagnostics)
-            trees = stage.publish()
-            clock.lap("write")
-        files = len(trees[stage.token])
-        cache.sync("docs", known, holding.documents(
-            {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
-        del known, loaded
-        cache.put_many("trees", trees, replace_all=True)
-        cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
-        cache.prune("bodies", set(ready.markup_keys))
-        cache.prune("links", set(ready.link_keys))
-        deps.update(pages, view, templates, entries, full=True)
-        deps.save(cache, stage.token)
-        entry_keys = [deps.digest_of(e) for e in entries]
-        del deps  # a few hundred MB at 100 000 articles, not needed for what is left
-        _remember_entries(cache, entries, photo_plan.infos, entry_keys)
-        if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
-            cache.put_many("meta", {"state": None})
-        else:
-            plan = delta.Plan(stage.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
-                              view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
-            titles = Counter(model.title_key(a.title) for a in site.articles)
-            cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
-            _remember(cache, plan.id, stage.token, scanned, read_inputs, moment, site.next_change, len(pages),
-                      len(site.articles), files, entry_keys, report.diagnostics, editable=not holding.held)
-        if now is None:
-            cache.put_many("meta", {"clock": moment})  # see _check_clock
-        clock.lap("cache")
-        return BuildResult(report.diagnostics, len(pages), len(site.articles), stage.stats, len(todo), clock.laps,
-                           photo_plan.processed, search=searched.describe() if searched else "",
-                           held=hold.held_paths(report.diagnostics))
+            return BuildResult(report.diagnostics, len(made.pages), made.articles, WriteStats(), len(made.pages),
+                               clock.laps, made.photos_processed, held=hold.held_paths(report.diagnostics))
+        done = _publish(made, config, cache, report, clock, jobs, fresh_search, progress, repaired)
+        assert done is not None  # (only an edit build gives up)
+        return _remember_clock(made.remember(done, read_inputs, clock), cache, moment, now, clock)
     finally:
         cache.close()
 
@@ -287,17 +211,160 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
                   delta.pack(index), index)
 
 
-def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan,
-          read_inputs: str, report: Reporter, clock: "_Clock", jobs: int, fresh_search: bool,
-          progress: Progress | None) -> BuildResult | None:
-    """An edit build (see delta): the changed articles again, and the pages that show them. None when it turns
-    out to need more (an anchor came or went, the most-read block changed): nothing has been written then."""
+def _whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan, listing: dict,
+           report: Reporter, clock: "_Clock", jobs: int, moment: dt.datetime, token: str, drafts: bool, strict: bool,
+           publish: bool, stats_from: str | None, progress: Progress | None) -> "_Made":
+    """The model of a full build: every validated file (each one validated again only if it changed), the
+    articles held back by their own errors left out (see hold), and the pages that read something that changed."""
+    known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
+    loading = Reporter(strict=strict)
+    loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
+                           known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
+                           found=read.discover(config.root, config.content_dir, loading, listing),
+                           convert=functools.partial(model.check, config=config, strict=strict))
+    # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
+    holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
+    report.extend(holding.site_wide)
+    if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
+        check_placeholders(config, report)
+    holding.first()
+    while True:
+        found = Reporter(strict=strict)
+        ready = _prepare(holding.values(), config, cache, warm, scanned, found, clock, moment, drafts, stats_from,
+                         jobs, progress)
+        if not holding.take(found.diagnostics):
+            break
+    site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
+    # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
+    ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
+                                                         jobs, with_drafts=not (publish and strict))
+    ready.index = None  # at 100 000 articles, tens of MB the render does not need
+    if publish:  # a draft's warnings are for its author (check), not for the build log
+        ahead = [d for d in ahead if d.severity == "error" or d.path in when]
+    holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
+    report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
+    entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
+                           photo_plan.infos, moment, warm.entries)
+    ready.bodies = None
+    related_key, related = _related(site, config, cache)
+    view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
+    templates = warm.templates_for(config, folder, scanned.names)
+    if not publish or holding.errors_left(report.diagnostics):
+        return _Made(view, templates, pages, len(site.articles), None, {}, lambda stage: pages, None,
+                     holding.errors_left, photo_plan.processed)
+    deps = dependencies.Deps.load(cache, token)
+    deps.know(holding.values())
+    dirty = deps.dirty(pages, view, templates, _old_entries(cache))
+    clock.lap("changes")  # entries, related articles and which pages read something that changed
+
+    def todo(stage: Staging) -> list[routes.Page]:
+        out = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
+        for src, rel in photo_plan.copies:
+            stage.copy_file(src, rel, link=True)  # variants in the image cache are never changed in place
+        for assets in config.assets_dirs:
+            for file in sorted(f for f in assets.rglob("*") if f.is_file() and not f.name.startswith(".")):
+                stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
+        return out
+
+    def remember(done: _Published, read_inputs: str, clock: _Clock) -> BuildResult:
+        nonlocal known, loaded
+        cache.sync("docs", known, holding.documents(
+            {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
+        known = loaded = {}
+        cache.put_many("trees", done.trees, replace_all=True)
+        cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
+        cache.prune("bodies", set(ready.markup_keys))
+        cache.prune("links", set(ready.link_keys))
+        deps, done.deps = done.deps, None  # a few hundred MB at 100 000 articles, not needed after these lines
+        deps.update(pages, view, templates, entries, full=True)
+        deps.save(cache, done.token)
+        entry_keys = [deps.digest_of(e) for e in entries]
+        del deps
+        _remember_entries(cache, entries, photo_plan.infos, entry_keys)
+        if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
+            cache.put_many("meta", {"state": None})
+        else:
+            plan = delta.Plan(done.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
+                              view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
+            titles = Counter(model.title_key(a.title) for a in site.articles)
+            cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
+            _remember(cache, plan.id, done.token, scanned, read_inputs, moment, site.next_change, len(pages),
+                      len(site.articles), done.files, entry_keys, report.diagnostics, editable=not holding.held)
+        return BuildResult(report.diagnostics, len(pages), len(site.articles), done.stats, done.rendered, clock.laps,
+                           photo_plan.processed, search=done.search, held=hold.held_paths(report.diagnostics))
+
+    return _Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, remember,
+                 holding.errors_left, photo_plan.processed)
+
+
+@dataclass
+class _Made:
+    """What a build is to publish, however it was modelled (`_whole` or `_edited`): the site view and templates,
+    the pages that may be rendered, and what to remember once published."""
+
+    view: context.SiteView
+    templates: Templates
+    pages: list[routes.Page]  # a full build's every page; an edit build's pages to render
+    articles: int
+    deps: dependencies.Deps | None  # what the last build's pages read (None: only checking)
+    trees: dict  # the cache's `trees` (write.Staging: what each output tree holds)
+    todo: Callable[[Staging], list[routes.Page] | None]  # the pages to render (None: an edit gives up)
+    remember: Callable[..., BuildResult] | None  # (_Published, the inputs' key, clock) -> the result
+    errors_left: Callable[[list[Diagnostic]], bool]  # whether what was found stops the build (see hold)
+    photos_processed: int = 0
+
+
+@dataclass
+class _Published:
+    token: str
+    trees: dict[str, dict[str, str]]
+    files: int
+    stats: WriteStats
+    rendered: int
+    deps: dependencies.Deps | None  # what the pages read (taken by `_Made.remember`)
+    search: str
+
+
+def _publish(made: _Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "_Clock", jobs: int,
+             fresh_search: bool, progress: Progress | None, repaired: bool) -> _Published | None:
+    """Render what must be rendered into the spare tree, carry the rest over, index it for search and swap it
+    in. Nothing is published when an error stops the build; None when an edit build finds it needs more."""
+    assert made.deps is not None
+    with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
+        todo = made.todo(stage)
+        if todo is None:
+            return None
+        render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
+        _repair(cache, report, repaired)
+        clock.lap("render")
+        if made.errors_left(report.diagnostics):
+            raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
+        # In the spare tree: the index ships with its pages, atomically.
+        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
+        if made.errors_left(report.diagnostics):
+            raise BuildFailed(report.diagnostics)
+        trees = stage.publish()
+        clock.lap("write")
+    deps, made.deps = made.deps, None  # the result holds it alone (see `_whole`'s remember)
+    return _Published(stage.token, trees, len(trees[stage.token]), stage.stats, len(todo), deps,
+                      searched.describe() if searched else "")
+
+
+def _any_error(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diagnostics)
+
+
+def _edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
+            scanned: inputs.Scan, report: Reporter, clock: "_Clock", jobs: int) -> "_Made | None":
+    """The model of an edit build (see delta): the last build's, with the changed articles read, converted and
+    checked again, and the pages that show them to render. None when it turns out to need more (an anchor came
+    or went, the most-read block changed, a cache row is gone): nothing has been written then."""
     plan, state, changes = edit.plan, edit.state, edit.changes
     html = cache.reader("markup")
     keys = state.entries.split("\0") if state.entries else []
     entries = delta.Entries(keys, cache.reader("entries"), html)
-    articles = [c.after.article for c in changes]
     infos = [entries.infos(c.index) for c in changes]
+    articles = [c.after.article for c in changes]
     related = cache.get_many("meta", ["related"]).get("related")
     if related is None or related[0] != plan.related:
         return None
@@ -315,7 +382,7 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     dropped = [d for c in changes for d in c.before.diagnostics] + [d for k in old_keys for d in old_links[k][1]]
     if delta.residue(state.diagnostics, dropped, {c.before.source for c in changes}):
         return None
-    dropped += [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again below
+    dropped += [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again
     clock.lap("load")
     local = Reporter(strict=report.strict)
     for c in changes:
@@ -348,36 +415,35 @@ def _edit(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder
     except Damaged:
         return None
     redo = delta.pages_at(cache, plan, dirty)
-    report.extend(diagnostics)
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
         return None  # some article's HTML has left the cache: the full build converts it again
-    known = cache.all("trees")
-    if not known.get(state.token):
+    trees = cache.all("trees")
+    if not trees.get(state.token):
         return None  # what the live tree holds is not known: every file would have to be made again
-    with _write_errors(config), Staging(config.output_dir, known) as stage:
+    report.extend(diagnostics)
+
+    def todo(stage: Staging) -> list[routes.Page] | None:
         for rel in stage.active:  # every other file stays what the live tree has
             if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
-        render_pages(redo, view, templates, report, stage, deps, jobs, progress)
-        _repair(cache, report, False)
-        clock.lap("render")
-        report.raise_if_errors()
-        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
-        report.raise_if_errors()
-        trees = stage.publish()
-        clock.lap("write")
-    deps.update(None, view, templates, fresh.values(), full=False)
-    deps.save(cache, stage.token)
-    cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
-    cache.put_many("trees", trees, replace_all=True)
-    cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine) for e, mine in zip(fresh.values(), infos)})
-    for i, e in fresh.items():
-        keys[i] = deps.digest_of(e)
-    _remember(cache, plan.id, stage.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
-              len(trees[stage.token]), keys, report.diagnostics)
-    return BuildResult(report.diagnostics, plan.pages, len(keys), stage.stats, len(redo), clock.laps, edited=True,
-                       search=searched.describe() if searched else "")
+        return redo
+
+    def remember(done: _Published, read_inputs: str, clock: _Clock) -> BuildResult:
+        done.deps.update(None, view, templates, fresh.values(), full=False)
+        done.deps.save(cache, done.token)
+        cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
+        cache.put_many("trees", done.trees, replace_all=True)
+        cache.put_many("entries", {done.deps.digest_of(e): (replace(e, bodies=None), mine)
+                                   for e, mine in zip(fresh.values(), infos)})
+        for i, e in fresh.items():
+            keys[i] = done.deps.digest_of(e)
+        _remember(cache, plan.id, done.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
+                  done.files, keys, report.diagnostics)
+        return BuildResult(report.diagnostics, plan.pages, len(keys), done.stats, done.rendered, clock.laps,
+                           edited=True, search=done.search)
+
+    return _Made(view, templates, redo, len(keys), deps, trees, todo, remember, _any_error)
 
 
 def _repair(cache: Cache, report: Reporter, repaired: bool) -> None:
@@ -428,6 +494,14 @@ def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_in
         remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),
                                                moment)
     cache.put_many("meta", remembered)
+
+
+def _remember_clock(result: BuildResult, cache: Cache, moment: dt.datetime, now: dt.datetime | None,
+                    clock: "_Clock") -> BuildResult:
+    if now is None:
+        cache.put_many("meta", {"clock": moment})  # see _check_clock
+    clock.lap("cache")
+    return result
 
 
 # How far the clock may step back between two builds (NTP corrections, a VM resumed) before the build refuses.
