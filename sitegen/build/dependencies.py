@@ -107,6 +107,7 @@ class Deps:
     _digest_of: dict[str, str] = field(default_factory=dict, repr=False)  # this build's entry digests
     _signatures: dict[str, str] = field(default_factory=dict, repr=False)  # of the pages `dirty` answered
     _articles: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see `know`
+    _shared: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see templates.entry_digest
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
@@ -443,7 +444,7 @@ class Deps:
 
     def _entry_digest(self, entry: Entry) -> str:
         known = self._articles.get(id(entry.article))
-        return entry_digest(entry, known[1] if known is not None and known[0] is entry.article else "")
+        return entry_digest(entry, known[1] if known is not None and known[0] is entry.article else "", self._shared)
 
 
 def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> bytes:

@@ -538,13 +538,14 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, t
     Returns (their key, the related articles of each article)."""
     key = digest_text("\0".join((f"related {config.related}",
                                  *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
-    remembered = cache.get_many("meta", ["related"]).get("related")  # meta: never pruned
-    if remembered is not None and remembered[0] == key:
-        return key, remembered[1]
+    if cache.get_many("meta", ["related_key"]).get("related_key") == key:  # (meta: never pruned)
+        remembered = cache.get_many("meta", ["related"]).get("related")
+        if remembered is not None and remembered[0] == key:
+            return key, remembered[1]
     # Else only the articles whose neighbourhood changed are scored again (see model.related).
     previous = cache.get_many("meta", ["related_state"]).get("related_state")
     found = model.related(site, config.related, previous=previous if isinstance(previous, model.Related) else None)
-    cache.put_many("meta", {"related": (key, found.lists), "related_state": found})
+    cache.put_many("meta", {"related": (key, found.lists), "related_state": found, "related_key": key})
     return key, found.lists
 
 

@@ -162,19 +162,30 @@ def entry_maker(cfg: SiteConfig, cats: Mapping[str, Category], site_tags: Mappin
     return make
 
 
-_OWN_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("article", "bodies"))
+_OWN_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("article", "bodies", "category", "tags"))
 
 
-def entry_digest(entry: Entry, article: str = "") -> str:
+def entry_digest(entry: Entry, article: str = "", shared: dict[int, tuple[Any, str]] | None = None) -> str:
     """A digest of everything a template can read of `entry` (all its fields but the HTML reader; the HTML is
     named by `body_key`, which changes with it): equal digests, equal reads. `article`: model.article_digest of
-    entry.article when already known (model.Checked.digest), which spares pickling the article again."""
+    entry.article when already known (model.Checked.digest), which spares pickling the article again; `shared`
+    keeps the digests of the category and tags, which thousands of entries share, between calls."""
+    memo = {} if shared is None else shared
     values = tuple(getattr(entry, name) for name in _OWN_FIELDS)
+    parts = (article or article_digest(entry.article), values, _shared_digest(entry.category, memo),
+             tuple(_shared_digest(t, memo) for t in entry.tags))
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
     pickler.fast = True  # no memo: equal values give equal bytes whether or not they share objects
-    pickler.dump((article or article_digest(entry.article), values))
+    pickler.dump(parts)
     return hashlib.blake2b(out.getvalue(), digest_size=16).hexdigest()
+
+
+def _shared_digest(obj: Any, memo: dict[int, tuple[Any, str]]) -> str:
+    found = memo.get(id(obj))
+    if found is None or found[0] is not obj:  # (the object is kept with its digest: its id is not reused)
+        found = memo[id(obj)] = (obj, hashlib.blake2b(pickle.dumps(obj, protocol=5), digest_size=16).hexdigest())
+    return found[1]
 
 
 class Templates:
