@@ -1,5 +1,14 @@
-"""The whole build in one screen: load -> model -> routes -> render -> write. Nothing is published unless
-every stage succeeded, so a bad article leaves the previous site untouched."""
+"""The whole build in one screen, the same for every build (full, edit, addition, deletion, preview save, check):
+
+    what changed (inputs.scan, or the preview's watcher)  -- nothing: the last build's result stands
+    -> model: `_edited` (the last build's plan, a few articles' text read again; see delta)
+              or `_whole` (load, hold back, routes, photos, bodies, links, entries, related; each from the cache
+              where its inputs did not change), then which pages read something that changed (dependencies)
+    -> `_publish`: render those pages into the spare tree, carry the rest over, index, swap atomically
+    -> remember (`_Made.remember`): what the next build needs to know what changed
+
+Nothing is published unless every stage succeeded (an article with errors of its own is held back, see hold),
+so a bad article leaves the previous site untouched."""
 
 from __future__ import annotations
 
