@@ -328,24 +328,26 @@ def _schedule(args: argparse.Namespace) -> int:
 
     from .build.pipeline import Warm, build
     from .diagnostics import Reporter
-    from .content.schedule import as_json, as_table, upcoming
+    from .content.schedule import as_json, as_table, plan
 
     cfg = config_mod.load(args.source)
     report = Reporter()
     now = dt.datetime.now(cfg.tz)
-    events = upcoming(cfg, report, now)
-    report.raise_if_errors()  # a broken article would make the list wrong; the build would fail on it too
+    planned = plan(cfg, report, now)
+    if planned.site_wide:  # an article's own errors only mark its row; these make the whole list doubtful
+        report.raise_if_errors()
     _print_diagnostics(report.diagnostics)
     problems = None
-    if any(e.action == "publish" for e in events):
+    if any(e.action == "publish" for e in planned.events):
         # Each article due to publish, validated as the site will be then (the build does the same, see hold).
         checked = build(cfg, publish=False, render=False, warm=Warm(), now=now)
         problems: dict[str, list[tuple[str, str]]] = {}
-        for d in sorted(checked.diagnostics):
+        # With the reading's errors: a broken article's status does not depend on the build finding them again.
+        for d in sorted(checked.diagnostics + report.errors):
             if not d.code.startswith("HOLD") and (d.code, d.severity) not in problems.setdefault(d.path, []):
                 problems[d.path].append((d.code, d.severity))
-    print(json.dumps(as_json(events, cfg, now, problems), ensure_ascii=False, indent=2) if args.json
-          else as_table(events, cfg, now, problems))
+    print(json.dumps(as_json(planned.events, cfg, now, problems, planned.unknown), ensure_ascii=False, indent=2)
+          if args.json else as_table(planned.events, cfg, now, problems, planned.unknown))
     return 0
 
 

@@ -21,10 +21,13 @@ from zoneinfo import ZoneInfo
 from .config import CONFIG_NAME, NOT_OPTIONS, SiteConfig
 from .diagnostics import BuildFailed, Diagnostic, ERROR
 from .content.model import PLACEHOLDER_BODY  # the body `new` writes; the model refuses to publish it
+from .content.near import nearest
 from .content.slugs import slugify
 
 # Used when site.toml declares no categories: a first article still needs a folder and a menu entry.
 FALLBACK_CATEGORY = ("Tin tức", "tin-tuc")
+# NEW002 lists every category after its suggestions up to this many; a longer list would bury them.
+LIST_ALL_UP_TO = 12
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,26 @@ def _resolve_category(config: SiteConfig, given: str | None) -> tuple[str, str, 
         if not slug:
             _fail("META005", "", f"chuyên mục '{given}' không có chữ cái hoặc chữ số", "sửa tên chuyên mục")
         return given, slug, False
-    # A typo would silently add a new menu entry, so an unknown name is refused, with the valid ones listed.
-    listing = "; ".join(f"{c.name} ({c.slug})" for c in cats)
-    _fail("NEW002", CONFIG_NAME, f"chuyên mục '{given}' không có trong site.toml. Các chuyên mục: {listing}",
-          f'dùng --category với một tên hoặc slug ở trên, hoặc thêm [[categories]] name = "{given}" vào site.toml')
+    # A typo would silently add a new menu entry, so an unknown name is refused: the nearest categories first
+    # (ranked as META004 ranks them), then the whole list when it is short enough to read.
+    guesses = nearest(given, [c.name for c in cats], slugs={c.name: c.slug for c in cats})
+    slug_of = {c.name: c.slug for c in cats}
+    message = f"chuyên mục '{given}' không có trong site.toml."
+    if guesses:
+        message += " Có phải: " + ", ".join(f"{g} ({slug_of[g]})" for g in guesses) + "?"
+    if not guesses or len(cats) <= LIST_ALL_UP_TO:
+        message += " Các chuyên mục: " + "; ".join(f"{c.name} ({c.slug})" for c in cats)
+    else:
+        message += f" Còn {len(cats) - len(guesses)} chuyên mục khác trong site.toml"
+    ask = f'thêm [[categories]] name = "{given}" vào site.toml'
+    if guesses:
+        # Typed as a slug, answered with a slug; typed as a name, with the name (quoted: it has spaces).
+        shown = [slug_of[g] if given == slugify(given) else f'"{g}"' for g in guesses]
+        hint = f"dùng --category {shown[0]}" + (f" (hoặc {', '.join(shown[1:])})" if shown[1:] else "")
+        hint += f"; cần chuyên mục mới thì {ask}"
+    else:
+        hint = f"dùng --category với một tên hoặc slug ở trên, hoặc {ask}"
+    _fail("NEW002", CONFIG_NAME, message, hint)
 
 
 def _same_slug(category_dir: Path, slug: str) -> Path | None:

@@ -20,6 +20,7 @@ from PIL import Image
 from conftest import article, parse_html, run_cli, text_of
 
 from sitegen import cli
+from sitegen.content.read import CHECKED_LATER
 from sitegen.scaffold import PLACEHOLDER_BODY
 
 GUIDE = "[xem: sitegen help {}]"
@@ -295,7 +296,7 @@ def test_fm002_hint_fits_how_the_value_is_quoted(site, line, hint):
     assert result.returncode == HELD
     found = lines_of(result.stderr, "FM002")
     assert len(found) == 1 and found[0].startswith("content/thoi-su/bai/index.md:3:"), result.stderr
-    assert f"(cách sửa: {hint}) [xem" in found[0], found[0]
+    assert f"(cách sửa: {hint}; {CHECKED_LATER}) [xem" in found[0], found[0]
     # The fix the hint gives, applied, reads.
     fixed = hint.rsplit(": title: ", 1)[1]
     site.write("content/thoi-su/bai/index.md", f'---\ndate: "2024-03-29 17:58"\ntitle: {fixed}\n---\nNội dung.\n')
@@ -310,7 +311,8 @@ def test_fm002_hint_for_a_quote_inside_a_quoted_toml_value(site):
     assert lines_of(result.stderr, "FM002") == [
         "content/thoi-su/bai/index.md:2:22: lỗi[FM002]: lỗi cú pháp TOML: Expected newline or end of document after a "
         "statement (cách sửa: giá trị đã có ngoặc kép nhưng bên trong còn dấu ngoặc kép: đổi dấu ngoặc bên trong "
-        "thành “ ”, hoặc viết: title = 'Phong trào \"Dân vận khéo\" năm 2024') " + GUIDE.format("FM002")]
+        "thành “ ”, hoặc viết: title = 'Phong trào \"Dân vận khéo\" năm 2024'; " + CHECKED_LATER + ") "
+        + GUIDE.format("FM002")]
     site.write("content/thoi-su/bai/index.md",
                "+++\ntitle = 'Phong trào \"Dân vận khéo\" năm 2024'\ndate = \"2024-03-29 17:58\"\n+++\nNội dung.\n")
     assert site.cli("check").returncode == 0

@@ -103,6 +103,7 @@ def test_schedule_with_nothing_planned_and_with_a_broken_article(site):
     assert result.returncode == 0 and "Không có bài hẹn giờ" in result.stdout
     assert json.loads(site.cli("schedule", "--json").stdout)["next_rebuild"] is None
     site.write("content/thoi-su/b/index.md", article("B", date="mai"))
-    broken = site.cli("schedule")
-    assert broken.returncode == 1
+    broken = site.cli("schedule")  # listed as an article whose time is unknown (test_schedule_broken.py)
+    assert broken.returncode == 0
     assert "content/thoi-su/b/index.md:3: lỗi[META003]" in broken.stderr and "Traceback" not in broken.stderr
+    assert "\nchưa rõ    chưa rõ   có lỗi: META003  content/thoi-su/b/index.md:3: " in broken.stdout and "Lần dựng lại" not in broken.stdout

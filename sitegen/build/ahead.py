@@ -21,9 +21,9 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     site would be if published now: address, photos and links (a link to an article due later than itself is
     to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
     link index, link_base): the articles due at each moment join it, in order, instead of the whole site being
-    planned again (an article that expires before then still counts as there). Returns their findings (messages
-    saying when) and each scheduled article's publishing time as the guide writes it. Remembered while neither
-    today's site (`ready.link_base`) nor they change."""
+    planned again; an article that has expired by then (`expires`) leaves it, its pages and addresses with it.
+    Returns their findings (messages saying when) and each scheduled article's publishing time as the guide writes
+    it. Remembered while neither today's site (`ready.link_base`, and when its articles expire) nor they change."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
 
@@ -35,7 +35,10 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         return [], {}
     from ..content.schedule import when_vi
 
-    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in pending))))
+    # Today's articles that will expire: the link base does not say when (it is about today's pages).
+    expiring = [(i, a) for i, a in enumerate(ready.site.articles) if a.expires is not None]
+    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in pending),
+                                  *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring))))
     remembered = cache.get_many("meta", ["ahead"]).get("ahead")
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft}
     if remembered is not None and remembered[0] == key:
@@ -43,7 +46,18 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     index, taken = ready.index, routes.owners(ready.pages, ready.site)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
+    pages_of: dict[int, list] = {i: [] for i, _ in expiring}  # the pages of each article that may expire
+    for p in ready.pages:
+        if p.data.get("index") in pages_of:
+            pages_of[p.data["index"]].append(p)
     for moment_due in sorted({due(a) for a in pending}):
+        gone = [i for i, a in expiring if a.expires <= moment_due]  # as model.assemble leaves them out then
+        if gone:
+            ended = [p for i in gone for p in pages_of.get(i, ())]
+            index = index.without(gone, ended)
+            for p in ended:  # their addresses are free again
+                taken.pop(p.path.casefold(), None)
+            expiring = [(i, a) for i, a in expiring if a.expires > moment_due]
         local = Reporter(strict=strict)
         mine = [a for a in pending if due(a) == moment_due]
         base = len(index.refs)
@@ -54,6 +68,10 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
         markup_keys, bodies = render_bodies(mine, plan.infos, config, cache, jobs, None, local)
         index = index.extended(mine, [b.ids for b in bodies], pages, plan.published)
+        for k, a in enumerate(mine):  # a scheduled article may expire before a later one falls due
+            if a.expires is not None:
+                expiring.append((base + k, a))
+                pages_of[base + k] = [p for p in pages if p.data["index"] == base + k]
         for k, (a, body_key) in enumerate(zip(mine, markup_keys)):
             links.check(index, base + k, a, html.get(body_key) or "", local)
         sources = {a.source for a in mine}

@@ -16,7 +16,7 @@ from babel.dates import format_datetime
 
 from . import model, read
 from ..config import SiteConfig
-from ..diagnostics import Reporter
+from ..diagnostics import ERROR, Diagnostic, Reporter
 
 PUBLISH = "publish"
 EXPIRE = "expire"
@@ -33,13 +33,33 @@ class Event:
     title: str
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What `sitegen schedule` shows: the moments, and the articles whose moment cannot be known yet."""
+
+    events: list[Event]
+    # Article file -> its errors, for each article with errors whose publishing time is unknown (its date or its
+    # whole front matter unreadable): listed apart, so one broken file never hides everyone else's schedule.
+    unknown: dict[str, tuple[Diagnostic, ...]]
+    # Errors that belong to no article file (a folder that cannot be read): the whole list is doubtful.
+    site_wide: tuple[Diagnostic, ...]
+
+
 def upcoming(config: SiteConfig, report: Reporter, now: dt.datetime | None = None) -> list[Event]:
     """Every publish and expire moment after `now`, soonest first. Drafts never publish on their own."""
+    return plan(config, report, now).events
+
+
+def plan(config: SiteConfig, report: Reporter, now: dt.datetime | None = None) -> Plan:
+    """`upcoming`'s events, with the articles that have errors of their own placed where they can be: at their
+    date when it reads and is still to come (their status says what is wrong), in `unknown` when it does not
+    read. Everything found is also in `report`."""
     now = now or dt.datetime.now(config.tz)
-    docs = [doc for path, bundle in read.discover(config.root, config.content_dir, report)
-            if (doc := read.load_one(Path(path), _rel(Path(path), config), bundle, config.max_file_bytes, report))
-            is not None]
-    site = model.build_site(docs, config, report, drafts=True, now=now)  # drafts=True keeps future and expired
+    files = {(rel := _rel(Path(path), config)): (Path(path), bundle)
+             for path, bundle in read.discover(config.root, config.content_dir, report)}
+    docs = {rel: doc for rel, (path, bundle) in files.items()
+            if (doc := read.load_one(path, rel, bundle, config.max_file_bytes, report)) is not None}
+    site = model.build_site(list(docs.values()), config, report, drafts=True, now=now)  # keeps future and expired
     events = []
     for a in site.articles:
         if a.draft:
@@ -48,7 +68,25 @@ def upcoming(config: SiteConfig, report: Reporter, now: dt.datetime | None = Non
             events.append(Event(a.date, PUBLISH, a.source, a.title))
         if a.expires is not None and a.expires > now and a.expires > a.date:
             events.append(Event(a.expires, EXPIRE, a.source, a.title))
-    return sorted(events)
+    placed = {a.source for a in site.articles}
+    broken: dict[str, list[Diagnostic]] = {}
+    for d in report.diagnostics:
+        if d.severity == ERROR and d.path in files and d.path not in placed:
+            broken.setdefault(d.path, []).append(d)
+    unknown = {}
+    for source, errors in sorted(broken.items()):
+        doc = docs.get(source)
+        if doc is not None and doc.meta.get("draft") is True:
+            continue  # a draft never publishes on its own, broken or not
+        date = model.parse_date(doc.meta.get("date"), config.tz) if doc is not None else None
+        if isinstance(date, dt.datetime):
+            if date > now:  # due then, and not ready: its status (problems) names the errors
+                title = doc.meta.get("title")
+                events.append(Event(date, PUBLISH, source, title if isinstance(title, str) and title else source))
+            continue  # already due: not the schedule's business (check and build report it)
+        unknown[source] = tuple(sorted(errors))
+    site_wide = tuple(d for d in report.errors if d.path not in files)
+    return Plan(sorted(events), unknown, site_wide)
 
 
 def when_vi(moment: dt.datetime, config: SiteConfig) -> str:
@@ -73,26 +111,49 @@ def status_vi(event: Event, problems: Problems | None) -> str:
     return f"sẵn sàng (cảnh báo: {', '.join(warnings)})" if warnings else "sẵn sàng"
 
 
-def as_table(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None) -> str:
+UNKNOWN_VI = "chưa rõ"
+
+
+def unknown_status_vi(errors: Sequence[Diagnostic]) -> str:
+    """'có lỗi: META003', the status of an article whose time is unknown."""
+    return "có lỗi: " + ", ".join(dict.fromkeys(d.code for d in errors))
+
+
+def as_table(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None,
+             unknown: Mapping[str, Sequence[Diagnostic]] | None = None) -> str:
     """Plain text for a terminal: one line per event (with its status when `problems`, each file's error codes,
-    is given), then when the next rebuild is due."""
-    if not events:
+    is given), one per article whose time is unknown (`unknown`: its first error, where and what), then when the
+    next rebuild is due."""
+    unknown = unknown or {}
+    if not events and not unknown:
         return (f"Không có bài hẹn giờ đăng hoặc gỡ sau {when_vi(now, config)} ({config.timezone}).\n"
                 "Chưa cần dựng lại trang vì lịch.")
-    width = max(len(when_vi(e.time, config)) for e in events)
-    state = max((len(status_vi(e, problems)) for e in events), default=0)
+    rows = [(when_vi(e.time, config), ACTION_VI[e.action], status_vi(e, problems), f"{e.title} ({e.source})")
+            for e in events]
+    for source, errors in unknown.items():
+        first = errors[0]
+        where = f"{first.path}:{first.line}" if first.line else first.path
+        rows.append((UNKNOWN_VI, UNKNOWN_VI, unknown_status_vi(errors), f"{where}: {first.message}"))
+    width = max(len("Thời điểm"), *(len(r[0]) for r in rows))
+    state = max(len(r[2]) for r in rows)
     lines = [f"{'Thời điểm':<{width}}  {'Việc':<8}  " + (f"{'Tình trạng':<{state}}  " if state else "") + "Bài"]
-    for e in events:
-        shown = f"{status_vi(e, problems):<{max(state, 10)}}  " if state else ""
-        lines.append(f"{when_vi(e.time, config):<{width}}  {ACTION_VI[e.action]:<8}  {shown}{e.title} ({e.source})")
+    for when, action, status, text in rows:
+        shown = f"{status:<{max(state, 10)}}  " if state else ""
+        lines.append(f"{when:<{width}}  {action:<8}  {shown}{text}")
     lines.append("")
-    lines.append(f"Lần dựng lại trang tiếp theo cần chạy sau: {when_vi(events[0].time, config)} ({config.timezone}).")
+    if events:
+        lines.append(f"Lần dựng lại trang tiếp theo cần chạy sau: {when_vi(events[0].time, config)} ({config.timezone}).")
+    if unknown:
+        lines.append(f"Chưa biết giờ đăng của {len(unknown)} bài có lỗi (dòng '{UNKNOWN_VI}', lỗi đầy đủ ở trên): "
+                     "sửa lỗi rồi chạy lại sitegen schedule.")
     return "\n".join(lines)
 
 
-def as_json(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None) -> dict:
+def as_json(events: list[Event], config: SiteConfig, now: dt.datetime, problems: Problems | None = None,
+            unknown: Mapping[str, Sequence[Diagnostic]] | None = None) -> dict:
     """The same for machines: ISO 8601 times with the site's offset, and the next rebuild time (or null); with
-    `problems`, each publish event's `ready` (true/false), `errors` and `warnings` (codes)."""
+    `problems`, each publish event's `ready` (true/false), `errors` and `warnings` (codes); under `errors`, every
+    error of the articles whose time is unknown (source, line, code, message, hint)."""
     def codes(source: str, error: bool) -> list[str]:
         return [c for c, severity in (problems or {}).get(source, ()) if (severity == "error") == error]
 
@@ -107,6 +168,8 @@ def as_json(events: list[Event], config: SiteConfig, now: dt.datetime, problems:
                     **({"ready": not codes(e.source, True), "errors": codes(e.source, True),
                         "warnings": codes(e.source, False)}
                        if problems is not None and e.action == PUBLISH else {})} for e in events],
+        "errors": [{"source": d.path, "line": d.line, "code": d.code, "message": d.message, "hint": d.hint}
+                   for errors in (unknown or {}).values() for d in errors],
     }
 
 

@@ -59,6 +59,7 @@ class Index:
                  real_paths: "_RealPaths | None" = None):
         self.attach(config, real_paths)
         self.refs = tuple((a.source, a.file, a.bundle) for a in articles)
+        self.gone: frozenset[int] = frozenset()  # numbers no longer published (`without`)
         self.ids = ids
         self.content_dir = config.content_dir.resolve()
         self.urls = {p.url for p in pages} | {p.path for p in pages}
@@ -84,6 +85,21 @@ class Index:
         new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
         new.files = {**self.files, **{self.key(src): out for src, out in published}}
         new.urls |= set(new.files.values())
+        new.key_text, new._by_path = "", None
+        return new
+
+    def without(self, numbers: Iterable[int], pages: Iterable[Page]) -> "Index":
+        """This index once articles `numbers` are gone (expired by then), `pages` being theirs: a link to one by
+        its address lands on no page, by its file on an unpublished article, as in the build after they expire.
+        Their numbers stay (later ones keep theirs); like `extended`, no key and nothing shared that changes."""
+        gone = set(numbers)
+        new = object.__new__(Index)
+        new.__dict__.update(self.__dict__)
+        new.gone = frozenset(self.gone | gone)
+        dropped = {u for p in pages for u in (p.url, p.path)}
+        new.urls = self.urls - dropped
+        new.article_url = {i: u for i, u in self.article_url.items() if i not in gone}
+        new.url_article = {u: i for u, i in self.url_article.items() if i not in gone}
         new.key_text, new._by_path = "", None
         return new
 
@@ -120,6 +136,7 @@ class Index:
         self.article_url = {i: u for i, u in enumerate(split(state["article_url"])) if u != "\1"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.files, self.content_dir = state["files"], state["content_dir"]
+        self.gone = frozenset()  # only indexes made by `without` have any, and those are never pickled
         self.config, self.real, self._by_path = None, _RealPaths(), None  # `attach` gives the configuration
 
     @property
@@ -128,6 +145,8 @@ class Index:
         if self._by_path is None:
             self._by_path = {}
             for i, (_, file, bundle) in enumerate(self.refs):
+                if i in self.gone:
+                    continue
                 self._by_path[self.key(file)] = i
                 if bundle:
                     self._by_path[self.key(os.path.dirname(file))] = i
