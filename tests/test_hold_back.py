@@ -171,6 +171,37 @@ def test_one_run_lists_every_problem(portal):
     assert printed == sorted(printed, key=lambda ln: (ln.split(":")[0], ln))  # one sorted list, file by file
 
 
+@pytest.mark.parametrize("bad, good, code", [
+    (('title: "Bài có lỗi"', 'category: "Thi đau"'), ('title: "Bài có lỗi"', 'category: "Thời sự"'), "META004"),
+    (('title: "Bài có lỗi"', 'views: "nhiều"'), ('title: "Bài có lỗi"', "views: 5"), "META002"),
+    (('title: ""', 'author: "Lê Hà"'), ('title: "Bài có lỗi"', 'author: "Lê Hà"'), "META001"),
+])
+def test_a_front_matter_error_does_not_hide_the_body_s_problems(portal, bad, good, code):
+    """An article whose front matter has an error of its own is not published, but its photos and links are
+    checked in the same run: fixing the field must not uncover a second wave of errors."""
+    body = "Đoạn đầu.\n\n![Ảnh](chua-chep.jpg)\n\nXem [bài](../khong-co/index.md)."
+
+    def source(fields: tuple[str, str]) -> str:  # the body starts on the same line either way
+        return f'---\n{fields[0]}\ndate: "2024-03-03 08:00"\n{fields[1]}\n---\n\n{body}\n'
+
+    def errors(stderr: str) -> set[tuple[str, str]]:
+        return {(ln.split("[")[1].split("]")[0], ln.split(":")[1]) for ln in stderr.splitlines()
+                if ln.startswith(NEW + ":") and "lỗi[" in ln}
+
+    portal.write(NEW, source(bad))
+    first = portal.cli("check")
+    assert first.returncode == HELD, first.stderr
+    found = errors(first.stderr)
+    assert {c for c, _ in found} == {code, "IMG001", "LINK001"}, first.stderr
+    assert ("IMG001", "9") in found and ("LINK001", "11") in found  # the body's own lines
+    assert not [ln for ln in first.stderr.splitlines() if "khi b" in ln]  # about now, not a later time
+    assert portal.cli("build").returncode == HELD
+    assert not (portal.public / "thoi-su/moi").exists()
+    portal.write(NEW, source(good))  # the field fixed: the rest of the list, nothing new
+    second = portal.cli("check")
+    assert errors(second.stderr) == {c for c in found if c[0] != code}, second.stderr
+
+
 # --- scheduled articles: validated now, as the site will be when they fall due ------------------------------------
 
 def _at(seconds: float) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 from ..config import SiteConfig
 from ..content import model
@@ -16,31 +17,39 @@ from .cache import Cache, digest_text
 
 
 def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
-             jobs: int, with_drafts: bool) -> tuple[list[Diagnostic], dict[str, str]]:
+             jobs: int, with_drafts: bool, invalid: Sequence[model.Article] = ()) -> tuple[list[Diagnostic], dict[str, str]]:
     """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
     site would be if published now: address, photos and links (a link to an article due later than itself is
     to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
     link index, link_base): the articles due at each moment join it, in order, instead of the whole site being
     planned again; an article that has expired by then (`expires`) leaves it, its pages and addresses with it.
     Returns their findings (messages saying when) and each scheduled article's publishing time as the guide writes
-    it. Remembered while neither today's site (`ready.link_base`, and when its articles expire) nor they change."""
+    it. Remembered while neither today's site (`ready.link_base`, and when its articles expire) nor they change.
+
+    `invalid`: the articles of files with errors of their own, as far as they could be read (model.Checked.
+    provisional): their photos and links are checked the same way, as of when they would go out, so that fixing
+    a field does not uncover a second wave of problems. Their address is not claimed (it is checked once the
+    front matter is valid: the error may be in the slug itself)."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
 
-    pending = sorted((c.article for c in values if c.article is not None
-                      and ((c.article.draft and with_drafts) or (not c.article.draft and c.article.date > moment))
-                      and not (c.article.expires and c.article.expires <= due(c.article))),
+    later = [c.article for c in values if c.article is not None
+             and ((c.article.draft and with_drafts) or (not c.article.draft and c.article.date > moment))]
+    unsure = [a for a in invalid if with_drafts or not a.draft]
+    pending = sorted((a for a in [*later, *unsure] if not (a.expires and a.expires <= due(a))),
                      key=lambda a: (due(a), a.source))
     if not pending:
         return [], {}
     from ..content.schedule import when_vi
 
+    provisional = {id(a) for a in unsure}
     # Today's articles that will expire: the link base does not say when (it is about today's pages).
     expiring = [(i, a) for i, a in enumerate(ready.site.articles) if a.expires is not None]
-    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict), *(repr(a) for a in pending),
+    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict),
+                                  *(("?" if id(a) in provisional else "") + repr(a) for a in pending),
                                   *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring))))
     remembered = cache.get_many("meta", ["ahead"]).get("ahead")
-    when = {a.source: when_vi(a.date, config) for a in pending if not a.draft}
+    when = {a.source: when_vi(a.date, config) for a in pending if not a.draft and a.date > moment}
     if remembered is not None and remembered[0] == key:
         return list(remembered[1]), when
     index, taken = ready.index, routes.owners(ready.pages, ready.site)
@@ -61,13 +70,18 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         local = Reporter(strict=strict)
         mine = [a for a in pending if due(a) == moment_due]
         base = len(index.refs)
-        pages = [p for k, a in enumerate(mine)
-                 for p in routes.claim(routes.article_pages(a, base + k, config.permalink), a, taken, local)]
-        url_of = {p.data["index"] - base: p.url for p in pages if p.kind == "article"}
+        pages, own = [], {}
+        for k, a in enumerate(mine):
+            if id(a) in provisional:  # never a link target; its own address only resolves its relative links
+                own[k] = _provisional_url(a, config)
+            else:
+                pages += routes.claim(routes.article_pages(a, base + k, config.permalink), a, taken, local)
+        url_of = {p.data["index"] - base: p.url for p in pages if p.kind == "article"} | own
         plan = photos.plan(tuple(mine), [url_of.get(k, "") for k in range(len(mine))], config, local)
         plan = photos.produce(plan, config, local, jobs)  # the variants wait in the image cache for their day
         markup_keys, bodies = render_bodies(mine, plan.infos, config, cache, jobs, None, local)
         index = index.extended(mine, [b.ids for b in bodies], pages, plan.published)
+        index.article_url.update({base + k: url for k, url in own.items() if url})  # (a dict of its own)
         for k, a in enumerate(mine):  # a scheduled article may expire before a later one falls due
             if a.expires is not None:
                 expiring.append((base + k, a))
@@ -77,7 +91,21 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         sources = {a.source for a in mine}
         for d in local.diagnostics:
             if d.path in sources:
-                then = f"khi bài lên trang ({when[d.path]})" if d.path in when else "khi bản nháp được đăng"
-                found.append(replace(d, message=f"{then}: {d.message}"))
+                if d.path in when:
+                    then = f"khi bài lên trang ({when[d.path]}): "
+                else:
+                    then = "khi bản nháp được đăng: " if any(a.draft for a in mine if a.source == d.path) else ""
+                found.append(replace(d, message=f"{then}{d.message}"))
     cache.put_many("meta", {"ahead": (key, tuple(found))})
     return found, when
+
+
+def _provisional_url(article: model.Article, config: SiteConfig) -> str:
+    """The address an invalid file's article would have, for resolving its relative links ("" without a slug;
+    an unknown category stands as the file's folder under content/)."""
+    if not article.slug:
+        return ""
+    if not article.category:
+        parts = Path(article.source).parts
+        article = replace(article, category=parts[1] if len(parts) > 2 else "")
+    return routes.article_url(article, config.permalink)

@@ -245,8 +245,9 @@ def _whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sc
             break
     site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
     # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
+    invalid = [f.value.provisional for f in loaded if isinstance(f.value, model.Checked) and f.value.provisional]
     ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
-                                                         jobs, with_drafts=not (publish and strict))
+                                                         jobs, with_drafts=not (publish and strict), invalid=invalid)
     ready.index = None  # at 100 000 articles, tens of MB the render does not need
     if publish:  # a draft's warnings are for its author (check), not for the build log
         ahead = [d for d in ahead if d.severity == "error" or d.path in when]

@@ -260,14 +260,18 @@ class Checked:
     # article_digest(article), made once per version of the file (where it is validated, in the workers of a
     # cold build) instead of in every build that compares what templates read (templates.entry_digest).
     digest: str = ""
+    # An invalid file's article as far as its front matter could be read (`article` is None): never published,
+    # but its photos and links are checked all the same (build.ahead), so that one run lists every problem.
+    provisional: Article | None = None
 
 
 def check(doc: SourceDoc, config: SiteConfig, strict: bool = False) -> Checked:
     by_name = {_fold(c.name): c.slug for c in config.categories}
     local = Reporter(strict=strict)
-    article, tag_names, new_category = _article(doc, config, by_name, local)
+    article, tag_names, new_category, provisional = _article(doc, config, by_name, local)
     return Checked(doc.path, article, tag_names, new_category, tuple(local.diagnostics), strict,
-                   article_digest(article) if article is not None else "")
+                   article_digest(article) if article is not None else "",
+                   provisional if article is None else None)
 
 
 def article_digest(article: Article) -> str:
@@ -377,14 +381,15 @@ def _same_titles(articles: list[Article], report: Reporter) -> None:
 
 
 def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report: Reporter,
-             ) -> tuple[Article | None, tuple[tuple[str, str], ...], tuple[str, str, int] | None]:
-    """One document's article (None if invalid), its tags as (slug, name), and the category it names that
-    site.toml does not declare, as (name, slug, line). Depends on nothing but its arguments."""
+             ) -> tuple[Article | None, tuple[tuple[str, str], ...], tuple[str, str, int] | None, Article | None]:
+    """One document's article (None if invalid), its tags as (slug, name), the category it names that
+    site.toml does not declare, as (name, slug, line), and the article as far as it could be read (see
+    Checked.provisional). Depends on nothing but its arguments."""
     f = _Fields(doc, report)
     if not doc.lines and not doc.meta:
         report.error("META001", doc.path, 1, "bài viết không có phần đầu (front matter) với tiêu đề và ngày",
                      "dòng đầu tiên của tệp phải là '---', rồi title: \"...\", date: \"...\", rồi '---'")
-        return None, (), None
+        return None, (), None, None
     title = f.text("title", required=True)
     if f.ok and not title:
         f.fail("META001", "title", "tiêu đề đang để trống", "viết tiêu đề bài: title: \"...\"")
@@ -433,7 +438,7 @@ def _article(doc: SourceDoc, config: SiteConfig, by_name: dict[str, str], report
     _captions(doc, article, report)
     if doc.meta.get("draft") is not True:
         _placeholder(doc, f)
-    return (article if f.ok and category else None), tuple(tag_names), new_category
+    return (article if f.ok and category else None), tuple(tag_names), new_category, article
 
 
 # The body `sitegen new` writes (scaffold): never published; compared with all spacing folded.
