@@ -10,10 +10,11 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..diagnostics import Reporter
-from ..content.model import Article, Site
+if TYPE_CHECKING:  # (types only: writing the output needs routes' path rules, not the model)
+    from ..content.model import Article, Site
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')

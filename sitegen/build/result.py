@@ -1,0 +1,43 @@
+"""What a build answers (BuildResult), and the two small things every part of a build shares: its clock, and the
+signal that damaged cache rows were dropped and the build must run again. Kept apart from the stages so that a
+build with nothing to do answers without loading them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic
+from .write import WriteStats
+
+
+@dataclass
+class BuildResult:
+    diagnostics: list[Diagnostic]
+    pages: int
+    articles: int
+    stats: WriteStats
+    rendered: int = 0  # pages whose template ran (the rest were unchanged and carried over)
+    timings: dict[str, float] = field(default_factory=dict)
+    photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
+    skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
+    edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
+    search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
+    held: tuple[str, ...] = ()  # articles held back by their own errors (see hold), drafts aside
+
+
+class Repaired(Exception):
+    """Rows of the build cache turned out unreadable while pages rendered; they were dropped: build again."""
+
+
+class Clock:
+    """The time each stage took (BuildResult.timings)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now

@@ -1,0 +1,420 @@
+"""The stages of a build (see pipeline for the order): the site's model, made whole (`whole`) or from the last
+build's plan (`edited`); the render, write and swap (`publish`); and what each remembers for the next build.
+pipeline imports this module only once it knows there is something to build: a build with nothing to do (every
+cron run of an unchanged site) answers without loading Jinja, Markdown, Pillow and the stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import Counter
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..render import context
+from . import delta, dependencies, hold, inputs, search
+from .ahead import validate as validate_ahead
+from .bodies import check_links, link_keys, markup_job, render_bodies
+from .pages import Progress, render_pages
+from ..structure import links, photos, routes
+from ..content import model, read
+from .cache import Cache, Damaged, digest_text
+from ..config import SiteConfig, check_placeholders
+from ..diagnostics import BuildFailed, Diagnostic, Reporter
+from ..structure.markup import BodyInfo
+from ..render.templates import Entry, Templates, entry_maker, make_entries
+from .result import BuildResult, Clock, Repaired
+from .write import Staging, WriteStats
+
+if TYPE_CHECKING:
+    from .pipeline import Warm
+
+
+def templates_for(warm: "Warm", config: SiteConfig, cache_folder: Path | None, names: str) -> Templates:
+    """The Jinja environment for this build, kept in `warm` (compiled templates stay compiled); `names`
+    (inputs.Scan.names) changes when a file comes or goes, such as a site template that now overrides the theme's."""
+    if warm.templates is None:
+        jinja_dir = cache_folder / "jinja" if cache_folder is not None else None
+        if jinja_dir is not None:
+            try:
+                jinja_dir.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                jinja_dir = None
+        warm.templates = Templates(config, jinja_dir)
+    warm.templates.begin_build(names)  # Jinja itself notices changed template files, not new ones
+    return warm.templates
+
+
+def paths_of(warm: "Warm") -> Any:
+    """Symlink-free paths for the link check, kept in `warm` between a preview's builds."""
+    if warm.paths is None:
+        warm.paths = links.real_paths()
+    return warm.paths
+
+
+def render_only(made: Made, cache: Cache, report: Reporter, jobs: int, progress: Progress | None,
+                repaired: bool) -> None:
+    """Checking, or failing: the templates run without writing, so that one run lists every problem there is."""
+    render_pages(made.pages, made.view, made.templates, report, None, None, jobs, progress)
+    repair(cache, report, repaired)
+
+
+@dataclass
+class Ready:
+    """One round's site, up to the checked bodies (see `_prepare`)."""
+
+    site: model.Site
+    pages: list[routes.Page]
+    urls: list[str]  # each article's site-relative URL, in site order
+    photos: photos.PhotoPlan
+    markup_keys: list[str]
+    bodies: list[BodyInfo] | None
+    body_keys: list[str]
+    link_keys: list[str]
+    link_base: str
+    packed_index: Any
+    index: Any  # the link index itself, until the scheduled articles have been validated (ahead)
+
+
+def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan, report: Reporter,
+             clock: "Clock", moment: dt.datetime, drafts: bool, stats_from: str | None, jobs: int,
+             progress: Progress | None) -> Ready:
+    """Model, routes, photos, bodies and links from the validated files: every stage runs whatever the others
+    found, so that one run shows every problem (a missing photo does not hide a broken link)."""
+    site = model.assemble(values, config, report, drafts=drafts, now=moment)
+    if stats_from:  # readers' figures from the collector (`--stats`), added to the front matter ones
+        from ..readers.figures import apply, load_totals
+
+        site = apply(site, load_totals(stats_from, report))
+    clock.lap("load")
+    pages = routes.plan(site, report)
+    by_index = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+    urls = [by_index.get(i, "") for i in range(len(site.articles))]  # "": no page (its route was refused)
+    photo_plan = photos.plan(site.articles, urls, config, report)
+    clock.lap("plan")
+    photo_plan = photos.produce(photo_plan, config, report, jobs)  # into the image cache; bad photos left out
+    clock.lap("photos")
+    markup_keys, bodies = render_bodies(site.articles, photo_plan.infos, config, cache, jobs, progress, report)
+    index = links.Index(config, site.articles, [b.ids for b in bodies], pages, photo_plan.published,
+                        scanned.names, paths_of(warm))
+    link_base = digest_text(f"{index.key_text}\0{report.strict}")
+    body_keys, link_keys = check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
+                                        bodies, cache, report)
+    clock.lap("markdown")
+    return Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
+                  delta.pack(index), index)
+
+
+def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan, listing: dict,
+           report: Reporter, clock: "Clock", jobs: int, moment: dt.datetime, token: str, drafts: bool, strict: bool,
+           publish: bool, stats_from: str | None, progress: Progress | None) -> "Made":
+    """The model of a full build: every validated file (each one validated again only if it changed), the
+    articles held back by their own errors left out (see hold), and the pages that read something that changed."""
+    known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
+    loading = Reporter(strict=strict)
+    loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
+                           known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
+                           found=read.discover(config.root, config.content_dir, loading, listing),
+                           convert=functools.partial(model.check, config=config, strict=strict))
+    # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
+    holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
+    report.extend(holding.site_wide)
+    if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
+        check_placeholders(config, report)
+    holding.first()
+    while True:
+        found = Reporter(strict=strict)
+        ready = _prepare(holding.values(), config, cache, warm, scanned, found, clock, moment, drafts, stats_from,
+                         jobs, progress)
+        if not holding.take(found.diagnostics):
+            break
+    site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
+    # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
+    invalid = [f.value.provisional for f in loaded if isinstance(f.value, model.Checked) and f.value.provisional]
+    ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
+                                                         jobs, with_drafts=not (publish and strict), invalid=invalid)
+    ready.index = None  # at 100 000 articles, tens of MB the render does not need
+    if publish:  # a draft's warnings are for its author (check), not for the build log
+        ahead = [d for d in ahead if d.severity == "error" or d.path in when]
+    holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due
+    report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
+    entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
+                           photo_plan.infos, moment, warm.entries)
+    ready.bodies = None
+    related_key, related = _related(site, config, cache)
+    view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
+    templates = templates_for(warm, config, folder, scanned.names)
+    if not publish or holding.errors_left(report.diagnostics):
+        return Made(view, templates, pages, len(site.articles), None, {}, lambda stage: pages, None,
+                     holding.errors_left, photo_plan.processed)
+    deps = dependencies.Deps.load(cache, token)
+    deps.know(holding.values())
+    dirty = deps.dirty(pages, view, templates, _old_entries(cache))
+    clock.lap("changes")  # entries, related articles and which pages read something that changed
+
+    def todo(stage: Staging) -> list[routes.Page]:
+        out = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
+        for src, rel in photo_plan.copies:
+            stage.copy_file(src, rel, link=True)  # variants in the image cache are never changed in place
+        for assets in config.assets_dirs:
+            for file in sorted(f for f in assets.rglob("*") if f.is_file() and not f.name.startswith(".")):
+                stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
+        return out
+
+    def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
+        nonlocal known, loaded
+        cache.sync("docs", known, holding.documents(
+            {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
+        known = loaded = {}
+        cache.put_many("trees", done.trees, replace_all=True)
+        cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
+        cache.prune("bodies", set(ready.markup_keys))
+        cache.prune("links", set(ready.link_keys))
+        deps, done.deps = done.deps, None  # a few hundred MB at 100 000 articles, not needed after these lines
+        deps.update(pages, view, templates, entries, full=True)
+        deps.save(cache, done.token)
+        entry_keys = [deps.digest_of(e) for e in entries]
+        del deps
+        _remember_entries(cache, entries, photo_plan.infos, entry_keys)
+        if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
+            cache.put_many("meta", {"state": None})
+        else:
+            plan = delta.Plan(done.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
+                              view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
+            titles = Counter(model.title_key(a.title) for a in site.articles)
+            cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
+            _remember(cache, plan.id, done.token, scanned, read_inputs, moment, site.next_change, len(pages),
+                      len(site.articles), done.files, entry_keys, report.diagnostics, editable=not holding.held)
+        return BuildResult(report.diagnostics, len(pages), len(site.articles), done.stats, done.rendered, clock.laps,
+                           photo_plan.processed, search=done.search, held=hold.held_paths(report.diagnostics))
+
+    return Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, remember,
+                 holding.errors_left, photo_plan.processed)
+
+
+@dataclass
+class Made:
+    """What a build is to publish, however it was modelled (`whole` or `edited`): the site view and templates,
+    the pages that may be rendered, and what to remember once published."""
+
+    view: context.SiteView
+    templates: Templates
+    pages: list[routes.Page]  # a full build's every page; an edit build's pages to render
+    articles: int
+    deps: dependencies.Deps | None  # what the last build's pages read (None: only checking)
+    trees: dict  # the cache's `trees` (write.Staging: what each output tree holds)
+    todo: Callable[[Staging], list[routes.Page] | None]  # the pages to render (None: an edit gives up)
+    remember: Callable[..., BuildResult] | None  # (Published, the inputs' key, clock) -> the result
+    errors_left: Callable[[list[Diagnostic]], bool]  # whether what was found stops the build (see hold)
+    photos_processed: int = 0
+
+
+@dataclass
+class Published:
+    token: str
+    trees: dict[str, dict[str, str]]
+    files: int
+    stats: WriteStats
+    rendered: int
+    deps: dependencies.Deps | None  # what the pages read (taken by `Made.remember`)
+    search: str
+
+
+def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "Clock", jobs: int,
+             fresh_search: bool, progress: Progress | None, repaired: bool) -> Published | None:
+    """Render what must be rendered into the spare tree, carry the rest over, index it for search and swap it
+    in. Nothing is published when an error stops the build; None when an edit build finds it needs more."""
+    assert made.deps is not None
+    with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
+        todo = made.todo(stage)
+        if todo is None:
+            return None
+        render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
+        repair(cache, report, repaired)
+        clock.lap("render")
+        if made.errors_left(report.diagnostics):
+            raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
+        # In the spare tree: the index ships with its pages, atomically.
+        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
+        if made.errors_left(report.diagnostics):
+            raise BuildFailed(report.diagnostics)
+        trees = stage.publish()
+        clock.lap("write")
+    deps, made.deps = made.deps, None  # the result holds it alone (see `whole`'s remember)
+    return Published(stage.token, trees, len(trees[stage.token]), stage.stats, len(todo), deps,
+                      searched.describe() if searched else "")
+
+
+def _any_error(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diagnostics)
+
+
+def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
+            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
+    """The model of an edit build (see delta): the last build's, with the changed articles read, converted and
+    checked again, and the pages that show them to render. None when it turns out to need more (an anchor came
+    or went, the most-read block changed, a cache row is gone): nothing has been written then."""
+    plan, state, changes = edit.plan, edit.state, edit.changes
+    html = cache.reader("markup")
+    keys = state.entries.split("\0") if state.entries else []
+    entries = delta.Entries(keys, cache.reader("entries"), html)
+    infos = [entries.infos(c.index) for c in changes]
+    articles = [c.after.article for c in changes]
+    related = cache.get_many("meta", ["related"]).get("related")
+    if related is None or related[0] != plan.related:
+        return None
+    if any(c.index not in edit.index.article_url for c in changes):
+        return None  # an article without a page (a route collision): the full build reports it
+    old_markup = [markup_job(c.before.article, mine, config.raw_html == "safe")[0] for c, mine in zip(changes, infos)]
+    old_bodies = cache.get_many("bodies", old_markup)
+    if any(k not in old_bodies for k in old_markup):
+        return None
+    old_keys = link_keys(plan.link_base, old_markup, [c.before.article for c in changes],
+                          [old_bodies[k] for k in old_markup], report.strict)
+    old_links = cache.get_many("links", old_keys)
+    if any(k not in old_links for k in old_keys):
+        return None
+    dropped = [d for c in changes for d in c.before.diagnostics] + [d for k in old_keys for d in old_links[k][1]]
+    if delta.residue(state.diagnostics, dropped, {c.before.source for c in changes}):
+        return None
+    dropped += [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again
+    clock.lap("load")
+    local = Reporter(strict=report.strict)
+    for c in changes:
+        local.extend(c.after.diagnostics)
+    markup_keys, bodies = render_bodies(articles, infos, config, cache, jobs, None, local)
+    if any(b.ids != edit.index.ids[c.index] for b, c in zip(bodies, changes)):
+        return None  # another article's #anchor may now point at nothing (or at something)
+    index = edit.index.attach(config, paths_of(warm))
+    body_keys, _ = check_links(index, plan.link_base, [c.index for c in changes], articles, markup_keys, bodies, cache,
+                                local)
+    if local.errors:
+        return None  # the full build reports them, beside everything else it finds
+    clock.lap("markdown")
+    make = entry_maker(config, plan.categories, plan.tags, edit.moment)
+    fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
+             for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
+    entries.memo.update(fresh)
+    view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
+                            plan.home, [source for source, _, _ in index.refs])
+    templates = templates_for(warm, config, folder, scanned.names)
+    diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
+    if diagnostics is None:
+        return None
+    deps = dependencies.Deps.load(cache, state.token)
+    deps.know(c.after for c in changes)
+    if deps.count != plan.pages:
+        return None  # the last build's records are gone or damaged: the full build renders what it must
+    try:
+        dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
+    except Damaged:
+        return None
+    redo = delta.pages_at(cache, plan, dirty)
+    shown = {e.body_key for e in entries.memo.values()}
+    if cache.has_many("markup", shown) != shown:
+        return None  # some article's HTML has left the cache: the full build converts it again
+    trees = cache.all("trees")
+    if not trees.get(state.token):
+        return None  # what the live tree holds is not known: every file would have to be made again
+    report.extend(diagnostics)
+
+    def todo(stage: Staging) -> list[routes.Page] | None:
+        for rel in stage.active:  # every other file stays what the live tree has
+            if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
+                return None  # it could not be carried over (gone from the live tree): the full build makes it
+        return redo
+
+    def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
+        done.deps.update(None, view, templates, fresh.values(), full=False)
+        done.deps.save(cache, done.token)
+        cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
+        cache.put_many("trees", done.trees, replace_all=True)
+        cache.put_many("entries", {done.deps.digest_of(e): (replace(e, bodies=None), mine)
+                                   for e, mine in zip(fresh.values(), infos)})
+        for i, e in fresh.items():
+            keys[i] = done.deps.digest_of(e)
+        _remember(cache, plan.id, done.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
+                  done.files, keys, report.diagnostics)
+        return BuildResult(report.diagnostics, plan.pages, len(keys), done.stats, done.rendered, clock.laps,
+                           edited=True, search=done.search)
+
+    return Made(view, templates, redo, len(keys), deps, trees, todo, remember, _any_error)
+
+
+def repair(cache: Cache, report: Reporter, repaired: bool) -> None:
+    """Drop the rows the render found unreadable (templates.Unreadable: CACHE002 problems, named by their key) and
+    the link checks that may point at them, then start the build again (once: a second time, report them)."""
+    damaged = [d for d in report.diagnostics if d.code == "CACHE002" and d.severity == "error"]
+    if not damaged:
+        return
+    if repaired:  # the rows were made again and still cannot be read: say so, with the article
+        report.diagnostics[:] = [replace(d, path=".sitegen/cache", message=f"HTML của bài {d.message.rsplit(': ', 1)[-1]} "
+                                         "không đọc lại được từ bộ nhớ đệm", hint="xóa thư mục .sitegen/cache rồi dựng lại")
+                                 if d in damaged else d for d in report.diagnostics]
+        return
+    cache.delete("markup", [d.path for d in damaged])
+    cache.delete("bodies", [d.path for d in damaged])
+    cache.put_many("links", {}, replace_all=True)  # link checks name their rewritten HTML: make them again
+    raise Repaired()
+
+
+def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:
+    """An entry as an earlier build left it in the `entries` table, by its digest (None if gone)."""
+    stored = cache.reader("entries")
+
+    def get(digest: str) -> Entry | None:
+        found = stored.get(digest)
+        return found[0] if found else None
+
+    return get
+
+
+def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict], keys: list[str]) -> None:
+    """Keep what templates saw of each article, for edit builds and for the next build's check of what changed
+    (only the entries the table lacks are written, pickled one at a time as they are written)."""
+    present = cache.has_many("entries", keys)
+    cache.put_many("entries", ((k, (replace(e, bodies=None), mine)) for k, e, mine in zip(keys, entries, infos)
+                               if k not in present))
+    cache.prune("entries", set(keys))
+
+
+def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_inputs: str, moment: dt.datetime,
+              until: dt.datetime | None, pages: int, articles: int, files: int, entry_keys: list[str],
+              diagnostics: list[Diagnostic], editable: bool = True) -> None:
+    """What the next build needs to know of this one: to skip (no change at all) or to be an edit build (not
+    after a build that held articles back: holding is the full build's work)."""
+    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment)
+    remembered: dict[str, Any] = {"state": state if editable else None}
+    if read_inputs:
+        remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),
+                                               moment)
+    cache.put_many("meta", remembered)
+
+
+@contextmanager
+def _write_errors(config: SiteConfig) -> Iterator[None]:
+    """A full disk or a read-only folder is reported like any other problem (the live site is untouched)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or config.output_dir
+        raise BuildFailed([Diagnostic(str(where), 0, 0, "WRITE001", "error", f"không ghi được: {exc.strerror or exc}",
+                                      "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
+
+
+def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, tuple[tuple[int, ...], ...]]:
+    """Related articles depend only on dates, tags and categories: reuse them while those stay the same.
+    Returns (their key, the related articles of each article)."""
+    key = digest_text("\0".join((f"related {config.related}",
+                                 *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
+    if cache.get_many("meta", ["related_key"]).get("related_key") == key:  # (meta: never pruned)
+        remembered = cache.get_many("meta", ["related"]).get("related")
+        if remembered is not None and remembered[0] == key:
+            return key, remembered[1]
+    # Else only the articles whose neighbourhood changed are scored again (see model.related).
+    previous = cache.get_many("meta", ["related_state"]).get("related_state")
+    found = model.related(site, config.related, previous=previous if isinstance(previous, model.Related) else None)
+    cache.put_many("meta", {"related": (key, found.lists), "related_state": found, "related_key": key})
+    return key, found.lists
