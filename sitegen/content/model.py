@@ -645,15 +645,15 @@ def most_read(site: Site, count: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Related:
-    """Every article's related articles (`lists`, by position in site order), and what the next build needs to
-    redo only the articles whose neighbourhood changed (`groups`: each tag's and category's members, newest first,
-    as (source, time); `chosen`: each article's related articles by source)."""
+    """Every article's related articles (`lists`, by position in site order), and what they were made from (`rows`:
+    each article's source, time, category and tags, one line each in site order), which lets the next build redo
+    only the articles whose neighbourhood changed. One string, not a structure of 100 000s of small objects: at
+    100 000 articles those would stay in the build's memory after the stage (the build must fit 2 GiB)."""
 
     count: int
     window: int
     lists: tuple[tuple[int, ...], ...]
-    groups: Mapping[str, tuple[tuple[str, float], ...]]
-    chosen: Mapping[str, tuple[str, ...]]
+    rows: str
 
 
 def related(site: Site, count: int, window: int = 12, previous: Related | None = None) -> Related:
@@ -675,14 +675,19 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
         groups.setdefault("c:" + a.category, []).append(i)
     stamps = [a.date.timestamp() for a in arts]
     sources = [a.source for a in arts]
-    members = {key: tuple((sources[i], stamps[i]) for i in found) for key, found in groups.items()}
-    if previous is None or (previous.count, previous.window) != (count, window):
-        todo: Iterable[int] = range(len(arts))
-    else:
+    rows = "\n".join(f"{a.source}\t{stamps[i]!r}\t{a.category}\t{','.join(a.tags)}" for i, a in enumerate(arts))
+    if previous is not None and (previous.count, previous.window, previous.rows) == (count, window, rows):
+        return previous
+    todo: Iterable[int] = range(len(arts))
+    old = _groups_of(previous.rows) if previous is not None and (previous.count, previous.window) == (count, window) \
+        else None
+    if previous is not None and old is not None:
+        old_sources, old_groups = old
+        now_groups = {key: [(sources[i], stamps[i]) for i in found] for key, found in groups.items()}
         place = {s: i for i, s in enumerate(sources)}
         redo: set[int] = set()
-        for key in members.keys() | previous.groups.keys():
-            now, before = members.get(key, ()), previous.groups.get(key, ())
+        for key in now_groups.keys() | old_groups.keys():
+            now, before = now_groups.get(key, []), old_groups.get(key, [])
             if now == before:
                 continue
             # The members whose window [n - window, n + window] meets the part of the list that changed, and
@@ -692,7 +697,8 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
             tail = next((n for n in range(short - head) if now[-1 - n] != before[-1 - n]), short - head)
             redo.update(groups.get(key, ())[max(0, head - window - 1): len(now) - tail + window + 1])
             redo.update(place[s] for s, _ in before[head: len(before) - tail] if s in place)
-        chosen = previous.chosen
+        del now_groups, old_groups
+        chosen = {s: tuple(old_sources[j] for j in previous.lists[i]) for i, s in enumerate(old_sources)}
         todo = sorted(i for i, s in enumerate(sources) if i in redo or s not in chosen)
     result: dict[int, tuple[int, ...]] = {}
     position: dict[str, dict[int, int]] = {}
@@ -717,5 +723,22 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
                       for i in range(len(arts)))
     else:
         lists = tuple(result[i] for i in range(len(arts)))
-    return Related(count, window, lists, members,
-                   {s: tuple(sources[j] for j in lists[i]) for i, s in enumerate(sources)})
+    return Related(count, window, lists, rows)
+
+
+def _groups_of(rows: str) -> tuple[list[str], dict[str, list[tuple[str, float]]]] | None:
+    """The sources in site order, and each tag's and category's members as (source, time), from Related.rows
+    (None if a file name holds a tab or a line break: then every article is scored again)."""
+    sources: list[str] = []
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for line in rows.split("\n") if rows else ():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            return None
+        source, stamp, category, tags = parts
+        sources.append(source)
+        member = (source, float(stamp))
+        for t in tags.split(",") if tags else ():
+            groups.setdefault("t:" + t, []).append(member)
+        groups.setdefault("c:" + category, []).append(member)
+    return sources, groups
