@@ -62,7 +62,7 @@ def render_only(made: Made, cache: Cache, report: Reporter, jobs: int, progress:
 
 
 @dataclass
-class Ready:
+class _Ready:
     """One round's site, up to the checked bodies (see `_prepare`)."""
 
     site: model.Site
@@ -80,7 +80,7 @@ class Ready:
 
 def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned: inputs.Scan, report: Reporter,
              clock: "Clock", moment: dt.datetime, drafts: bool, stats_from: str | None, jobs: int,
-             progress: Progress | None) -> Ready:
+             progress: Progress | None) -> _Ready:
     """Model, routes, photos, bodies and links from the validated files: every stage runs whatever the others
     found, so that one run shows every problem (a missing photo does not hide a broken link)."""
     site = model.assemble(values, config, report, drafts=drafts, now=moment)
@@ -103,7 +103,7 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
     body_keys, link_keys = check_links(index, link_base, range(len(site.articles)), site.articles, markup_keys,
                                         bodies, cache, report)
     clock.lap("markdown")
-    return Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
+    return _Ready(site, pages, urls, photo_plan, markup_keys, bodies, body_keys, link_keys, link_base,
                   delta.pack(index), index)
 
 
