@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 13  # 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
+SCHEMA = 14  # 14: the model's dataclasses have slots (their pickles differ); 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read
@@ -208,11 +208,19 @@ class Cache:
         if self.db is not None:
             self._write(table, {}, list(keys))
 
-    def sync(self, table: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """Make `table` hold `after`, writing only what is not the very object read as `before` (a no-change
-        build of 10 000 articles then writes nothing instead of re-pickling every parsed file)."""
-        changed = {k: v for k, v in after.items() if before.get(k) is not v}
-        gone = [k for k in before if k not in after]
+    @staticmethod
+    def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """What makes a table that holds `before` hold `after` (for `apply`): the rows that are not the very
+        object read as `before` (a no-change build of 10 000 articles then writes nothing instead of re-pickling
+        every parsed file), and the keys that are gone."""
+        return {k: v for k, v in after.items() if before.get(k) is not v}, [k for k in before if k not in after]
+
+    def sync(self, table: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Make `table`, read as `before`, hold `after` (see `changes`)."""
+        self.apply(table, self.changes(before, after))
+
+    def apply(self, table: str, change: tuple[dict[str, Any], list[str]]) -> None:
+        changed, gone = change
         if self.memory is not None:
             store = self.memory.setdefault(table, {})
             store.update(changed)

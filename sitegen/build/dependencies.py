@@ -405,6 +405,9 @@ class Deps:
         up to date (keys not owned by an entry; the entries themselves). `entries`: all of them (`full`), or
         those an edit build changed. `pages`: this build's (None: the last build's, in an edit build)."""
         self._flush()
+        # What only the render needed (a key's number from its text, a page's signature): at 100 000 articles
+        # some 100 MB, which the saving below needs more than the next render does (`number` makes them again).
+        self._owner_ids, self._field_ids, self._signatures = {}, {}, {}
         if pages is not None:
             self.count = len(self._kept | self._rendered)
         if self.cache is None or not self.cache.move("fresh", "records", self._gone):

@@ -174,6 +174,11 @@ class Holding:
                 out.pop(path, None)
         return out
 
+    def release(self) -> None:
+        """Let go of the files as read once what is held is settled and `documents` has been asked: only
+        `held` (for `errors_left`) is needed through the render."""
+        self.loaded, self.known, self._by_path = (), {}, {}
+
     def report(self, diagnostics: Sequence[Diagnostic], when: Mapping[str, str] | None = None,
                draft_details: bool = True) -> list[Diagnostic]:
         """The build's final findings: everything but the held articles' round-by-round repeats, then each held

@@ -151,6 +151,12 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                      holding.errors_left, photo_plan.processed)
     deps = dependencies.Deps.load(cache, token)
     deps.know(holding.values())
+    # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
+    # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
+    docs = cache.changes(known, holding.documents(
+        {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
+    holding.release()
+    known = loaded = {}
     dirty = deps.dirty(pages, view, templates, _old_entries(cache))
     clock.lap("changes")  # entries, related articles and which pages read something that changed
 
@@ -164,11 +170,9 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         return out
 
     def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
-        nonlocal known, loaded
-        cache.sync("docs", known, holding.documents(
-            {f.path: (f.stamp, f.bundle, f.value) if f.fresh else known[f.path] for f in loaded}))
-        known = loaded = {}
+        cache.apply("docs", docs)
         cache.put_many("trees", done.trees, replace_all=True)
+        done.trees = {}
         cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
         cache.prune("bodies", set(ready.markup_keys))
         cache.prune("links", set(ready.link_keys))
@@ -232,6 +236,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         if todo is None:
             return None
         render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
+        made.templates.end_render()
         repair(cache, report, repaired)
         clock.lap("render")
         if made.errors_left(report.diagnostics):
@@ -243,6 +248,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         trees = stage.publish()
         clock.lap("write")
     deps, made.deps = made.deps, None  # the result holds it alone (see `whole`'s remember)
+    made.trees = {}  # the trees as they were: 100 000s of paths, replaced by `trees`
     return Published(stage.token, trees, len(trees[stage.token]), stage.stats, len(todo), deps,
                       searched.describe() if searched else "")
 
@@ -415,6 +421,8 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, t
             return key, remembered[1]
     # Else only the articles whose neighbourhood changed are scored again (see model.related).
     previous = cache.get_many("meta", ["related_state"]).get("related_state")
-    found = model.related(site, config.related, previous=previous if isinstance(previous, model.Related) else None)
+    if not isinstance(getattr(previous, "rows", None), str):  # none, or left by a development build of other shape
+        previous = None
+    found = model.related(site, config.related, previous=previous)
     cache.put_many("meta", {"related": (key, found.lists), "related_state": found, "related_key": key})
     return key, found.lists

@@ -34,7 +34,7 @@ _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{
 _REMOTE = ("http://", "https://", "//")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PhotoRef:
     """A photo an article uses: `src` as the editor wrote it, `file` the checked file on disk (None if remote)."""
 
@@ -45,7 +45,7 @@ class PhotoRef:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     TRACK = "a"  # read by templates as entry.article: recorded by source file, as its entry
     source: str  # path relative to the site folder: the name editors know the article by
@@ -246,7 +246,7 @@ def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
         return "invalid"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checked:
     """One file's validation, everything about it that depends on the file and the configuration alone: the
     build cache keeps these, so an unchanged file is never parsed or validated again."""

@@ -37,7 +37,7 @@ from ..content.model import Article, Category, Site, Tag, article_digest
 from ..structure.routes import Page
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Photo:
     """A photo as templates use it: where it is published, its size and words."""
 
@@ -62,7 +62,7 @@ class Unreadable(LookupError):
         self.key, self.source = key, source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead). What a
     template reads of it is recorded by its source file (see tracking)."""
@@ -250,6 +250,11 @@ class Templates:
         self._memo.clear()
         self._problems.clear()
         self.groups.clear()
+
+    def end_render(self) -> None:
+        """Forget the memoised fragments once every page is rendered (the next build starts without them
+        anyway, see begin_build): at 100 000 articles the remembering that follows needs the memory more."""
+        self._memo.clear()
 
     def memo(self, macro: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a macro once per distinct arguments in this build: an article's teaser appears on many listing

@@ -43,7 +43,7 @@ _PROGRESS_MIN = 50  # fewer photos than this finish before a progress line would
 _PROGRESS_EVERY = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageInfo:
     """A published photo as pages use it: root-relative URLs of its variants and their pixel sizes."""
 

@@ -20,7 +20,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """One output file: what kind of page, where it goes, which template renders it, and its own data."""
 
@@ -33,7 +33,7 @@ class Page:
     data: Mapping = field(default_factory=dict, compare=False, hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pagination:
     """Which slice of a listing one page shows and where its neighbours are."""
 
