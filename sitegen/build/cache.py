@@ -15,7 +15,7 @@ import pickle
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Collection, Iterable, Iterator, Mapping
 
 from .. import __version__
 
@@ -282,6 +282,16 @@ class Cache:
             db.execute("DELETE FROM keep")
             db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep))
             db.execute(f"DELETE FROM {table} WHERE k NOT IN (SELECT k FROM keep)")
+
+    def retain(self, table: str, keep: Collection[str]) -> None:
+        """Drop every row of a small table but those in `keep` (readable or not)."""
+        if self.memory is not None:
+            store = self.memory.get(table, {})
+            for k in [k for k in store if k not in keep]:
+                del store[k]
+        elif self.db is not None:
+            with self._transaction() as db:
+                db.execute(f"DELETE FROM {table} WHERE k NOT IN ({','.join('?' * len(keep))})", tuple(keep))
 
     def close(self) -> None:
         if self.db is not None:

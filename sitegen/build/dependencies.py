@@ -479,7 +479,10 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
         value = templates.asset(owner)
     elif kind == "l":
         try:
-            value = [view.entries[i] for i in site_list(view, owner)]
+            found = site_list(view, owner)
+            if not op and view.sources:  # what tracking.fold makes of these entries, without fetching them
+                return tracking.digest("(" + ",".join([f"<{Entry.TRACK}:{view.sources[i]}>" for i in found]) + ")")
+            value = [view.entries[i] for i in found]
         except (KeyError, IndexError, ValueError):
             value = tracking.MISSING
     else:

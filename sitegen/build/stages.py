@@ -171,8 +171,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
 
     def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
         cache.apply("docs", docs)
-        cache.put_many("trees", done.trees, replace_all=True)
-        done.trees = {}
+        _remember_trees(cache, done)
         cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
         cache.prune("bodies", set(ready.markup_keys))
         cache.prune("links", set(ready.link_keys))
@@ -218,7 +217,7 @@ class Made:
 @dataclass
 class Published:
     token: str
-    trees: dict[str, dict[str, str]]
+    trees: dict[str, dict[str, str]]  # what the output trees hold now (write.Staging.publish)
     files: int
     stats: WriteStats
     rendered: int
@@ -336,7 +335,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         done.deps.update(None, view, templates, fresh.values(), full=False)
         done.deps.save(cache, done.token)
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
-        cache.put_many("trees", done.trees, replace_all=True)
+        _remember_trees(cache, done)
         cache.put_many("entries", {done.deps.digest_of(e): (replace(e, bodies=None), mine)
                                    for e, mine in zip(fresh.values(), infos)})
         for i, e in fresh.items():
@@ -364,6 +363,14 @@ def repair(cache: Cache, report: Reporter, repaired: bool) -> None:
     cache.delete("bodies", [d.path for d in damaged])
     cache.put_many("links", {}, replace_all=True)  # link checks name their rewritten HTML: make them again
     raise Repaired()
+
+
+def _remember_trees(cache: Cache, done: Published) -> None:
+    """What the output trees hold: only the new tree's row is written (the other tree is the one that was live,
+    whose row the cache holds already), and every other row is dropped."""
+    cache.put_many("trees", {done.token: done.trees[done.token]})
+    cache.retain("trees", set(done.trees))
+    done.trees = {}
 
 
 def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:

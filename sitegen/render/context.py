@@ -85,7 +85,7 @@ def site_view(site: Site, entries: tuple[Entry, ...], most_read: tuple[int, ...]
     cfg = site.config
     menu = tuple(MenuItem(c.name, cfg.url(f"{c.slug}/"), c.slug) for c in site.categories)
     return SiteView(cfg, entries, menu, {c.slug: c for c in site.categories}, dict(site.tags), most_read, related,
-                    _home(cfg, entries, menu))
+                    _home(cfg, entries, menu), tuple(a.source for a in site.articles))
 
 
 def _home(cfg: SiteConfig, entries: Sequence[Entry], menu: tuple[MenuItem, ...]) -> Home:
