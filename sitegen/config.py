@@ -6,6 +6,8 @@ and are raised as `BuildFailed` so the CLI can print them like any other diagnos
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import re
 import tomllib
@@ -82,7 +84,7 @@ class SiteConfig:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
+    @functools.cached_property  # (every URL of every page goes through it: parsed once, not millions of times)
     def base_path(self) -> str:
         """The URL path the site lives under, always starting and ending with '/': '/' or '/tin-tuc/'."""
         path = urlsplit(self.base_url).path or "/"

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 from ..config import SiteConfig
 from ..content.model import Category, Site, Tag
 from .templates import Entry
-from ..structure.routes import Page, Pagination
-from .tracking import Shared, digest
+from ..structure.routes import Page, Pagination, Urls
+from .tracking import Shared, digest, fold
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,15 @@ class SiteView:
             found = {s: i for i, s in enumerate(self.sources or (e.article.source for e in self.entries))}
             object.__setattr__(self, "_positions", found)
         return found[source]
+
+    def page_urls(self, urls: tuple[str, ...]) -> tuple[str, ...]:
+        """A listing's page URLs under the base path: made once for all the pages of the listing, which share
+        `urls` (routes.Urls), and folded once too (not 1 250 times over for a category of 1 250 pages)."""
+        made = self.__dict__.setdefault("_page_urls", {})
+        found = made.get(id(urls))
+        if found is None or found[0] is not urls:  # (the listing is kept with its answer: its id is not reused)
+            found = made[id(urls)] = (urls, Urls(self.config.url(u) for u in urls))
+        return found[1]
 
     def category_url(self, slug: str) -> str:
         return self.config.url(f"{slug}/")
@@ -135,7 +144,7 @@ def page_signature(page: Page, sources: Sequence[str]) -> str:
     parts = [page.kind, page.url, page.path, page.template]
     for name, value in sorted(page.data.items()):
         if name == "pagination":
-            value = (value.number, value.total, [sources[i] for i in value.items], value.urls)
+            value = (value.number, value.total, [sources[i] for i in value.items], fold(value.urls))
         elif name == "index":
             value = sources[value]
         elif name == "items":
@@ -166,7 +175,7 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
     if pagination is not None:
         ctx["pagination"] = pagination
         ctx["items"] = [entries[i] for i in pagination.items]
-        ctx["page_urls"] = [cfg.url(u) for u in pagination.urls]
+        ctx["page_urls"] = view.page_urls(pagination.urls)
     kind = page.kind
     if kind == "article":
         entry = entries[data["index"]]

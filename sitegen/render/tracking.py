@@ -67,6 +67,11 @@ def fold(value: Any) -> str:
     if isinstance(value, Shared):
         return "<list:" + SEP.join(value.key) + ">"
     if isinstance(value, (list, tuple)):
+        if getattr(cls, "FOLD_ONCE", False):  # a long tuple many pages share (routes.Urls): folded once
+            found = value.__dict__.get("folded")
+            if found is None:
+                found = value.__dict__["folded"] = "(" + ",".join(map(fold, value)) + ")"
+            return found
         return "(" + ",".join(map(fold, value)) + ")"
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{fold(k)}:{fold(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
