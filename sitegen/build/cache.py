@@ -19,7 +19,7 @@ from typing import Any, Collection, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 14  # 14: the model's dataclasses have slots (their pickles differ); 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
+SCHEMA = 15  # 15: the model's slotted dataclasses pickle as their field values; 14: they have slots; 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read

@@ -25,6 +25,7 @@ from ..diagnostics import Diagnostic, Reporter
 from .near import nearest
 from .read import SourceDoc, image_refs
 from .slugs import slugify
+from ..pickling import by_fields
 
 KNOWN_FIELDS = {
     "title", "date", "updated", "category", "tags", "summary", "author", "source", "views", "comments",
@@ -34,6 +35,7 @@ _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{
 _REMOTE = ("http://", "https://", "//")
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class PhotoRef:
     """A photo an article uses: `src` as the editor wrote it, `file` the checked file on disk (None if remote)."""
@@ -45,6 +47,7 @@ class PhotoRef:
     line: int = 0
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Article:
     TRACK = "a"  # read by templates as entry.article: recorded by source file, as its entry
@@ -246,6 +249,7 @@ def parse_date(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
         return "invalid"
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Checked:
     """One file's validation, everything about it that depends on the file and the configuration alone: the

@@ -35,8 +35,10 @@ from ..structure.images import ImageInfo
 from ..structure.markup import BodyInfo
 from ..content.model import Article, Category, Site, Tag, article_digest
 from ..structure.routes import Page
+from ..pickling import by_fields
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Photo:
     """A photo as templates use it: where it is published, its size and words."""
@@ -62,6 +64,7 @@ class Unreadable(LookupError):
         self.key, self.source = key, source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Entry:
     """An article as templates see it: front matter plus everything derived (URL, HTML, photos, lead). What a

@@ -29,6 +29,8 @@ from typing import Iterable
 import PIL
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from ..pickling import by_fields
+
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 JPEG_MAX_SIDE = 65_535  # the format stores sizes in 16 bits
 WEBP_MAX_SIDE = 16_383  # 14 bits: a longer photo gets JPEG variants only
@@ -43,6 +45,7 @@ _PROGRESS_MIN = 50  # fewer photos than this finish before a progress line would
 _PROGRESS_EVERY = 2.0
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
     """A published photo as pages use it: root-relative URLs of its variants and their pixel sizes."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from ..diagnostics import Reporter
+from ..pickling import by_fields
 if TYPE_CHECKING:  # (types only: writing the output needs routes' path rules, not the model)
     from ..content.model import Article, Site
 
@@ -20,6 +21,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Page:
     """One output file: what kind of page, where it goes, which template renders it, and its own data."""
@@ -33,6 +35,7 @@ class Page:
     data: Mapping = field(default_factory=dict, compare=False, hash=False)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Pagination:
     """Which slice of a listing one page shows and where its neighbours are."""
