@@ -55,7 +55,7 @@ def plan(config: SiteConfig, report: Reporter, now: dt.datetime | None = None) -
     date when it reads and is still to come (their status says what is wrong), in `unknown` when it does not
     read. Everything found is also in `report`."""
     now = now or dt.datetime.now(config.tz)
-    files = {(rel := _rel(Path(path), config)): (Path(path), bundle)
+    files = {_rel(Path(path), config): (Path(path), bundle)
              for path, bundle in read.discover(config.root, config.content_dir, report)}
     docs = {rel: doc for rel, (path, bundle) in files.items()
             if (doc := read.load_one(path, rel, bundle, config.max_file_bytes, report)) is not None}
