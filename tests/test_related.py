@@ -104,3 +104,23 @@ def test_related_on_a_real_shape():
                 for i in range(300)]
     site = SimpleNamespace(articles=tuple(articles))
     assert model.related(site, 5).lists == reference(articles, 5)
+
+
+def test_a_remembered_related_state_of_another_shape_is_ignored(site):
+    """A build cache left by another development build may hold the related state in another shape: the next
+    build scores related articles afresh instead of stopping with a traceback (seen on a benchmark site)."""
+    from conftest import article as article_text
+
+    from sitegen.build.cache import Cache
+
+    for n in range(3):
+        site.write(f"content/thoi-su/bai-{n}.md", article_text(f"Bài {n}", date=f"2024-03-2{n} 08:00", tags="[a, b]"))
+    assert site.build().articles == 3
+    cfg = site.config()
+    cache = Cache(site.root / ".sitegen" / "cache", cfg.fingerprint)
+    cache.put_many("meta", {"related_state": SimpleNamespace(count=cfg.related, window=12), "related_key": "x"})
+    cache.close()
+    site.write("content/thoi-su/bai-9.md", article_text("Bài chín", date="2024-03-29 08:00", tags="[a]"))
+    assert site.build().articles == 4
+    links = [a.get("href") for a in site.html("thoi-su/bai-9/index.html").iter("a")]
+    assert any("bai-2" in (href or "") for href in links)  # its related articles are there

@@ -195,3 +195,31 @@ def test_recovers_output_after_crash_between_renames(site):
     assert site.cli("build").returncode == 3  # A is held back at its last good version
     assert tree_snapshot(site.public) == before
     assert not leftovers(site.root)
+
+
+def test_a_long_listing_pager_shows_first_last_and_three_either_side(site):
+    """The pager loops over the numbers it shows only (a category of 1 250 pages would otherwise loop 1 250 times on
+    each page): the first, the last, three either side of the current one, and a gap where numbers are left out."""
+    site.write("site.toml", "per_page = 1\n")
+    for i in range(12):
+        site.write(f"content/thoi-su/bai-{i:02d}.md", article(f"Bài {i}", date=f"2024-01-{i + 1:02d} 08:00"))
+    site.build()
+    for number, shown in ((6, ["1", "…", "4", "5", "6", "7", "8", "…", "12"]), (1, ["1", "2", "3", "…", "12"]),
+                          (12, ["1", "…", "10", "11", "12"]), (4, ["1", "2", "3", "4", "5", "6", "…", "12"])):
+        page = site.html("thoi-su/index.html" if number == 1 else f"thoi-su/trang/{number}/index.html")
+        items = page.findall(".//nav[@class='pager']//li")
+        assert [text_of(li) for li in items if "‹" not in text_of(li) and "›" not in text_of(li)] == shown, number
+        assert page.find(".//nav[@class='pager']//a[@aria-current='page']").text == str(number)
+
+
+def test_a_listing_s_page_urls_are_made_and_folded_once():
+    """All the pages of one listing share one tuple of page URLs; its canonical text is made once and is the
+    same as a plain tuple's (so what pages read compares as before)."""
+    from sitegen.render import tracking
+    from sitegen.structure import routes
+
+    pages = routes.paginate("category", "thoi-su/", list(range(50)), 10, "category.html", "trang", {"category": "x"})
+    urls = [p.data["pagination"].urls for p in pages]
+    assert all(u is urls[0] for u in urls) and isinstance(urls[0], routes.Urls)
+    assert tracking.fold(urls[0]) == tracking.fold(tuple(urls[0])) == tracking.fold(list(urls[0]))
+    assert tracking.fold(urls[0]) is tracking.fold(urls[0])  # made once
