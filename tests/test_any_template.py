@@ -380,6 +380,10 @@ SNIPPETS = (
     # What a page holds of itself, article positions included (they shift when an article comes or goes).
     lambda k: "{% if pagination is defined %}{{ pagination.number }}/{{ pagination.total }} {{ pagination.items|join(',') }}"
               "{% endif %} {{ page.kind }} {{ page.url }} {{ page.data.get('index', '-') }}",
+    # A listing's page URLs, one tuple shared by all its pages and folded once (routes.Urls): read whole, by
+    # count and by position, they change when an addition or deletion adds or removes a page of the listing.
+    lambda k: f"{{% if page_urls is defined %}}{{{{ page_urls|length }}}} {{{{ page_urls|last }}}} "
+              f"{{{{ page_urls[:{k}]|join(' ') }}}} {{{{ pagination.urls|join(',') }}}}{{% endif %}}",
 )
 # The memoised macros of partials/chip.html: they read their argument and site-wide data only (a macro reading
 # the page it is called from would give every page the first page's output: memo's contract).

@@ -215,11 +215,8 @@ class Cache:
         every parsed file), and the keys that are gone."""
         return {k: v for k, v in after.items() if before.get(k) is not v}, [k for k in before if k not in after]
 
-    def sync(self, table: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        """Make `table`, read as `before`, hold `after` (see `changes`)."""
-        self.apply(table, self.changes(before, after))
-
     def apply(self, table: str, change: tuple[dict[str, Any], list[str]]) -> None:
+        """Write what `changes` found: its rows, and drop its keys that are gone."""
         changed, gone = change
         if self.memory is not None:
             store = self.memory.setdefault(table, {})

@@ -481,7 +481,8 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
         try:
             found = site_list(view, owner)
             if not op and view.sources:  # what tracking.fold makes of these entries, without fetching them
-                return tracking.digest("(" + ",".join([f"<{Entry.TRACK}:{view.sources[i]}>" for i in found]) + ")")
+                return tracking.digest(
+                    "(" + ",".join([tracking.identity(Entry.TRACK, view.sources[i]) for i in found]) + ")")
             value = [view.entries[i] for i in found]
         except (KeyError, IndexError, ValueError):
             value = tracking.MISSING

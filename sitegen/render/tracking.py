@@ -44,6 +44,11 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
 
 
+def identity(kind: str, track_id: str) -> str:
+    """How `fold` writes a tracked object: by kind and id alone (what is read of it is recorded on its own)."""
+    return f"<{kind}:{track_id}>"
+
+
 def fold(value: Any) -> str:
     """A canonical text of `value`: equal texts, equal output from any template that reads nothing more of it.
     Tracked objects and lists count by identity (what is read of them is recorded separately); an unknown type
@@ -55,7 +60,7 @@ def fold(value: Any) -> str:
         return repr(value)
     kind = getattr(cls, "TRACK", None)
     if kind is not None:
-        return f"<{kind}:{value.track_id}>"
+        return identity(kind, value.track_id)
     if value is MISSING or isinstance(value, Undefined):
         return "<undefined>"
     if isinstance(value, str):
@@ -67,7 +72,8 @@ def fold(value: Any) -> str:
     if isinstance(value, Shared):
         return "<list:" + SEP.join(value.key) + ">"
     if isinstance(value, (list, tuple)):
-        if getattr(cls, "FOLD_ONCE", False):  # a long tuple many pages share (routes.Urls): folded once
+        if cls is not list and cls is not tuple and getattr(cls, "FOLD_ONCE", False):
+            # a long tuple many pages share (routes.Urls): folded once
             found = value.__dict__.get("folded")
             if found is None:
                 found = value.__dict__["folded"] = "(" + ",".join(map(fold, value)) + ")"
