@@ -105,8 +105,24 @@ def test_sigkill_at_random_moments_leaves_old_or_new_site(tmp_path):
     deadline = time.monotonic() + 5
     while _processes_of(site) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_of(site) == [], "workers of killed builds are still running"
+    left = _processes_of(site)
+    assert left == [], f"workers of killed builds are still running: {_describe(left)}"
     print(f"kills={kills} outcomes={outcomes} staging_left_by_kill={staging_seen} typical_build={typical:.2f}s")
+
+
+def _describe(pids: list[int]) -> list[str]:
+    """What each process left running is (command line, state, parent), for the failure message."""
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+            with open(f"/proc/{pid}/status") as fh:
+                status = {k: v.strip() for k, _, v in (line.partition(":") for line in fh)}
+            out.append(f"{pid} {status.get('State')} ppid={status.get('PPid')} {cmd}")
+        except OSError:
+            out.append(f"{pid} (gone)")
+    return out
 
 
 def _processes_of(site) -> list[int]:

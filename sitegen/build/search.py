@@ -275,6 +275,13 @@ def _content(stage: Staging, shard: _Shard, tool: str) -> str:
     return shard.content
 
 
+# Pagefind ends with the build even when the build is killed (SIGKILL, cron's timeout): util-linux's setpriv
+# gives it a parent-death signal, as build.workers does for forked workers. Without it an orphaned Pagefind went
+# on indexing an abandoned spare folder (found by test_kill). Where setpriv is missing, Pagefind runs as it is.
+_SETPRIV = shutil.which("setpriv")
+_DIE_WITH_BUILD = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+
 def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path) -> tuple[Path | None, str]:
     """Pagefind over this shard's pages: a private folder of hard links to exactly them (the spare tree may
     still hold pages of a deleted article until `publish()` removes them). Returns its output folder."""
@@ -288,8 +295,8 @@ def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path) -> 
                 os.link(stage.dir / rel, target)
             except OSError:
                 shutil.copyfile(stage.dir / rel, target)
-        done = subprocess.run([str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
-                              capture_output=True, text=True, timeout=_TIMEOUT)
+        done = subprocess.run([*_DIE_WITH_BUILD, str(binary), "--site", str(site), "--output-path", str(out),
+                               "--silent"], capture_output=True, text=True, timeout=_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         done = subprocess.CompletedProcess([], 1, "", str(exc))
     if done.returncode != 0 or not (out / _ENTRY).is_file():
