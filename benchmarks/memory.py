@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, PssSampler, add_one, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache and measurement as run.py)
+from run import PssSampler, add_one, child_env, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache and measurement as run.py)
 
 
 def make_cgroup(limit: int) -> tuple[Path, str] | None:
@@ -108,7 +108,7 @@ def run(cmd: list[str]) -> tuple[int, float, float, list[str]]:
     """Run one build; (exit code, wall seconds, peak summed PSS in MiB, its summary line)."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env=child_env())
     sampler = PssSampler(proc.pid)
     sampler.start()
     output, _ = proc.communicate()

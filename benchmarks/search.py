@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, corpus, measure  # noqa: E402  (same corpus cache and measurement as run.py)
+from run import ROOT, child_env, corpus, measure  # noqa: E402  (same corpus cache and measurement as run.py)
 
 QUERIES = ["hội nghị", "hoi nghi", "nông thôn mới", "nong thon moi", "Huỳnh", "huynh", "Bàu Trúc", "bau truc"]
 PLANTED = "Làng gốm Bàu Trúc đón đoàn khách."  # in three old articles: the rare query
@@ -95,7 +95,7 @@ def bench_builds(n: int, runs: int, work: Path) -> dict[str, dict[str, tuple[flo
         rows["edit newest"] = measure(cmd, runs, lambda: append(dated[-1][1]), env)
         rows["edit older"] = measure(cmd, runs, lambda: append(rng.choice(olds)), env)
         append(rng.choice(olds))
-        said = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True).stdout.strip()
+        said = subprocess.run(cmd, env=child_env(env), capture_output=True, text=True).stdout.strip()
         rows["(summary line of an older edit)"] = said  # type: ignore[assignment]
         out["search on" if search else "search = false"] = rows
         if not search:
@@ -182,7 +182,7 @@ def main() -> None:
                 if not (site / "public").is_dir():
                     site = prepare(n, work, True)
                     subprocess.run([sys.executable, "-m", "sitegen", "build", "--source", str(site)], check=True,
-                                   capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                   capture_output=True, env=child_env())
                 print(f"== queries, {n} articles, CPU throttled {args.throttle:g}x, cold cache ==")
                 for q, ms, size, reqs in bench_queries(site / "public", QUERIES, args.throttle):
                     shown = f"{ms:7.0f} ms" if ms is not None else "  no result"

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datetime as dt
 
-from run import ROOT, SHARED, PssSampler, _tree, corpus  # noqa: E402  (same corpus cache as run.py)
+from run import ROOT, SHARED, PssSampler, _tree, child_env, corpus  # noqa: E402  (same corpus cache as run.py)
 
 TICK = os.sysconf("SC_CLK_TCK")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -109,7 +109,7 @@ class Server:
         self.log = open(self.log_path, "a", encoding="utf-8")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **(self.env or {})})
+                                     env=child_env(self.env))
         self.sampler = PssSampler(self.proc.pid)
         self.sampler.start()
         return self.started

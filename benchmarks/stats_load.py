@@ -33,7 +33,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ROOT, child_env  # noqa: E402  (timed processes run as run.py's do)
 
 
 def main() -> int:
@@ -72,7 +73,7 @@ def main() -> int:
         servers = [subprocess.Popen(
             [sys.executable, "-m", "sitegen", "stats", "serve", "--source", str(site), "--db", db, "--port", str(port),
              "--trust-proxy", "--rate", "1000000000"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for port in ports]
         try:
             for port in ports:

@@ -232,11 +232,11 @@ def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
 
     warm = Warm()
     preview = tmp_path / "preview"
-    first = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    first = news.build(output=preview, drafts=True, warm=warm, jobs=1)
     assert not first.edited
     news.write(path(2), source(2, body="Sửa trong lúc xem trước."))
     settle()
-    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    result = news.build(output=preview, drafts=True, warm=warm, jobs=1)
     assert result.edited
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
@@ -250,17 +250,17 @@ def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypat
     from sitegen.build.pipeline import Warm
 
     warm, preview = Warm(), tmp_path / "preview"
-    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
     walks = []
     real_scan = inputs.scan
     monkeypatch.setattr(inputs, "scan", lambda *args, **kw: walks.append(1) or real_scan(*args, **kw))
     edited = news.write(path(2), source(2, body="Sửa trong lúc xem trước."))
     settle()
-    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(edited)])
+    result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(edited)])
     assert result.edited and walks == []
     added = news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     settle()
-    result = news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(added)])
+    result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added)])
     assert walks == [1] and not result.edited
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
@@ -320,11 +320,11 @@ def test_preview_with_a_symlinked_article_walks_again(site, tmp_path):
     site.write("content/tin/bai-c.md", article("Bài C", date="2024-06-01 08:00", slug="bai-c"))
     warm, preview = Warm(), tmp_path / "preview"
     settle()
-    first = site.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    first = site.build(output=preview, drafts=True, warm=warm, jobs=1)
     assert first.articles == 3
     site.write("content/tin/bai-b.md", article("Bài B", date="2024-06-02 08:00", body="Bản sửa."))
     settle()
-    site.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(target)])
+    site.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(target)])
     clean = tmp_path / "clean"
     site.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
@@ -394,11 +394,11 @@ def test_preview_picks_up_a_new_template_override(news, tmp_path):
     from sitegen.build.pipeline import Warm
 
     warm, preview = Warm(), tmp_path / "preview"
-    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
     theme = (default_theme_dirs()[0] / "article.html").read_text(encoding="utf-8")
     news.write("templates/article.html", theme.replace("{% block main %}", "{% block main %}<!-- ban-rieng -->", 1))
     settle()
-    news.build(output=preview, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
     assert "ban-rieng" in (preview / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)

@@ -140,8 +140,8 @@ def test_unchanged_inputs_skip_the_build_and_leave_the_output_alone(news, tmp_pa
 
 @pytest.mark.parametrize("change", [
     "edit article", "touch article", "add photo", "new template", "edit asset", "site.toml", "strict", "drafts",
-    "output replaced", "code"])
-def test_any_changed_input_builds_again(news, tmp_path, change):
+    "output replaced", "code", "library upgraded"])
+def test_any_changed_input_builds_again(news, tmp_path, change, monkeypatch):
     settled_build(news, jobs=1)
     assert news.build(jobs=1).skipped
     kw = {"jobs": 1}
@@ -178,6 +178,11 @@ def test_any_changed_input_builds_again(news, tmp_path, change):
         finally:
             inputs_mod.CODE = original
         return
+    elif change == "library upgraded":  # a newer Markdown, installed ahead of the one imported so far
+        import sys
+        ahead = tmp_path / "site-packages"
+        (ahead / "Markdown-99.0.dist-info").mkdir(parents=True)
+        monkeypatch.setattr(sys, "path", [str(ahead), *sys.path])
     result = news.build(**kw)
     assert not result.skipped
     if change in ("edit article", "site.toml", "output replaced"):

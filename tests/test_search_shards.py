@@ -46,6 +46,10 @@ def _index_files(public: Path) -> dict[str, tuple[int, int]]:
             for p in (public / "pagefind").rglob("*") if p.is_file()}
 
 
+def _index_bytes(public: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree_snapshot(public).items() if k.startswith("pagefind/")}
+
+
 def _same_as_clean(site, tmp_path) -> None:
     clean = tmp_path / "clean"
     site.build(output=clean, use_cache=False, jobs=1)
@@ -155,22 +159,83 @@ def test_newest_results_first_then_older_shards_on_scroll(site, small_shards, br
 
 
 @pytest.mark.browser
-def test_the_preview_index_is_fresh_after_each_save(site, small_shards, tmp_path, browser):
-    """The live preview builds in memory (Warm) with fresh_search=False, as sitegen.preview does: each save
-    re-indexes its shard, so the preview's search page finds what was just written."""
+def test_the_preview_index_follows_each_save(site, small_shards, tmp_path, browser):
+    """The live preview builds in memory (Warm), as sitegen.preview does: a save publishes its page with the index
+    as it was (search_later: Pagefind does not hold the reload back) and says a shard waits; the build that
+    follows when the editor pauses re-indexes just that shard, and the preview's search page finds the new word."""
     from sitegen.build.pipeline import Warm
 
     _articles(site)
     warm, out = Warm(), tmp_path / "preview"
-    site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1)
+    site.build(output=out, drafts=True, warm=warm, jobs=1)
     with serving(out) as url:
         page = browser.new_page()
         for step, word in enumerate(["chômchômđỏ", "măngcụttím"]):
             time.sleep(0.06)
             saved = site.write("content/tin/bai-7/index.md", article(
-                "Bài số 7", date="2025-06-05 08:00", body=f"Tin tức tỉnh nhà số 7. Vườn {word} lần {step}."))
-            result = site.build(output=out, drafts=True, warm=warm, fresh_search=False, jobs=1, changed=[str(saved)])
-            assert "lập lại 1 phần chỉ mục (2 bài)" in result.search
+                "Bài số 7", date="2025-06-05 08:00", body=f"Tin tức tỉnh nhà số {7}. Vườn {word} lần {step}."))
+            before, index_bytes = _index_files(out), _index_bytes(out)
+            result = site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1, changed=[str(saved)])
+            assert result.rendered and result.search_pending == 1, result.search
+            assert _index_bytes(out) == index_bytes  # the live index, as it was
+            assert _search(page, url, word) == []
+            caught_up = site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[])
+            assert (caught_up.rendered, caught_up.search_pending) == (0, 0)
+            assert "lập lại 1 phần chỉ mục (2 bài)" in caught_up.search
+            assert _changed(before, _index_files(out)) == ["2025-06-1"]
             assert _search(page, url, word) == ["Bài số 7"], step
         assert _search(page, url, "chômchômđỏ") == []  # the first save's word is gone with the second save
         page.close()
+
+
+def test_a_new_save_stops_the_search_catching_up(site, small_shards, tmp_path):
+    """The build that indexes what saves left behind stops when told to (a new save came): Pagefind is stopped,
+    nothing is published, and the next builds bring the preview to what a clean build makes."""
+    from sitegen.build.pipeline import Warm
+    from sitegen.build.result import Cancelled
+
+    _articles(site)
+    warm, out = Warm(), tmp_path / "preview"
+    site.build(output=out, drafts=True, warm=warm, jobs=1)
+    saved = site.write("content/tin/bai-1/index.md", article("Bài số 1", date="2023-05-01 08:00", body="Sầu riêng."))
+    site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1, changed=[str(saved)])
+    live = tree_snapshot(out)
+    asked = []
+    with pytest.raises(Cancelled):
+        site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[], cancel=lambda: asked.append(1) or True)
+    assert asked and tree_snapshot(out) == live  # stopped while Pagefind ran, and nothing published
+    saved = site.write("content/tin/bai-2/index.md", article("Bài số 2", date="2023-09-01 08:00", body="Mít."))
+    assert site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1,
+                      changed=[str(saved)]).search_pending == 2  # both saves' shards (2023-1, 2023-2) wait
+    assert site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[]).search_pending == 0
+    clean = tmp_path / "clean"
+    site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    mine = {k: v for k, v in tree_snapshot(out).items() if k != MARKER}
+    assert mine == {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+
+
+def test_a_save_undone_before_the_pause_indexes_nothing(site, small_shards, tmp_path):
+    """A shard a save left stale is checked against its pages when the index catches up: an editor who undid
+    the change meanwhile costs no Pagefind run, and the index published is the one made before."""
+    from sitegen.build.pipeline import Warm
+
+    _articles(site)
+    warm, out = Warm(), tmp_path / "preview"
+    site.build(output=out, drafts=True, warm=warm, jobs=1)
+    index_bytes = _index_bytes(out)
+    path = "content/tin/bai-4/index.md"
+    original = (site.root / path).read_text(encoding="utf-8")
+    saved = site.write(path, original.replace("Hội nghị tổng kết.", "Hội nghị sơ kết."))
+    assert site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1,
+                      changed=[str(saved)]).search_pending == 1
+    time.sleep(0.06)
+    saved = site.write(path, original)
+    assert site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1,
+                      changed=[str(saved)]).search_pending == 1
+    caught_up = site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[])
+    assert caught_up.search == "tìm kiếm: giữ nguyên 6 phần chỉ mục"
+    assert _index_bytes(out) == index_bytes
+    clean = tmp_path / "clean"
+    site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert {k: v for k, v in tree_snapshot(out).items() if k != MARKER} == \
+        {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}

@@ -156,6 +156,39 @@ def test_browser_reloads_by_itself(server):
         browser.close()
 
 
+def test_a_saved_word_is_found_by_the_preview_search_once_the_editor_pauses(site):
+    """A save reloads the page without waiting for Pagefind; the search index follows a moment later (build's
+    search_later, then the preview's own search build), through the site's own search page."""
+    import urllib.parse
+
+    from playwright.sync_api import sync_playwright
+
+    def found(word: str) -> list[str]:
+        page.goto(base + "/tim-kiem/?" + urllib.parse.urlencode({"q": word}))
+        page.wait_for_selector(".search[data-searched], .search[data-ready='error']")
+        assert page.get_attribute(".search", "data-ready") == "true"
+        return page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
+
+    site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
+    with previewing(site) as (base, proc), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"])
+        page = browser.new_page()
+        try:
+            wait_for(lambda: "Hội nghị đầu năm" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the first build")
+            assert found("chômchômđỏ") == []
+            site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu. Vườn chômchômđỏ."))
+            wait_for(lambda: "chômchômđỏ" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the saved page")
+            wait_for(lambda: found("chômchômđỏ") == ["Hội nghị đầu năm"], what="the word in the preview's search",
+                     timeout=30)
+        finally:
+            browser.close()
+    said = previewing.output
+    saved = said.index("Đã dựng lại (index.md)")
+    assert said.index("Đã cập nhật chỉ mục tìm kiếm", saved) > saved, said
+
+
 def test_ctrl_c_stops_cleanly(site):
     site.write(ARTICLE, article("Hội nghị"))
     proc, port = start_preview(site.root)

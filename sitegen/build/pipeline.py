@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import hold, inputs
 from .cache import Cache
@@ -59,13 +59,16 @@ def build(config: SiteConfig, **options: Any) -> BuildResult:
 
 def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
            publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
-           fresh_search: bool = True, stats_from: str | None = None, progress: Progress | None = None,
-           changed: Collection[str] | None = None, render: bool = True, repaired: bool = False) -> BuildResult:
+           search_later: bool = False, cancel: Callable[[], bool] | None = None, stats_from: str | None = None,
+           progress: Progress | None = None, changed: Collection[str] | None = None, render: bool = True,
+           repaired: bool = False) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
-    `fresh_search=False` to reuse the live search index instead of re-indexing on every save, and `changed`,
-    the files its watcher saw modified since its last build (so that a save need not walk the whole site).
+    `changed`, the files its watcher saw modified since its last build (so that a save need not walk the whole
+    site), and on a save `search_later`: a search shard to index again does not hold the page back (the live
+    index is published as it was, `BuildResult.search_pending` says so); the build that then indexes, once the
+    editor pauses, gets `cancel`, asked while Pagefind runs: True stops the build (result.Cancelled).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
     `render=False` (with `publish=False`) validates the content without running the templates.
     """
@@ -114,7 +117,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             try:
                 made = stages.edited(edit, config, cache, warm, folder, scanned, report, clock, jobs)
                 if made is not None:
-                    done = stages.publish(made, config, cache, report, clock, jobs, fresh_search, progress, repaired)
+                    done = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
+                                          search_later, cancel)
             except delta.Missing as gone:
                 cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
             if done is not None:
@@ -131,7 +135,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                 raise BuildFailed(report.diagnostics)
             return BuildResult(report.diagnostics, len(made.pages), made.articles, WriteStats(), len(made.pages),
                                clock.laps, made.photos_processed, held=hold.held_paths(report.diagnostics))
-        done = stages.publish(made, config, cache, report, clock, jobs, fresh_search, progress, repaired)
+        done = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, search_later, cancel)
         assert done is not None  # (only an edit build gives up)
         return _remember_clock(made.remember(done, read_inputs, clock), cache, moment, now, clock)
     finally:

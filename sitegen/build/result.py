@@ -23,7 +23,13 @@ class BuildResult:
     skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
     edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
     search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
+    search_pending: int = 0  # shards left to index again (a preview save, `search_later`): see search
     held: tuple[str, ...] = ()  # articles held back by their own errors (see hold), drafts aside
+
+
+class Cancelled(Exception):
+    """The build was told to stop (the preview's search catching up, interrupted by a new save): nothing was
+    published, and the next build starts from the live tree as it was."""
 
 
 class Repaired(Exception):

@@ -22,6 +22,10 @@ incremental one publish the same files. When a new month starts, the month befor
 archive. The Pagefind engine (pagefind.js, its WebAssembly) is published once at pagefind/, with
 pagefind/shards.json listing the shards newest first with their dates and filter counts (the search page
 fills its filters from it without opening any shard).
+
+The live preview does not make a save wait for Pagefind (seconds for a shard of the archive): it publishes the
+page with the index as it was (`later`), and indexes once the editor pauses, in a build of its own that a new
+save interrupts (`cancel`). A `sitegen build` always publishes the index of the pages it publishes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,6 +47,7 @@ from typing import Callable
 from .cache import digest
 from ..config import SiteConfig
 from ..diagnostics import Reporter
+from .result import Cancelled
 from .write import Staging
 
 BUNDLE = "pagefind"  # the index folder inside the site; the search page loads BUNDLE/pagefind.js and shards.json
@@ -73,8 +79,11 @@ class Outcome:
     shards: int = 0  # shards published
     indexed: int = 0  # shards Pagefind ran for
     pages: int = 0  # result pages those runs read
+    pending: int = 0  # shards to index again, left for later (`index`'s `later`): the live index was published
 
     def describe(self) -> str:
+        if self.pending:
+            return f"tìm kiếm: {self.pending} phần chỉ mục sẽ được lập lại khi ngừng sửa"
         if not self.shards:
             return "tìm kiếm: chưa có bài để lập chỉ mục"
         if not self.indexed:
@@ -89,15 +98,18 @@ class _Shard:
     pages: list[tuple[str, str]] = field(default_factory=list)  # (output path, ISO date), oldest first
     content: str = ""  # hash of what Pagefind reads of its pages (see _indexed_part), with Pagefind's version
     tool: str = ""  # the Pagefind that made it (see _tool)
+    stale: bool = False  # published as it was by a preview save whose pages it may no longer match (_carry_live)
 
 
-def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = True,
+def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = False,
+          cancel: Callable[[], bool] | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> Outcome | None:
     """Index the result pages of this build, shard by shard, and add the index to the spare tree.
 
-    Only the shards whose pages changed are indexed again. `fresh` is kept for the callers' sake and changes
-    nothing: the live preview's saves re-index the shard they touch like any build (one small shard, usually).
-    `progress("Tìm kiếm", articles indexed, articles to index)` hears of each shard done, when there are many.
+    Only the shards whose pages changed are indexed again. `later` (a preview save): when some must be, publish
+    the live index as it is instead and say how many wait (Outcome.pending). `cancel()` is asked while Pagefind
+    runs; True stops it and raises Cancelled (nothing is published). `progress("Tìm kiếm", articles indexed,
+    articles to index)` hears of each shard done, when there are many.
     """
     if not config.search:
         return None
@@ -105,7 +117,11 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = Tr
     tool = _tool(binary)
     live = _live(stage)
     shards = _assign(_results(stage, live))
-    todo = [s for s in shards if not _carry(stage, s, live, tool)]
+    todo = [s for s in shards if not _carry(stage, s, live, tool, later)]
+    if todo and later and live is not None:
+        if not _carry_live(stage, {s.id for s in todo}):
+            return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
+        return Outcome(shards=len(live.shards), pending=len(todo))
     if todo and binary is None:
         report.warning("SEARCH001", "", 0, "không tìm thấy chương trình Pagefind: trang chưa có chỉ mục tìm kiếm",
                        "cài lại sitegen (pip install sitegen) để có gói pagefind[bin]")
@@ -118,7 +134,7 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, fresh: bool = Tr
             made: list[tuple[Path | None, str]] = [(None, "")] * len(todo)
             done, total = 0, outcome.pages
             with concurrent.futures.ThreadPoolExecutor(min(PARALLEL, len(todo))) as pool:
-                running = {pool.submit(_run, binary, stage, s, tool, work): i for i, s in enumerate(todo)}
+                running = {pool.submit(_run, binary, stage, s, tool, work, cancel): i for i, s in enumerate(todo)}
                 for future in concurrent.futures.as_completed(running):
                     made[running[future]] = future.result()
                     done += len(todo[running[future]].pages)
@@ -241,24 +257,26 @@ def _recall(shard_id: str, fingerprint: str) -> _Shard | None:
     pages = [tuple(line.split("\t", 1)) for line in lines[3:]]
     if any(len(p) != 2 for p in pages):
         return None
-    return _Shard(shard_id, pages, lines[2], lines[1])  # type: ignore[arg-type]
+    return _Shard(shard_id, pages, lines[2], lines[1], lines[0].endswith(_STALE))  # type: ignore[arg-type]
 
 
-def _carry(stage: Staging, shard: _Shard, live: _Live | None, tool: str) -> bool:
+def _carry(stage: Staging, shard: _Shard, live: _Live | None, tool: str, later: bool = False) -> bool:
     """Carry the live tree's copy of this shard over when it holds the same pages, as Pagefind reads them, and
     was made by the same Pagefind; False if it must be indexed. Two keys, cheapest first: the pages' manifest
     fingerprints (no file read), then what Pagefind reads of them (a theme or most-read change rewrites every
-    page but leaves the index as it was)."""
+    page but leaves the index as it was). `later` (see index) leaves the second to the build that indexes."""
     old = live.shards.get(shard.id) if live else None
     if old is None or old.pages != shard.pages or old.tool != tool:
         return False
-    if any(stage.manifest.get(rel) != stage.active.get(rel) for rel, _ in shard.pages):
-        if _content(stage, shard, tool) != old.content:
+    if old.stale or any(stage.manifest.get(rel) != stage.active.get(rel) for rel, _ in shard.pages):
+        if later or _content(stage, shard, tool) != old.content:
             return False
     shard.content = old.content
     carried = []
     for rel, fingerprint in live.files.get(shard.id, []):
         carried.append(rel)
+        if old.stale and rel.endswith("/" + _ENTRY):
+            fingerprint = _fresh(fingerprint)  # it does match its pages: remembered as any carried shard
         if stage.want(rel, fingerprint):
             try:
                 stage.write_bytes(rel, (stage.output / rel).read_bytes())
@@ -282,7 +300,8 @@ _SETPRIV = shutil.which("setpriv")
 _DIE_WITH_BUILD = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
 
 
-def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path) -> tuple[Path | None, str]:
+def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path,
+         cancel: Callable[[], bool] | None = None) -> tuple[Path | None, str]:
     """Pagefind over this shard's pages: a private folder of hard links to exactly them (the spare tree may
     still hold pages of a deleted article until `publish()` removes them). Returns its output folder."""
     site, out = work / shard.id / "site", work / shard.id / "out"
@@ -295,14 +314,38 @@ def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path) -> 
                 os.link(stage.dir / rel, target)
             except OSError:
                 shutil.copyfile(stage.dir / rel, target)
-        done = subprocess.run([*_DIE_WITH_BUILD, str(binary), "--site", str(site), "--output-path", str(out),
-                               "--silent"], capture_output=True, text=True, timeout=_TIMEOUT)
+        done = _pagefind([*_DIE_WITH_BUILD, str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
+                         cancel)
     except (OSError, subprocess.TimeoutExpired) as exc:
         done = subprocess.CompletedProcess([], 1, "", str(exc))
     if done.returncode != 0 or not (out / _ENTRY).is_file():
         return None, " ".join((done.stderr or done.stdout or "").split())[:300]
     _canonical_filters(out)
     return out, ""
+
+
+_POLL = 0.05  # seconds between two questions to `cancel` while Pagefind runs
+
+
+def _pagefind(cmd: list[str], cancel: Callable[[], bool] | None) -> subprocess.CompletedProcess:
+    """Run Pagefind to its end (TimeoutExpired after _TIMEOUT), or until `cancel()` says True: then stop it and
+    raise Cancelled."""
+    if cancel is not None and cancel():
+        raise Cancelled()
+    deadline = time.monotonic() + _TIMEOUT
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=_POLL if cancel is not None else _TIMEOUT)
+                return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                stop = cancel is not None and cancel()
+                if stop or time.monotonic() >= deadline:
+                    proc.kill()
+                    proc.communicate()
+                    if not stop:
+                        raise
+                    raise Cancelled() from None
 
 
 def _stage_shard(stage: Staging, shard: _Shard, out: Path, tool: str) -> None:
@@ -343,6 +386,34 @@ def _stage_engine(stage: Staging, out: Path) -> None:
             rel = f"{BUNDLE}/{file.name}"
             if stage.want(rel, f"search:{hashlib.sha256(data).hexdigest()}"):
                 stage.write_bytes(rel, data)
+
+
+def _carry_live(stage: Staging, stale: set[str]) -> bool:
+    """Publish every file of the live index as it is (shards, engine, shards.json); False if one is gone. The
+    `stale` shards are remembered as such: the next build that indexes checks them against their pages."""
+    for rel, fingerprint in [(rel, fp) for rel, fp in stage.active.items() if owns(rel) and rel not in stage.manifest]:
+        parts = rel.split("/")
+        if len(parts) == 3 and parts[1] in stale and parts[2] == _ENTRY:
+            fingerprint = _stale(fingerprint)
+        if stage.want(rel, fingerprint):
+            try:
+                stage.write_bytes(rel, (stage.output / rel).read_bytes())
+            except OSError:
+                return False
+    return True
+
+
+_STALE = " stale"  # at the end of the first line of a shard entry's manifest fingerprint (see _memo)
+
+
+def _stale(fingerprint: str) -> str:
+    head, _, rest = fingerprint.partition("\n")
+    return f"{_fresh(head)}{_STALE}\n{rest}"
+
+
+def _fresh(fingerprint: str) -> str:
+    head, newline, rest = fingerprint.partition("\n")
+    return f"{head.removesuffix(_STALE)}{newline}{rest}"
 
 
 def _carry_engine(stage: Staging, live: _Live | None) -> bool:

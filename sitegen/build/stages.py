@@ -191,7 +191,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
             _remember(cache, plan.id, done.token, scanned, read_inputs, moment, site.next_change, len(pages),
                       len(site.articles), done.files, entry_keys, report.diagnostics, editable=not holding.held)
         return BuildResult(report.diagnostics, len(pages), len(site.articles), done.stats, done.rendered, clock.laps,
-                           photo_plan.processed, search=done.search, held=hold.held_paths(report.diagnostics))
+                           photo_plan.processed, search=done.search, search_pending=done.search_pending,
+                           held=hold.held_paths(report.diagnostics))
 
     return Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, remember,
                  holding.errors_left, photo_plan.processed)
@@ -223,12 +224,15 @@ class Published:
     rendered: int
     deps: dependencies.Deps | None  # what the pages read (taken by `Made.remember`)
     search: str
+    search_pending: int = 0
 
 
 def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "Clock", jobs: int,
-             fresh_search: bool, progress: Progress | None, repaired: bool) -> Published | None:
+             progress: Progress | None, repaired: bool, search_later: bool = False,
+             cancel: Callable[[], bool] | None = None) -> Published | None:
     """Render what must be rendered into the spare tree, carry the rest over, index it for search and swap it
-    in. Nothing is published when an error stops the build; None when an edit build finds it needs more."""
+    in. Nothing is published when an error stops the build; None when an edit build finds it needs more.
+    `search_later`, `cancel`: see search.index."""
     assert made.deps is not None
     with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
         todo = made.todo(stage)
@@ -241,7 +245,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         if made.errors_left(report.diagnostics):
             raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
         # In the spare tree: the index ships with its pages, atomically.
-        searched = search.index(stage, config, report, fresh=fresh_search, progress=progress)
+        searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress)
         if made.errors_left(report.diagnostics):
             raise BuildFailed(report.diagnostics)
         trees = stage.publish()
@@ -249,7 +253,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
     deps, made.deps = made.deps, None  # the result holds it alone (see `whole`'s remember)
     made.trees = {}  # the trees as they were: 100 000s of paths, replaced by `trees`
     return Published(stage.token, trees, len(trees[stage.token]), stage.stats, len(todo), deps,
-                      searched.describe() if searched else "")
+                      searched.describe() if searched else "", searched.pending if searched else 0)
 
 
 def _any_error(diagnostics: list[Diagnostic]) -> bool:
@@ -343,7 +347,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         _remember(cache, plan.id, done.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
                   done.files, keys, report.diagnostics)
         return BuildResult(report.diagnostics, plan.pages, len(keys), done.stats, done.rendered, clock.laps,
-                           edited=True, search=done.search)
+                           edited=True, search=done.search, search_pending=done.search_pending)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, remember, _any_error)
 

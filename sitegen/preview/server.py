@@ -30,12 +30,14 @@ from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build
+from ..build.result import Cancelled
 from ..structure.routes import safe_join
 from . import guard
 from .watch import Changes, Every, Watcher
 
 LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same site before it gives up (LOCK001)
 LOST_EVERY = 30.0  # seconds between two "events were lost" lines in the terminal (the rest are counted)
+SEARCH_PAUSE = 1.0  # seconds without a save before the search index catches up (the browser reloads meanwhile)
 
 
 @dataclass
@@ -54,10 +56,13 @@ class Preview:
     shown: Path | None = None  # the folder served: `output`, or until the first build, what an earlier run left
     catching_up: bool = False  # serving that earlier output while the first build runs (the banner says so)
     held: bool = False  # the last rebuild succeeded, but `errors` held some articles back
+    search_pending: int = 0  # search shards a save left to index again (see `index_search`)
 
-    def rebuild(self, reason: str = "", changed: Collection[str] | None = None) -> bool:
+    def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
+                cancel: Callable[[], bool] | None = None) -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
-        the files the watcher saw change since the last rebuild (None: unknown, walk everything)."""
+        the files the watcher saw change since the last rebuild (None: unknown, walk everything). A save does
+        not wait for the search index (build's `search_later`) unless `search_now`; `cancel`: see build."""
         with self.lock:
             started = time.perf_counter()
             if self.missed:
@@ -71,9 +76,13 @@ class Preview:
                     # Never the production collector: a preview's views, votes and test comments are not readers'.
                     cfg = replace(config_mod.load(self.root, self.output), stats_url="")
                     self.base_path = cfg.base_path
-                    # The search index is built once; re-indexing on every save would take seconds on a big site.
-                    first = self.warm.templates is None
-                    result = build(cfg, drafts=True, warm=self.warm, fresh_search=first, changed=changed)
+                    # Pagefind takes seconds for a shard of the archive: a save shows its page first, and the
+                    # index follows once the editor pauses (`index_search`). The first build makes it at once.
+                    later = not search_now and self.warm.templates is not None
+                    result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
+                                   changed=changed)
+            except Cancelled:
+                return False  # a new save came: it is built first, and the index waits for the next pause
             except BuildFailed as failed:
                 self.errors = [d for d in failed.diagnostics if d.severity == "error"]
                 self.held = False
@@ -93,12 +102,21 @@ class Preview:
             self.errors = [d for d in result.diagnostics if d.severity == "error"]
             self.held = bool(self.errors)
             self.shown, self.catching_up = self.output, False
+            self.search_pending = result.search_pending
             ms = (time.perf_counter() - started) * 1000
-            self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
-                     f"{result.pages} trang, {result.articles} bài.")
+            if search_now and not result.rendered:
+                self.log(f"Đã cập nhật chỉ mục tìm kiếm trong {ms:.0f} ms ({result.search}).")
+            else:
+                self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
+                         f"{result.pages} trang, {result.articles} bài.")
             for d in self.errors[:20]:
                 self.log("  " + d.format())
             return True
+
+    def index_search(self, cancel: Callable[[], bool]) -> bool:
+        """Index again the search shards the last saves left behind: a build with nothing changed but the search
+        stage, which `cancel()` (a new save) stops without publishing anything."""
+        return self.rebuild(changed=[], search_now=True, cancel=cancel)
 
     def resume(self, earlier: Iterable[Path]) -> None:
         """Serve the first of `earlier` (the last preview, the last build) that holds a site, until the first
@@ -264,6 +282,9 @@ def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_b
             reason = " (các tệp đã đổi)"
         preview.rebuild(reason, None if batch.walk else names)
         on_built(names[0] if names else "*", batch.first)
+        # The page is reloaded; the search index catches up once the editor pauses, unless a new save comes.
+        if preview.search_pending and changes.idle(SEARCH_PAUSE):
+            preview.index_search(changes.waiting)
 
 
 class _Refuse(web.RequestHandler):

@@ -86,6 +86,18 @@ class Changes:
                 self.walk, self.lost = False, 0
                 return out
 
+    def idle(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a change; True when none came (and nobody stopped the preview)."""
+        with self.cond:
+            if not self.pending and not self.stopped:
+                self.cond.wait(seconds)
+            return not self.pending and not self.stopped
+
+    def waiting(self) -> bool:
+        """Whether a change (or a stop) is waiting for the rebuild thread: what it is doing can be let go."""
+        with self.cond:
+            return bool(self.pending) or self.stopped
+
     def stop(self) -> None:
         with self.cond:
             self.stopped = True
