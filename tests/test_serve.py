@@ -368,3 +368,35 @@ def test_a_site_never_built_answers_at_once_with_a_waiting_page(site):
         wait_for(lambda: title_of(base) == "Hội nghị", timeout=30, what="the built page")
     finally:
         interrupt(proc)
+
+
+def test_after_a_full_build_the_preview_freezes_what_lives_on_but_no_garbage(tmp_path):
+    """Preview.settle: after a build that made the model anew, the objects that stay (the warm cache) leave the
+    cyclic collector's sight (gc.freeze), once garbage is collected, so that no garbage stays frozen; edit
+    builds change nothing (freezing after each save kept 3.5 MB of garbage a save, measured at 10 000 articles)."""
+    import gc
+    import weakref
+
+    from sitegen.preview.server import Preview
+
+    class Node:
+        pass
+
+    preview = Preview(tmp_path, tmp_path / "out", log=lambda _: None)
+    try:
+        cycle = Node()
+        cycle.me = cycle
+        alive = Node()
+        gone = weakref.ref(cycle)
+        del cycle
+        preview.settle()  # no build yet: nothing to do
+        assert gone() is not None or gc.get_freeze_count() == 0
+        preview.modelled = True
+        preview.settle()
+        assert gone() is None  # collected, not frozen
+        assert gc.get_freeze_count() > 0 and not preview.modelled
+        frozen = gc.get_freeze_count()
+        preview.settle()  # an edit build since: nothing more frozen
+        assert gc.get_freeze_count() == frozen and alive is not None
+    finally:
+        gc.unfreeze()

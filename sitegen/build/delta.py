@@ -100,8 +100,9 @@ class Edit:
 
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
-            strict: bool) -> Edit | None:
-    """The edit this build is, or None when it must be a full build."""
+            strict: bool, unpacked: dict | None = None) -> Edit | None:
+    """The edit this build is, or None when it must be a full build. `unpacked`: where a long-running preview
+    keeps the plan's link index unpickled between its saves (a tenth of a save at 10 000 articles)."""
     state = cache.get_many("meta", ["state"]).get("state")
     rows = cache.get_many("plan", ["head", "index"])
     plan, packed = rows.get("head"), rows.get("index")
@@ -112,7 +113,12 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         return None  # a template, asset, setting or code changed, or a file came or went
     if not token or token != state.token or (plan.until is not None and moment >= plan.until) or moment < state.at:
         return None  # the output is not that build's, or a scheduled article is due (or the clock went back)
-    index = pickle.loads(packed)
+    if unpacked is not None and unpacked.get("plan") == plan.id:
+        index = unpacked["index"]  # (an edit build never changes it: only a full build makes a new plan)
+    else:
+        index = pickle.loads(packed)
+        if unpacked is not None:
+            unpacked.update(plan=plan.id, index=index)
     known = set(state.files.split("\n"))
     changed = [path for path, line in scanned.files.items() if line not in known]
     if len(changed) > MAX_CHANGES:

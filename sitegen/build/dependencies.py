@@ -167,11 +167,11 @@ class Deps:
             self.saved = (0, 0)
             cache.put_many("deps", {}, replace_all=True)
         self._pruned_rows = self._pruned or self.saved == (0, 0)
-        cache.put_many("deps", self._rows("" if self._broken else token))  # made (and pickled) a row at a time
+        cache.put_many("deps", self._rows("" if self._broken else token, cache.memory is not None))  # (a row at a time)
         self.saved, self._pruned = (len(self.owners), len(self.fields)), False
         self._new_groups, self._new_owned = set(), set()
 
-    def _rows(self, token: str) -> Iterator[tuple[str, Any]]:
+    def _rows(self, token: str, in_memory: bool = False) -> Iterator[tuple[str, Any]]:
         for name, table, saved in (("owners", self.owners, self.saved[0]), ("fields", self.fields, self.saved[1])):
             for n in range(saved // _CHUNK, -(-len(table) // _CHUNK)):
                 yield f"{name}:{n}", table[n * _CHUNK:(n + 1) * _CHUNK]
@@ -184,7 +184,10 @@ class Deps:
             counts.append(-(-len(items) // _CHUNK))
             for n in range(counts[-1]):
                 if rows is None or n in rows:
-                    yield f"{name}:{n}", {k: a.tobytes() for k, a in items[n * _CHUNK:(n + 1) * _CHUNK]}
+                    chunk = items[n * _CHUNK:(n + 1) * _CHUNK]
+                    # A preview's cache is in memory: the arrays themselves (groups' are never changed in place,
+                    # owned ones only grow, which a superset allows), not bytes to be made arrays again.
+                    yield f"{name}:{n}", dict(chunk) if in_memory else {k: a.tobytes() for k, a in chunk}
         yield "digests", self.digests
         yield "entries", self.entries
         yield "head", (FORMAT, self.count, (len(self.owners), len(self.fields)), tuple(counts), token,
@@ -456,7 +459,9 @@ def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> 
                     for name in names)
 
 
-def _array(data: bytes) -> array:
+def _array(data: bytes | array) -> array:
+    if isinstance(data, array):
+        return data  # (kept as it is in a preview's memory, see Deps._rows)
     out = array("Q")
     out.frombytes(data)
     return out

@@ -40,6 +40,7 @@ class Warm:
     paths: Any = None  # symlink-free paths for the link check (stages.paths_of)
     templates: Templates | None = None  # the Jinja environment: unchanged templates stay compiled
     walk: tuple | None = None  # the last inputs.scan (with its content listing), for inputs.rescan
+    unpacked: dict = field(default_factory=dict)  # the plan's link index, unpickled (see delta.prepare)
     salt: str = ""
 
     def for_config(self, fingerprint: str) -> "Warm":
@@ -111,7 +112,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
 
         # The model: from the last build's plan when only the text of some articles changed (see delta), else
         # from every validated file. Either way the same render, write and remember follow.
-        edit = delta.prepare(cache, scanned, token, moment, config, strict) if publish and not stats_from else None
+        edit = delta.prepare(cache, scanned, token, moment, config, strict, warm.unpacked if folder is None else None) \
+            if publish and not stats_from else None
         if edit is not None:
             done = None
             try:

@@ -10,6 +10,7 @@ another origin are refused (guard.py).
 
 from __future__ import annotations
 
+import gc
 import html
 import mimetypes
 import threading
@@ -57,6 +58,7 @@ class Preview:
     catching_up: bool = False  # serving that earlier output while the first build runs (the banner says so)
     held: bool = False  # the last rebuild succeeded, but `errors` held some articles back
     search_pending: int = 0  # search shards a save left to index again (see `index_search`)
+    modelled: bool = False  # the last rebuild made the site's model anew (not an edit build): see `settle`
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
                 cancel: Callable[[], bool] | None = None) -> bool:
@@ -103,6 +105,7 @@ class Preview:
             self.held = bool(self.errors)
             self.shown, self.catching_up = self.output, False
             self.search_pending = result.search_pending
+            self.modelled = self.modelled or not result.edited
             ms = (time.perf_counter() - started) * 1000
             if search_now and not result.rendered:
                 self.log(f"Đã cập nhật chỉ mục tìm kiếm trong {ms:.0f} ms ({result.search}).")
@@ -112,6 +115,17 @@ class Preview:
             for d in self.errors[:20]:
                 self.log("  " + d.format())
             return True
+
+    def settle(self) -> None:
+        """After a build that made the model anew: what it made (the warm cache, compiled templates) lives on
+        through the saves that follow, millions of objects that Python's cyclic collector would otherwise walk
+        again and again: every other save at 10 000 articles paid 0.12 s for it. They are moved out of its sight
+        (gc.freeze), once garbage has been collected, so that no garbage is kept frozen."""
+        if self.modelled:
+            self.modelled = False
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def index_search(self, cancel: Callable[[], bool]) -> bool:
         """Index again the search shards the last saves left behind: a build with nothing changed but the search
@@ -282,6 +296,7 @@ def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_b
             reason = " (các tệp đã đổi)"
         preview.rebuild(reason, None if batch.walk else names)
         on_built(names[0] if names else "*", batch.first)
+        preview.settle()  # (once the browser has been told to reload)
         # The page is reloaded; the search index catches up once the editor pauses, unless a new save comes.
         if preview.search_pending and changes.idle(SEARCH_PAUSE):
             preview.index_search(changes.waiting)
