@@ -354,6 +354,62 @@ def test_a_damaged_cache_never_breaks_an_edit(news, tmp_path, table):
     assert not build_and_compare(news, tmp_path).edited
 
 
+@pytest.mark.parametrize("rows", ["readers:%", "users:%"])
+def test_a_damaged_reverse_index_never_leaves_a_stale_page(news, tmp_path, rows, monkeypatch):
+    """The rows an edit build uses to find the pages that read an article (build/reverse.py), unreadable or
+    gone: the edit is a full build, which makes them anew; no page is ever stale."""
+    from sitegen.build import dependencies
+
+    damage(news, "UPDATE deps SET v = ? WHERE k LIKE ?", b"\x80\x05garbage", rows)
+    news.write(path(4), source(4, title="Sửa lần một"))
+    assert build_and_compare(news, tmp_path).rendered
+    news.write(path(5), source(5, title="Sửa lần hai"))
+    assert build_and_compare(news, tmp_path).edited
+    damage(news, "DELETE FROM deps WHERE k LIKE ?", rows)
+    news.write(path(6), source(6, title="Sửa lần ba"))
+    build_and_compare(news, tmp_path)
+    news.write(path(7), source(7, title="Sửa lần bốn"))
+    assert build_and_compare(news, tmp_path).edited
+    news.write(path(8), source(8, title="Sửa lần năm"))  # and it is whole again: the next edit uses it
+    asked = []
+    real = dependencies.Deps._dirty_edit
+    monkeypatch.setattr(dependencies.Deps, "_dirty_edit", lambda self, c: (asked.append(1), real(self, c))[1])
+    assert build_and_compare(news, tmp_path).edited and asked
+
+
+def test_a_cache_from_before_the_reverse_index_is_read_the_old_way(news, tmp_path):
+    """Records left by a sitegen without the reverse index (a head of six fields) stay trusted: an edit build
+    reads every record, as before, and the next full build makes the index."""
+    from sitegen.build import dependencies
+
+    real = dependencies.Deps.save
+
+    def old_save(self, cache, token):
+        real(self, cache, token)
+        cache.put_many("deps", {"head": self._head})  # the head as it was, without the index's part
+        cache.delete("deps", [k for k in cache.all("deps") if k.startswith(("readers:", "users:", "paths:"))])
+
+    dependencies.Deps.save = old_save
+    try:
+        news.write(path(4), source(4, title="Sửa lần một"))
+        build_and_compare(news, tmp_path)
+    finally:
+        dependencies.Deps.save = real
+    asked = []
+    real_dirty = dependencies.Deps._dirty_edit
+    dependencies.Deps._dirty_edit = lambda self, changed: (asked.append(1), real_dirty(self, changed))[1]
+    try:
+        news.write(path(5), source(5, title="Sửa lần hai"))
+        assert build_and_compare(news, tmp_path).edited and not asked  # every record read
+        (news.root / "templates").mkdir(exist_ok=True)
+        news.write("templates/404.html", "{% extends 'base.html' %}{% block main %}<p>Không thấy</p>{% endblock %}")
+        assert not build_and_compare(news, tmp_path).edited  # a full build: it makes the index
+        news.write(path(6), source(6, title="Sửa lần ba"))
+        assert build_and_compare(news, tmp_path).edited and asked
+    finally:
+        dependencies.Deps._dirty_edit = real_dirty
+
+
 @pytest.mark.parametrize("field", ["title", "summary", "author"])
 def test_front_matter_edit_of_an_article_whose_links_are_rewritten(news, tmp_path, field):
     """A body with a content-path link is published rewritten, under a key of its own bytes: a front-matter edit

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from ..render import tracking
 from .cache import Cache, Damaged
+from .reverse import Reverse
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
@@ -91,6 +92,7 @@ class Deps:
     owned: dict[str, array] = field(default_factory=dict)  # source -> its entry's keys that something read
     saved: tuple[int, int] = (0, 0)  # how many owners and fields the table holds already
     live_size: int = 0  # `_size()` right after the last pruning
+    rev: Reverse = field(default_factory=Reverse)  # which pages and fragments read each owner (see reverse)
     _owner_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _field_ids: dict[str, int] = field(default_factory=dict, repr=False)
     _pending: set[int] = field(default_factory=set, repr=False)  # keys first read now, not owned by an entry
@@ -108,6 +110,7 @@ class Deps:
     _signatures: dict[str, str] = field(default_factory=dict, repr=False)  # of the pages `dirty` answered
     _articles: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see `know`
     _shared: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see templates.entry_digest
+    _head: tuple = field(default=(), repr=False)  # the head `_rows` made, written once the rest is (see save)
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
@@ -116,13 +119,15 @@ class Deps:
         the older build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
         cache.put_many("fresh", {}, replace_all=True)  # what a build that failed had recorded
         head = cache.get_many("deps", ["head"]).get("head")
-        if not isinstance(head, tuple) or len(head) != 6 or head[0] != FORMAT or not token or head[4] != token:
+        if not isinstance(head, tuple) or len(head) not in (6, 7) or head[0] != FORMAT or not token \
+                or head[4] != token:
             return cls._untrusted(cache)
-        _, count, (owners_n, fields_n), (group_rows, owned_rows), _, live = head
+        _, count, (owners_n, fields_n), (group_rows, owned_rows), _, live = head[:6]
+        reverse = head[6] if len(head) == 7 else None  # (none: a cache from before the reverse index)
         owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
         names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
                  *(f"groups:{n}" for n in range(group_rows)), *(f"owned:{n}" for n in range(owned_rows)),
-                 "digests", "entries"]
+                 "digests", "entries", *Reverse.wanted(reverse)]
         rows = cache.get_many("deps", names)
         if len(rows) != len(names):
             return cls._untrusted(cache)  # a damaged row: no record can be trusted, render everything
@@ -142,7 +147,8 @@ class Deps:
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls._untrusted(cache)
             return cls(cache, count, owners, fields_, {k: _array(b) for k, b in groups.items()}, digests, entries,
-                       {s: _array(b) for s, b in owned.items()}, (owners_n, fields_n), live)
+                       {s: _array(b) for s, b in owned.items()}, (owners_n, fields_n), live,
+                       Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6])
         except (TypeError, ValueError, AttributeError):
             return cls._untrusted(cache)  # rows of another shape: nothing is trusted
 
@@ -151,7 +157,7 @@ class Deps:
         """No record: every page is rendered and recorded anew (the old records must not mix with the new)."""
         cache.put_many("records", {}, replace_all=True)
         cache.put_many("deps", {}, replace_all=True)
-        return cls(cache)
+        return cls(cache, rev=Reverse(_row_of(cache)))
 
     def _stored(self) -> Iterator[tuple[str, Record]]:
         """The records the cache holds, by path, a chunk at a time (raises cache.Damaged)."""
@@ -167,7 +173,10 @@ class Deps:
             self.saved = (0, 0)
             cache.put_many("deps", {}, replace_all=True)
         self._pruned_rows = self._pruned or self.saved == (0, 0)
-        cache.put_many("deps", self._rows("" if self._broken else token, cache.memory is not None))  # (a row at a time)
+        in_memory = cache.memory is not None
+        cache.put_many("deps", self._rows("" if self._broken else token, in_memory))  # (a row at a time)
+        cache.put_many("deps", self.rev.rows(len(self.owners), in_memory))
+        cache.put_many("deps", {"head": (*self._head, self.rev.head())})
         self.saved, self._pruned = (len(self.owners), len(self.fields)), False
         self._new_groups, self._new_owned = set(), set()
 
@@ -190,8 +199,8 @@ class Deps:
                     yield f"{name}:{n}", dict(chunk) if in_memory else {k: a.tobytes() for k, a in chunk}
         yield "digests", self.digests
         yield "entries", self.entries
-        yield "head", (FORMAT, self.count, (len(self.owners), len(self.fields)), tuple(counts), token,
-                       self.live_size)
+        # (the head is written last, after the reverse index's rows: see save)
+        self._head = (FORMAT, self.count, (len(self.owners), len(self.fields)), tuple(counts), token, self.live_size)
 
     def number(self, kind: str, owner: str, field_: str) -> int:
         """The number of the key (kind, owner, field), given one if it is new."""
@@ -254,14 +263,19 @@ class Deps:
         def move(a: array) -> array:
             return array("Q", sorted(map(new, a)))
 
+        self.rev.complete = True
+        self.rev.reset({})  # every row of the reverse index is written anew, in the new numbers
         for path, r in self._stored():  # (the scan holds no statement open between chunks: writing is safe)
-            self._fresh[path] = r._replace(keys=move(_array(r.keys)).tobytes())
+            moved = move(_array(r.keys))
+            self.rev.page(path, moved, r.opaque)
+            self._fresh[path] = r._replace(keys=moved.tobytes())
             if len(self._fresh) >= _FLUSH:
                 self._flush()
         self._flush()
         if self.cache is None or not self.cache.move("fresh", "records"):
             self._broken = True
         self.groups = {new(k): move(m) for k, m in self.groups.items()}
+        self.rev.rebuild_users(self.groups)
         self.digests = {new(k): d for k, d in self.digests.items()}
         self.owned = {s: move(a) for s, a in self.owned.items()}
         self._now = {}
@@ -274,6 +288,8 @@ class Deps:
         nor page-local reads are checked); None checks every entry and everything else. In an edit build a
         damaged record raises cache.Damaged; a full build then renders every page."""
         changed = self._changed_keys(view, templates, old_entry, edited)
+        if pages is None and self.rev.complete and self.cache is not None:
+            return self._dirty_edit(changed)
         known: dict[int, bool] = {}
 
         def group_changed(k: int) -> bool:
@@ -298,6 +314,7 @@ class Deps:
         by_path = {p.path: p for p in pages}
         sources = view.sources or [e.article.source for e in view.entries]
         kept, gone = self._kept, self._gone
+        self.rev.reset(self.groups)  # made anew from the records kept and the pages rendered
         try:
             for path, r in self._stored():
                 p = by_path.get(path)
@@ -305,9 +322,11 @@ class Deps:
                     gone.append(path)
                     continue
                 kept.add(path)
+                keys = _array(r.keys)
+                self.rev.page(path, keys, r.opaque)
                 signature = page_signature(p, sources)
                 if r.opaque or r.template != templates.template_key(p.template) \
-                        or not changed.isdisjoint(_array(r.keys)):
+                        or not changed.isdisjoint(keys):
                     out.add(path)
                     signatures[path] = signature
                 elif r.names and (signature != r.signature or not signature):
@@ -326,6 +345,42 @@ class Deps:
             if p.path not in kept:
                 out.add(p.path)
                 signatures[p.path] = page_signature(p, sources)
+        return out
+
+    def _dirty_edit(self, changed: set[int]) -> set[str]:
+        """An edit build's pages to render, found through the reverse index: the fragments that read a changed
+        key are changed too (and those that used them, and so on), then only the pages that may read one of
+        those owners have their record read. Raises cache.Damaged when a row it needs cannot be read."""
+        frontier = set(changed)
+        try:
+            while frontier:
+                owners = {k >> _FIELD_BITS for k in frontier}
+                frontier = set()
+                for owner in owners:
+                    for group in self.rev.users(owner):
+                        if group not in changed and group not in frontier:
+                            members = self.groups.get(group)
+                            if members is not None and not changed.isdisjoint(members):
+                                frontier.add(group)
+                changed |= frontier
+            wanted = sorted(self.rev.readers({k >> _FIELD_BITS for k in changed}))
+        except (LookupError, Damaged):  # a row of the index is gone or unreadable (reverse.Reverse._row)
+            # The full build that follows must make all of it anew, the fragments' part too: say so in the head.
+            self.rev.complete = False
+            if self.cache is not None and self._head:
+                self.cache.put_many("deps", {"head": (*self._head, self.rev.head())})
+            raise Damaged("deps") from None
+        assert self.cache is not None
+        found = self.cache.get_many("records", wanted)
+        if len(found) != len(self.cache.has_many("records", wanted)):
+            raise Damaged("records")
+        out: set[str] = set()
+        signatures = self._signatures = {}
+        for path, row in found.items():
+            r = Record(*row)
+            if r.opaque or not changed.isdisjoint(_array(r.keys)):
+                out.add(path)
+                signatures[path] = r.signature
         return out
 
     def _changed_keys(self, view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
@@ -365,8 +420,9 @@ class Deps:
         # with page-local reads holding article positions has none: they are compared in every full build.
         signature = "" if not POSITIONAL.isdisjoint(names) else self._signatures.get(path, "")
         values = b"".join(bytes.fromhex(d) for _, d in read.local)
-        self._fresh[path] = Record(read.template, names, values, self._number_all(read).tobytes(), read.opaque,
-                                   signature)
+        keys = self._number_all(read)
+        self.rev.page(path, keys, read.opaque)
+        self._fresh[path] = Record(read.template, names, values, keys.tobytes(), read.opaque, signature)
         self._rendered.add(path)
         if len(self._fresh) >= _FLUSH:
             self._flush()
@@ -379,7 +435,8 @@ class Deps:
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
         key = self.number(GROUP, name, "")
-        self.groups[key] = self._number_all(read)
+        self.groups[key] = members = self._number_all(read)
+        self.rev.group(key, members)
         self._new_groups.add(key)
 
     def _number_all(self, read: Read) -> array:
@@ -457,6 +514,19 @@ def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> 
     """The digests of a page's local reads `names` as they are now (as Record.values)."""
     return b"".join(bytes.fromhex(tracking.digest(tracking.fold(tracking.local_value(name, page, ctx))))
                     for name in names)
+
+
+def _row_of(cache: Cache) -> Callable[[str], Any]:
+    """A row of the `deps` table by name (None when there is none); raises cache.Damaged when it is unreadable."""
+    def fetch(name: str) -> Any:
+        got = cache.get_many("deps", [name])
+        if name in got:
+            return got[name]
+        if cache.has_many("deps", [name]):
+            raise Damaged(name)
+        return None
+
+    return fetch
 
 
 def _array(data: bytes | array) -> array:
