@@ -239,3 +239,33 @@ def test_a_save_undone_before_the_pause_indexes_nothing(site, small_shards, tmp_
     site.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert {k: v for k, v in tree_snapshot(out).items() if k != MARKER} == \
         {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+
+
+def test_a_preview_save_that_adds_or_removes_an_article_leaves_the_index_waiting(site, small_shards, tmp_path):
+    """A save in the preview (search_later) that brings a new article, or takes one away, publishes the index as
+    it was and says it waits; the build that follows indexes it, and the preview equals a clean build."""
+    from sitegen.build.pipeline import Warm
+
+    _articles(site)
+    warm, out = Warm(), tmp_path / "preview"
+    site.build(output=out, drafts=True, warm=warm, jobs=1)
+    index_bytes = _index_bytes(out)
+    site.write("content/tin/bai-moi/index.md", article("Bài mới", date="2024-02-01 08:00", body="Sầu riêng chín."))
+    added = site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1)
+    assert added.search_pending >= 1 and _index_bytes(out) == index_bytes
+    caught = site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[])
+    assert caught.search_pending == 0 and "lập lại 2 phần chỉ mục" in caught.search  # 2024's, now four articles
+    clean = tmp_path / "clean"
+    site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert {k: v for k, v in tree_snapshot(out).items() if k != MARKER} == \
+        {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+    index_bytes = _index_bytes(out)
+    import shutil
+    shutil.rmtree(site.root / "content/tin/bai-4")
+    removed = site.build(output=out, drafts=True, warm=warm, search_later=True, jobs=1)
+    assert removed.search_pending >= 1 and _index_bytes(out) == index_bytes
+    assert site.build(output=out, drafts=True, warm=warm, jobs=1, changed=[]).search_pending == 0
+    shutil.rmtree(clean)
+    site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert {k: v for k, v in tree_snapshot(out).items() if k != MARKER} == \
+        {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}

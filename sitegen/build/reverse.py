@@ -131,7 +131,7 @@ class Reverse:
             row = self._rows.get(name, {})
             for o in self._touched.get(name, ()):
                 row[o] = array(row[o].typecode, sorted(set(row[o])))
-            yield name, dict(row) if in_memory else {o: a.tobytes() for o, a in row.items()}
+            yield name, row if in_memory else {o: a.tobytes() for o, a in row.items()}
         yield "opaque", tuple(sorted(self.opaque))
         self.saved_paths, self._touched, self._anew, self._path_ids = len(self.paths), {}, set(), {}
 
@@ -153,7 +153,10 @@ class Reverse:
             if stored is None and owner // _CHUNK < self.written[table] and table not in self._anew:
                 raise LookupError(name)  # written by an earlier build, gone now: the cache is damaged
             kind = _KINDS[table]
-            row = self._rows[name] = {o: _array(kind, b) for o, b in stored.items()} if stored else {}
+            if stored and isinstance(next(iter(stored.values())), array):
+                row = self._rows[name] = stored  # a preview's row, in memory: its arrays, taken as they are
+            else:
+                row = self._rows[name] = {o: _array(kind, b) for o, b in stored.items()} if stored else {}
         return row
 
     def _get(self, table: str, owner: int) -> array:

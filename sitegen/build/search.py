@@ -31,6 +31,7 @@ save interrupts (`cancel`). A `sitegen build` always publishes the index of the 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import gzip
 import hashlib
 import json
@@ -113,15 +114,13 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
     """
     if not config.search:
         return None
+    live = _live(stage)
+    if later and live is not None:
+        return _later(stage, live)
     binary = _binary()
     tool = _tool(binary)
-    live = _live(stage)
     shards = _assign(_results(stage, live))
-    todo = [s for s in shards if not _carry(stage, s, live, tool, later)]
-    if todo and later and live is not None:
-        if not _carry_live(stage, {s.id for s in todo}):
-            return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
-        return Outcome(shards=len(live.shards), pending=len(todo))
+    todo = [s for s in shards if not _carry(stage, s, live, tool)]
     if todo and binary is None:
         report.warning("SEARCH001", "", 0, "không tìm thấy chương trình Pagefind: trang chưa có chỉ mục tìm kiếm",
                        "cài lại sitegen (pip install sitegen) để có gói pagefind[bin]")
@@ -172,6 +171,7 @@ class _Live:
     shards: dict[str, _Shard]
     files: dict[str, list[tuple[str, str]]]  # shard id -> its (output path, fingerprint)
     engine: list[tuple[str, str]]  # pagefind.js and the WebAssembly, at BUNDLE/
+    unindexed: frozenset[str] = frozenset()  # result pages published by preview saves since (see _later)
 
 
 def _live(stage: Staging) -> _Live | None:
@@ -179,7 +179,7 @@ def _live(stage: Staging) -> _Live | None:
     (no index, or one from an older sitegen): then every shard is made."""
     if SHARDS not in stage.active or f"{BUNDLE}/pagefind.js" not in stage.active:
         return None
-    live = _Live({}, {}, [])
+    live = _Live({}, {}, [], frozenset(stage.active[SHARDS].split("\n")[1:]))
     for rel, fingerprint in stage.active.items():
         if not rel.startswith(BUNDLE + "/") or rel == SHARDS:
             continue
@@ -203,7 +203,7 @@ def _results(stage: Staging, live: _Live | None) -> dict[str, str]:
     for rel, fingerprint in stage.manifest.items():
         if not rel.endswith(".html") or owns(rel):
             continue
-        if known is not None and stage.active.get(rel) == fingerprint:
+        if known is not None and stage.active.get(rel) == fingerprint and rel not in live.unindexed:
             if rel in known:
                 found[rel] = known[rel]
             continue
@@ -250,7 +250,10 @@ def _memo(shard: _Shard, sha: str, tool: str) -> str:
     return "\n".join([f"search:{sha}", tool, shard.content, *(f"{rel}\t{date}" for rel, date in shard.pages)])
 
 
+@functools.lru_cache(maxsize=1024)
 def _recall(shard_id: str, fingerprint: str) -> _Shard | None:
+    """The shard an entry file's manifest fingerprint describes (see _memo). Kept for the preview's next saves:
+    parsing every shard's page list was a tenth of a save at 10 000 articles (the shards are never changed)."""
     lines = fingerprint.split("\n")
     if len(lines) < 3 or not lines[0].startswith("search:"):
         return None
@@ -260,16 +263,16 @@ def _recall(shard_id: str, fingerprint: str) -> _Shard | None:
     return _Shard(shard_id, pages, lines[2], lines[1], lines[0].endswith(_STALE))  # type: ignore[arg-type]
 
 
-def _carry(stage: Staging, shard: _Shard, live: _Live | None, tool: str, later: bool = False) -> bool:
+def _carry(stage: Staging, shard: _Shard, live: _Live | None, tool: str) -> bool:
     """Carry the live tree's copy of this shard over when it holds the same pages, as Pagefind reads them, and
     was made by the same Pagefind; False if it must be indexed. Two keys, cheapest first: the pages' manifest
     fingerprints (no file read), then what Pagefind reads of them (a theme or most-read change rewrites every
-    page but leaves the index as it was). `later` (see index) leaves the second to the build that indexes."""
+    page but leaves the index as it was)."""
     old = live.shards.get(shard.id) if live else None
     if old is None or old.pages != shard.pages or old.tool != tool:
         return False
     if old.stale or any(stage.manifest.get(rel) != stage.active.get(rel) for rel, _ in shard.pages):
-        if later or _content(stage, shard, tool) != old.content:
+        if _content(stage, shard, tool) != old.content:
             return False
     shard.content = old.content
     carried = []
@@ -388,13 +391,40 @@ def _stage_engine(stage: Staging, out: Path) -> None:
                 stage.write_bytes(rel, data)
 
 
-def _carry_live(stage: Staging, stale: set[str]) -> bool:
+def _later(stage: Staging, live: _Live) -> Outcome | None:
+    """A preview save (index's `later`): the live index is published as it is, without reading a page. The
+    shards holding a page this build rewrote or removed are marked stale (and stay so until indexed), and a new
+    result page counts as one more shard waiting: the build that indexes (when the editor pauses) sorts it all
+    out as any build does."""
+    where = {rel: shard.id for shard in live.shards.values() for rel, _ in shard.pages}
+    stale = {shard.id for shard in live.shards.values() if shard.stale}
+    new = {rel for rel in live.unindexed if rel in stage.manifest}
+    for rel, fingerprint in stage.manifest.items():
+        if rel.endswith(".html") and stage.active.get(rel) != fingerprint and not owns(rel):
+            if rel in where:
+                stale.add(where[rel])
+            else:
+                try:
+                    if _MARK in (stage.dir / rel).read_bytes():
+                        new.add(rel)
+                except OSError:
+                    new.add(rel)
+    stale |= {shard for rel, shard in where.items() if rel not in stage.manifest}  # (a page removed)
+    if not _carry_live(stage, stale, new):
+        return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
+    return Outcome(shards=len(live.shards), pending=len(stale) + bool(new))
+
+
+def _carry_live(stage: Staging, stale: set[str], new: set[str]) -> bool:
     """Publish every file of the live index as it is (shards, engine, shards.json); False if one is gone. The
-    `stale` shards are remembered as such: the next build that indexes checks them against their pages."""
+    `stale` shards are remembered as such: the next build that indexes checks them against their pages; and so
+    are the `new` result pages no shard holds yet, in shards.json's fingerprint (read back by _live)."""
     for rel, fingerprint in [(rel, fp) for rel, fp in stage.active.items() if owns(rel) and rel not in stage.manifest]:
         parts = rel.split("/")
         if len(parts) == 3 and parts[1] in stale and parts[2] == _ENTRY:
             fingerprint = _stale(fingerprint)
+        elif rel == SHARDS:
+            fingerprint = "\n".join([fingerprint.split("\n", 1)[0], *sorted(new)])
         if stage.want(rel, fingerprint):
             try:
                 stage.write_bytes(rel, (stage.output / rel).read_bytes())
