@@ -161,13 +161,16 @@ def test_a_saved_word_is_found_by_the_preview_search_once_the_editor_pauses(site
     search_later, then the preview's own search build), through the site's own search page."""
     import urllib.parse
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
-    def found(word: str) -> list[str]:
-        page.goto(base + "/tim-kiem/?" + urllib.parse.urlencode({"q": word}))
-        page.wait_for_selector(".search[data-searched], .search[data-ready='error']")
-        assert page.get_attribute(".search", "data-ready") == "true"
-        return page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
+    def found(word: str) -> list[str] | None:
+        try:
+            page.goto(base + "/tim-kiem/?" + urllib.parse.urlencode({"q": word}))
+            page.wait_for_selector(".search[data-searched], .search[data-ready='error']")
+            assert page.get_attribute(".search", "data-ready") == "true"
+            return page.eval_on_selector_all(".search-result .result-title a", "els => els.map(a => a.textContent)")
+        except PlaywrightError:  # the page reloaded itself meanwhile (livereload, after a build): ask again
+            return None
 
     site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
     with previewing(site) as (base, proc), sync_playwright() as p:
@@ -177,7 +180,7 @@ def test_a_saved_word_is_found_by_the_preview_search_once_the_editor_pauses(site
         page = browser.new_page()
         try:
             wait_for(lambda: "Hội nghị đầu năm" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the first build")
-            assert found("chômchômđỏ") == []
+            wait_for(lambda: found("chômchômđỏ") == [], what="the search page before the save")
             site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu. Vườn chômchômđỏ."))
             wait_for(lambda: "chômchômđỏ" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the saved page")
             wait_for(lambda: found("chômchômđỏ") == ["Hội nghị đầu năm"], what="the word in the preview's search",
