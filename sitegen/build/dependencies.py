@@ -314,7 +314,9 @@ class Deps:
         by_path = {p.path: p for p in pages}
         sources = view.sources or [e.article.source for e in view.entries]
         kept, gone = self._kept, self._gone
-        self.rev.reset(self.groups)  # made anew from the records kept and the pages rendered
+        remake = self.rev.stale
+        if remake:
+            self.rev.reset(self.groups)  # made anew from the records kept and the pages rendered
         try:
             for path, r in self._stored():
                 p = by_path.get(path)
@@ -323,7 +325,8 @@ class Deps:
                     continue
                 kept.add(path)
                 keys = _array(r.keys)
-                self.rev.page(path, keys, r.opaque)
+                if remake:
+                    self.rev.page(path, keys, r.opaque)
                 signature = page_signature(p, sources)
                 if r.opaque or r.template != templates.template_key(p.template) \
                         or not changed.isdisjoint(keys):
