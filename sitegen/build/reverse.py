@@ -144,7 +144,7 @@ class Reverse:
             table, n = name.split(":")
             self.written[table] = max(self.written[table], int(n) + 1)
             row = self._rows.get(name, {})
-            for o in self._touched.get(name, ()):
+            for o in (row if table in self._anew else self._touched.get(name, ())):
                 row[o] = array(row[o].typecode, sorted(set(row[o])))
             yield name, row if in_memory else {o: a.tobytes() for o, a in row.items()}
         yield "opaque", tuple(sorted(self.opaque))
@@ -188,7 +188,8 @@ class Reverse:
             row[owner] = array(_KINDS[table], [value])
         else:
             found.append(value)  # (duplicates go when the row is written)
-        self._touched.setdefault(f"{table}:{owner // _CHUNK}", set()).add(owner)
+        if table not in self._anew:  # (a table made anew writes every row, every owner: no need to keep count)
+            self._touched.setdefault(f"{table}:{owner // _CHUNK}", set()).add(owner)
 
 
 def _array(kind: str, data: bytes | array) -> array:
