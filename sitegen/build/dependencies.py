@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from ..render import tracking
 from .cache import Cache, Damaged
-from .reverse import Reverse
+from .reverse import Reverse, as_array
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
@@ -533,11 +533,7 @@ def _row_of(cache: Cache) -> Callable[[str], Any]:
 
 
 def _array(data: bytes | array) -> array:
-    if isinstance(data, array):
-        return data  # (kept as it is in a preview's memory, see Deps._rows)
-    out = array("Q")
-    out.frombytes(data)
-    return out
+    return as_array("Q", data)
 
 
 def _entry_read(entry: Entry, kind: str, field_: str) -> str:

@@ -142,8 +142,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
     stamped once. For content/, `content` is (listing, files, racy, aliases, settled): each folder's entries
     (see read.Listing), each file's stamp line, the files changed after `settled` (ns), and the symlinks and
-    hard-linked files. Every build walks all of it (20 000 entries at 10 000 articles): the lines of a folder
-    are hashed at once, which gives the same digest as one update a line, for fewer calls."""
+    hard-linked files."""
     listing, files, racy, aliases, settled = content if content is not None else (None, None, None, None, 0)
     newest = 0
     seen: set[tuple[int, int]] = set()
@@ -157,45 +156,35 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             h.update(f"{folder}\0!{exc.errno}\n".encode())
             continue
         subfolders = []
-        lines: list[str] = []
-        kinds: list[str] = []
         if listing is not None:
             listing[folder] = listed = []
         for e in entries:
-            path = e.path
             if e.name == "__pycache__":
                 continue
             try:
                 st = e.stat()
             except OSError as exc:  # a broken symlink: the build reports it, so it is an input too
-                lines.append(f"{path}\0!{exc.errno}")
-                kinds.append(f"{path}\0!{exc.errno}")
+                h.update(f"{e.path}\0!{exc.errno}\n".encode())
+                names.update(f"{e.path}\0!{exc.errno}\n".encode())
                 if listing is not None:
-                    listed.append((e.name, path, False, True, None))
+                    listed.append((e.name, e.path, False, True, None))
                 continue
-            changed = max(st.st_ctime_ns, st.st_mtime_ns)
-            if changed > newest:
-                newest = changed
-            link = os.readlink(path) if e.is_symlink() else ""
-            is_dir = stat.S_ISDIR(st.st_mode)
+            newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
+            link = os.readlink(e.path) if e.is_symlink() else ""
             if listing is not None:
-                listed.append((e.name, path, e.is_dir(), bool(link), st))
-            kinds.append(f"{path}\0{stat.S_IFMT(st.st_mode)}\0{link}")
-            line = _line(path, st)
-            lines.append(line)
-            if files is not None:
-                if link or (st.st_nlink > 1 and not is_dir):
-                    aliases.add(path)
-                if not is_dir:
-                    files[path] = line
-                    if changed >= settled:
-                        racy.add(path)
+                listed.append((e.name, e.path, e.is_dir(), bool(link), st))
+            names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
+            line = _line(e.path, st)
+            h.update(line.encode() + b"\n")
+            if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
+                aliases.add(e.path)
+            if files is not None and not stat.S_ISDIR(st.st_mode):
+                files[e.path] = line
+                if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
+                    racy.add(e.path)
             if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                subfolders.append(path)
-        if lines:
-            h.update("\n".join(lines).encode() + b"\n")
-            names.update("\n".join(kinds).encode() + b"\n")
+                subfolders.append(e.path)
         stack.extend(reversed(subfolders))
     return newest
 

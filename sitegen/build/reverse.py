@@ -171,7 +171,7 @@ class Reverse:
             if stored and isinstance(next(iter(stored.values())), array):
                 row = self._rows[name] = stored  # a preview's row, in memory: its arrays, taken as they are
             else:
-                row = self._rows[name] = {o: _array(kind, b) for o, b in stored.items()} if stored else {}
+                row = self._rows[name] = {o: as_array(kind, b) for o, b in stored.items()} if stored else {}
         return row
 
     def _get(self, table: str, owner: int) -> array:
@@ -192,9 +192,10 @@ class Reverse:
             self._touched.setdefault(f"{table}:{owner // _CHUNK}", set()).add(owner)
 
 
-def _array(kind: str, data: bytes | array) -> array:
+def as_array(kind: str, data: bytes | array) -> array:
+    """A row's array: from its bytes, or as it is (a preview's rows, in memory, keep their arrays)."""
     if isinstance(data, array):
-        return data  # (kept as it is in a preview's memory)
+        return data
     out = array(kind)
     out.frombytes(data)
     return out
