@@ -18,7 +18,7 @@ import posixpath
 import re
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -88,9 +88,12 @@ class Index:
         new.key_text, new._by_path = "", None
         return new
 
-    def without(self, numbers: Iterable[int], pages: Iterable[Page]) -> "Index":
+    def without(self, numbers: Iterable[int], pages: Iterable[Page], photos: Mapping[Path, str | None]) -> "Index":
         """This index once articles `numbers` are gone (expired by then), `pages` being theirs: a link to one by
         its address lands on no page, by its file on an unpublished article, as in the build after they expire.
+        `photos`: each photo file they published, with the copy a link to it leads to then (another article's),
+        or None when no article publishes it any more: their copies go with their pages, so a link to one lands
+        on no page, and a link to a photo file no one publishes on a file not published.
         Their numbers stay (later ones keep theirs); like `extended`, no key and nothing shared that changes."""
         gone = set(numbers)
         new = object.__new__(Index)
@@ -100,6 +103,15 @@ class Index:
         new.urls = self.urls - dropped
         new.article_url = {i: u for i, u in self.article_url.items() if i not in gone}
         new.url_article = {u: i for u, i in self.url_article.items() if i not in gone}
+        new.files = dict(self.files) if photos else self.files  # (a copy only when it changes: 100 000s of rows)
+        for file, copy in photos.items():
+            # Only the copy a link to the file leads to is a link target (see __init__): it is the one replaced.
+            key = self.key(file)
+            if key in new.files:
+                new.urls.discard(new.files.pop(key))
+            if copy is not None:
+                new.files[key] = copy
+                new.urls.add(copy)
         new.key_text, new._by_path = "", None
         return new
 
