@@ -344,3 +344,88 @@ def test_the_address_of_an_article_expired_by_then_is_free_for_a_scheduled_one(p
     portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{_at(9000)}"'))
     taken = [ln for ln in portal.cli("check").stderr.splitlines() if "[ROUTE001]" in ln]
     assert len(taken) == 1 and taken[0].startswith(f"{NEW}:") and "lỗi[ROUTE001]: khi bài lên trang (" in taken[0], taken
+
+
+# --- issue 17, last point: the photos of an article expired by then are gone with it -------------------------------
+
+PHOTO = "content/thoi-su/het-han/anh.jpg"
+SHOWS_PHOTO = "![Ảnh của bài sắp hết hạn](anh.jpg)"
+LINKS_TO_PHOTO = "Xem [ảnh](../het-han/anh.jpg).\n\nVà [bản lớn của ảnh](/thoi-su/het-han/anh-64.jpg).\n"
+NOT_PUBLISHED = "tệp này không được xuất bản (chỉ ảnh mà bài dùng mới được đưa lên trang)"
+NO_PAGE = "không có trang nào ở địa chỉ này"
+
+
+def _link_findings(diagnostics, path: str) -> list[tuple[int, str, str, str]]:
+    return [(d.line, d.severity, d.code, d.message) for d in diagnostics if d.path == path and d.code.startswith("LINK")]
+
+
+def _ahead_and_then(site, due: str, path: str) -> tuple[list, list]:
+    """The link findings for `path` of a build now (ahead: each with its prefix, taken off here) and of a build at
+    `due`, when it is published. The build at `due` comes last: a build now after it would be the clock going back."""
+    prefix = _then(site, due)
+    ahead = _link_findings(site.build(jobs=1).diagnostics, path)
+    assert all(message.startswith(prefix) for *_, message in ahead), ahead
+    moment = dt.datetime.strptime(due, "%Y-%m-%d %H:%M:%S").replace(tzinfo=VN)
+    then = _link_findings(site.build(jobs=1, now=moment).diagnostics, path)
+    return [(line, severity, code, message[len(prefix):]) for line, severity, code, message in ahead], then
+
+
+@pytest.mark.parametrize("expired_by_then", [True, False], ids=["expired-by-then", "still-there-then"])
+def test_a_link_to_a_photo_of_an_article_expired_by_then_is_reported_now_as_the_build_then_reports_it(
+        portal, expired_by_then):
+    due = _at(7200)
+    expires = _at(3600) if expired_by_then else _at(9000)
+    portal.write(PHOTO, jpeg())
+    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{expires}"', body=SHOWS_PHOTO))
+    portal.write(NEW, article("Bài hẹn giờ", date=due, body=LINKS_TO_PHOTO))
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    # By its file: a file in content/ that no article publishes then; by its address: a folder gone with the article.
+    expected = [(6, "error", "LINK001", f"liên kết '../het-han/anh.jpg' hỏng: {NOT_PUBLISHED}"),
+                (8, "error", "LINK001", f"liên kết '/thoi-su/het-han/anh-64.jpg' hỏng: {NO_PAGE}")]
+    assert then == (expected if expired_by_then else [])
+    assert ahead == then
+
+
+def test_a_photo_that_an_article_staying_on_publishes_too_is_still_published_then(portal):
+    due = _at(7200)
+    portal.write(PHOTO, jpeg())
+    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{_at(3600)}"', body=SHOWS_PHOTO))
+    other = "content/kinh-te/cung-anh/index.md"
+    portal.write(other, article("Bài dùng chung ảnh", date="2024-03-04 08:00", body="Chưa có ảnh."))
+    portal.write(NEW, article("Bài hẹn giờ", date=due,
+                              body=LINKS_TO_PHOTO + "\nHay [bản của bài kia](/kinh-te/cung-anh/anh-64.jpg).\n"))
+    alone = _link_findings(portal.build(jobs=1).diagnostics, NEW)
+    assert [(line, code) for line, _, code, _ in alone] == [(6, "LINK001"), (8, "LINK001"), (10, "LINK001")], alone
+    # The other article shows the photo now: the findings remembered ahead are not kept (today's site is the same
+    # to its links, whose first copy of the photo is still the expiring article's).
+    portal.write(other, article("Bài dùng chung ảnh", date="2024-03-04 08:00",
+                                body="![Ảnh dùng chung](../../thoi-su/het-han/anh.jpg)"))
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    # The file is still published (beside the other article, where a link to it then leads); the expired article's
+    # copy is not, and the other article's copy is then the photo's address.
+    assert then == [(8, "error", "LINK001", f"liên kết '/thoi-su/het-han/anh-64.jpg' hỏng: {NO_PAGE}")]
+    assert ahead == then
+
+
+def test_a_scheduled_article_showing_a_photo_of_an_article_expired_by_then_publishes_its_own_copy(portal):
+    due = _at(7200)
+    portal.write(PHOTO, jpeg())
+    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{_at(3600)}"', body=SHOWS_PHOTO))
+    portal.write(NEW, article("Bài hẹn giờ", date=due, body="![Ảnh mượn](../het-han/anh.jpg)\n\nXem [ảnh](../het-han/anh.jpg).\n"))
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    assert ahead == then == []
+    assert (portal.public / "thoi-su/moi/anh-64.jpg").is_file() and not (portal.public / "thoi-su/het-han").exists()
+
+
+def test_the_photo_of_a_scheduled_article_expired_by_a_later_ones_time_stays_only_where_another_publishes_it(portal):
+    due = _at(10800)
+    portal.write("content/thoi-su/ngan-ngay/anh.jpg", jpeg())
+    portal.write("content/thoi-su/ngan-ngay/index.md", article("Bài hẹn giờ ngắn ngày", date=_at(3600),
+                                                               expires=f'"{_at(7200)}"', body="![Ảnh riêng](anh.jpg)"))
+    portal.write("content/kinh-te/cung-anh/index.md", article("Bài dùng chung ảnh", date="2024-03-04 08:00",
+                                                               body="![Ảnh dùng chung](../../thoi-su/ngan-ngay/anh.jpg)"))
+    portal.write(NEW, article("Bài hẹn giờ sau", date=due, body="Xem [ảnh](../ngan-ngay/anh.jpg).\n\n"
+                              "Và [bản lớn](/thoi-su/ngan-ngay/anh-64.jpg), [bản kia](/kinh-te/cung-anh/anh-64.jpg).\n"))
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    assert then == [(8, "error", "LINK001", f"liên kết '/thoi-su/ngan-ngay/anh-64.jpg' hỏng: {NO_PAGE}")]
+    assert ahead == then

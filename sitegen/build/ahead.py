@@ -22,9 +22,11 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     site would be if published now: address, photos and links (a link to an article due later than itself is
     to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
     link index, link_base): the articles due at each moment join it, in order, instead of the whole site being
-    planned again; an article that has expired by then (`expires`) leaves it, its pages and addresses with it.
+    planned again; an article that has expired by then (`expires`) leaves it, its pages, addresses and photos with
+    it (a photo another article publishes too stays, at that article's address).
     Returns their findings (messages saying when) and each scheduled article's publishing time as the guide writes
-    it. Remembered while neither today's site (`ready.link_base`, and when its articles expire) nor they change.
+    it. Remembered while neither today's site (`ready.link_base`, when its articles expire and who else publishes
+    their photos) nor they change.
 
     `invalid`: the articles of files with errors of their own, as far as they could be read (model.Checked.
     provisional): their photos and links are checked the same way, as of when they would go out, so that fixing
@@ -45,9 +47,17 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     provisional = {id(a) for a in unsure}
     # Today's articles that will expire: the link base does not say when (it is about today's pages).
     expiring = [(i, a) for i, a in enumerate(ready.site.articles) if a.expires is not None]
+    photos_of = _photos_of(ready.photos.published, {i for i, _ in expiring})  # the photo files each publishes
+    # Every photo's copies, once an article may go before a scheduled one falls due: a photo it shows may be
+    # another article's too, whose copy then stays published.
+    may_go = bool(expiring) or any(a.expires is not None for a in pending)
+    copies = _copies(ready.photos.published) if may_go else {}
+    # Nor does the link base say which copies of their photos there are: only the one a link leads to today.
     key = digest_text("\0".join(("ahead", ready.link_base, repr(strict),
                                   *(("?" if id(a) in provisional else "") + repr(a) for a in pending),
-                                  *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring))))
+                                  *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring),
+                                  *(f"{f}\0{[out for _, out in copies[f]]}"
+                                    for i, _ in expiring for f in photos_of[i]))))
     remembered = cache.get_many("meta", ["ahead"]).get("ahead")
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft and a.date > moment}
     if remembered is not None and remembered[0] == key:
@@ -63,7 +73,8 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         gone = [i for i, a in expiring if a.expires <= moment_due]  # as model.assemble leaves them out then
         if gone:
             ended = [p for i in gone for p in pages_of.get(i, ())]
-            index = index.without(gone, ended)
+            shown = [f for i in gone for f in photos_of.get(i, ())]
+            index = index.without(gone, ended, _leads_to(copies, shown, index.gone | set(gone)))
             for p in ended:  # their addresses are free again
                 taken.pop(p.path.casefold(), None)
             expiring = [(i, a) for i, a in expiring if a.expires > moment_due]
@@ -82,10 +93,14 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         markup_keys, bodies = render_bodies(mine, plan.infos, config, cache, jobs, None, local)
         index = index.extended(mine, [b.ids for b in bodies], pages, plan.published)
         index.article_url.update({base + k: url for k, url in own.items() if url})  # (a dict of its own)
+        if may_go:  # theirs first: as in `extended`, a link to a photo file leads to the newest article's copy
+            for file, theirs in _copies(plan.published, base).items():
+                copies[file] = theirs + copies.get(file, [])
         for k, a in enumerate(mine):  # a scheduled article may expire before a later one falls due
             if a.expires is not None:
                 expiring.append((base + k, a))
                 pages_of[base + k] = [p for p in pages if p.data["index"] == base + k]
+                photos_of[base + k] = [f for f, _, j in plan.published if j == k]
         for k, (a, body_key) in enumerate(zip(mine, markup_keys)):
             links.check(index, base + k, a, html.get(body_key) or "", local)
         sources = {a.source for a in mine}
@@ -98,6 +113,33 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
                 found.append(replace(d, message=f"{then}{d.message}"))
     cache.put_many("meta", {"ahead": (key, tuple(found))})
     return found, when
+
+
+def _photos_of(published: Sequence[tuple[Path, str, int]], numbers: set[int]) -> dict[int, list[Path]]:
+    """The photo files that each of the articles `numbers` publishes (photos.PhotoPlan.published)."""
+    found: dict[int, list[Path]] = {i: [] for i in numbers}
+    if numbers:
+        for file, _, i in published:
+            if i in found:
+                found[i].append(file)
+    return found
+
+
+def _copies(published: Sequence[tuple[Path, str, int]], base: int = 0) -> dict[Path, list[tuple[int, str]]]:
+    """Each photo file's copies, (article number, counted from `base`; output path of the copy), in the order in
+    which a link to the file leads to them: to the first whose article is still published (links.Index)."""
+    found: dict[Path, list[tuple[int, str]]] = {}
+    for file, out, k in published:
+        found.setdefault(file, []).append((base + k, out))
+    return found
+
+
+def _leads_to(copies: dict[Path, list[tuple[int, str]]], files: Sequence[Path],
+              gone: frozenset[int]) -> dict[Path, str | None]:
+    """Where a link to each of `files` leads once the articles `gone` are: the first copy of an article still
+    published, or None when none publishes the file any more (as the build then plans photos: only those of the
+    articles it publishes)."""
+    return {f: next((out for i, out in copies.get(f, ()) if i not in gone), None) for f in files}
 
 
 def _provisional_url(article: model.Article, config: SiteConfig) -> str:

@@ -18,7 +18,7 @@ import posixpath
 import re
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -55,7 +55,7 @@ class Index:
     edit build can check one body against the last full build's index."""
 
     def __init__(self, config: SiteConfig, articles: Sequence[Article], ids: Sequence[frozenset[str]],
-                 pages: list[Page], published: Iterable[tuple[Path, str]], names: str,
+                 pages: list[Page], published: Iterable[tuple[Path, str, int]], names: str,
                  real_paths: "_RealPaths | None" = None):
         self.attach(config, real_paths)
         self.refs = tuple((a.source, a.file, a.bundle) for a in articles)
@@ -65,14 +65,14 @@ class Index:
         self.urls = {p.url for p in pages} | {p.path for p in pages}
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
-        self.files = {self.key(src): out for src, out in published}
+        self.files = self._first_copies(published)
         self.urls |= set(self.files.values())
         self.key_text = "\0".join((
             names, repr(sorted(self.urls)), repr(sorted(self.files.items())),
             *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
 
     def extended(self, articles: Sequence[Article], ids: Sequence[frozenset[str]], pages: list[Page],
-                 published: Iterable[tuple[Path, str]]) -> "Index":
+                 published: Iterable[tuple[Path, str, int]]) -> "Index":
         """This index with more articles (numbered after its own; `pages` carry those numbers), their pages and
         photos: what links may point at once those are published too. It has no key (nothing remembers its
         checks), and shares nothing it changes with this one."""
@@ -83,14 +83,17 @@ class Index:
         new.urls = self.urls | {p.url for p in pages} | {p.path for p in pages}
         new.article_url = {**self.article_url, **{p.data["index"]: p.url for p in pages if p.kind == "article"}}
         new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
-        new.files = {**self.files, **{self.key(src): out for src, out in published}}
+        new.files = {**self.files, **self._first_copies(published)}
         new.urls |= set(new.files.values())
         new.key_text, new._by_path = "", None
         return new
 
-    def without(self, numbers: Iterable[int], pages: Iterable[Page]) -> "Index":
+    def without(self, numbers: Iterable[int], pages: Iterable[Page], photos: Mapping[Path, str | None]) -> "Index":
         """This index once articles `numbers` are gone (expired by then), `pages` being theirs: a link to one by
         its address lands on no page, by its file on an unpublished article, as in the build after they expire.
+        `photos`: each photo file they published, with the copy a link to it leads to then (another article's),
+        or None when no article publishes it any more: their copies go with their pages, so a link to one lands
+        on no page, and a link to a photo file no one publishes on a file not published.
         Their numbers stay (later ones keep theirs); like `extended`, no key and nothing shared that changes."""
         gone = set(numbers)
         new = object.__new__(Index)
@@ -100,8 +103,25 @@ class Index:
         new.urls = self.urls - dropped
         new.article_url = {i: u for i, u in self.article_url.items() if i not in gone}
         new.url_article = {u: i for u, i in self.url_article.items() if i not in gone}
+        new.files = dict(self.files) if photos else self.files  # (a copy only when it changes: 100 000s of rows)
+        for file, copy in photos.items():
+            # Only the copy a link to the file leads to is a link target (see __init__): it is the one replaced.
+            key = self.key(file)
+            if key in new.files:
+                new.urls.discard(new.files.pop(key))
+            if copy is not None:
+                new.files[key] = copy
+                new.urls.add(copy)
         new.key_text, new._by_path = "", None
         return new
+
+    def _first_copies(self, published: Iterable[tuple[Path, str, int]]) -> dict[str, str]:
+        """Where a link to each photo file leads: the copy of the first article that publishes it (photos.plan
+        lists them in article order), as the build at any time does with the articles it publishes then."""
+        files: dict[str, str] = {}
+        for src, out, _ in published:
+            files.setdefault(self.key(src), out)
+        return files
 
     def attach(self, config: SiteConfig, real_paths: "_RealPaths | None" = None) -> "Index":
         self.config = config

@@ -35,8 +35,9 @@ class PhotoPlan:
     outputs: tuple[tuple[str, Variant, str], ...] = ()  # (photo digest, variant, output path)
     uses: dict[str, tuple[tuple[int, str, int, str], ...]] = field(default_factory=dict)  # digest -> (article
     # index, article file, line, src) of every use, to name them all when the photo fails
-    published: tuple[tuple[Path, str], ...] = ()  # (photo file, output path of its largest JPEG): where a link
-    # to the photo file leads
+    published: tuple[tuple[Path, str, int], ...] = ()  # (photo file, output path of its largest JPEG, article
+    # index) for each article that publishes the photo, in article order: a link to the photo file leads to the
+    # first's copy (see links.Index), to another's once that article is gone (ahead: expired by then)
     processed: int = 0  # photos decoded by `produce` (0 when everything came from the cache)
     folder: Path | None = None  # where variants are made: the image cache, or `scratch` when it cannot be written
     scratch: tempfile.TemporaryDirectory | None = field(default=None, compare=False, repr=False)  # removed with the
@@ -75,7 +76,7 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     infos: list[dict[str, ImageInfo | None]] = []
     wanted: dict[str, tuple[Source, set[Variant]]] = {}
     outputs: dict[str, tuple[str, Variant]] = {}
-    published: dict[Path, str] = {}
+    published: dict[tuple[Path, int], str] = {}
     uses: dict[str, list[tuple[int, str, int, str]]] = {}
     for i, (article, url) in enumerate(zip(articles, urls)):
         refs: list[tuple[str, Path | None, int]] = []
@@ -117,12 +118,13 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
             for v in variants:
                 outputs[_output_name(stem, v)] = (found.digest, v)
             mine[src] = _info(config.base_path + stem, variants)
-            published.setdefault(file, _output_name(stem, [v for v in variants if v.kind == "jpg"][-1]))
+            published.setdefault((file, i), _output_name(stem, [v for v in variants if v.kind == "jpg"][-1]))
         infos.append(mine)
     index.save()
     requests = tuple(Request(s, tuple(sorted(vs, key=lambda v: (v.kind, v.width)))) for s, vs in wanted.values())
     return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
-                     {d: tuple(u) for d, u in uses.items()}, tuple(published.items()), folder=made_in, scratch=scratch)
+                     {d: tuple(u) for d, u in uses.items()}, tuple((f, out, i) for (f, i), out in published.items()),
+                     folder=made_in, scratch=scratch)
 
 
 def produce(photo_plan: PhotoPlan, config: SiteConfig, report: Reporter, workers: int | None = None) -> PhotoPlan:
@@ -147,7 +149,7 @@ def produce(photo_plan: PhotoPlan, config: SiteConfig, report: Reporter, workers
         raise BuildFailed(report.diagnostics)
     copies = tuple((done.files[(d, v)], out) for d, v, out in photo_plan.outputs if d not in done.problems)
     failed = {r.source.path for r in photo_plan.requests if r.source.digest in done.problems}
-    published = tuple((f, out) for f, out in photo_plan.published if f not in failed)
+    published = tuple(p for p in photo_plan.published if p[0] not in failed)
     return dataclasses.replace(photo_plan, infos=tuple(infos), copies=copies, published=published,
                                processed=done.processed)
 
