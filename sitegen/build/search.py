@@ -30,6 +30,7 @@ save interrupts (`cancel`). A `sitegen build` always publishes the index of the 
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import functools
 import gzip
@@ -37,13 +38,14 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .cache import digest
 from ..config import SiteConfig
@@ -305,50 +307,139 @@ _DIE_WITH_BUILD = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
 
 def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path,
          cancel: Callable[[], bool] | None = None) -> tuple[Path | None, str]:
-    """Pagefind over this shard's pages: a private folder of hard links to exactly them (the spare tree may
-    still hold pages of a deleted article until `publish()` removes them). Returns its output folder."""
-    site, out = work / shard.id / "site", work / shard.id / "out"
+    """Pagefind over exactly this shard's pages (the spare tree may still hold pages of a deleted article until
+    `publish()` removes them), handed to it one by one, oldest first. Returns its output folder.
+
+    Pagefind numbers the pages in the order it reads them, and the numbers are in its index, filter and sort
+    files. Given a folder (`--site`) it reads them in the order the file system lists them: hash order on ext4,
+    newest first on tmpfs, so the same pages made other bytes on another disk. Its service mode (what its
+    Python and Node APIs drive) reads pages in the order they are sent, and otherwise makes what `--site` does:
+    the same files, the URLs made from the same relative paths."""
+    out = work / shard.id
     try:
         _content(stage, shard, tool)
-        for rel, _ in shard.pages:
-            target = site / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(stage.dir / rel, target)
-            except OSError:
-                shutil.copyfile(stage.dir / rel, target)
-        done = _pagefind([*_DIE_WITH_BUILD, str(binary), "--site", str(site), "--output-path", str(out), "--silent"],
-                         cancel)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        done = subprocess.CompletedProcess([], 1, "", str(exc))
-    if done.returncode != 0 or not (out / _ENTRY).is_file():
-        return None, " ".join((done.stderr or done.stdout or "").split())[:300]
+        files, failed = _pagefind([*_DIE_WITH_BUILD, str(binary), "--service"], _requests(stage, shard), cancel)
+        if files is not None:
+            _unpack(files, out)
+    except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:  # (an odd answer)
+        failed = str(exc) or type(exc).__name__
+    if failed or not (out / _ENTRY).is_file():
+        return None, " ".join((failed or "Pagefind made no index").split())[:300]
     _canonical_filters(out)
     return out, ""
+
+
+def _requests(stage: Staging, shard: _Shard) -> Iterator[dict]:
+    """What Pagefind's service is asked for a shard: an index (the first of this service, so number 0), the
+    shard's pages in its order (each read as it is sent), then the index's files. A page's file_path, relative
+    to the site and never opened, is what Pagefind makes the result's URL from, as with `--site`.
+
+    The files come in the answer (GetFiles), not written by Pagefind (WriteFiles): the service answers
+    WriteFiles before its writes reach the files (Pagefind 1.5.2 hands them to background tasks and never
+    flushes), and exits as soon as its input ends, leaving some files empty (seen: a blank pagefind-entry.json
+    in one build of five)."""
+    yield {"type": "NewIndex", "config": None}
+    for rel, _ in shard.pages:
+        page = (stage.dir / rel).read_bytes().decode("utf-8", "replace")
+        yield {"type": "AddFile", "index_id": 0, "file_path": rel, "url": None, "file_contents": page}
+    yield {"type": "GetFiles", "index_id": 0}
+
+
+def _unpack(files: list[dict], out: Path) -> None:
+    """The files of a GetFiles answer into `out`, as Pagefind would write them there."""
+    for file in files:
+        rel = Path(file["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"Pagefind named a file outside its folder: {file['path']}")
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(base64.b64decode(file["content"], validate=True))
 
 
 _POLL = 0.05  # seconds between two questions to `cancel` while Pagefind runs
 
 
-def _pagefind(cmd: list[str], cancel: Callable[[], bool] | None) -> subprocess.CompletedProcess:
-    """Run Pagefind to its end (TimeoutExpired after _TIMEOUT), or until `cancel()` says True: then stop it and
-    raise Cancelled."""
+def _pagefind(cmd: list[str], requests: Iterator[dict],
+              cancel: Callable[[], bool] | None) -> tuple[list[dict] | None, str]:
+    """Run Pagefind's service on these requests, in their order, to its last answer: the index's files it lists
+    (GetFiles), or None and what Pagefind said went wrong. TimeoutExpired after _TIMEOUT; when `cancel()` says
+    True, Pagefind is stopped and Cancelled raised."""
+    deadline = time.monotonic() + _TIMEOUT
+    _go_on(cancel, deadline)
+    # Unbuffered pipes: closing the input of a stopped Pagefind has nothing left to flush (no BrokenPipeError).
+    # Its input does not block (see _send). Its stderr (a panic, at most: the service logs nothing) goes to a
+    # file, which cannot fill up as a pipe can.
+    with tempfile.TemporaryFile() as stderr, subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                               stderr=stderr, bufsize=0) as proc:
+        os.set_blocking(proc.stdin.fileno(), False)
+        try:
+            sent, answers = _exchange(proc, requests, cancel, deadline)
+        except BaseException:
+            proc.kill()
+            raise
+        proc.stdin.close()  # the end of its input: the service exits (it has nothing left to do: no file to write)
+        try:
+            proc.wait(_POLL * 100)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        stderr.seek(0)
+        said = stderr.read().decode("utf-8", "replace")
+    for answer in answers:
+        if answer.get("message_id") == sent and answer["payload"].get("type") == "GetFiles":
+            return answer["payload"]["files"], ""
+    errors = [str(a["payload"].get("message", "")) for a in answers if a["payload"].get("type") == "Error"]
+    return None, " ".join([*errors, said]).strip() or f"Pagefind ended (exit status {proc.returncode})"
+
+
+def _exchange(proc: subprocess.Popen, requests: Iterator[dict], cancel: Callable[[], bool] | None,
+              deadline: float) -> tuple[int, list[dict]]:
+    """Send each request as it comes, taking in the answers meanwhile (Pagefind answers each in turn), then wait
+    for the answer to the last one, or for Pagefind's end. The number of requests sent, and the answers.
+
+    The protocol is the one of Pagefind's own Python API (pagefind.service), whose client is not used: it reads
+    one answer every 0.1 s (30 pages took 3.1 s): 100 s for an archive shard of a thousand pages."""
+    answers, ended, sent = bytearray(), 0, 0  # `ended`: the answers complete so far (each ends with a comma)
+    try:
+        for sent, request in enumerate(requests, 1):
+            message = base64.b64encode(json.dumps({"message_id": sent, "payload": request}, ensure_ascii=False)
+                                       .encode("utf-8")) + b","  # the service reads up to a comma
+            _send(proc.stdin, message, cancel, deadline)
+            more = _answers(proc.stdout, 0) or b""
+            answers += more
+            ended += more.count(b",")
+    except BrokenPipeError:  # Pagefind ended early: its answers so far, and its stderr, say why
+        pass
+    while ended < sent:
+        more = _answers(proc.stdout, _POLL)
+        if more is None:
+            break
+        answers += more
+        ended += more.count(b",")
+        _go_on(cancel, deadline)
+    return sent, [json.loads(base64.b64decode(one)) for one in bytes(answers).split(b",")[:-1]]
+
+
+def _send(pipe, data: bytes, cancel: Callable[[], bool] | None, deadline: float) -> None:
+    """All of `data` into Pagefind's input, a part at a time as it takes them, asking `cancel` and the clock
+    meanwhile: a Pagefind that stopped reading is stopped as one that runs too long (a blocking write waited)."""
+    view = memoryview(data)
+    while view:
+        if select.select([], [pipe], [], _POLL)[1]:
+            view = view[pipe.write(view) or 0:]  # None: full again already
+        _go_on(cancel, deadline)
+
+
+def _answers(pipe, wait: float) -> bytes | None:
+    """What Pagefind wrote since, after at most `wait` seconds (b'' for nothing yet); None once it has ended."""
+    if not select.select([pipe], [], [], wait)[0]:
+        return b""
+    return os.read(pipe.fileno(), 1 << 16) or None
+
+
+def _go_on(cancel: Callable[[], bool] | None, deadline: float) -> None:
     if cancel is not None and cancel():
         raise Cancelled()
-    deadline = time.monotonic() + _TIMEOUT
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        while True:
-            try:
-                out, err = proc.communicate(timeout=_POLL if cancel is not None else _TIMEOUT)
-                return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-            except subprocess.TimeoutExpired:
-                stop = cancel is not None and cancel()
-                if stop or time.monotonic() >= deadline:
-                    proc.kill()
-                    proc.communicate()
-                    if not stop:
-                        raise
-                    raise Cancelled() from None
+    if time.monotonic() >= deadline:
+        raise subprocess.TimeoutExpired("pagefind", _TIMEOUT)
 
 
 def _stage_shard(stage: Staging, shard: _Shard, out: Path, tool: str) -> None:
@@ -537,15 +628,20 @@ def _closing(part: bytes, start: int, name: bytes) -> int:
             return pos
 
 
+# How sitegen runs Pagefind, part of _tool: a shard made another way is indexed again. "service": the pages sent in
+# the shard's order (see _run); the shards made before from a folder are numbered in the order a disk listed them.
+_FEED = "service"
+
+
 def _tool(binary: Path | None) -> str:
-    """Which Pagefind makes the index: a shard made by another version is indexed again (its format may differ
-    from the engine published beside it)."""
+    """Which Pagefind makes the index, and how: a shard made by another version is indexed again (its format may
+    differ from the engine published beside it)."""
     try:
         from importlib.metadata import version
 
-        return f"{binary}:{version('pagefind_bin')}"
+        return f"{binary}:{version('pagefind_bin')}:{_FEED}"
     except Exception:  # noqa: BLE001 - not installed as a package (a pagefind on PATH): its path stands for it
-        return str(binary)
+        return f"{binary}:{_FEED}"
 
 
 def _binary() -> Path | None:
@@ -564,7 +660,8 @@ def _binary() -> Path | None:
 # file, the metadata file and the entry by hashes of those bytes. The same pages must give the same bytes (the
 # incremental build is checked against a clean one, and rsync would upload a "new" index each time), so the
 # values are sorted and the files renamed. The files are gzip'd CBOR behind a signature; anything unexpected
-# leaves Pagefind's own output untouched, which still works, just not byte for byte.
+# leaves Pagefind's own output untouched, which still works, just not byte for byte. (The order of the pages, which
+# numbers them in every file, is the shard's own: see _run.)
 
 _SIGNATURE = b"pagefind_dcd"
 
