@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from conftest import article, tree_snapshot
-from sitegen.diagnostics import BuildFailed
 from sitegen.build.write import MARKER
 
 BODY = "Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}."
@@ -512,3 +511,43 @@ def test_a_retitle_onto_another_headline_warns_on_both_like_a_clean_build(news, 
     assert not [d for d in second.diagnostics if d.code == "META006"]
     news.write(path(5), source(5, title="Bài số năm, sửa lại"))
     assert build_and_compare(news, tmp_path).edited  # a title no other article has: still an edit build
+
+
+def memory(site) -> dict:
+    """The rows of the cache a build writes once it has published (see stages.Made.remember): not the caches of
+    the stages' own results (Markdown, related lists...), which the model writes as it goes."""
+    import sqlite3
+
+    db = sqlite3.connect(site.root / ".sitegen/cache/build.sqlite")
+    try:
+        rows = {table: dict(db.execute(f"SELECT k, v FROM {table}")) for table in ("deps", "trees", "plan", "records")}
+        rows["meta"] = dict(db.execute("SELECT k, v FROM meta WHERE k IN ('state', 'outcome', 'clock')"))
+        return rows
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("edit", [True, False], ids=["edit-build", "full-build"])
+def test_a_build_stopped_while_it_remembers_leaves_the_last_builds_memory_whole(news, tmp_path, monkeypatch, edit):
+    """What a build remembers (dependency records, state, trees...) is one transaction: stopped after the records
+    were written but before the state, the cache holds the last build's memory, not half of each; the next build
+    still equals a clean one."""
+    from sitegen.build import stages
+
+    before = memory(news)
+    if edit:
+        news.write(path(4), source(4, body="Đoạn đầu đã sửa.\n\nĐoạn hai."))
+    else:
+        news.write(path(12), source(12))  # a new article: a full build
+    settle()
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # (what Ctrl-C raises, between two tables)
+
+    monkeypatch.setattr(stages, "_remember", stop)
+    with pytest.raises(KeyboardInterrupt):
+        news.build(jobs=1)
+    monkeypatch.undo()
+    assert memory(news) == before
+    result = build_and_compare(news, tmp_path)
+    assert not result.skipped

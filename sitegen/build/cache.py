@@ -44,6 +44,8 @@ class Cache:
         self.path: Path | None = None
         self.unusable: str | None = None  # why a cache folder was given but not used (for a CACHE001 warning)
         self.memory = memory
+        self._batched = False  # inside `batch`: each write is a savepoint of its transaction
+        self._failures = 0  # writes undone (`_transaction`)
         if folder is None or memory is not None:
             if self.memory is None:
                 self.memory = {}  # no cache wanted: this build's own results still live somewhere, then go
@@ -169,20 +171,12 @@ class Cache:
             return True
         if self.db is None:
             return False
-        db = self.db
-        try:
-            db.execute("BEGIN")
+        failures = self._failures
+        with self._transaction() as db:
             db.execute(f"INSERT OR REPLACE INTO {target} SELECT k, v FROM {source}")
             db.execute(f"DELETE FROM {source}")
             db.executemany(f"DELETE FROM {target} WHERE k = ?", ((k,) for k in gone))
-            db.execute("COMMIT")
-            return True
-        except sqlite3.Error:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            return False
+        return self._failures == failures
 
     def put_many(self, table: str, items: Mapping[str, Any] | Iterable[tuple[str, Any]],
                  replace_all: bool = False) -> None:
@@ -240,16 +234,55 @@ class Cache:
                             for k, v in (items.items() if isinstance(items, Mapping) else items)))
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN ... COMMIT; on a SQLite error, ROLLBACK and carry on (the cache is never fatal)."""
-        assert self.db is not None
+    def batch(self) -> Iterator[None]:
+        """One transaction for every write inside: what a build remembers is written whole or not at all (a build
+        killed midway leaves the last one's, which its output token then marks as not the live tree's). Each write
+        inside is a savepoint: one that fails is undone alone, as outside a batch. (Not faster: in WAL mode a
+        commit does not sync; the checkpoint does, about 0.1 s of a one-article edit build at 10 000 articles,
+        once per build either way.)"""
+        if self.db is None or self._batched:
+            yield
+            return
         try:
             self.db.execute("BEGIN")
-            yield self.db
-            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            yield  # (each write is then its own transaction)
+            return
+        self._batched = True
+        try:
+            yield
+        except BaseException:
+            self._end("ROLLBACK")  # interrupted midway: nothing of it is kept
+            raise
+        self._end("COMMIT")
+
+    def _end(self, statement: str) -> None:
+        assert self.db is not None
+        self._batched = False
+        try:
+            self.db.execute(statement)
         except sqlite3.Error:
             try:
                 self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN ... COMMIT (a savepoint inside `batch`); on a SQLite error, ROLLBACK and carry on (the cache is
+        never fatal)."""
+        assert self.db is not None
+        begin, end, undo = (("SAVEPOINT w", "RELEASE w", ("ROLLBACK TO w", "RELEASE w")) if self._batched
+                            else ("BEGIN", "COMMIT", ("ROLLBACK",)))
+        try:
+            self.db.execute(begin)
+            yield self.db
+            self.db.execute(end)
+        except sqlite3.Error:
+            self._failures += 1
+            try:
+                for statement in undo:
+                    self.db.execute(statement)
             except sqlite3.Error:
                 pass
 

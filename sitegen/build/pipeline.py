@@ -25,6 +25,7 @@ from .write import WriteStats, output_token, recover
 
 if TYPE_CHECKING:
     from .pages import Progress
+    from .stages import Made, Published
     from ..render.templates import Templates
 
 __all__ = ["BuildResult", "Warm", "build"]
@@ -124,7 +125,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             except delta.Missing as gone:
                 cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
             if done is not None:
-                return _remember_clock(made.remember(done, read_inputs, clock), cache, moment, now, clock)
+                return _remember(made, done, read_inputs, cache, moment, now, clock)
             report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
         made = stages.whole(config, cache, warm, folder, scanned, listing, report, clock, jobs, moment, token,
                             drafts, strict, publish, stats_from, progress)
@@ -139,15 +140,18 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                                clock.laps, made.photos_processed, held=hold.held_paths(report.diagnostics))
         done = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, search_later, cancel)
         assert done is not None  # (only an edit build gives up)
-        return _remember_clock(made.remember(done, read_inputs, clock), cache, moment, now, clock)
+        return _remember(made, done, read_inputs, cache, moment, now, clock)
     finally:
         cache.close()
 
 
-def _remember_clock(result: BuildResult, cache: Cache, moment: dt.datetime, now: dt.datetime | None,
-                    clock: Clock) -> BuildResult:
-    if now is None:
-        cache.put_many("meta", {"clock": moment})  # see _check_clock
+def _remember(made: Made, done: Published, read_inputs: str, cache: Cache, moment: dt.datetime, now: dt.datetime | None,
+              clock: Clock) -> BuildResult:
+    """What the next build needs of this one (stages.Made.remember), and its clock, in one transaction."""
+    with cache.batch():
+        result = made.remember(done, read_inputs, clock)
+        if now is None:
+            cache.put_many("meta", {"clock": moment})  # see _check_clock
     clock.lap("cache")
     return result
 
