@@ -100,7 +100,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
             if a.expires is not None:
                 expiring.append((base + k, a))
                 pages_of[base + k] = [p for p in pages if p.data["index"] == base + k]
-                photos_of[base + k] = [f for f, _, j in plan.published if j == k]
+                photos_of[base + k] = [f for f, _, j, _ in plan.published if j == k]
         for k, (a, body_key) in enumerate(zip(mine, markup_keys)):
             links.check(index, base + k, a, html.get(body_key) or "", local)
         sources = {a.source for a in mine}
@@ -115,21 +115,22 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     return found, when
 
 
-def _photos_of(published: Sequence[tuple[Path, str, int]], numbers: set[int]) -> dict[int, list[Path]]:
+def _photos_of(published: Sequence[tuple[Path, str, int, tuple]], numbers: set[int]) -> dict[int, list[Path]]:
     """The photo files that each of the articles `numbers` publishes (photos.PhotoPlan.published)."""
     found: dict[int, list[Path]] = {i: [] for i in numbers}
     if numbers:
-        for file, _, i in published:
+        for file, _, i, _ in published:
             if i in found:
                 found[i].append(file)
     return found
 
 
-def _copies(published: Sequence[tuple[Path, str, int]], base: int = 0) -> dict[Path, list[tuple[int, str]]]:
+def _copies(published: Sequence[tuple[Path, str, int, tuple]], base: int = 0
+            ) -> dict[Path, list[tuple[int, str]]]:
     """Each photo file's copies, (article number, counted from `base`; output path of the copy), in the order in
     which a link to the file leads to them: to the first whose article is still published (links.Index)."""
     found: dict[Path, list[tuple[int, str]]] = {}
-    for file, out, k in published:
+    for file, out, k, _ in published:
         found.setdefault(file, []).append((base + k, out))
     return found
 

@@ -55,7 +55,7 @@ class Index:
     edit build can check one body against the last full build's index."""
 
     def __init__(self, config: SiteConfig, articles: Sequence[Article], ids: Sequence[frozenset[str]],
-                 pages: list[Page], published: Iterable[tuple[Path, str, int]], names: str,
+                 pages: list[Page], published: Iterable[tuple[Path, str, int, tuple[str, ...]]], names: str,
                  real_paths: "_RealPaths | None" = None):
         self.attach(config, real_paths)
         self.refs = tuple((a.source, a.file, a.bundle) for a in articles)
@@ -72,7 +72,7 @@ class Index:
             *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
 
     def extended(self, articles: Sequence[Article], ids: Sequence[frozenset[str]], pages: list[Page],
-                 published: Iterable[tuple[Path, str, int]]) -> "Index":
+                 published: Iterable[tuple[Path, str, int, tuple[str, ...]]]) -> "Index":
         """This index with more articles (numbered after its own; `pages` carry those numbers), their pages and
         photos: what links may point at once those are published too. It has no key (nothing remembers its
         checks), and shares nothing it changes with this one."""
@@ -115,11 +115,11 @@ class Index:
         new.key_text, new._by_path = "", None
         return new
 
-    def _first_copies(self, published: Iterable[tuple[Path, str, int]]) -> dict[str, str]:
+    def _first_copies(self, published: Iterable[tuple[Path, str, int, tuple[str, ...]]]) -> dict[str, str]:
         """Where a link to each photo file leads: the copy of the first article that publishes it (photos.plan
         lists them in article order), as the build at any time does with the articles it publishes then."""
         files: dict[str, str] = {}
-        for src, out, _ in published:
+        for src, out, _, _ in published:
             files.setdefault(self.key(src), out)
         return files
 

@@ -35,9 +35,11 @@ class PhotoPlan:
     outputs: tuple[tuple[str, Variant, str], ...] = ()  # (photo digest, variant, output path)
     uses: dict[str, tuple[tuple[int, str, int, str], ...]] = field(default_factory=dict)  # digest -> (article
     # index, article file, line, src) of every use, to name them all when the photo fails
-    published: tuple[tuple[Path, str, int], ...] = ()  # (photo file, output path of its largest JPEG, article
-    # index) for each article that publishes the photo, in article order: a link to the photo file leads to the
-    # first's copy (see links.Index), to another's once that article is gone (ahead: expired by then)
+    published: tuple[tuple[Path, str, int, tuple[str, ...]], ...] = ()  # (photo file, output path of its largest
+    # JPEG, article index, endings of its variants) for each article that publishes the photo, in article order: a
+    # link to the photo file leads to the first's copy (see links.Index), to another's once that article is gone
+    # (ahead: expired by then). Every variant of a copy is a file too, which a body may link to by its address: the
+    # largest JPEG's path up to its last '-', then '-' and the variant's ending (`_output_name`: '960.webp', 'og.jpg')
     processed: int = 0  # photos decoded by `produce` (0 when everything came from the cache)
     folder: Path | None = None  # where variants are made: the image cache, or `scratch` when it cannot be written
     scratch: tempfile.TemporaryDirectory | None = field(default=None, compare=False, repr=False)  # removed with the
@@ -76,7 +78,7 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     infos: list[dict[str, ImageInfo | None]] = []
     wanted: dict[str, tuple[Source, set[Variant]]] = {}
     outputs: dict[str, tuple[str, Variant]] = {}
-    published: dict[tuple[Path, int], str] = {}
+    published: dict[tuple[Path, int], tuple[str, set[str]]] = {}  # (file, article) -> largest JPEG, endings
     uses: dict[str, list[tuple[int, str, int, str]]] = {}
     for i, (article, url) in enumerate(zip(articles, urls)):
         refs: list[tuple[str, Path | None, int]] = []
@@ -118,12 +120,13 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
             for v in variants:
                 outputs[_output_name(stem, v)] = (found.digest, v)
             mine[src] = _info(config.base_path + stem, variants)
-            published.setdefault((file, i), _output_name(stem, [v for v in variants if v.kind == "jpg"][-1]))
+            largest = _output_name(stem, [v for v in variants if v.kind == "jpg"][-1])
+            published.setdefault((file, i), (largest, set()))[1].update(map(_ending, variants))  # (featured: og)
         infos.append(mine)
     index.save()
     requests = tuple(Request(s, tuple(sorted(vs, key=lambda v: (v.kind, v.width)))) for s, vs in wanted.values())
     return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
-                     {d: tuple(u) for d, u in uses.items()}, tuple((f, out, i) for (f, i), out in published.items()),
+                     {d: tuple(u) for d, u in uses.items()}, _copies(published),
                      folder=made_in, scratch=scratch)
 
 
@@ -169,8 +172,25 @@ def _variants(source: Source, widths: tuple[int, ...], featured: bool) -> tuple[
     return tuple(out)
 
 
+def _copies(published: dict[tuple[Path, int], tuple[str, set[str]]]) -> tuple:
+    """PhotoPlan.published from what `plan` found; photos of one size have the same endings, kept once (the link
+    index holds them for every copy the site publishes)."""
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+    rows = []
+    for (file, i), (out, endings) in published.items():
+        shape = tuple(sorted(endings))  # sorted: the link index's key is made from them
+        rows.append((file, out, i, shapes.setdefault(shape, shape)))
+    return tuple(rows)
+
+
 def _output_name(stem: str, v: Variant) -> str:
-    return f"{stem}-og.jpg" if v.kind == "og" else f"{stem}-{v.width}.{v.ext}"
+    return f"{stem}-{_ending(v)}"
+
+
+def _ending(v: Variant) -> str:
+    """What follows the photo's stem and a '-' in a variant's name. Never a '-' in it: a name's last '-' ends the
+    stem (links.Index finds a copy's variants that way)."""
+    return "og.jpg" if v.kind == "og" else f"{v.width}.{v.ext}"
 
 
 def _info(stem_url: str, variants: tuple[Variant, ...]) -> ImageInfo:
