@@ -5,6 +5,7 @@ text, undeclared categories. `check` never writes anything; its exit status says
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,75 @@ def test_link_to_draft_is_a_warning_naming_it(site):
 def test_links_in_code_are_not_links(site):
     linked_site(site, "```\n[không phải liên kết](../mat/)\n```\n\n`[x](../mat/)`")
     assert site.cli("check").returncode == 0
+
+
+# --- links to a photo's published variants -------------------------------------------------------------------
+
+PHOTO_A = "content/thoi-su/a/anh.jpg"
+
+
+def wide_jpeg(size: tuple[int, int] = (1700, 850), noise: bool = False) -> bytes:
+    """Wider than every default width (480, 960, 1600): each makes a JPEG and a WebP, plus the social card."""
+    out = io.BytesIO()
+    w, h = size
+    im = Image.frombytes("RGB", size, os.urandom(w * h * 3)) if noise else Image.new("RGB", size, (30, 120, 60))
+    im.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def variants_site(site, targets: list[str], shared: bool = False):
+    """A shows its photo (featured: it has a social card too), B links to `targets`; C shows A's photo as well
+    when `shared` (its own copy, beside its own page). C is newer than A: it comes first in site order."""
+    site.write("site.toml", TOML)
+    site.write(PHOTO_A, wide_jpeg())
+    site.write(A, article("Bài A", date="2024-03-01 10:00", photos='[{src: "anh.jpg", caption: "Quang cảnh"}]'))
+    site.write(C, article("Bài C", date="2024-03-03 10:00", body="![Ảnh dùng chung](../thoi-su/a/anh.jpg)")
+               if shared else C_TEXT)
+    site.write(B, article("Bài B", date="2024-03-02 10:00",
+                          body="\n\n".join(f"Xem [bản {n}]({t})." for n, t in enumerate(targets))))
+    return site
+
+
+@pytest.mark.parametrize("shared, targets", [
+    (False, ["/thoi-su/a/anh-960.jpg", "/thoi-su/a/anh-480.jpg", "/thoi-su/a/anh-1600.jpg", "/thoi-su/a/anh-480.webp",
+             "/thoi-su/a/anh-1600.webp", "/thoi-su/a/anh-og.jpg", "/thoi-su/a/anh-960.jpg?v=2"]),
+    # Each article that shows a photo publishes its own copy: a link to either one's is to a published file.
+    (True, ["/thoi-su/a/anh-1600.jpg", "/kinh-te/c/anh-1600.jpg", "/kinh-te/c/anh-960.jpg", "/kinh-te/c/anh-480.webp",
+            "/thoi-su/a/anh-960.webp"]),
+], ids=["one-article", "shared-photo"])
+def test_a_link_to_any_published_variant_of_a_photo_is_fine(site, shared, targets):
+    variants_site(site, targets, shared)
+    result = site.build()
+    assert [d for d in result.diagnostics if d.code.startswith(("LINK", "HOLD"))] == []
+    assert hrefs(site, "thoi-su/b/index.html") == targets  # B is published, its links as written
+    assert all((site.public / t.split("?")[0].lstrip("/")).is_file() for t in targets)
+
+
+@pytest.mark.parametrize("href", ["/thoi-su/a/anh-123.jpg", "/thoi-su/a/anh-960.png", "/thoi-su/a/anh-og.webp",
+                                  "/thoi-su/a/anh.jpg", "/kinh-te/c/anh-960.jpg", "/thoi-su/a/hong-480.jpg"])
+def test_a_link_to_a_variant_no_one_publishes_is_still_broken(site, href):
+    """No such width or format, the camera original, the copy of an article that does not show the photo, a photo
+    that could not be made (left out, with its warning): no file there, B is held back."""
+    variants_site(site, [href])
+    site.write("content/thoi-su/a/hong.jpg", wide_jpeg((600, 400), noise=True)[:20_000])  # header fine, data cut
+    site.write(A, article("Bài A", date="2024-03-01 10:00", photos='[{src: "anh.jpg", caption: "Quang cảnh"}]',
+                          body="![Ảnh hỏng](hong.jpg)"))
+    result = site.build()
+    assert [(d.path, d.code) for d in result.diagnostics if d.code.startswith("IMG")] == [(A, "IMG003")]
+    assert [(d.path, d.line, d.code) for d in result.diagnostics if d.code.startswith("LINK")] == [(B, 6, "LINK001")]
+    assert f"liên kết '{href}' hỏng: không có trang nào ở địa chỉ này" in str(result.diagnostics)
+    assert not (site.public / "thoi-su/b").exists() and (site.public / "thoi-su/a/anh-960.jpg").is_file()
+
+
+def test_a_variant_no_longer_published_is_found_broken_though_the_linking_article_did_not_change(site):
+    """A's photo stops being its featured one: no social card any more, every other variant as it was. B's link
+    check, remembered by the build cache, must be made again."""
+    variants_site(site, ["/thoi-su/a/anh-og.jpg"])
+    assert [d for d in site.build().diagnostics if d.code.startswith("LINK")] == []
+    site.write(A, article("Bài A", date="2024-03-01 10:00", body="![Quang cảnh](anh.jpg)"))
+    result = site.build()
+    assert [(d.path, d.line, d.code) for d in result.diagnostics if d.code.startswith("LINK")] == [(B, 6, "LINK001")]
+    assert not (site.public / "thoi-su/a/anh-og.jpg").exists() and (site.public / "thoi-su/a/anh-1600.jpg").is_file()
 
 
 # --- check: the whole site, nothing written --------------------------------------------------------------

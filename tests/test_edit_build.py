@@ -162,7 +162,8 @@ def test_warnings_of_an_edited_article_are_replaced(news, tmp_path):
     assert build_and_compare(news, tmp_path).diagnostics == []
 
 
-def test_photo_caption_edit_is_an_edit_build(site, tmp_path):
+def photo_news(site):
+    """Three articles with a photo each (800 px wide: variants 480 and 800, JPEG and WebP, and the social card)."""
     from PIL import Image
 
     site.write("site.toml", "search = false\nmost_read = 1\n")  # bai-2, the newest: not the one edited
@@ -174,11 +175,36 @@ def test_photo_caption_edit_is_an_edit_build(site, tmp_path):
             f"Bài {i}", date=f"2024-05-0{i + 1} 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
     settle()
     site.build(jobs=1)
+    return site
+
+
+def test_photo_caption_edit_is_an_edit_build(site, tmp_path):
+    photo_news(site)
     site.write("content/tin/bai-1/index.md", article(
         "Bài 1", date="2024-05-02 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh Hội nghị."'))
     result = build_and_compare(site, tmp_path)
     assert result.edited
     assert "Quang cảnh Hội nghị." in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8")
+
+
+def test_links_to_photo_variants_are_checked_against_the_last_full_builds_index(site, tmp_path):
+    """The plan keeps every published variant (links.Index.copies, pickled compactly): an edited body linking to
+    another article's smaller or WebP variant is an edit build; to a variant no one publishes, a full build that
+    holds the article back."""
+    photo_news(site)
+    targets = ["/tin/bai-0/anh-480.jpg", "/tin/bai-0/anh-480.webp", "/tin/bai-2/anh-og.jpg", "../bai-2/anh-800.webp"]
+    photo = '\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'
+    body = "\n\n".join(f"Xem [ảnh {n}]({t})." for n, t in enumerate(targets))
+    site.write("content/tin/bai-1/index.md", article("Bài 1", date="2024-05-02 08:00", body=body, photos=photo))
+    result = build_and_compare(site, tmp_path)
+    assert result.edited and result.diagnostics == []
+    assert [t in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8") for t in targets] == [True] * 4
+    site.write("content/tin/bai-1/index.md", article("Bài 1", date="2024-05-02 08:00", photos=photo,
+                                                     body="[ảnh](/tin/bai-0/anh-960.jpg)"))  # 800 px: no 960
+    settle()
+    held = site.build(jobs=1)
+    assert not held.edited and held.held == ("content/tin/bai-1/index.md",)
+    assert [d.code for d in held.diagnostics if d.severity == "error"] == ["LINK001"]
 
 
 def test_new_or_deleted_file_is_a_full_build(news, tmp_path):

@@ -429,3 +429,34 @@ def test_the_photo_of_a_scheduled_article_expired_by_a_later_ones_time_stays_onl
     ahead, then = _ahead_and_then(portal, due, NEW)
     assert then == [(8, "error", "LINK001", f"liên kết '/thoi-su/ngan-ngay/anh-64.jpg' hỏng: {NO_PAGE}")]
     assert ahead == then
+
+
+def wide_jpeg() -> bytes:
+    """Narrower than the largest default width (1600): variants 480, 960 and its own 1000, JPEG and WebP each."""
+    import io
+
+    out = io.BytesIO()
+    Image.new("RGB", (1000, 500), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("expired_by_then", [True, False], ids=["expired-by-then", "still-there-then"])
+def test_a_link_to_a_smaller_variant_of_a_photo_of_an_article_expired_by_then_is_reported_now_as_then(
+        portal, expired_by_then):
+    due = _at(7200)
+    expires = _at(3600) if expired_by_then else _at(9000)
+    portal.write(PHOTO, wide_jpeg())
+    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{expires}"', body=SHOWS_PHOTO))
+    portal.write("content/kinh-te/cung-anh/index.md", article("Bài dùng chung ảnh", date="2024-03-04 08:00",
+                                                               body="![Ảnh dùng chung](../../thoi-su/het-han/anh.jpg)"))
+    portal.write(NEW, article("Bài hẹn giờ", date=due, body="Xem [bản nhỏ](/thoi-su/het-han/anh-480.jpg).\n\n"
+                              "Và [bản WebP](/thoi-su/het-han/anh-960.webp), [bản kia](/kinh-te/cung-anh/anh-480.webp).\n"))
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    # The expired article's variants go with its folder; the other article's copy of the photo stays.
+    expected = [(6, "error", "LINK001", f"liên kết '/thoi-su/het-han/anh-480.jpg' hỏng: {NO_PAGE}"),
+                (8, "error", "LINK001", f"liên kết '/thoi-su/het-han/anh-960.webp' hỏng: {NO_PAGE}")]
+    assert then == (expected if expired_by_then else [])
+    assert ahead == then
+    assert (portal.public / "kinh-te/cung-anh/anh-480.webp").is_file()
+    assert (portal.public / "thoi-su/het-han/anh-480.jpg").is_file() == (not expired_by_then)
+    assert (portal.public / "thoi-su/moi/index.html").is_file() == (not expired_by_then)

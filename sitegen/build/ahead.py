@@ -47,7 +47,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     provisional = {id(a) for a in unsure}
     # Today's articles that will expire: the link base does not say when (it is about today's pages).
     expiring = [(i, a) for i, a in enumerate(ready.site.articles) if a.expires is not None]
-    photos_of = _photos_of(ready.photos.published, {i for i, _ in expiring})  # the photo files each publishes
+    photos_of = _photos_of(ready.photos.published, {i for i, _ in expiring})  # the photo copies each publishes
     # Every photo's copies, once an article may go before a scheduled one falls due: a photo it shows may be
     # another article's too, whose copy then stays published.
     may_go = bool(expiring) or any(a.expires is not None for a in pending)
@@ -57,7 +57,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
                                   *(("?" if id(a) in provisional else "") + repr(a) for a in pending),
                                   *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring),
                                   *(f"{f}\0{[out for _, out in copies[f]]}"
-                                    for i, _ in expiring for f in photos_of[i]))))
+                                    for i, _ in expiring for f, _ in photos_of[i]))))
     remembered = cache.get_many("meta", ["ahead"]).get("ahead")
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft and a.date > moment}
     if remembered is not None and remembered[0] == key:
@@ -73,8 +73,9 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         gone = [i for i, a in expiring if a.expires <= moment_due]  # as model.assemble leaves them out then
         if gone:
             ended = [p for i in gone for p in pages_of.get(i, ())]
-            shown = [f for i in gone for f in photos_of.get(i, ())]
-            index = index.without(gone, ended, _leads_to(copies, shown, index.gone | set(gone)))
+            shown = [copy for i in gone for copy in photos_of.get(i, ())]  # (photo file, its copy)
+            index = index.without(gone, ended, _leads_to(copies, [f for f, _ in shown], index.gone | set(gone)),
+                                  [out for _, out in shown])
             for p in ended:  # their addresses are free again
                 taken.pop(p.path.casefold(), None)
             expiring = [(i, a) for i, a in expiring if a.expires > moment_due]
@@ -100,7 +101,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
             if a.expires is not None:
                 expiring.append((base + k, a))
                 pages_of[base + k] = [p for p in pages if p.data["index"] == base + k]
-                photos_of[base + k] = [f for f, _, j, _ in plan.published if j == k]
+                photos_of[base + k] = [(f, out) for f, out, j, _ in plan.published if j == k]
         for k, (a, body_key) in enumerate(zip(mine, markup_keys)):
             links.check(index, base + k, a, html.get(body_key) or "", local)
         sources = {a.source for a in mine}
@@ -115,13 +116,15 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     return found, when
 
 
-def _photos_of(published: Sequence[tuple[Path, str, int, tuple]], numbers: set[int]) -> dict[int, list[Path]]:
-    """The photo files that each of the articles `numbers` publishes (photos.PhotoPlan.published)."""
-    found: dict[int, list[Path]] = {i: [] for i in numbers}
+def _photos_of(published: Sequence[tuple[Path, str, int, tuple]], numbers: set[int]
+               ) -> dict[int, list[tuple[Path, str]]]:
+    """The photo files that each of the articles `numbers` publishes, each with its copy (output path of its
+    largest JPEG: photos.PhotoPlan.published), which goes with the article."""
+    found: dict[int, list[tuple[Path, str]]] = {i: [] for i in numbers}
     if numbers:
-        for file, _, i, _ in published:
+        for file, out, i, _ in published:
             if i in found:
-                found[i].append(file)
+                found[i].append((file, out))
     return found
 
 

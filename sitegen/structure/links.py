@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import unicodedata
+from array import array
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
@@ -52,7 +53,11 @@ class Index:
     an unchanged body could: any page, article address, anchor, published file, or file name under content/
     and the assets (`names`, from inputs.names). Built from strings only; symlinks are resolved lazily, for
     links that need it. It pickles without its configuration and path memo (`attach` gives them back), so an
-    edit build can check one body against the last full build's index."""
+    edit build can check one body against the last full build's index.
+
+    Photos (`published`: photos.PhotoPlan.published): a link to a photo file leads to one copy (`files`), and
+    every variant of every copy is a published file a link may name by its address (`copies`: each copy's stem
+    with the endings of its variants, not every name: a photo has up to seven)."""
 
     def __init__(self, config: SiteConfig, articles: Sequence[Article], ids: Sequence[frozenset[str]],
                  pages: list[Page], published: Iterable[tuple[Path, str, int, tuple[str, ...]]], names: str,
@@ -65,14 +70,15 @@ class Index:
         self.urls = {p.url for p in pages} | {p.path for p in pages}
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
+        published = tuple(published)
         self.files = self._first_copies(published)
-        self.urls |= set(self.files.values())
+        self.copies = _with_copies({}, published)
         self.key_text = "\0".join((
-            names, repr(sorted(self.urls)), repr(sorted(self.files.items())),
+            names, repr(sorted(self.urls)), repr(sorted(self.files.items())), repr(sorted(self.copies.items())),
             *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
 
     def extended(self, articles: Sequence[Article], ids: Sequence[frozenset[str]], pages: list[Page],
-                 published: Iterable[tuple[Path, str, int, tuple[str, ...]]]) -> "Index":
+                 published: Sequence[tuple[Path, str, int, tuple[str, ...]]]) -> "Index":
         """This index with more articles (numbered after its own; `pages` carry those numbers), their pages and
         photos: what links may point at once those are published too. It has no key (nothing remembers its
         checks), and shares nothing it changes with this one."""
@@ -84,16 +90,18 @@ class Index:
         new.article_url = {**self.article_url, **{p.data["index"]: p.url for p in pages if p.kind == "article"}}
         new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
         new.files = {**self.files, **self._first_copies(published)}
-        new.urls |= set(new.files.values())
+        new.copies = _with_copies(self.copies, published)
         new.key_text, new._by_path = "", None
         return new
 
-    def without(self, numbers: Iterable[int], pages: Iterable[Page], photos: Mapping[Path, str | None]) -> "Index":
+    def without(self, numbers: Iterable[int], pages: Iterable[Page], photos: Mapping[Path, str | None],
+                copies: Iterable[str]) -> "Index":
         """This index once articles `numbers` are gone (expired by then), `pages` being theirs: a link to one by
         its address lands on no page, by its file on an unpublished article, as in the build after they expire.
         `photos`: each photo file they published, with the copy a link to it leads to then (another article's),
-        or None when no article publishes it any more: their copies go with their pages, so a link to one lands
-        on no page, and a link to a photo file no one publishes on a file not published.
+        or None when no article publishes it any more; `copies`: their copies (output path of the largest JPEG,
+        as in photos.PhotoPlan.published). Their copies go with their pages, so a link to any variant of one
+        lands on no page, and a link to a photo file no one publishes on a file not published.
         Their numbers stay (later ones keep theirs); like `extended`, no key and nothing shared that changes."""
         gone = set(numbers)
         new = object.__new__(Index)
@@ -105,13 +113,12 @@ class Index:
         new.url_article = {u: i for u, i in self.url_article.items() if i not in gone}
         new.files = dict(self.files) if photos else self.files  # (a copy only when it changes: 100 000s of rows)
         for file, copy in photos.items():
-            # Only the copy a link to the file leads to is a link target (see __init__): it is the one replaced.
-            key = self.key(file)
-            if key in new.files:
-                new.urls.discard(new.files.pop(key))
-            if copy is not None:
-                new.files[key] = copy
-                new.urls.add(copy)
+            if copy is None:
+                new.files.pop(self.key(file), None)
+            else:
+                new.files[self.key(file)] = copy
+        ended = {_stem(out) for out in copies}
+        new.copies = {s: e for s, e in self.copies.items() if s not in ended} if ended else self.copies
         new.key_text, new._by_path = "", None
         return new
 
@@ -141,7 +148,7 @@ class Index:
                 "bundles": bytes(r[2] for r in self.refs), "ids": {i: s for i, s in enumerate(self.ids) if s},
                 "count": n, "urls": "\0".join(sorted(self.urls)),
                 "article_url": "\0".join(self.article_url.get(i, "\1") for i in range(n)),
-                "files": self.files, "content_dir": self.content_dir}
+                "files": self.files, "copies": _pack_copies(self.copies), "content_dir": self.content_dir}
 
     def __setstate__(self, state: dict) -> None:
         n = state["count"]
@@ -156,6 +163,7 @@ class Index:
         self.article_url = {i: u for i, u in enumerate(split(state["article_url"])) if u != "\1"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.files, self.content_dir = state["files"], state["content_dir"]
+        self.copies = _unpack_copies(*state["copies"])
         self.gone = frozenset()  # only indexes made by `without` have any, and those are never pickled
         self.config, self.real, self._by_path = None, _RealPaths(), None  # `attach` gives the configuration
 
@@ -180,10 +188,43 @@ class Index:
         url = url.split("?", 1)[0]
         if url in self.urls or (url + "/") in self.urls or url == "":
             return True
+        if url.rpartition("-")[2] in self.copies.get(_stem(url), ()):  # a variant of a photo copy
+            return True
         if url.startswith("assets/"):
             name = url[len("assets/"):]
             return any((d / name).is_file() for d in self.config.assets_dirs) and ".." not in name.split("/")
         return False
+
+
+def _stem(name: str) -> str:
+    """A photo variant's name up to its ending (photos._ending: '960.webp', 'og.jpg', never with a '-' in it)."""
+    return name.rpartition("-")[0]
+
+
+def _with_copies(copies: dict[str, tuple[str, ...]], published: Iterable[tuple[Path, str, int, tuple[str, ...]]],
+                 ) -> dict[str, tuple[str, ...]]:
+    """`copies` (not changed) and the copies `published`, by stem. Two rows of one stem are one file name
+    (permalinks without a folder of their own, such as '{year}/{slug}.html'): whichever publishes it, it is there."""
+    found = dict(copies)
+    for _, out, _, endings in published:
+        stem = _stem(out)
+        had = found.get(stem, endings)
+        found[stem] = endings if had == endings else tuple(sorted({*had, *endings}))
+    return found
+
+
+def _pack_copies(copies: dict[str, tuple[str, ...]]) -> tuple[str, tuple[tuple[str, ...], ...], bytes]:
+    """`Index.copies` for pickling: the stems joined by NUL, the endings each distinct photo size has, and which
+    of those each stem has (4 bytes each): not a dict of 100 000s of keys (see Index.__getstate__)."""
+    shapes: dict[tuple[str, ...], int] = {}
+    which = array("I", (shapes.setdefault(endings, len(shapes)) for endings in copies.values()))
+    return "\0".join(copies), tuple(shapes), which.tobytes()
+
+
+def _unpack_copies(stems: str, shapes: tuple[tuple[str, ...], ...], which: bytes) -> dict[str, tuple[str, ...]]:
+    numbers = array("I")
+    numbers.frombytes(which)
+    return dict(zip(stems.split("\0"), (shapes[n] for n in numbers))) if stems else {}
 
 
 def check(index: Index, i: int, article: Article, body_html: str, report: Reporter) -> str:
