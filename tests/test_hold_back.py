@@ -460,3 +460,18 @@ def test_a_link_to_a_smaller_variant_of_a_photo_of_an_article_expired_by_then_is
     assert (portal.public / "kinh-te/cung-anh/anh-480.webp").is_file()
     assert (portal.public / "thoi-su/het-han/anh-480.jpg").is_file() == (not expired_by_then)
     assert (portal.public / "thoi-su/moi/index.html").is_file() == (not expired_by_then)
+
+
+def test_a_scheduled_articles_photo_replaced_by_a_smaller_one_is_seen_by_the_links_to_its_variants(portal):
+    """What ahead validation found is remembered while neither today's site nor the scheduled articles change: a
+    photo of one of them is part of it (its size says which variants it has), though no article's text changed."""
+    early, due = _at(3600), _at(7200)
+    portal.write("content/thoi-su/som/anh.jpg", wide_jpeg())
+    portal.write("content/thoi-su/som/index.md", article("Bài hẹn giờ sớm", date=early, body="![Ảnh](anh.jpg)"))
+    portal.write(NEW, article("Bài hẹn giờ", date=due, body="Xem [bản WebP](/thoi-su/som/anh-960.webp).\n"))
+    assert _link_findings(portal.build(jobs=1).diagnostics, NEW) == []
+    small = portal.root / "content/thoi-su/som/anh.jpg"
+    Image.new("RGB", (400, 200), (200, 30, 30)).save(small, "JPEG")  # variants 400 px wide only
+    ahead, then = _ahead_and_then(portal, due, NEW)
+    assert then == [(6, "error", "LINK001", f"liên kết '/thoi-su/som/anh-960.webp' hỏng: {NO_PAGE}")]
+    assert ahead == then

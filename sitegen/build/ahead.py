@@ -26,7 +26,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     it (a photo another article publishes too stays, at that article's address).
     Returns their findings (messages saying when) and each scheduled article's publishing time as the guide writes
     it. Remembered while neither today's site (`ready.link_base`, when its articles expire and who else publishes
-    their photos) nor they change.
+    their photos) nor they change, their photo files included.
 
     `invalid`: the articles of files with errors of their own, as far as they could be read (model.Checked.
     provisional): their photos and links are checked the same way, as of when they would go out, so that fixing
@@ -53,8 +53,10 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     may_go = bool(expiring) or any(a.expires is not None for a in pending)
     copies = _copies(ready.photos.published) if may_go else {}
     # Nor does the link base say which copies of their photos there are: only the one a link leads to today.
+    # Nor do the pending articles say what their photos are: which variants each has, whether it can be published.
     key = digest_text("\0".join(("ahead", ready.link_base, repr(strict),
                                   *(("?" if id(a) in provisional else "") + repr(a) for a in pending),
+                                  *(_stamp(f) for a in pending for f in photos.files_of(a, config)),
                                   *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring),
                                   *(f"{f}\0{[out for _, out in copies[f]]}"
                                     for i, _ in expiring for f, _ in photos_of[i]))))
@@ -114,6 +116,16 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
                 found.append(replace(d, message=f"{then}{d.message}"))
     cache.put_many("meta", {"ahead": (key, tuple(found))})
     return found, when
+
+
+def _stamp(file: Path) -> str:
+    """A photo file as far as its stat tells (images.SourceIndex trusts the same: a file whose stat did not change
+    is taken to be unchanged)."""
+    try:
+        st = file.stat()
+    except OSError as exc:
+        return f"{file}\0!{exc.errno}"
+    return f"{file}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
 
 
 def _photos_of(published: Sequence[tuple[Path, str, int, tuple]], numbers: set[int]

@@ -82,11 +82,8 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     uses: dict[str, list[tuple[int, str, int, str]]] = {}
     for i, (article, url) in enumerate(zip(articles, urls)):
         refs: list[tuple[str, Path | None, int]] = []
-        for ref in ([article.image] if article.image else []) + list(article.photos):
-            refs.append((ref.src, ref.file, ref.line))
-        for src, _caption, line in article.body_images:
-            found = resolve_photo(src, article.folder, config.content_dir)
-            if isinstance(found, str):
+        for src, found, line in _refs(article, config):
+            if isinstance(found, str):  # a body photo (the front matter's are checked with the front matter)
                 report.error("IMG002" if found == "escape" else "IMG001", article.source, line,
                              f"ảnh '{src}' nằm ngoài thư mục content/" if found == "escape"
                              else f"không tìm thấy ảnh '{src}' bên cạnh bài viết",
@@ -128,6 +125,20 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
                      {d: tuple(u) for d, u in uses.items()}, _copies(published),
                      folder=made_in, scratch=scratch)
+
+
+def files_of(article: Article, config: SiteConfig) -> list[Path]:
+    """The photo files `article` shows, as `plan` finds them."""
+    return [found for _, found, _ in _refs(article, config) if isinstance(found, Path)]
+
+
+def _refs(article: Article, config: SiteConfig) -> list[tuple[str, Path | str | None, int]]:
+    """(src as written, its file, line) of every photo `article` shows, the front matter's first; the file is None
+    for a remote one, 'escape' or 'missing' for a body photo that cannot be published (resolve_photo)."""
+    refs: list[tuple[str, Path | str | None, int]] = [
+        (ref.src, ref.file, ref.line) for ref in ([article.image] if article.image else []) + list(article.photos)]
+    return refs + [(src, resolve_photo(src, article.folder, config.content_dir), line)
+                   for src, _caption, line in article.body_images]
 
 
 def produce(photo_plan: PhotoPlan, config: SiteConfig, report: Reporter, workers: int | None = None) -> PhotoPlan:
