@@ -370,13 +370,19 @@ def _ahead_and_then(site, due: str, path: str) -> tuple[list, list]:
     return [(line, severity, code, message[len(prefix):]) for line, severity, code, message in ahead], then
 
 
+def _expiring_photo(portal, expired_by_then: bool, photo: bytes) -> str:
+    """An article showing PHOTO that expires before (or after) a scheduled article's time, which is returned."""
+    due = _at(7200)
+    expires = _at(3600) if expired_by_then else _at(9000)
+    portal.write(PHOTO, photo)
+    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{expires}"', body=SHOWS_PHOTO))
+    return due
+
+
 @pytest.mark.parametrize("expired_by_then", [True, False], ids=["expired-by-then", "still-there-then"])
 def test_a_link_to_a_photo_of_an_article_expired_by_then_is_reported_now_as_the_build_then_reports_it(
         portal, expired_by_then):
-    due = _at(7200)
-    expires = _at(3600) if expired_by_then else _at(9000)
-    portal.write(PHOTO, jpeg())
-    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{expires}"', body=SHOWS_PHOTO))
+    due = _expiring_photo(portal, expired_by_then, jpeg())
     portal.write(NEW, article("Bài hẹn giờ", date=due, body=LINKS_TO_PHOTO))
     ahead, then = _ahead_and_then(portal, due, NEW)
     # By its file: a file in content/ that no article publishes then; by its address: a folder gone with the article.
@@ -443,10 +449,7 @@ def wide_jpeg() -> bytes:
 @pytest.mark.parametrize("expired_by_then", [True, False], ids=["expired-by-then", "still-there-then"])
 def test_a_link_to_a_smaller_variant_of_a_photo_of_an_article_expired_by_then_is_reported_now_as_then(
         portal, expired_by_then):
-    due = _at(7200)
-    expires = _at(3600) if expired_by_then else _at(9000)
-    portal.write(PHOTO, wide_jpeg())
-    portal.write(EXPIRING, article("Bài sắp hết hạn", date="2024-03-05 08:00", expires=f'"{expires}"', body=SHOWS_PHOTO))
+    due = _expiring_photo(portal, expired_by_then, wide_jpeg())
     portal.write("content/kinh-te/cung-anh/index.md", article("Bài dùng chung ảnh", date="2024-03-04 08:00",
                                                                body="![Ảnh dùng chung](../../thoi-su/het-han/anh.jpg)"))
     portal.write(NEW, article("Bài hẹn giờ", date=due, body="Xem [bản nhỏ](/thoi-su/het-han/anh-480.jpg).\n\n"
