@@ -391,6 +391,29 @@ def test_read_only_cache_is_a_warning_and_the_build_goes_on(site, tmp_path):
     assert not list(scratch.iterdir())  # the variants were made in a temporary folder, removed after publishing
 
 
+
+def test_full_disk_under_the_compiled_templates_is_a_warning_and_the_build_goes_on(site, tmp_path):
+    """Jinja's cache of compiled templates is a cache like the others: a full disk there is not the template's
+    fault (it was TPL001, "fix the template", on every page) and fails nothing."""
+    site.write("content/thoi-su/tot/index.md", GOOD)
+    assert cli(site)[0].returncode == 0
+    jinja = site.root / ".sitegen/cache/jinja"
+    shutil.rmtree(jinja)
+    jinja.mkdir()  # every template is compiled again, and cannot be kept
+    site.write("content/thoi-su/tot/index.md", article("Bài tốt", body="Nội dung đã sửa."))
+    result, _ = cli(site, wrap=_namespace(f"mount -t tmpfs -o size=4k tmpfs '{jinja}'"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "TPL001" not in result.stderr, result.stderr
+    warning = [ln for ln in result.stderr.splitlines() if "[CACHE001]" in ln]
+    assert len(warning) == 1 and warning[0].startswith(
+        ".sitegen/cache/jinja: cảnh báo[CACHE001]: không ghi được bộ nhớ đệm giao diện (No space left on device)"), warning
+    clean = tmp_path / "sach"
+    from sitegen.build.pipeline import build
+
+    build(config_mod.load(site.root, clean), use_cache=False, jobs=1)
+    assert tree_snapshot(site.public).keys() == tree_snapshot(clean).keys()
+    assert "Nội dung đã sửa." in (site.public / "thoi-su/tot/index.html").read_text(encoding="utf-8")
+
 # --- item 10, the parts in these files --------------------------------------------------------------------
 
 def test_fifo_named_like_an_article_does_not_hang_the_build(built):

@@ -198,9 +198,10 @@ class Templates:
         """`bytecode_dir` keeps compiled templates between runs (Jinja checks each against its source)."""
         self.config = config
         loader = jinja2.FileSystemLoader([str(p) for p in config.templates_dirs])
+        self._bytecode = _Bytecode(str(bytecode_dir)) if bytecode_dir else None
         self.env = tracking.TrackingEnvironment(
             loader=loader,
-            bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
+            bytecode_cache=self._bytecode,
             autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True, default=True),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -388,6 +389,11 @@ class Templates:
                           "sửa giao diện ở dòng này, hoặc kiểm tra dữ liệu của bài viết", page)
         finally:
             self.env.recorder = None
+            if self._bytecode is not None and self._bytecode.failed:
+                self._problem("CACHE001", ".sitegen/cache/jinja", 0, "không ghi được bộ nhớ đệm giao diện "
+                              f"({self._bytecode.failed}): giao diện được biên dịch lại ở mỗi lần dựng",
+                              "giải phóng dung lượng đĩa, hoặc cấp quyền ghi cho .sitegen/cache", page)
+                self._bytecode.failed = ""
         return None
 
     def take_groups(self) -> dict[str, tracking.Frame]:
@@ -417,9 +423,32 @@ class Templates:
     def report_errors(self, report: Reporter) -> None:
         """One diagnostic per broken template line, naming the first page and how many others failed there."""
         for (code, path, line), (message, hint, url, more) in self._problems.items():
+            if code == "CACHE001":  # the cache's, not a page's: never fatal
+                report.warning(code, path, line, message, hint)
+                continue
             extra = f" và {len(more)} trang khác" if more else ""
             report.error(code, path, line, f"lỗi khi dựng trang /{url}{extra}: {message}", hint)
         self._problems.clear()
+
+
+class _Bytecode(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates, which a full or read-only disk cannot fail: a template it cannot
+    keep is compiled again next time (`failed` says why, for a CACHE001 warning). Jinja's own raises, and the
+    page whose template was compiled failed with TPL001, "fix the template"."""
+
+    failed = ""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()  # unreadable: compiled from its source
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            self.failed = exc.strerror or str(exc)
 
 
 # Teasers remembered at once: a build rendering 155 000 pages in one process kept 100s of MB of them otherwise.
