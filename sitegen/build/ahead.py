@@ -14,6 +14,7 @@ from ..diagnostics import Diagnostic, Reporter
 from ..structure import links, photos, routes
 from .bodies import render_bodies
 from .cache import Cache, digest_text
+from .inputs import stamp_line
 
 
 def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
@@ -119,13 +120,12 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
 
 
 def _stamp(file: Path) -> str:
-    """A photo file as far as its stat tells (images.SourceIndex trusts the same: a file whose stat did not change
-    is taken to be unchanged)."""
+    """A photo file as far as its full stat tells (images.SourceIndex trusts the same: a file whose stat did not
+    change is taken to be unchanged)."""
     try:
-        st = file.stat()
+        return stamp_line(str(file), file.stat())
     except OSError as exc:
         return f"{file}\0!{exc.errno}"
-    return f"{file}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
 
 
 def _photos_of(published: Sequence[tuple[Path, str, int, tuple]], numbers: set[int]

@@ -122,7 +122,7 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        files[path] = _line(path, st)
+        files[path] = stamp_line(path, st)
         if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
             racy.add(path)
         else:
@@ -174,7 +174,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             if listing is not None:
                 listed.append((e.name, e.path, e.is_dir(), bool(link), st))
             names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
-            line = _line(e.path, st)
+            line = stamp_line(e.path, st)
             h.update(line.encode() + b"\n")
             if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
                 aliases.add(e.path)
@@ -189,8 +189,9 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     return newest
 
 
-def _line(path: str, st: os.stat_result) -> str:
-    """A file's stamp line: what `scan` hashes and `Scan.files` holds (one format for `scan` and `rescan`)."""
+def stamp_line(path: str, st: os.stat_result) -> str:
+    """A file's stamp line: what `scan` hashes and `Scan.files` holds (one format for `scan`, `rescan` and
+    whatever else keys on a file's full stat, such as ahead validation's photo files)."""
     return f"{path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
 
 

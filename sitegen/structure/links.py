@@ -195,11 +195,20 @@ class Index:
         """A file's identity for matching links: symlinks resolved, NFC (macOS names on disk may be NFD)."""
         return unicodedata.normalize("NFC", self.real(path))
 
+    def _variant(self, url: str) -> bool:
+        """Whether `url` names a variant of a published photo copy. An unpickled index (an edit build) looks at the
+        endings its photo sizes have before unpacking the stems: a link to an asset, a page or nothing at all
+        never costs the unpacking."""
+        ending = url.rpartition("-")[2]
+        if self._copies is None and not any(ending in shape for shape in self._packed[1]):
+            return False
+        return ending in self.copies.get(_stem(url), ())
+
     def page_exists(self, url: str) -> bool:
         url = url.split("?", 1)[0]
         if url in self.urls or (url + "/") in self.urls or url == "":
             return True
-        if url.rpartition("-")[2] in self.copies.get(_stem(url), ()):  # a variant of a photo copy
+        if self._variant(url):
             return True
         if url.startswith("assets/"):
             name = url[len("assets/"):]
