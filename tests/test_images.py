@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
-from conftest import article
+from conftest import article, text_of
 from sitegen.structure import images
 from sitegen.diagnostics import BuildFailed
 
@@ -133,6 +133,33 @@ def test_featured_photo_social_card_and_listing_picture(site):
     listing = site.html("thoi-su/index.html")
     teaser_img = listing.find(".//a[@class='teaser-image']/picture/img")
     assert "/thoi-su/le-hoi/bia-480.jpg 480w" in teaser_img.get("srcset")
+
+
+@pytest.mark.parametrize("permalink, pages", [("{year}/{slug}.html", ("2024/do.html", "2024/xanh.html")),
+                                                ("{year}/{slug}", ("2024/do", "2024/xanh"))])
+def test_articles_sharing_a_folder_never_share_a_photo_of_the_same_name(site, permalink, pages):
+    """A permalink naming a file puts a year's articles in one folder: each one's anh.jpg must still be its own
+    photo on its own page (they were published as one file, one article showing the other's photo)."""
+    site.write("site.toml", f'base_url = "https://tintuc.example/"\npermalink = "{permalink}"\nsearch = false\n')
+    colours = {"do": RED, "xanh": BLUE}
+    for n, (slug, colour) in enumerate(colours.items()):
+        plain_jpeg(site.root / f"content/thoi-su/{slug}/anh.jpg", color=colour)
+        site.write(f"content/thoi-su/{slug}/index.md",
+                   article(slug, date=f"2024-03-2{n} 10:00", photos='[{src: "anh.jpg", caption: "Ảnh."}]',
+                           body=f"![Ảnh {slug}](anh.jpg)\n\n[Xem ảnh lớn](anh.jpg)"))
+    site.build()
+    seen = set()
+    for page, (slug, colour) in zip(pages, colours.items()):
+        html = site.html(page)
+        links = [a.get("href") for a in html.iter("a") if text_of(a) == "Xem ảnh lớn"]
+        imgs = [i.get("src") for i in html.iter("img") if i.get("alt") == f"Ảnh {slug}"]
+        assert len(imgs) == len(links) == 1, page
+        for url in imgs + links:
+            with Image.open(site.public / url.lstrip("/")) as im:
+                assert im.convert("RGB").getpixel((5, 5)) == pytest.approx(colour, abs=12), (page, url)
+        seen.update(imgs)
+    assert len(seen) == 2
+    assert not (site.public / "2024/anh-800.jpg").exists()
 
 
 def test_second_build_processes_nothing(site):

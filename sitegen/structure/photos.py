@@ -93,7 +93,7 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
         featured = article.image.src if article.image else (article.photos[0].src if article.photos else None)
         mine: dict[str, ImageInfo | None] = {}
         names: dict[str, Path] = {}
-        folder = url if url.endswith("/") else posixpath.dirname(url) + "/"
+        folder = photo_folder(url)
         for src, file, line in refs:
             if src in mine or file is None:
                 continue
@@ -125,6 +125,18 @@ def plan(articles: tuple[Article, ...], urls: list[str], config: SiteConfig, rep
     return PhotoPlan(tuple(infos), (), requests, tuple((d, v, out) for out, (d, v) in sorted(outputs.items())),
                      {d: tuple(u) for d, u in uses.items()}, _copies(published),
                      folder=made_in, scratch=scratch)
+
+
+def photo_folder(url: str) -> str:
+    """Where an article's photo variants are published: its page's folder ('thoi-su/hoi-nghi/'). A permalink
+    that names a file ('{year}/{slug}.html') puts many articles in one folder, where two photos called anh.jpg
+    would be published as one file, one article showing the other's photo: there, a folder of the page's name
+    ('2024/hoi-nghi.html' -> '2024/hoi-nghi/'; '2024/hoi-nghi' -> '2024/hoi-nghi_anh/', beside that file and
+    named as no slug can be)."""
+    if url == "" or url.endswith("/"):
+        return url
+    stem, ext = posixpath.splitext(url)
+    return (stem if ext else url + "_anh") + "/"
 
 
 def files_of(article: Article, config: SiteConfig) -> list[Path]:
