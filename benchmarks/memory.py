@@ -3,8 +3,9 @@
 
     python benchmarks/memory.py                        # 100 000 articles, 2 GiB
     python benchmarks/memory.py --articles 20000 --limit-mib 1024
+    python benchmarks/memory.py --search               # the default configuration: the search index too
 
-Builds the gen_corpus.py corpus (no photos, `search = false`) cold, then again with nothing changed, then twice
+Builds the gen_corpus.py corpus (no photos, `search = false` unless --search) cold, then again with nothing changed, then twice
 after a one-article edit, then after adding one article and after deleting it, all inside a memory cgroup limited to
 --limit-mib when this machine lets us create one (Linux, cgroup v1 or v2, as root), so the kernel itself
 enforces "a machine with 2 GB free": going over means the build is killed, not a number in a table. Prints
@@ -69,12 +70,13 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=100_000)
     ap.add_argument("--limit-mib", type=int, default=2048)
     ap.add_argument("--cold-only", action="store_true", help="skip the no-change and edit builds after it")
+    ap.add_argument("--search", action="store_true", help="the default configuration, search index on")
     args = ap.parse_args()
     src = corpus(args.articles)
     with tempfile.TemporaryDirectory(prefix="sitegen-memory-") as tmp:
         site = Path(tmp) / "site"
         shutil.copytree(src / "content", site / "content")
-        (site / "site.toml").write_text("search = false\n", encoding="utf-8")
+        (site / "site.toml").write_text(f"search = {'true' if args.search else 'false'}\n", encoding="utf-8")
         made = make_cgroup(args.limit_mib << 20)
         build = [sys.executable, "-m", "sitegen", "build", "--source", str(site)]
         if made:
@@ -83,7 +85,7 @@ def main() -> None:
             cmd = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh", *build]
         else:
             cmd = build
-        print(f"{args.articles} articles, search off; {os.cpu_count()} cores")
+        print(f"{args.articles} articles, search {'on' if args.search else 'off'}; {os.cpu_count()} cores")
         failed = False
         runs = [("cold build", None), ("no-change build", None), ("first edit after the cold build", edit_one),
                 ("one-article edit", edit_one), ("adding one article", add_one), ("deleting one article", delete_one)]
