@@ -478,3 +478,37 @@ def test_a_scheduled_articles_photo_replaced_by_a_smaller_one_is_seen_by_the_lin
     ahead, then = _ahead_and_then(portal, due, NEW)
     assert then == [(6, "error", "LINK001", f"liên kết '/thoi-su/som/anh-960.webp' hỏng: {NO_PAGE}")]
     assert ahead == then
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_scheduled_article_that_falls_due_with_an_error_is_not_published_as_if_it_had_been(portal, edited):
+    """Its last good version is the scheduled one, which no build published: an error found when it falls due
+    (the article it links to was deleted in between) leaves it out, as a new article, instead of publishing that
+    version with the broken link as "kept as published"."""
+    due = dt.datetime(2030, 1, 1, 10, 0, tzinfo=VN)
+    portal.write("content/thoi-su/dich/index.md", article("Bài đích", date="2024-03-03 08:00"))
+    portal.write(NEW, article("Bài hẹn giờ", date="2030-01-01 10:00", body="Xem [bài đích](../dich/index.md)."))
+    before = portal.build(now=due - dt.timedelta(hours=1))
+    assert not [d for d in before.diagnostics if d.severity == "error"], before.diagnostics
+    assert not (portal.public / "thoi-su/moi").exists()
+    (portal.root / "content/thoi-su/dich/index.md").unlink()
+    if edited:
+        portal.write(NEW, article("Bài hẹn giờ đã sửa", date="2030-01-01 10:00", body="Xem [bài đích](../dich/index.md)."))
+    when_due = portal.build(now=due + dt.timedelta(hours=1))
+    notes = [d for d in when_due.diagnostics if d.code == "HOLD001"]
+    assert [(d.path, d.message) for d in notes] == [(NEW, "bài chưa được xuất bản vì có 1 lỗi")]
+    assert not (portal.public / "thoi-su/moi").exists()
+    assert "Bài hẹn giờ" not in (portal.public / "index.html").read_text(encoding="utf-8")
+    assert "Bài ổn định" in (portal.public / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_draft_published_with_an_error_is_said_to_be_unpublished_not_kept(portal):
+    """Its last good version is a draft, which no build published: the line says it was not published."""
+    portal.write(DRAFT, article("Bài nháp", date="2024-03-04 08:00", draft="true"))
+    assert portal.cli("build").returncode == 0
+    portal.write(DRAFT, article("Bài nháp", date="2024-03-04 08:00", body="Xem [bài](../khong-co/index.md)."))
+    build = portal.cli("build")
+    assert build.returncode == HELD, build.stderr
+    assert [ln.split(" (cách sửa")[0] for ln in lines(build.stderr, "HOLD001")] == [
+        f"{DRAFT}: cảnh báo[HOLD001]: bài chưa được xuất bản vì có 1 lỗi"]
+    assert not (portal.public / "kinh-te/nhap").exists()

@@ -68,8 +68,11 @@ class Holding:
     """The held articles of one build, decided round by round from each round's diagnostics."""
 
     def __init__(self, root: Path, loaded: Sequence[Any], known: Mapping[str, tuple], loading: Sequence[Diagnostic],
-                 now: dt.datetime, drafts: bool, enabled: bool):
+                 now: dt.datetime, drafts: bool, enabled: bool, last: dt.datetime | None = None):
+        """`known`: the build cache's rows of the files as validated before; `last`: the moment the last build
+        that published was made for (None: not known), which tells whether a known version went out."""
         self.root, self.loaded, self.known, self.now, self.drafts = root, loaded, known, now, drafts
+        self.last = last
         self.enabled = enabled
         self.held: dict[str, Held] = {}
         self._reasons: dict[str, list[Diagnostic]] = {}
@@ -145,6 +148,8 @@ class Holding:
         old = getattr(good[2], "article", None) if good is not None else None
         if old is None or any(d.severity == ERROR for d in good[2].diagnostics):
             return NEW
+        if not self.drafts and (old.draft or (self.last is not None and old.date > self.last)):
+            return NEW  # that version was a draft, or still scheduled, when last published: none went out to keep
         if f is not None and good[0] == f.stamp and good[1] == f.bundle:
             return UNCHANGED
         return KEPT

@@ -119,7 +119,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                            found=read.discover(config.root, config.content_dir, loading, listing),
                            convert=functools.partial(model.check, config=config, strict=strict))
     # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
-    holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict)
+    holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict,
+                           last=cache.get_many("meta", ["published_at"]).get("published_at"))
     report.extend(holding.site_wide)
     if not drafts:  # a preview is served from this machine: there the placeholder address is the right one
         check_placeholders(config, report)
