@@ -269,3 +269,33 @@ def test_a_preview_save_that_adds_or_removes_an_article_leaves_the_index_waiting
     site.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert {k: v for k, v in tree_snapshot(out).items() if k != MARKER} == \
         {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+
+
+@pytest.mark.parametrize("free, most", [(None, 3), (10 << 30, 3), (500 << 20, 1)])
+def test_pagefind_runs_side_by_side_only_as_far_as_the_free_memory_carries_them(free, most):
+    """search._Budget: with 500 MB free, 360 MB runs go one at a time (two at once were what the kernel killed
+    at 100 000 articles in a 2 GiB container); with memory to spare, or no way to tell, they overlap."""
+    import threading
+
+    budget = search._Budget(free)
+    running, peak, lock = [0], [0], threading.Lock()
+    both = threading.Barrier(3, timeout=0.5)
+
+    def run() -> None:
+        with budget.reserve(360 << 20):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            try:
+                both.wait()  # all three inside at once, if the budget lets them
+            except threading.BrokenBarrierError:
+                pass
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == most and budget.used == budget.running == 0

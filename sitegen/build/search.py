@@ -42,7 +42,9 @@ import select
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -51,13 +53,16 @@ from .cache import digest
 from ..config import SiteConfig
 from ..diagnostics import Reporter
 from .result import Cancelled
+from .workers import free_memory
 from .write import Staging
 
 BUNDLE = "pagefind"  # the index folder inside the site; the search page loads BUNDLE/pagefind.js and shards.json
 SHARDS = f"{BUNDLE}/shards.json"
 RECENT_CAP = 100  # articles per shard of the newest month: what an edit or an addition there re-indexes
 ARCHIVE_CAP = 1000  # articles per shard of an older year: ~4.5 s and ~360 MB of Pagefind to re-index one
-PARALLEL = 2  # Pagefind runs at once in a build that re-indexes several shards (memory: this many shards)
+PARALLEL = 2  # Pagefind runs at once in a build that re-indexes several shards, when the memory free allows
+# What one Pagefind run is budgeted (`_Budget`): measured ~360 MB for a shard of 1 000 articles.
+_RUN_BYTES, _PAGE_BYTES = 48 << 20, 360 << 10
 # Pagefind also writes its ready-made UIs; the theme has its own search page, so they are not published.
 _UNUSED = ("pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.", "pagefind-highlight.")
 _ENTRY = "pagefind-entry.json"  # in each shard; its manifest fingerprint also remembers the shard (see _memo)
@@ -134,8 +139,14 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
             # Shards are indexed side by side, a few at a time: memory is that many shards, never the archive.
             made: list[tuple[Path | None, str]] = [(None, "")] * len(todo)
             done, total = 0, outcome.pages
+            budget = _Budget(free_memory())
+
+            def run(shard: _Shard) -> tuple[Path | None, str]:
+                with budget.reserve(_RUN_BYTES + _PAGE_BYTES * len(shard.pages)):
+                    return _run(binary, stage, shard, tool, work, cancel)
+
             with concurrent.futures.ThreadPoolExecutor(min(PARALLEL, len(todo))) as pool:
-                running = {pool.submit(_run, binary, stage, s, tool, work, cancel): i for i, s in enumerate(todo)}
+                running = {pool.submit(run, s): i for i, s in enumerate(todo)}
                 for future in concurrent.futures.as_completed(running):
                     made[running[future]] = future.result()
                     done += len(todo[running[future]].pages)
@@ -156,6 +167,32 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
         return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
     stage.put(SHARDS, _listing(stage, shards))
     return outcome
+
+
+class _Budget:
+    """Pagefind runs side by side only while the memory free when the stage began carries them all (each one
+    reserves its estimate until it ends); one may always run. At 100 000 articles the build holds well over a
+    gigabyte by then: in a 2 GiB container two archive shards at once were one too many (the kernel killed it)."""
+
+    def __init__(self, free: int | None):
+        self.free = None if free is None else free * 0.8
+        self.used = self.running = 0
+        self.cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, need: int) -> Iterator[None]:
+        with self.cond:
+            while self.running and self.free is not None and self.used + need > self.free:
+                self.cond.wait()
+            self.used += need
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.used -= need
+                self.running -= 1
+                self.cond.notify_all()
 
 
 def _drop(stage: Staging) -> None:

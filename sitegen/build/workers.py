@@ -91,13 +91,13 @@ def affordable_workers() -> int:
             resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 1 << 10  # not Linux: no way to tell, trust the core count
-    free = _free_memory()
+    free = free_memory()
     if free is None or resident < 256 << 20:  # small builds: never the limit
         return 1 << 10
     return int(free * 0.8 // resident)
 
 
-def _free_memory() -> int | None:
+def free_memory() -> int | None:
     """Bytes this process could still use: the least of the machine's available memory and what its cgroup
     (v2 or v1) allows beyond its current use, not counting file cache the kernel can drop."""
     found: list[int] = []
