@@ -2,6 +2,7 @@
 """The live preview on a large archive: first answer, idle CPU, save to painted page, adding an article, memory.
 
     python benchmarks/serve.py [--articles 2000] [--edits 12] [--idle 30] [--hugo]
+    python benchmarks/serve.py --articles 100000 --limit-mib 2048   # the server inside a 2 GiB memory cgroup
 
 On a copy of the gen_corpus.py corpus (benchmarks/run.py's cache, no photos, default configuration), starts
 `sitegen serve` on a free port of 127.0.0.1 and measures:
@@ -13,7 +14,9 @@ On a copy of the gen_corpus.py corpus (benchmarks/run.py's cache, no photos, def
 - save to painted page: the article's title changed on disk, to headless Chromium (Debian's, through
   Playwright) showing the new title after its automatic reload; median and worst of --edits;
 - adding an article: a new article file written, to its page being served (HTTP);
-- peak memory: the largest summed PSS of the server and its workers, sampled every 0.1 s (run.PssSampler).
+- peak memory: the largest summed PSS of the server and its workers, sampled every 0.1 s (run.PssSampler);
+  with --limit-mib, sitegen's server runs in a memory cgroup of that size (as memory.py: going over means the
+  kernel kills it, and the run fails), whose own peak and OOM kills are reported too.
 With --hugo, the same for `hugo server` on the same corpus (../shared/bench/peers, dates converted for Hugo).
 """
 
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datetime as dt
 
 from run import ROOT, SHARED, PssSampler, _tree, child_env, corpus  # noqa: E402  (same corpus cache as run.py)
+from memory import cgroup_report, make_cgroup  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -75,12 +79,15 @@ def body(url: str) -> str:
         return ""
 
 
-def wait(predicate, timeout: float, what: str, step: float = 0.02):
+def wait(predicate, timeout: float, what: str, step: float = 0.02, server: "Server | None" = None):
+    """Until `predicate()` is true; the run ends if it times out, or if `server` stops (killed by the cgroup)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = predicate()
         if got:
             return got
+        if server is not None and server.proc is not None and server.proc.poll() is not None:
+            sys.exit(f"the server stopped (exit status {server.proc.returncode}) while waiting for {what}")
         time.sleep(step)
     sys.exit(f"timed out ({timeout:.0f} s) waiting for {what}")
 
@@ -203,17 +210,22 @@ def idle_cpu(server: Server, seconds: float) -> float:
 def bench_sitegen(site: Path, args, work: Path) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = Server("sitegen serve", [sys.executable, "-m", "sitegen", "serve", "--source", str(site), "--port",
-                                      str(port)], base, work / "sitegen.log", {"PYTHONPATH": str(ROOT)})
+    cmd = [sys.executable, "-m", "sitegen", "serve", "--source", str(site), "--port", str(port)]
+    made = make_cgroup(args.limit_mib << 20) if args.limit_mib else None
+    if made:  # the shell joins the cgroup, then becomes the server: its workers and Pagefind stay confined
+        cmd = ["sh", "-c", f'echo $$ > "{made[0]}/cgroup.procs" && exec "$@"', "sh", *cmd]
+    elif args.limit_mib:
+        print(f"no memory cgroup could be made here: the {args.limit_mib} MiB limit is not enforced")
+    server = Server("sitegen serve", cmd, base, work / "sitegen.log", {"PYTHONPATH": str(ROOT)})
     url_of = lambda f: f"{base}/{f.parent.parts[-3]}/{f.parent.name}/"  # noqa: E731  /category/slug/
     articles = sorted((site / "content").rglob("index.md"))
     target = articles[len(articles) // 2]
     out: dict = {}
     t0 = server.start()
     try:
-        wait(lambda: status(base + "/"), 600, "the first answer")
+        wait(lambda: status(base + "/"), 600, "the first answer", server=server)
         out["first answer (never previewed)"] = time.monotonic() - t0
-        wait(lambda: status(base + "/") == 200, 3600, "the first build", step=0.1)
+        wait(lambda: status(base + "/") == 200, 3600, "the first build", step=0.1, server=server)
         out["first page (never previewed)"] = time.monotonic() - t0
         out["idle CPU"] = idle_cpu(server, args.idle)
         out["painted"], out["edit CPU"] = painted_edits(server, url_of(target), target, args.edits)
@@ -224,14 +236,18 @@ def bench_sitegen(site: Path, args, work: Path) -> dict:
     set_title(target, "Sửa khi bản xem trước tắt")
     t0 = server.start()
     try:
-        wait(lambda: status(url_of(target)) == 200, 600, "the first answer (previewed before)")
+        wait(lambda: status(url_of(target)) == 200, 600, "the first answer (previewed before)", server=server)
         out["first answer (previewed before)"] = time.monotonic() - t0
-        wait(lambda: "Sửa khi bản xem trước tắt" in body(url_of(target)), 3600, "catching up", step=0.1)
+        wait(lambda: "Sửa khi bản xem trước tắt" in body(url_of(target)), 3600, "catching up", step=0.1, server=server)
         out["caught up (previewed before)"] = time.monotonic() - t0
     finally:
         server.stop()
     out["peak MiB"] = server.peak_mib
     out["lost"] = server.lines("mất sự kiện tệp|Inotify queue overflowed")
+    if made:
+        peak, kills = cgroup_report(*made)
+        out["cgroup"] = f"memory cgroup limit {args.limit_mib} MiB: its peak {peak >> 20} MiB, processes OOM-killed: {kills}"
+        made[0].rmdir()
     return out
 
 
@@ -279,6 +295,8 @@ def report(name: str, n: int, r: dict, idle: float) -> None:
     print(f"  server CPU per save: median {statistics.median(c):.0f} ms, worst {max(c):.0f} ms")
     print(f"  new article -> served: {r['added']:.2f} s")
     print(f"  peak memory (PSS, with workers): {r['peak MiB']:.0f} MiB")
+    if r.get("cgroup"):
+        print("  " + r["cgroup"])
     for ln in r.get("lost", []):
         print("  LOST EVENTS: " + ln)
     if r.get("rebuilds"):
@@ -294,6 +312,7 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU measurement (default 30)")
     ap.add_argument("--hugo", action="store_true", help="also measure `hugo server` on the same corpus")
     ap.add_argument("--no-sitegen", action="store_true", help="skip sitegen (with --hugo)")
+    ap.add_argument("--limit-mib", type=int, default=0, help="run sitegen's server in a memory cgroup of this size")
     args = ap.parse_args()
     src = corpus(args.articles)
     with tempfile.TemporaryDirectory(prefix="sitegen-serve-bench-") as tmp:

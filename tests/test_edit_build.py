@@ -274,6 +274,63 @@ def test_preview_edits_take_the_short_way_in_memory(news, tmp_path):
     assert snapshot(preview) == snapshot(clean)
 
 
+def _pickled(tables: dict) -> dict:
+    return {t: {k: pickle.dumps(v) for k, v in rows.items()} for t, rows in tables.items() if rows}
+
+
+def test_a_preview_started_again_reads_back_its_saved_cache_and_builds_what_a_clean_build_does(news, tmp_path):
+    """pipeline.Warm.persist / restore (cache.save_memory, load_memory): what a preview saves, whole after a
+    full build and then only the rows that changed, reads back as the very tables it had; a preview started
+    again from them renders only what changed meanwhile, and publishes what a clean build does. A save stopped
+    midway (a new save came) leaves the last whole one."""
+    from sitegen.build.pipeline import Warm
+
+    folder, preview = tmp_path / "preview-cache", tmp_path / "preview"
+    warm = Warm(cache_dir=folder)
+    first = news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    assert warm.journal and warm.persist() and not warm.journal
+    whole = warm.saved
+    news.write(path(2), source(2, body="Sửa trong lúc xem trước."))
+    settle()
+    assert news.build(output=preview, drafts=True, warm=warm, jobs=1).edited
+    # Only what the edit changed is to be written (a table emptied, as `fresh` once moved, is written as such).
+    assert warm.journal and all(len(rows) < 50 for rows in warm.journal.values() if rows is not None)
+    assert warm.persist() and warm.saved != whole
+
+    again = Warm(cache_dir=folder).for_config(warm.salt)
+    again.restore()
+    assert _pickled(again.tables) == _pickled(warm.tables)
+
+    news.write(path(3), source(3, title="Tiêu đề sửa khi bản xem trước tắt"))
+    settle()
+    restarted = news.build(output=preview, drafts=True, warm=again, jobs=1)
+    assert 0 < restarted.rendered < first.rendered // 2
+    clean = tmp_path / "clean"
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+
+
+def test_a_cache_save_stopped_midway_leaves_the_last_whole_one(news, tmp_path):
+    from sitegen.build.pipeline import Warm
+
+    folder, preview = tmp_path / "preview-cache", tmp_path / "preview"
+    warm = Warm(cache_dir=folder)
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    assert warm.persist()
+    saved = _pickled(warm.tables)
+    for i in range(6):
+        news.write(path(i), source(i, title=f"Tiêu đề mới {i}"))
+    settle()
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    asked = []
+    warm.journal["markup"] = set(warm.tables["markup"]) | {f"x{n}" for n in range(1000)}  # enough rows to be asked
+    assert not warm.persist(cancel=lambda: asked.append(1) or True)
+    assert asked and warm.journal  # kept for the next time
+    back = Warm(cache_dir=folder).for_config(warm.salt)
+    back.restore()
+    assert _pickled(back.tables) == saved
+
+
 def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
     """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
     (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""

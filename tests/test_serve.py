@@ -352,6 +352,44 @@ def test_a_site_previewed_before_answers_at_once_then_catches_up(site):
     assert "Đang phục vụ bản xem trước lần trước" in output and "Traceback" not in output
 
 
+def _rebuilds(log: "Path") -> list[tuple[int, int]]:
+    """(pages rendered, pages) of each "Đã dựng lại" line of a preview's log so far."""
+    return [(int(m[1]), int(m[2])) for m in re.finditer(r"Đã dựng lại[^\n]* ms: (\d+) trang dựng mới, (\d+) trang",
+                                                        log.read_text(encoding="utf-8"))]
+
+
+def test_a_restarted_preview_catches_up_from_its_own_cache_not_from_nothing(site):
+    """The preview keeps its build cache on disk (.sitegen/preview-cache, apart from the CLI's): started again,
+    its first build renders only what changed while it was off (on a large archive: seconds instead of a cold
+    build), and with nothing changed, nothing."""
+    for n in range(12):
+        site.write(f"content/thoi-su/bai-{n}/index.md", article(f"Bài số {n}", date=f"2024-03-{n + 1:02d} 08:00",
+                                                               tags='["hội nghị"]', body=f"Nội dung bài {n}."))
+    site.write(ARTICLE, article("Tiêu đề lần trước", body="Nội dung lần trước."))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    runs = []
+    for change in (None, "body", None):
+        if change:
+            site.write(ARTICLE, article("Tiêu đề lần trước", body="Nội dung sửa khi tắt máy."))
+        proc, log = _start(site, port)
+        try:
+            wait_for(lambda: _rebuilds(log), timeout=60, what="the first build")
+            status, body = fetch(base + "/thoi-su/hoi-nghi/")
+            assert status == 200 and ("Nội dung sửa khi tắt máy." in body) == bool(change or runs)
+        finally:
+            output = interrupt(proc) or log.read_text(encoding="utf-8")
+        assert "Traceback" not in output
+        runs.append(_rebuilds(log)[0])
+    (first, pages), (after_edit, _), (unchanged, _) = runs
+    assert first == pages > 20  # the first preview ever renders every page
+    # The edited article's page and what shows its lead (listings, feeds): not every page.
+    assert 0 < after_edit < pages // 3, runs
+    assert unchanged == 0, runs
+    assert (site.root / ".sitegen/preview-cache/build.sqlite").is_file()
+    assert not (site.root / ".sitegen/cache/build.sqlite").exists()  # the CLI's cache is not the preview's
+
+
 def test_a_site_never_built_answers_at_once_with_a_waiting_page(site):
     from sitegen.build.lock import site_lock
 

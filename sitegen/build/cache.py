@@ -13,9 +13,10 @@ import hashlib
 import os
 import pickle
 import sqlite3
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from .. import __version__
 
@@ -36,9 +37,15 @@ class Damaged(Exception):
 class Cache:
     """A key-value store in SQLite with a few named tables. Only the parent process writes to it."""
 
-    def __init__(self, folder: Path | None, salt: str, memory: dict | None = None):
+    def __init__(self, folder: Path | None, salt: str, memory: dict | None = None, durable: bool = True,
+                 journal: dict | None = None):
         """Cache in `folder`, or in the `memory` dict a long-running preview keeps between builds (or none).
-        The preview's dict belongs to a `pipeline.Warm`, which empties it whenever the configuration changes."""
+        The preview's dict belongs to a `pipeline.Warm`, which empties it whenever the configuration changes;
+        `journal` (table -> keys written or dropped, None: the whole table) then hears of every change to it, for
+        `save_memory`. `durable=False`: SQLite never waits for the disk (a crash of the machine may lose the last
+        rows written, or the file, which is then made anew)."""
+        self.durable = durable
+        self.journal = journal
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
         self.db: sqlite3.Connection | None = None
         self.path: Path | None = None
@@ -67,7 +74,7 @@ class Cache:
         try:
             db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA synchronous={'NORMAL' if self.durable else 'OFF'}")
             row = db.execute("SELECT v FROM meta WHERE k='salt'").fetchone()
             if row is None or pickle.loads(row[0]) != self.salt:
                 db.close()
@@ -81,6 +88,7 @@ class Cache:
                     pass
             db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'NORMAL' if self.durable else 'OFF'}")
             for table in TABLES:
                 db.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB)")
             db.execute("INSERT INTO meta VALUES ('salt', ?)", (pickle.dumps(self.salt),))
@@ -165,9 +173,14 @@ class Cache:
         `target`, in one transaction. False when it failed (then `target` is as it was)."""
         if self.memory is not None:
             into = self.memory.setdefault(target, {})
-            into.update(self.memory.pop(source, {}))
+            moved = self.memory.pop(source, {})
+            into.update(moved)
+            gone = list(gone)
             for k in gone:
                 into.pop(k, None)
+            self._noted(source, None)
+            self._noted(target, moved)
+            self._noted(target, gone)
             return True
         if self.db is None:
             return False
@@ -186,6 +199,10 @@ class Cache:
             store = self.memory.setdefault(table, {})
             if replace_all:
                 store.clear()
+                self._noted(table, None)
+            if self.journal is not None:
+                items = dict(items)
+                self._noted(table, items)
             store.update(items)
             return
         if self.db is None or (isinstance(items, Mapping) and not items and not replace_all):
@@ -196,8 +213,10 @@ class Cache:
         """Drop these rows (a damaged row, so that it is made again)."""
         if self.memory is not None:
             store = self.memory.setdefault(table, {})
+            keys = list(keys)
             for k in keys:
                 store.pop(k, None)
+            self._noted(table, keys)
             return
         if self.db is not None:
             self._write(table, {}, list(keys))
@@ -217,6 +236,8 @@ class Cache:
             store.update(changed)
             for k in gone:
                 store.pop(k, None)
+            self._noted(table, changed)
+            self._noted(table, gone)
             return
         if self.db is None or (not changed and not gone):
             return
@@ -296,8 +317,10 @@ class Cache:
         if self.memory is not None:
             store = self.memory.get(table, {})
             if len(store) > 2 * len(keep) + 100:
-                for k in [k for k in store if k not in keep]:
+                dropped = [k for k in store if k not in keep]
+                for k in dropped:
                     del store[k]
+                self._noted(table, dropped)
             return
         if self.db is None:
             return
@@ -317,16 +340,112 @@ class Cache:
         """Drop every row of a small table but those in `keep` (readable or not)."""
         if self.memory is not None:
             store = self.memory.get(table, {})
-            for k in [k for k in store if k not in keep]:
+            dropped = [k for k in store if k not in keep]
+            for k in dropped:
                 del store[k]
+            self._noted(table, dropped)
         elif self.db is not None:
             with self._transaction() as db:
                 db.execute(f"DELETE FROM {table} WHERE k NOT IN ({','.join('?' * len(keep))})", tuple(keep))
+
+    def _noted(self, table: str, keys: Iterable[str] | None) -> None:
+        """Tell the journal (if any) that these rows of a memory cache changed (None: the whole table)."""
+        if self.journal is None:
+            return
+        if keys is None:
+            self.journal[table] = None
+        elif self.journal.get(table, ()) is not None:
+            self.journal.setdefault(table, set()).update(keys)
 
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+
+# A preview keeps its cache in memory (pipeline.Warm.tables): saved to disk when it idles and when it stops, and
+# read back when it starts again, so that its first build catches up from there instead of from nothing.
+_SNAPSHOT = "memory"  # the `meta` row naming the memory cache a file holds (a new id each save)
+
+
+def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Mapping[str, set | None],
+                based_on: str | None, cancel: Callable[[], bool] | None = None) -> str | None:
+    """Write a memory cache (`tables`) into the cache file in `folder`: only the rows `journal` names when the
+    file holds the save `based_on` (the one `tables` were read from or last saved as), else every row. One
+    transaction, undone if `cancel()` answers True midway: the file always holds one whole save, whose output
+    tree (the tokens in it) the next build checks as after any build. Returns the new save's id, or None."""
+    disk = Cache(folder, salt, durable=False)
+    db = disk.db
+    if db is None:
+        return None
+    try:
+        row = db.execute("SELECT v FROM meta WHERE k = ?", (_SNAPSHOT,)).fetchone()
+        whole = based_on is None or row is None or pickle.loads(row[0]) != based_on
+        todo: Mapping[str, set | None] = dict.fromkeys(TABLES) if whole else journal
+        ident = uuid.uuid4().hex
+        db.execute("BEGIN")
+        written = 0
+        for table, keys in todo.items():
+            store = tables.get(table, {})
+            if keys is None:
+                db.execute(f"DELETE FROM {table}" + (" WHERE k != 'salt'" if table == "meta" else ""))  # (the file's)
+                keys = set(store)
+            for k in keys:
+                if k in store:
+                    db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                               (k, pickle.dumps(store[k], protocol=pickle.HIGHEST_PROTOCOL)))
+                else:
+                    db.execute(f"DELETE FROM {table} WHERE k = ?", (k,))
+                written += 1
+                if cancel is not None and written % 500 == 0 and cancel():
+                    db.execute("ROLLBACK")
+                    return None
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_SNAPSHOT, pickle.dumps(ident)))
+        db.execute("COMMIT")
+        return ident
+    except (sqlite3.Error, pickle.PicklingError, TypeError, AttributeError):
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        return None
+    finally:
+        disk.close()
+
+
+def load_memory(folder: Path, salt: str) -> tuple[dict[str, dict], str] | None:
+    """The memory cache `save_memory` last wrote into `folder`, and its id; None when there is none for this
+    version and configuration (or the file cannot be read). A row that does not unpickle is left out, as
+    `get_many` leaves it out: whatever needed it is made again."""
+    if not (folder / "build.sqlite").is_file():
+        return None
+    disk = Cache(folder, salt, durable=False)
+    db = disk.db
+    if db is None:
+        return None
+    try:
+        row = db.execute("SELECT v FROM meta WHERE k = ?", (_SNAPSHOT,)).fetchone()
+        if row is None:
+            return None
+        ident = pickle.loads(row[0])
+        tables: dict[str, dict] = {}
+        for table in TABLES:
+            rows: dict[str, Any] = {}
+            for k, v in db.execute(f"SELECT k, v FROM {table}"):
+                try:
+                    rows[k] = pickle.loads(v)
+                except Exception:
+                    continue
+            if table == "meta":
+                rows.pop("salt", None)
+                rows.pop(_SNAPSHOT, None)
+            if rows:
+                tables[table] = rows
+        return tables, ident
+    except (sqlite3.Error, pickle.UnpicklingError, EOFError):
+        return None
+    finally:
+        disk.close()
 
 
 class Reader:

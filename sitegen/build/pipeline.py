@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import hold, inputs
-from .cache import Cache
+from .cache import Cache, load_memory, save_memory
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from .result import BuildResult, Clock, Repaired
@@ -43,11 +44,37 @@ class Warm:
     walk: tuple | None = None  # the last inputs.scan (with its content listing), for inputs.rescan
     unpacked: dict = field(default_factory=dict)  # the plan's link index, unpickled (see delta.prepare)
     salt: str = ""
+    # Where `tables` are saved (`persist`) and read back from when the preview starts again (`restore`): its
+    # first build then catches up from what the last run made instead of from nothing (cache.save_memory).
+    cache_dir: Path | None = None
+    journal: dict = field(default_factory=dict)  # the rows of `tables` changed since they were last saved
+    saved: str | None = None  # the id of the save `tables` were read from, or last saved as
+    restored: bool = False
 
     def for_config(self, fingerprint: str) -> "Warm":
         if fingerprint != self.salt:
-            self.__init__(salt=fingerprint)  # type: ignore[misc]
+            self.__init__(salt=fingerprint, cache_dir=self.cache_dir)  # type: ignore[misc]
         return self
+
+    def restore(self) -> None:
+        """Once, before the first build: the tables as the last run saved them (for this configuration)."""
+        if self.cache_dir is None or self.restored or self.tables:
+            return
+        self.restored = True
+        found = load_memory(self.cache_dir, self.salt)
+        if found is not None:
+            self.tables, self.saved = found
+
+    def persist(self, cancel: Callable[[], bool] | None = None) -> bool:
+        """Save what changed in `tables` since the last save (between builds). False when nothing was saved
+        (`cancel()` said stop, or the disk would not take it): the journal then stays for the next time."""
+        if self.cache_dir is None or not self.salt or (not self.journal and self.saved is not None):
+            return False
+        saved = save_memory(self.cache_dir, self.salt, self.tables, self.journal, self.saved, cancel)
+        if saved is None:
+            return False
+        self.saved, self.journal = saved, {}
+        return True
 
 
 def build(config: SiteConfig, **options: Any) -> BuildResult:
@@ -77,7 +104,9 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     report, clock = Reporter(strict=strict), Clock()
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
     warm = (warm or Warm()).for_config(config.fingerprint)
-    cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None)
+    warm.restore()
+    cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None,
+                  journal=warm.journal if warm.cache_dir is not None else None)
     if repaired:
         report.warning("CACHE002", ".sitegen/cache", 0, "bộ nhớ đệm có dòng hỏng (HTML của bài không đọc lại được): "
                        "đã bỏ và làm lại", "không cần làm gì; nếu lặp lại, kiểm tra ổ đĩa")
