@@ -146,8 +146,9 @@ class Deps:
                 fields_ += rows[f"fields:{n}"]
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls._untrusted(cache)
-            return cls(cache, count, owners, fields_, {k: _array(b) for k, b in groups.items()}, digests, entries,
-                       {s: _array(b) for s, b in owned.items()}, (owners_n, fields_n), live,
+            if cache.memory is None:  # (a preview's rows, in memory, hold the arrays themselves: see _rows)
+                groups, owned = {k: _array(b) for k, b in groups.items()}, {s: _array(b) for s, b in owned.items()}
+            return cls(cache, count, owners, fields_, groups, digests, entries, owned, (owners_n, fields_n), live,
                        Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6])
         except (TypeError, ValueError, AttributeError):
             return cls._untrusted(cache)  # rows of another shape: nothing is trusted
