@@ -121,9 +121,12 @@ def make_entries(site: Site, urls: Mapping[int, str], bodies: list[BodyInfo], bo
         body, infos = bodies[i], photos[i]
         inputs = None
         if memo is not None:
-            try:  # every argument of `make`, and what it reads of the site (its category and tags)
+            # Every argument of `make`, and what it reads of the site (its category and tags); of `now`, only what
+            # it decides (pending, expired), checked on the entry found: with the moment itself in the key, no
+            # entry was ever found again by the next build.
+            try:
                 inputs = (a, repr(a.extra), urls[i], tuple(sorted(infos.items())), cats[a.category],
-                          tuple(site.tags[t] for t in a.tags if t in site.tags), body, body_keys[i], now)
+                          tuple(site.tags[t] for t in a.tags if t in site.tags), body, body_keys[i])
                 hit = memo.get(inputs)
             except TypeError:  # an unhashable value: no memo for this one
                 inputs = hit = None
