@@ -368,19 +368,34 @@ class Cache:
 _SNAPSHOT = "memory"  # the `meta` row naming the memory cache a file holds (a new id each save)
 
 
+def _memory_file(folder: Path, salt: str) -> tuple[Cache, str | None] | None:
+    """The cache file a preview saves its memory cache in (made anew when it is not for this version and
+    configuration), and the id of the save it holds (None: none); None when it cannot be opened or read."""
+    disk = Cache(folder, salt, durable=False)
+    if disk.db is None:
+        return None
+    try:
+        row = disk.db.execute("SELECT v FROM meta WHERE k = ?", (_SNAPSHOT,)).fetchone()
+        return disk, pickle.loads(row[0]) if row is not None else None
+    except (sqlite3.Error, pickle.UnpicklingError, EOFError):
+        disk.close()
+        return None
+
+
 def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Mapping[str, set | None],
                 based_on: str | None, cancel: Callable[[], bool] | None = None) -> str | None:
     """Write a memory cache (`tables`) into the cache file in `folder`: only the rows `journal` names when the
     file holds the save `based_on` (the one `tables` were read from or last saved as), else every row. One
     transaction, undone if `cancel()` answers True midway: the file always holds one whole save, whose output
     tree (the tokens in it) the next build checks as after any build. Returns the new save's id, or None."""
-    disk = Cache(folder, salt, durable=False)
-    db = disk.db
-    if db is None:
+    found = _memory_file(folder, salt)
+    if found is None:
         return None
+    disk, held = found
+    db = disk.db
+    assert db is not None
     try:
-        row = db.execute("SELECT v FROM meta WHERE k = ?", (_SNAPSHOT,)).fetchone()
-        whole = based_on is None or row is None or pickle.loads(row[0]) != based_on
+        whole = based_on is None or held != based_on
         todo: Mapping[str, set | None] = dict.fromkeys(TABLES) if whole else journal
         ident = uuid.uuid4().hex
         db.execute("BEGIN")
@@ -417,17 +432,15 @@ def load_memory(folder: Path, salt: str) -> tuple[dict[str, dict], str] | None:
     """The memory cache `save_memory` last wrote into `folder`, and its id; None when there is none for this
     version and configuration (or the file cannot be read). A row that does not unpickle is left out, as
     `get_many` leaves it out: whatever needed it is made again."""
-    if not (folder / "build.sqlite").is_file():
+    found = _memory_file(folder, salt) if (folder / "build.sqlite").is_file() else None
+    if found is None:
         return None
-    disk = Cache(folder, salt, durable=False)
+    disk, ident = found
     db = disk.db
-    if db is None:
-        return None
+    assert db is not None
     try:
-        row = db.execute("SELECT v FROM meta WHERE k = ?", (_SNAPSHOT,)).fetchone()
-        if row is None:
+        if ident is None:
             return None
-        ident = pickle.loads(row[0])
         tables: dict[str, dict] = {}
         for table in TABLES:
             rows: dict[str, Any] = {}
