@@ -179,8 +179,9 @@ def _remember(made: Made, done: Published, read_inputs: str, cache: Cache, momen
     """What the next build needs of this one (stages.Made.remember), and its clock, in one transaction."""
     with cache.batch():
         result = made.remember(done, read_inputs, clock)
-        # What was published was decided for this moment: a kept version dated after it never went out (hold).
-        cache.put_many("meta", {"published_at": moment, **({"clock": moment} if now is None else {})})  # clock: see _check_clock
+        # What was published was decided for this moment: a kept version dated after it never went out (hold);
+        # the clock's own reading, for _check_clock.
+        cache.put_many("meta", {"published_at": moment, **({"clock": moment} if now is None else {})})
     clock.lap("cache")
     return result
 

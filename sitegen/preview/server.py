@@ -5,8 +5,8 @@ The only module importing livereload (browser reload over a websocket). A failed
 every page keeps its last good content and carries an overlay naming file, line and message, put into the HTML
 on its way out so it shows before any script runs; the next good save removes it. A site previewed (or built)
 before is served at once from that output, under a banner, while the first build catches up in the background:
-from the saved cache, what changed meanwhile (seconds at 10 000 articles; without it, a minute). Requests addressed to another host and websockets opened from
-another origin are refused (guard.py).
+from the saved cache, what changed meanwhile (seconds at 10 000 articles; without it, a minute). Requests
+addressed to another host and websockets opened from another origin are refused (guard.py).
 """
 
 from __future__ import annotations
