@@ -367,6 +367,25 @@ def test_a_preview_builds_whole_again_with_the_entries_it_made_before_unless_tim
     assert snapshot(preview) == snapshot(clean)
 
 
+def test_a_preview_cache_that_cannot_be_saved_or_read_back_only_costs_a_full_build(news, tmp_path):
+    """A cache folder that is a file, or a save file that is not SQLite: nothing is saved or read back, nothing
+    fails, and the preview builds as it would without one."""
+    from sitegen.build.pipeline import Warm
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    warm, preview = Warm(cache_dir=blocked), tmp_path / "preview"
+    assert not news.build(output=preview, drafts=True, warm=warm, jobs=1).edited
+    assert not warm.persist() and warm.journal
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "build.sqlite").write_bytes(b"\0not sqlite" * 100)
+    again = Warm(cache_dir=garbage)
+    first = news.build(output=preview, drafts=True, warm=again, jobs=1)
+    assert first.rendered and not again.saved
+    assert again.persist()  # made anew, whole
+
+
 def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
     """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
     (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""
