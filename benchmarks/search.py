@@ -38,8 +38,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ROOT, child_env, corpus, measure  # noqa: E402  (same corpus cache and measurement as run.py)
 
-QUERIES = ["hội nghị", "hoi nghi", "nông thôn mới", "nong thon moi", "Huỳnh", "huynh", "Bàu Trúc", "bau truc"]
-PLANTED = "Làng gốm Bàu Trúc đón đoàn khách."  # in three old articles: the rare query
+QUERIES = ["hội nghị", "hoi nghi", "nông thôn mới", "nong thon moi", "Huỳnh", "huynh", "Thị Nại", "thi nai"]
+# In three old articles: the rare query ("Nại" is a word gen_corpus.py never writes; "Bàu Trúc", planted until
+# 3 Dec 2026, is one of its ordinary place names, which the newest shard already answers).
+PLANTED = "Đầm Thị Nại đón đoàn khách."
 
 
 def prepare(n: int, work: Path, search: bool) -> Path:
