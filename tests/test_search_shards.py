@@ -159,6 +159,28 @@ def test_newest_results_first_then_older_shards_on_scroll(site, small_shards, br
 
 
 @pytest.mark.browser
+def test_a_word_only_the_oldest_articles_hold_is_found_newest_first_through_every_shard(site, small_shards, browser):
+    """A rare word walks every shard: once a shard finds nothing the next ones are asked a few at a time, and
+    their answers are still taken in order (newest first, each article once, the status says all was searched)."""
+    for i in range(30):  # shards of 2; the word only in the three oldest articles
+        rare = "Đầm Thị Nại đón đoàn khách." if i < 3 else "Hội nghị tỉnh."
+        site.write(f"content/tin/bai-{i:02d}/index.md",
+                   article(f"Bài {i:02d}", date=f"{2023 + i // 12}-{i % 12 + 1:02d}-10 08:00", body=rare))
+    site.build(jobs=1)
+    with serving(site.public) as url:
+        page = browser.new_page()
+        asked: list[str] = []
+        page.on("request", lambda req: asked.append(req.url))
+        for query in ("Thị Nại", "thi nai"):
+            assert _search(page, url, query) == ["Bài 02", "Bài 01", "Bài 00"]
+            assert page.text_content(".search-status").startswith("Tìm thấy 3 kết quả")
+            assert not page.query_selector(".search-more")
+        opened = {u.split("/pagefind/")[1].split("/")[0] for u in asked if u.endswith(".pf_meta")}
+        assert len(opened) == len(json.loads((site.public / "pagefind/shards.json").read_text())["shards"]) > 10
+        page.close()
+
+
+@pytest.mark.browser
 def test_the_preview_index_follows_each_save(site, small_shards, tmp_path, browser):
     """The live preview builds in memory (Warm), as sitegen.preview does: a save publishes its page with the index
     as it was (search_later: Pagefind does not hold the reload back) and says a shard waits; the build that
