@@ -160,8 +160,9 @@ def test_newest_results_first_then_older_shards_on_scroll(site, small_shards, br
 
 @pytest.mark.browser
 def test_a_word_only_the_oldest_articles_hold_is_found_newest_first_through_every_shard(site, small_shards, browser):
-    """A rare word walks every shard: once a shard finds nothing the next ones are asked a few at a time, and
-    their answers are still taken in order (newest first, each article once, the status says all was searched)."""
+    """A rare word walks every shard, newest first: each article found once, in order, and the status says all
+    was searched. (Asking the next shards a few at a time once one found nothing was tried: on loopback with the
+    CPU throttled it was slower and fetched more, see benchmarks/README.)"""
     for i in range(30):  # shards of 2; the word only in the three oldest articles
         rare = "Đầm Thị Nại đón đoàn khách." if i < 3 else "Hội nghị tỉnh."
         site.write(f"content/tin/bai-{i:02d}/index.md",

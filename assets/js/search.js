@@ -138,26 +138,15 @@
     });
   }
 
-  // A shard's answer to this search, asked once (`fill` may ask it ahead of its turn).
-  function answer(s, shard) {
-    if (!s.asked[shard.id]) s.asked[shard.id] = ask(shard, s);
-    return s.asked[shard.id];
-  }
-
   // Newest first: ask the next shards, in order, until there are `target` results (or no shard is left).
   // Results of an older shard are all older than those of a newer one, so they simply follow. A rare word
-  // may take every shard to fill a screen: what the first shards found is painted meanwhile, and once a shard
-  // has found nothing the next ones are asked a few at a time (their answers still taken in order), so that the
-  // walk through the years does not wait for each shard in turn.
+  // may take every shard to fill a screen: what the first shards found is painted meanwhile.
   function fill(s, target) {
     if (s.mine !== generation || s.results.length >= target || !s.todo.length) return Promise.resolve();
     var shard = s.todo.shift();
-    var found = answer(s, shard);
-    if (s.dry) s.todo.slice(0, AT_ONCE - 1).forEach(function (next) { answer(s, next); });
-    return found.then(function (got) {
+    return ask(shard, s).then(function (found) {
       if (s.mine !== generation) return;
-      s.results = s.results.concat(got.results);
-      s.dry = !got.results.length;
+      s.results = s.results.concat(found.results);
       s.reached = shard.first;
       if (s.todo.length) instance(s.todo[0]); // open the next shard while the reader reads these
       var early = s.shown === 0 && s.results.length && s.results.length < target && s.todo.length;
@@ -267,7 +256,7 @@
       if (mine !== generation) return;
       var s = current = {
         mine: mine, q: q, filters: filters, relevance: order.value === "lien-quan", results: [], shown: 0,
-        painting: Promise.resolve(), painted: false, started: started, asked: {}, dry: false,
+        painting: Promise.resolve(), painted: false, started: started,
         words: q.split(/\s+/).filter(function (w) { return /[\p{L}\p{N}]/u.test(w); }),
         reached: "",
         todo: shards.filter(function (shard) { // only shards that have an article of the chosen year/category
