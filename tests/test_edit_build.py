@@ -386,6 +386,29 @@ def test_a_preview_cache_that_cannot_be_saved_or_read_back_only_costs_a_full_bui
     assert again.persist()  # made anew, whole
 
 
+def test_a_preview_digests_again_only_the_entries_it_made_anew(news, tmp_path, monkeypatch):
+    """dependencies.Deps.kept_digests: in the preview, a full build (an article added) digests only the entries
+    make_entries made anew; the others are the same objects as last time, with the same reads."""
+    from sitegen.build import dependencies
+    from sitegen.build.pipeline import Warm
+
+    digested = []
+    real = dependencies.entry_digest
+    monkeypatch.setattr(dependencies, "entry_digest", lambda e, *a: digested.append(e.article.source) or real(e, *a))
+    warm, preview = Warm(), tmp_path / "preview"
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    first = len(set(digested))
+    digested.clear()
+    news.write("content/kinh-te/moi/index.md", article("Bài mới thêm", date="2024-06-01 08:00"))
+    settle()
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    assert "content/kinh-te/moi/index.md" in digested and len(set(digested)) < first // 2, (digested, first)
+    assert len(warm.digests) == first + 1  # this build's entries only
+    clean = tmp_path / "clean"
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+
+
 def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
     """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
     (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""

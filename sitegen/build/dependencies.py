@@ -111,6 +111,9 @@ class Deps:
     _articles: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see `know`
     _shared: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see templates.entry_digest
     _head: tuple = field(default=(), repr=False)  # the head `_rows` made, written once the rest is (see save)
+    # A preview's: the digest of each entry it keeps between builds (templates.make_entries' memo gives the same
+    # Entry again), by id, with the entry itself (so that the id is not reused while it is here).
+    kept_digests: dict[int, tuple[Entry, str]] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, cache: Cache, token: str) -> "Deps":
@@ -394,6 +397,10 @@ class Deps:
         if edited is None:
             current = {e.article.source: e for e in view.entries}
             self._digest_of = {s: self._entry_digest(e) for s, e in current.items()}
+            if self.kept_digests is not None:  # only this build's entries stay
+                alive = {id(e) for e in current.values()}
+                for gone in [k for k in self.kept_digests if k not in alive]:
+                    del self.kept_digests[gone]
             sources: Iterable[str] = [s for s, d in self.entries.items() if self._digest_of.get(s) != d]
             for key, d in self.digests.items():
                 self._now[key] = now = resolve(*self.key(key), view, templates)
@@ -510,8 +517,15 @@ class Deps:
                 self._articles[id(c.article)] = (c.article, c.digest)
 
     def _entry_digest(self, entry: Entry) -> str:
+        kept = self.kept_digests
+        hit = kept.get(id(entry)) if kept is not None else None
+        if hit is not None and hit[0] is entry:  # (an Entry is frozen: the same object, the same reads)
+            return hit[1]
         known = self._articles.get(id(entry.article))
-        return entry_digest(entry, known[1] if known is not None and known[0] is entry.article else "", self._shared)
+        found = entry_digest(entry, known[1] if known is not None and known[0] is entry.article else "", self._shared)
+        if kept is not None:
+            kept[id(entry)] = (entry, found)
+        return found
 
 
 def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> bytes:

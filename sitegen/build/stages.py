@@ -152,6 +152,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                      holding.errors_left, photo_plan.processed)
     deps = dependencies.Deps.load(cache, token)
     deps.know(holding.values())
+    deps.kept_digests = warm.digests
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
     docs = cache.changes(known, holding.documents(
