@@ -145,10 +145,13 @@ class Walk:
         address: list[str] = []
 
         def reader() -> None:
-            for out in proc.stdout:
-                seen.append(out)
-                if not address and (m := re.search(r"tại (http://127\.0\.0\.1:\d+/\S*)", out)):
-                    address.append(m.group(1))
+            try:
+                for out in proc.stdout:
+                    seen.append(out)
+                    if not address and (m := re.search(r"tại (http://127\.0\.0\.1:\d+/\S*)", out)):
+                        address.append(m.group(1))
+            except ValueError:  # interrupt()'s communicate() read the rest and closed the pipe
+                pass
 
         threading.Thread(target=reader, daemon=True).start()
         try:
