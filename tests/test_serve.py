@@ -173,20 +173,24 @@ def test_a_saved_word_is_found_by_the_preview_search_once_the_editor_pauses(site
             return None
 
     site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
-    with previewing(site) as (base, proc), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        page = browser.new_page()
-        try:
-            wait_for(lambda: "Hội nghị đầu năm" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the first build")
-            wait_for(lambda: found("chômchômđỏ") == [], what="the search page before the save")
-            site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu. Vườn chômchômđỏ."))
-            wait_for(lambda: "chômchômđỏ" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the saved page")
-            wait_for(lambda: found("chômchômđỏ") == ["Hội nghị đầu năm"], what="the word in the preview's search",
-                     timeout=30)
-        finally:
-            browser.close()
+    try:
+        with previewing(site) as (base, proc), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run"])
+            page = browser.new_page()
+            try:
+                wait_for(lambda: "Hội nghị đầu năm" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the first build")
+                wait_for(lambda: found("chômchômđỏ") == [], what="the search page before the save")
+                site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu. Vườn chômchômđỏ."))
+                wait_for(lambda: "chômchômđỏ" in fetch(base + "/thoi-su/hoi-nghi/")[1], what="the saved page")
+                # (A full suite's run once took over 30 s here, with no output to say why: see the stop's note.)
+                wait_for(lambda: found("chômchômđỏ") == ["Hội nghị đầu năm"], what="the word in the preview's search",
+                         timeout=60)
+            finally:
+                browser.close()
+    except AssertionError as failed:  # with what the preview printed, which says where it was
+        raise AssertionError(f"{failed}\nthe preview said:\n{previewing.output}") from None
     said = previewing.output
     saved = said.index("Đã dựng lại (index.md)")
     assert said.index("Đã cập nhật chỉ mục tìm kiếm", saved) > saved, said
