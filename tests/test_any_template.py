@@ -620,3 +620,40 @@ def test_any_template_any_edits_equal_a_clean_build(tmp_path_factory, stories, s
             note(f"step {n}: {step}")
             model.apply(step)
             build_and_compare(model.site, Path(folder) / "clean", f"after step {n} {step}: ")
+
+
+def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_additions_and_a_restart(site, tmp_path):
+    """The preview's own memory (pipeline.Warm: entries and their digests kept between builds, the cache saved
+    and read back on a restart) under site templates that read other articles (a tag cloud on every page,
+    neighbours' titles, other authors): after every change, every published byte equals a clean build's."""
+    from sitegen.build.pipeline import Warm
+
+    portal(site)
+    cloud_templates(site)
+    preview, clean, saved = tmp_path / "preview", tmp_path / "clean", tmp_path / "preview-cache"
+
+    def check(warm: Warm) -> None:
+        settle()
+        mine = site.build(output=preview, drafts=True, warm=warm, jobs=1)
+        shutil.rmtree(clean, ignore_errors=True)
+        theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+        assert sorted(mine.diagnostics) == sorted(theirs.diagnostics)
+        a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
+        b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+        assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+    warm = Warm(cache_dir=saved)
+    check(warm)
+    site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới"))
+    check(warm)
+    site.write("content/van-hoa/le-hoi-moi/index.md",
+               article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
+    check(warm)
+    assert warm.persist()
+    again = Warm(cache_dir=saved)  # the preview stopped and started again
+    (site.root / story_path(5)).unlink()
+    site.write(story_path(2), story(2, title="Tiêu đề đổi khi tắt", tags=("lễ hội",)))
+    check(again)
+    assert again.saved  # it started from the saved cache
+    site.write(story_path(4), story(4, day=30))  # now the newest: every neighbour shifts
+    check(again)
