@@ -322,3 +322,73 @@ def test_pagefind_runs_side_by_side_only_as_far_as_the_free_memory_carries_them(
     for t in threads:
         t.join(10)
     assert peak[0] == most and budget.used == budget.running == 0
+
+
+def _remembered(site) -> dict:
+    """The rows of the build cache a build writes to remember itself: every table but the stages' own results
+    (Markdown, link checks...), content-addressed and written as the model is made, whatever becomes of the build."""
+    import sqlite3
+
+    db = sqlite3.connect(site.root / ".sitegen/cache/build.sqlite")
+    try:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                  if t not in ("markup", "bodies", "links")]
+        rows = {t: dict(db.execute(f"SELECT k, v FROM {t}")) for t in tables}
+        rows["meta"] = {k: v for k, v in rows["meta"].items() if k in ("state", "outcome", "clock", "published_at")}
+        return rows
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("change", ["edit", "addition"])
+def test_the_model_is_let_go_of_before_pagefind_runs_and_remembered_only_once_published(site, small_shards,
+                                                                                       tmp_path, monkeypatch, change):
+    """At 100 000 articles the build process held ~1.8 GiB when Pagefind started, and a shard's run beside it did
+    not fit 2 GiB. The model (entries, the site view, the dependency records) is written to the cache before the
+    search stage and let go of: no Entry is alive while Pagefind runs. That write is part of the transaction the
+    swap commits: a build stopped in the search stage leaves the cache and the live site exactly as they were,
+    and the next build equals a clean one."""
+    import gc
+
+    from sitegen.render.templates import Entry
+
+    _articles(site)
+    site.build(jobs=1)
+    time.sleep(0.06)
+    if change == "edit":
+        site.write("content/tin/bai-6/index.md", article("Bài số 6", date="2025-06-01 08:00", body="Sửa lại thân bài."))
+    else:
+        site.write("content/tin/bai-moi/index.md", article("Bài mới", date="2025-06-20 08:00", body="Bài thêm."))
+    rows, public = _remembered(site), tree_snapshot(site.public)
+    real_run, alive = search._run, []
+
+    def stopped(*args, **kwargs):
+        gc.collect()
+        alive.append(sum(isinstance(o, Entry) for o in gc.get_objects()))
+        raise KeyboardInterrupt  # (Ctrl-C while Pagefind runs)
+
+    monkeypatch.setattr(search, "_run", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        site.build(jobs=1)
+    assert alive and alive[0] == 0
+    assert _remembered(site) == rows
+    assert tree_snapshot(site.public) == public
+    monkeypatch.setattr(search, "_run", real_run)
+    result = site.build(jobs=1)
+    assert result.edited == (change == "edit")
+    assert "lập lại 1 phần chỉ mục" in result.search
+    _same_as_clean(site, tmp_path)
+
+
+@pytest.mark.parametrize("free, asked", [(None, 0), (64 << 30, 0), (100 << 20, 1)])
+def test_memory_is_given_back_before_pagefind_only_when_the_free_memory_would_not_carry_it(site, small_shards,
+                                                                                          monkeypatch, free, asked):
+    """Collecting and trimming the heap costs a moment: done only when the shards to index would not fit."""
+    from sitegen.build import workers
+
+    _articles(site)
+    calls = []
+    monkeypatch.setattr(search, "free_memory", lambda: free)
+    monkeypatch.setattr(workers, "give_back", lambda: calls.append(1))
+    assert "lập lại 6 phần chỉ mục" in site.build(jobs=1).search
+    assert len(calls) == asked

@@ -94,6 +94,11 @@ class Cache:
             db.execute("INSERT INTO meta VALUES ('salt', ?)", (pickle.dumps(self.salt),))
             return db
 
+    @property
+    def transactional(self) -> bool:
+        """Whether `batch` is all or nothing (the cache on disk). A memory cache's writes stand as they are made."""
+        return self.db is not None
+
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Any]:
         """Values for the keys that are present; a value that does not unpickle counts as absent."""
         if self.memory is not None:

@@ -4,8 +4,8 @@
     -> model: `stages.edited` (the last build's plan, a few articles' text read again; see delta)
               or `stages.whole` (load, hold back, routes, photos, bodies, links, entries, related; each from the cache
               where its inputs did not change), then which pages read something that changed (dependencies)
-    -> `stages.publish`: render those pages into the spare tree, carry the rest over, index, swap atomically
-    -> remember (`stages.Made.remember`): what the next build needs to know what changed
+    -> `stages.publish`: render those pages into the spare tree, carry the rest over, index, swap atomically,
+       and remember (`stages.Made.keep`) what the next build needs to know what changed
 
 Nothing is published unless every stage succeeded (an article with errors of its own is held back, see hold),
 so a bad article leaves the previous site untouched."""
@@ -26,7 +26,6 @@ from .write import WriteStats, output_token, recover
 
 if TYPE_CHECKING:
     from .pages import Progress
-    from .stages import Made, Published
     from ..render.templates import Templates
 
 __all__ = ["BuildResult", "Warm", "build"]
@@ -145,21 +144,26 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         # from every validated file. Either way the same render, write and remember follow.
         edit = delta.prepare(cache, scanned, token, moment, config, strict, warm.unpacked if folder is None else None) \
             if publish and not stats_from else None
+        # What was published was decided for this moment: a kept version dated after it never went out (hold);
+        # the clock's own reading, for _check_clock.
+        meta = {"published_at": moment, **({"clock": moment} if now is None else {})}
         if edit is not None:
-            done = None
+            result = None
             try:
                 made = stages.edited(edit, config, cache, warm, folder, scanned, report, clock, jobs)
                 if made is not None:
-                    done = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
-                                          search_later, cancel)
+                    result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
+                                            read_inputs, meta, search_later, cancel)
             except delta.Missing as gone:
                 cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
-            if done is not None:
-                return _remember(made, done, read_inputs, cache, moment, now, clock)
+            if result is not None:
+                return result
             report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
         made = stages.whole(config, cache, warm, folder, scanned, listing, report, clock, jobs, moment, token,
                             drafts, strict, publish, stats_from, progress)
         del listing  # it served discovery; at 100 000 articles it is 100 MB
+        if folder is not None:
+            del warm  # this build's own (entries, templates): the model is let go of before the search (stages)
         if not publish or made.errors_left(report.diagnostics):
             # Checking, or failing: the templates still run, so that one run lists every problem there is.
             if render or publish:
@@ -168,23 +172,12 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                 raise BuildFailed(report.diagnostics)
             return BuildResult(report.diagnostics, len(made.pages), made.articles, WriteStats(), len(made.pages),
                                clock.laps, made.photos_processed, held=hold.held_paths(report.diagnostics))
-        done = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, search_later, cancel)
-        assert done is not None  # (only an edit build gives up)
-        return _remember(made, done, read_inputs, cache, moment, now, clock)
+        result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, read_inputs, meta,
+                                search_later, cancel)
+        assert result is not None  # (only an edit build gives up)
+        return result
     finally:
         cache.close()
-
-
-def _remember(made: Made, done: Published, read_inputs: str, cache: Cache, moment: dt.datetime, now: dt.datetime | None,
-              clock: Clock) -> BuildResult:
-    """What the next build needs of this one (stages.Made.remember), and its clock, in one transaction."""
-    with cache.batch():
-        result = made.remember(done, read_inputs, clock)
-        # What was published was decided for this moment: a kept version dated after it never went out (hold);
-        # the clock's own reading, for _check_clock.
-        cache.put_many("meta", {"published_at": moment, **({"clock": moment} if now is None else {})})
-    clock.lap("cache")
-    return result
 
 
 # How far the clock may step back between two builds (NTP corrections, a VM resumed) before the build refuses.

@@ -110,14 +110,15 @@ class _Shard:
 
 
 def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = False,
-          cancel: Callable[[], bool] | None = None,
-          progress: Callable[[str, int, int], None] | None = None) -> Outcome | None:
+          cancel: Callable[[], bool] | None = None, progress: Callable[[str, int, int], None] | None = None,
+          make_room: Callable[[], None] | None = None) -> Outcome | None:
     """Index the result pages of this build, shard by shard, and add the index to the spare tree.
 
     Only the shards whose pages changed are indexed again. `later` (a preview save): when some must be, publish
     the live index as it is instead and say how many wait (Outcome.pending). `cancel()` is asked while Pagefind
     runs; True stops it and raises Cancelled (nothing is published). `progress("Tìm kiếm", articles indexed,
-    articles to index)` hears of each shard done, when there are many.
+    articles to index)` hears of each shard done, when there are many. `make_room()` is called first when the
+    memory free would not carry the Pagefind runs (the build has let go of its model by then: see stages.publish).
     """
     if not config.search:
         return None
@@ -139,7 +140,12 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
             # Shards are indexed side by side, a few at a time: memory is that many shards, never the archive.
             made: list[tuple[Path | None, str]] = [(None, "")] * len(todo)
             done, total = 0, outcome.pages
-            budget = _Budget(free_memory())
+            free = free_memory()
+            needs = sorted(_RUN_BYTES + _PAGE_BYTES * len(s.pages) for s in todo)[-PARALLEL:]
+            if make_room is not None and free is not None and free * _Budget.SHARE < sum(needs):
+                make_room()
+                free = free_memory()
+            budget = _Budget(free)
 
             def run(shard: _Shard) -> tuple[Path | None, str]:
                 with budget.reserve(_RUN_BYTES + _PAGE_BYTES * len(shard.pages)):
@@ -174,8 +180,10 @@ class _Budget:
     reserves its estimate until it ends); one may always run. At 100 000 articles the build holds well over a
     gigabyte by then: in a 2 GiB container two archive shards at once were one too many (the kernel killed it)."""
 
+    SHARE = 0.8  # of the memory free, what the runs may take
+
     def __init__(self, free: int | None):
-        self.free = None if free is None else free * 0.8
+        self.free = None if free is None else free * self.SHARE
         self.used = self.running = 0
         self.cond = threading.Condition()
 

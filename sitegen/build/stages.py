@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..render import context
-from . import delta, dependencies, hold, inputs, search
+from . import delta, dependencies, hold, inputs, search, workers
 from .ahead import validate as validate_ahead
 from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, render_pages
@@ -171,33 +171,48 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                 stage.copy_file(file, "assets/" + file.relative_to(assets).as_posix())
         return out
 
-    def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
+    def keep(token: str) -> Finish:
         cache.apply("docs", docs)
-        _remember_trees(cache, done)
         cache.prune("markup", set(ready.markup_keys) | set(ready.body_keys))
         cache.prune("bodies", set(ready.markup_keys))
         cache.prune("links", set(ready.link_keys))
-        deps, done.deps = done.deps, None  # a few hundred MB at 100 000 articles, not needed after these lines
         deps.update(pages, view, templates, entries, full=True)
-        deps.save(cache, done.token)
+        deps.save(cache, token)
         entry_keys = [deps.digest_of(e) for e in entries]
-        del deps
         _remember_entries(cache, entries, photo_plan.infos, entry_keys)
         if stats_from:  # the figures baked in are in no input an edit build compares: none may start from here
             cache.put_many("meta", {"state": None})
-        else:
-            plan = delta.Plan(done.token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
-                              view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
-            titles = Counter(model.title_key(a.title) for a in site.articles)
-            cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
-            _remember(cache, plan.id, done.token, scanned, read_inputs, moment, site.next_change, len(pages),
-                      len(site.articles), done.files, entry_keys, report.diagnostics, editable=not holding.held)
-        return BuildResult(report.diagnostics, len(pages), len(site.articles), done.stats, done.rendered, clock.laps,
-                           photo_plan.processed, search=done.search, search_pending=done.search_pending,
-                           held=hold.held_paths(report.diagnostics))
+            return functools.partial(_finish, cache, report, None, len(pages), len(site.articles),
+                                     photo_plan.processed)
+        plan = delta.Plan(token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
+                          view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
+        titles = Counter(model.title_key(a.title) for a in site.articles)
+        cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
+        state = functools.partial(_remember, cache, plan.id, token, scanned, moment=moment, until=site.next_change,
+                                  pages=len(pages), articles=len(site.articles), entry_keys=entry_keys,
+                                  editable=not holding.held)
+        return functools.partial(_finish, cache, report, state, len(pages), len(site.articles),
+                                 photo_plan.processed)
 
-    return Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, remember,
+    return Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, keep,
                  holding.errors_left, photo_plan.processed)
+
+
+# What a build writes once its tree is live, given what was published, the inputs' key and the clock.
+Finish = Callable[["Published", str, Clock], BuildResult]
+
+
+def _finish(cache: Cache, report: Reporter, state: Callable[..., None] | None, pages: int, articles: int,
+            photos_processed: int, done: Published, read_inputs: str, clock: Clock,
+            edited: bool = False) -> BuildResult:
+    """The last of what a build remembers (what the trees hold, the state an edit build starts from: both name
+    the published files and every diagnostic, the search stage's too), and its result. Holds no model."""
+    _remember_trees(cache, done)
+    if state is not None:
+        state(files=done.files, read_inputs=read_inputs, diagnostics=report.diagnostics)
+    return BuildResult(report.diagnostics, pages, articles, done.stats, done.rendered, clock.laps, photos_processed,
+                       edited=edited, search=done.search, search_pending=done.search_pending,
+                       held=() if edited else hold.held_paths(report.diagnostics))
 
 
 @dataclass
@@ -205,16 +220,23 @@ class Made:
     """What a build is to publish, however it was modelled (`whole` or `edited`): the site view and templates,
     the pages that may be rendered, and what to remember once published."""
 
-    view: context.SiteView
-    templates: Templates
+    view: context.SiteView | None
+    templates: Templates | None
     pages: list[routes.Page]  # a full build's every page; an edit build's pages to render
     articles: int
     deps: dependencies.Deps | None  # what the last build's pages read (None: only checking)
     trees: dict  # the cache's `trees` (write.Staging: what each output tree holds)
-    todo: Callable[[Staging], list[routes.Page] | None]  # the pages to render (None: an edit gives up)
-    remember: Callable[..., BuildResult] | None  # (Published, the inputs' key, clock) -> the result
+    todo: Callable[[Staging], list[routes.Page] | None] | None  # the pages to render (None: an edit gives up)
+    # Writes what the pages read and what the model was (to the new output tree's token), and gives what
+    # remains to be written once the tree is published (see publish). None: only checking.
+    keep: Callable[[str], Finish] | None
     errors_left: Callable[[list[Diagnostic]], bool]  # whether what was found stops the build (see hold)
     photos_processed: int = 0
+
+    def release(self) -> None:
+        """Let go of the model (at 100 000 articles well over a gigabyte: see publish)."""
+        self.view = self.templates = self.deps = self.todo = self.keep = None
+        self.pages, self.trees = [], {}
 
 
 @dataclass
@@ -224,18 +246,17 @@ class Published:
     files: int
     stats: WriteStats
     rendered: int
-    deps: dependencies.Deps | None  # what the pages read (taken by `Made.remember`)
     search: str
     search_pending: int = 0
 
 
 def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "Clock", jobs: int,
-             progress: Progress | None, repaired: bool, search_later: bool = False,
-             cancel: Callable[[], bool] | None = None) -> Published | None:
-    """Render what must be rendered into the spare tree, carry the rest over, index it for search and swap it
-    in. Nothing is published when an error stops the build; None when an edit build finds it needs more.
-    `search_later`, `cancel`: see search.index."""
-    assert made.deps is not None
+             progress: Progress | None, repaired: bool, read_inputs: str, meta: dict[str, Any],
+             search_later: bool = False, cancel: Callable[[], bool] | None = None) -> BuildResult | None:
+    """Render what must be rendered into the spare tree, carry the rest over, index it for search, swap it in and
+    remember (with the `meta` rows given) what the next build needs. Nothing is published when an error stops
+    the build; None when an edit build finds it needs more. `search_later`, `cancel`: see search.index."""
+    assert made.deps is not None and made.todo is not None and made.keep is not None and made.templates is not None
     with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
         todo = made.todo(stage)
         if todo is None:
@@ -244,18 +265,36 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         made.templates.end_render()
         repair(cache, report, repaired)
         clock.lap("render")
+        rendered, todo = len(todo), []
         if made.errors_left(report.diagnostics):
             raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
-        # In the spare tree: the index ships with its pages, atomically.
-        searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress)
-        if made.errors_left(report.diagnostics):
-            raise BuildFailed(report.diagnostics)
-        trees = stage.publish()
-        clock.lap("write")
-    deps, made.deps = made.deps, None  # the result holds it alone (see `whole`'s remember)
-    made.trees = {}  # the trees as they were: 100 000s of paths, replaced by `trees`
-    return Published(stage.token, trees, len(trees[stage.token]), stage.stats, len(todo), deps,
-                      searched.describe() if searched else "", searched.pending if searched else 0)
+        # Everything remembered is one transaction, committed only once the tree it describes is live. On disk
+        # (where a failure rolls it back) the model's part is written before the search stage and the model let
+        # go: Pagefind then has the memory it held (at 100 000 articles the build process alone is ~1.8 GiB, and
+        # with a shard's Pagefind run beside it did not fit 2 GiB). A memory cache (the preview, whose model is
+        # kept between builds anyway) is written once published, as a cancelled search must leave it untouched.
+        with cache.batch():
+            finish = made.keep(stage.token) if cache.transactional else None
+            if finish is not None:
+                made.release()
+                clock.lap("cache")
+            # In the spare tree: the index ships with its pages, atomically.
+            searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress,
+                                    make_room=workers.give_back)
+            if made.errors_left(report.diagnostics):
+                raise BuildFailed(report.diagnostics)
+            trees = stage.publish()
+            clock.lap("write")
+            if finish is None:
+                assert made.keep is not None
+                finish = made.keep(stage.token)
+            made.release()
+            done = Published(stage.token, trees, len(trees[stage.token]), stage.stats, rendered,
+                             searched.describe() if searched else "", searched.pending if searched else 0)
+            result = finish(done, read_inputs, clock)
+            cache.put_many("meta", meta)
+    clock.lap("cache")
+    return result
 
 
 def _any_error(diagnostics: list[Diagnostic]) -> bool:
@@ -337,21 +376,19 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
                 return None  # it could not be carried over (gone from the live tree): the full build makes it
         return redo
 
-    def remember(done: Published, read_inputs: str, clock: Clock) -> BuildResult:
-        done.deps.update(None, view, templates, fresh.values(), full=False)
-        done.deps.save(cache, done.token)
+    def keep(token: str) -> Finish:
+        deps.update(None, view, templates, fresh.values(), full=False)
+        deps.save(cache, token)
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
-        _remember_trees(cache, done)
-        cache.put_many("entries", {done.deps.digest_of(e): (replace(e, bodies=None), mine)
+        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine)
                                    for e, mine in zip(fresh.values(), infos)})
         for i, e in fresh.items():
-            keys[i] = done.deps.digest_of(e)
-        _remember(cache, plan.id, done.token, scanned, read_inputs, edit.moment, plan.until, plan.pages, len(keys),
-                  done.files, keys, report.diagnostics)
-        return BuildResult(report.diagnostics, plan.pages, len(keys), done.stats, done.rendered, clock.laps,
-                           edited=True, search=done.search, search_pending=done.search_pending)
+            keys[i] = deps.digest_of(e)
+        state = functools.partial(_remember, cache, plan.id, token, scanned, moment=edit.moment, until=plan.until,
+                                  pages=plan.pages, articles=len(keys), entry_keys=keys)
+        return functools.partial(_finish, cache, report, state, plan.pages, len(keys), 0, edited=True)
 
-    return Made(view, templates, redo, len(keys), deps, trees, todo, remember, _any_error)
+    return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 
 
 def repair(cache: Cache, report: Reporter, repaired: bool) -> None:

@@ -97,6 +97,18 @@ def affordable_workers() -> int:
     return int(free * 0.8 // resident)
 
 
+def give_back() -> None:
+    """Return the memory of objects this process has let go of to the system, for a program it runs next (the
+    search stage's Pagefind): collect cycles, then ask glibc to hand its free heap back. Freed objects alone only
+    go back to Python's and malloc's free lists (at 20 000 articles: 362 MiB at the peak, 246 after the model is
+    let go, 206 collected, 127 trimmed)."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def free_memory() -> int | None:
     """Bytes this process could still use: the least of the machine's available memory and what its cgroup
     (v2 or v1) allows beyond its current use, not counting file cache the kernel can drop."""
