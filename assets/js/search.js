@@ -7,7 +7,9 @@
    after another, newest first, each sorted newest first, so the first results are painted as soon as the
    newest shard has answered, and older shards are asked only when the reader scrolls on or asks for more.
    "Liên quan nhất" asks every shard (of the chosen year) and ranks all results by Pagefind's score.
-   A year or category filter skips the shards that have no such article without opening them.
+   A year or category filter skips the shards that have no such article without opening them, and the word map
+   (pagefind/words/, see sitegen/build/search_words.py) the shards that cannot hold a word of the query: a word
+   only old articles hold is looked up in one small file instead of in every shard of the archive.
 
    The query and filters live in the address (?q=&chuyen-muc=&nam=&sap-xep=), so the header's plain GET form,
    the back button and a shared link all show the same results. Nothing is sent to any server. */
@@ -27,6 +29,8 @@
   var AT_ONCE = 3; // shards asked side by side when every one must answer (relevance)
   var pagefind = null;
   var shards = []; // from shards.json, newest first
+  var words = null; // what shards.json says of the word map (none: every shard may hold any word)
+  var maps = {}; // first two letters -> the promise of that file of the word map
   var instances = {}; // shard id -> the promise of its Pagefind instance, made on first use
   var current = null; // the latest search: its results so far, how many are shown, the shards left to ask
   var generation = 0; // a newer search makes the answers of older ones moot
@@ -138,19 +142,81 @@
     });
   }
 
+  // The word map folds words as sitegen/build/search_words.py does (the same marks dropped): lower case, no
+  // diacritics, đ -> d. A word that is not plain letters then, or shorter than two, is not looked up.
+  function fold(word) {
+    return word.toLowerCase().normalize("NFD")
+      .replace(/[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/g, "").replace(/đ/g, "d");
+  }
+
+  // The bit masks (hexadecimal, bit n for shards[n]) of the shards that may hold a word starting with this
+  // one: its own words, and words cut short at a letter the map does not fold. null: any shard may.
+  function lookup(word) {
+    var t = fold(word);
+    if (!words || !/^[a-z]{2,}$/.test(t)) return Promise.resolve(null);
+    var key = t.slice(0, 2);
+    if (words.keys.indexOf(key) < 0) return Promise.resolve([]); // no shard holds a word starting so
+    if (!maps[key]) {
+      maps[key] = fetch(bundle + "words/" + key + ".json").then(function (response) {
+        if (!response.ok) throw new Error(key + ".json: " + response.status);
+        return response.json();
+      });
+    }
+    return maps[key].then(function (map) {
+      var masks = [];
+      Object.keys(map.w).forEach(function (w) { if (w.indexOf(t) === 0) masks.push(map.w[w]); });
+      Object.keys(map.p).forEach(function (p) { if (p.indexOf(t) === 0 || t.indexOf(p) === 0) masks.push(map.p[p]); });
+      return masks;
+    }, function () { return null; }); // not loaded: ask the shards themselves
+  }
+
+  function marked(masks, n) {
+    return masks === null || masks.some(function (hex) {
+      var digit = hex.length - 1 - (n >> 2);
+      return digit >= 0 && (parseInt(hex.charAt(digit), 16) >> (n & 3)) & 1;
+    });
+  }
+
+  // Whether this shard may answer the search: it may hold, for every word of the query, a word starting with it.
+  // Pagefind, finding no such word in a shard, falls back to the longest word that starts the query word (made
+  // for stemmed languages): a shard without "nại" would answer every page holding "na". Those answers are not
+  // shown, in any shard, so that what a search finds does not depend on how the archive is cut into shards.
+  function holds(s, shard) {
+    if (!words || !s.words.length) return Promise.resolve(true);
+    if (!s.masks) s.masks = Promise.all(s.words.map(lookup));
+    var n = shards.indexOf(shard);
+    return s.masks.then(function (all) {
+      return words.open.indexOf(n) >= 0 || all.every(function (masks) { return marked(masks, n); });
+    });
+  }
+
   // Newest first: ask the next shards, in order, until there are `target` results (or no shard is left).
   // Results of an older shard are all older than those of a newer one, so they simply follow. A rare word
-  // may take every shard to fill a screen: what the first shards found is painted meanwhile.
+  // may take many shards to fill a screen: what the first shards found is painted meanwhile. The newest shard
+  // is asked at once (it answers most searches); the others only if the word map says they may hold the words,
+  // and what a shard without them answers is left out (see holds).
   function fill(s, target) {
     if (s.mine !== generation || s.results.length >= target || !s.todo.length) return Promise.resolve();
     var shard = s.todo.shift();
-    return ask(shard, s).then(function (found) {
+    var answer = s.asked ? null : ask(shard, s); // the newest shard is asked at once, beside the word map
+    s.asked = true;
+    return holds(s, shard).then(function (may) {
       if (s.mine !== generation) return;
-      s.results = s.results.concat(found.results);
-      s.reached = shard.first;
-      if (s.todo.length) instance(s.todo[0]); // open the next shard while the reader reads these
-      var early = s.shown === 0 && s.results.length && s.results.length < target && s.todo.length;
-      return Promise.all([early ? paint(s, target, false) : null, fill(s, target)]);
+      if (!may) {
+        s.reached = shard.first; // nothing there: the search has reached past it
+        return fill(s, target);
+      }
+      return (answer || ask(shard, s)).then(function (found) {
+        if (s.mine !== generation) return;
+        s.results = s.results.concat(found.results);
+        s.reached = shard.first;
+        if (s.todo.length) { // open the next shard that may answer while the reader reads these
+          var next = s.todo[0];
+          holds(s, next).then(function (yes) { if (yes) instance(next); });
+        }
+        var early = s.shown === 0 && s.results.length && s.results.length < target && s.todo.length;
+        return Promise.all([early ? paint(s, target, false) : null, fill(s, target)]);
+      });
     });
   }
 
@@ -158,19 +224,24 @@
   // Pagefind ranks the results of merged indexes.
   function fillAll(s) {
     var queue = s.todo.splice(0);
-    var all = [];
+    var each = queue.map(function () { return []; }); // by shard, newest first, whichever answers first
+    var next = 0;
     function worker() {
-      var shard = queue.shift();
+      var n = next++;
+      var shard = queue[n];
       if (!shard || s.mine !== generation) return Promise.resolve();
-      return ask(shard, s).then(function (found) {
-        all = all.concat(found.results);
+      return holds(s, shard).then(function (may) {
+        return may ? ask(shard, s) : { results: [] };
+      }).then(function (found) {
+        each[n] = found.results;
         return worker();
       });
     }
     var workers = [];
     for (var i = 0; i < AT_ONCE; i++) workers.push(worker());
     return Promise.all(workers).then(function () {
-      s.results = all.sort(function (a, b) { return b.score - a.score; });
+      // Equal scores keep the newer shard's result first (the sort is stable): the same order every time.
+      s.results = [].concat.apply([], each).sort(function (a, b) { return b.score - a.score; });
     });
   }
 
@@ -304,6 +375,7 @@
       var code = import(bundle + "pagefind.js").catch(function (error) { return error; });
       loading = Promise.all([code, listing]).then(function (got) {
         shards = got[1].shards || [];
+        words = got[1].words || null;
         if (got[0] instanceof Error && shards.length) throw got[0];
         pagefind = got[0];
         choices(category, "category", false);

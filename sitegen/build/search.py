@@ -44,11 +44,13 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import search_words
 from .cache import digest
 from ..config import SiteConfig
 from ..diagnostics import Reporter
@@ -171,7 +173,8 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
             shutil.rmtree(work, ignore_errors=True)
     elif shards and not _carry_engine(stage, live):
         return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
-    stage.put(SHARDS, _listing(stage, shards))
+    words = _word_map(stage, shards, live if not todo else None) if search_words.enabled(config.language) else None
+    stage.put(SHARDS, _listing(stage, shards, words))
     return outcome
 
 
@@ -219,6 +222,7 @@ class _Live:
     files: dict[str, list[tuple[str, str]]]  # shard id -> its (output path, fingerprint)
     engine: list[tuple[str, str]]  # pagefind.js and the WebAssembly, at BUNDLE/
     unindexed: frozenset[str] = frozenset()  # result pages published by preview saves since (see _later)
+    words: list[tuple[str, str]] = field(default_factory=list)  # the word map's files (search_words)
 
 
 def _live(stage: Staging) -> _Live | None:
@@ -233,6 +237,9 @@ def _live(stage: Staging) -> _Live | None:
         parts = rel.split("/", 2)
         if len(parts) == 2:
             live.engine.append((rel, fingerprint))
+            continue
+        if parts[1] == search_words.FOLDER:  # (no shard id is a word)
+            live.words.append((rel, fingerprint))
             continue
         live.files.setdefault(parts[1], []).append((rel, fingerprint))
         if parts[2] == _ENTRY:
@@ -361,11 +368,14 @@ def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path,
     Python and Node APIs drive) reads pages in the order they are sent, and otherwise makes what `--site` does:
     the same files, the URLs made from the same relative paths."""
     out = work / shard.id
+    pieces: set[str] = set()  # the text of its pages, for its words (search_words)
     try:
         _content(stage, shard, tool)
-        files, failed = _pagefind([*_DIE_WITH_BUILD, str(binary), "--service"], _requests(stage, shard), cancel)
+        files, failed = _pagefind([*_DIE_WITH_BUILD, str(binary), "--service"], _requests(stage, shard, pieces),
+                                  cancel)
         if files is not None:
             _unpack(files, out)
+            (out / search_words.FILE).write_bytes(search_words.pack(search_words.words(pieces)))
     except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:  # (an odd answer)
         failed = str(exc) or type(exc).__name__
     if failed or not (out / _ENTRY).is_file():
@@ -374,7 +384,7 @@ def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path,
     return out, ""
 
 
-def _requests(stage: Staging, shard: _Shard) -> Iterator[dict]:
+def _requests(stage: Staging, shard: _Shard, pieces: set[str]) -> Iterator[dict]:
     """What Pagefind's service is asked for a shard: an index (the first of this service, so number 0), the
     shard's pages in its order (each read as it is sent), then the index's files. A page's file_path, relative
     to the site and never opened, is what Pagefind makes the result's URL from, as with `--site`.
@@ -382,11 +392,13 @@ def _requests(stage: Staging, shard: _Shard) -> Iterator[dict]:
     The files come in the answer (GetFiles), not written by Pagefind (WriteFiles): the service answers
     WriteFiles before its writes reach the files (Pagefind 1.5.2 hands them to background tasks and never
     flushes), and exits as soon as its input ends, leaving some files empty (seen: a blank pagefind-entry.json
-    in one build of five)."""
+    in one build of five). The text Pagefind may index of each page goes to `pieces` as it is read."""
     yield {"type": "NewIndex", "config": None}
     for rel, _ in shard.pages:
-        page = (stage.dir / rel).read_bytes().decode("utf-8", "replace")
-        yield {"type": "AddFile", "index_id": 0, "file_path": rel, "url": None, "file_contents": page}
+        data = (stage.dir / rel).read_bytes()
+        pieces.update(search_words.chunks(_region(data), data))
+        yield {"type": "AddFile", "index_id": 0, "file_path": rel, "url": None,
+               "file_contents": data.decode("utf-8", "replace")}
     yield {"type": "GetFiles", "index_id": 0}
 
 
@@ -592,9 +604,37 @@ def _carry_engine(stage: Staging, live: _Live | None) -> bool:
     return live is not None
 
 
-def _listing(stage: Staging, shards: list[_Shard]) -> bytes:
+def _word_map(stage: Staging, shards: list[_Shard], live: _Live | None) -> dict | None:
+    """The word map (search_words) of these shards into the spare tree, from each shard's own words; what
+    shards.json is to say of it (None: no map, and the search page asks every shard). `live` (no shard indexed
+    again): the live map is carried over as it is when it covers the very same shards."""
+    if live is not None and live.words and set(live.shards) == {s.id for s in shards}:
+        try:
+            info = json.loads((stage.output / SHARDS).read_bytes()).get("words")
+            if info is not None:
+                for rel, fingerprint in live.words:
+                    if stage.want(rel, fingerprint):
+                        stage.write_bytes(rel, (stage.output / rel).read_bytes())
+                return info
+        except (OSError, ValueError, AttributeError):
+            for rel, _ in live.words:
+                stage.manifest.pop(rel, None)
+    found = []
+    for shard in shards:
+        try:
+            found.append(search_words.unpack((stage.dir / f"{BUNDLE}/{shard.id}/{search_words.FILE}").read_bytes()))
+        except (OSError, EOFError, ValueError, zlib.error):  # gone or damaged: no map rather than a wrong one
+            return None
+    info, files = search_words.word_map(found)
+    for name, data in sorted(files.items()):
+        stage.put(f"{BUNDLE}/{search_words.FOLDER}/{name}", data)
+    return info
+
+
+def _listing(stage: Staging, shards: list[_Shard], words: dict | None = None) -> bytes:
     """BUNDLE/shards.json: the shards newest first, with their period, size and filter counts (decoded from the
-    shard's own filter files), so the search page fills its filters and skips shards without opening them."""
+    shard's own filter files), so the search page fills its filters and skips shards without opening them; and
+    what the word map holds (`words`, see search_words)."""
     filters: dict[str, list[str]] = {}
     for rel in stage.manifest:
         parts = rel.split("/")
@@ -611,8 +651,8 @@ def _listing(stage: Staging, shards: list[_Shard]) -> bytes:
                 continue
         listed.append({"id": shard.id, "first": shard.pages[0][1][:10], "last": shard.pages[-1][1][:10],
                        "pages": len(shard.pages), "filters": counts})
-    return json.dumps({"version": 1, "shards": listed}, ensure_ascii=False, sort_keys=True,
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps({"version": 1, "shards": listed, **({"words": words} if words is not None else {})},
+                      ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def _indexed_part(page: bytes) -> str:
@@ -626,6 +666,16 @@ def _indexed_part(page: bytes) -> str:
 
 _IGNORE = b"data-pagefind-ignore"
 _TAG = re.compile(rb"<([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def _region(page: bytes) -> bytes:
+    """The element Pagefind indexes (the one marked data-pagefind-body, whole), without what it ignores; the
+    whole page when there is no such element or its end is not found (more words, never fewer)."""
+    at = page.find(_MARK)
+    start = page.rfind(b"<", 0, at) if at >= 0 else -1
+    tag = _TAG.match(page, start) if start >= 0 else None
+    end = _closing(page, start, tag.group(1)) if tag else -1
+    return _without_ignored(page[start:end]) if end > 0 else page
 
 
 def _without_ignored(part: bytes) -> bytes:
@@ -675,7 +725,8 @@ def _closing(part: bytes, start: int, name: bytes) -> int:
 
 # How sitegen runs Pagefind, part of _tool: a shard made another way is indexed again. "service": the pages sent in
 # the shard's order (see _run); the shards made before from a folder are numbered in the order a disk listed them.
-_FEED = "service"
+# "+words": each shard has its words (search_words.FILE).
+_FEED = "service+words"
 
 
 def _tool(binary: Path | None) -> str:
