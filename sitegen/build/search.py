@@ -223,6 +223,7 @@ class _Live:
     engine: list[tuple[str, str]]  # pagefind.js and the WebAssembly, at BUNDLE/
     unindexed: frozenset[str] = frozenset()  # result pages published by preview saves since (see _later)
     words: list[tuple[str, str]] = field(default_factory=list)  # the word map's files (search_words)
+    owned: list[tuple[str, str]] = field(default_factory=list)  # every file of the live index (see owns)
 
 
 def _live(stage: Staging) -> _Live | None:
@@ -231,8 +232,10 @@ def _live(stage: Staging) -> _Live | None:
     if SHARDS not in stage.active or f"{BUNDLE}/pagefind.js" not in stage.active:
         return None
     live = _Live({}, {}, [], frozenset(stage.active[SHARDS].split("\n")[1:]))
-    for rel, fingerprint in stage.active.items():
-        if not rel.startswith(BUNDLE + "/") or rel == SHARDS:
+    prefix = BUNDLE + "/"  # (one pass over the live tree's files, tens of thousands, on every preview save)
+    live.owned = [(rel, fingerprint) for rel, fingerprint in stage.active.items() if rel.startswith(prefix)]
+    for rel, fingerprint in live.owned:
+        if rel == SHARDS:
             continue
         parts = rel.split("/", 2)
         if len(parts) == 2:
@@ -558,16 +561,16 @@ def _later(stage: Staging, live: _Live) -> Outcome | None:
                 except OSError:
                     new.add(rel)
     stale |= {shard for rel, shard in where.items() if rel not in stage.manifest}  # (a page removed)
-    if not _carry_live(stage, stale, new):
+    if not _carry_live(stage, live, stale, new):
         return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
     return Outcome(shards=len(live.shards), pending=len(stale) + bool(new))
 
 
-def _carry_live(stage: Staging, stale: set[str], new: set[str]) -> bool:
+def _carry_live(stage: Staging, live: _Live, stale: set[str], new: set[str]) -> bool:
     """Publish every file of the live index as it is (shards, engine, shards.json); False if one is gone. The
     `stale` shards are remembered as such: the next build that indexes checks them against their pages; and so
     are the `new` result pages no shard holds yet, in shards.json's fingerprint (read back by _live)."""
-    for rel, fingerprint in [(rel, fp) for rel, fp in stage.active.items() if owns(rel) and rel not in stage.manifest]:
+    for rel, fingerprint in [(rel, fp) for rel, fp in live.owned if rel not in stage.manifest]:
         parts = rel.split("/")
         if len(parts) == 3 and parts[1] in stale and parts[2] == _ENTRY:
             fingerprint = _stale(fingerprint)

@@ -371,10 +371,11 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     report.extend(diagnostics)
 
     def todo(stage: Staging) -> list[routes.Page] | None:
-        for rel in stage.active:  # every other file stays what the live tree has
-            if rel not in dirty and not search.owns(rel) and not stage.keep(rel):
-                return None  # it could not be carried over (gone from the live tree): the full build makes it
-        return redo
+        # Every other file stays what the live tree has; one that cannot be carried over (gone from the live
+        # tree) makes this a full build's work.
+        index = search.BUNDLE + "/"
+        return redo if stage.keep_all([rel for rel in stage.active if rel not in dirty and not rel.startswith(index)]) \
+            else None
 
     def keep(token: str) -> Finish:
         deps.update(None, view, templates, fresh.values(), full=False)

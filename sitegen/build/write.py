@@ -19,7 +19,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ..diagnostics import BuildFailed, Diagnostic, ERROR
 from ..structure.routes import safe_relative
@@ -103,6 +103,24 @@ class Staging:
         """Carry the live tree's `rel` over as it is; False when it has none (then it must be made)."""
         fingerprint = self.active.get(rel)
         return fingerprint is not None and not self.want(rel, fingerprint)
+
+    def keep_all(self, rels: Iterable[str]) -> bool:
+        """`keep` for many files at once (an edit build carries every file but a few: 26 000 calls of `keep` were
+        a tenth of a preview save at 10 000 articles). False when one of them cannot be carried over."""
+        active, previous, manifest = self.active, self.previous, self.manifest
+        relink = []
+        kept = 0
+        for rel in rels:
+            fingerprint = active.get(rel)
+            if fingerprint is None:
+                return False
+            manifest[rel] = fingerprint
+            if previous is not None and previous.get(rel) == fingerprint:
+                kept += 1
+            else:
+                relink.append(rel)
+        self.stats.unchanged += kept
+        return all(self.keep(rel) for rel in relink)
 
     def put(self, rel: str, data: bytes) -> str:
         """Publish `data` as `rel`: written only when neither tree already holds these very bytes (an unchanged
