@@ -13,7 +13,8 @@ could match, never less:
   at digits, and at every capital inside a word (Pagefind indexes "CloudCannon" as cloud and cannon too);
 - a word holding a letter the folding does not know (another script, "ß", "ø") is kept only up to that
   letter, and matches any query word that starts with that part, or that it starts with;
-- the page's words are read from all of the element Pagefind indexes (attribute values and <title> too);
+- the page's words are read from all of the element Pagefind indexes (and <title>, and the attributes of an
+  element marked data-pagefind-index-attrs; Pagefind 1.5 reads no other attribute, alt text included);
 - a query word that is not plain letters after folding, or shorter than two letters, is not looked up: every
   shard may answer it.
 Pagefind stems words in some languages (a query "running" finds "runs"), which prefixes cannot follow: the map
@@ -47,6 +48,8 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _UNKNOWN = re.compile(r"[^a-z]")
 _TAG = re.compile(r"<[^>]*>")
 _VALUE = re.compile(r"""=\s*(?:"([^"]*)"|'([^']*)')""")
+_INDEXED_ATTRS = "data-pagefind-index-attrs"
+_ATTRS_TAG = re.compile(r"<[^>]*data-pagefind-index-attrs[^>]*>")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.S | re.I)
 
 
@@ -61,15 +64,18 @@ def enabled(language: str) -> bool:
 
 def chunks(region: bytes, page: bytes) -> set[str]:
     """The whitespace-separated pieces of text Pagefind may read in a page's indexed element (`region`): with
-    markup as a space and as nothing (an inline tag inside a word), attribute values, and the page's title."""
+    markup as a space and as nothing (an inline tag inside a word), the attributes it is told to index
+    (`data-pagefind-index-attrs`: every attribute of such an element), and the page's title."""
     found: set[str] = set()
     text = region.decode("utf-8", "replace")
     # Markup as a space, and as nothing: a tag inside a word ("Hội<b>nghị</b>") leaves the word whole.
     for plain in (_TAG.sub(" ", text), _TAG.sub("", text)):
         found.update((html.unescape(plain) if "&" in plain else plain).split())
-    for quoted in _VALUE.finditer(text):
-        value = quoted.group(1) or quoted.group(2) or ""
-        found.update((html.unescape(value) if "&" in value else value).split())
+    if _INDEXED_ATTRS in text:  # only attributes an element names this way are read (not alt text, not links)
+        for tag in _ATTRS_TAG.finditer(text):
+            for quoted in _VALUE.finditer(tag.group(0)):
+                value = quoted.group(1) or quoted.group(2) or ""
+                found.update((html.unescape(value) if "&" in value else value).split())
     title = _TITLE.search(page)
     if title:
         found.update(html.unescape(title.group(1).decode("utf-8", "replace")).split())
