@@ -263,7 +263,7 @@ def test_two_articles_with_the_same_bytes_keep_their_own_links(news, tmp_path):
 def test_records_of_an_older_tree_are_never_trusted(news, tmp_path, monkeypatch):
     """A build killed after publishing but before saving what its pages read leaves the older build's records
     beside the newer tree: going back to the older content must not carry the newer pages over as they are."""
-    from sitegen.build import dependencies
+    from sitegen.build import stages
 
     before = (news.root / "content/kinh-te/bai-04/index.md").read_text(encoding="utf-8")
     news.write("content/kinh-te/bai-04/index.md", before.replace("Bài số 4", "Bài số 4 đã sửa"))
@@ -273,8 +273,10 @@ def test_records_of_an_older_tree_are_never_trusted(news, tmp_path, monkeypatch)
     def killed(*args):
         raise KeyboardInterrupt  # as if SIGKILL landed right after the swap
 
+    # The records are written before the swap, in the transaction committed after it (stages.publish): the first
+    # write after the swap stands for "killed before the commit", which leaves the older build's records.
     with monkeypatch.context() as m:
-        m.setattr(dependencies.Deps, "save", killed)
+        m.setattr(stages, "_remember_trees", killed)
         with pytest.raises(KeyboardInterrupt):
             news.build(jobs=1)
     assert "Bài số 4 đã sửa" in (news.public / "kinh-te/bai-04/index.html").read_text(encoding="utf-8")
