@@ -157,7 +157,9 @@
     var key = t.slice(0, 2);
     if (words.keys.indexOf(key) < 0) return Promise.resolve([]); // no shard holds a word starting so
     if (!maps[key]) {
-      maps[key] = fetch(bundle + "words/" + key + ".json").then(function (response) {
+      // The version in the address: a browser may keep an older build's file under its bare name.
+      var address = bundle + "words/" + key + ".json?v=" + encodeURIComponent(words.v || "");
+      maps[key] = fetch(address).then(function (response) {
         if (!response.ok) throw new Error(key + ".json: " + response.status);
         return response.json();
       });

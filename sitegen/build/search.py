@@ -619,7 +619,7 @@ def _word_map(stage: Staging, shards: list[_Shard], live: _Live | None) -> dict 
     if live is not None and live.words and set(live.shards) == {s.id for s in shards}:
         try:
             info = json.loads((stage.output / SHARDS).read_bytes()).get("words")
-            if info is not None:
+            if info is not None and "v" in info:  # (a map without its version is made anew)
                 for rel, fingerprint in live.words:
                     if stage.want(rel, fingerprint):
                         stage.write_bytes(rel, (stage.output / rel).read_bytes())

@@ -24,12 +24,16 @@ Files: each shard keeps its own folded words in BUNDLE/<shard>/FILE (carried ove
 next build instead of the pages); BUNDLE/FOLDER/<first two letters>.json maps each word (and each cut-short
 word) to the shards that hold it, as a bit mask over the shards in shards.json's order (hexadecimal, bit 0 for
 the newest shard). shards.json says which files exist and which shards match any word ("open"), so a missing
-file means no shard holds such a word.
+file means no shard holds such a word, and names the map's version ("v", a hash of all its files): the page
+asks for FOLDER/<key>.json?v=<version>. The files keep their names from build to build, and a static host lets
+a browser keep a file it has seen for a while (a tenth of its age, with no Cache-Control); shards.json is always
+asked anew, so a new version is a new address and a published word is found at once.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import html
 import json
 import re
@@ -129,4 +133,8 @@ def word_map(shards: list[list[str]]) -> tuple[dict, dict[str, bytes]]:
         files.setdefault(word[:2], {"w": {}, "p": {}})[kind][word.rstrip("*")] = format(mask, "x")
     made = {f"{key}.json": json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
             for key, value in files.items()}
-    return {"keys": sorted(files), "open": sorted(set(open_))}, made
+    version = hashlib.sha256()
+    for name, data in sorted(made.items()):
+        version.update(b"%s %d\n" % (name.encode("utf-8"), len(data)))
+        version.update(data)
+    return {"keys": sorted(files), "open": sorted(set(open_)), "v": version.hexdigest()[:12]}, made
