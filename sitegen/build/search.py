@@ -378,7 +378,8 @@ def _run(binary: Path, stage: Staging, shard: _Shard, tool: str, work: Path,
     out = work / shard.id
     pieces: set[str] = set()  # the text of its pages, for its words (search_words)
     try:
-        _content(stage, shard, tool)
+        if not shard.content:  # (_carry has hashed the pages already when the live copy was a candidate)
+            _content(stage, shard, tool)
         files, failed = _pagefind([*_DIE_WITH_BUILD, str(binary), "--service"], _requests(stage, shard, pieces),
                                   cancel)
         if files is not None:
