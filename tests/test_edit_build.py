@@ -410,8 +410,8 @@ def test_a_preview_digests_again_only_the_entries_it_made_anew(news, tmp_path, m
 
 
 def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypatch):
-    """Given the watcher's list of modified files, a preview build re-stats those instead of walking the site
-    (inputs.rescan); a file it did not know (added, or renamed) sends it back to the full walk."""
+    """Given the watcher's list of changed paths, a preview build re-stats those instead of walking the site
+    (inputs.rescan): an article saved, added, moved or deleted; a template sends it back to the full walk."""
     from sitegen.build import inputs
     from sitegen.build.pipeline import Warm
 
@@ -426,12 +426,30 @@ def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypat
     assert result.edited and walks == []
     added = news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     settle()
-    result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added)])
-    assert walks == [1] and not result.edited
+    result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added.parent), str(added)])
+    assert walks == [] and not result.edited
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
     assert (preview / "thoi-su/bai-moi/index.html").is_file()
+    walks.clear()  # (the clean build's own walk)
+    moved = added.parent.parent / "bai-moi-doi-ten"
+    added.parent.rename(moved)  # (one event for the folder, none for the file in it)
+    gone = news.root / path(4)
+    gone.unlink()
+    settle()
+    news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added.parent), str(moved), str(gone)])
+    assert walks == []
+    template = news.write("templates/ghi-chu.html", "<p>Mẫu riêng chưa dùng.</p>")
+    settle()
+    news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(template)])
+    assert walks == [1]  # a template: the full walk
+    shutil.rmtree(clean)
+    walks.clear()
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+    assert (preview / "thoi-su/bai-moi-doi-ten/index.html").is_file()
+    assert not (preview / "thoi-su/bai-moi/index.html").exists()
 
 
 def test_rescan_refuses_what_it_cannot_vouch_for(news):
@@ -442,13 +460,14 @@ def test_rescan_refuses_what_it_cannot_vouch_for(news):
     known = next(p for p in walk[0].files if p.endswith("bai-03/index.md"))
     assert inputs.rescan(walk, None) is None  # the watcher does not know: walk
     assert inputs.rescan(walk, [str(news.root / "templates/base.html")]) is None  # not a content file
-    assert inputs.rescan(walk, [str(news.root / "content/khong-co.md")]) is None  # a file it never saw
+    assert inputs.rescan(walk, [str(news.root.parent / "khac/a.md")]) is None  # not even in the site
     news.write(path(3), source(3, body="Sửa."))
     scanned, listing = inputs.rescan(walk, [known])
     assert scanned.files[known] != walk[0].files[known] and listing is walk[1]
     assert (scanned.names, scanned.outside, scanned.key) == (walk[0].names, walk[0].outside, "")
     (news.root / path(3)).unlink()
-    assert inputs.rescan(walk, [known]) is None  # deleted
+    scanned, listing = inputs.rescan(walk, [known])  # deleted: its folder is listed again
+    assert known not in scanned.files and scanned.names == inputs.scan(cfg, ())[0].names != walk[0].names
 
 
 def damage(site, sql: str, *args) -> None:

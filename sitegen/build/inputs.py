@@ -60,6 +60,8 @@ class Scan:
     # content/ has symlinks or hard-linked files: one save changes what several paths read, so a watcher's
     # list of saved paths is not a list of changed inputs (`rescan` refuses)
     aliased: bool = False
+    top: str = ""  # content/ as walked, and the part of `names` the other folders make (for `rescan`)
+    outside_names: str = ""
 
     def settled(self) -> str:
         """The stamp lines of `files` that a later build may trust, as one string (one object to store, not
@@ -81,7 +83,10 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     (a read.Listing), so discovery need not walk it again."""
     started = time.time_ns()
     outside = hashlib.blake2b(digest_size=20)
-    names = hashlib.blake2b(digest_size=20)
+    # Which files exist, in two parts: content/ (which `rescan` can make again from its listing alone) and
+    # the other folders.
+    content_names = hashlib.blake2b(digest_size=20)
+    outside_names = hashlib.blake2b(digest_size=20)
     outside.update(repr((__version__, config.fingerprint, str(config.content_dir), str(config.output_dir), flags,
                          _libraries())).encode())
     content: dict[str, list] = {}
@@ -93,41 +98,133 @@ def scan(config: SiteConfig, flags: tuple) -> tuple[Scan, dict]:
     settled = started - RACY_NS
     for folder in (config.content_dir, *config.templates_dirs, *config.assets_dirs, CODE):
         h = inside if folder == config.content_dir else outside
+        names = content_names if h is inside else outside_names
         h.update(b"\0" + str(folder).encode())
         names.update(b"\0" + str(folder).encode())
         content_only = (content, files, racy, aliases, settled) if h is inside else None
         newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content_only))
     key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
-    return Scan(key if max(newest.values()) < settled else "", names.hexdigest(),
-                outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy), bool(aliases)), content
+    return Scan(key if max(newest.values()) < settled else "", _names(outside_names.hexdigest(), content_names),
+                outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy), bool(aliases),
+                str(config.content_dir), outside_names.hexdigest()), content
+
+
+def _names(outside_names: str, content_names: "hashlib._Hash") -> str:
+    return hashlib.blake2b((outside_names + content_names.hexdigest()).encode(), digest_size=20).hexdigest()
 
 
 def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) -> tuple[Scan, dict] | None:
-    """The last walk (`scan`'s result) brought up to date with `changed`, the files a watcher saw modified
-    since that walk began, without walking again (the live preview, on every save). None, and so a full walk,
-    unless each is a file under content/ that the last walk saw and that is still a file: anything added,
-    removed or renamed, or any template, asset or setting, needs the walk. Its `key` is "" (nothing is skipped
-    on its word)."""
-    if previous is None or changed is None or previous[0].aliased:
+    """The last walk (`scan`'s result) brought up to date with `changed`, the paths a watcher saw made, written,
+    deleted or moved since that walk began, without walking the whole site again (the live preview, on every
+    save): a file saved is stat'ed again; where a file or folder came or went, only the nearest folder the last
+    walk listed is listed again, and a new folder walked (an article added to a 100 000-article archive walks
+    its own folder, not 200 000 entries). The same files, in the same order, and the same `names` as a full
+    walk would give. None, and so a full walk, for a path outside content/ (a template, an asset, a setting),
+    and for a content/ with symlinks or hard links. Its `key` is "" (nothing is skipped on its word)."""
+    if previous is None or changed is None or previous[0].aliased or not previous[0].top:
         return None
     last, listing = previous
     files, racy = dict(last.files), set(last.racy)
     settled = time.time_ns() - RACY_NS
+    came_or_went: list[str] = []
     for path in {*changed, *last.racy}:
         if path not in files:
-            return None
+            came_or_went.append(path)
+            continue
         try:
             st = os.stat(path)
         except OSError:
-            return None
+            came_or_went.append(path)
+            continue
         if not stat.S_ISREG(st.st_mode):
-            return None
+            came_or_went.append(path)
+            continue
         files[path] = stamp_line(path, st)
         if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
             racy.add(path)
         else:
             racy.discard(path)
-    return Scan("", last.names, last.outside, files, frozenset(racy), last.aliased), listing
+    if not came_or_went:
+        return Scan("", last.names, last.outside, files, frozenset(racy), False, last.top, last.outside_names), listing
+    listing = dict(listing)
+    for path in came_or_went:
+        if not _relist(path, last.top, listing, files, racy, settled):
+            return None
+    # What the full walk would have given: its order of files, and its digest of which exist.
+    names = hashlib.blake2b(digest_size=20)
+    names.update(b"\0" + last.top.encode())
+    ordered: dict[str, str] = {}
+    reached: set[str] = set()
+    stack = [last.top]
+    while stack:
+        folder = stack.pop()
+        entries = listing.get(folder)
+        if entries is None:
+            return None  # a folder the last walk could not list
+        reached.add(folder)
+        subfolders = []
+        for name, path, is_dir, is_link, st in entries:
+            if st is None or is_link:
+                return None  # (a broken symlink: the full walk reports it)
+            names.update(f"{path}\0{stat.S_IFMT(st.st_mode)}\0\n".encode())
+            if stat.S_ISDIR(st.st_mode):
+                subfolders.append(path)
+            elif path in files:
+                ordered[path] = files[path]
+            else:
+                return None
+        stack.extend(reversed(subfolders))
+    for folder in [f for f in listing if f not in reached]:
+        del listing[folder]  # (gone)
+    scanned = Scan("", _names(last.outside_names, names), last.outside, ordered,
+                   frozenset(racy.intersection(ordered)), False, last.top, last.outside_names)
+    return scanned, listing
+
+
+def _relist(path: str, top: str, listing: dict, files: dict[str, str], racy: set[str], settled: int) -> bool:
+    """Bring `listing` and `files` up to date where `path` came or went: the nearest folder above it that the
+    listing has and that still is a folder is listed again, and each folder below that is new (or that `path`
+    itself is: made again, or moved there) is walked whole. False when the full walk must decide: a path
+    outside content/, a symlink or hard link now, a folder that cannot be read."""
+    if path == top or not path.startswith(top + "/"):
+        return False
+    if path in listing:  # a folder itself came or went: whatever the listing held below it is no more
+        below = path + "/"
+        for folder in [f for f in listing if f == path or f.startswith(below)]:
+            del listing[folder]
+    folder = os.path.dirname(path)
+    while folder not in listing or not os.path.isdir(folder):
+        if folder == top or not folder.startswith(top + "/"):
+            return False  # (content/ itself gone, or never listed)
+        folder = os.path.dirname(folder)
+    stack = [folder]
+    while stack:
+        at = stack.pop()
+        try:
+            with os.scandir(at) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return False
+        listed = []
+        for e in entries:
+            if e.name == "__pycache__":
+                continue
+            try:
+                st = e.stat()
+            except OSError:
+                return False
+            if e.is_symlink() or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode)):
+                return False
+            listed.append((e.name, e.path, e.is_dir(), False, st))
+            if stat.S_ISDIR(st.st_mode):
+                if e.path not in listing:
+                    stack.append(e.path)  # new: walked (a folder the listing has keeps its entries)
+            else:
+                files[e.path] = stamp_line(e.path, st)
+                if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
+                    racy.add(e.path)
+        listing[at] = listed
+    return True
 
 
 def unchanged(outcome: Outcome | None, inputs: str, token: str, now: dt.datetime) -> bool:

@@ -1,0 +1,152 @@
+"""inputs.rescan: the preview's walk brought up to date from the watcher's paths alone must be the very walk a
+full `inputs.scan` would make (the same files in the same order, the same `names`, the same folders listed),
+whatever the editor did: files saved, added, deleted, folders made, removed, moved."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from sitegen import config as config_mod
+from sitegen.build import inputs
+
+NAMES = st.sampled_from(["a", "b", "bai-moi", "tin", "z-cuoi", "ảnh"])
+OPS = st.one_of(
+    st.tuples(st.just("save"), st.integers(0, 99)),
+    st.tuples(st.just("add"), st.integers(0, 99), NAMES, st.booleans()),
+    st.tuples(st.just("new-folder"), st.integers(0, 99), NAMES, st.booleans()),
+    st.tuples(st.just("delete"), st.integers(0, 99)),
+    st.tuples(st.just("remove-folder"), st.integers(0, 99)),
+    st.tuples(st.just("move-folder"), st.integers(0, 99), NAMES),
+    st.tuples(st.just("replace-folder"), st.integers(0, 99)),
+)
+
+
+def _folders(content: Path) -> list[Path]:
+    return [content, *sorted(p for p in content.rglob("*") if p.is_dir())]
+
+
+def _files(content: Path) -> list[Path]:
+    return sorted(p for p in content.rglob("*") if p.is_file())
+
+
+def _apply(content: Path, op: tuple, every_path: bool) -> list[str]:
+    """Do what an editor does; return the paths the watcher reports for it (watchdog: a folder moved is one
+    event, its two paths; a folder removed is an event for each file in it and one for the folder, or, when
+    `every_path` is False, the folder's alone)."""
+    kind, n = op[0], op[1]
+    folders, files = _folders(content), _files(content)
+    if kind == "save" and files:
+        f = files[n % len(files)]
+        f.write_text(f.read_text(encoding="utf-8") + "x", encoding="utf-8")
+        return [str(f)]
+    if kind == "add":
+        folder = folders[n % len(folders)]
+        f = folder / (f"{op[2]}.md" if op[3] else "index.md")
+        if f.exists():
+            return []
+        f.write_text("---\ntitle: x\n---\n", encoding="utf-8")
+        return [str(f)]
+    if kind == "new-folder":
+        folder = folders[n % len(folders)] / f"{op[2]}-{n}"
+        if folder.exists():
+            return []
+        (folder / "anh").mkdir(parents=True)
+        (folder / "index.md").write_text("---\ntitle: y\n---\n", encoding="utf-8")
+        (folder / "anh" / "1.jpg").write_bytes(b"jpg")
+        return [str(folder), *([str(folder / "index.md"), str(folder / "anh"), str(folder / "anh" / "1.jpg")]
+                               if op[3] else [])]
+    if kind == "delete" and files:
+        f = files[n % len(files)]
+        f.unlink()
+        return [str(f)]
+    if kind == "remove-folder" and len(folders) > 1:
+        folder = folders[1 + n % (len(folders) - 1)]
+        inside = [str(p) for p in folder.rglob("*")] if every_path else []
+        shutil.rmtree(folder)
+        return [*inside, str(folder)]
+    if kind == "replace-folder" and len(folders) > 1:  # removed, and made again with other files (git checkout)
+        folder = folders[1 + n % (len(folders) - 1)]
+        inside = [str(p) for p in folder.rglob("*")] if every_path else []
+        shutil.rmtree(folder)
+        (folder / "moi").mkdir(parents=True)
+        (folder / "moi" / "index.md").write_text("---\ntitle: z\n---\n", encoding="utf-8")
+        return [*inside, str(folder)]
+    if kind == "move-folder" and len(folders) > 1:
+        folder = folders[1 + n % (len(folders) - 1)]
+        dest = folder.parent / f"{op[2]}-moved-{n}"
+        if dest.exists():
+            return []
+        folder.rename(dest)
+        return [str(folder), str(dest)]
+    return []
+
+
+def _shape(listing: dict) -> dict:
+    """A listing as discovery uses it: each folder's entries, names and kinds, and folders by identity."""
+    return {folder: [(name, path, is_dir, is_link, (st.st_dev, st.st_ino) if is_dir else stat.S_IFMT(st.st_mode))
+                     for name, path, is_dir, is_link, st in entries] for folder, entries in listing.items()}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.lists(OPS, min_size=1, max_size=3), min_size=1, max_size=4), every_path=st.booleans())
+def test_rescan_equals_a_full_walk_after_any_edits(tmp_path_factory, steps, every_path):
+    root = tmp_path_factory.mktemp("site")
+    content = root / "content"
+    for rel in ["thoi-su/bai-1/index.md", "thoi-su/bai-2/index.md", "thoi-su/bai-2/anh/a.jpg", "kinh-te/c.md",
+                "gioi-thieu.md"]:
+        (content / rel).parent.mkdir(parents=True, exist_ok=True)
+        (content / rel).write_text("---\ntitle: t\n---\n", encoding="utf-8")
+    cfg = config_mod.load(root, root / "public")
+    walk = inputs.scan(cfg, ())
+    for step in steps:
+        changed = [p for op in step for p in _apply(content, op, every_path)]
+        again = inputs.rescan(walk, changed)
+        assert again is not None, changed  # (no symlink, nothing outside content/: never the full walk)
+        full = inputs.scan(cfg, ())
+        assert list(again[0].files.items()) == list(full[0].files.items()), changed
+        assert (again[0].names, again[0].outside, again[0].key) == (full[0].names, full[0].outside, "")
+        assert _shape(again[1]) == _shape(full[1]), changed
+        assert again[0].racy <= again[0].files.keys()
+        walk = again
+
+
+def test_rescan_walks_only_where_something_came_or_went(tmp_path, monkeypatch):
+    """An article added to a big category lists that category again and walks the new folder: not the others."""
+    content = tmp_path / "content"
+    for c in range(3):
+        for i in range(50):
+            (content / f"muc-{c}" / f"bai-{i}").mkdir(parents=True)
+            (content / f"muc-{c}" / f"bai-{i}" / "index.md").write_text("x", encoding="utf-8")
+    cfg = config_mod.load(tmp_path, tmp_path / "public")
+    walk = inputs.scan(cfg, ())
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(inputs.os, "scandir", lambda p: listed.append(p) or real(p))
+    new = content / "muc-1" / "bai-moi"
+    new.mkdir()
+    (new / "index.md").write_text("y", encoding="utf-8")
+    scanned, _ = inputs.rescan(walk, [str(new), str(new / "index.md")])
+    assert sorted(set(listed)) == [str(content / "muc-1"), str(new)]
+    assert str(new / "index.md") in scanned.files
+    monkeypatch.undo()
+    assert scanned.names == inputs.scan(cfg, ())[0].names
+
+
+def test_rescan_leaves_symlinks_and_other_folders_to_the_full_walk(tmp_path):
+    content = tmp_path / "content"
+    (content / "tin").mkdir(parents=True)
+    (content / "tin" / "a.md").write_text("x", encoding="utf-8")
+    (tmp_path / "templates").mkdir()
+    cfg = config_mod.load(tmp_path, tmp_path / "public")
+    walk = inputs.scan(cfg, ())
+    assert inputs.rescan(walk, [str(tmp_path / "templates" / "base.html")]) is None  # not under content/
+    assert inputs.rescan(walk, [str(tmp_path / "site.toml")]) is None
+    os.symlink(content / "tin" / "a.md", content / "tin" / "b.md")
+    time.sleep(0.01)
+    assert inputs.rescan(walk, [str(content / "tin" / "b.md")]) is None  # one file under two names now
