@@ -284,3 +284,27 @@ def test_records_of_an_older_tree_are_never_trusted(news, tmp_path, monkeypatch)
     (news.root / "content/thoi-su/bai-moi/index.md").unlink()
     time.sleep(0.06)
     assert_same_as_clean(news, tmp_path, jobs=1)
+
+
+def test_a_spare_nobody_remembers_keeps_the_files_it_shares_with_the_live_tree(news, tmp_path, monkeypatch):
+    """After a killed build the spare tree is marked dirty: no manifest says what it holds. It still holds mostly
+    the live tree's own files (the trees share every unchanged file), which stay as they are; only what differs
+    is linked or written, nothing is left under a temporary name, and the site equals a clean build."""
+    from sitegen.build import write
+
+    news.write("content/kinh-te/bai-04/index.md", article("Bài số 4", date="2024-05-05 08:00", body="Sửa lần một."))
+    settled_build(news, jobs=1)  # now the spare is the tree before, sharing most files with the live one
+    spare = news.root / ".public.spare"
+    write._mark(spare, write.DIRTY)  # as a build killed before its swap leaves it
+    linked = []
+    real_link = os.link
+    monkeypatch.setattr(write.os, "link", lambda src, dst: linked.append(dst) or real_link(src, dst))
+    news.write("content/kinh-te/bai-04/index.md", article("Bài số 4", date="2024-05-05 08:00", body="Sửa lần hai."))
+    result = settled_build(news, jobs=1)
+    files = sum(1 for p in news.public.rglob("*") if p.is_file())
+    assert result.rendered and len(linked) < files / 4, (len(linked), files)
+    assert not [p for p in news.public.rglob("*") if ".tmp" in p.name]
+    monkeypatch.undo()
+    clean = tmp_path / "clean"
+    news.build(output=clean, use_cache=False, jobs=1)
+    assert snapshot(news.public) == snapshot(clean)

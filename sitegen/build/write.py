@@ -172,6 +172,16 @@ class Staging:
                 return
             except FileExistsError:
                 pass
+        elif self.previous is None:
+            # A spare nobody remembers (a build was killed, or the cache is new) mostly holds the very files of
+            # the live tree already: the two trees share every file that did not change. Such a file stays.
+            # (Linked under a temporary name and renamed over it, it would not even move: rename() between two
+            # names of one file does nothing, and the temporary name would stay, for _remove_extras to find.)
+            try:
+                if os.path.samestat(os.stat(src), os.lstat(target)):
+                    return
+            except OSError:
+                pass
         os.link(src, tmp)
         self._swap(tmp, target)
 
