@@ -201,8 +201,7 @@ def _relist(path: str, top: str, listing: dict, files: dict[str, str], racy: set
     while stack:
         at = stack.pop()
         try:
-            with os.scandir(at) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            entries = _entries(at)
         except OSError:
             return False
         listed = []
@@ -247,8 +246,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     while stack:
         folder = stack.pop()
         try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            entries = _entries(folder)
         except OSError as exc:
             h.update(f"{folder}\0!{exc.errno}\n".encode())
             continue
@@ -284,6 +282,12 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
                 subfolders.append(e.path)
         stack.extend(reversed(subfolders))
     return newest
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    """A folder's entries in a stable order (by name): the order every walk feeds its digests in."""
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
 
 
 def stamp_line(path: str, st: os.stat_result) -> str:
