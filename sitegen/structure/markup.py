@@ -257,6 +257,11 @@ class _LinkBudget:
 
     def wrap(self, original):  # type: ignore[no-untyped-def]
         def get_link(data: str, index: int) -> tuple[str, str | None, int, bool]:
+            if not data.startswith("(", index):
+                # No destination: Python-Markdown answers at once, scanning nothing, so nothing is charged. (Charging
+                # the whole rest of the text for such a call, "[x]" after "[x]", spent the budget on a few hundred
+                # of them in an 11 KB paragraph, and real images after them stayed text.)
+                return original(data, index)
             reach = len(data) - index  # the most this call can scan
             if reach > self.left:
                 return "", None, index, False
