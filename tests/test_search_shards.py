@@ -254,6 +254,8 @@ def test_the_preview_index_follows_each_save(site, small_shards, tmp_path, brows
     site.build(output=out, drafts=True, warm=warm, jobs=1)
     with serving(out) as url:
         page = browser.new_page()
+        answers: list[str] = []  # what the page was answered, to say why if a search finds nothing
+        page.on("response", lambda r: answers.append(f"{r.status} {r.url.removeprefix(url)}"))
         # Words whose first two letters the word map already has: the search before the catch-up reads the very
         # file of the map the catch-up rewrites.
         for step, word in enumerate(["thanhlongđỏ", "tiêuhạtmới"]):
@@ -274,7 +276,9 @@ def test_the_preview_index_follows_each_save(site, small_shards, tmp_path, brows
             assert (caught_up.rendered, caught_up.search_pending) == (0, 0)
             assert "lập lại 1 phần chỉ mục (2 bài)" in caught_up.search
             assert _changed(before, _index_files(out)) == ["2025-06-1", "words"]  # (a new word)
-            assert _search(page, url, word) == ["Bài số 7"], step
+            answers.clear()
+            found = _search(page, url, word)
+            assert found == ["Bài số 7"], (step, page.text_content(".search-status"), answers)
         assert _search(page, url, "thanhlongđỏ") == []  # the first save's word is gone with the second save
         page.close()
 
