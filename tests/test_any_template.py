@@ -657,3 +657,45 @@ def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_addi
     assert again.saved  # it started from the saved cache
     site.write(story_path(4), story(4, day=30))  # now the newest: every neighbour shifts
     check(again)
+
+
+def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(site, tmp_path, monkeypatch):
+    """As the live preview runs: each build is given only the paths its watcher reported (inputs.rescan, no walk
+    of content/), under site templates that read other articles. Saves, an article added, a folder moved to
+    another category, an article deleted: after each, every published byte and diagnostic equals a clean build."""
+    from sitegen.build import inputs
+    from sitegen.build.pipeline import Warm
+
+    portal(site)
+    cloud_templates(site)
+    preview, clean = tmp_path / "preview", tmp_path / "clean"
+    warm = Warm()
+    site.build(output=preview, drafts=True, warm=warm, jobs=1)
+    walks: list[int] = []
+    real_scan = inputs.scan
+
+    def check(*changed: Path) -> None:
+        settle()
+        walks.clear()
+        monkeypatch.setattr(inputs, "scan", lambda *a, **kw: walks.append(1) or real_scan(*a, **kw))
+        mine = site.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(p) for p in changed])
+        monkeypatch.setattr(inputs, "scan", real_scan)
+        assert walks == [], "the preview walked content/ again"
+        shutil.rmtree(clean, ignore_errors=True)
+        theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+        assert sorted(mine.diagnostics) == sorted(theirs.diagnostics)
+        a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
+        b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+        assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+    check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
+    added = site.write("content/van-hoa/le-hoi-moi/index.md",
+                       article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
+    check(added.parent, added)
+    moved = site.root / story_path(1).replace(CATEGORIES[1][1], CATEGORIES[2][1])
+    old = (site.root / story_path(1)).parent
+    old.rename(moved.parent)  # one event, for the folder: none for the file inside
+    check(old, moved.parent)
+    gone = site.root / story_path(5)
+    shutil.rmtree(gone.parent)
+    check(gone, gone.parent)
