@@ -622,6 +622,16 @@ def test_any_template_any_edits_equal_a_clean_build(tmp_path_factory, stories, s
             build_and_compare(model.site, Path(folder) / "clean", f"after step {n} {step}: ")
 
 
+def _same_as_a_clean_preview(site, mine, preview: Path, clean: Path) -> None:
+    """A preview build's result and tree against a clean build of the same site: every diagnostic, every byte."""
+    shutil.rmtree(clean, ignore_errors=True)
+    theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert sorted(mine.diagnostics) == sorted(theirs.diagnostics)
+    a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
+    b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+    assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+
 def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_additions_and_a_restart(site, tmp_path):
     """The preview's own memory (pipeline.Warm: entries and their digests kept between builds, the cache saved
     and read back on a restart) under site templates that read other articles (a tag cloud on every page,
@@ -635,12 +645,7 @@ def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_addi
     def check(warm: Warm) -> None:
         settle()
         mine = site.build(output=preview, drafts=True, warm=warm, jobs=1)
-        shutil.rmtree(clean, ignore_errors=True)
-        theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
-        assert sorted(mine.diagnostics) == sorted(theirs.diagnostics)
-        a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
-        b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
-        assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+        _same_as_a_clean_preview(site, mine, preview, clean)
 
     warm = Warm(cache_dir=saved)
     check(warm)
@@ -681,12 +686,7 @@ def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(
         mine = site.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(p) for p in changed])
         monkeypatch.setattr(inputs, "scan", real_scan)
         assert walks == [], "the preview walked content/ again"
-        shutil.rmtree(clean, ignore_errors=True)
-        theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
-        assert sorted(mine.diagnostics) == sorted(theirs.diagnostics)
-        a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
-        b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
-        assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+        _same_as_a_clean_preview(site, mine, preview, clean)
 
     check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
     added = site.write("content/van-hoa/le-hoi-moi/index.md",
