@@ -1,0 +1,80 @@
+"""What a build writes of the dependency records: only the rows holding something it changed, and never less
+than what is true. A preview's save at 10 000 articles used to walk every fragment and rewrite the reverse
+index's row of every owner its pages read; these properties hold the shortcuts to the plain answer."""
+
+from __future__ import annotations
+
+from array import array
+
+from hypothesis import given, settings, strategies as st
+
+from sitegen.build import dependencies, reverse
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 3 * dependencies._CHUNK), st.data())
+def test_the_rows_holding_changed_keys_are_found_without_walking_the_table(size, data):
+    loaded = data.draw(st.integers(0, size))
+    keys = data.draw(st.permutations(range(size))) if size < 64 else list(range(size, 0, -1))
+    table = {k: array("Q", [k]) for k in keys}
+    touched = set(data.draw(st.lists(st.sampled_from(keys), max_size=40))) if keys else set()
+    expected = {pos // dependencies._CHUNK for pos, k in enumerate(keys) if k in touched}
+    assert dependencies._rows_holding(table, touched, loaded) == expected
+
+
+def test_a_key_missing_from_the_table_falls_back_to_the_walk():
+    table = {k: array("Q") for k in range(10)}
+    assert dependencies._rows_holding(table, {3, 99}, 10) == {0}
+
+
+def _memory_index() -> tuple[reverse.Reverse, dict]:
+    rows: dict = {}
+    rev = reverse.Reverse(rows.get, complete=True)
+    return rev, rows
+
+
+def test_a_page_read_again_as_before_writes_no_row_and_is_still_found():
+    rev, stored = _memory_index()
+    rev.page("a.html", [1 << reverse._FIELD_BITS, 2 << reverse._FIELD_BITS], "")
+    rev.page("b.html", [1 << reverse._FIELD_BITS], "")
+    stored.update(rev.rows(3, in_memory=True))
+    assert "readers:0" in stored
+    # The next build: both pages rendered again, reading what they read before.
+    again = reverse.Reverse.load(rev.head(), stored, stored.get)
+    grown = again.grown
+    again.page("a.html", [1 << reverse._FIELD_BITS, 2 << reverse._FIELD_BITS], "")
+    again.page("b.html", [1 << reverse._FIELD_BITS], "")
+    assert again.grown == grown  # (nothing was added: nothing brings the readers' remaking nearer)
+    written = dict(again.rows(3, in_memory=True))
+    assert not any(name.startswith("readers:") for name in written)
+    assert again.readers([1]) == {"a.html", "b.html"} and again.readers([2]) == {"a.html"}
+    # A page that now reads an owner it did not: its row is written, sorted, without duplicates.
+    again.page("b.html", [2 << reverse._FIELD_BITS, 1 << reverse._FIELD_BITS], "")
+    again.page("c.html", [2 << reverse._FIELD_BITS], "")
+    again.page("b.html", [2 << reverse._FIELD_BITS], "")
+    written = dict(again.rows(3, in_memory=True))
+    assert list(written["readers:0"][2]) == [0, 1, 2]
+    assert again.readers([2]) == {"a.html", "b.html", "c.html"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdef"), st.lists(st.integers(0, 9), max_size=5)),
+                         max_size=6), min_size=1, max_size=5))
+def test_the_reverse_index_never_holds_less_than_every_build_added(builds):
+    """Builds in a row, each rendering some pages (a page's reads replace nothing: the index only grows): after
+    each, every page is found by every owner it ever read, whatever the index skipped as known already."""
+    stored: dict = {}
+    rev = reverse.Reverse(stored.get, complete=True)
+    ever: dict[int, set[str]] = {}
+    for pages in builds:
+        for path, owners in pages:
+            rev.page(path + ".html", [o << reverse._FIELD_BITS for o in owners], "")
+            for o in owners:
+                ever.setdefault(o, set()).add(path + ".html")
+        stored.update(rev.rows(10, in_memory=True))
+        rev = reverse.Reverse.load(rev.head(), stored, stored.get)
+        for owner, paths in ever.items():
+            assert paths <= rev.readers([owner])
+        for name, row in stored.items():
+            if name.startswith("readers:"):
+                assert all(list(a) == sorted(set(a)) for a in row.values())
