@@ -22,13 +22,13 @@ from .cache import Cache, load_memory, save_memory
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from .result import BuildResult, Clock, Repaired
-from .write import WriteStats, output_token, recover
+from .write import Staging, WriteStats, output_token, recover
 
 if TYPE_CHECKING:
     from .pages import Progress
     from ..render.templates import Templates
 
-__all__ = ["BuildResult", "Warm", "build"]
+__all__ = ["BuildResult", "Warm", "build", "ready_spare"]
 
 
 @dataclass
@@ -176,6 +176,27 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                                 search_later, cancel)
         assert result is not None  # (only an edit build gives up)
         return result
+    finally:
+        cache.close()
+
+
+def ready_spare(config: SiteConfig, warm: Warm, cancel: Callable[[], bool]) -> bool:
+    """Between a preview's builds, once the editor pauses after a build that changed many files: the spare output
+    tree made what the live one holds (write.Staging.mirror), so that the next save links only what it changes.
+    False when cancelled (a save came: it is built first) or not possible (nothing published yet)."""
+    if warm.salt != config.fingerprint or not config.output_dir.is_dir():
+        return False  # (the configuration changed since: the next build starts afresh anyway)
+    cache = Cache(None, config.fingerprint, warm.tables, journal=warm.journal if warm.cache_dir is not None else None)
+    try:
+        trees = cache.all("trees")
+        if not trees.get(output_token(config.output_dir)):
+            return False  # what the live tree holds is not known: the spare is left as it is
+        remembered = Staging(config.output_dir, trees).mirror(cancel)
+        if remembered is None:
+            return False
+        cache.put_many("trees", remembered)
+        cache.retain("trees", set(remembered))
+        return True
     finally:
         cache.close()
 

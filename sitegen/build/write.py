@@ -19,7 +19,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from ..diagnostics import BuildFailed, Diagnostic, ERROR
 from ..structure.routes import safe_relative
@@ -32,6 +32,7 @@ from ..structure.routes import safe_relative
 ATTRIBUTE = "user.sitegen.output"
 MARKER = ".sitegen-output"
 DIRTY = "dirty"
+_MIRROR_BATCH = 2000  # files linked between two questions to `Staging.mirror`'s cancel (tens of ms a batch)
 
 
 @dataclass
@@ -231,6 +232,22 @@ class Staging:
         if self.active_token and self.active_token != DIRTY and self.active:
             remembered[self.active_token] = self.active  # now the spare's manifest
         return remembered
+
+    def mirror(self, cancel: Callable[[], bool]) -> dict[str, dict[str, str]] | None:
+        """Make the spare what the live tree holds (hard links: the two then share every file), without
+        publishing anything, so that the next build links only what it changes: after a full build nearly every
+        file differs, and the first save of a preview at 10 000 articles spent 3 s linking 15 000 of them. Returns
+        the manifests to remember (the spare's under a new token); None when `cancel()` said stop between two
+        batches (the spare then stays marked dirty: the next build looks at what it really holds)."""
+        if not self.active:
+            return None  # what the live tree holds is not known
+        rels = list(self.active)
+        for start in range(0, len(rels), _MIRROR_BATCH):
+            if cancel() or not self.keep_all(rels[start:start + _MIRROR_BATCH]):
+                return None
+        self._remove_extras()
+        _mark(self.dir, self.token)
+        return {self.active_token: self.active, self.token: self.manifest}
 
     def _remove_extras(self) -> None:
         if self.previous is not None:

@@ -31,7 +31,7 @@ from tornado.httpserver import HTTPServer
 from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build.lock import site_lock
-from ..build.pipeline import Warm, build
+from ..build.pipeline import Warm, build, ready_spare
 from ..build.result import Cancelled
 from ..structure.routes import safe_join
 from . import guard
@@ -41,6 +41,7 @@ LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same si
 LOST_EVERY = 30.0  # seconds between two "events were lost" lines in the terminal (the rest are counted)
 SEARCH_PAUSE = 1.0  # seconds without a save before the search index catches up (the browser reloads meanwhile)
 SAVE_PAUSE = 2.0  # seconds without a save before the memory cache is saved to disk (Preview.persist)
+SPARE_PAUSE = 1.0  # seconds without a save before the spare output tree is made ready (Preview.ready_spare)
 STOP_WAIT = 2.0  # seconds Ctrl-C waits for a rebuild under way before stopping without saving the cache
 
 
@@ -62,6 +63,7 @@ class Preview:
     held: bool = False  # the last rebuild succeeded, but `errors` held some articles back
     search_pending: int = 0  # search shards a save left to index again (see `index_search`)
     modelled: bool = False  # the last rebuild made the site's model anew (not an edit build): see `settle`
+    spare_behind: bool = False  # a rebuild since the last `ready_spare` was not an edit build
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
                 cancel: Callable[[], bool] | None = None) -> bool:
@@ -109,6 +111,7 @@ class Preview:
             self.shown, self.catching_up = self.output, False
             self.search_pending = result.search_pending
             self.modelled = self.modelled or not result.edited
+            self.spare_behind = self.spare_behind or not result.edited
             ms = (time.perf_counter() - started) * 1000
             if search_now and not result.rendered:
                 self.log(f"Đã cập nhật chỉ mục tìm kiếm trong {ms:.0f} ms ({result.search}).")
@@ -129,6 +132,23 @@ class Preview:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
+
+    def ready_spare(self, cancel: Callable[[], bool]) -> bool:
+        """After a build that was not an edit build (the first one, an addition, a template): the spare output
+        tree made what the live one holds, while the editor pauses, so that the next save links only the files
+        it changes (pipeline.ready_spare). `cancel()` (a new save) stops it; the next build then does the rest."""
+        with self.lock:
+            done = False
+            try:
+                with site_lock(self.root, self.wait, on_wait=self.log):
+                    cfg = replace(config_mod.load(self.root, self.output), stats_url="")
+                    done = ready_spare(cfg, self.warm, cancel)
+            except BuildFailed:
+                pass  # (site.toml broken since, the lock held elsewhere): the next build says so, and links
+            except Exception as exc:  # (a full disk, a bug): the next save links what it needs, as before
+                self.log(f"Không chuẩn bị được thư mục dự phòng của bản xem trước: {exc!r}")
+            self.spare_behind = not done and cancel()  # (stopped by a save: again at the next pause)
+            return done
 
     def index_search(self, cancel: Callable[[], bool]) -> bool:
         """Index again the search shards the last saves left behind: a build with nothing changed but the search
@@ -316,6 +336,9 @@ def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_b
         # The page is reloaded; the search index catches up once the editor pauses, unless a new save comes.
         if preview.search_pending and changes.idle(SEARCH_PAUSE):
             preview.index_search(changes.waiting)
+        # Then the spare output tree, after a build that changed many files (the next save links only its own).
+        if preview.spare_behind and changes.idle(SPARE_PAUSE):
+            preview.ready_spare(changes.waiting)
         # Then, still quiet, the cache is saved (the first time after a full build: seconds, stopped by a save).
         if preview.warm.journal and changes.idle(SAVE_PAUSE):
             preview.persist(changes.waiting)
