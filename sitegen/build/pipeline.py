@@ -39,6 +39,7 @@ class Warm:
     tables: dict = field(default_factory=dict)  # the build cache's tables, in memory instead of on disk
     entries: dict = field(default_factory=dict)  # what templates see of each article, by its inputs
     digests: dict = field(default_factory=dict)  # those entries' digests (dependencies.Deps.kept_digests)
+    ids: dict = field(default_factory=dict)  # the dependency records' key numbers (dependencies.Deps.kept_ids)
     paths: Any = None  # symlink-free paths for the link check (stages.paths_of)
     templates: Templates | None = None  # the Jinja environment: unchanged templates stay compiled
     walk: tuple | None = None  # the last inputs.scan (with its content listing), for inputs.rescan

@@ -153,6 +153,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     deps = dependencies.Deps.load(cache, token)
     deps.know(holding.values())
     deps.kept_digests = warm.digests
+    if folder is None:  # (on disk, a build lets go of them before saving: see Deps.update)
+        deps.kept_ids = warm.ids
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
     docs = cache.changes(known, holding.documents(
@@ -354,6 +356,8 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     if diagnostics is None:
         return None
     deps = dependencies.Deps.load(cache, state.token)
+    if folder is None:
+        deps.kept_ids = warm.ids
     deps.know(c.after for c in changes)
     if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
