@@ -357,3 +357,26 @@ def test_a_preview_readies_the_spare_so_that_its_next_save_links_only_what_it_ch
     shutil.rmtree(clean)
     news.build(output=clean, use_cache=False, jobs=1)
     assert snapshot(news.public) == snapshot(clean)
+
+
+def test_a_preview_keeps_its_templates_compiled_when_articles_come_and_go(news, tmp_path):
+    """Which files exist outside content/ decides whether a compiled template may now be overridden by a new one;
+    articles coming and going do not (they made a preview compile every template again at each addition). A new
+    site template still takes over at once."""
+    from sitegen.build.pipeline import Warm, build
+
+    config, warm = news.config(), Warm()
+    build(config, warm=warm, jobs=1)
+    env = warm.templates.env
+    compiled = env.get_template("article.html")
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", body="Mới."))
+    build(config, warm=warm, jobs=1, changed=[str(news.root / "content/thoi-su/bai-moi/index.md")])
+    assert warm.templates.env.get_template("article.html") is compiled
+    news.write("templates/article.html", '{% extends "base.html" %}{% block main %}<h1>Riêng: {{ entry.title }}</h1>'
+                                         '{% endblock %}')
+    build(config, warm=warm, jobs=1, changed=[str(news.root / "templates/article.html")])
+    assert warm.templates.env.get_template("article.html") is not compiled
+    assert "Riêng: Bài mới" in (news.public / "thoi-su/bai-moi/index.html").read_text(encoding="utf-8")
+    clean = tmp_path / "clean"
+    news.build(output=clean, use_cache=False, jobs=1)
+    assert snapshot(news.public) == snapshot(clean)
