@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from sitegen import config as config_mod
 from sitegen.content import read
@@ -71,11 +71,14 @@ def test_split_front_matter_never_raises(yaml_text, body):
 
 @FAST
 @given(st.binary(max_size=300))
+@example(b"\r\x01")  # a lone CR ends a line (old Mac files): the control character is on line 2
+@example(b"a\rb\r\xff")
 def test_decode_never_raises_and_reports_the_line(raw):
     report = Reporter()
     text = read.decode(raw, "content/a.md", report)
     if text is None:
-        assert report.errors and 1 <= report.errors[0].line <= raw.count(b"\n") + 1
+        lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+        assert report.errors and 1 <= report.errors[0].line <= lines
     else:
         assert "\r" not in text
 
@@ -148,3 +151,9 @@ def test_whole_build_of_random_front_matter_and_markdown_never_crashes(meta, bod
 @given(YAMLISH, MARKDOWN)
 def test_whole_build_of_yamlish_text_never_crashes(yaml_text, body):
     _build_one(f"---\ntitle: \"Bài\"\n{yaml_text}\n---\n{body}", False)
+
+
+def test_a_bad_byte_in_a_file_with_old_mac_line_ends_is_named_on_its_line():
+    report = Reporter()
+    assert read.decode(b"---\rtitle: x\r---\r\rab\xff", "content/a.md", report) is None
+    assert [(d.code, d.line, d.col) for d in report.errors] == [("ENC001", 5, 3)]

@@ -328,13 +328,19 @@ def _read_regular(path: Path, max_bytes: int | None = None) -> bytes:
         os.close(fd)
 
 
+def _line_of(raw: bytes, at: int) -> int:
+    """The line of byte `at`, counting line ends as `decode` makes them: CRLF, LF, and a lone CR (old Mac files)."""
+    before = raw[:at]
+    return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+
+
 def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
     """Bytes to NFC text with LF line endings; strict UTF-8 (a BOM is fine), never silently replaced."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         report.error("ENC002", rel, 1, "tệp được lưu dạng UTF-16", "mở tệp và lưu lại với mã hóa UTF-8")
         return None
     if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        line = _line_of(raw, raw.index(b"\x00"))
         report.error("ENC003", rel, line, "tệp chứa byte NUL: đây là tệp nhị phân, không phải văn bản Markdown",
                      "kiểm tra lại tệp, có thể đã lưu nhầm định dạng")
         return None
@@ -343,8 +349,8 @@ def decode(raw: bytes, rel: str, report: Reporter) -> str | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line = _line_of(raw, exc.start)
+        col = exc.start - (max(raw.rfind(b"\n", 0, exc.start), raw.rfind(b"\r", 0, exc.start)) + 1) + 1
         report.error("ENC001", rel, line, f"byte 0x{raw[exc.start]:02x} không hợp lệ trong UTF-8 (vị trí byte {exc.start})",
                      "lưu tệp với mã hóa UTF-8 (trong Notepad: Save As → Encoding: UTF-8)", col=col)
         return None
