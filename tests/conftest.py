@@ -213,3 +213,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def shares_every_file(live: Path, spare: Path) -> bool:
+    """Whether `spare` holds exactly the files of `live` (the output marker aside), each the very same file (one
+    inode, two names): a spare output tree made ready (pipeline.ready_spare)."""
+    from sitegen.build.write import MARKER
+
+    def files(root: Path) -> dict[str, Path]:
+        return {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.name != MARKER}
+    mine, theirs = files(live), files(spare)
+    return mine.keys() == theirs.keys() and all(os.path.samestat(p.stat(), theirs[rel].stat()) for rel, p in mine.items())

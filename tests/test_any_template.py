@@ -669,7 +669,7 @@ def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(
     of content/), under site templates that read other articles. Saves, an article added, a folder moved to
     another category, an article deleted: after each, every published byte and diagnostic equals a clean build."""
     from sitegen.build import inputs
-    from sitegen.build.pipeline import Warm
+    from sitegen.build.pipeline import Warm, ready_spare
 
     portal(site)
     cloud_templates(site)
@@ -687,6 +687,7 @@ def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(
         monkeypatch.setattr(inputs, "scan", real_scan)
         assert walks == [], "the preview walked content/ again"
         _same_as_a_clean_preview(site, mine, preview, clean)
+        assert ready_spare(site.config(output=preview), warm, lambda: False)  # as the preview does in a pause
 
     check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
     added = site.write("content/van-hoa/le-hoi-moi/index.md",

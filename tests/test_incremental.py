@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import article, tree_snapshot
+from conftest import article, shares_every_file, tree_snapshot
 from sitegen.config import default_theme_dirs
 from sitegen.build.write import ATTRIBUTE, MARKER
 
@@ -310,14 +310,6 @@ def test_a_spare_nobody_remembers_keeps_the_files_it_shares_with_the_live_tree(n
     assert snapshot(news.public) == snapshot(clean)
 
 
-def _shares_every_file(live, spare) -> bool:
-    """Whether `spare` holds exactly the files of `live`, each the very same file (one inode, two names)."""
-    def files(root):
-        return {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.name != MARKER}
-    mine, theirs = files(live), files(spare)
-    return mine.keys() == theirs.keys() and all(os.path.samestat(p.stat(), theirs[rel].stat()) for rel, p in mine.items())
-
-
 def test_a_preview_readies_the_spare_so_that_its_next_save_links_only_what_it_changes(news, tmp_path, monkeypatch):
     """After a full build (a preview's first, an addition) nearly every file differs between the live tree and the
     spare, and the next save linked them all (3 s at 10 000 articles). While the editor pauses the preview makes
@@ -330,11 +322,11 @@ def test_a_preview_readies_the_spare_so_that_its_next_save_links_only_what_it_ch
     warm = Warm()  # a preview started on a site built before: its memory knows nothing of the spare
     build(config, warm=warm, jobs=1)
     spare = news.root / ".public.spare"
-    assert not _shares_every_file(news.public, spare)
+    assert not shares_every_file(news.public, spare)
     assert not ready_spare(config, warm, lambda: True)  # a save came at once: nothing done, the spare is dirty
     assert write.output_token(spare) == write.DIRTY
     assert ready_spare(config, warm, lambda: False)
-    assert _shares_every_file(news.public, spare)
+    assert shares_every_file(news.public, spare)
     assert write.output_token(spare) in warm.tables["trees"]
     linked = []
     real_link = os.link
@@ -351,7 +343,7 @@ def test_a_preview_readies_the_spare_so_that_its_next_save_links_only_what_it_ch
     # A full build again (an article added), its spare readied, then a deletion: still a clean build's site.
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", body="Mới."))
     build(config, warm=warm, jobs=1, changed=[str(news.root / "content/thoi-su/bai-moi/index.md")])
-    assert ready_spare(config, warm, lambda: False) and _shares_every_file(news.public, spare)
+    assert ready_spare(config, warm, lambda: False) and shares_every_file(news.public, spare)
     shutil.rmtree(news.root / "content/thoi-su/bai-moi")
     build(config, warm=warm, jobs=1, changed=[str(news.root / "content/thoi-su/bai-moi")])
     shutil.rmtree(clean)

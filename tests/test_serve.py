@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, article, fetch, free_port, interrupt, start_preview, wait_for
+from conftest import ROOT, article, fetch, free_port, interrupt, shares_every_file, start_preview, wait_for
 
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 
@@ -451,13 +451,11 @@ def test_while_the_editor_pauses_the_preview_readies_its_spare_tree(server):
     """After its first build the preview's spare output tree holds nothing of the live one: the first save would
     link every file (3 s at 10 000 articles). Once the editor pauses, the spare is made what the live tree holds
     (one file, two names), so a save links only what it changes; a save still shows, and the spare follows."""
-    from test_incremental import _shares_every_file
-
     site, base, proc = server
     live, spare = site.root / ".sitegen" / "preview", site.root / ".sitegen" / ".preview.spare"
-    wait_for(lambda: spare.is_dir() and _shares_every_file(live, spare), what="the spare readied")
+    wait_for(lambda: spare.is_dir() and shares_every_file(live, spare), what="the spare readied")
     site.write(ARTICLE, article("Hội nghị sau khi nghỉ", body="Nội dung ban đầu."))
     wait_for(lambda: title_of(base) == "Hội nghị sau khi nghỉ", what="edited title")
     site.write("content/thoi-su/bai-them/index.md", article("Bài thêm vào", body="Một bài mới."))
     wait_for(lambda: fetch(base + "/thoi-su/bai-them/")[0] == 200, what="the added article")
-    wait_for(lambda: _shares_every_file(live, spare), what="the spare readied after the addition")
+    wait_for(lambda: shares_every_file(live, spare), what="the spare readied after the addition")

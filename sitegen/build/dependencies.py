@@ -617,17 +617,12 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
 
 def _rows_holding(table: Mapping[Any, Any], touched: set, loaded: int) -> set[int]:
     """The row numbers (_CHUNK keys to a row, in the table's order) of the `touched` keys, where the table's
-    first `loaded` keys are those its rows held: a key added since sits after them. An edit build touches a few
-    keys of tens of thousands, so those the rows held are looked for in C rather than the whole table walked in
-    Python (that walk was a fifth of a preview's save at 10 000 articles)."""
+    first `loaded` keys are those its rows held: a key added since sits after them, so new keys' rows are
+    known from their places; a key the rows held already is found by walking the table."""
     if not touched:
         return set()
     keys = list(table)
     added = {k: loaded + i for i, k in enumerate(keys[loaded:])}
-    known = [k for k in touched if k not in added]
-    if len(known) <= 16:  # (many: one walk costs less than a search for each)
-        try:
-            return {added[k] // _CHUNK for k in touched if k in added} | {keys.index(k) // _CHUNK for k in known}
-        except ValueError:  # (a key no longer in the table: never expected, but then nothing is guessed)
-            pass
+    if all(k in added for k in touched):
+        return {added[k] // _CHUNK for k in touched}
     return {pos // _CHUNK for pos, k in enumerate(keys) if k in touched}

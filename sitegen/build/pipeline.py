@@ -106,8 +106,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
     warm = (warm or Warm()).for_config(config.fingerprint)
     warm.restore()
-    cache = Cache(folder, config.fingerprint, warm.tables if folder is None else None,
-                  journal=warm.journal if warm.cache_dir is not None else None)
+    cache = _cache(config, warm, folder)
     if repaired:
         report.warning("CACHE002", ".sitegen/cache", 0, "bộ nhớ đệm có dòng hỏng (HTML của bài không đọc lại được): "
                        "đã bỏ và làm lại", "không cần làm gì; nếu lặp lại, kiểm tra ổ đĩa")
@@ -181,13 +180,20 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         cache.close()
 
 
+def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
+    """The build cache on disk in `folder`, or (None) the one a preview keeps in `warm`, whose changes its journal
+    hears of when the preview saves it (Warm.persist)."""
+    return Cache(folder, config.fingerprint, warm.tables if folder is None else None,
+                 journal=warm.journal if warm.cache_dir is not None else None)
+
+
 def ready_spare(config: SiteConfig, warm: Warm, cancel: Callable[[], bool]) -> bool:
     """Between a preview's builds, once the editor pauses after a build that changed many files: the spare output
     tree made what the live one holds (write.Staging.mirror), so that the next save links only what it changes.
     False when cancelled (a save came: it is built first) or not possible (nothing published yet)."""
     if warm.salt != config.fingerprint or not config.output_dir.is_dir():
         return False  # (the configuration changed since: the next build starts afresh anyway)
-    cache = Cache(None, config.fingerprint, warm.tables, journal=warm.journal if warm.cache_dir is not None else None)
+    cache = _cache(config, warm)
     try:
         trees = cache.all("trees")
         if not trees.get(output_token(config.output_dir)):

@@ -152,11 +152,9 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     if not publish or holding.errors_left(report.diagnostics):
         return Made(view, templates, pages, len(site.articles), None, {}, lambda stage: pages, None,
                      holding.errors_left, photo_plan.processed)
-    deps = dependencies.Deps.load(cache, token)
+    deps = _deps(cache, token, warm, folder)
     deps.know(holding.values())
     deps.kept_digests = warm.digests
-    if folder is None:  # (on disk, a build lets go of them before saving: see Deps.update)
-        deps.kept_ids = warm.ids
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
     docs = cache.changes(known, holding.documents(
@@ -357,9 +355,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
         return None
-    deps = dependencies.Deps.load(cache, state.token)
-    if folder is None:
-        deps.kept_ids = warm.ids
+    deps = _deps(cache, state.token, warm, folder)
     deps.know(c.after for c in changes)
     if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
@@ -421,6 +417,15 @@ def _remember_trees(cache: Cache, done: Published) -> None:
     cache.put_many("trees", {done.token: done.trees[done.token]})
     cache.retain("trees", set(done.trees))
     done.trees = {}
+
+
+def _deps(cache: Cache, token: str, warm: Warm, folder: Path | None) -> dependencies.Deps:
+    """What the last build's pages read, with the key-number maps a preview keeps between builds (in memory only:
+    on disk, a build lets go of them before saving, see Deps.update)."""
+    deps = dependencies.Deps.load(cache, token)
+    if folder is None:
+        deps.kept_ids = warm.ids
+    return deps
 
 
 def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:
