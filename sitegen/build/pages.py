@@ -45,7 +45,7 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
         if stage is not None:
             stage.stats.written += counts.written
             stage.stats.unchanged += counts.unchanged
-            stage.manifest.update(put)
+            stage.made(put)
         if deps is not None:
             for name, fragment in made.items():
                 deps.add_group(name, fragment)

@@ -26,7 +26,7 @@ from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from ..structure.markup import BodyInfo
 from ..render.templates import Entry, Templates, entry_maker, make_entries
 from .result import BuildResult, Clock, Repaired
-from .write import Staging, WriteStats
+from .write import DELTA, Staging, WriteStats
 
 if TYPE_CHECKING:
     from .pipeline import Warm
@@ -375,9 +375,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     def todo(stage: Staging) -> list[routes.Page] | None:
         # Every other file stays what the live tree has; one that cannot be carried over (gone from the live
         # tree) makes this a full build's work.
-        index = search.BUNDLE + "/"
-        return redo if stage.keep_all([rel for rel in stage.active if rel not in dirty and not rel.startswith(index)]) \
-            else None
+        return redo if stage.carry_over(dirty, search.BUNDLE + "/") else None
 
     def keep(token: str) -> Finish:
         deps.update(None, view, templates, fresh.values(), full=False)
@@ -414,7 +412,7 @@ def repair(cache: Cache, report: Reporter, repaired: bool) -> None:
 def _remember_trees(cache: Cache, done: Published) -> None:
     """What the output trees hold: only the new tree's row is written (the other tree is the one that was live,
     whose row the cache holds already), and every other row is dropped."""
-    cache.put_many("trees", {done.token: done.trees[done.token]})
+    cache.put_many("trees", {k: done.trees[k] for k in (done.token, DELTA) if k in done.trees})
     cache.retain("trees", set(done.trees))
     done.trees = {}
 

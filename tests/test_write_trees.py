@@ -1,0 +1,136 @@
+"""The two output trees (write.Staging) stay what their manifests say through any sequence of builds: full ones,
+edit builds that carry the live tree over by the files the trees differ in (the `trees` table's DELTA row),
+spares made ready between builds, and builds that stop half-way. A wrong difference would publish a stale
+file, silently: these properties compare every file of both trees with the plain answer after every step."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings, strategies as st
+
+from sitegen.build import write
+
+NAMES = ["index.html", "a/index.html", "a/b.html", "c.html", "d/e/index.html", "f.xml"]
+BUNDLE = ["s/one.js", "s/two/x.bin", "s/three"]  # an edit build makes these again (as the search index)
+BODIES = [b"", b"one", b"two", b"three"]
+
+files = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(BODIES), max_size=len(NAMES))
+bundle = st.dictionaries(st.sampled_from(BUNDLE), st.sampled_from(BODIES), max_size=len(BUNDLE))
+steps = st.lists(st.one_of(
+    st.tuples(st.just("full"), files, bundle, st.booleans(), st.booleans()),
+    st.tuples(st.just("edit"), files, bundle, st.sets(st.sampled_from(NAMES), max_size=2)),
+    st.tuples(st.just("mirror"), st.booleans()),
+    st.tuples(st.just("killed"), files),
+), min_size=1, max_size=12)
+
+
+def _on_disk(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+            and p.name != write.MARKER}
+
+
+def _worker(stage: write.Staging) -> write.Staging:
+    """The stage as a forked render worker has it: its own copy of what the parent knew, thrown away after."""
+    clone = copy.copy(stage)
+    clone.manifest, clone._wanted_other, clone.stats = dict(stage.manifest), set(), write.WriteStats()
+    return clone
+
+
+def _fingerprint(data: bytes) -> str:
+    return "h:" + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps)
+def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(sequence):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "public"
+        known: dict = {}  # the cache's `trees` table, as stages._remember_trees and pipeline.ready_spare keep it
+        live: dict[str, bytes] = {}
+        carried_fast = 0
+        for step in sequence:
+            stage = write.Staging(out, known)
+            if step[0] == "full":  # every page put (the unchanged ones carried over by `keep`, as a full build does)
+                _, pages, index, keep, forked = step
+                for rel, data in {**pages, **index}.items():
+                    if keep and live.get(rel) == data and stage.keep(rel):
+                        continue
+                    if forked and rel in pages:  # rendered by a forked worker (build.pages), told to the parent
+                        stage.made({rel: _worker(stage).put(rel, data)})
+                    else:
+                        stage.put(rel, data)
+                want = {**pages, **index}
+            elif step[0] == "edit":  # a few pages made again, every other file carried over, the bundle made anew
+                _, changes, index, dropped = step
+                changes = {rel: data for rel, data in changes.items() if rel in live}
+                but = set(changes) | (dropped & set(live))  # a page rendered again may come out as nothing
+                carried_fast += stage.differ is not None and stage.previous is not None
+                assert stage.carry_over(but, "s/")
+                for rel, data in {**changes, **index}.items():
+                    stage.put(rel, data)
+                want = {**{rel: data for rel, data in live.items() if rel not in but and not rel.startswith("s/")},
+                        **changes, **index}
+            elif step[0] == "mirror":
+                remembered = stage.mirror(lambda: step[1])
+                if remembered is not None:
+                    known.update(remembered)
+                    known = {k: v for k, v in known.items() if k in remembered}
+                    assert _on_disk(stage.dir) == live
+                continue
+            else:  # killed half-way: the spare is left dirty, the live tree as it was
+                for rel, data in step[1].items():
+                    stage.put(rel, data)
+                continue
+            remembered = stage.publish()
+            known.update({k: remembered[k] for k in (stage.token, write.DELTA) if k in remembered})
+            known = {k: v for k, v in known.items() if k in remembered}
+            live = want
+            assert _on_disk(out) == live
+            assert known[stage.token] == {rel: _fingerprint(data) for rel, data in live.items()}
+            spare = Path(tmp) / ".public.spare"
+            spare_manifest = known.get(write.output_token(spare))
+            if spare_manifest is not None:  # the tree before last: exactly what its manifest says
+                assert {rel: _fingerprint(data) for rel, data in _on_disk(spare).items()} == spare_manifest
+            delta = known.get(write.DELTA)
+            if delta is not None and spare_manifest is not None:  # the difference is never less than the truth
+                truth = {rel for rel in known[stage.token].keys() | spare_manifest.keys()
+                         if known[stage.token].get(rel) != spare_manifest.get(rel)}
+                assert truth <= delta[2]
+
+
+def test_an_edit_build_after_an_edit_build_looks_only_at_the_files_that_differ(tmp_path, monkeypatch):
+    """The shortcut is taken (the spare is not walked file by file), and leaves both trees right."""
+    out = tmp_path / "public"
+    known: dict = {}
+
+    def build(pages: dict[str, bytes], but: set[str] | None = None) -> write.Staging:
+        stage = write.Staging(out, known)
+        if but is None:
+            for rel, data in pages.items():
+                stage.put(rel, data)
+        else:
+            assert stage.carry_over(but, "s/")
+            for rel in but:
+                stage.put(rel, pages[rel])
+        remembered = stage.publish()
+        known.update({k: remembered[k] for k in (stage.token, write.DELTA) if k in remembered})
+        for k in [k for k in known if k not in remembered]:
+            del known[k]
+        return stage
+
+    site = {f"p{n}.html": b"page %d" % n for n in range(50)}
+    build(site)
+    build({**site, "p1.html": b"first edit"}, {"p1.html"})  # the spare (an empty tree) differs everywhere
+    walked = []
+    monkeypatch.setattr(write.Staging, "keep_all", lambda self, rels: walked.append(rels) or True)
+    stage = build({**site, "p1.html": b"first edit", "p2.html": b"second edit"}, {"p2.html"})
+    assert stage.differ is not None and not walked
+    assert stage.stats.unchanged == 49
+    assert known[write.DELTA][2] == {"p2.html"}
+    assert (out / "p1.html").read_bytes() == b"first edit" and (out / "p2.html").read_bytes() == b"second edit"
+    spare = tmp_path / ".public.spare"
+    assert (spare / "p1.html").read_bytes() == b"first edit" and (spare / "p2.html").read_bytes() == b"page 2"
