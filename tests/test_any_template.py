@@ -664,17 +664,19 @@ def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_addi
     check(again)
 
 
-def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(site, tmp_path, monkeypatch):
+@pytest.mark.parametrize("saving", [False, True], ids=["memory", "saving"])
+def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(site, tmp_path, monkeypatch, saving):
     """As the live preview runs: each build is given only the paths its watcher reported (inputs.rescan, no walk
     of content/), under site templates that read other articles. Saves, an article added, a folder moved to
-    another category, an article deleted: after each, every published byte and diagnostic equals a clean build."""
+    another category, an article deleted: after each, every published byte and diagnostic equals a clean build.
+    `saving`: as `sitegen serve` runs it, with a cache folder (its per-article tables on disk, cache.ON_DISK)."""
     from sitegen.build import inputs
     from sitegen.build.pipeline import Warm, ready_spare
 
     portal(site)
     cloud_templates(site)
     preview, clean = tmp_path / "preview", tmp_path / "clean"
-    warm = Warm()
+    warm = Warm(cache_dir=tmp_path / "preview-cache" if saving else None)
     site.build(output=preview, drafts=True, warm=warm, jobs=1)
     walks: list[int] = []
     real_scan = inputs.scan

@@ -28,6 +28,14 @@ SCHEMA = 15  # 15: the model's slotted dataclasses pickle as their field values;
 # records this build made, moved into records once its output is published; meta: the last build's outcome
 # and state.
 TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "records", "fresh", "meta")
+# The tables a preview keeps on disk beside its memory cache (`Cache(on_disk=...)`): a row per article or page,
+# of which a save reads a few (the articles' HTML alone is 640 MB pickled at 100 000 articles). In memory they
+# were a third of the preview at 10 000 articles; on disk a full build in the preview (an addition) took 5 %
+# longer, against 50 % with the validated files, bodies and link checks there too, which it reads whole. Each row is addressed by its content (markup, entries by digest) or
+# trusted only through an id the memory tables hold (records and fresh through the deps head's tree token, plan
+# rows through the state's plan id): a memory save older than these rows (the preview killed between two saves)
+# makes the next build check or redo them, never trust them wrongly.
+ON_DISK = frozenset({"markup", "entries", "plan", "records", "fresh"})
 
 
 class Damaged(Exception):
@@ -38,12 +46,13 @@ class Cache:
     """A key-value store in SQLite with a few named tables. Only the parent process writes to it."""
 
     def __init__(self, folder: Path | None, salt: str, memory: dict | None = None, durable: bool = True,
-                 journal: dict | None = None):
+                 journal: dict | None = None, on_disk: Collection[str] = ()):
         """Cache in `folder`, or in the `memory` dict a long-running preview keeps between builds (or none).
         The preview's dict belongs to a `pipeline.Warm`, which empties it whenever the configuration changes;
         `journal` (table -> keys written or dropped, None: the whole table) then hears of every change to it, for
-        `save_memory`. `durable=False`: SQLite never waits for the disk (a crash of the machine may lose the last
-        rows written, or the file, which is then made anew)."""
+        `save_memory`. With `memory`, the tables `on_disk` (ON_DISK) are in the file in `folder` instead, each
+        write its own transaction as in memory. `durable=False`: SQLite never waits for the disk (a crash of the
+        machine may lose the last rows written, or the file, which is then made anew)."""
         self.durable = durable
         self.journal = journal
         self.salt = f"{__version__}:{SCHEMA}:{salt}"
@@ -51,11 +60,19 @@ class Cache:
         self.path: Path | None = None
         self.unusable: str | None = None  # why a cache folder was given but not used (for a CACHE001 warning)
         self.memory = memory
+        self.on_disk: frozenset[str] = frozenset()  # (a memory cache's tables kept in the file)
         self._batched = False  # inside `batch`: each write is a savepoint of its transaction
         self._failures = 0  # writes undone (`_transaction`)
         if folder is None or memory is not None:
             if self.memory is None:
                 self.memory = {}  # no cache wanted: this build's own results still live somewhere, then go
+            elif folder is not None and on_disk:
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    self.db = self._open(folder / "build.sqlite")
+                    self.path, self.on_disk = folder / "build.sqlite", frozenset(on_disk)
+                except (OSError, sqlite3.Error):
+                    self.db = None  # the disk will not have them: every table in memory, as before
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -96,13 +113,23 @@ class Cache:
 
     @property
     def transactional(self) -> bool:
-        """Whether `batch` is all or nothing (the cache on disk). A memory cache's writes stand as they are made."""
-        return self.db is not None
+        """Whether `batch` is all or nothing (the cache on disk). A memory cache's writes stand as they are made
+        (its tables on disk too: a build that stops midway must not undo them apart from the memory's)."""
+        return self.db is not None and self.memory is None
+
+    def in_memory(self, table: str) -> bool:
+        return self.memory is not None and table not in self.on_disk
+
+    def _mem(self, table: str) -> dict | None:
+        """The memory store of `table` (made if need be), or None when the table is in the file."""
+        if self.memory is None or table in self.on_disk:
+            return None
+        return self.memory.setdefault(table, {})
 
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Any]:
         """Values for the keys that are present; a value that does not unpickle counts as absent."""
-        if self.memory is not None:
-            table_store = self.memory.get(table, {})
+        table_store = self._mem(table)
+        if table_store is not None:
             return {k: table_store[k] for k in keys if k in table_store}
         if self.db is None:
             return {}
@@ -119,8 +146,8 @@ class Cache:
 
     def has_many(self, table: str, keys: Iterable[str]) -> set[str]:
         """Which of the keys are present (without reading their values)."""
-        if self.memory is not None:
-            table_store = self.memory.get(table, {})
+        table_store = self._mem(table)
+        if table_store is not None:
             return {k for k in keys if k in table_store}
         if self.db is None:
             return set()
@@ -138,8 +165,9 @@ class Cache:
             yield from self.db.execute(f"SELECT {columns} FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
 
     def all(self, table: str) -> dict[str, Any]:
-        if self.memory is not None:
-            return dict(self.memory.get(table, {}))
+        store = self._mem(table)
+        if store is not None:
+            return dict(store)
         if self.db is None:
             return {}
         try:
@@ -151,8 +179,9 @@ class Cache:
         """Every row of `table`, a chunk at a time (at 100 000 articles a table of page records is too big to
         hold whole). No statement stays open between chunks, so the caller may write while it reads. Raises
         Damaged when a row or the file cannot be read."""
-        if self.memory is not None:
-            yield from list(self.memory.get(table, {}).items())
+        store = self._mem(table)
+        if store is not None:
+            yield from list(store.items())
             return
         if self.db is None:
             return
@@ -176,7 +205,10 @@ class Cache:
     def move(self, source: str, target: str, gone: Iterable[str] = ()) -> bool:
         """Move every row of `source` into `target` (replacing rows of the same key) and delete `gone` from
         `target`, in one transaction. False when it failed (then `target` is as it was)."""
-        if self.memory is not None:
+        if self.in_memory(target) != self.in_memory(source):
+            raise ValueError(f"{source} and {target} are not kept in the same place")
+        if self._mem(target) is not None:
+            assert self.memory is not None
             into = self.memory.setdefault(target, {})
             moved = self.memory.pop(source, {})
             into.update(moved)
@@ -200,8 +232,8 @@ class Cache:
                  replace_all: bool = False) -> None:
         """Store values by key; `items` may be (key, value) pairs made as they are written, so that a large
         table is pickled one value at a time instead of being built whole in memory first."""
-        if self.memory is not None:
-            store = self.memory.setdefault(table, {})
+        store = self._mem(table)
+        if store is not None:
             if replace_all:
                 store.clear()
                 self._noted(table, None)
@@ -216,8 +248,8 @@ class Cache:
 
     def delete(self, table: str, keys: Iterable[str]) -> None:
         """Drop these rows (a damaged row, so that it is made again)."""
-        if self.memory is not None:
-            store = self.memory.setdefault(table, {})
+        store = self._mem(table)
+        if store is not None:
             keys = list(keys)
             for k in keys:
                 store.pop(k, None)
@@ -236,8 +268,8 @@ class Cache:
     def apply(self, table: str, change: tuple[dict[str, Any], list[str]]) -> None:
         """Write what `changes` found: its rows, and drop its keys that are gone."""
         changed, gone = change
-        if self.memory is not None:
-            store = self.memory.setdefault(table, {})
+        store = self._mem(table)
+        if store is not None:
             store.update(changed)
             for k in gone:
                 store.pop(k, None)
@@ -266,7 +298,7 @@ class Cache:
         inside is a savepoint: one that fails is undone alone, as outside a batch. (Not faster: in WAL mode a
         commit does not sync; the checkpoint does, about 0.1 s of a one-article edit build at 10 000 articles,
         once per build either way.)"""
-        if self.db is None or self._batched:
+        if self.db is None or self._batched or self.memory is not None:
             yield
             return
         try:
@@ -314,13 +346,13 @@ class Cache:
 
     def reader(self, table: str) -> "Reader":
         """Reads `table` by key from any process of this build (a forked worker opens its own connection)."""
-        return Reader(self.path, table, None if self.memory is None else self.memory.setdefault(table, {}))
+        return Reader(self.path, table, self._mem(table))
 
     def prune(self, table: str, keep: set[str]) -> None:
         """Drop entries of `table` not in `keep` once they outnumber the live ones (old versions of edited
         articles would otherwise pile up for ever)."""
-        if self.memory is not None:
-            store = self.memory.get(table, {})
+        store = self._mem(table)
+        if store is not None:
             if len(store) > 2 * len(keep) + 100:
                 dropped = [k for k in store if k not in keep]
                 for k in dropped:
@@ -343,8 +375,8 @@ class Cache:
 
     def retain(self, table: str, keep: Collection[str]) -> None:
         """Drop every row of a small table but those in `keep` (readable or not)."""
-        if self.memory is not None:
-            store = self.memory.get(table, {})
+        store = self._mem(table)
+        if store is not None:
             dropped = [k for k in store if k not in keep]
             for k in dropped:
                 del store[k]
@@ -388,7 +420,8 @@ def _memory_file(folder: Path, salt: str) -> tuple[Cache, str | None] | None:
 
 
 def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Mapping[str, set | None],
-                based_on: str | None, cancel: Callable[[], bool] | None = None) -> str | None:
+                based_on: str | None, cancel: Callable[[], bool] | None = None,
+                on_disk: Collection[str] = ()) -> str | None:
     """Write a memory cache (`tables`) into the cache file in `folder`: only the rows `journal` names when the
     file holds the save `based_on` (the one `tables` were read from or last saved as), else every row. One
     transaction, undone if `cancel()` answers True midway: the file always holds one whole save, whose output
@@ -401,7 +434,8 @@ def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Ma
     assert db is not None
     try:
         whole = based_on is None or held != based_on
-        todo: Mapping[str, set | None] = dict.fromkeys(TABLES) if whole else journal
+        # (the tables `on_disk` are the file's own already: see Cache)
+        todo = {t: keys for t, keys in (dict.fromkeys(TABLES) if whole else journal).items() if t not in on_disk}
         ident = uuid.uuid4().hex
         db.execute("BEGIN")
         written = 0
@@ -433,7 +467,7 @@ def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Ma
         disk.close()
 
 
-def load_memory(folder: Path, salt: str) -> tuple[dict[str, dict], str] | None:
+def load_memory(folder: Path, salt: str, on_disk: Collection[str] = ()) -> tuple[dict[str, dict], str] | None:
     """The memory cache `save_memory` last wrote into `folder`, and its id; None when there is none for this
     version and configuration (or the file cannot be read). A row that does not unpickle is left out, as
     `get_many` leaves it out: whatever needed it is made again."""
@@ -447,7 +481,7 @@ def load_memory(folder: Path, salt: str) -> tuple[dict[str, dict], str] | None:
         if ident is None:
             return None
         tables: dict[str, dict] = {}
-        for table in TABLES:
+        for table in (t for t in TABLES if t not in on_disk):
             rows: dict[str, Any] = {}
             for k, v in db.execute(f"SELECT k, v FROM {table}"):
                 try:

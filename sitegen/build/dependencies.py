@@ -155,7 +155,7 @@ class Deps:
                 fields_ += rows[f"fields:{n}"]
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls._untrusted(cache)
-            if cache.memory is None:  # (a preview's rows, in memory, hold the arrays themselves: see _rows)
+            if not cache.in_memory("deps"):  # (a preview's rows, in memory, hold the arrays themselves: see _rows)
                 groups, owned = {k: _array(b) for k, b in groups.items()}, {s: _array(b) for s, b in owned.items()}
             return cls(cache, count, owners, fields_, groups, digests, entries, owned, (owners_n, fields_n), live,
                        Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6], _loaded=(len(groups), len(owned)))
@@ -184,7 +184,7 @@ class Deps:
             self.saved = (0, 0)
             cache.put_many("deps", {}, replace_all=True)
         self._pruned_rows = self._pruned or self.saved == (0, 0)
-        in_memory = cache.memory is not None
+        in_memory = cache.in_memory("deps")
         cache.put_many("deps", self._rows("" if self._broken else token, in_memory))  # (a row at a time)
         cache.put_many("deps", self.rev.rows(len(self.owners), in_memory))
         cache.put_many("deps", {"head": (*self._head, self.rev.head())})

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import hold, inputs
-from .cache import Cache, load_memory, save_memory
+from .cache import ON_DISK, Cache, load_memory, save_memory
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from .result import BuildResult, Clock, Repaired
@@ -62,7 +62,7 @@ class Warm:
         if self.cache_dir is None or self.restored or self.tables:
             return
         self.restored = True
-        found = load_memory(self.cache_dir, self.salt)
+        found = load_memory(self.cache_dir, self.salt, ON_DISK)
         if found is not None:
             self.tables, self.saved = found
 
@@ -71,7 +71,7 @@ class Warm:
         (`cancel()` said stop, or the disk would not take it): the journal then stays for the next time."""
         if self.cache_dir is None or not self.salt or (not self.journal and self.saved is not None):
             return False
-        saved = save_memory(self.cache_dir, self.salt, self.tables, self.journal, self.saved, cancel)
+        saved = save_memory(self.cache_dir, self.salt, self.tables, self.journal, self.saved, cancel, ON_DISK)
         if saved is None:
             return False
         self.saved, self.journal = saved, {}
@@ -182,9 +182,12 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
 
 def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
     """The build cache on disk in `folder`, or (None) the one a preview keeps in `warm`, whose changes its journal
-    hears of when the preview saves it (Warm.persist)."""
-    return Cache(folder, config.fingerprint, warm.tables if folder is None else None,
-                 journal=warm.journal if warm.cache_dir is not None else None)
+    hears of when the preview saves it (Warm.persist): with somewhere to save it, its per-article tables are in
+    that file, not in memory (cache.ON_DISK)."""
+    if folder is not None:
+        return Cache(folder, config.fingerprint)
+    return Cache(warm.cache_dir, config.fingerprint, warm.tables, durable=False,
+                 journal=warm.journal if warm.cache_dir is not None else None, on_disk=ON_DISK)
 
 
 def ready_spare(config: SiteConfig, warm: Warm, cancel: Callable[[], bool]) -> bool:

@@ -75,7 +75,7 @@ class Staging:
             delta = self.known.get(DELTA)
             if self.previous is not None and self.active and isinstance(delta, tuple) and len(delta) == 3 \
                     and {delta[0], delta[1]} == {self.active_token, spare_token}:
-                self.differ = delta[2]
+                self.differ = frozenset(delta[2])
         else:
             self.dir.mkdir()
             self.previous = {}
@@ -278,8 +278,8 @@ class Staging:
         if self.active_token and self.active_token != DIRTY and self.active:
             remembered[self.active_token] = self.active  # now the spare's manifest
             differ = self._differences()
-            if differ is not None:
-                remembered[DELTA] = (self.token, self.active_token, differ)
+            if differ is not None:  # (sorted: the same pickle for the same row, whatever the hash seed)
+                remembered[DELTA] = (self.token, self.active_token, tuple(sorted(differ)))
         return remembered
 
     def _differences(self) -> frozenset[str] | None:
@@ -310,7 +310,7 @@ class Staging:
         self._remove_extras()
         _mark(self.dir, self.token)
         return {self.active_token: self.active, self.token: self.manifest,
-                DELTA: (self.active_token, self.token, frozenset())}
+                DELTA: (self.active_token, self.token, ())}
 
     def _remove_extras(self) -> None:
         if self.previous is not None and self._touched is not None:  # (carried over: see _differences)
