@@ -164,7 +164,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     dirty = deps.dirty(pages, view, templates, _old_entries(cache))
     clock.lap("changes")  # entries, related articles and which pages read something that changed
 
-    def todo(stage: Staging) -> list[routes.Page]:
+    def todo(stage: Staging, search_later: bool) -> list[routes.Page]:
         out = [p for p in pages if p.path in dirty or not stage.keep(p.path)]
         for src, rel in photo_plan.copies:
             stage.copy_file(src, rel, link=True)  # variants in the image cache are never changed in place
@@ -228,7 +228,9 @@ class Made:
     articles: int
     deps: dependencies.Deps | None  # what the last build's pages read (None: only checking)
     trees: dict  # the cache's `trees` (write.Staging: what each output tree holds)
-    todo: Callable[[Staging], list[routes.Page] | None] | None  # the pages to render (None: an edit gives up)
+    # The pages to render (None: an edit gives up), given the spare tree and whether the search index is to be
+    # published as it is (search.index's `later`).
+    todo: Callable[[Staging, bool], list[routes.Page] | None] | None
     # Writes what the pages read and what the model was (to the new output tree's token), and gives what
     # remains to be written once the tree is published (see publish). None: only checking.
     keep: Callable[[str], Finish] | None
@@ -260,7 +262,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
     the build; None when an edit build finds it needs more. `search_later`, `cancel`: see search.index."""
     assert made.deps is not None and made.todo is not None and made.keep is not None and made.templates is not None
     with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
-        todo = made.todo(stage)
+        todo = made.todo(stage, search_later)
         if todo is None:
             return None
         render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
@@ -372,10 +374,11 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         return None  # what the live tree holds is not known: every file would have to be made again
     report.extend(diagnostics)
 
-    def todo(stage: Staging) -> list[routes.Page] | None:
+    def todo(stage: Staging, search_later: bool) -> list[routes.Page] | None:
         # Every other file stays what the live tree has; one that cannot be carried over (gone from the live
-        # tree) makes this a full build's work.
-        return redo if stage.carry_over(dirty, search.BUNDLE + "/") else None
+        # tree) makes this a full build's work. The search index too, when it is to be published as it is (a
+        # preview's save, see search.index); else the search stage makes it.
+        return redo if stage.carry_over(dirty, "" if search_later else search.BUNDLE + "/") else None
 
     def keep(token: str) -> Finish:
         deps.update(None, view, templates, fresh.values(), full=False)

@@ -88,6 +88,9 @@ class Staging:
         # live tree has, and (None: look at every file) those the manifest may lack or hold otherwise.
         self._wanted_other: set[str] = set()
         self._touched: set[str] | None = None
+        self.carried_all = False  # every live file but the pages to render was carried over (`carry_over`)
+        self._forgotten: set[str] = set()  # taken out again (`forget`)
+        self._placed: set[str] = set()  # files this build put into the spare (`previous` no longer says what they are)
         # Strings, not Paths, on the per-file path: a first build after a cold one links 10 000s of files.
         self._spare, self._live, self._tmp = str(self.dir), str(self.output), f".{self.token[:8]}.tmp"
         self._made: set[str] = {self._spare}
@@ -105,7 +108,7 @@ class Staging:
         live = self.active.get(rel) == fingerprint
         if not live:
             self._wanted_other.add(rel)
-        if self.previous is not None and self.previous.get(rel) == fingerprint:
+        if self.previous is not None and self.previous.get(rel) == fingerprint and rel not in self._placed:
             self.stats.unchanged += 1
             return False
         if live:
@@ -133,20 +136,22 @@ class Staging:
             if fingerprint is None:
                 return False
             manifest[rel] = fingerprint
-            if previous is not None and previous.get(rel) == fingerprint:
+            if previous is not None and previous.get(rel) == fingerprint and rel not in self._placed:
                 kept += 1
             else:
                 relink.append(rel)
         self.stats.unchanged += kept
         return all(self.keep(rel) for rel in relink)
 
-    def carry_over(self, but: Collection[str], prefix: str) -> bool:
+    def carry_over(self, but: Collection[str], prefix: str = "") -> bool:
         """Carry every file of the live tree over as it is, but those in `but` and those under `prefix` (an edit
-        build's pages to render, the search index), before anything else is wanted. With the trees' difference
-        known (`differ`) only the files where the spare differs are looked at; else `keep_all` over every one.
-        False when one cannot be carried over (gone from the live tree)."""
+        build's pages to render; the search index, unless it is published as it is), before anything else is
+        wanted. With the trees' difference known (`differ`) only the files where the spare differs are looked
+        at; else `keep_all` over every one. False when one cannot be carried over (gone from the live tree)."""
         skip = {rel for rel in but if rel in self.active}
-        skip.update(rel for rel in self.active if rel.startswith(prefix))
+        if prefix:
+            skip.update(rel for rel in self.active if rel.startswith(prefix))
+        self.carried_all = not prefix
         if self.differ is None or self.manifest or self.previous is None:
             return self.keep_all([rel for rel in self.active if rel not in skip])
         self.manifest.update(self.active)
@@ -166,8 +171,17 @@ class Staging:
     def made(self, put: Mapping[str, str]) -> None:
         """What a forked worker `put` into this tree (path -> fingerprint): into the manifest, as `want` does."""
         self.manifest.update(put)
+        self._placed.update(put)
         active = self.active
         self._wanted_other.update(rel for rel, fingerprint in put.items() if active.get(rel) != fingerprint)
+
+    def forget(self, rels: Iterable[str]) -> None:
+        """Take these files out of this tree (wanted or carried over before): not published, removed from the
+        spare if it has them."""
+        rels = list(rels)
+        for rel in rels:
+            self.manifest.pop(rel, None)
+        self._forgotten.update(rels)  # (this build may have written them: no manifest of the spare names them)
 
     def put(self, rel: str, data: bytes) -> str:
         """Publish `data` as `rel`: written only when neither tree already holds these very bytes (an unchanged
@@ -182,6 +196,7 @@ class Staging:
         """The spare's file for `rel` (its folder made), and the temporary name it is written under first."""
         if not safe_relative(rel):  # routes produce only such paths; this guards against a bug, cheaply
             raise ValueError(f"{rel!r} leaves the output folder")
+        self._placed.add(rel)
         parent, _, name = f"{self._spare}/{rel}".rpartition("/")
         if parent not in self._made:
             try:
@@ -212,14 +227,15 @@ class Staging:
             os.replace(tmp, target)
 
     def _replace_with_link(self, src: Path | str, rel: str) -> None:
+        again = rel in self._placed  # (linked or written before by this build: it may be that very file)
         target, tmp = self._target(rel)
-        if self._empty:
+        if self._empty and not again:
             try:
                 os.link(src, target)
                 return
             except FileExistsError:
                 pass
-        elif self.previous is None:
+        if self.previous is None or self._empty or again:
             # A spare nobody remembers (a build was killed, or the cache is new) mostly holds the very files of
             # the live tree already: the two trees share every file that did not change. Such a file stays.
             # (Linked under a temporary name and renamed over it, it would not even move: rename() between two
@@ -282,18 +298,27 @@ class Staging:
                 remembered[DELTA] = (self.token, self.active_token, tuple(sorted(differ)))
         return remembered
 
-    def _differences(self) -> frozenset[str] | None:
-        """The paths where this tree and the live one differ (a file in one only, or another fingerprint); None
-        when most do (nothing is gained then by remembering them)."""
+    def changed(self) -> set[str] | None:
+        """The paths where this tree differs from the live one so far (a file in one only, or another
+        fingerprint), when that is known without looking at every file (`carry_over` with `differ`); else None."""
+        return None if self._touched is None else \
+            self._differing(self._touched | self._wanted_other | self._forgotten)
+
+    def _differing(self, candidates: Iterable[str]) -> set[str]:
         manifest, active = self.manifest, self.active
-        if self._touched is not None:  # carried over: only what was skipped or wanted can differ
-            candidates: Iterable[str] = self._touched | self._wanted_other
-        else:
-            candidates = self._wanted_other | (active.keys() - manifest.keys())
-            if len(candidates) * 2 > len(manifest):
+        return {rel for rel in candidates
+                if manifest.get(rel) != active.get(rel) or (rel in manifest) != (rel in active)}
+
+    def _differences(self) -> frozenset[str] | None:
+        """The paths where this tree and the live one differ; None when most do (nothing is gained then by
+        remembering them)."""
+        found = self.changed()
+        if found is None:
+            candidates = self._wanted_other | (self.active.keys() - self.manifest.keys()) | self._forgotten
+            if len(candidates) * 2 > len(self.manifest):
                 return None
-        return frozenset(rel for rel in candidates if manifest.get(rel) != active.get(rel) or
-                         (rel in manifest) != (rel in active))
+            found = self._differing(candidates)
+        return frozenset(found)
 
     def mirror(self, cancel: Callable[[], bool]) -> dict[str, dict[str, str]] | None:
         """Make the spare what the live tree holds (hard links: the two then share every file), without
@@ -313,19 +338,20 @@ class Staging:
                 DELTA: (self.active_token, self.token, ())}
 
     def _remove_extras(self) -> None:
+        # Files taken out again (`forget`) may have been written by this build: in no manifest of the spare.
+        extras = {rel for rel in self._forgotten if rel not in self.manifest}
         if self.previous is not None and self._touched is not None:  # (carried over: see _differences)
             assert self.differ is not None
-            extras = [rel for rel in self.differ | self._touched if rel in self.previous and rel not in self.manifest]
+            extras.update(rel for rel in self.differ | self._touched if rel in self.previous and rel not in self.manifest)
         elif self.previous is not None:
-            extras = [rel for rel in self.previous if rel not in self.manifest]
+            extras.update(rel for rel in self.previous if rel not in self.manifest)
         else:  # unknown spare: look at what is really there
-            extras = []
             for folder, _, files in os.walk(self.dir):
                 for name in files:
                     rel = os.path.relpath(os.path.join(folder, name), self.dir).replace(os.sep, "/")
                     if rel not in self.manifest and rel != MARKER:
-                        extras.append(rel)
-        for rel in extras:
+                        extras.add(rel)
+        for rel in sorted(extras):
             try:
                 os.unlink(self.dir / rel)
                 self.stats.removed += 1
