@@ -557,6 +557,16 @@ def test_preview_with_a_symlinked_article_walks_again(site, tmp_path):
     assert sum("Bản sửa." in p.read_text(encoding="utf-8") for p in preview.rglob("index.html")) >= 2
 
 
+def test_a_folder_made_before_its_article_costs_no_full_build(news, tmp_path):
+    """An editor (or a script) makes the article's folder first, then saves the article into it: the folder
+    alone changes no output, and the build it starts is an edit build with nothing to render."""
+    (news.root / "content/thoi-su/bai-moi").mkdir()
+    result = build_and_compare(news, tmp_path)
+    assert result.edited and result.rendered == 0
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert not build_and_compare(news, tmp_path).edited
+
+
 def test_a_file_deleted_from_the_output_is_made_again(news, tmp_path):
     news.write(path(2), source(2, title="Hai"))
     assert build_and_compare(news, tmp_path).edited  # now the spare holds the page before this edit

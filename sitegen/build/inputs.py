@@ -166,7 +166,8 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
         for name, path, is_dir, is_link, st in entries:
             if st is None or is_link:
                 return None  # (a broken symlink: the full walk reports it)
-            names.update(f"{path}\0{stat.S_IFMT(st.st_mode)}\0\n".encode())
+            if _named(name, st, ""):
+                names.update(f"{path}\0{stat.S_IFMT(st.st_mode)}\0\n".encode())
             if stat.S_ISDIR(st.st_mode):
                 subfolders.append(path)
             elif path in files:
@@ -268,7 +269,8 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             link = os.readlink(e.path) if e.is_symlink() else ""
             if listing is not None:
                 listed.append((e.name, e.path, e.is_dir(), bool(link), st))
-            names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
+            if _named(e.name, st, link):
+                names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
             line = stamp_line(e.path, st)
             h.update(line.encode() + b"\n")
             if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
@@ -282,6 +284,14 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
                 subfolders.append(e.path)
         stack.extend(reversed(subfolders))
     return newest
+
+
+def _named(name: str, st: os.stat_result, link: str) -> bool:
+    """Whether an entry counts in `names` (which files exist): a folder's own does not (its files' paths name
+    it), so that a folder made empty, before the article is saved into it, leaves the last build's plan standing
+    instead of costing a full build (24 s at 100 000 articles). Except one named like an article file, which a
+    link check tells from a missing one (links.Index), and a symlink, whose target is read."""
+    return not stat.S_ISDIR(st.st_mode) or bool(link) or name.endswith(".md")
 
 
 def _entries(folder: str) -> list[os.DirEntry]:
