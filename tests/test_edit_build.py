@@ -351,6 +351,43 @@ def test_a_preview_keeps_its_per_article_tables_on_disk_and_killed_between_saves
     assert snapshot(preview) == snapshot(clean)
 
 
+def test_a_preview_whose_cache_file_comes_and_goes_trusts_nothing_of_the_other_place(news, tmp_path, monkeypatch):
+    """A build that could not open the preview's cache file keeps every table in memory; when the file opens
+    again, its rows are older than what the memory vouches for (and the other way round): each time, the memory
+    starts afresh and the build is a full one, equal to a clean build."""
+    import sqlite3
+
+    from sitegen.build.cache import Cache
+    from sitegen.build.pipeline import Warm
+
+    folder, preview, clean = tmp_path / "preview-cache", tmp_path / "preview", tmp_path / "clean"
+    warm = Warm(cache_dir=folder)
+    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    real_open = Cache._open
+
+    def refused(self, path):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Cache, "_open", refused)
+    # Article 2 moves among its category's articles: its page now reads other neighbours (8 and 10).
+    news.write(path(2), article("Bài số 2", date="2024-05-10 08:00", body=BODY.format(i=2),
+                                tags='["chuyển đổi số"]', views="20"))
+    settle()
+    assert not news.build(output=preview, drafts=True, warm=warm, jobs=1).edited  # (every table in memory now)
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+    monkeypatch.setattr(Cache, "_open", real_open)
+    news.write(path(8), source(8, title="Láng giềng mới đổi tên"))  # shown on article 2's page now
+    settle()
+    assert not news.build(output=preview, drafts=True, warm=warm, jobs=1).edited
+    shutil.rmtree(clean)
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+    assert snapshot(preview) == snapshot(clean)
+    news.write(path(4), source(4, title="Rồi sửa như thường"))
+    settle()
+    assert news.build(output=preview, drafts=True, warm=warm, jobs=1).edited
+
+
 def test_a_cache_save_stopped_midway_leaves_the_last_whole_one(news, tmp_path):
     from sitegen.build.pipeline import Warm
 

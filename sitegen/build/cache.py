@@ -31,10 +31,11 @@ TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps
 # The tables a preview keeps on disk beside its memory cache (`Cache(on_disk=...)`): a row per article or page,
 # of which a save reads a few (the articles' HTML alone is 640 MB pickled at 100 000 articles). In memory they
 # were a third of the preview at 10 000 articles; on disk a full build in the preview (an addition) took 5 %
-# longer, against 50 % with the validated files, bodies and link checks there too, which it reads whole. Each row is addressed by its content (markup, entries by digest) or
-# trusted only through an id the memory tables hold (records and fresh through the deps head's tree token, plan
-# rows through the state's plan id): a memory save older than these rows (the preview killed between two saves)
-# makes the next build check or redo them, never trust them wrongly.
+# longer, against 50 % with the validated files, bodies and link checks there too, which it reads whole. Each
+# row is addressed by its content (markup, entries by digest) or trusted only through an id the memory tables
+# hold (records and fresh through the deps head's tree token, plan rows through the state's plan id): a memory
+# save older than these rows (the preview killed between two saves) makes the next build check or redo them,
+# never trust them wrongly (and pipeline._cache starts the memory afresh when the file comes or goes).
 ON_DISK = frozenset({"markup", "entries", "plan", "records", "fresh"})
 
 

@@ -50,6 +50,7 @@ class Warm:
     cache_dir: Path | None = None
     journal: dict = field(default_factory=dict)  # the rows of `tables` changed since they were last saved
     saved: str | None = None  # the id of the save `tables` were read from, or last saved as
+    placed: frozenset | None = None  # the tables the last build kept in the file, not in `tables` (Cache.on_disk)
     restored: bool = False
 
     def for_config(self, fingerprint: str) -> "Warm":
@@ -64,7 +65,7 @@ class Warm:
         self.restored = True
         found = load_memory(self.cache_dir, self.salt, ON_DISK)
         if found is not None:
-            self.tables, self.saved = found
+            self.tables, self.saved, self.placed = *found, ON_DISK
 
     def persist(self, cancel: Callable[[], bool] | None = None) -> bool:
         """Save what changed in `tables` since the last save (between builds). False when nothing was saved
@@ -186,8 +187,17 @@ def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
     that file, not in memory (cache.ON_DISK)."""
     if folder is not None:
         return Cache(folder, config.fingerprint)
-    return Cache(warm.cache_dir, config.fingerprint, warm.tables, durable=False,
-                 journal=warm.journal if warm.cache_dir is not None else None, on_disk=ON_DISK)
+    cache = Cache(warm.cache_dir, config.fingerprint, warm.tables, durable=False,
+                  journal=warm.journal if warm.cache_dir is not None else None, on_disk=ON_DISK)
+    if warm.placed is not None and warm.placed != cache.on_disk:
+        # The file could be opened last time and not now, or the other way round: the memory tables vouch for
+        # rows (the deps head for the page records, the state for the plan) that are now elsewhere, older or
+        # missing. Nothing is trusted then: the tables start afresh, and this build is a full one.
+        warm.tables.clear()
+        warm.journal.clear()
+        warm.saved = None
+    warm.placed = cache.on_disk
+    return cache
 
 
 def ready_spare(config: SiteConfig, warm: Warm, cancel: Callable[[], bool]) -> bool:
