@@ -50,7 +50,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import search_words
 from .cache import digest
@@ -130,7 +130,7 @@ def index(stage: Staging, config: SiteConfig, report: Reporter, later: bool = Fa
     """
     if not config.search:
         return None
-    if later and stage.carried_all:
+    if later and stage.carried_prefixed:
         quick = _later_carried(stage)
         if quick is not None:
             return quick
@@ -559,19 +559,9 @@ def _later(stage: Staging, live: _Live) -> Outcome | None:
     result page counts as one more shard waiting: the build that indexes (when the editor pauses) sorts it all
     out as any build does."""
     where = {rel: shard.id for shard in live.shards.values() for rel, _ in shard.pages}
-    stale = {shard.id for shard in live.shards.values() if shard.stale}
-    new = {rel for rel in live.unindexed if rel in stage.manifest}
-    for rel, fingerprint in stage.manifest.items():
-        if rel.endswith(".html") and stage.active.get(rel) != fingerprint and not owns(rel):
-            if rel in where:
-                stale.add(where[rel])
-            else:
-                try:
-                    if _MARK in (stage.dir / rel).read_bytes():
-                        new.add(rel)
-                except OSError:
-                    new.add(rel)
-    stale |= {shard for rel, shard in where.items() if rel not in stage.manifest}  # (a page removed)
+    changed = [rel for rel, fingerprint in stage.manifest.items() if stage.active.get(rel) != fingerprint]
+    changed += [rel for rel in where if rel not in stage.manifest]  # (a page removed)
+    stale, new = _waiting(stage, live.shards.values(), live.unindexed, changed, where.get)
     if not _carry_live(stage, live, stale, new):
         return _drop(stage)  # the live tree lost a file mid-build: no index this time, the next build makes it
     return Outcome(shards=len(live.shards), pending=len(stale) + bool(new))
@@ -598,22 +588,11 @@ def _later_carried(stage: Staging) -> Outcome | None:
         if shard is None:
             return None
         shards.append(shard)
-    stale = {shard.id for shard in shards if shard.stale}
-    new = {rel for rel in listing.split("\n")[1:] if rel in stage.manifest}
-    for rel in changed:  # rewritten, made or removed by this build
-        if owns(rel) or not rel.endswith(".html"):
-            continue
-        holder = next((shard.id for shard in shards if rel in shard.rels), None)
-        if holder is not None:
-            stale.add(holder)
-        elif rel in stage.manifest:
-            try:
-                if _MARK in (stage.dir / rel).read_bytes():
-                    new.add(rel)
-            except OSError:
-                new.add(rel)
+    # (a few changed pages: each looked for in every shard, instead of a map of the 100 000 pages they hold)
+    stale, new = _waiting(stage, shards, listing.split("\n")[1:], changed,
+                          lambda rel: next((shard.id for shard in shards if rel in shard.rels), None))
     wanted = {f"{BUNDLE}/{shard_id}/{_ENTRY}": _stale for shard_id in stale}
-    wanted[SHARDS] = lambda fingerprint: "\n".join([fingerprint.split("\n", 1)[0], *sorted(new)])
+    wanted[SHARDS] = lambda fingerprint: _listed(fingerprint, new)
     for rel, mark in wanted.items():
         fingerprint = mark(stage.manifest[rel])
         if fingerprint != stage.manifest[rel] and stage.want(rel, fingerprint):
@@ -622,6 +601,33 @@ def _later_carried(stage: Staging) -> Outcome | None:
             except OSError:
                 return None  # (gone from the live tree: the build finds it so again, as `_later` does)
     return Outcome(shards=len(shards), pending=len(stale) + bool(new))
+
+
+def _waiting(stage: Staging, shards: Iterable[_Shard], unindexed: Iterable[str], changed: Iterable[str],
+             holder: Callable[[str], str | None]) -> tuple[set[str], set[str]]:
+    """What a save leaves for the build that indexes (see _later): the shards holding a page it rewrote, made or
+    removed (`changed`; `holder` finds a page's shard), with those stale before; and the result pages no shard
+    holds yet (`unindexed` before, and those it made)."""
+    stale = {shard.id for shard in shards if shard.stale}
+    new = {rel for rel in unindexed if rel in stage.manifest}
+    for rel in changed:
+        if owns(rel) or not rel.endswith(".html"):
+            continue
+        found = holder(rel)
+        if found is not None:
+            stale.add(found)
+        elif rel in stage.manifest:
+            try:
+                if _MARK in (stage.dir / rel).read_bytes():
+                    new.add(rel)
+            except OSError:
+                new.add(rel)
+    return stale, new
+
+
+def _listed(fingerprint: str, new: Iterable[str]) -> str:
+    """shards.json's manifest fingerprint, remembering the result pages no shard holds yet (read by _live)."""
+    return "\n".join([fingerprint.split("\n", 1)[0], *sorted(new)])
 
 
 def _carry_live(stage: Staging, live: _Live, stale: set[str], new: set[str]) -> bool:
@@ -633,7 +639,7 @@ def _carry_live(stage: Staging, live: _Live, stale: set[str], new: set[str]) -> 
         if len(parts) == 3 and parts[1] in stale and parts[2] == _ENTRY:
             fingerprint = _stale(fingerprint)
         elif rel == SHARDS:
-            fingerprint = "\n".join([fingerprint.split("\n", 1)[0], *sorted(new)])
+            fingerprint = _listed(fingerprint, new)
         if stage.want(rel, fingerprint):
             try:
                 stage.write_bytes(rel, (stage.output / rel).read_bytes())

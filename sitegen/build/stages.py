@@ -378,7 +378,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         # Every other file stays what the live tree has; one that cannot be carried over (gone from the live
         # tree) makes this a full build's work. The search index too, when it is to be published as it is (a
         # preview's save, see search.index); else the search stage makes it.
-        return redo if stage.carry_over(dirty, "" if search_later else search.BUNDLE + "/") else None
+        return redo if stage.carry_over(dirty, search.BUNDLE + "/", with_prefixed=search_later) else None
 
     def keep(token: str) -> Finish:
         deps.update(None, view, templates, fresh.values(), full=False)

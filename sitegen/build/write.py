@@ -88,7 +88,7 @@ class Staging:
         # live tree has, and (None: look at every file) those the manifest may lack or hold otherwise.
         self._wanted_other: set[str] = set()
         self._touched: set[str] | None = None
-        self.carried_all = False  # every live file but the pages to render was carried over (`carry_over`)
+        self.carried_prefixed = False  # see carry_over
         self._forgotten: set[str] = set()  # taken out again (`forget`)
         self._placed: set[str] = set()  # files this build put into the spare (`previous` no longer says what they are)
         # Strings, not Paths, on the per-file path: a first build after a cold one links 10 000s of files.
@@ -143,17 +143,21 @@ class Staging:
         self.stats.unchanged += kept
         return all(self.keep(rel) for rel in relink)
 
-    def carry_over(self, but: Collection[str], prefix: str = "") -> bool:
-        """Carry every file of the live tree over as it is, but those in `but` and those under `prefix` (an edit
-        build's pages to render; the search index, unless it is published as it is), before anything else is
-        wanted. With the trees' difference known (`differ`) only the files where the spare differs are looked
-        at; else `keep_all` over every one. False when one cannot be carried over (gone from the live tree)."""
+    def carry_over(self, but: Collection[str], prefix: str, with_prefixed: bool = False) -> bool:
+        """Carry every file of the live tree over as it is, but those in `but` (an edit build's pages to render)
+        and those under `prefix` (the search index, which its stage makes), before anything else is wanted. With
+        the trees' difference known (`differ`) only the files where the spare differs are looked at, and those
+        under `prefix` are carried too if `with_prefixed` (`carried_prefixed`: a preview's save publishes the
+        index as it is, see search.index); else `keep_all` over every one. False when one cannot be carried over
+        (gone from the live tree)."""
+        fast = self.differ is not None and not self.manifest and self.previous is not None
+        self.carried_prefixed = fast and with_prefixed
         skip = {rel for rel in but if rel in self.active}
-        if prefix:
+        if not self.carried_prefixed:
             skip.update(rel for rel in self.active if rel.startswith(prefix))
-        self.carried_all = not prefix
-        if self.differ is None or self.manifest or self.previous is None:
+        if not fast:
             return self.keep_all([rel for rel in self.active if rel not in skip])
+        assert self.differ is not None and self.previous is not None
         self.manifest.update(self.active)
         for rel in skip:
             del self.manifest[rel]
