@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, article, fetch, free_port, interrupt, shares_every_file, start_preview, wait_for
+from conftest import ROOT, article, fetch, free_port, interrupt, run_cli, shares_every_file, start_preview, wait_for
 
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 
@@ -392,6 +392,50 @@ def test_a_restarted_preview_catches_up_from_its_own_cache_not_from_nothing(site
     assert unchanged == 0, runs
     assert (site.root / ".sitegen/preview-cache/build.sqlite").is_file()
     assert not (site.root / ".sitegen/cache/build.sqlite").exists()  # the CLI's cache is not the preview's
+
+
+# The preview with its watcher held back until the flag file named by argv[1] exists, as setting up the watches
+# of a 100 000-article archive holds it for seconds (an inotify watch per folder).
+_SLOW_WATCH = """
+import os, sys, time
+from sitegen.preview import watch
+flag, start = sys.argv.pop(1), watch.Watcher.start
+def held(self):
+    while not os.path.exists(flag):
+        time.sleep(0.02)
+    start(self)
+watch.Watcher.start = held
+from sitegen.cli import main
+sys.exit(main())
+"""
+
+
+def test_the_preview_answers_while_its_watches_are_still_being_set_up(site):
+    """Watching a big archive takes seconds before the first build can start: the server answers meanwhile (from
+    the last build, saying it is catching up), then builds, and then sees saves."""
+    site.write(ARTICLE, article("Tiêu đề đã dựng"))
+    assert run_cli("build", "--source", str(site.root)).returncode == 0
+    site.write(ARTICLE, article("Tiêu đề sửa khi chưa xem thử"))
+    flag = site.root.parent / "watching-may-start"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = site.root.parent / "serve-slow-watch.log"
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-c", _SLOW_WATCH, str(flag), "serve", "--source", str(site.root),
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        status, body = wait_for(lambda: (lambda r: r if r[0] else None)(fetch(base + "/thoi-su/hoi-nghi/")),
+                                timeout=15, what="an answer while the watches are set up")
+        assert status == 200 and "Tiêu đề đã dựng" in body and 'id="sitegen-catching-up"' in body
+        assert not _rebuilds(log)  # (the first build waits for the watches)
+        flag.touch()
+        wait_for(lambda: title_of(base) == "Tiêu đề sửa khi chưa xem thử", timeout=30, what="the first build")
+        site.write(ARTICLE, article("Tiêu đề sửa khi đang xem thử"))
+        wait_for(lambda: title_of(base) == "Tiêu đề sửa khi đang xem thử", timeout=30, what="a save, seen")
+    finally:
+        output = interrupt(proc) or log.read_text(encoding="utf-8")
+    assert "Traceback" not in output
 
 
 def test_a_site_never_built_answers_at_once_with_a_waiting_page(site):

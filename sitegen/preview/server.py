@@ -471,10 +471,16 @@ def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: 
     reloader.watch(str(root))  # livereload otherwise announces it watches the working directory
     changes = Changes()
     watcher = Watcher(root, watch_dirs, [root / ".sitegen", root / "public", root / ".git"], changes)
-    watcher.start()  # before the first build: a save made while it runs is seen
     changes.everything()  # the first build
-    worker = threading.Thread(target=rebuild_on_change, args=(changes, watcher, preview, reloader.built, log),
-                              name="sitegen-rebuild", daemon=True)
+
+    def watch_then_rebuild() -> None:
+        # Watching is set up before the first build, so that a save made while it runs is seen; on a big archive
+        # that takes seconds (an inotify watch per folder: 5-13 s at 100 000 articles), during which the server
+        # already answers from what an earlier run left, instead of after them.
+        watcher.start()
+        rebuild_on_change(changes, watcher, preview, reloader.built, log)
+
+    worker = threading.Thread(target=watch_then_rebuild, name="sitegen-rebuild", daemon=True)
     worker.start()
     server = _GuardedServer(sockets, app=preview.wsgi, watcher=reloader)
     if preview.shown is not None:

@@ -134,12 +134,16 @@ class Watcher:
         self.observer: Observer | None = None
         self.watched: set[Path] = set()  # the folders of `folders` under watch (those that exist)
         self.filter = _Overflow(lambda: changes.everything(lost=True))
+        self.closed = False  # stopped (for good): see start
 
     def start(self) -> None:
         for name in WATCHDOG_LOGGERS:
             logging.getLogger(name).addFilter(self.filter)
         with self.lock:
-            self.observer = self._observe()
+            if not self.closed:
+                self.observer = self._observe()
+        if self.closed:  # stopped while the watches were being set up: what was made is stopped here
+            self.stop()
 
     def renew(self) -> None:
         """A new inotify instance with fresh watches, for one whose events were lost. watchdog re-adds its
@@ -151,11 +155,19 @@ class Watcher:
             old.stop()
             old.join(timeout=10)
         with self.lock:
-            self.observer = self._observe()
+            if not self.closed:
+                self.observer = self._observe()
 
     def stop(self) -> None:
-        with self.lock:
+        self.closed = True
+        # A start under way holds the lock for seconds on a big archive: Ctrl-C does not wait for it (the start
+        # sees `closed` and stops what it made itself).
+        if not self.lock.acquire(timeout=1):
+            return
+        try:
             old, self.observer = self.observer, None
+        finally:
+            self.lock.release()
         if old is not None:
             old.stop()
             old.join(timeout=2)
