@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 
 from ..render import tracking
 from .cache import Cache, Damaged
-from .reverse import Reverse, as_array
+from .reverse import Arrays, Reverse, as_array, stored_bytes
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
@@ -156,7 +156,7 @@ class Deps:
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls._untrusted(cache)
             if not cache.in_memory("deps"):  # (a preview's rows, in memory, hold the arrays themselves: see _rows)
-                groups, owned = {k: _array(b) for k, b in groups.items()}, {s: _array(b) for s, b in owned.items()}
+                groups, owned = Arrays("Q", groups), Arrays("Q", owned)
             return cls(cache, count, owners, fields_, groups, digests, entries, owned, (owners_n, fields_n), live,
                        Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6], _loaded=(len(groups), len(owned)))
         except (TypeError, ValueError, AttributeError):
@@ -206,10 +206,10 @@ class Deps:
             # only the rows holding something this build changed are written again.
             counts.append(-(-len(table) // _CHUNK))
             for n in range(counts[-1]) if self._pruned_rows else sorted(_rows_holding(table, touched, loaded)):
-                chunk = list(islice(table.items(), n * _CHUNK, (n + 1) * _CHUNK))
+                chunk = list(islice(dict.items(table), n * _CHUNK, (n + 1) * _CHUNK))
                 # A preview's cache is in memory: the arrays themselves (groups' are never changed in place,
                 # owned ones only grow, which a superset allows), not bytes to be made arrays again.
-                yield f"{name}:{n}", dict(chunk) if in_memory else {k: a.tobytes() for k, a in chunk}
+                yield f"{name}:{n}", dict(chunk) if in_memory else {k: stored_bytes(a) for k, a in chunk}
         yield "digests", self.digests
         yield "entries", self.entries
         # (the head is written last, after the reverse index's rows: see save)
