@@ -468,6 +468,25 @@ def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Ma
         disk.close()
 
 
+def adopt(folder: Path, salt: str) -> str | None:
+    """Name the cache that a build on disk (`Cache(folder)`, as `sitegen build` keeps it) left in `folder` a preview's
+    memory save, so that `load_memory` reads it back: the same tables in the same file, which a preview keeps
+    partly in memory (see preview.apart). Returns the save's id, or None when the file cannot be written."""
+    found = _memory_file(folder, salt)
+    if found is None:
+        return None
+    disk, _ = found
+    assert disk.db is not None
+    ident = uuid.uuid4().hex
+    try:
+        disk.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_SNAPSHOT, pickle.dumps(ident)))
+        return ident
+    except sqlite3.Error:
+        return None
+    finally:
+        disk.close()
+
+
 def load_memory(folder: Path, salt: str, on_disk: Collection[str] = ()) -> tuple[dict[str, dict], str] | None:
     """The memory cache `save_memory` last wrote into `folder`, and its id; None when there is none for this
     version and configuration (or the file cannot be read). A row that does not unpickle is left out, as

@@ -142,7 +142,9 @@ class Deps:
             return cls._untrusted(cache)  # a damaged row: no record can be trusted, render everything
         try:
             digests, entries = rows["digests"], rows["entries"]
-            groups, owned = {}, {}
+            # Arrays as bytes (the cache on disk), or the arrays themselves (a preview's rows in memory, see _rows;
+            # bytes too when it read back what a build on disk wrote: preview.apart).
+            groups, owned = Arrays("Q", {}), Arrays("Q", {})
             for n in range(group_rows):
                 groups.update(rows[f"groups:{n}"])
             for n in range(owned_rows):
@@ -155,8 +157,6 @@ class Deps:
                 fields_ += rows[f"fields:{n}"]
             if (len(owners), len(fields_)) != (owners_n, fields_n):
                 return cls._untrusted(cache)
-            if not cache.in_memory("deps"):  # (a preview's rows, in memory, hold the arrays themselves: see _rows)
-                groups, owned = Arrays("Q", groups), Arrays("Q", owned)
             return cls(cache, count, owners, fields_, groups, digests, entries, owned, (owners_n, fields_n), live,
                        Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6], _loaded=(len(groups), len(owned)))
         except (TypeError, ValueError, AttributeError):

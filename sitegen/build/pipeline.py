@@ -92,7 +92,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
            publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
            search_later: bool = False, cancel: Callable[[], bool] | None = None, stats_from: str | None = None,
            progress: Progress | None = None, changed: Collection[str] | None = None, render: bool = True,
-           repaired: bool = False) -> BuildResult:
+           repaired: bool = False, cache_dir: Path | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
@@ -101,10 +101,11 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     index is published as it was, `BuildResult.search_pending` says so); the build that then indexes, once the
     editor pauses, gets `cancel`, asked while Pagefind runs: True stops the build (result.Cancelled).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
-    `render=False` (with `publish=False`) validates the content without running the templates.
+    `render=False` (with `publish=False`) validates the content without running the templates. `cache_dir`: where
+    the cache on disk is, when not in .sitegen/cache (a preview's first build, see preview.apart).
     """
     report, clock = Reporter(strict=strict), Clock()
-    folder = config.root / ".sitegen" / "cache" if use_cache and warm is None else None
+    folder = (cache_dir or config.root / ".sitegen" / "cache") if use_cache and warm is None else None
     warm = (warm or Warm()).for_config(config.fingerprint)
     warm.restore()
     cache = _cache(config, warm, folder)

@@ -1,5 +1,6 @@
 """Live preview: build with drafts into .sitegen/preview/, serve it on 127.0.0.1, rebuild and reload on save.
-Its build cache lives in memory, saved to .sitegen/preview-cache/ when the editor pauses and when it stops.
+Its build cache lives in memory, saved to .sitegen/preview-cache/ when the editor pauses and when it stops; a first
+build with nothing saved to start from runs as `sitegen build` does, in a process of its own (apart.py).
 
 The only module importing livereload (browser reload over a websocket). A failed rebuild never stops the server:
 every page keeps its last good content and carries an overlay naming file, line and message, put into the HTML
@@ -16,7 +17,7 @@ import html
 import mimetypes
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Collection, Iterable
 from urllib.parse import unquote
@@ -35,6 +36,7 @@ from ..build.pipeline import Warm, build, ready_spare
 from ..build.result import Cancelled
 from ..structure.routes import safe_join
 from . import guard
+from .apart import Failed as ApartFailed, build_apart, preview_config
 from .watch import Changes, Every, Watcher
 
 LOCK_WAIT = 60.0  # seconds a rebuild waits for a `sitegen build` of the same site before it gives up (LOCK001)
@@ -64,6 +66,8 @@ class Preview:
     search_pending: int = 0  # search shards a save left to index again (see `index_search`)
     modelled: bool = False  # the last rebuild made the site's model anew (not an edit build): see `settle`
     spare_behind: bool = False  # a rebuild since the last `ready_spare` was not an edit build
+    apart_failed: bool = False  # a first build run apart gave no result: build here from then on (_first_apart)
+    apart_for: str = ""  # the configuration a first build run apart was made for (its search index is whole)
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
                 cancel: Callable[[], bool] | None = None) -> bool:
@@ -80,14 +84,21 @@ class Preview:
                 self.missed = True
                 with site_lock(self.root, self.wait, on_wait=self.log):
                     self.missed = False
-                    # Never the production collector: a preview's views, votes and test comments are not readers'.
-                    cfg = replace(config_mod.load(self.root, self.output), stats_url="")
+                    cfg = preview_config(self.root, self.output)
                     self.base_path = cfg.base_path
-                    # Pagefind takes seconds for a shard of the archive: a save shows its page first, and the
-                    # index follows once the editor pauses (`index_search`). The first build makes it at once.
-                    later = not search_now and self.warm.templates is not None
-                    result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
-                                   changed=changed)
+                    if self._first_apart(cfg):
+                        result = build_apart(self.root, self.output, self.warm.cache_dir)
+                        self.warm.restored = False
+                        self.warm.restore()  # what that build left, as if this preview had saved it
+                        self.apart_for = cfg.fingerprint
+                    else:
+                        # Pagefind takes seconds for a shard of the archive: a save shows its page first, and the
+                        # index follows once the editor pauses (`index_search`). The first build makes it at once
+                        # (here, or apart: then a save compiles the templates, but the index is whole).
+                        indexed = self.warm.templates is not None or self.apart_for == cfg.fingerprint
+                        later = not search_now and indexed
+                        result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
+                                       changed=changed)
             except Cancelled:
                 return False  # a new save came: it is built first, and the index waits for the next pause
             except BuildFailed as failed:
@@ -96,6 +107,13 @@ class Preview:
                 self.log(f"Lỗi khi dựng lại{reason}: {len(self.errors)} lỗi; vẫn phục vụ bản trước.")
                 for d in self.errors[:20]:
                     self.log("  " + d.format())
+                self.catching_up = False
+                return False
+            except ApartFailed as exc:  # (killed, out of memory): the next rebuild runs here, as it did before
+                self.apart_failed = True
+                self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lần dựng đầu tiên không xong: {exc}",
+                                          "lưu lại một tệp để dựng lại; nếu lặp lại, báo cho người phụ trách kỹ thuật")]
+                self.log(f"Lần dựng đầu tiên (chạy riêng) không xong: {exc}")
                 self.catching_up = False
                 return False
             except Exception as exc:  # a bug in sitegen must not kill the editor's preview either
@@ -122,6 +140,15 @@ class Preview:
                 self.log("  " + d.format())
             return True
 
+    def _first_apart(self, cfg: config_mod.SiteConfig) -> bool:
+        """Whether this build is to run apart (preview.apart): a preview with a cache folder, building for the first
+        time with nothing to start from (what it saved last time, if anything, is read back first)."""
+        if self.apart_failed or self.warm.cache_dir is None or self.warm.templates is not None:
+            return False
+        self.warm.for_config(cfg.fingerprint)
+        self.warm.restore()
+        return not self.warm.tables
+
     def settle(self) -> None:
         """After a build that made the model anew: what it made (the warm cache, compiled templates) lives on
         through the saves that follow, millions of objects that Python's cyclic collector would otherwise walk
@@ -141,8 +168,7 @@ class Preview:
             done = False
             try:
                 with site_lock(self.root, self.wait, on_wait=self.log):
-                    cfg = replace(config_mod.load(self.root, self.output), stats_url="")
-                    done = ready_spare(cfg, self.warm, cancel)
+                    done = ready_spare(preview_config(self.root, self.output), self.warm, cancel)
             except BuildFailed:
                 pass  # (site.toml broken since, the lock held elsewhere): the next build says so, and links
             except Exception as exc:  # (a full disk, a bug): the next save links what it needs, as before

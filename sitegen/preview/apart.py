@@ -1,0 +1,79 @@
+"""A preview's first build, when there is nothing to start from (never previewed, or its saved cache unusable): run as
+`sitegen build` runs, in a process of its own, into the preview's cache file, which the preview then reads back
+as if it had saved it itself (pipeline.Warm.restore).
+
+Why apart: a build made in the preview's own process holds the site's model through the search stage, as a preview
+must on its later builds (see stages.publish), and Pagefind's index of every shard beside it; that first build was
+the preview's peak (3.2 GB at 100 000 articles, over the 2 GiB a province's server may give it). Built as `sitegen
+build` builds, the model is let go of before Pagefind runs, and all of it goes when the process ends: the preview
+then holds only the tables it reads back (at 10 000 articles 153 MB resident after that first build, against 252
+MB built here; once the first save has loaded what saves need, both are about 250 MB). The cache is the one file
+the preview keeps in .sitegen/preview-cache, in the same tables; only which of them it holds in memory differs
+(cache.ON_DISK).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from .. import config as config_mod
+from ..build.cache import adopt
+from ..build.pipeline import build
+from ..build.result import BuildResult
+from ..diagnostics import BuildFailed
+
+
+def preview_config(root: Path, output: Path) -> config_mod.SiteConfig:
+    """The configuration a preview builds with: the site's, into `output`, and never the production collector (a
+    preview's views, votes and test comments are not readers')."""
+    return replace(config_mod.load(root, output), stats_url="")
+
+
+class Failed(Exception):
+    """The build process ended without a result (killed, out of memory, a bug): its exit status and last words."""
+
+
+def build_apart(root: Path, output: Path, cache_dir: Path) -> BuildResult:
+    """Build the preview in a process of its own, into `cache_dir`; its result, or BuildFailed as `build` raises it
+    (the same diagnostics). Raises Failed when the process gives no result."""
+    package = str(Path(__file__).resolve().parent.parent.parent)  # the sitegen this preview runs, not another
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH", "")) if p)}
+    with tempfile.TemporaryDirectory(prefix="sitegen-preview-") as tmp:
+        answer = Path(tmp) / "result"
+        proc = subprocess.run([sys.executable, "-m", "sitegen.preview.apart", str(root), str(output), str(cache_dir),
+                               str(answer), str(os.getpid())], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+        if proc.returncode != 0 or not answer.is_file():
+            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            raise Failed(f"mã thoát {proc.returncode}" + (f": {last}" if last else "")
+                         + (" (có thể máy hết bộ nhớ)" if proc.returncode in (-9, 137) else ""))
+        kind, value = pickle.loads(answer.read_bytes())
+    if kind == "failed":
+        raise BuildFailed(value)
+    return value
+
+
+def main(argv: list[str]) -> int:
+    """The build process: build, name the cache file the preview's memory save, answer through a file."""
+    root, output, cache_dir, answer, parent = Path(argv[0]), Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4])
+    from ..build.workers import _die_with
+
+    _die_with(parent)  # a preview stopped (even killed) takes its first build with it
+    cfg = preview_config(root, output)
+    try:
+        result: tuple[str, object] = ("built", build(cfg, drafts=True, cache_dir=cache_dir))
+        adopt(cache_dir, cfg.fingerprint)
+    except BuildFailed as failed:
+        result = ("failed", failed.diagnostics)
+    answer.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
