@@ -838,10 +838,15 @@ def test_a_preview_s_first_build_runs_apart_and_its_saves_build_on_what_it_left(
         assert snapshot(output) == snapshot(clean) and not preview.errors and not theirs.diagnostics
 
     assert preview.rebuild(" lần đầu"), said
-    assert preview.warm.templates is None, "built in the preview's own process"
+    assert preview.warm.templates is None and preview.cold, "built in the preview's own process"
     assert preview.warm.tables["deps"] and preview.warm.tables["trees"] and preview.warm.saved
     as_a_clean_build()
     preview.settle()
+    assert not preview.warm_up(lambda: True) and preview.cold  # a save waiting: it reads what it needs itself
+    before = snapshot(output)
+    assert preview.warm_up(lambda: False) and not preview.cold and not preview.modelled, said
+    assert said[-1].startswith("Đã đọc sẵn những gì một lần lưu cần") and snapshot(output) == before
+    assert not preview.warm_up(lambda: False)  # once
     news.write(path(2), source(2, title="Sửa sau lần dựng đầu"))
     settle()
     assert preview.rebuild(changed=[str(news.root / path(2))]), said

@@ -503,3 +503,23 @@ def test_while_the_editor_pauses_the_preview_readies_its_spare_tree(server):
     site.write("content/thoi-su/bai-them/index.md", article("Bài thêm vào", body="Một bài mới."))
     wait_for(lambda: fetch(base + "/thoi-su/bai-them/")[0] == 200, what="the added article")
     wait_for(lambda: shares_every_file(live, spare), what="the spare readied after the addition")
+
+
+def test_after_a_first_build_apart_the_preview_reads_what_saves_need_before_the_first_save(site):
+    """A site never previewed is built in a process of its own (preview.apart); the preview then holds none of what a
+    save reads. While the editor reads the first page, it reads it (a build with nothing changed, nothing
+    published), so the first save does not wait for it; the save then shows as any save does."""
+    site.write(ARTICLE, article("Hội nghị đầu năm", body="Nội dung ban đầu."))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc, log = _start(site, port)
+    try:
+        wait_for(lambda: "Đã đọc sẵn những gì một lần lưu cần" in log.read_text(encoding="utf-8"), timeout=60,
+                 what="the preview reading what saves need")
+        site.write(ARTICLE, article("Hội nghị sau khi đọc", body="Nội dung ban đầu."))
+        wait_for(lambda: title_of(base) == "Hội nghị sau khi đọc", what="the edited title")
+    finally:
+        interrupt(proc)
+    lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if ln.startswith("Đã dựng lại")]
+    assert len(lines) == 2 and "lần đầu" in lines[0], lines  # reading ahead is no rebuild of the editor's
+    assert "(index.md)" in lines[1] and " 0 trang dựng mới" not in lines[1], lines

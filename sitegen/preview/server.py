@@ -70,10 +70,11 @@ class Preview:
     apart_for: str = ""  # the configuration a first build run apart was made for (its search index is whole)
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
-                cancel: Callable[[], bool] | None = None) -> bool:
+                cancel: Callable[[], bool] | None = None, done: str = "") -> bool:
         """Build once; on failure keep the previous preview and remember the errors for the overlay. `changed`:
         the files the watcher saw change since the last rebuild (None: unknown, walk everything). A save does
-        not wait for the search index (build's `search_later`) unless `search_now`; `cancel`: see build."""
+        not wait for the search index (build's `search_later`) unless `search_now`; `cancel`: see build. `done`:
+        the line said when it succeeds, instead of what it rendered ({ms}: how long it took)."""
         with self.lock:
             started = time.perf_counter()
             if self.missed:
@@ -131,7 +132,9 @@ class Preview:
             self.modelled = self.modelled or not result.edited
             self.spare_behind = self.spare_behind or not result.edited
             ms = (time.perf_counter() - started) * 1000
-            if search_now and not result.rendered:
+            if done:
+                self.log(done.format(ms=f"{ms:.0f}"))
+            elif search_now and not result.rendered:
                 self.log(f"Đã cập nhật chỉ mục tìm kiếm trong {ms:.0f} ms ({result.search}).")
             else:
                 self.log(f"Đã dựng lại{reason} trong {ms:.0f} ms: {result.rendered} trang dựng mới, "
@@ -148,6 +151,20 @@ class Preview:
         self.warm.for_config(cfg.fingerprint)
         self.warm.restore()
         return not self.warm.tables
+
+    @property
+    def cold(self) -> bool:
+        """Built apart (preview.apart) and not yet in this process: the next save would first read what saves read
+        (the walk of the site's files, the last plan, the records of what pages read)."""
+        return bool(self.apart_for) and self.warm.templates is None
+
+    def warm_up(self, cancel: Callable[[], bool]) -> bool:
+        """After a first build run apart, while the editor reads its page: a build with nothing changed, which
+        reads now what the first save would (at 10 000 articles that save took 507 ms instead of 185 ms; at 100 000,
+        14.6 s). Not when a save is waiting: it reads the same, once."""
+        if not self.cold or cancel():
+            return False
+        return self.rebuild(changed=[], done="Đã đọc sẵn những gì một lần lưu cần, trong {ms} ms.")
 
     def settle(self) -> None:
         """After a build that made the model anew: what it made (the warm cache, compiled templates) lives on
@@ -365,6 +382,9 @@ def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_b
         # Then the spare output tree, after a build that changed many files (the next save links only its own).
         if preview.spare_behind and changes.idle(SPARE_PAUSE):
             preview.ready_spare(changes.waiting)
+        # After a first build run apart, still quiet: what a save reads is read now, not by the first save.
+        if preview.cold and changes.idle(SPARE_PAUSE):
+            preview.warm_up(changes.waiting)
         # Then, still quiet, the cache is saved (the first time after a full build: seconds, stopped by a save).
         if preview.warm.journal and changes.idle(SAVE_PAUSE):
             preview.persist(changes.waiting)
