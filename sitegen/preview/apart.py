@@ -6,8 +6,8 @@ Why apart: a build made in the preview's own process holds the site's model thro
 must on its later builds (see stages.publish), and Pagefind's index of every shard beside it; that first build was
 the preview's peak (3.2 GB at 100 000 articles, over the 2 GiB a province's server may give it). Built as `sitegen
 build` builds, the model is let go of before Pagefind runs, and all of it goes when the process ends: the preview
-then holds only the tables it reads back (at 10 000 articles 153 MB resident after that first build, against 252
-MB built here; once the first save has loaded what saves need, both are about 250 MB). The cache is the one file
+then holds only the tables it reads back (at 10 000 articles 155 MB resident after that first build, against 251
+MB built here; after six saves 230 MB against 268 MB: benchmarks/preview_memory.py). The cache is the one file
 the preview keeps in .sitegen/preview-cache, in the same tables; only which of them it holds in memory differs
 (cache.ON_DISK).
 """

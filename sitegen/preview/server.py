@@ -160,8 +160,8 @@ class Preview:
 
     def warm_up(self, cancel: Callable[[], bool]) -> bool:
         """After a first build run apart, while the editor reads its page: a build with nothing changed, which
-        reads now what the first save would (at 10 000 articles that save took 507 ms instead of 185 ms; at 100 000,
-        14.6 s). Not when a save is waiting: it reads the same, once."""
+        reads now what the first save would (at 10 000 articles that save took 463 ms instead of 188 ms, in
+        benchmarks/preview_memory.py; at 100 000, 14.6 s). Not when a save is waiting: it reads the same, once."""
         if not self.cold or cancel():
             return False
         return self.rebuild(changed=[], done="Đã đọc sẵn những gì một lần lưu cần, trong {ms} ms.")
