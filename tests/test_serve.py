@@ -523,3 +523,46 @@ def test_after_a_first_build_apart_the_preview_reads_what_saves_need_before_the_
     lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if ln.startswith("Đã dựng lại")]
     assert len(lines) == 2 and "lần đầu" in lines[0], lines  # reading ahead is no rebuild of the editor's
     assert "(index.md)" in lines[1] and " 0 trang dựng mới" not in lines[1], lines
+
+
+_SLOW_APART = """
+import sys, time
+if "sitegen.preview.apart" in sys.orig_argv:  # the preview's first build process: it takes its time
+    from sitegen.build import pipeline
+    build = pipeline.build
+    def slow(*args, **kwargs):
+        time.sleep(120)
+        return build(*args, **kwargs)
+    pipeline.build = slow
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_preview_stopped_during_its_first_build_takes_that_build_process_with_it(site, tmp_path):
+    """The first build of a site never previewed runs in a process of its own (preview.apart): Ctrl-C stops the
+    preview at once, and that process with it, instead of leaving it building (minutes and gigabytes at 100 000
+    articles) for nobody."""
+    site.write(ARTICLE, article("Hội nghị"))
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_SLOW_APART, encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)])})
+    try:
+        apart = wait_for(lambda: next((c for c in _children(proc.pid)
+                                       if b"sitegen.preview.apart" in Path(f"/proc/{c}/cmdline").read_bytes()), None),
+                         timeout=30, what="the first build's own process")
+    finally:
+        started = time.monotonic()
+        output = interrupt(proc)
+    assert proc.returncode is not None and time.monotonic() - started < 5, output
+    wait_for(lambda: not Path(f"/proc/{apart}").exists() or "Z" in Path(f"/proc/{apart}/stat").read_text().split()[2],
+             timeout=5, what="the first build's process gone with the preview")
