@@ -702,3 +702,43 @@ def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(
     gone = site.root / story_path(5)
     shutil.rmtree(gone.parent)
     check(gone, gone.parent)
+
+
+def test_the_live_preview_built_first_apart_with_site_templates_equals_a_clean_build(site, tmp_path):
+    """As `sitegen serve` runs on a site never previewed: its first build runs in a process of its own
+    (preview.apart) and is read back, the preview reads ahead what saves need, then saves, an addition, a move and a
+    deletion, each given only the paths the watcher reported, under site templates that read other articles:
+    after each, every published byte (and every error) equals a clean build's."""
+    from sitegen.build.pipeline import Warm
+    from sitegen.preview.server import Preview
+
+    portal(site)
+    cloud_templates(site)
+    preview, clean = tmp_path / "preview", tmp_path / "clean"
+    said: list[str] = []
+    live = Preview(site.root, preview, log=said.append, warm=Warm(cache_dir=tmp_path / "preview-cache"))
+
+    def check(*changed: Path) -> None:
+        settle()
+        assert live.rebuild(changed=[str(p) for p in changed] if changed else None), said
+        shutil.rmtree(clean, ignore_errors=True)
+        theirs = site.build(output=clean, drafts=True, use_cache=False, jobs=1)
+        assert live.errors == [d for d in theirs.diagnostics if d.severity == "error"]
+        a = {k: v for k, v in tree_snapshot(preview).items() if k != MARKER}
+        b = {k: v for k, v in tree_snapshot(clean).items() if k != MARKER}
+        assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+    check()
+    assert live.cold and live.warm_up(lambda: False) and not live.cold  # built apart, then read ahead
+    check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
+    added = site.write("content/van-hoa/le-hoi-moi/index.md",
+                       article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
+    check(added.parent, added)
+    moved = site.root / story_path(1).replace(CATEGORIES[1][1], CATEGORIES[2][1])
+    old = (site.root / story_path(1)).parent
+    old.rename(moved.parent)
+    check(old, moved.parent)
+    gone = site.root / story_path(5)
+    shutil.rmtree(gone.parent)
+    check(gone, gone.parent)
+    check(site.write(story_path(2), story(2, title="Tiêu đề đổi sau cùng", tags=("lễ hội",))))

@@ -420,6 +420,11 @@ def _memory_file(folder: Path, salt: str) -> tuple[Cache, str | None] | None:
         return None
 
 
+def _name_save(db: sqlite3.Connection, ident: str) -> None:
+    """Mark the file as holding the memory save `ident` (what `load_memory` reads back, `_memory_file` tells)."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_SNAPSHOT, pickle.dumps(ident)))
+
+
 def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Mapping[str, set | None],
                 based_on: str | None, cancel: Callable[[], bool] | None = None,
                 on_disk: Collection[str] = ()) -> str | None:
@@ -455,7 +460,7 @@ def save_memory(folder: Path, salt: str, tables: Mapping[str, dict], journal: Ma
                 if cancel is not None and written % 500 == 0 and cancel():
                     db.execute("ROLLBACK")
                     return None
-        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_SNAPSHOT, pickle.dumps(ident)))
+        _name_save(db, ident)
         db.execute("COMMIT")
         return ident
     except (sqlite3.Error, pickle.PicklingError, TypeError, AttributeError):
@@ -479,7 +484,7 @@ def adopt(folder: Path, salt: str) -> str | None:
     assert disk.db is not None
     ident = uuid.uuid4().hex
     try:
-        disk.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_SNAPSHOT, pickle.dumps(ident)))
+        _name_save(disk.db, ident)
         return ident
     except sqlite3.Error:
         return None

@@ -67,6 +67,11 @@ class Warm:
         if found is not None:
             self.tables, self.saved, self.placed = *found, ON_DISK
 
+    def read_back(self) -> None:
+        """The tables as a build elsewhere (preview.apart) just left them in `cache_dir`, in place of these."""
+        self.tables, self.restored = {}, False
+        self.restore()
+
     def persist(self, cancel: Callable[[], bool] | None = None) -> bool:
         """Save what changed in `tables` since the last save (between builds). False when nothing was saved
         (`cancel()` said stop, or the disk would not take it): the journal then stays for the next time."""

@@ -169,11 +169,11 @@ def _can_fork() -> bool:
 def _init(task: Callable[[int, int], object], parent: int) -> None:
     global _TASK
     _TASK = task
-    _die_with(parent)
+    die_with(parent)
 
 
-def _die_with(parent: int) -> None:
-    """End this worker when the build process dies, even by SIGKILL: otherwise it would wait for work for
+def die_with(parent: int) -> None:
+    """End this process (a worker, a preview's first build) when its parent dies, even by SIGKILL: otherwise it would wait for work for
     ever (its siblings keep the task pipe open), holding its share of the build's memory."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)

@@ -62,9 +62,9 @@ def build_apart(root: Path, output: Path, cache_dir: Path) -> BuildResult:
 def main(argv: list[str]) -> int:
     """The build process: build, name the cache file the preview's memory save, answer through a file."""
     root, output, cache_dir, answer, parent = Path(argv[0]), Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4])
-    from ..build.workers import _die_with
+    from ..build.workers import die_with
 
-    _die_with(parent)  # a preview stopped (even killed) takes its first build with it
+    die_with(parent)  # a preview stopped (even killed) takes its first build with it
     cfg = preview_config(root, output)
     try:
         result: tuple[str, object] = ("built", build(cfg, drafts=True, cache_dir=cache_dir))

@@ -89,8 +89,7 @@ class Preview:
                     self.base_path = cfg.base_path
                     if self._first_apart(cfg):
                         result = build_apart(self.root, self.output, self.warm.cache_dir)
-                        self.warm.restored = False
-                        self.warm.restore()  # what that build left, as if this preview had saved it
+                        self.warm.read_back()  # what that build left, as if this preview had saved it
                         self.apart_for = cfg.fingerprint
                     else:
                         # Pagefind takes seconds for a shard of the archive: a save shows its page first, and the
