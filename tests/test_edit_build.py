@@ -859,6 +859,55 @@ def test_a_preview_s_first_build_runs_apart_and_its_saves_build_on_what_it_left(
     assert preview.persist()  # what it read back is saved as its own
 
 
+def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_on(news, tmp_path, monkeypatch):
+    """A build that needs the site's whole model (here an addition) when the memory free would not hold it beside
+    what the preview holds (at 100 000 articles in 2 GiB, an addition made in the preview's process was killed) runs
+    as the first build does, in a process of its own, once the preview has saved and let go of what it held; the
+    saves after it are edit builds again. With the memory there, an addition is made in the preview's process, and
+    what it needed is measured. Every build publishes what a clean build does."""
+    from sitegen.build import workers
+    from sitegen.build.pipeline import Warm
+    from sitegen.preview.server import Preview
+
+    output, clean = tmp_path / "preview", tmp_path / "clean"
+    said: list[str] = []
+    preview = Preview(news.root, output, log=said.append, warm=Warm(cache_dir=tmp_path / "preview-cache"))
+
+    def rebuild(*changed: str) -> None:
+        settle()
+        assert preview.rebuild(changed=[str(news.root / c) for c in changed]), said
+        shutil.rmtree(clean, ignore_errors=True)
+        theirs = news.build(output=clean, drafts=True, use_cache=False, jobs=1)
+        assert snapshot(output) == snapshot(clean) and not preview.errors and not theirs.diagnostics
+        preview.settle()  # (as the server does after each build: `modelled` says whether the last one modelled)
+
+    assert preview.rebuild(" lần đầu"), said
+    preview.settle()
+    first_cost = preview.whole_cost
+    assert first_cost > 0 and preview.warm_up(lambda: False)  # what the build process held at most
+    news.write(path(2), source(2, title="Sửa trước khi thêm bài"))
+    rebuild(path(2))
+    held = preview.warm
+    assert held.journal, "the save is not saved yet: the build apart must start from it"
+    monkeypatch.setattr(workers, "free_memory", lambda: first_cost)  # not room enough for another such build
+    news.write("content/kinh-te/bai-moi/index.md", article("Bài mới khi thiếu bộ nhớ", date="2024-06-01 08:00"))
+    rebuild("content/kinh-te/bai-moi/index.md")
+    assert any(line.startswith("Dựng lại toàn bộ trong một tiến trình riêng") for line in said[-3:]), said
+    assert preview.warm is not held and preview.cold, "made in the preview's own process"
+    news.write(path(3), source(3, title="Sửa sau bài thêm riêng"))
+    rebuild(path(3))  # (reading ahead skipped: the save reads what it needs itself)
+    assert not preview.modelled and preview.warm.templates is not None  # an edit build, here
+    monkeypatch.undo()
+    said.clear()
+    preview.whole_cost = 0  # (the build apart's figure would do; this measures one made here)
+    news.write("content/kinh-te/bai-moi-nua/index.md", article("Bài mới khi đủ bộ nhớ", date="2024-06-02 08:00"))
+    warm = preview.warm
+    rebuild("content/kinh-te/bai-moi-nua/index.md")
+    assert preview.warm is warm and not any("tiến trình riêng" in line for line in said)
+    assert said[-1].startswith("Đã dựng lại") and warm.templates is not None
+    assert preview.whole_cost > 0 or not workers.reset_peak()
+
+
 def test_a_first_build_apart_reports_its_errors_and_one_that_gives_no_result_is_built_here(site, tmp_path,
                                                                                         monkeypatch):
     """A site-wide error in the first build run apart reaches the preview as any build's (file, line, hint), and

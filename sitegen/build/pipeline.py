@@ -21,7 +21,7 @@ from . import hold, inputs
 from .cache import ON_DISK, Cache, load_memory, save_memory
 from ..config import SiteConfig
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
-from .result import BuildResult, Clock, Repaired
+from .result import BuildResult, Clock, Elsewhere, Repaired
 from .write import Staging, WriteStats, output_token, recover
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
            publish: bool = True, jobs: int | None = None, use_cache: bool = True, warm: Warm | None = None,
            search_later: bool = False, cancel: Callable[[], bool] | None = None, stats_from: str | None = None,
            progress: Progress | None = None, changed: Collection[str] | None = None, render: bool = True,
-           repaired: bool = False, cache_dir: Path | None = None) -> BuildResult:
+           repaired: bool = False, cache_dir: Path | None = None,
+           whole_here: Callable[[], bool] | None = None) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
@@ -106,6 +107,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     index is published as it was, `BuildResult.search_pending` says so); the build that then indexes, once the
     editor pauses, gets `cancel`, asked while Pagefind runs: True stops the build (result.Cancelled).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
+    `whole_here()`: asked before the site's whole model is made (anything but an edit build); False raises
+    result.Elsewhere with nothing written (a preview short of memory then builds in a process of its own).
     `render=False` (with `publish=False`) validates the content without running the templates. `cache_dir`: where
     the cache on disk is, when not in .sitegen/cache (a preview's first build, see preview.apart).
     """
@@ -166,6 +169,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             if result is not None:
                 return result
             report = Reporter(strict=strict)  # the edit gave up before writing anything: start again in full
+        if whole_here is not None and not whole_here():
+            raise Elsewhere()
         made = stages.whole(config, cache, warm, folder, scanned, listing, report, clock, jobs, moment, token,
                             drafts, strict, publish, stats_from, progress)
         del listing  # it served discovery; at 100 000 articles it is 100 MB

@@ -32,6 +32,11 @@ class Cancelled(Exception):
     published, and the next build starts from the live tree as it was."""
 
 
+class Elsewhere(Exception):
+    """The build needs the site's whole model, and its caller said that is not to be made in this process (a preview
+    short of memory: see preview.server's `whole_here`). Raised before anything is written."""
+
+
 class Repaired(Exception):
     """Rows of the build cache turned out unreadable while pages rendered; they were dropped: build again."""
 

@@ -86,10 +86,8 @@ def affordable_workers() -> int:
     may come to copy most of it (reference counts write to every object it touches), so each one is budgeted
     at this process's resident size. On a 100 000-article archive that is over a gigabyte: on a machine (or
     container) with 2 GB free the build then works in this one process, slower, instead of being killed."""
-    try:
-        with open("/proc/self/statm") as fh:
-            resident = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+    resident = resident_memory()
+    if resident is None:
         return 1 << 10  # not Linux: no way to tell, trust the core count
     free = free_memory()
     if free is None or resident < 256 << 20:  # small builds: never the limit
@@ -107,6 +105,34 @@ def give_back() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def resident_memory() -> int | None:
+    """Bytes of this process in memory now (None: not Linux)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_since_reset() -> int | None:
+    """The most this process held in memory since `reset_peak` (or since it started), in bytes; None: unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:")), None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reset_peak() -> bool:
+    """Start `peak_since_reset` again from what this process holds now (Linux's clear_refs). False: not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def free_memory() -> int | None:

@@ -39,24 +39,35 @@ class Failed(Exception):
     """The build process ended without a result (killed, out of memory, a bug): its exit status and last words."""
 
 
-def build_apart(root: Path, output: Path, cache_dir: Path) -> BuildResult:
-    """Build the preview in a process of its own, into `cache_dir`; its result, or BuildFailed as `build` raises it
-    (the same diagnostics). Raises Failed when the process gives no result."""
+def build_apart(root: Path, output: Path, cache_dir: Path) -> tuple[BuildResult, int]:
+    """Build the preview in a process of its own, into `cache_dir`: its result and the most memory it held (bytes;
+    0 when unknown), or BuildFailed as `build` raises it (the same diagnostics). Raises Failed when the process
+    gives no result."""
     package = str(Path(__file__).resolve().parent.parent.parent)  # the sitegen this preview runs, not another
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH", "")) if p)}
     with tempfile.TemporaryDirectory(prefix="sitegen-preview-") as tmp:
         answer = Path(tmp) / "result"
-        proc = subprocess.run([sys.executable, "-m", "sitegen.preview.apart", str(root), str(output), str(cache_dir),
-                               str(answer), str(os.getpid())], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+        proc = subprocess.Popen([sys.executable, "-m", "sitegen.preview.apart", str(root), str(output),
+                                 str(cache_dir), str(answer), str(os.getpid())], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+        try:
+            said = proc.stderr.read() if proc.stderr is not None else ""
+            _, status, usage = os.wait4(proc.pid, 0)  # (not proc.wait: this one says how much memory it took)
+        except BaseException:  # (Ctrl-C in the preview: the build goes with it, as it would with the preview)
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.stderr is not None:
+            proc.stderr.close()
         if proc.returncode != 0 or not answer.is_file():
-            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            last = (said.strip().splitlines() or [""])[-1]
             raise Failed(f"mã thoát {proc.returncode}" + (f": {last}" if last else "")
                          + (" (có thể máy hết bộ nhớ)" if proc.returncode in (-9, 137) else ""))
         kind, value = pickle.loads(answer.read_bytes())
     if kind == "failed":
         raise BuildFailed(value)
-    return value
+    return value, usage.ru_maxrss * 1024  # (kilobytes, on Linux)
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,8 @@
 """Live preview: build with drafts into .sitegen/preview/, serve it on 127.0.0.1, rebuild and reload on save.
 Its build cache lives in memory, saved to .sitegen/preview-cache/ when the editor pauses and when it stops; a first
-build with nothing saved to start from runs as `sitegen build` does, in a process of its own (apart.py).
+build with nothing saved to start from runs as `sitegen build` does, in a process of its own (apart.py), and so
+does any later build that needs the site's whole model (an addition, a template) when this machine has not the
+memory to make it beside what the preview holds (`Preview.whole_here`).
 
 The only module importing livereload (browser reload over a websocket). A failed rebuild never stops the server:
 every page keeps its last good content and carries an overlay naming file, line and message, put into the HTML
@@ -31,9 +33,10 @@ from tornado.httpserver import HTTPServer
 
 from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
+from ..build import workers
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build, ready_spare
-from ..build.result import Cancelled
+from ..build.result import BuildResult, Cancelled, Elsewhere
 from ..structure.routes import safe_join
 from . import guard
 from .apart import Failed as ApartFailed, build_apart, preview_config
@@ -45,6 +48,9 @@ SEARCH_PAUSE = 1.0  # seconds without a save before the search index catches up 
 SAVE_PAUSE = 2.0  # seconds without a save before the memory cache is saved to disk (Preview.persist)
 SPARE_PAUSE = 1.0  # seconds without a save before the spare output tree is made ready (Preview.ready_spare)
 STOP_WAIT = 2.0  # seconds Ctrl-C waits for a rebuild under way before stopping without saving the cache
+# A build of the whole model is made in the preview's process only if the memory free is this many times what the
+# last one needed: that figure is from another build (another size of site, another moment).
+ROOM = 1.25
 
 
 @dataclass
@@ -67,7 +73,11 @@ class Preview:
     modelled: bool = False  # the last rebuild made the site's model anew (not an edit build): see `settle`
     spare_behind: bool = False  # a rebuild since the last `ready_spare` was not an edit build
     apart_failed: bool = False  # a first build run apart gave no result: build here from then on (_first_apart)
-    apart_for: str = ""  # the configuration a first build run apart was made for (its search index is whole)
+    apart_for: str = ""  # the configuration the last build run apart was made for (its search index is whole)
+    # What the last build of the whole model needed (bytes): beyond what the preview held, made here; all of its
+    # process's, made apart. 0: not known yet (see `whole_here`).
+    whole_cost: int = 0
+    short: tuple[int, int] = (0, 0)  # the memory free and needed when `whole_here` last said no
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
                 cancel: Callable[[], bool] | None = None, done: str = "") -> bool:
@@ -79,6 +89,7 @@ class Preview:
             started = time.perf_counter()
             if self.missed:
                 changed = None  # what the watcher reported to the rebuild that gave up is lost: walk everything
+            which = "đầu tiên"  # (the build run apart, if one is: see ApartFailed below)
             try:
                 # The site's build lock (lock.py), like `sitegen build`: both fill .sitegen/cache/img, and a cron
                 # build started while the editor saves must not run at the same time as this rebuild.
@@ -88,17 +99,26 @@ class Preview:
                     cfg = preview_config(self.root, self.output)
                     self.base_path = cfg.base_path
                     if self._first_apart(cfg):
-                        result = build_apart(self.root, self.output, self.warm.cache_dir)
-                        self.warm.read_back()  # what that build left, as if this preview had saved it
-                        self.apart_for = cfg.fingerprint
+                        result = self._apart(cfg)
                     else:
                         # Pagefind takes seconds for a shard of the archive: a save shows its page first, and the
                         # index follows once the editor pauses (`index_search`). The first build makes it at once
                         # (here, or apart: then a save compiles the templates, but the index is whole).
                         indexed = self.warm.templates is not None or self.apart_for == cfg.fingerprint
                         later = not search_now and indexed
-                        result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
-                                       changed=changed)
+                        before = workers.resident_memory() if workers.reset_peak() else None
+                        try:
+                            result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
+                                           changed=changed, whole_here=self.whole_here)
+                        except Elsewhere:
+                            which, (free, need) = "toàn bộ", self.short
+                            self.log(f"Dựng lại toàn bộ trong một tiến trình riêng: máy còn {free >> 20} MB, "
+                                     f"dựng ở đây cần khoảng {need >> 20} MB.")
+                            result = self._apart(cfg, after_saves=True)
+                        else:
+                            peak = workers.peak_since_reset()
+                            if not result.edited and not result.skipped and before and peak:
+                                self.whole_cost = max(0, peak - before)
             except Cancelled:
                 return False  # a new save came: it is built first, and the index waits for the next pause
             except BuildFailed as failed:
@@ -111,9 +131,9 @@ class Preview:
                 return False
             except ApartFailed as exc:  # (killed, out of memory): the next rebuild runs here, as it did before
                 self.apart_failed = True
-                self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lần dựng đầu tiên không xong: {exc}",
+                self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lần dựng {which} không xong: {exc}",
                                           "lưu lại một tệp để dựng lại; nếu lặp lại, báo cho người phụ trách kỹ thuật")]
-                self.log(f"Lần dựng đầu tiên (chạy riêng) không xong: {exc}")
+                self.log(f"Lần dựng {which} (chạy riêng) không xong: {exc}")
                 self.catching_up = False
                 return False
             except Exception as exc:  # a bug in sitegen must not kill the editor's preview either
@@ -141,6 +161,36 @@ class Preview:
             for d in self.errors[:20]:
                 self.log("  " + d.format())
             return True
+
+    def whole_here(self) -> bool:
+        """Whether a build of the site's whole model (asked by the build before it makes one) is to be made in this
+        process: when the memory free (workers.free_memory: the machine's, or its cgroup's) holds what the last one
+        needed with room to spare; not known yet, about what this preview holds now (the model, once more). Else
+        it runs apart, as the first build does: at 100 000 articles in 2 GiB, an addition made here was killed."""
+        if self.apart_failed or self.warm.cache_dir is None:
+            return True
+        free = workers.free_memory()
+        need = self.whole_cost or workers.resident_memory() or 0
+        if free is None or free >= need * ROOM:
+            return True
+        self.short = (free, need)
+        return False
+
+    def _apart(self, cfg: config_mod.SiteConfig, after_saves: bool = False) -> BuildResult:
+        """Build in a process of its own (preview.apart) from what the cache file holds, then read back what it
+        left there as if this preview had saved it. `after_saves`: this preview holds a model, which is saved
+        first (what saves changed since: that build starts from it) and let go of (that build needs its memory)."""
+        assert self.warm.cache_dir is not None
+        if after_saves:
+            self.warm.persist()  # (if the disk refuses, that build starts from the last save: slower, as right)
+            self.warm = Warm(cache_dir=self.warm.cache_dir)
+            gc.unfreeze()  # (see `settle`: frozen cycles are never collected)
+            workers.give_back()
+        result, self.whole_cost = build_apart(self.root, self.output, self.warm.cache_dir)
+        self.warm.for_config(cfg.fingerprint)
+        self.warm.read_back()  # what that build left, as if this preview had saved it
+        self.apart_for = cfg.fingerprint
+        return result
 
     def _first_apart(self, cfg: config_mod.SiteConfig) -> bool:
         """Whether this build is to run apart (preview.apart): a preview with a cache folder, building for the first
