@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     "STATS002": "Không có ý kiến bạn đọc này",
     "STATS003": "Không mở được cổng cho máy thu số liệu",
     "SERVE001": "Không mở được cổng cho bản xem thử",
+    "SERVE002": "Bản xem thử dựng không xong",
 }
 
 # Every printed diagnostic ends by naming its section of the guide, so the editor knows where to read on. The

@@ -38,7 +38,7 @@ def test_guide_names_no_code_that_does_not_exist():
 def test_every_code_used_in_the_source_is_registered():
     # Reporter asserts known codes at run time; Diagnostic(...) built directly (config, write, scaffold) does not.
     used = set()
-    for path in (ROOT / "sitegen").glob("*.py"):
+    for path in (ROOT / "sitegen").rglob("*.py"):
         used |= set(re.findall(r'"([A-Z]{2,8}\d{3})"', path.read_text(encoding="utf-8")))
     assert not used - set(CODES), sorted(used - set(CODES))
 

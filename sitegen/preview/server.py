@@ -131,13 +131,13 @@ class Preview:
                 return False
             except ApartFailed as exc:  # (killed, out of memory): the next rebuild runs here, as it did before
                 self.apart_failed = True
-                self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lần dựng {which} không xong: {exc}",
+                self.errors = [Diagnostic("", 0, 0, "SERVE002", "error", f"lần dựng {which} không xong: {exc}",
                                           "lưu lại một tệp để dựng lại; nếu lặp lại, báo cho người phụ trách kỹ thuật")]
                 self.log(f"Lần dựng {which} (chạy riêng) không xong: {exc}")
                 self.catching_up = False
                 return False
             except Exception as exc:  # a bug in sitegen must not kill the editor's preview either
-                self.errors = [Diagnostic("", 0, 0, "TPL001", "error", f"lỗi không mong đợi: {type(exc).__name__}: {exc}",
+                self.errors = [Diagnostic("", 0, 0, "SERVE002", "error", f"lỗi không mong đợi: {type(exc).__name__}: {exc}",
                                           "báo cho người phụ trách kỹ thuật")]
                 self.log(f"Lỗi không mong đợi khi dựng lại: {exc!r}")
                 self.catching_up = False
