@@ -863,8 +863,11 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     """A build that needs the site's whole model (here an addition) when the memory free would not hold it beside
     what the preview holds (at 100 000 articles in 2 GiB, an addition made in the preview's process was killed) runs
     as the first build does, in a process of its own, once the preview has saved and let go of what it held; the
-    saves after it are edit builds again. With the memory there, an addition is made in the preview's process, and
-    what it needed is measured. Every build publishes what a clean build does."""
+    saves after it are edit builds again; when that process ends without an answer, the next such build runs apart
+    again. With the memory there, an addition is made in the preview's process, and what it needed is measured.
+    Every build publishes what a clean build does."""
+    import os
+
     from sitegen.build import workers
     from sitegen.build.pipeline import Warm
     from sitegen.preview.server import Preview
@@ -875,7 +878,7 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
 
     def rebuild(*changed: str) -> None:
         settle()
-        assert preview.rebuild(changed=[str(news.root / c) for c in changed]), said
+        assert preview.rebuild(changed=[str(news.root / c) for c in changed] if changed else None), said
         shutil.rmtree(clean, ignore_errors=True)
         theirs = news.build(output=clean, drafts=True, use_cache=False, jobs=1)
         assert snapshot(output) == snapshot(clean) and not preview.errors and not theirs.diagnostics
@@ -897,12 +900,23 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     news.write(path(3), source(3, title="Sửa sau bài thêm riêng"))
     rebuild(path(3))  # (reading ahead skipped: the save reads what it needs itself)
     assert not preview.modelled and preview.warm.templates is not None  # an edit build, here
+    # That build process ending without an answer (here: it takes itself for an orphan; in life, out of memory):
+    # said, and the next one runs apart again, never here, where it would take the preview down with it.
+    news.write("content/kinh-te/bai-moi-nua/index.md", article("Bài thêm khi tiến trình dừng", date="2024-06-02 08:00"))
+    settle()
+    with monkeypatch.context() as orphan:
+        orphan.setattr(os, "getpid", lambda: 1)
+        assert not preview.rebuild(changed=[str(news.root / "content/kinh-te/bai-moi-nua/index.md")])
+    assert said[-1].startswith("Lần dựng toàn bộ (chạy riêng) không xong: mã thoát 1"), said
+    assert [e.code for e in preview.errors] == ["SERVE002"] and not preview.apart_failed
+    rebuild()  # (the watcher's paths went with the failed build: the next one walks everything)
+    assert any(line.startswith("Dựng lại toàn bộ trong một tiến trình riêng") for line in said[-3:]), said
     monkeypatch.undo()
     said.clear()
     preview.whole_cost = 0  # (the build apart's figure would do; this measures one made here)
-    news.write("content/kinh-te/bai-moi-nua/index.md", article("Bài mới khi đủ bộ nhớ", date="2024-06-02 08:00"))
+    news.write("content/kinh-te/bai-moi-ba/index.md", article("Bài mới khi đủ bộ nhớ", date="2024-06-03 08:00"))
     warm = preview.warm
-    rebuild("content/kinh-te/bai-moi-nua/index.md")
+    rebuild("content/kinh-te/bai-moi-ba/index.md")
     assert preview.warm is warm and not any("tiến trình riêng" in line for line in said)
     assert said[-1].startswith("Đã dựng lại") and warm.templates is not None
     assert preview.whole_cost > 0 or not workers.reset_peak()

@@ -98,7 +98,9 @@ class Cache:
                 db.close()
                 raise sqlite3.DatabaseError("stale")
             return db
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _BUSY_OR_BROKEN_DISK:
+                raise  # the file may be fine, only out of reach now: this build goes without it, the file stays
             for suffix in ("", "-wal", "-shm"):
                 try:
                     os.unlink(str(path) + suffix)
@@ -403,6 +405,9 @@ class Cache:
 
 # A preview keeps its cache in memory (pipeline.Warm.tables): saved to disk when it idles and when it stops, and
 # read back when it starts again, so that its first build catches up from there instead of from nothing.
+# SQLite's result codes for a file it cannot use now, which is not a reason to make it anew (and lose what another
+# process is writing to it): busy or locked, out of memory, read-only, an I/O error, a full disk, not openable.
+_BUSY_OR_BROKEN_DISK = frozenset({5, 6, 7, 8, 10, 13, 14})
 _SNAPSHOT = "memory"  # the `meta` row naming the memory cache a file holds (a new id each save)
 
 

@@ -75,7 +75,11 @@ def main(argv: list[str]) -> int:
     root, output, cache_dir, answer, parent = Path(argv[0]), Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4])
     from ..build.workers import die_with
 
-    die_with(parent)  # a preview stopped (even killed) takes its first build with it
+    die_with(parent)  # a preview stopped (even killed) takes its build with it
+    try:  # out of memory, the kernel ends this build (the preview says so), not the editor's preview beside it
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
     cfg = preview_config(root, output)
     try:
         result: tuple[str, object] = ("built", build(cfg, drafts=True, cache_dir=cache_dir))

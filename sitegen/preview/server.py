@@ -72,7 +72,7 @@ class Preview:
     search_pending: int = 0  # search shards a save left to index again (see `index_search`)
     modelled: bool = False  # the last rebuild made the site's model anew (not an edit build): see `settle`
     spare_behind: bool = False  # a rebuild since the last `ready_spare` was not an edit build
-    apart_failed: bool = False  # a first build run apart gave no result: build here from then on (_first_apart)
+    apart_failed: bool = False  # a first build run apart gave no result: build here from then on (`_apart`)
     apart_for: str = ""  # the configuration the last build run apart was made for (its search index is whole)
     # What the last build of the whole model needed (bytes): beyond what the preview held, made here; all of its
     # process's, made apart. 0: not known yet (see `whole_here`).
@@ -111,14 +111,14 @@ class Preview:
                             result = build(cfg, drafts=True, warm=self.warm, search_later=later, cancel=cancel,
                                            changed=changed, whole_here=self.whole_here)
                         except Elsewhere:
+                            result = None  # (built below: the traceback's frames still hold this model here)
+                        if result is None:
                             which, (free, need) = "toàn bộ", self.short
                             self.log(f"Dựng lại toàn bộ trong một tiến trình riêng: máy còn {free >> 20} MB, "
                                      f"dựng ở đây cần khoảng {need >> 20} MB.")
                             result = self._apart(cfg, after_saves=True)
-                        else:
-                            peak = workers.peak_since_reset()
-                            if not result.edited and not result.skipped and before and peak:
-                                self.whole_cost = max(0, peak - before)
+                        elif not result.edited and not result.skipped and before:
+                            self.whole_cost = max(0, (workers.peak_since_reset() or before) - before)
             except Cancelled:
                 return False  # a new save came: it is built first, and the index waits for the next pause
             except BuildFailed as failed:
@@ -129,8 +129,11 @@ class Preview:
                     self.log("  " + d.format())
                 self.catching_up = False
                 return False
-            except ApartFailed as exc:  # (killed, out of memory): the next rebuild runs here, as it did before
-                self.apart_failed = True
+            except ApartFailed as exc:  # (killed, out of memory)
+                # A first build: the next one runs here, as before builds ran apart. A build of the whole model run
+                # apart for want of memory: here it would take the preview down with it, so the next one runs
+                # apart again (what failed is in the log and in the box on every page meanwhile).
+                self.apart_failed = self.apart_failed or which == "đầu tiên"
                 self.errors = [Diagnostic("", 0, 0, "SERVE002", "error", f"lần dựng {which} không xong: {exc}",
                                           "lưu lại một tệp để dựng lại; nếu lặp lại, báo cho người phụ trách kỹ thuật")]
                 self.log(f"Lần dựng {which} (chạy riêng) không xong: {exc}")
