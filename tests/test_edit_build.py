@@ -869,6 +869,7 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     import os
 
     from sitegen.build import workers
+    from sitegen.build.cache import BULK
     from sitegen.build.pipeline import Warm
     from sitegen.preview.server import Preview
 
@@ -897,6 +898,8 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     rebuild("content/kinh-te/bai-moi/index.md")
     assert any(line.startswith("Dựng lại toàn bộ trong một tiến trình riêng") for line in said[-3:]), said
     assert preview.warm is not held and preview.cold, "made in the preview's own process"
+    # Short of memory, the tables only such a build reads whole stay in the cache file, out of the preview's memory.
+    assert BULK <= preview.warm.on_disk and not BULK & set(preview.warm.tables) and BULK & set(held.tables)
     news.write(path(3), source(3, title="Sửa sau bài thêm riêng"))
     rebuild(path(3))  # (reading ahead skipped: the save reads what it needs itself)
     assert not preview.modelled and preview.warm.templates is not None  # an edit build, here

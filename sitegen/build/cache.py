@@ -37,6 +37,10 @@ TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps
 # save older than these rows (the preview killed between two saves) makes the next build check or redo them,
 # never trust them wrongly (and pipeline._cache starts the memory afresh when the file comes or goes).
 ON_DISK = frozenset({"markup", "entries", "plan", "records", "fresh"})
+# A row per article that a save reads a few of and only a build of the whole model reads all of (validated files,
+# bodies, link checks): in memory that build is faster (a second at 10 000 articles), but they are a third of
+# what the preview holds (580 MB at 100 000 articles). Kept in the file too when memory is short (preview.server).
+BULK = frozenset({"docs", "bodies", "links"})
 
 
 class Damaged(Exception):

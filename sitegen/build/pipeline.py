@@ -52,10 +52,11 @@ class Warm:
     saved: str | None = None  # the id of the save `tables` were read from, or last saved as
     placed: frozenset | None = None  # the tables the last build kept in the file, not in `tables` (Cache.on_disk)
     restored: bool = False
+    on_disk: frozenset = ON_DISK  # the tables to keep in that file, not in `tables` (cache.ON_DISK, cache.BULK)
 
     def for_config(self, fingerprint: str) -> "Warm":
         if fingerprint != self.salt:
-            self.__init__(salt=fingerprint, cache_dir=self.cache_dir)  # type: ignore[misc]
+            self.__init__(salt=fingerprint, cache_dir=self.cache_dir, on_disk=self.on_disk)  # type: ignore[misc]
         return self
 
     def restore(self) -> None:
@@ -63,9 +64,9 @@ class Warm:
         if self.cache_dir is None or self.restored or self.tables:
             return
         self.restored = True
-        found = load_memory(self.cache_dir, self.salt, ON_DISK)
+        found = load_memory(self.cache_dir, self.salt, self.on_disk)
         if found is not None:
-            self.tables, self.saved, self.placed = *found, ON_DISK
+            self.tables, self.saved, self.placed = *found, self.on_disk
 
     def read_back(self) -> None:
         """The tables as a build elsewhere (preview.apart) just left them in `cache_dir`, in place of these."""
@@ -77,7 +78,7 @@ class Warm:
         (`cancel()` said stop, or the disk would not take it): the journal then stays for the next time."""
         if self.cache_dir is None or not self.salt or (not self.journal and self.saved is not None):
             return False
-        saved = save_memory(self.cache_dir, self.salt, self.tables, self.journal, self.saved, cancel, ON_DISK)
+        saved = save_memory(self.cache_dir, self.salt, self.tables, self.journal, self.saved, cancel, self.on_disk)
         if saved is None:
             return False
         self.saved, self.journal = saved, {}
@@ -195,11 +196,11 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
 def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
     """The build cache on disk in `folder`, or (None) the one a preview keeps in `warm`, whose changes its journal
     hears of when the preview saves it (Warm.persist): with somewhere to save it, its per-article tables are in
-    that file, not in memory (cache.ON_DISK)."""
+    that file, not in memory (Warm.on_disk)."""
     if folder is not None:
         return Cache(folder, config.fingerprint)
     cache = Cache(warm.cache_dir, config.fingerprint, warm.tables, durable=False,
-                  journal=warm.journal if warm.cache_dir is not None else None, on_disk=ON_DISK)
+                  journal=warm.journal if warm.cache_dir is not None else None, on_disk=warm.on_disk)
     if warm.placed is not None and warm.placed != cache.on_disk:
         # The file could be opened last time and not now, or the other way round: the memory tables vouch for
         # rows (the deps head for the page records, the state for the plan) that are now elsewhere, older or

@@ -34,6 +34,7 @@ from tornado.httpserver import HTTPServer
 from .. import config as config_mod, guide
 from ..diagnostics import BuildFailed, Diagnostic
 from ..build import workers
+from ..build.cache import BULK, ON_DISK
 from ..build.lock import site_lock
 from ..build.pipeline import Warm, build, ready_spare
 from ..build.result import BuildResult, Cancelled, Elsewhere
@@ -191,6 +192,12 @@ class Preview:
             workers.give_back()
         result, self.whole_cost = build_apart(self.root, self.output, self.warm.cache_dir)
         self.warm.for_config(cfg.fingerprint)
+        # The tables only such a build reads whole stay in the file too, unless the memory free holds two such
+        # builds: what this preview holds is then small enough to leave room for one beside it (and for the file
+        # cache its saves read through). At 100 000 articles in 2 GiB that is 580 MB less, saves as fast.
+        free = workers.free_memory()
+        roomy = free is None or free >= 2 * ROOM * self.whole_cost
+        self.warm.on_disk = ON_DISK if roomy else ON_DISK | BULK
         self.warm.read_back()  # what that build left, as if this preview had saved it
         self.apart_for = cfg.fingerprint
         return result
