@@ -1,6 +1,8 @@
-"""A preview's first build, when there is nothing to start from (never previewed, or its saved cache unusable): run as
-`sitegen build` runs, in a process of its own, into the preview's cache file, which the preview then reads back
-as if it had saved it itself (pipeline.Warm.restore).
+"""A preview's build run as `sitegen build` runs, in a process of its own, into the preview's cache file, which the
+preview then reads back as if it had saved it itself (pipeline.Warm.restore): its first build, when there is
+nothing to start from (never previewed, or its saved cache unusable), and a later build of the whole model (an
+addition, a template) when the memory free would not hold it beside what the preview holds (server.Preview's
+`whole_here`). That process is the one the kernel ends if memory runs out all the same, not the preview.
 
 Why apart: a build made in the preview's own process holds the site's model through the search stage, as a preview
 must on its later builds (see stages.publish), and Pagefind's index of every shard beside it; that first build was
