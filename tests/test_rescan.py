@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import time
 from pathlib import Path
 
@@ -95,9 +94,9 @@ def _apply(content: Path, op: tuple, every_path: bool) -> list[str]:
 
 
 def _shape(listing: dict) -> dict:
-    """A listing as discovery uses it: each folder's entries, names and kinds, and folders by identity."""
-    return {folder: [(name, path, is_dir, is_link, (st.st_dev, st.st_ino) if is_dir else stat.S_IFMT(st.st_mode))
-                     for name, path, is_dir, is_link, st in entries] for folder, entries in listing.items()}
+    """A listing as discovery uses it: each folder's entries, names and kinds, and folders by identity (what the
+    listing keeps of their stats: inputs.entry_at)."""
+    return {folder: [tuple(entry) for entry in entries] for folder, entries in listing.items()}
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -163,12 +163,13 @@ def rescan(previous: tuple[Scan, dict] | None, changed: Collection[str] | None) 
             return None  # a folder the last walk could not list
         reached.add(folder)
         subfolders = []
-        for name, path, is_dir, is_link, st in entries:
-            if st is None or is_link:
+        for name, path, is_dir, is_link, where in entries:
+            if where is None or is_link:
                 return None  # (a broken symlink: the full walk reports it)
-            if _named(name, st, ""):
-                names.update(f"{path}\0{stat.S_IFMT(st.st_mode)}\0\n".encode())
-            if stat.S_ISDIR(st.st_mode):
+            fmt = kind_of(where)
+            if _named(name, fmt, ""):
+                names.update(f"{path}\0{fmt}\0\n".encode())
+            if fmt == stat.S_IFDIR:
                 subfolders.append(path)
             elif path in files:
                 ordered[path] = files[path]
@@ -215,7 +216,7 @@ def _relist(path: str, top: str, listing: dict, files: dict[str, str], racy: set
                 return False
             if e.is_symlink() or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode)):
                 return False
-            listed.append((e.name, e.path, e.is_dir(), False, st))
+            listed.append((e.name, e.path, e.is_dir(), False, entry_at(st)))
             if stat.S_ISDIR(st.st_mode):
                 if e.path not in listing:
                     stack.append(e.path)  # new: walked (a folder the listing has keeps its entries)
@@ -268,9 +269,10 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
             link = os.readlink(e.path) if e.is_symlink() else ""
             if listing is not None:
-                listed.append((e.name, e.path, e.is_dir(), bool(link), st))
-            if _named(e.name, st, link):
-                names.update(f"{e.path}\0{stat.S_IFMT(st.st_mode)}\0{link}\n".encode())
+                listed.append((e.name, e.path, e.is_dir(), bool(link), entry_at(st)))
+            fmt = stat.S_IFMT(st.st_mode)
+            if _named(e.name, fmt, link):
+                names.update(f"{e.path}\0{fmt}\0{link}\n".encode())
             line = stamp_line(e.path, st)
             h.update(line.encode() + b"\n")
             if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
@@ -286,12 +288,33 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     return newest
 
 
-def _named(name: str, st: os.stat_result, link: str) -> bool:
-    """Whether an entry counts in `names` (which files exist): a folder's own does not (its files' paths name
-    it), so that a folder made empty, before the article is saved into it, leaves the last build's plan standing
-    instead of costing a full build (24 s at 100 000 articles). Except one named like an article file, which a
-    link check tells from a missing one (links.Index), and a symlink, whose target is read."""
-    return not stat.S_ISDIR(st.st_mode) or bool(link) or name.endswith(".md")
+_NOT_FOLDERS: dict[int, tuple[int, int]] = {}  # one tuple per file type, shared by every file of that type
+
+
+def entry_at(st: os.stat_result) -> tuple[int, int]:
+    """What the listing keeps of an entry's stat (`kind_of` and read.discover read it): a folder's device and inode
+    (a folder reached twice through symlinks is a loop); for anything else (-1, its file type), one tuple shared by
+    every file of that type."""
+    fmt = stat.S_IFMT(st.st_mode)
+    if fmt == stat.S_IFDIR:
+        return (st.st_dev, st.st_ino)
+    found = _NOT_FOLDERS.get(fmt)
+    if found is None:
+        found = _NOT_FOLDERS[fmt] = (-1, fmt)
+    return found
+
+
+def kind_of(where: tuple[int, int]) -> int:
+    """The file type (stat.S_IFMT) of an entry the listing keeps as `where` (entry_at)."""
+    return where[1] if where[0] == -1 else stat.S_IFDIR
+
+
+def _named(name: str, fmt: int, link: str) -> bool:
+    """Whether an entry of file type `fmt` counts in `names` (which files exist): a folder's own does not (its files'
+    paths name it), so that a folder made empty, before the article is saved into it, leaves the last build's plan
+    standing instead of costing a full build (24 s at 100 000 articles). Except one named like an article file,
+    which a link check tells from a missing one (links.Index), and a symlink, whose target is read."""
+    return fmt != stat.S_IFDIR or bool(link) or name.endswith(".md")
 
 
 def _entries(folder: str) -> list[os.DirEntry]:
