@@ -68,6 +68,7 @@ class Cache:
         self.on_disk: frozenset[str] = frozenset()  # (a memory cache's tables kept in the file)
         self._batched = False  # inside `batch`: each write is a savepoint of its transaction
         self._failures = 0  # writes undone (`_transaction`)
+        self._readers: list[Reader] = []  # made by `reader`: their connections close with this cache
         if folder is None or memory is not None:
             if self.memory is None:
                 self.memory = {}  # no cache wanted: this build's own results still live somewhere, then go
@@ -352,8 +353,12 @@ class Cache:
                 pass
 
     def reader(self, table: str) -> "Reader":
-        """Reads `table` by key from any process of this build (a forked worker opens its own connection)."""
-        return Reader(self.path, table, self._mem(table))
+        """Reads `table` by key from any process of this build (a forked worker opens its own connection). Its
+        connection in this process is closed with the cache (`close`); used later (a preview's kept entries read
+        their HTML through one), it opens another."""
+        made = Reader(self.path, table, self._mem(table))
+        self._readers.append(made)
+        return made
 
     def prune(self, table: str, keep: set[str]) -> None:
         """Drop entries of `table` not in `keep` once they outnumber the live ones (old versions of edited
@@ -405,6 +410,9 @@ class Cache:
         if self.db is not None:
             self.db.close()
             self.db = None
+        for made in self._readers:  # (left to the cyclic collector, they kept the file open after the build)
+            made.close()
+        self._readers = []
 
 
 # A preview keeps its cache in memory (pipeline.Warm.tables): saved to disk when it idles and when it stops, and
@@ -558,6 +566,12 @@ class Reader:
             return pickle.loads(row[0])
         except Exception:  # a damaged row counts as absent, as in Cache.get_many
             return None
+
+    def close(self) -> None:
+        """Close this process's connection (the next `get` here opens another)."""
+        if self._db is not None and self._pid == os.getpid():
+            self._db.close()
+        self._db, self._pid = None, 0
 
     def __getstate__(self) -> dict:  # never pickled with a live connection
         return {**self.__dict__, "_db": None, "_pid": 0}
