@@ -241,11 +241,17 @@ def bench_sitegen(site: Path, args, work: Path) -> dict:
         out["first page (never previewed)"] = time.monotonic() - t0
         out["idle CPU"] = idle_cpu(server, args.idle)
         out["painted"], out["edit CPU"], out["seen"] = painted_edits(server, url_of(target), target, args.edits)
-        out["added"] = added(server, site / "content", url_of)
-        out["rebuilds"] = server.lines(r"Đã dựng lại|Tải lại trình duyệt")[-(2 * args.edits + 4):]
+        try:
+            out["added"] = added(server, site / "content", url_of)
+        except SystemExit as failed:  # (not served: the run goes on, so that the restart below is measured too)
+            out["added"], out["added failed"] = None, str(failed.code)
+        out["rebuilds"] = server.lines(r"Đã dựng lại|Tải lại trình duyệt|tiến trình riêng|không xong")[
+            -(2 * args.edits + 6):]
     finally:
         server.stop()
     set_title(target, "Sửa khi bản xem trước tắt")
+    said = r"Đã dựng lại|tiến trình riêng|không xong"
+    earlier = len(server.lines(said))  # (the log goes on in the same file)
     t0 = server.start()
     try:
         wait(lambda: status(url_of(target)) == 200, 600, "the first answer (previewed before)", server=server)
@@ -253,6 +259,7 @@ def bench_sitegen(site: Path, args, work: Path) -> dict:
         wait(lambda: "Sửa khi bản xem trước tắt" in body(url_of(target)), 3600, "catching up", step=0.1, server=server)
         out["caught up (previewed before)"] = time.monotonic() - t0
     finally:
+        out["restart lines"] = server.lines(said)[earlier:][:6]
         server.stop()
     out["peak MiB"] = server.peak_mib
     out["lost"] = server.lines("mất sự kiện tệp|Inotify queue overflowed")
@@ -308,15 +315,20 @@ def report(name: str, n: int, r: dict, idle: float) -> None:
         print(f"  save -> seen by polling the page: median {statistics.median(s):.0f} ms, worst {max(s):.0f} ms")
     c = r["edit CPU"]
     print(f"  server CPU per save: median {statistics.median(c):.0f} ms, worst {max(c):.0f} ms")
-    print(f"  new article -> served: {r['added']:.2f} s")
+    if r["added"] is None:
+        print(f"  new article -> served: NOT SERVED ({r.get('added failed')})")
+    else:
+        print(f"  new article -> served: {r['added']:.2f} s")
     print(f"  peak memory (PSS, with workers): {r['peak MiB']:.0f} MiB")
     if r.get("cgroup"):
         print("  " + r["cgroup"])
     for ln in r.get("lost", []):
         print("  LOST EVENTS: " + ln)
+    for ln in r.get("restart lines", []):
+        print("  restarted: " + ln)
     if r.get("rebuilds"):
         print("  server's own lines (last edits):")
-        for ln in r["rebuilds"][-6:]:
+        for ln in r["rebuilds"][-8:]:
             print("    " + ln)
 
 
