@@ -664,6 +664,22 @@ def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_addi
     check(again)
 
 
+def watched_steps(site, check) -> None:
+    """The everyday changes of the live preview's tests, each followed by `check(*paths the watcher reports)`: a
+    save, an article added, a folder moved to another category, an article deleted."""
+    check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
+    added = site.write("content/van-hoa/le-hoi-moi/index.md",
+                       article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
+    check(added.parent, added)
+    moved = site.root / story_path(1).replace(CATEGORIES[1][1], CATEGORIES[2][1])
+    old = (site.root / story_path(1)).parent
+    old.rename(moved.parent)  # one event, for the folder: none for the file inside
+    check(old, moved.parent)
+    gone = site.root / story_path(5)
+    shutil.rmtree(gone.parent)
+    check(gone, gone.parent)
+
+
 @pytest.mark.parametrize("saving", [False, True], ids=["memory", "saving"])
 def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(site, tmp_path, monkeypatch, saving):
     """As the live preview runs: each build is given only the paths its watcher reported (inputs.rescan, no walk
@@ -691,17 +707,7 @@ def test_the_preview_told_what_changed_with_site_templates_equals_a_clean_build(
         _same_as_a_clean_preview(site, mine, preview, clean)
         assert ready_spare(site.config(output=preview), warm, lambda: False)  # as the preview does in a pause
 
-    check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
-    added = site.write("content/van-hoa/le-hoi-moi/index.md",
-                       article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
-    check(added.parent, added)
-    moved = site.root / story_path(1).replace(CATEGORIES[1][1], CATEGORIES[2][1])
-    old = (site.root / story_path(1)).parent
-    old.rename(moved.parent)  # one event, for the folder: none for the file inside
-    check(old, moved.parent)
-    gone = site.root / story_path(5)
-    shutil.rmtree(gone.parent)
-    check(gone, gone.parent)
+    watched_steps(site, check)
 
 
 @pytest.mark.parametrize("memory", ["enough", "short"])
@@ -738,17 +744,7 @@ def test_the_live_preview_built_first_apart_with_site_templates_equals_a_clean_b
 
     check()
     assert live.cold and live.warm_up(lambda: False) and not live.cold  # built apart, then read ahead
-    check(site.write(story_path(3), story(3, author="Tác giả mới", summary="Tóm tắt mới")))
-    added = site.write("content/van-hoa/le-hoi-moi/index.md",
-                       article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
-    check(added.parent, added)
-    moved = site.root / story_path(1).replace(CATEGORIES[1][1], CATEGORIES[2][1])
-    old = (site.root / story_path(1)).parent
-    old.rename(moved.parent)
-    check(old, moved.parent)
-    gone = site.root / story_path(5)
-    shutil.rmtree(gone.parent)
-    check(gone, gone.parent)
+    watched_steps(site, check)
     check(site.write(story_path(2), story(2, title="Tiêu đề đổi sau cùng", tags=("lễ hội",))))
     apart = [line for line in said if line.startswith("Dựng lại toàn bộ trong một tiến trình riêng")]
     assert len(apart) == (4 if memory == "short" else 0), said  # (the retag too: its tag's pages change shape)
