@@ -153,6 +153,15 @@ def test_browser_reloads_by_itself(server):
         page.wait_for_function("() => document.querySelector('h1').textContent === 'Tiêu đề mới tự tải lại'",
                                timeout=10_000)
         assert time.monotonic() - started < 10
+        # A page whose reload connection comes back after losing it (the preview restarted while its build ran,
+        # and told nobody when it was done) reloads by itself; a first connection does not.
+        page.evaluate("() => { window.sitegenMark = 1; document.dispatchEvent(new CustomEvent('LiveReloadConnect')); }")
+        time.sleep(0.5)
+        assert page.evaluate("() => window.sitegenMark") == 1
+        page.evaluate("() => { document.dispatchEvent(new CustomEvent('LiveReloadDisconnect'));"
+                      " document.dispatchEvent(new CustomEvent('LiveReloadConnect')); }")
+        page.wait_for_function("() => window.sitegenMark === undefined && document.querySelector('h1') !== null",
+                               timeout=10_000)
         browser.close()
 
 
@@ -569,3 +578,74 @@ def test_a_preview_stopped_during_its_first_build_takes_that_build_process_with_
     assert proc.returncode is not None and time.monotonic() - started < 5, output
     wait_for(lambda: not Path(f"/proc/{apart}").exists() or "Z" in Path(f"/proc/{apart}/stat").read_text().split()[2],
              timeout=5, what="the first build's process gone with the preview")
+
+
+_NO_MEMORY_FREE = """
+import sys
+if "sitegen.preview.apart" not in sys.orig_argv:  # the preview itself: never room for a whole-model build beside it
+    from sitegen.build import workers
+    workers.free_memory = lambda: 0
+"""
+
+
+def _inotify_instances(pid: int) -> int:
+    found = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            found += os.readlink(fd) == "anon_inode:inotify"
+    return found
+
+
+@pytest.mark.browser
+def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_apart(site, tmp_path):
+    """With no memory to make the whole model beside what it holds, a preview runs that build (an addition) apart
+    from a fresh start of its own process, not after letting go of its model, which Python's allocator keeps (at
+    100 000 articles in 2 GiB the build beside it was killed). Same process, same port: the page and the watcher
+    go on (an open page reloads by itself); the save after it is an edit build again; nothing it watched is watched
+    twice."""
+    from playwright.sync_api import sync_playwright
+
+    site.write(ARTICLE, article("Hội nghị", body="Nội dung."))
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_NO_MEMORY_FREE, encoding="utf-8")
+    port, log = free_port(), tmp_path / "serve.log"
+    base = f"http://127.0.0.1:{port}"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)])})
+    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    try:
+        wait_for(lambda: title_of(base) == "Hội nghị", timeout=60, what="the first build")
+        site.write(ARTICLE, article("Hội nghị đã sửa", body="Nội dung."))
+        wait_for(lambda: title_of(base) == "Hội nghị đã sửa", timeout=30, what="a save, built in the preview")
+        assert "Khởi động lại" not in said()
+        wait_for(lambda: _inotify_instances(proc.pid) == 1, what="the watcher")
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run"])
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_function("() => window.LiveReload !== undefined", timeout=10_000)
+            assert "Bài mới thêm" not in page.inner_text("body")
+            site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác."))
+            wait_for(lambda: fetch(base + "/thoi-su/khac/")[0] == 200, timeout=60, what="the addition, built apart")
+            # The open page lost its reload connection with the process it came from, and reloads by itself.
+            page.wait_for_function("() => document.body.innerText.includes('Bài mới thêm')", timeout=30_000)
+            browser.close()
+        assert proc.poll() is None  # (the same process: Popen would see a new one end)
+        text = said()
+        assert "Khởi động lại bản xem thử để dựng toàn bộ trong một tiến trình riêng: máy còn 0 MB" in text, text
+        assert text.count("Xem thử tại") == 2, text  # the fresh start said where, on the same port
+        assert title_of(base) == "Hội nghị đã sửa"  # the save before the addition was kept through the restart
+        wait_for(lambda: _inotify_instances(proc.pid) == 1, what="one watcher after the restart, not two")
+
+        site.write(ARTICLE, article("Hội nghị sửa lần hai", body="Nội dung."))
+        wait_for(lambda: title_of(base) == "Hội nghị sửa lần hai", timeout=30, what="a save after the restart")
+        assert said().count("Khởi động lại") == 1  # (that save was an edit build, made here)
+    finally:
+        interrupt(proc)
+    assert site.cli("build").returncode == 0

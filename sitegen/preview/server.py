@@ -2,7 +2,9 @@
 Its build cache lives in memory, saved to .sitegen/preview-cache/ when the editor pauses and when it stops; a first
 build with nothing saved to start from runs as `sitegen build` does, in a process of its own (apart.py), and so
 does any later build that needs the site's whole model (an addition, a template) when this machine has not the
-memory to make it beside what the preview holds (`Preview.whole_here`).
+memory to make it beside what the preview holds (`Preview.whole_here`): `serve` then starts its own process afresh
+in place (`_restart`: same process, same port, the open page reloads by itself), so that what the preview held is
+given back to the system before that build runs.
 
 The only module importing livereload (browser reload over a websocket). A failed rebuild never stops the server:
 every page keeps its last good content and carries an overlay naming file, line and message, put into the HTML
@@ -17,6 +19,8 @@ from __future__ import annotations
 import gc
 import html
 import mimetypes
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,6 +83,13 @@ class Preview:
     # process's, made apart. 0: not known yet (see `whole_here`).
     whole_cost: int = 0
     short: tuple[int, int] = (0, 0)  # the memory free and needed when `whole_here` last said no
+    # Set by `serve`: this process can start afresh in its own place (`restart`). A build of the whole model that
+    # must run apart for want of memory then does so from a fresh process, not after letting go of the model here:
+    # what Python frees stays in its arenas (at 100 000 articles in 2 GiB the preview still held 469 MB, and the
+    # build beside it was killed twice), while a fresh process holds only its code until that build is done.
+    can_restart: bool = False
+    restart_due: bool = False  # `rebuild` saved what it holds and asks `rebuild_on_change` to restart
+    apart_first: bool = False  # started afresh for a build apart: it runs before anything is read back
 
     def rebuild(self, reason: str = "", changed: Collection[str] | None = None, search_now: bool = False,
                 cancel: Callable[[], bool] | None = None, done: str = "") -> bool:
@@ -115,6 +126,12 @@ class Preview:
                             result = None  # (built below: the traceback's frames still hold this model here)
                         if result is None:
                             which, (free, need) = "toàn bộ", self.short
+                            if self.can_restart:
+                                self.log(f"Khởi động lại bản xem thử để dựng toàn bộ trong một tiến trình riêng: "
+                                         f"máy còn {free >> 20} MB, dựng ở đây cần khoảng {need >> 20} MB.")
+                                self.warm.persist()  # (what saves changed: the build apart starts from it)
+                                self.restart_due = True
+                                return False
                             self.log(f"Dựng lại toàn bộ trong một tiến trình riêng: máy còn {free >> 20} MB, "
                                      f"dựng ở đây cần khoảng {need >> 20} MB.")
                             result = self._apart(cfg, after_saves=True)
@@ -210,6 +227,9 @@ class Preview:
         time with nothing to start from (what it saved last time, if anything, is read back first)."""
         if self.apart_failed or self.warm.cache_dir is None or self.warm.templates is not None:
             return False
+        if self.apart_first:  # (what it would read back is what that build starts from, in the file)
+            self.apart_first = False
+            return True
         self.warm.for_config(cfg.fingerprint)
         self.warm.restore()
         return not self.warm.tables
@@ -436,6 +456,8 @@ def rebuild_on_change(changes: Changes, watcher: Watcher, preview: Preview, on_b
         else:
             reason = " (các tệp đã đổi)"
         preview.rebuild(reason, None if batch.walk else names)
+        if preview.restart_due:
+            return  # (`serve` starts this process afresh: its first build catches up with every change)
         on_built(names[0] if names else "*", batch.first)
         preview.settle()  # (once the browser has been told to reload)
         # The page is reloaded; the search index catches up once the editor pauses, unless a new save comes.
@@ -505,7 +527,12 @@ class _GuardedServer(Server):
             '<script type="text/javascript">(function(){var s=document.createElement("script");'
             'var port=(window.location.port || (window.location.protocol == \'https:\' ? 443: 80));'
             's.src="//"+window.location.hostname+":"+port+ "/livereload.js?port=" + port;'
-            'document.head.appendChild(s);})();</script>')
+            'document.head.appendChild(s);'
+            # A page whose reload connection comes back after losing it (the preview started afresh, see _restart,
+            # or stopped and run again) reloads: the build that finished meanwhile told nobody.
+            'var lost=false;document.addEventListener("LiveReloadDisconnect",function(){lost=true;});'
+            'document.addEventListener("LiveReloadConnect",function(){if(lost){location.reload();}});'
+            '})();</script>')
 
         class Injector(LiveScriptInjector):
             pass
@@ -560,9 +587,11 @@ def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: 
     when the port cannot be opened."""
     root = root.resolve()
     log = lambda s: print(s, flush=True)  # noqa: E731
-    sockets, port = _bind(host, port, log)
+    inherited = _inherited()
+    sockets, port = (inherited, inherited[0].getsockname()[1]) if inherited else _bind(host, port, log)
     output = (output or root / ".sitegen" / "preview").resolve()
-    preview = Preview(root, output, log=log, warm=Warm(cache_dir=root / ".sitegen" / "preview-cache"))
+    preview = Preview(root, output, log=log, warm=Warm(cache_dir=root / ".sitegen" / "preview-cache"),
+                      can_restart=hasattr(os, "execve") and os.path.isdir("/proc/self/fd"), apart_first=bool(inherited))
     cfg = None
     try:
         cfg = config_mod.load(root, output)
@@ -587,6 +616,14 @@ def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: 
         # already answers from what an earlier run left, instead of after them.
         watcher.start()
         rebuild_on_change(changes, watcher, preview, reloader.built, log)
+        while preview.restart_due:
+            try:
+                _restart(sockets)
+            except OSError as exc:  # (it never returns otherwise): build apart from here, as without a restart
+                log(f"Không khởi động lại được bản xem thử ({exc}): dựng toàn bộ trong tiến trình riêng từ đây.")
+                preview.can_restart = preview.restart_due = False
+                changes.everything()
+                rebuild_on_change(changes, watcher, preview, reloader.built, log)
 
     worker = threading.Thread(target=watch_then_rebuild, name="sitegen-rebuild", daemon=True)
     worker.start()
@@ -603,6 +640,45 @@ def serve(root: Path, host: str = "127.0.0.1", port: int | None = None, output: 
             preview.persist(wait=STOP_WAIT)
         print("Đã dừng xem thử.", flush=True)
     return 0
+
+
+# Names the listening sockets a preview hands to itself when it starts afresh (`_restart`).
+RESTARTED = "SITEGEN_PREVIEW_SOCKETS"
+
+
+def _restart(sockets: list) -> None:
+    """This process, started again in its own place (same process, same command line, same sockets: the browser's
+    page and its reload connection find it where they left it) to run a build of the whole model apart from a fresh
+    start (Preview.can_restart). Nothing else is handed on: an inotify instance left open (watchdog's is not closed
+    on exec) would keep every watch it has, and a site's archive can need most of the user's allowance."""
+    keep = {sock.fileno() for sock in sockets}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # (the listing's own descriptor, closed since)
+    for sock in sockets:
+        sock.set_inheritable(True)
+    env = {**os.environ, RESTARTED: ",".join(str(sock.fileno()) for sock in sockets)}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+
+
+def _inherited() -> list | None:
+    """The listening sockets an earlier image of this process left (see `_restart`), or None."""
+    import socket
+
+    named = os.environ.pop(RESTARTED, "")
+    if not named:
+        return None
+    sockets = [socket.socket(fileno=int(fd)) for fd in named.split(",")]
+    for sock in sockets:
+        sock.set_inheritable(False)
+        sock.setblocking(False)
+    return sockets
 
 
 def serve_public(root: Path, host: str = "127.0.0.1", port: int | None = None, output: Path | None = None) -> int:
