@@ -144,8 +144,27 @@ def test_feeds_are_valid_atom(example_build):
 
 
 def test_sitemap_and_robots(example_build):
-    root = ET.parse(example_build / "sitemap.xml").getroot()
-    locs = [u.find(f"{SM}loc").text for u in root.findall(f"{SM}url")]
+    # An index of files (a month of articles each, and the site's own pages), none over the protocol's 50 000.
+    index = ET.parse(example_build / "sitemap.xml").getroot()
+    assert index.tag == f"{SM}sitemapindex"
+    files = [(m.find(f"{SM}loc").text, m.find(f"{SM}lastmod").text) for m in index.findall(f"{SM}sitemap")]
+    base = "https://tintuc.binhdinh.example/"
+    assert files[0][0] == base + "sitemaps/trang.xml" and len(files) >= 2, files
+    locs, lastmods = [], {}
+    for url, lastmod in files:
+        root = ET.parse(example_build / url.removeprefix(base)).getroot()
+        assert root.tag == f"{SM}urlset"
+        urls = root.findall(f"{SM}url")
+        assert 0 < len(urls) <= 50_000
+        locs += [u.find(f"{SM}loc").text for u in urls]
+        lastmods[url] = max(u.find(f"{SM}lastmod").text for u in urls)
+        assert lastmod == lastmods[url]  # (the index's date for a file is its newest address's)
+        if url != base + "sitemaps/trang.xml":  # a month's file lists that month's articles: its archive's
+            year, month = url.removeprefix(base + "sitemaps/").removesuffix(".xml").split("-")
+            listed = set()
+            for page in (example_build / "luu-tru" / year / month).rglob("index.html"):
+                listed |= {a.get("href") for a in parse_html(page.read_bytes()).iter("a")}
+            assert {u.find(f"{SM}loc").text.removeprefix(base[:-1]) for u in urls} <= listed, (url, listed)
     assert "https://tintuc.binhdinh.example/" in locs
     assert "https://tintuc.binhdinh.example/" + ARTICLE.removesuffix("index.html") in locs
     assert len(locs) == len(set(locs))

@@ -204,4 +204,6 @@ def page_context(page: Page, view: SiteView) -> dict[str, Any]:
         ctx["items"] = [entries[i] for i in data["items"]]
     elif kind == "sitemap":
         ctx["sitemap_pages"] = data["urls"]
+    elif kind == "sitemap_index":
+        ctx["sitemaps"] = data["maps"]
     return ctx

@@ -116,22 +116,38 @@ def plan(site: Site, report: Reporter) -> list[Page]:
         pages += paginate("archive_month", f"{cfg.archive_base}/{y:04d}/{m:02d}/", by_month[(y, m)], cfg.per_page,
                           "archive_month.html", seg, {"year": y, "month": m})
     pages = _dedupe(pages + _aliases(site, pages), site, report)
-    return pages + [_sitemap(site, pages)]
+    return pages + _sitemaps(site, pages)
 
 
-def _sitemap(site: Site, pages: list[Page]) -> Page:
-    """Canonical HTML pages (articles, first pages of listings) with the time their content last changed."""
+# A sitemap file holds at most 50 000 addresses (sitemaps.org): search engines refuse a bigger one.
+SITEMAP_MAX = 50_000
+
+
+def _sitemaps(site: Site, pages: list[Page]) -> list[Page]:
+    """The sitemap: canonical HTML pages (articles, first pages of listings) with the time their content last
+    changed, in files of one month of articles each (sitemaps/2024-03.xml, newest first) and one of the site's
+    own pages (sitemaps/trang.xml), listed by the index at sitemap.xml. One file at 100 000 articles would be twice
+    what search engines read; and an article added or removed changes its month's file and the index only, not a
+    file listing every address of the site."""
     newest = site.articles[0].date if site.articles else None
-    urls = []
+    own: list[tuple[str, object]] = []
+    months: dict[tuple[int, int], list[tuple[str, object]]] = {}
     for p in pages:
         if p.kind == "article":
             a = site.articles[p.data["index"]]
-            urls.append((p.url, a.updated or a.date))
+            months.setdefault((a.date.year, a.date.month), []).append((p.url, a.updated or a.date))
         elif p.kind in ("home", "tags", "archive") or (p.kind in ("category", "tag", "archive_month")
                                                          and p.data["pagination"].number == 1):
             items = p.data["pagination"].items if "pagination" in p.data else ()
-            urls.append((p.url, site.articles[items[0]].date if items else newest))
-    return Page("sitemap", "sitemap.xml", "sitemap.xml", "sitemap.xml", {"urls": tuple(urls)})
+            own.append((p.url, site.articles[items[0]].date if items else newest))
+    files = [("sitemaps/trang", own)] + [(f"sitemaps/{y:04d}-{m:02d}", urls) for (y, m), urls in months.items()]
+    out = []
+    for name, urls in files:
+        for n in range(0, max(len(urls), 1), SITEMAP_MAX):
+            url = f"{name}{'' if n == 0 else f'-{n // SITEMAP_MAX + 1}'}.xml"
+            out.append(Page("sitemap", url, url, "sitemap.xml", {"urls": tuple(urls[n:n + SITEMAP_MAX])}))
+    listed = tuple((p.url, max((t for _, t in p.data["urls"] if t is not None), default=None)) for p in out)
+    return out + [Page("sitemap_index", "sitemap.xml", "sitemap.xml", "sitemap_index.xml", {"maps": listed})]
 
 
 def _aliases(site: Site, pages: list[Page]) -> list[Page]:
@@ -183,7 +199,7 @@ def owners(pages: list[Page], site: Site) -> dict[str, str]:
 
 # Outputs no article's alias may take: folders the build fills with other files (the theme's assets, the search
 # index, the preview's own pages), and names web servers read as their configuration or keep private.
-_RESERVED_DIRS = ("assets", "pagefind", "_sitegen")
+_RESERVED_DIRS = ("assets", "pagefind", "_sitegen", "sitemaps")
 _SERVER_NAMES = {"web.config", "robots.txt", "favicon.ico"}
 
 
