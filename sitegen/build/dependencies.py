@@ -418,8 +418,9 @@ class Deps:
                 for gone in [k for k in self.kept_digests if k not in alive]:
                     del self.kept_digests[gone]
             sources: Iterable[str] = [s for s, d in self.entries.items() if self._digest_of.get(s) != d]
+            lists: dict[str, Any] = {}
             for key, d in self.digests.items():
-                self._now[key] = now = resolve(*self.key(key), view, templates)
+                self._now[key] = now = resolve(*self.key(key), view, templates, lists)
                 if now != d:
                     changed.add(key)
         else:
@@ -581,18 +582,29 @@ def _entry_read(entry: Entry, kind: str, field_: str) -> str:
     return tracking.digest(tracking.fold(value))
 
 
-def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templates) -> str:
-    """The digest of what reading the key (kind, owner, field) gives in this build (keys not owned by an entry)."""
+def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templates,
+            lists: dict[str, Any] | None = None) -> str:
+    """The digest of what reading the key (kind, owner, field) gives in this build (keys not owned by an entry).
+    `lists`: where a check of many keys keeps the site-wide lists it found (an article's related list is read
+    as a whole and by its length: two keys, one list), and the digest of each as a whole."""
     attr, _, op = field_.partition("|")
     value: Any
     if kind == "f":
         value = templates.asset(owner)
     elif kind == "l":
         try:
-            found = site_list(view, owner)
-            if not op and view.sources:  # what tracking.fold makes of these entries, without fetching them
-                return tracking.digest(
+            known = lists.get(owner) if lists is not None else None
+            found = known[0] if known is not None else site_list(view, owner)
+            if op in ("", "all") and view.sources:  # what tracking.fold makes of them, without fetching them
+                if known is not None and known[1]:
+                    return known[1]
+                whole = tracking.digest(
                     "(" + ",".join([tracking.identity(Entry.TRACK, view.sources[i]) for i in found]) + ")")
+                if lists is not None:
+                    lists[owner] = (found, whole)
+                return whole
+            if lists is not None and known is None:
+                lists[owner] = (found, "")
             value = [view.entries[i] for i in found]
         except (KeyError, IndexError, ValueError):
             value = tracking.MISSING
