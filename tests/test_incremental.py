@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import article, shares_every_file, tree_snapshot
+from conftest import article, parse_html, shares_every_file, tree_snapshot
 from sitegen.config import default_theme_dirs
 from sitegen.build.write import ATTRIBUTE, MARKER
 
@@ -410,3 +410,33 @@ def test_a_preview_keeps_its_templates_compiled_when_articles_come_and_go(news, 
     clean = tmp_path / "clean"
     news.build(output=clean, use_cache=False, jobs=1)
     assert snapshot(news.public) == snapshot(clean)
+
+
+def test_a_kept_fragment_whose_reads_changed_while_no_page_used_it_is_not_taken_back(site, tmp_path):
+    """Memoised fragments (an article's teaser) are kept between builds and taken wherever what they read is
+    unchanged. Here B's teaser as a related article (A's page only) is used by no page while B's title changes
+    (A lost the tag they shared), then used again (A has it back): it must show the new title, not the kept one."""
+    site.write("site.toml", '[[categories]]\nname = "Kinh tế"\nslug = "kinh-te"\n'
+                            '[[categories]]\nname = "Thời sự"\nslug = "thoi-su"\n')
+    for i in range(3):
+        site.write(f"content/kinh-te/bai-{i}/index.md", article(f"Bài kinh tế {i}", date=f"2024-05-0{i + 3} 08:00"))
+
+    def write(tagged: bool, title: str) -> None:
+        site.write("content/kinh-te/a/index.md", article("Bài A", date="2024-05-01 08:00",
+                                                         **({"tags": '["hiếm"]'} if tagged else {})))
+        site.write("content/thoi-su/b/index.md", article(title, date="2024-05-02 08:00", tags='["hiếm"]'))
+
+    def related_of_a() -> str:
+        doc = parse_html((site.public / "kinh-te/a/index.html").read_bytes())
+        found = doc.find(".//section[@aria-labelledby='related-title']")
+        return "".join(found.itertext()) if found is not None else ""
+
+    write(True, "Tiêu đề cũ của B")
+    assert_same_as_clean(site, tmp_path, jobs=1)
+    assert "Tiêu đề cũ của B" in related_of_a()
+    write(False, "Tiêu đề mới của B")
+    assert_same_as_clean(site, tmp_path, jobs=1)
+    assert "của B" not in related_of_a()
+    write(True, "Tiêu đề mới của B")
+    assert_same_as_clean(site, tmp_path, jobs=1)
+    assert "Tiêu đề mới của B" in related_of_a()

@@ -20,14 +20,16 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from .. import __version__
 
-SCHEMA = 15  # 15: the model's slotted dataclasses pickle as their field values; 14: they have slots; 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
+SCHEMA = 16  # 16: memoised fragments kept between builds (fragments, fresh_fragments); 15: the model's slotted dataclasses pickle as their field values; 14: they have slots; 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read
 # in common (see dependencies); records: what each page's template read, one row a page, and fresh: the
 # records this build made, moved into records once its output is published; meta: the last build's outcome
-# and state.
-TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "records", "fresh", "meta")
+# and state; fragments: memoised fragments' outputs kept for later builds (see dependencies.Deps.fragments),
+# and fresh_fragments: those this build made, moved into fragments once published.
+TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps", "records", "fresh", "meta",
+          "fragments", "fresh_fragments")
 # The tables a preview keeps on disk beside its memory cache (`Cache(on_disk=...)`): a row per article or page,
 # of which a save reads a few (the articles' HTML alone is 640 MB pickled at 100 000 articles). In memory they
 # were a third of the preview at 10 000 articles; on disk a full build in the preview (an addition) took 5 %
@@ -36,7 +38,7 @@ TABLES = ("docs", "markup", "bodies", "links", "trees", "entries", "plan", "deps
 # hold (records and fresh through the deps head's tree token, plan rows through the state's plan id): a memory
 # save older than these rows (the preview killed between two saves) makes the next build check or redo them,
 # never trust them wrongly (and pipeline._cache starts the memory afresh when the file comes or goes).
-ON_DISK = frozenset({"markup", "entries", "plan", "records", "fresh"})
+ON_DISK = frozenset({"markup", "entries", "plan", "records", "fresh", "fragments", "fresh_fragments"})
 # A row per article that a save reads a few of and only a build of the whole model reads all of (validated files,
 # bodies, link checks): in memory that build is faster (a second at 10 000 articles), but they are a third of
 # what the preview holds (580 MB at 100 000 articles). Kept in the file too when memory is short (preview.server).

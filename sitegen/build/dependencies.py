@@ -113,6 +113,8 @@ class Deps:
     _articles: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see `know`
     _shared: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)  # see templates.entry_digest
     _head: tuple = field(default=(), repr=False)  # the head `_rows` made, written once the rest is (see save)
+    _changed: set[int] = field(default_factory=set, repr=False)  # the keys `dirty` found changed, fragments too
+    _made: set[int] = field(default_factory=set, repr=False)  # the fragments this build made (`add_group`)
     # A preview's: the digest of each entry it keeps between builds (templates.make_entries' memo gives the same
     # Entry again), by id, with the entry itself (so that the id is not reused while it is here).
     kept_digests: dict[int, tuple[Entry, str]] | None = field(default=None, repr=False)
@@ -127,6 +129,7 @@ class Deps:
         describe the pages of one tree: a build killed after publishing but before saving its records leaves
         the older build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
         cache.put_many("fresh", {}, replace_all=True)  # what a build that failed had recorded
+        cache.put_many("fresh_fragments", {}, replace_all=True)
         head = cache.get_many("deps", ["head"]).get("head")
         if not isinstance(head, tuple) or len(head) not in (6, 7) or head[0] != FORMAT or not token \
                 or head[4] != token:
@@ -167,7 +170,36 @@ class Deps:
         """No record: every page is rendered and recorded anew (the old records must not mix with the new)."""
         cache.put_many("records", {}, replace_all=True)
         cache.put_many("deps", {}, replace_all=True)
+        cache.put_many("fragments", {}, replace_all=True)  # (what each read is gone with the rest)
         return cls(cache, rev=Reverse(_row_of(cache)))
+
+    def fragments(self, version: str) -> tuple[Any, Callable[[str], bool]]:
+        """The memoised fragments earlier builds made (see templates.Templates.keep_fragments), for templates
+        of this `version` (another version, and none is kept), and which of them still hold: those whose reads
+        are known and unchanged in this build (`dirty` decides). Their outputs stay in the cache's `fragments`
+        table: a fragment whose reads changed while no page used it is dropped there (`update`), so an output
+        kept is always the one its recorded reads give."""
+        assert self.cache is not None
+        if self.cache.get_many("fragments", ["version"]).get("version") != version:
+            self.cache.put_many("fragments", {"version": version}, replace_all=True)
+        self._maps()  # (made once here, before the render's workers fork)
+        owners, groups, changed = self._owner_ids, self.groups, self._changed
+        blank = self._field_ids.get("")
+
+        def usable(name: str) -> bool:
+            owner = owners.get((GROUP, name))
+            if owner is None or blank is None:
+                return False
+            key = (owner << _FIELD_BITS) | blank
+            return key in groups and key not in changed
+
+        return self.cache.reader("fragments"), usable
+
+    def add_fragments(self, rows: Mapping[str, Any]) -> None:
+        """The rows that keep fragments made by this build (templates.Templates.take_groups), kept apart until
+        the build is published (`update`): a build that fails leaves the kept ones as they were."""
+        if rows and self.cache is not None:
+            self.cache.put_many("fresh_fragments", rows)
 
     def _stored(self) -> Iterator[tuple[str, Record]]:
         """The records the cache holds, by path, a chunk at a time (raises cache.Damaged)."""
@@ -217,6 +249,19 @@ class Deps:
 
     def number(self, kind: str, owner: str, field_: str) -> int:
         """The number of the key (kind, owner, field), given one if it is new."""
+        self._maps()
+        o = self._owner_ids.get((kind, owner))
+        if o is None:
+            o = self._owner_ids[(kind, owner)] = len(self.owners)
+            self.owners.append((kind, owner))
+        f = self._field_ids.get(field_)
+        if f is None:
+            f = self._field_ids[field_] = len(self.fields)
+            self.fields.append(field_)
+        return (o << _FIELD_BITS) | f
+
+    def _maps(self) -> None:
+        """The maps from owners' and fields' texts to their numbers, made when first needed."""
         if not self._owner_ids and self.owners:
             kept = self.kept_ids
             if kept and kept["head"] == self._head and (len(kept["owners"]), len(kept["fields"])) == \
@@ -227,15 +272,6 @@ class Deps:
                 self._field_ids = dict(zip(self.fields, range(len(self.fields))))  # took twice as long)
             if kept is not None:
                 kept.clear()  # taken: a build that fails after numbering new keys leaves no maps behind
-        o = self._owner_ids.get((kind, owner))
-        if o is None:
-            o = self._owner_ids[(kind, owner)] = len(self.owners)
-            self.owners.append((kind, owner))
-        f = self._field_ids.get(field_)
-        if f is None:
-            f = self._field_ids[field_] = len(self.fields)
-            self.fields.append(field_)
-        return (o << _FIELD_BITS) | f
 
     def key(self, number: int) -> tuple[str, str, str]:
         """(kind, owner, field) of a key's number."""
@@ -323,6 +359,7 @@ class Deps:
             return hit
 
         changed.update(k for k in self.groups if group_changed(k))
+        self._changed = changed
         out: set[str] = set()
         signatures = self._signatures = {}
         if pages is None:  # an edit build: no template changed, no page moved, no page-local read changed
@@ -386,6 +423,7 @@ class Deps:
                             if members is not None and not changed.isdisjoint(members):
                                 frontier.add(group)
                 changed |= frontier
+            self._changed = changed
             wanted = sorted(self.rev.readers({k >> _FIELD_BITS for k in changed}))
         except (LookupError, Damaged):  # a row of the index is gone or unreadable (reverse.Reverse._row)
             # The full build that follows must make all of it anew, the fragments' part too: say so in the head.
@@ -440,6 +478,19 @@ class Deps:
                     changed.add(key)
         return changed
 
+    def _keep_fragments(self) -> None:
+        """The fragments this build made replace their kept rows; the output of one whose reads changed and
+        that this build did not make again (no page it renders uses it now) is dropped: kept, it would be taken
+        by a later build once those reads are back in the records as they are now."""
+        if self.cache is None:
+            return
+        stale = ["o:" + self.key(k)[1] for k in self._changed - self._made if k in self.groups]
+        if stale:
+            self.cache.delete("fragments", stale)
+        if not self.cache.move("fresh_fragments", "fragments"):
+            self.cache.put_many("fragments", {}, replace_all=True)  # (half moved: none is trusted)
+        self._changed, self._made = set(), set()
+
     def add(self, path: str, read: Read) -> None:
         """A page this build rendered: what it read replaces its record (numbered now, and sent to the cache
         every _FLUSH pages, so that a large build never holds every page's reads at once)."""
@@ -463,6 +514,7 @@ class Deps:
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
         key = self.number(GROUP, name, "")
+        self._made.add(key)
         members = self._number_all(read)
         if self.groups.get(key) == members:
             return  # made again as it was (a preview's save re-makes the fragments of the pages it renders)
@@ -505,6 +557,7 @@ class Deps:
             self.count = len(self._kept | self._rendered)
         if self.cache is None or not self.cache.move("fresh", "records", self._gone):
             self._broken = True  # the head saved will match no tree: the next build trusts no record
+        self._keep_fragments()
         self._gone, self._kept, self._rendered = [], set(), set()
         if full and self.live_size and self._size() > _PRUNE_GROWTH * max(self.live_size, _PRUNE_FLOOR):
             # What no page reads any more (edited pages leave old keys behind) is dropped once it could be half.

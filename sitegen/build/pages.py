@@ -31,17 +31,18 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
             records[page.path] = dependencies.Read.of(templates.template_key(page.template), frame)
             if stage is not None:
                 put[page.path] = stage.put(page.path, data)
-        groups = {name: dependencies.Read.of("", f) for name, f in templates.take_groups().items()}
+        made, kept = templates.take_groups()
+        groups = {name: dependencies.Read.of("", f) for name, f in made.items()}
         if stage is None:
-            return WriteStats(), templates.take_problems(), records, groups, put
+            return WriteStats(), templates.take_problems(), records, (groups, kept), put
         counts = WriteStats(stage.stats.written - before.written, stage.stats.unchanged - before.unchanged)
         stage.stats.written, stage.stats.unchanged = before.written, before.unchanged
-        return counts, templates.take_problems(), records, groups, put
+        return counts, templates.take_problems(), records, (groups, kept), put
 
     problems: dict[int, list] = {}
 
-    def consume(start: int, result: tuple[WriteStats, list, dict, dict, dict]) -> None:
-        counts, problems[start], done, made, put = result
+    def consume(start: int, result: tuple[WriteStats, list, dict, tuple[dict, dict], dict]) -> None:
+        counts, problems[start], done, (made, kept), put = result
         if stage is not None:
             stage.stats.written += counts.written
             stage.stats.unchanged += counts.unchanged
@@ -49,6 +50,7 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
         if deps is not None:
             for name, fragment in made.items():
                 deps.add_group(name, fragment)
+            deps.add_fragments(kept)
             for path, reads in done.items():
                 deps.add(path, reads)
 
