@@ -208,7 +208,8 @@ def added(server: Server, content: Path, url_of, seconds: bool = False) -> float
     final = content / "thoi-su" / "bai-moi" / staging.name
     started = time.monotonic()
     os.rename(staging, final)
-    wait(lambda: status(url_of(final / "index.md")) == 200, 120, "the added article", step=0.05)
+    # (Long: short of memory, the preview builds an addition apart, minutes at 100 000 articles; timed as it is.)
+    wait(lambda: status(url_of(final / "index.md")) == 200, 1800, "the added article", step=0.05)
     return time.monotonic() - started
 
 
