@@ -15,7 +15,8 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, article, fetch, free_port, interrupt, run_cli, shares_every_file, start_preview, wait_for
+from conftest import (CHROMIUM, CHROMIUM_ARGS, ROOT, article, fetch, free_port, interrupt, run_cli, shares_every_file,
+                      start_preview, wait_for)
 
 ARTICLE = "content/thoi-su/hoi-nghi/index.md"
 
@@ -141,9 +142,7 @@ def test_browser_reloads_by_itself(server):
 
     site, base, _ = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(base + "/thoi-su/hoi-nghi/")
         page.wait_for_function("() => window.LiveReload !== undefined", timeout=10_000)
@@ -624,9 +623,7 @@ def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_a
         wait_for(lambda: _inotify_instances(proc.pid) == 1, what="the watcher")
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(base + "/")
             page.wait_for_function("() => window.LiveReload !== undefined", timeout=10_000)
