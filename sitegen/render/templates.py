@@ -310,9 +310,8 @@ class Templates:
         for local, group in kept or ():
             if self._usable(group) and all(rec.current(name) == d for name, d in local.items()):
                 output = self._kept.get("o:" + group)
-                if isinstance(output, str):
-                    output = Markup(output)
-                    self._memo.setdefault(key, []).append((local, output, group))
+                if isinstance(output, str):  # (Markup, or text from a template that does not escape)
+                    self._remember(key, local, output, group)
                     rec.use(group, local)
                     return output
         rec.push()
@@ -329,15 +328,18 @@ class Templates:
             return output
         group = tracking.digest(key + "\0" + repr(sorted(frame.local.items())))
         self.groups[group] = frame
-        if len(self._memo) >= _MEMO_MAX:  # forget the older half: pages render in order, listings in a row
-            for old in list(itertools.islice(self._memo, _MEMO_MAX // 2)):
-                del self._memo[old]
-        self._memo.setdefault(key, []).append((frame.local, output, group))
+        self._remember(key, frame.local, output, group)
         rec.use(group, frame.local)
         if self._kept is not None and isinstance(output, str):  # (for the next builds: see keep_fragments)
             self.fresh["v:" + key] = ((frame.local, group),) + tuple(v for v in kept or () if v[1] != group)
-            self.fresh["o:" + group] = str(output)
+            self.fresh["o:" + group] = output
         return output
+
+    def _remember(self, key: str, local: Mapping[str, str], output: Any, group: str) -> None:
+        if len(self._memo) >= _MEMO_MAX:  # forget the older half: pages render in order, listings in a row
+            for old in list(itertools.islice(self._memo, _MEMO_MAX // 2)):
+                del self._memo[old]
+        self._memo.setdefault(key, []).append((local, output, group))
 
     def template_key(self, name: str) -> str:
         """Hash of a template and every template it extends, includes or imports (its page's look)."""
