@@ -646,3 +646,43 @@ def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_a
     finally:
         interrupt(proc)
     assert site.cli("build").returncode == 0
+
+
+_NO_MEMORY_AND_BUILDS_KILLED = _NO_MEMORY_FREE + """
+import os
+if "sitegen.preview.apart" in sys.orig_argv and os.path.exists(os.environ["SITEGEN_TEST_KILL_APART"]):
+    os._exit(137)  # as the kernel ends a build out of memory
+"""
+
+
+def test_a_whole_model_build_killed_after_a_fresh_start_is_tried_apart_again_never_in_the_preview(site, tmp_path):
+    """Started afresh for a build of the whole model, the preview runs it apart; killed there (out of memory), it
+    is tried apart again at the next save, after another fresh start, never in the preview's own process (which
+    the kernel would then end instead)."""
+    site.write(ARTICLE, article("Hội nghị", body="Nội dung."))
+    hooks, kill = tmp_path / "hooks", tmp_path / "kill"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_NO_MEMORY_AND_BUILDS_KILLED, encoding="utf-8")
+    port, log = free_port(), tmp_path / "serve.log"
+    base = f"http://127.0.0.1:{port}"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)]),
+                                     "SITEGEN_TEST_KILL_APART": str(kill)})
+    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    try:
+        wait_for(lambda: title_of(base) == "Hội nghị", timeout=60, what="the first build")
+        kill.touch()
+        site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác."))
+        wait_for(lambda: "(chạy riêng) không xong" in said(), timeout=60, what="the killed build")
+        assert 'id="sitegen-error"' in fetch(base + "/")[1] and "SERVE002" in fetch(base + "/")[1]
+        kill.unlink()
+        site.write(ARTICLE, article("Hội nghị đã sửa", body="Nội dung."))
+        wait_for(lambda: fetch(base + "/thoi-su/khac/")[0] == 200 and title_of(base) == "Hội nghị đã sửa",
+                 timeout=60, what="both, built apart again")
+        assert proc.poll() is None
+        assert said().count("Khởi động lại bản xem thử") == 2, said()  # (not made here: apart again)
+        assert "Lần dựng toàn bộ (chạy riêng) không xong: mã thoát 137 (có thể máy hết bộ nhớ)" in said()
+    finally:
+        interrupt(proc)

@@ -101,7 +101,8 @@ class Preview:
             started = time.perf_counter()
             if self.missed:
                 changed = None  # what the watcher reported to the rebuild that gave up is lost: walk everything
-            which = "đầu tiên"  # (the build run apart, if one is: see ApartFailed below)
+            # (the build run apart, if one is: see ApartFailed below; started afresh for one, the whole model's)
+            which = "toàn bộ" if self.apart_first else "đầu tiên"
             try:
                 # The site's build lock (lock.py), like `sitegen build`: both fill .sitegen/cache/img, and a cron
                 # build started while the editor saves must not run at the same time as this rebuild.
