@@ -83,7 +83,7 @@ class Preview:
     # process's, made apart. 0: not known yet (see `whole_here`).
     whole_cost: int = 0
     short: tuple[int, int] = (0, 0)  # the memory free and needed when `whole_here` last said no
-    # Set by `serve`: this process can start afresh in its own place (`restart`). A build of the whole model that
+    # Set by `serve`: this process can start afresh in its own place (`_restart`). A build of the whole model that
     # must run apart for want of memory then does so from a fresh process, not after letting go of the model here:
     # what Python frees stays in its arenas (at 100 000 articles in 2 GiB the preview still held 469 MB, and the
     # build beside it was killed twice), while a fresh process holds only its code until that build is done.
