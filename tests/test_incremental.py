@@ -440,3 +440,22 @@ def test_a_kept_fragment_whose_reads_changed_while_no_page_used_it_is_not_taken_
     write(True, "Tiêu đề mới của B")
     assert_same_as_clean(site, tmp_path, jobs=1)
     assert "Tiêu đề mới của B" in related_of_a()
+
+
+def test_kept_fragments_no_page_uses_are_not_kept_for_ever(news, tmp_path):
+    """Rows of fragments nobody uses (old arguments, old figures) accumulate between template changes: once they
+    are well over what the fragments in use need, the table is started afresh (and the output stays right)."""
+    import pickle
+    import sqlite3
+
+    db = news.root / ".sitegen/cache/build.sqlite"
+    with sqlite3.connect(db) as conn:
+        used = conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:%'").fetchone()[0]
+        assert used > 0  # the theme's teasers and most-read block, kept by the first build
+        conn.executemany("INSERT INTO fragments VALUES (?, ?)",
+                         ((f"o:junk{i}", pickle.dumps("<p>cũ</p>")) for i in range(10_000)))
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:junk%'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:%'").fetchone()[0] > 0  # made again

@@ -185,6 +185,18 @@ class Cache:
         except Exception:
             return {}
 
+    def count(self, table: str) -> int:
+        """How many rows `table` holds (0 when it cannot be read)."""
+        store = self._mem(table)
+        if store is not None:
+            return len(store)
+        if self.db is None:
+            return 0
+        try:
+            return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
     def scan(self, table: str, chunk: int = 2000) -> Iterator[tuple[str, Any]]:
         """Every row of `table`, a chunk at a time (at 100 000 articles a table of page records is too big to
         hold whole). No statement stays open between chunks, so the caller may write while it reads. Raises

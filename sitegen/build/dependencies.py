@@ -48,6 +48,7 @@ _FIELD_MASK = (1 << _FIELD_BITS) - 1
 # pruning (and at least _PRUNE_FLOOR): pruning walks every record, so it is not done on every build.
 _PRUNE_GROWTH, _PRUNE_FLOOR = 2, 4096
 _LOCAL_SIZE = 10  # bytes of a page-local read's digest (tracking.digest, as bytes)
+_FRAGMENT_ROWS = 4  # rows of kept fragments a fragment in use may account for before they are started afresh
 
 
 class Record(NamedTuple):
@@ -180,7 +181,10 @@ class Deps:
         table: a fragment whose reads changed while no page used it is dropped there (`update`), so an output
         kept is always the one its recorded reads give."""
         assert self.cache is not None
-        if self.cache.get_many("fragments", ["version"]).get("version") != version:
+        # Rows of other versions, and of fragments no page uses any more (a most-read block of last month's
+        # figures), are not kept for ever: a table well over what the fragments in use need is started afresh.
+        if self.cache.get_many("fragments", ["version"]).get("version") != version \
+                or self.cache.count("fragments") > _FRAGMENT_ROWS * len(self.groups) + _PRUNE_FLOOR:
             self.cache.put_many("fragments", {"version": version}, replace_all=True)
         self._maps()  # (made once here, before the render's workers fork)
         owners, groups, changed = self._owner_ids, self.groups, self._changed
