@@ -99,6 +99,7 @@ class Deps:
     _field_ids: dict[str, int] = field(default_factory=dict, repr=False)
     _pending: set[int] = field(default_factory=set, repr=False)  # keys first read now, not owned by an entry
     _fresh: dict[str, Record] = field(default_factory=dict, repr=False)  # records made, not yet in the cache
+    _fresh_fragments: dict[str, Any] = field(default_factory=dict, repr=False)  # fragments' rows, likewise
     _rendered: set[str] = field(default_factory=set, repr=False)  # pages this build recorded anew
     _kept: set[str] = field(default_factory=set, repr=False)  # pages whose stored record stays theirs
     _gone: list[str] = field(default_factory=list, repr=False)  # records of pages that are no more
@@ -201,9 +202,9 @@ class Deps:
 
     def add_fragments(self, rows: Mapping[str, Any]) -> None:
         """The rows that keep fragments made by this build (templates.Templates.take_groups), kept apart until
-        the build is published (`update`): a build that fails leaves the kept ones as they were."""
-        if rows and self.cache is not None:
-            self.cache.put_many("fresh_fragments", rows)
+        the build is published (`update`): a build that fails leaves the kept ones as they were. They go to the
+        cache with the records (`_flush`)."""
+        self._fresh_fragments.update(rows)
 
     def _stored(self) -> Iterator[tuple[str, Record]]:
         """The records the cache holds, by path, a chunk at a time (raises cache.Damaged)."""
@@ -513,7 +514,9 @@ class Deps:
     def _flush(self) -> None:
         if self._fresh and self.cache is not None:
             self.cache.put_many("fresh", ((path, tuple(r)) for path, r in self._fresh.items()))
-        self._fresh = {}
+        if self._fresh_fragments and self.cache is not None:
+            self.cache.put_many("fresh_fragments", self._fresh_fragments)
+        self._fresh, self._fresh_fragments = {}, {}
 
     def add_group(self, name: str, read: Read) -> None:
         """A memoised fragment this build made: the pages that use it depend on what it read."""
