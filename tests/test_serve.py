@@ -587,6 +587,20 @@ if "sitegen.preview.apart" not in sys.orig_argv:  # the preview itself: never ro
 """
 
 
+def _serve_hooked(site, tmp_path, hooks: str, **env: str):
+    """`sitegen serve` on a free loopback port with `hooks` as its sitecustomize (in the process and in everything it
+    starts, a fresh start of itself included), its output in a file: (process, base URL, what it has said so far)."""
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(hooks, encoding="utf-8")
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(folder)]), **env})
+    return proc, f"http://127.0.0.1:{port}", lambda: log.read_text(encoding="utf-8")
+
+
 def _inotify_instances(pid: int) -> int:
     found = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -605,16 +619,7 @@ def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_a
     from playwright.sync_api import sync_playwright
 
     site.write(ARTICLE, article("Hội nghị", body="Nội dung."))
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(_NO_MEMORY_FREE, encoding="utf-8")
-    port, log = free_port(), tmp_path / "serve.log"
-    base = f"http://127.0.0.1:{port}"
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port",
-                                 str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)])})
-    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    proc, base, said = _serve_hooked(site, tmp_path, _NO_MEMORY_FREE)
     try:
         wait_for(lambda: title_of(base) == "Hội nghị", timeout=60, what="the first build")
         site.write(ARTICLE, article("Hội nghị đã sửa", body="Nội dung."))
@@ -660,17 +665,8 @@ def test_a_whole_model_build_killed_after_a_fresh_start_is_tried_apart_again_nev
     is tried apart again at the next save, after another fresh start, never in the preview's own process (which
     the kernel would then end instead)."""
     site.write(ARTICLE, article("Hội nghị", body="Nội dung."))
-    hooks, kill = tmp_path / "hooks", tmp_path / "kill"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(_NO_MEMORY_AND_BUILDS_KILLED, encoding="utf-8")
-    port, log = free_port(), tmp_path / "serve.log"
-    base = f"http://127.0.0.1:{port}"
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sitegen", "serve", "--source", str(site.root), "--port",
-                                 str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)]),
-                                     "SITEGEN_TEST_KILL_APART": str(kill)})
-    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    kill = tmp_path / "kill"
+    proc, base, said = _serve_hooked(site, tmp_path, _NO_MEMORY_AND_BUILDS_KILLED, SITEGEN_TEST_KILL_APART=str(kill))
     try:
         wait_for(lambda: title_of(base) == "Hội nghị", timeout=60, what="the first build")
         kill.touch()
