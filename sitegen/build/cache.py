@@ -385,14 +385,8 @@ class Cache:
                     del store[k]
                 self._noted(table, dropped)
             return
-        if self.db is None:
-            return
-        try:
-            (count,) = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
-        except sqlite3.Error:
-            return
-        if count <= 2 * len(keep) + 100:
-            return
+        if self.db is None or self.count(table) <= 2 * len(keep) + 100:
+            return  # (0 too when the table cannot be read)
         with self._transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (k TEXT PRIMARY KEY)")
             db.execute("DELETE FROM keep")

@@ -175,7 +175,7 @@ class Deps:
         cache.put_many("fragments", {}, replace_all=True)  # (what each read is gone with the rest)
         return cls(cache, rev=Reverse(_row_of(cache)))
 
-    def fragments(self, version: str) -> tuple[Any, Callable[[str], bool]]:
+    def fragments(self, version: str, tidy: bool = True) -> tuple[Any, Callable[[str], bool]]:
         """The memoised fragments earlier builds made (see templates.Templates.keep_fragments), for templates
         of this `version` (another version, and none is kept), and which of them still hold: those whose reads
         are known and unchanged in this build (`dirty` decides). Their outputs stay in the cache's `fragments`
@@ -184,8 +184,9 @@ class Deps:
         assert self.cache is not None
         # Rows of other versions, and of fragments no page uses any more (a most-read block of last month's
         # figures), are not kept for ever: a table well over what the fragments in use need is started afresh.
-        if self.cache.get_many("fragments", ["version"]).get("version") != version \
-                or self.cache.count("fragments") > _FRAGMENT_ROWS * len(self.groups) + _PRUNE_FLOOR:
+        # Counted in builds of the whole model (`tidy`) only, as records are pruned: not on every preview save.
+        if self.cache.get_many("fragments", ["version"]).get("version") != version or (
+                tidy and self.cache.count("fragments") > _FRAGMENT_ROWS * len(self.groups) + _PRUNE_FLOOR):
             self.cache.put_many("fragments", {"version": version}, replace_all=True)
         self._maps()  # (made once here, before the render's workers fork)
         owners, groups, changed = self._owner_ids, self.groups, self._changed

@@ -162,7 +162,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     holding.release()
     known = loaded = {}
     dirty = deps.dirty(pages, view, templates, _old_entries(cache))
-    _keep_fragments(deps, templates, scanned)
+    _keep_fragments(deps, templates, scanned, whole=True)
     clock.lap("changes")  # entries, related articles and which pages read something that changed
 
     def todo(stage: Staging, search_later: bool) -> list[routes.Page]:
@@ -366,7 +366,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         dirty = deps.dirty(None, view, templates, _old_entries(cache), {e.article.source: e for e in fresh.values()})
     except Damaged:
         return None
-    _keep_fragments(deps, templates, scanned)
+    _keep_fragments(deps, templates, scanned, whole=False)
     redo = delta.pages_at(cache, plan, dirty)
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
@@ -397,12 +397,13 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 
 
-def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan) -> None:
+def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan, whole: bool) -> None:
     """Memoised fragments from earlier builds, for the render to take where they still hold (Deps.fragments):
     kept for the templates, code and settings they were made with (inputs.Scan.outside, and the templates'
     contents themselves), never across a change of any of them."""
     if scanned.outside:
-        templates.keep_fragments(*deps.fragments(digest_text(f"{scanned.outside}\0{templates.sources_key()}")))
+        templates.keep_fragments(*deps.fragments(digest_text(f"{scanned.outside}\0{templates.sources_key()}"),
+                                                 tidy=whole))
 
 
 def repair(cache: Cache, report: Reporter, repaired: bool) -> None:
