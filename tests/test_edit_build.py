@@ -207,9 +207,9 @@ def test_links_to_photo_variants_are_checked_against_the_last_full_builds_index(
     assert [d.code for d in held.diagnostics if d.severity == "error"] == ["LINK001"]
 
 
-def test_new_or_deleted_file_is_a_full_build(news, tmp_path):
+def test_new_file_is_an_addition_and_a_deleted_one_a_full_build(news, tmp_path):
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert not build_and_compare(news, tmp_path).edited
+    assert build_and_compare(news, tmp_path).added
     (news.root / "content/thoi-su/bai-moi/index.md").unlink()
     assert not build_and_compare(news, tmp_path).edited
 
@@ -465,8 +465,9 @@ def test_a_preview_cache_that_cannot_be_saved_or_read_back_only_costs_a_full_bui
 
 
 def test_a_preview_digests_again_only_the_entries_it_made_anew(news, tmp_path, monkeypatch):
-    """dependencies.Deps.kept_digests: in the preview, a full build (an article added) digests only the entries
-    make_entries made anew; the others are the same objects as last time, with the same reads."""
+    """dependencies.Deps.kept_digests: in the preview, a full build (an article added with an old address of its
+    own, which an addition's build leaves to the full build) digests only the entries make_entries made anew; the
+    others are the same objects as last time, with the same reads."""
     from sitegen.build import dependencies
     from sitegen.build.pipeline import Warm
 
@@ -477,9 +478,10 @@ def test_a_preview_digests_again_only_the_entries_it_made_anew(news, tmp_path, m
     news.build(output=preview, drafts=True, warm=warm, jobs=1)
     first = len(set(digested))
     digested.clear()
-    news.write("content/kinh-te/moi/index.md", article("Bài mới thêm", date="2024-06-01 08:00"))
+    news.write("content/kinh-te/moi/index.md", article("Bài mới thêm", date="2024-06-01 08:00",
+                                                       aliases='["/tin-cu/moi.html"]'))
     settle()
-    news.build(output=preview, drafts=True, warm=warm, jobs=1)
+    assert not news.build(output=preview, drafts=True, warm=warm, jobs=1).edited
     assert "content/kinh-te/moi/index.md" in digested and len(set(digested)) < first // 2, (digested, first)
     assert len(warm.digests) == first + 1  # this build's entries only
     clean = tmp_path / "clean"
@@ -505,7 +507,7 @@ def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypat
     added = news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     settle()
     result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added.parent), str(added)])
-    assert walks == [] and not result.edited
+    assert walks == [] and result.added  # (an addition: see delta.Addition)
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
@@ -601,7 +603,7 @@ def test_a_folder_made_before_its_article_costs_no_full_build(news, tmp_path):
     result = build_and_compare(news, tmp_path)
     assert result.edited and result.rendered == 0
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert not build_and_compare(news, tmp_path).edited
+    assert build_and_compare(news, tmp_path).added  # (an addition's build: see delta.Addition)
 
 
 def test_a_file_deleted_from_the_output_is_made_again(news, tmp_path):
@@ -736,11 +738,15 @@ def test_preview_picks_up_a_new_template_override(news, tmp_path):
 
 def test_a_body_without_links_keeps_its_warnings_when_the_site_grows(news, tmp_path):
     """A body without links is link-checked once for good (its result does not depend on other pages), and its
-    photo-description warning still shows in every later build."""
+    photo-description warning still shows in every later build: an addition's, and a full one."""
     news.write(path(5), source(5, body="Ảnh không có mô tả:\n\n![](https://example.org/anh.jpg)"))
     first = build_and_compare(news, tmp_path)
     assert [d.code for d in first.diagnostics] == ["IMG006"]
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    result = build_and_compare(news, tmp_path)
+    assert result.added and [d.code for d in result.diagnostics] == ["IMG006"]
+    news.write("content/thoi-su/bai-cu/index.md", article("Bài cũ", date="2024-06-01 07:00",
+                                                         aliases='["/tin-cu/bai-cu.html"]'))
     result = build_and_compare(news, tmp_path)
     assert not result.edited and [d.code for d in result.diagnostics] == ["IMG006"]
 
@@ -894,7 +900,8 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     held = preview.warm
     assert held.journal, "the save is not saved yet: the build apart must start from it"
     monkeypatch.setattr(workers, "free_memory", lambda: first_cost)  # not room enough for another such build
-    news.write("content/kinh-te/bai-moi/index.md", article("Bài mới khi thiếu bộ nhớ", date="2024-06-01 08:00"))
+    news.write("content/kinh-te/bai-moi/index.md", article("Bài mới khi thiếu bộ nhớ", date="2024-06-01 08:00",
+                                                          aliases='["/tin-cu/bai-moi.html"]'))  # (a full build)
     rebuild("content/kinh-te/bai-moi/index.md")
     assert any(line.startswith("Dựng lại toàn bộ trong một tiến trình riêng") for line in said[-3:]), said
     assert preview.warm is not held and preview.cold, "made in the preview's own process"
@@ -905,7 +912,8 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     assert not preview.modelled and preview.warm.templates is not None  # an edit build, here
     # That build process ending without an answer (here: it takes itself for an orphan; in life, out of memory):
     # said, and the next one runs apart again, never here, where it would take the preview down with it.
-    news.write("content/kinh-te/bai-moi-nua/index.md", article("Bài thêm khi tiến trình dừng", date="2024-06-02 08:00"))
+    news.write("content/kinh-te/bai-moi-nua/index.md", article("Bài thêm khi tiến trình dừng", date="2024-06-02 08:00",
+                                                               aliases='["/tin-cu/bai-moi-nua.html"]'))
     settle()
     with monkeypatch.context() as orphan:
         orphan.setattr(os, "getpid", lambda: 1)
@@ -917,7 +925,8 @@ def test_a_preview_short_of_memory_makes_the_whole_model_apart_and_its_saves_go_
     monkeypatch.undo()
     said.clear()
     preview.whole_cost = 0  # (the build apart's figure would do; this measures one made here)
-    news.write("content/kinh-te/bai-moi-ba/index.md", article("Bài mới khi đủ bộ nhớ", date="2024-06-03 08:00"))
+    news.write("content/kinh-te/bai-moi-ba/index.md", article("Bài mới khi đủ bộ nhớ", date="2024-06-03 08:00",
+                                                              aliases='["/tin-cu/bai-moi-ba.html"]'))
     warm = preview.warm
     rebuild("content/kinh-te/bai-moi-ba/index.md")
     assert preview.warm is warm and not any("tiến trình riêng" in line for line in said)

@@ -611,7 +611,8 @@ def _inotify_instances(pid: int) -> int:
 
 @pytest.mark.browser
 def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_apart(site, tmp_path):
-    """With no memory to make the whole model beside what it holds, a preview runs that build (an addition) apart
+    """With no memory to make the whole model beside what it holds, a preview runs that build (an addition with an
+    old address of its own, which only a build of the whole model makes: see delta.Addition) apart
     from a fresh start of its own process, not after letting go of its model, which Python's allocator keeps (at
     100 000 articles in 2 GiB the build beside it was killed). Same process, same port: the page and the watcher
     go on (an open page reloads by itself); the save after it is an edit build again; nothing it watched is watched
@@ -633,7 +634,8 @@ def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_a
             page.goto(base + "/")
             page.wait_for_function("() => window.LiveReload !== undefined", timeout=10_000)
             assert "Bài mới thêm" not in page.inner_text("body")
-            site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác."))
+            site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác.",
+                                                                aliases='["/tin-cu/khac.html"]'))
             wait_for(lambda: fetch(base + "/thoi-su/khac/")[0] == 200, timeout=60, what="the addition, built apart")
             # The open page lost its reload connection with the process it came from, and reloads by itself.
             page.wait_for_function("() => document.body.innerText.includes('Bài mới thêm')", timeout=30_000)
@@ -670,7 +672,8 @@ def test_a_whole_model_build_killed_after_a_fresh_start_is_tried_apart_again_nev
     try:
         wait_for(lambda: title_of(base) == "Hội nghị", timeout=60, what="the first build")
         kill.touch()
-        site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác."))
+        site.write("content/thoi-su/khac/index.md", article("Bài mới thêm", body="Nội dung khác.",
+                                                            aliases='["/tin-cu/khac.html"]'))  # (the whole model)
         wait_for(lambda: "(chạy riêng) không xong" in said(), timeout=60, what="the killed build")
         assert 'id="sitegen-error"' in fetch(base + "/")[1] and "SERVE002" in fetch(base + "/")[1]
         kill.unlink()

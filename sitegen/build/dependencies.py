@@ -32,14 +32,14 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 from ..render import tracking
 from .cache import Cache, Damaged
 from .reverse import Arrays, Reverse, as_array, stored_bytes
-from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
+from ..render.context import OWN_ARTICLE, POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
 from ..content.model import Checked
 
 ENTRY_KINDS = ("e", "a")  # keys owned by an entry (its fields, its article's fields), by source file
 GROUP = "G"  # the kind of a memoised fragment's key: a page that used it depends on it like on any key
-FORMAT = "deps/6"  # of the rows below; rows of another format are never trusted
+FORMAT = "deps/7"  # of the rows below; rows of another format are never trusted
 _CHUNK = 4096  # owners or fields to a row (their tables only grow; a build writes only its new rows)
 _FLUSH = 500  # records to hold before they go to the cache's `fresh` table
 _FIELD_BITS = 24  # a key is (owner number << _FIELD_BITS) | field number
@@ -329,7 +329,7 @@ class Deps:
         self.rev.reset({})  # every row of the reverse index is written anew, in the new numbers
         for path, r in self._stored():  # (the scan holds no statement open between chunks: writing is safe)
             moved = move(_array(r.keys))
-            self.rev.page(path, moved, r.opaque)
+            self.rev.page(path, moved, _always(r))
             self._fresh[path] = r._replace(keys=moved.tobytes())
             if len(self._fresh) >= _FLUSH:
                 self._flush()
@@ -389,7 +389,7 @@ class Deps:
                 kept.add(path)
                 keys = _array(r.keys)
                 if remake:
-                    self.rev.page(path, keys, r.opaque)
+                    self.rev.page(path, keys, _always(r))
                 signature = page_signature(p, sources)
                 if r.opaque or r.template != templates.template_key(p.template) \
                         or not changed.isdisjoint(keys):
@@ -411,6 +411,34 @@ class Deps:
             if p.path not in kept:
                 out.add(p.path)
                 signatures[p.path] = page_signature(p, sources)
+        return out
+
+    def shifted(self, pages: Sequence[Page], existed: set[str], before: Mapping[str, str], view: SiteView,
+                templates: Templates, old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry],
+                ) -> set[str] | None:
+        """An addition's pages to render (see delta.Addition), without reading every record: those that read a
+        changed key (through the reverse index, as `_dirty_edit`: every key not owned by an entry is resolved
+        again, and the entries `edited` compared), the opaque ones and those with page-local reads holding
+        positions, the new ones (not in `existed`, the last build's paths), and those whose `page_signature` is
+        not the one `before` gives (as the last build's pages had it), but for the pages of an article that was
+        there (context.OWN_ARTICLE: an article's address is its own; `before` need not have them). None when the
+        records cannot answer (a full build must)."""
+        if not self.rev.complete or self.cache is None:
+            return None
+        changed = self._changed_keys(view, templates, old_entry, edited, others=True)
+        try:
+            out = self._dirty_edit(changed) | self.rev.opaque  # (its records say opaque; `_always` says more)
+        except Damaged:
+            return None
+        sources = view.sources
+        for p in pages:
+            if p.path in existed and p.kind in OWN_ARTICLE and p.path not in out:
+                continue
+            signature = page_signature(p, sources)
+            if p.path in out or p.path not in existed or signature != before.get(p.path):
+                out.add(p.path)
+                self._signatures[p.path] = signature
+        self._kept = {p.path for p in pages if p.path in existed}
         return out
 
     def _dirty_edit(self, changed: set[int]) -> set[str]:
@@ -451,9 +479,17 @@ class Deps:
         return out
 
     def _changed_keys(self, view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
-                      edited: Mapping[str, Entry] | None) -> set[int]:
+                      edited: Mapping[str, Entry] | None, others: bool = False) -> set[int]:
+        """The keys whose value changed: of every entry (`edited` None) or of the entries `edited`, and of every
+        key not owned by an entry (`edited` None, or `others`: resolved again, their values kept in `_now`)."""
         changed: set[int] = set()
         current: Mapping[str, Entry]
+        if edited is not None and others:
+            lists: dict[str, Any] = {}
+            for key, d in self.digests.items():
+                self._now[key] = now = resolve(*self.key(key), view, templates, lists)
+                if now != d:
+                    changed.add(key)
         if edited is None:
             current = {e.article.source: e for e in view.entries}
             self._digest_of = {s: self._entry_digest(e) for s, e in current.items()}
@@ -506,8 +542,9 @@ class Deps:
         signature = "" if not POSITIONAL.isdisjoint(names) else self._signatures.get(path, "")
         values = b"".join(bytes.fromhex(d) for _, d in read.local)
         keys = self._number_all(read)
-        self.rev.page(path, keys, read.opaque)
-        self._fresh[path] = Record(read.template, names, values, keys.tobytes(), read.opaque, signature)
+        record = Record(read.template, names, values, keys.tobytes(), read.opaque, signature)
+        self.rev.page(path, keys, _always(record))
+        self._fresh[path] = record
         self._rendered.add(path)
         if len(self._fresh) >= _FLUSH:
             self._flush()
@@ -577,6 +614,8 @@ class Deps:
         if full:  # keys resolved by this build's check keep that value; keys first read now are resolved below
             self.digests = {k: self._now.get(k) or resolve(*self.key(k), view, templates) for k in self.digests}
             self.entries = {}
+        else:  # the keys this build's check resolved again (an addition's: see `shifted`)
+            self.digests.update((k, d) for k, d in self._now.items() if k in self.digests)
         for key in self._pending:
             if key not in self.digests:
                 self.digests[key] = self._now.get(key) or resolve(*self.key(key), view, templates)
@@ -609,6 +648,12 @@ class Deps:
         if kept is not None:
             kept[id(entry)] = (entry, found)
         return found
+
+
+def _always(record: Record) -> str:
+    """Why the reverse index is to name this page among those every build outside a full one renders: opaque, or
+    with page-local reads holding article positions (which an addition's build moves without reading records)."""
+    return record.opaque or ("positions" if not POSITIONAL.isdisjoint(record.names) else "")
 
 
 def _local_digests(names: Sequence[str], page: Page, ctx: Mapping[str, Any]) -> bytes:
@@ -666,7 +711,7 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
                 return whole
             if lists is not None and known is None:
                 lists[owner] = (found, "")
-            value = [view.entries[i] for i in found]
+            value = [_Ref(view.sources[i]) for i in found] if view.sources else [view.entries[i] for i in found]
         except (KeyError, IndexError, ValueError):
             value = tracking.MISSING
     else:
@@ -682,10 +727,24 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
             obj = next((m for m in view.menu if m.slug == owner), tracking.MISSING)
         else:
             return "?"  # a kind this version does not know: never equal, so the page is rendered
-        value = tracking.read(obj, attr) if attr else obj
+        if kind == "s" and attr == "entries" and view.sources:
+            value = [_Ref(source) for source in view.sources]  # (an edit or addition's build fetches entries lazily)
+        else:
+            value = tracking.read(obj, attr) if attr else obj
     if op:
         value = tracking.apply(value, op) if value is not tracking.MISSING else value
     return tracking.digest(tracking.fold(value))
+
+
+class _Ref:
+    """An entry as tracking.fold writes it, by its source, without the entry itself: a site-wide list's length,
+    slice or item resolved without fetching its entries (an addition's build has them in the cache, not here)."""
+
+    TRACK = Entry.TRACK
+    __slots__ = ("track_id",)
+
+    def __init__(self, source: str):
+        self.track_id = source
 
 
 def _rows_holding(table: Mapping[Any, Any], touched: set, loaded: int) -> set[int]:

@@ -1,7 +1,8 @@
 """The whole build in one screen, the same for every build (full, edit, addition, deletion, preview save, check):
 
     what changed (inputs.scan, or the preview's watcher)  -- nothing: the last build's result stands
-    -> model: `stages.edited` (the last build's plan, a few articles' text read again; see delta)
+    -> model: `stages.edited` (the last build's plan, a few articles' text read again; see delta),
+              `stages.added` (that plan with new articles placed among every article's shape),
               or `stages.whole` (load, hold back, routes, photos, bodies, links, entries, related; each from the cache
               where its inputs did not change), then which pages read something that changed (dependencies)
     -> `stages.publish`: render those pages into the spare tree, carry the rest over, index, swap atomically,
@@ -153,15 +154,16 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
 
         # The model: from the last build's plan when only the text of some articles changed (see delta), else
         # from every validated file. Either way the same render, write and remember follow.
-        edit = delta.prepare(cache, scanned, token, moment, config, strict, warm.unpacked if folder is None else None) \
-            if publish and not stats_from else None
+        edit = delta.prepare(cache, scanned, token, moment, config, strict, warm.unpacked if folder is None else None,
+                             listing) if publish and not stats_from else None
         # What was published was decided for this moment: a kept version dated after it never went out (hold);
         # the clock's own reading, for _check_clock.
         meta = {"published_at": moment, **({"clock": moment} if now is None else {})}
         if edit is not None:
             result = None
             try:
-                made = stages.edited(edit, config, cache, warm, folder, scanned, report, clock, jobs)
+                model = stages.added if isinstance(edit, delta.Addition) else stages.edited
+                made = model(edit, config, cache, warm, folder, scanned, report, clock, jobs)  # type: ignore[arg-type]
                 if made is not None:
                     result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
                                             read_inputs, meta, search_later, cancel)

@@ -116,10 +116,11 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     articles held back by their own errors left out (see hold), and the pages that read something that changed."""
     known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
     loading = Reporter(strict=strict)
+    found = read.discover(config.root, config.content_dir, loading, listing)
     loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
                            known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                           found=read.discover(config.root, config.content_dir, loading, listing),
-                           convert=functools.partial(model.check, config=config, strict=strict))
+                           found=found, convert=functools.partial(model.check, config=config, strict=strict))
+    discovered, found = len(found), []
     # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
     holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict,
                            last=cache.get_many("meta", ["published_at"]).get("published_at"))
@@ -145,6 +146,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     report.extend(holding.report(found.diagnostics + ahead, when, draft_details=drafts or not publish))
     entries = make_entries(site, dict(enumerate(urls)), ready.bodies, ready.body_keys, cache.reader("markup"),
                            photo_plan.infos, moment, warm.entries)
+    has_links = [b.links for b in ready.bodies]
     ready.bodies = None
     related_key, related = _related(site, config, cache)
     view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
@@ -154,6 +156,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                      holding.errors_left, photo_plan.processed)
     deps = _deps(cache, token, warm, folder)
     deps.know(holding.values())
+    tag_names = model.tag_names(holding.values())
     deps.kept_digests = warm.digests
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
@@ -188,9 +191,11 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
             return functools.partial(_finish, cache, report, None, len(pages), len(site.articles),
                                      photo_plan.processed)
         plan = delta.Plan(token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
-                          view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base)
+                          view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base,
+                          discovered)
         titles = Counter(model.title_key(a.title) for a in site.articles)
-        cache.put_many("plan", plan.rows(ready.packed_index, pages, titles), replace_all=True)
+        shapes = map(delta.shape_of, site.articles, entries, ready.markup_keys, has_links)
+        cache.put_many("plan", plan.rows(ready.packed_index, pages, titles, shapes, tag_names), replace_all=True)
         state = functools.partial(_remember, cache, plan.id, token, scanned, moment=moment, until=site.next_change,
                                   pages=len(pages), articles=len(site.articles), entry_keys=entry_keys,
                                   editable=not holding.held)
@@ -207,14 +212,14 @@ Finish = Callable[["Published", str, Clock], BuildResult]
 
 def _finish(cache: Cache, report: Reporter, state: Callable[..., None] | None, pages: int, articles: int,
             photos_processed: int, done: Published, read_inputs: str, clock: Clock,
-            edited: bool = False) -> BuildResult:
+            edited: bool = False, added: bool = False) -> BuildResult:
     """The last of what a build remembers (what the trees hold, the state an edit build starts from: both name
     the published files and every diagnostic, the search stage's too), and its result. Holds no model."""
     _remember_trees(cache, done)
     if state is not None:
         state(files=done.files, read_inputs=read_inputs, diagnostics=report.diagnostics)
     return BuildResult(report.diagnostics, pages, articles, done.stats, done.rendered, clock.laps, photos_processed,
-                       edited=edited, search=done.search, search_pending=done.search_pending,
+                       edited=edited, added=added, search=done.search, search_pending=done.search_pending,
                        held=() if edited else hold.held_paths(report.diagnostics))
 
 
@@ -393,6 +398,125 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         state = functools.partial(_remember, cache, plan.id, token, scanned, moment=edit.moment, until=plan.until,
                                   pages=plan.pages, articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state, plan.pages, len(keys), 0, edited=True)
+
+    return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
+
+
+def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
+          scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
+    """The model of an addition's build (see delta.Addition): every article's Shape with the new ones in their
+    places gives the pages, related lists, most-read block and home page through the functions a full build
+    uses; the new bodies are converted and checked; the pages to render are those that read something that
+    changed, or whose variables did (Deps.shifted). None when it turns out to need more: nothing is written."""
+    plan, state = add.plan, add.state
+    rows = cache.get_many("plan", ["shapes", "titles", "tag_names", "paths"])
+    before, titles, names, paths = (rows.get(k) for k in ("shapes", "titles", "tag_names", "paths"))
+    related_row = cache.get_many("meta", ["related"]).get("related")
+    if not isinstance(before, tuple) or len(before) != len(add.index.refs) or not isinstance(paths, str) \
+            or related_row is None or related_row[0] != plan.related or not add.index.photos_key:
+        return None
+    local = Reporter(strict=report.strict)
+    articles = [n.checked.article for n in add.new]
+    for n in add.new:
+        local.extend(n.checked.diagnostics)
+    infos: list[dict] = [{} for _ in articles]  # (a new article of this build publishes no photo)
+    markup_keys, bodies = render_bodies(articles, infos, config, cache, jobs, None, local)
+    clock.lap("load")
+    # The site as a full build would model it, from Shapes: the new articles in site order among the others.
+    tags = {**plan.tags, **{slug: model.Tag(name, slug) for n in add.new for slug, name in n.checked.tag_names}}
+    tags = dict(sorted(tags.items()))
+    make = entry_maker(config, plan.categories, tags, add.moment)
+    temporary = [make(a, "", b, "", None, {}) for a, b in zip(articles, bodies)]  # (for Shape.pictured alone)
+    fresh_shapes = [delta.shape_of(a, e, k, b.links) for a, e, k, b in zip(articles, temporary, markup_keys, bodies)]
+    order = sorted([*before, *fresh_shapes], key=lambda a: (a.date, a.source), reverse=True)
+    site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, plan.until)  # type: ignore[arg-type]
+    routed = Reporter(strict=report.strict)
+    pages = routes.plan(site, routed)
+    if routed.diagnostics:
+        return None  # an address taken: the full build reports it, and holds the article back
+    related_key, related = _related(site, config, cache)  # type: ignore[arg-type]
+    home = context.home_of(config, [(a.featured, a.pictured, a.category) for a in order], plan.menu)
+    most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
+    old_at = {a.source: i for i, a in enumerate(before)}
+    place = {a.source: i for i, a in enumerate(order)}
+    keys_before = state.entries.split("\0") if state.entries else []
+    ids = [add.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
+    for a, b in zip(articles, bodies):
+        ids[place[a.source]] = b.ids
+    index = add.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), ids, pages, scanned.names)
+    index.attach(config, paths_of(warm))
+    link_base = digest_text(f"{index.key_text}\0{report.strict}")
+    positions = [place[a.source] for a in articles]
+    body_keys, _ = check_links(index, link_base, positions, articles, markup_keys, bodies, cache, local)
+    if local.errors:
+        return None
+    clock.lap("markdown")
+    html = cache.reader("markup")
+    fresh = {i: make(a, index.article_url[i], b, k, html, {})
+             for i, a, b, k in zip(positions, articles, bodies, body_keys)}
+    keys = ["" if a.source not in old_at else keys_before[old_at[a.source]] for a in order]
+    entries = delta.Entries(keys, cache.reader("entries"), html)
+    entries.memo.update(fresh)
+    view = context.SiteView(config, entries, plan.menu, plan.categories, tags, most_read, related, home,
+                            [a.source for a in order])
+    templates = templates_for(warm, config, folder, scanned.outside_names)
+    dropped = [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again
+    diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
+    deps = _deps(cache, state.token, warm, folder)
+    deps.know(n.checked for n in add.new)
+    if deps.count != plan.pages or diagnostics is None:
+        return None
+    # What each page's variables were made from, as the last build's pages had them (context.page_signature).
+    old_sources, existed = [a.source for a in before], set(paths.split("\0"))
+    if not existed <= {p.path for p in pages}:
+        return None  # (an addition takes no page away; should one go, the full build drops its record)
+    own = {p.path for p in pages if p.kind in context.OWN_ARTICLE}
+    signatures = {p.path: context.page_signature(p, old_sources)
+                  for p in delta.pages_at(cache, plan, [path for path in existed if path not in own])}
+    dirty = deps.shifted(pages, existed, signatures, view, templates, _old_entries(cache),
+                         {e.article.source: e for e in fresh.values()})
+    if dirty is None:
+        return None
+    _keep_fragments(deps, templates, scanned, whole=False)
+    redo = [p for p in pages if p.path in dirty]
+    trees = cache.all("trees")
+    if not trees.get(state.token):
+        return None
+    report.extend(diagnostics)
+    clock.lap("changes")
+
+    def todo(stage: Staging, search_later: bool) -> list[routes.Page] | None:
+        return redo if stage.carry_over(dirty, search.BUNDLE + "/", with_prefixed=search_later) else None
+
+    def keep(token: str) -> Finish:
+        deps.update(pages, view, templates, fresh.values(), full=False)
+        deps.save(cache, token)
+        cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in add.new})
+        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), {}) for e in fresh.values()})
+        for i, e in fresh.items():
+            keys[i] = deps.digest_of(e)
+        # The other bodies' link checks, under the new index's key: what they found stands (no link of theirs
+        # could land on a page that was not there, or they would have had a LINK problem: see delta._addition).
+        linked = [a for a in before if a.links]
+        old_keys = [digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked]
+        found = cache.get_many("links", old_keys)
+        cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
+                                 for a, k in zip(linked, old_keys) if k in found})
+        made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(pages), plan.menu, plan.categories,
+                          tags, most_read, related_key, home, link_base, plan.discovered + len(add.new))
+        counted = dict(titles) if isinstance(titles, dict) else {}
+        for a in articles:
+            counted[model.title_key(a.title)] = counted.get(model.title_key(a.title), 0) + 1
+        named = dict(names) if isinstance(names, dict) else {}
+        for n in add.new:
+            for slug, name in n.checked.tag_names:
+                named.setdefault(slug, name)
+        shapes = [a if a.source in old_at else delta.shape_of(fresh[place[a.source]].article, fresh[place[a.source]],
+                                                               a.markup, a.links) for a in order]
+        cache.put_many("plan", made.rows(delta.pack(index), pages, counted, shapes, named), replace_all=True)
+        state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=add.moment, until=plan.until,
+                                     pages=len(pages), articles=len(keys), entry_keys=keys)
+        return functools.partial(_finish, cache, report, state_of, len(pages), len(keys), 0, edited=True, added=True)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 

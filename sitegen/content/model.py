@@ -333,11 +333,11 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
     tags: dict[str, Tag] = {}
     articles: list[Article] = []
     moments: list[dt.datetime] = []
+    for tslug, name in tag_names(checked).items():
+        tags[tslug] = Tag(name, tslug)
     for c in checked:
         article = c.article
         report.extend(c.diagnostics)
-        for tslug, name in c.tag_names:
-            tags.setdefault(tslug, Tag(name, tslug))
         if c.new_category is not None and c.new_category[1] not in categories:
             # Only when site.toml lists no categories (else an unknown one is an error of its article: META004).
             name, slug, line = c.new_category
@@ -357,6 +357,16 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
     used_tags = {t for a in articles for t in a.tags}
     return Site(config, tuple(articles), tuple(declared + created),
                 {s: t for s, t in sorted(tags.items()) if s in used_tags}, min(moments, default=None))
+
+
+def tag_names(checked: Iterable[Checked]) -> dict[str, str]:
+    """Each tag's name by its slug: as the first file (in discovery order) that names it writes it, unpublished
+    files included (a draft may name a tag before an article publishes it)."""
+    names: dict[str, str] = {}
+    for c in checked:
+        for tslug, name in c.tag_names:
+            names.setdefault(tslug, name)
+    return names
 
 
 def title_key(title: str) -> str:

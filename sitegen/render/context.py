@@ -94,18 +94,21 @@ def site_view(site: Site, entries: tuple[Entry, ...], most_read: tuple[int, ...]
     cfg = site.config
     menu = tuple(MenuItem(c.name, cfg.url(f"{c.slug}/"), c.slug) for c in site.categories)
     return SiteView(cfg, entries, menu, {c.slug: c for c in site.categories}, dict(site.tags), most_read, related,
-                    _home(cfg, entries, menu), tuple(a.source for a in site.articles))
+                    home_of(cfg, [(e.featured, e.image is not None, e.category.slug) for e in entries], menu),
+                    tuple(a.source for a in site.articles))
 
 
-def _home(cfg: SiteConfig, entries: Sequence[Entry], menu: tuple[MenuItem, ...]) -> Home:
-    featured = [i for i, e in enumerate(entries) if e.featured][: cfg.home_featured]
+def home_of(cfg: SiteConfig, facts: Sequence[tuple[bool, bool, str]], menu: tuple[MenuItem, ...]) -> Home:
+    """The home page's blocks from what they choose by: each article's (featured, has a photo, category slug), in
+    site order (an addition's build has these without the articles' entries: see delta.Shape)."""
+    featured = [i for i, (chosen, _, _) in enumerate(facts) if chosen][: cfg.home_featured]
     if not featured:
-        featured = [i for i, e in enumerate(entries) if e.image][:1] or list(range(min(1, len(entries))))
+        featured = [i for i, (_, pictured, _) in enumerate(facts) if pictured][:1] or list(range(min(1, len(facts))))
     shown = set(featured)
-    latest = [i for i in range(len(entries)) if i not in shown][: cfg.home_latest]
+    latest = [i for i in range(len(facts)) if i not in shown][: cfg.home_latest]
     blocks = []
     for n, item in enumerate(menu):
-        members = [i for i, e in enumerate(entries) if e.category.slug == item.slug][: cfg.home_per_category]
+        members = [i for i, (_, _, slug) in enumerate(facts) if slug == item.slug][: cfg.home_per_category]
         if members:
             blocks.append((n, tuple(members)))
     return Home(tuple(featured), tuple(latest), tuple(blocks))
@@ -132,6 +135,11 @@ def site_list(view: SiteView, name: str, position: int | None = None) -> tuple[i
 # Page-local reads (tracking.Recorder.local names) whose value holds article positions (indices into
 # site.articles) instead of the articles: positions shift whenever an article is added or removed before them.
 POSITIONAL = frozenset({"p.data", "q.items"})  # (the page and its pagination fold to their kind alone)
+
+
+# Pages whose variables come from their own article alone (its position read as its source): while that article
+# keeps its address, its pages keep their signature, wherever the article moves in site order.
+OWN_ARTICLE = frozenset({"article", "alias"})
 
 
 def page_signature(page: Page, sources: Sequence[str]) -> str:

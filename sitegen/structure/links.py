@@ -12,6 +12,7 @@ result can be kept for as long as the body and the index key stay the same.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import posixpath
@@ -63,19 +64,36 @@ class Index:
                  pages: list[Page], published: Iterable[tuple[Path, str, int, tuple[str, ...]]], names: str,
                  real_paths: "_RealPaths | None" = None):
         self.attach(config, real_paths)
-        self.refs = tuple((a.source, a.file, a.bundle) for a in articles)
-        self.gone: frozenset[int] = frozenset()  # numbers no longer published (`without`)
-        self.ids = ids
         self.content_dir = config.content_dir.resolve()
-        self.urls = {p.url for p in pages} | {p.path for p in pages}
-        self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
-        self.url_article = {u: i for i, u in self.article_url.items()}
         published = tuple(published)
         self.files = self._first_copies(published)
         self._copies, self._packed = _with_copies({}, published), None
+        self.photos_key = hashlib.blake2b(f"{sorted(self.files.items())!r}\0{sorted(self.copies.items())!r}".encode(
+            "utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        self._articles(tuple((a.source, a.file, a.bundle) for a in articles), ids, pages, names)
+
+    def _articles(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
+                  names: str) -> None:
+        """The articles' part: their (source, file, bundle) in site order, anchors, pages, and the key."""
+        self.refs = refs
+        self.gone: frozenset[int] = frozenset()  # numbers no longer published (`without`)
+        self.ids = ids
+        self.urls = {p.url for p in pages} | {p.path for p in pages}
+        self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
+        self.url_article = {u: i for i, u in self.article_url.items()}
         self.key_text = "\0".join((
-            names, repr(sorted(self.urls)), repr(sorted(self.files.items())), repr(sorted(self.copies.items())),
-            *(f"{a.file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, a in enumerate(articles))))
+            names, repr(sorted(self.urls)), self.photos_key,
+            *(f"{file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, (_, file, _) in enumerate(refs))))
+
+    def rebuilt(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
+                names: str) -> "Index":
+        """The index a full build would make of these articles (`refs`, `ids`, in site order) and `pages`, where
+        the photos are this one's: an addition's build (stages.added), whose new articles publish no photo."""
+        new = object.__new__(Index)
+        new.__dict__.update(self.__dict__)
+        new._articles(refs, ids, pages, names)
+        new._by_path = None
+        return new
 
     def extended(self, articles: Sequence[Article], ids: Sequence[frozenset[str]], pages: list[Page],
                  published: Sequence[tuple[Path, str, int, tuple[str, ...]]]) -> "Index":
@@ -158,7 +176,7 @@ class Index:
                 "bundles": bytes(r[2] for r in self.refs), "ids": {i: s for i, s in enumerate(self.ids) if s},
                 "count": n, "urls": "\0".join(sorted(self.urls)),
                 "article_url": "\0".join(self.article_url.get(i, "\1") for i in range(n)),
-                "files": self.files, "content_dir": self.content_dir,
+                "files": self.files, "content_dir": self.content_dir, "photos_key": self.photos_key,
                 "copies": self._packed if self._copies is None else _pack_copies(self._copies)}
 
     def __setstate__(self, state: dict) -> None:
@@ -174,6 +192,7 @@ class Index:
         self.article_url = {i: u for i, u in enumerate(split(state["article_url"])) if u != "\1"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.files, self.content_dir = state["files"], state["content_dir"]
+        self.photos_key = state.get("photos_key", "")
         self._copies, self._packed = None, state["copies"]  # (see `copies`)
         self.gone = frozenset()  # only indexes made by `without` have any, and those are never pickled
         self.config, self.real, self._by_path = None, _RealPaths(), None  # `attach` gives the configuration
