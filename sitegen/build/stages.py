@@ -473,8 +473,12 @@ def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, fol
     own = {p.path for p in pages if p.kind in context.OWN_ARTICLE}
     signatures = {p.path: context.page_signature(p, old_sources)
                   for p in delta.pages_at(cache, plan, [path for path in existed if path not in own])}
+    # The related lists that hold the same articles as before (most do: see model.related): their keys stand.
+    new_sources, old_lists = view.sources, related_row[1]
+    same = {"related:" + a.source for i, a in enumerate(order) if a.source in old_at
+            and [old_sources[j] for j in old_lists[old_at[a.source]]] == [new_sources[j] for j in related[i]]}
     dirty = deps.shifted(pages, existed, signatures, view, templates, _old_entries(cache),
-                         {e.article.source: e for e in fresh.values()})
+                         {e.article.source: e for e in fresh.values()}, same)
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
