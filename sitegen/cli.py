@@ -200,7 +200,7 @@ def _build(args: argparse.Namespace) -> int:
         return _held(result.held)
     times = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     if result.edited:
-        times = ("chỉ các trang có bài vừa thêm; " if result.added else "chỉ các trang có bài vừa sửa; ") + times
+        times = ("chỉ các trang có bài vừa thêm hoặc gỡ; " if result.shifted else "chỉ các trang có bài vừa sửa; ") + times
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
           f"{s.removed} tệp xóa ({times}){'; ' + result.search if result.search else ''}.")

@@ -207,11 +207,41 @@ def test_links_to_photo_variants_are_checked_against_the_last_full_builds_index(
     assert [d.code for d in held.diagnostics if d.severity == "error"] == ["LINK001"]
 
 
-def test_new_file_is_an_addition_and_a_deleted_one_a_full_build(news, tmp_path):
+def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert build_and_compare(news, tmp_path).added
-    (news.root / "content/thoi-su/bai-moi/index.md").unlink()
-    assert not build_and_compare(news, tmp_path).edited
+    assert build_and_compare(news, tmp_path).shifted
+    shutil.rmtree(news.root / "content/thoi-su/bai-moi")
+    assert build_and_compare(news, tmp_path).shifted
+    shutil.rmtree(news.root / Path(path(4)).parent)  # (an article of the last full build)
+    assert build_and_compare(news, tmp_path).shifted
+
+
+@pytest.mark.parametrize("link", ["../bai-03/index.md", "../bai-03/", "/thoi-su/bai-03/", "../../thoi-su/bai-03",
+                                  "https://example.org/thoi-su/bai-03/", "/chu-de/rieng/", "../../chu-de/rieng"])
+def test_deleting_what_another_article_links_to_is_left_to_the_full_build(news, tmp_path, link):
+    """An article deleted, or a tag page that goes with it, that another body links to (by its file, or by an
+    address: relative, from the root, absolute): the full build reports the broken link (and holds the linking
+    article at what was published), never a shift's build that would not see it."""
+    news.write("site.toml", (news.root / "site.toml").read_text(encoding="utf-8").replace(
+        "per_page", 'base_url = "https://example.org/"\nper_page', 1))
+    news.write(path(3), source(3, tags='["Riêng"]'))
+    news.write(path(5), source(5, body=f"Xem [bài kia]({link})."))
+    first = build_and_compare(news, tmp_path)
+    assert not first.diagnostics and ("/thoi-su/bai-03/" if "rieng" not in link else "chu-de/rieng") in \
+        (news.public / "thoi-su/bai-05/index.html").read_text(encoding="utf-8")
+    shutil.rmtree(news.root / Path(path(3)).parent)
+    settle()
+    result = news.build(jobs=1)
+    assert not result.edited and [d.path for d in result.diagnostics if d.severity == "error"] == [path(5)],         result.diagnostics
+    assert result.held == (path(5),)
+
+
+def test_deleting_an_article_another_links_elsewhere_is_a_shift_build(news, tmp_path):
+    """Bodies with links that lead to what stays keep their checks: the deletion is a shift's build."""
+    news.write(path(5), source(5, body="Xem [bài 7](../bai-07/index.md), [trang chủ](/) và [bài 9](/thoi-su/bai-09/)."))
+    build_and_compare(news, tmp_path)
+    shutil.rmtree(news.root / Path(path(3)).parent)
+    assert build_and_compare(news, tmp_path).shifted
 
 
 def test_search_index_follows_an_edit(site, tmp_path):
@@ -507,7 +537,7 @@ def test_preview_told_what_changed_does_not_walk_again(news, tmp_path, monkeypat
     added = news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     settle()
     result = news.build(output=preview, drafts=True, warm=warm, jobs=1, changed=[str(added.parent), str(added)])
-    assert walks == [] and result.added  # (an addition: see delta.Addition)
+    assert walks == [] and result.shifted  # (an addition: see delta.Shift)
     clean = tmp_path / "clean"
     news.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(preview) == snapshot(clean)
@@ -603,7 +633,7 @@ def test_a_folder_made_before_its_article_costs_no_full_build(news, tmp_path):
     result = build_and_compare(news, tmp_path)
     assert result.edited and result.rendered == 0
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert build_and_compare(news, tmp_path).added  # (an addition's build: see delta.Addition)
+    assert build_and_compare(news, tmp_path).shifted  # (an addition: see delta.Shift)
 
 
 def test_a_file_deleted_from_the_output_is_made_again(news, tmp_path):
@@ -744,7 +774,7 @@ def test_a_body_without_links_keeps_its_warnings_when_the_site_grows(news, tmp_p
     assert [d.code for d in first.diagnostics] == ["IMG006"]
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     result = build_and_compare(news, tmp_path)
-    assert result.added and [d.code for d in result.diagnostics] == ["IMG006"]
+    assert result.shifted and [d.code for d in result.diagnostics] == ["IMG006"]
     news.write("content/thoi-su/bai-cu/index.md", article("Bài cũ", date="2024-06-01 07:00",
                                                          aliases='["/tin-cu/bai-cu.html"]'))
     result = build_and_compare(news, tmp_path)

@@ -612,7 +612,7 @@ def _inotify_instances(pid: int) -> int:
 @pytest.mark.browser
 def test_a_preview_short_of_memory_starts_afresh_in_place_to_build_an_addition_apart(site, tmp_path):
     """With no memory to make the whole model beside what it holds, a preview runs that build (an addition with an
-    old address of its own, which only a build of the whole model makes: see delta.Addition) apart
+    old address of its own, which only a build of the whole model makes: see delta.Shift) apart
     from a fresh start of its own process, not after letting go of its model, which Python's allocator keeps (at
     100 000 articles in 2 GiB the build beside it was killed). Same process, same port: the page and the watcher
     go on (an open page reloads by itself); the save after it is an edit build again; nothing it watched is watched

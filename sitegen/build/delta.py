@@ -58,26 +58,56 @@ class Plan:
     discovered: int = -1  # how many article files the build found (read.discover), published or not
 
     def rows(self, index: bytes, pages: Sequence[Page], titles: Mapping[str, int], shapes: Sequence["Shape"],
-             tag_names: Mapping[str, str]) -> Iterator[tuple[str, Any]]:
+             spellings: "Spellings") -> Iterator[tuple[str, Any]]:
         """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
         each headline (model.title_key): a retitled article that joins or leaves a shared headline changes
         another article's warnings (META006), which only a full build reports. `shapes`: each published
-        article's Shape, in site order; `tag_names`: model.tag_names of every file (an addition's build)."""
+        article's Shape, in site order; `spellings`: how every file names tags and categories (see Shift)."""
         yield "head", self
         yield "index", index
         yield "titles", dict(titles)
         yield "shapes", tuple(shapes)
-        yield "tag_names", dict(tag_names)
+        yield "spellings", spellings
         yield "paths", "\0".join(p.path for p in pages)  # where each page is (`pages_at`)
         for n in range(0, len(pages), PAGES_PER_ROW):
             yield f"pages:{n // PAGES_PER_ROW}", tuple(pages[n:n + PAGES_PER_ROW])
+
+
+@dataclass(frozen=True)
+class Spellings:
+    """How every file writes each tag and each category it makes (model.tag_spellings, model.category_spellings):
+    the first spelling is the name; a file that comes or goes changes a name only when it takes the last of the
+    first spelling away, or writes another one (whether it is found first depends on discovery order)."""
+
+    tags: dict[str, dict[str, int]]
+    categories: dict[str, dict[str, int]]
+
+    def copy(self) -> "Spellings":
+        return Spellings({k: dict(v) for k, v in self.tags.items()}, {k: dict(v) for k, v in self.categories.items()})
+
+
+def _spell(table: dict[str, dict[str, int]], slug: str, name: str, by: int) -> bool:
+    """Count a file writing `name` for `slug` in (`by` 1) or out (-1); False when that changes what the slug is
+    named, or (out) whether anything names it (a category made by articles then leaves the menu)."""
+    names = table.setdefault(slug, {})
+    first = next(iter(names), None)
+    if by > 0:
+        names[name] = names.get(name, 0) + 1
+        return first is None or first == name
+    names[name] = names.get(name, 0) - 1
+    if names[name] > 0:
+        return True
+    del names[name]
+    if not names:
+        del table[slug]
+    return name != first or not names
 
 
 class Shape(NamedTuple):
     """What the site's own pages are made from, of one published article: its address, listings, sitemap entry,
     related articles, place in the most-read block and on the home page (routes.plan, model.related,
     model.most_read and context.home_of read these of an article, by these names), and its link check's key. An
-    addition's build (see `Addition`) runs those same functions over every article's Shape, not over articles it
+    shift's build (see `Shift`) runs those same functions over every article's Shape, not over articles it
     would have to read back: at 10 000 articles a tuple of these unpickles in a hundredth of the time."""
 
     source: str
@@ -99,9 +129,9 @@ class Shape(NamedTuple):
     links: bool  # its body has links (BodyInfo.links): its link check's key names the link index's
 
 
-def shape_of(a: model.Article, entry: Entry, markup: str, links: bool) -> Shape:
+def shape_of(a: model.Article, pictured: bool, markup: str, links: bool) -> Shape:
     return Shape(a.source, a.file, a.bundle, a.slug, a.date, a.updated, a.category, a.tags, a.template, a.aliases,
-                 a.views, a.slug_line, a.aliases_line, a.featured, entry.image is not None, markup, links)
+                 a.views, a.slug_line, a.aliases_line, a.featured, pictured, markup, links)
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,7 @@ class State:
     entries: str  # article i's render.entry_digest, NUL-separated; the `entries` table holds (Entry, photo infos) by it
     diagnostics: tuple[Diagnostic, ...]
     at: dt.datetime  # the build's `now`: what is published was decided for moments from here to Plan.until
+    counted: int = -1  # how many files the walk found under content/ (`files` leaves out those it cannot trust)
 
 
 @dataclass(frozen=True)
@@ -138,8 +169,8 @@ class Edit:
 
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
-            strict: bool, unpacked: dict | None = None, listing: dict | None = None) -> "Edit | Addition | None":
-    """The edit (or addition) this build is, or None when it must be a full build. `unpacked`: where a
+            strict: bool, unpacked: dict | None = None, listing: dict | None = None) -> "Edit | Shift | None":
+    """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build. `unpacked`: where a
     long-running preview keeps the plan's link index unpickled between its saves (a tenth of a save at 10 000
     articles). `listing`: what the walk saw of content/ (inputs.scan), to find which new files are articles."""
     state = cache.get_many("meta", ["state"]).get("state")
@@ -160,7 +191,7 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
             unpacked.update(plan=plan.id, index=index)
     known = set(state.files.split("\n"))
     if scanned.names != plan.names:  # a file came or went
-        return _addition(cache, plan, state, index, known, scanned, listing, moment, config, strict)
+        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
     changed = [path for path, line in scanned.files.items() if line not in known]
     if len(changed) > MAX_CHANGES:
         return None
@@ -193,8 +224,8 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     return Edit(plan, state, index, tuple(changes), moment)
 
 
-# More new files than this in one build and the full build, which reads and converts in parallel, is as quick.
-MAX_ADDED = 20
+# More files come or gone than this in one build and the full build, which reads and converts in parallel, is as quick.
+MAX_SHIFT = 20
 
 
 @dataclass(frozen=True)
@@ -209,43 +240,69 @@ class New:
 
 
 @dataclass(frozen=True)
-class Addition:
-    """Articles added, and nothing else changed: the last build's plan holds but for where those articles go.
-    Their build (stages.added) places them among every article's `Shape` and makes the pages, related lists,
-    most-read block and home page with the functions a full build uses; only the pages that read something that
-    changed are rendered (found through the reverse index, as an edit build finds them)."""
+class Shift:
+    """Articles added or deleted, and nothing else changed: the last build's plan holds but for where articles
+    come and go. Their build (stages.shifted) places every article's `Shape` in site order, the new ones among
+    them and the deleted ones left out, and makes the pages, related lists, most-read block and home page with the
+    functions a full build uses; only the pages that read something that changed are rendered (found through the
+    reverse index, as an edit build finds them)."""
 
     plan: Plan
     state: State
     index: Index
     new: tuple[New, ...]
+    gone: tuple[str, ...]  # the sources of the articles deleted
     moment: dt.datetime
+    titles: dict[str, int]  # the plan's `titles` once they came and went
+    spellings: Spellings  # its `spellings`, likewise
 
 
-def _addition(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
-              listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool) -> Addition | None:
-    """The Addition this build is, or None. Only the plain case: new published article files (no photo, alias,
-    schedule or expiry of their own, in a category and with tags as the site names them, with a headline of
-    their own) on a site whose every file is published and whose links all land (a new article could mend one).
-    Drafts and scheduled articles are validated against the site as it is (build.ahead): a full build's work."""
+def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
+           listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool) -> Shift | None:
+    """The Shift this build is, or None. Only the plain case, on a site whose every file is published (drafts and
+    scheduled articles are validated against the site as it is: build.ahead, a full build's work) and whose links
+    all land (a new article could mend one):
+    - new article files published now, without a photo, old address, schedule or expiry of their own, in a
+      category and with tags as the site names them, with a headline of their own;
+    - deleted articles without photos, with a headline of their own, whose tags and category keep their names
+      (and a category made by articles, its place in the menu); their bundle's other files may go with them. Whether another article
+      links to what they take away is for stages.shifted to find, once it knows which pages go."""
     if listing is None or plan.until is not None or plan.discovered != len(index.refs) or \
-            any(d.code.startswith("LINK") for d in state.diagnostics):
-        return None
+            state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
+        return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
     paths = {line.split("\0", 1)[0] for line in known}
     new = [path for path in scanned.files if path not in paths]
-    if not new or len(new) > MAX_ADDED or len(paths) + len(new) != len(scanned.files) or \
+    gone = [path for path in paths if path not in scanned.files]
+    if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or \
             any(line not in known for path, line in scanned.files.items() if path in paths):
-        return None  # a file went, or one that was there changed
+        return None  # a file that was there changed
+    position = {file: i for i, (_, file, _) in enumerate(index.refs)}
+    left = sorted(position[path] for path in gone if path in position)
+    folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
+    if any(path not in position and not path.startswith(folders) for path in gone):
+        return None  # a photo or another file went that was no deleted bundle's
     report = Reporter(strict=strict)
     found = dict(read.discover(config.root, config.content_dir, report, listing))
-    if report.diagnostics or len(found) != plan.discovered + len(new) or any(path not in found for path in new) \
-            or any(found.get(file) != bundle for _, file, bundle in index.refs):
+    stay = set(range(len(index.refs))) - set(left)
+    if report.diagnostics or len(found) != plan.discovered + len(new) - len(left) \
+            or any(path not in found for path in new) or any(found.get(index.refs[i][1]) != index.refs[i][2] for i in stay):
         return None  # a new file that is no article (a photo), or one that makes other files no articles
-    rows = cache.get_many("plan", ["titles", "tag_names"])
-    titles, names = rows.get("titles"), rows.get("tag_names")
-    if not isinstance(titles, dict) or not isinstance(names, dict):
+    rows = cache.get_many("plan", ["titles", "spellings"])
+    titles, spellings = rows.get("titles"), rows.get("spellings")
+    if not isinstance(titles, dict) or not isinstance(spellings, Spellings):
         return None
-    names = dict(names)
+    titles, spellings = dict(titles), spellings.copy()
+    docs = cache.get_many("docs", [index.refs[i][0] for i in left])
+    for i in left:
+        row = docs.get(index.refs[i][0])
+        a = row[2].article if row is not None else None
+        if a is None or a.image or a.photos or a.body_images or titles.get(model.title_key(a.title)) != 1:
+            return None  # its photos go with it; a headline it shared (META006)
+        titles.pop(model.title_key(a.title))
+        made = row[2].new_category
+        if not all(_spell(spellings.tags, slug, name, -1) for slug, name in row[2].tag_names) or \
+                (made is not None and not _spell(spellings.categories, made[1], made[0], -1)):
+            return None  # a tag or category now named as another file writes it, or a category leaving the menu
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
     out = []
@@ -262,16 +319,17 @@ def _addition(cache: Cache, plan: Plan, state: State, index: Index, known: set[s
         if a.draft or a.date > moment or a.expires is not None or a.aliases or a.image or a.photos \
                 or a.body_images or a.category not in plan.categories:
             return None
-        if checked.new_category is not None and plan.categories[a.category].name != checked.new_category[0]:
-            return None  # (a category created by articles is named as the first file naming it writes it)
-        for slug, name in checked.tag_names:
-            if names.setdefault(slug, name) != name:
-                return None  # a tag written another way than the site's first file writes it
+        made = checked.new_category
+        if not all(_spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
+                (made is not None and (made[1] not in spellings.categories
+                                       or not _spell(spellings.categories, made[1], made[0], 1))):
+            return None  # a tag or category written another way than the site's first file writes it
         title = model.title_key(a.title)
-        if titles.get(title) or title in {model.title_key(n.checked.article.title) for n in out}:
+        if titles.get(title):
             return None  # a shared headline: META006, the full build's
+        titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
-    return Addition(plan, state, index, tuple(out), moment)
+    return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings)
 
 
 def pack(index: Index) -> bytes:

@@ -425,11 +425,11 @@ class Deps:
         return out
 
     def shifted(self, pages: Sequence[Page], existed: set[str], before: Mapping[str, str], view: SiteView,
-                templates: Templates, old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry],
+                templates: Templates, old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry | None],
                 same_lists: Collection[str] = ()) -> set[str] | None:
-        """An addition's pages to render (see delta.Addition), without reading every record: those that read a
+        """A shift's pages to render (see delta.Shift), without reading every record: those that read a
         changed key (through the reverse index, as `_dirty_edit`: every key not owned by an entry is resolved
-        again, and the entries `edited` compared), the opaque ones and those with page-local reads holding
+        again, and the entries `edited` compared, None for one deleted), the opaque ones and those with page-local reads holding
         positions, the new ones (not in `existed`, the last build's paths), and those whose `page_signature` is
         not the one `before` gives (as the last build's pages had it), but for the pages of an article that was
         there (context.OWN_ARTICLE: an article's address is its own; `before` need not have them). None when the
@@ -450,6 +450,7 @@ class Deps:
                 out.add(p.path)
                 self._signatures[p.path] = signature
         self._kept = {p.path for p in pages if p.path in existed}
+        self._gone = sorted(existed - {p.path for p in pages})
         return out
 
     def _dirty_edit(self, changed: set[int]) -> set[str]:
@@ -604,7 +605,7 @@ class Deps:
         return array("Q", sorted(out))
 
     def update(self, pages: Sequence[Page] | None, view: SiteView, templates: Templates, entries: Iterable[Entry],
-               full: bool) -> None:
+               full: bool, dropped: Iterable[str] = ()) -> None:
         """After rendering (`add`, `add_group`) and publishing: this build's records replace the old ones in
         the cache, the records of pages that are gone are dropped, and the digests of what is read are brought
         up to date (keys not owned by an entry; the entries themselves). `entries`: all of them (`full`), or
@@ -638,7 +639,10 @@ class Deps:
                 self.digests[key] = self._now.get(key) or resolve(*self.key(key), view, templates)
         if self._pruned or not self.live_size:  # (the first build: everything it has is read)
             self.live_size = self._size()
-        # Every entry's digest, read or not: a page rendered later may start reading any of them.
+        # Every entry's digest, read or not: a page rendered later may start reading any of them. `dropped`: the
+        # sources of articles deleted (a shift's build, which gives only the entries it made).
+        for source in dropped:
+            self.entries.pop(source, None)
         for e in entries:
             self.entries[e.article.source] = self.digest_of(e)
 
@@ -669,7 +673,7 @@ class Deps:
 
 def _always(record: Record) -> str:
     """Why the reverse index is to name this page among those every build outside a full one renders: opaque, or
-    with page-local reads holding article positions (which an addition's build moves without reading records)."""
+    with page-local reads holding article positions (which a shift's build moves without reading records)."""
     return record.opaque or ("positions" if not POSITIONAL.isdisjoint(record.names) else "")
 
 
@@ -745,7 +749,7 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
         else:
             return "?"  # a kind this version does not know: never equal, so the page is rendered
         if kind == "s" and attr == "entries" and view.sources:
-            value = [_Ref(source) for source in view.sources]  # (an edit or addition's build fetches entries lazily)
+            value = [_Ref(source) for source in view.sources]  # (an edit or shift's build fetches entries lazily)
         else:
             value = tracking.read(obj, attr) if attr else obj
     if op:
@@ -755,7 +759,7 @@ def resolve(kind: str, owner: str, field_: str, view: SiteView, templates: Templ
 
 class _Ref:
     """An entry as tracking.fold writes it, by its source, without the entry itself: a site-wide list's length,
-    slice or item resolved without fetching its entries (an addition's build has them in the cache, not here)."""
+    slice or item resolved without fetching its entries (a shift's build has them in the cache, not here)."""
 
     TRACK = Entry.TRACK
     __slots__ = ("track_id",)

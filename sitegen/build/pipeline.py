@@ -2,7 +2,7 @@
 
     what changed (inputs.scan, or the preview's watcher)  -- nothing: the last build's result stands
     -> model: `stages.edited` (the last build's plan, a few articles' text read again; see delta),
-              `stages.added` (that plan with new articles placed among every article's shape),
+              `stages.shifted` (that plan with articles added or deleted among every article's shape),
               or `stages.whole` (load, hold back, routes, photos, bodies, links, entries, related; each from the cache
               where its inputs did not change), then which pages read something that changed (dependencies)
     -> `stages.publish`: render those pages into the spare tree, carry the rest over, index, swap atomically,
@@ -162,7 +162,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         if edit is not None:
             result = None
             try:
-                model = stages.added if isinstance(edit, delta.Addition) else stages.edited
+                model = stages.shifted if isinstance(edit, delta.Shift) else stages.edited
                 made = model(edit, config, cache, warm, folder, scanned, report, clock, jobs)  # type: ignore[arg-type]
                 if made is not None:
                     result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,

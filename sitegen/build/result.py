@@ -22,7 +22,7 @@ class BuildResult:
     photos_processed: int = 0  # photos decoded this build (0 when every variant came from the image cache)
     skipped: bool = False  # nothing read had changed since the last build: its output stands as it was
     edited: bool = False  # an edit build (see delta): only the changed articles and the pages showing them
-    added: bool = False  # an addition's (delta.Addition), which is also `edited`: made from the last build's plan
+    shifted: bool = False  # articles added or deleted (delta.Shift), which is also `edited`: from the last plan
     search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
     search_pending: int = 0  # shards left to index again (a preview save, `search_later`): see search
     held: tuple[str, ...] = ()  # articles held back by their own errors (see hold), drafts aside

@@ -156,7 +156,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                      holding.errors_left, photo_plan.processed)
     deps = _deps(cache, token, warm, folder)
     deps.know(holding.values())
-    tag_names = model.tag_names(holding.values())
+    spellings = delta.Spellings(model.tag_spellings(holding.values()), model.category_spellings(holding.values()))
     deps.kept_digests = warm.digests
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
@@ -194,8 +194,9 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                           view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base,
                           discovered)
         titles = Counter(model.title_key(a.title) for a in site.articles)
-        shapes = map(delta.shape_of, site.articles, entries, ready.markup_keys, has_links)
-        cache.put_many("plan", plan.rows(ready.packed_index, pages, titles, shapes, tag_names), replace_all=True)
+        shapes = map(delta.shape_of, site.articles, (e.image is not None for e in entries), ready.markup_keys,
+                     has_links)
+        cache.put_many("plan", plan.rows(ready.packed_index, pages, titles, shapes, spellings), replace_all=True)
         state = functools.partial(_remember, cache, plan.id, token, scanned, moment=moment, until=site.next_change,
                                   pages=len(pages), articles=len(site.articles), entry_keys=entry_keys,
                                   editable=not holding.held)
@@ -212,14 +213,14 @@ Finish = Callable[["Published", str, Clock], BuildResult]
 
 def _finish(cache: Cache, report: Reporter, state: Callable[..., None] | None, pages: int, articles: int,
             photos_processed: int, done: Published, read_inputs: str, clock: Clock,
-            edited: bool = False, added: bool = False) -> BuildResult:
+            edited: bool = False, shifted: bool = False) -> BuildResult:
     """The last of what a build remembers (what the trees hold, the state an edit build starts from: both name
     the published files and every diagnostic, the search stage's too), and its result. Holds no model."""
     _remember_trees(cache, done)
     if state is not None:
         state(files=done.files, read_inputs=read_inputs, diagnostics=report.diagnostics)
     return BuildResult(report.diagnostics, pages, articles, done.stats, done.rendered, clock.laps, photos_processed,
-                       edited=edited, added=added, search=done.search, search_pending=done.search_pending,
+                       edited=edited, shifted=shifted, search=done.search, search_pending=done.search_pending,
                        held=() if edited else hold.held_paths(report.diagnostics))
 
 
@@ -402,33 +403,34 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 
 
-def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
-          scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
-    """The model of an addition's build (see delta.Addition): every article's Shape with the new ones in their
-    places gives the pages, related lists, most-read block and home page through the functions a full build
-    uses; the new bodies are converted and checked; the pages to render are those that read something that
-    changed, or whose variables did (Deps.shifted). None when it turns out to need more: nothing is written."""
-    plan, state = add.plan, add.state
-    rows = cache.get_many("plan", ["shapes", "titles", "tag_names", "paths"])
-    before, titles, names, paths = (rows.get(k) for k in ("shapes", "titles", "tag_names", "paths"))
+def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
+            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
+    """The model of a shift's build (articles added or deleted: see delta.Shift): every article's Shape in site
+    order, the new ones among them and the deleted ones left out, gives the pages, related lists, most-read block
+    and home page through the functions a full build uses; the new bodies are converted and checked; the pages
+    to render are those that read something that changed, or whose variables did (Deps.shifted). None when it
+    turns out to need more (another body links to a page that goes): nothing is written then."""
+    plan, state, gone = shift.plan, shift.state, set(shift.gone)
+    rows = cache.get_many("plan", ["shapes", "paths"])
+    before, paths = rows.get("shapes"), rows.get("paths")
     related_row = cache.get_many("meta", ["related"]).get("related")
-    if not isinstance(before, tuple) or len(before) != len(add.index.refs) or not isinstance(paths, str) \
-            or related_row is None or related_row[0] != plan.related or not add.index.photos_key:
+    if not isinstance(before, tuple) or len(before) != len(shift.index.refs) or not isinstance(paths, str) \
+            or related_row is None or related_row[0] != plan.related or not shift.index.photos_key:
         return None
     local = Reporter(strict=report.strict)
-    articles = [n.checked.article for n in add.new]
-    for n in add.new:
+    articles = [n.checked.article for n in shift.new]
+    for n in shift.new:
         local.extend(n.checked.diagnostics)
-    infos: list[dict] = [{} for _ in articles]  # (a new article of this build publishes no photo)
-    markup_keys, bodies = render_bodies(articles, infos, config, cache, jobs, None, local)
+    markup_keys, bodies = render_bodies(articles, [{} for _ in articles], config, cache, jobs, None, local)
     clock.lap("load")
-    # The site as a full build would model it, from Shapes: the new articles in site order among the others.
-    tags = {**plan.tags, **{slug: model.Tag(name, slug) for n in add.new for slug, name in n.checked.tag_names}}
-    tags = dict(sorted(tags.items()))
-    make = entry_maker(config, plan.categories, tags, add.moment)
-    temporary = [make(a, "", b, "", None, {}) for a, b in zip(articles, bodies)]  # (for Shape.pictured alone)
-    fresh_shapes = [delta.shape_of(a, e, k, b.links) for a, e, k, b in zip(articles, temporary, markup_keys, bodies)]
-    order = sorted([*before, *fresh_shapes], key=lambda a: (a.date, a.source), reverse=True)
+    # The site as a full build would model it, from Shapes. (A new article of this build has no photo: its entry
+    # none, so the home page never picks it for its photo.)
+    fresh_shapes = [delta.shape_of(a, False, k, b.links) for a, k, b in zip(articles, markup_keys, bodies)]
+    order = sorted([*(a for a in before if a.source not in gone), *fresh_shapes], key=lambda a: (a.date, a.source),
+                   reverse=True)
+    named = {**plan.tags, **{slug: model.Tag(name, slug) for n in shift.new for slug, name in n.checked.tag_names}}
+    used = {t for a in order for t in a.tags}
+    tags = {slug: tag for slug, tag in sorted(named.items()) if slug in used}
     site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, plan.until)  # type: ignore[arg-type]
     routed = Reporter(strict=report.strict)
     pages = routes.plan(site, routed)
@@ -439,11 +441,14 @@ def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, fol
     most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
     old_at = {a.source: i for i, a in enumerate(before)}
     place = {a.source: i for i, a in enumerate(order)}
-    keys_before = state.entries.split("\0") if state.entries else []
-    ids = [add.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
+    ids = [shift.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
     for a, b in zip(articles, bodies):
         ids[place[a.source]] = b.ids
-    index = add.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), ids, pages, scanned.names)
+    index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), ids, pages, scanned.names)
+    linking = [a for a in order if a.links and a.source in old_at]
+    if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
+                   shift.index.urls - index.urls):
+        return None  # a body may link to a page that goes: the full build checks it (and holds that article)
     index.attach(config, paths_of(warm))
     link_base = digest_text(f"{index.key_text}\0{report.strict}")
     positions = [place[a.source] for a in articles]
@@ -452,33 +457,35 @@ def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, fol
         return None
     clock.lap("markdown")
     html = cache.reader("markup")
+    make = entry_maker(config, plan.categories, tags, shift.moment)
     fresh = {i: make(a, index.article_url[i], b, k, html, {})
              for i, a, b, k in zip(positions, articles, bodies, body_keys)}
+    keys_before = state.entries.split("\0") if state.entries else []
     keys = ["" if a.source not in old_at else keys_before[old_at[a.source]] for a in order]
     entries = delta.Entries(keys, cache.reader("entries"), html)
     entries.memo.update(fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, tags, most_read, related, home,
                             [a.source for a in order])
     templates = templates_for(warm, config, folder, scanned.outside_names)
-    dropped = [d for d in state.diagnostics if d.code in search.CODES]  # the search stage runs again
+    dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     deps = _deps(cache, state.token, warm, folder)
-    deps.know(n.checked for n in add.new)
+    deps.know(n.checked for n in shift.new)
     if deps.count != plan.pages or diagnostics is None:
         return None
-    # What each page's variables were made from, as the last build's pages had them (context.page_signature).
-    old_sources, existed = [a.source for a in before], set(paths.split("\0"))
-    if not existed <= {p.path for p in pages}:
-        return None  # (an addition takes no page away; should one go, the full build drops its record)
+    # What each page's variables were made from, as the last build's pages had it (context.page_signature); an
+    # article's own pages keep theirs while it stays (see Deps.shifted).
+    old_sources, existed, now = [a.source for a in before], set(paths.split("\0")), {p.path for p in pages}
     own = {p.path for p in pages if p.kind in context.OWN_ARTICLE}
     signatures = {p.path: context.page_signature(p, old_sources)
-                  for p in delta.pages_at(cache, plan, [path for path in existed if path not in own])}
+                  for p in delta.pages_at(cache, plan, [path for path in existed if path in now and path not in own])}
     # The related lists that hold the same articles as before (most do: see model.related): their keys stand.
     new_sources, old_lists = view.sources, related_row[1]
     same = {"related:" + a.source for i, a in enumerate(order) if a.source in old_at
             and [old_sources[j] for j in old_lists[old_at[a.source]]] == [new_sources[j] for j in related[i]]}
-    dirty = deps.shifted(pages, existed, signatures, view, templates, _old_entries(cache),
-                         {e.article.source: e for e in fresh.values()}, same)
+    changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
+    changed.update(dict.fromkeys(gone))
+    dirty = deps.shifted(pages, existed, signatures, view, templates, _old_entries(cache), changed, same)
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
@@ -490,39 +497,53 @@ def added(add: delta.Addition, config: SiteConfig, cache: Cache, warm: Warm, fol
     clock.lap("changes")
 
     def todo(stage: Staging, search_later: bool) -> list[routes.Page] | None:
-        return redo if stage.carry_over(dirty, search.BUNDLE + "/", with_prefixed=search_later) else None
+        # Every other file stays what the live tree has, but the pages that go (not carried over, so dropped).
+        return redo if stage.carry_over(dirty | (existed - now), search.BUNDLE + "/", with_prefixed=search_later) \
+            else None
 
     def keep(token: str) -> Finish:
-        deps.update(pages, view, templates, fresh.values(), full=False)
+        deps.update(pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
         deps.save(cache, token)
-        cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in add.new})
+        cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in shift.new})
+        cache.delete("docs", list(shift.gone))
         cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), {}) for e in fresh.values()})
         for i, e in fresh.items():
             keys[i] = deps.digest_of(e)
-        # The other bodies' link checks, under the new index's key: what they found stands (no link of theirs
-        # could land on a page that was not there, or they would have had a LINK problem: see delta._addition).
-        linked = [a for a in before if a.links]
+        # The other bodies' link checks, under the new index's key: what they found stands (none of their links
+        # lands on what went, see _links_into, and none was broken before, see delta._shift).
+        linked = [a for a in order if a.links and a.source in old_at]
         old_keys = [digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked]
         found = cache.get_many("links", old_keys)
         cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
                                  for a, k in zip(linked, old_keys) if k in found})
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(pages), plan.menu, plan.categories,
-                          tags, most_read, related_key, home, link_base, plan.discovered + len(add.new))
-        counted = dict(titles) if isinstance(titles, dict) else {}
-        for a in articles:
-            counted[model.title_key(a.title)] = counted.get(model.title_key(a.title), 0) + 1
-        named = dict(names) if isinstance(names, dict) else {}
-        for n in add.new:
-            for slug, name in n.checked.tag_names:
-                named.setdefault(slug, name)
-        shapes = [a if a.source in old_at else delta.shape_of(fresh[place[a.source]].article, fresh[place[a.source]],
-                                                               a.markup, a.links) for a in order]
-        cache.put_many("plan", made.rows(delta.pack(index), pages, counted, shapes, named), replace_all=True)
-        state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=add.moment, until=plan.until,
-                                     pages=len(pages), articles=len(keys), entry_keys=keys)
-        return functools.partial(_finish, cache, report, state_of, len(pages), len(keys), 0, edited=True, added=True)
+                          tags, most_read, related_key, home, link_base,
+                          plan.discovered + len(shift.new) - len(shift.gone))
+        cache.put_many("plan", made.rows(delta.pack(index), pages, shift.titles, order, shift.spellings),
+                       replace_all=True)
+        state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
+                                     until=plan.until, pages=len(pages), articles=len(keys), entry_keys=keys)
+        return functools.partial(_finish, cache, report, state_of, len(pages), len(keys), 0, edited=True,
+                                 shifted=True)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
+
+
+def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[delta.Shape],
+                page_urls: Sequence[str], urls: set[str]) -> bool:
+    """Whether a body of the articles `linking` (published at `page_urls`, their link checks kept under the link
+    index's key `base`) links to one of `urls` (the site-relative addresses a shift takes away): by address,
+    relative or not, or by content path (rewritten to the address it led to). True too when a check is not in
+    the cache."""
+    if not urls or not linking:
+        return False
+    keys = [digest_text(f"{a.markup}\0{a.source}\0{base}") for a in linking]
+    found = cache.get_many("links", keys)
+    if len(found) != len(keys):
+        return True
+    bodies = cache.get_many("markup", {row[0] for row in found.values()})
+    return any(found[k][0] not in bodies or links.lands_on(bodies[found[k][0]], url, config, urls)
+               for k, url in zip(keys, page_urls))
 
 
 def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan, whole: bool) -> None:
@@ -593,7 +614,8 @@ def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_in
               diagnostics: list[Diagnostic], editable: bool = True) -> None:
     """What the next build needs to know of this one: to skip (no change at all) or to be an edit build (not
     after a build that held articles back: holding is the full build's work)."""
-    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment)
+    state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment,
+                        len(scanned.files))
     remembered: dict[str, Any] = {"state": state if editable else None}
     if read_inputs:
         remembered["outcome"] = inputs.Outcome(read_inputs, token, until, pages, articles, files, tuple(diagnostics),

@@ -362,11 +362,27 @@ def assemble(checked: list[Checked], config: SiteConfig, report: Reporter, *, dr
 def tag_names(checked: Iterable[Checked]) -> dict[str, str]:
     """Each tag's name by its slug: as the first file (in discovery order) that names it writes it, unpublished
     files included (a draft may name a tag before an article publishes it)."""
-    names: dict[str, str] = {}
+    return {slug: next(iter(names)) for slug, names in tag_spellings(checked).items()}
+
+
+def tag_spellings(checked: Iterable[Checked]) -> dict[str, dict[str, int]]:
+    """Each tag's spellings by its slug, first written first (the tag's name), with how many files write each."""
+    spellings: dict[str, dict[str, int]] = {}
     for c in checked:
         for tslug, name in c.tag_names:
-            names.setdefault(tslug, name)
-    return names
+            names = spellings.setdefault(tslug, {})
+            names[name] = names.get(name, 0) + 1
+    return spellings
+
+
+def category_spellings(checked: Iterable[Checked]) -> dict[str, dict[str, int]]:
+    """Likewise for the categories articles make (site.toml declaring none): the first file naming one names it."""
+    spellings: dict[str, dict[str, int]] = {}
+    for c in checked:
+        if c.new_category is not None:
+            names = spellings.setdefault(c.new_category[1], {})
+            names[c.new_category[0]] = names.get(c.new_category[0], 0) + 1
+    return spellings
 
 
 def title_key(title: str) -> str:

@@ -100,7 +100,7 @@ def site_view(site: Site, entries: tuple[Entry, ...], most_read: tuple[int, ...]
 
 def home_of(cfg: SiteConfig, facts: Sequence[tuple[bool, bool, str]], menu: tuple[MenuItem, ...]) -> Home:
     """The home page's blocks from what they choose by: each article's (featured, has a photo, category slug), in
-    site order (an addition's build has these without the articles' entries: see delta.Shape)."""
+    site order (a shift's build has these without the articles' entries: see delta.Shape)."""
     featured = [i for i, (chosen, _, _) in enumerate(facts) if chosen][: cfg.home_featured]
     if not featured:
         featured = [i for i, (_, pictured, _) in enumerate(facts) if pictured][:1] or list(range(min(1, len(facts))))

@@ -44,6 +44,36 @@ def has_links(body_html: str) -> bool:
     return _HREF.search(body_html) is not None
 
 
+def lands_on(body_html: str, page_url: str, config: SiteConfig, urls: set[str]) -> bool:
+    """Whether a link of `body_html` (an article's checked body, published at `page_url`) leads to one of `urls`
+    (site-relative addresses, as Index.urls holds them), as `_Links._resolve` and `Index.page_exists` read an
+    address: absolute on this site, from the root, or relative to the page (a link by content path was rewritten
+    to the address it led to)."""
+    own = f"{config.origin}{config.base_path}"
+    here = page_url if page_url.endswith("/") else posixpath.dirname(page_url) + "/"
+    for m in _HREF.finditer(body_html):
+        href = html.unescape(m.group(3)).strip()
+        parts = urlsplit(href)
+        path = unquote(parts.path)
+        if parts.scheme or parts.netloc:
+            if parts.scheme not in ("http", "https") or not href.startswith(own):
+                continue
+            url = path[len(config.base_path):]
+        elif path.startswith("/"):
+            if not path.startswith(config.base_path):
+                continue
+            url = path[len(config.base_path):]
+        elif path:
+            url = posixpath.normpath(posixpath.join(here.lstrip("/"), path))
+            url = "" if url == "." else url + ("/" if path.endswith("/") else "")
+        else:
+            continue
+        url = url.split("?", 1)[0]
+        if url in urls or (url + "/") in urls:
+            return True
+    return False
+
+
 def anchor_ids(body_html: str) -> frozenset[str]:
     """Ids an `#anchor` may name in a rendered body (headings, footnotes, editors' own ids)."""
     return frozenset(_norm(html.unescape(m.group(2))) for m in _ID.finditer(body_html))
@@ -88,7 +118,7 @@ class Index:
     def rebuilt(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
                 names: str) -> "Index":
         """The index a full build would make of these articles (`refs`, `ids`, in site order) and `pages`, where
-        the photos are this one's: an addition's build (stages.added), whose new articles publish no photo."""
+        the photos are this one's: a shift's build (stages.shifted), whose articles that come or go have none."""
         new = object.__new__(Index)
         new.__dict__.update(self.__dict__)
         new._articles(refs, ids, pages, names)
