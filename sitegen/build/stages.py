@@ -116,11 +116,11 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     articles held back by their own errors left out (see hold), and the pages that read something that changed."""
     known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
     loading = Reporter(strict=strict)
-    found = read.discover(config.root, config.content_dir, loading, listing)
+    files = read.discover(config.root, config.content_dir, loading, listing)
     loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
                            known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                           found=found, convert=functools.partial(model.check, config=config, strict=strict))
-    discovered, found = len(found), []
+                           found=files, convert=functools.partial(model.check, config=config, strict=strict))
+    discovered, files = len(files), []
     # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
     holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict,
                            last=cache.get_many("meta", ["published_at"]).get("published_at"))
@@ -405,11 +405,10 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
 
 def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
             scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
-    """The model of a shift's build (articles added or deleted: see delta.Shift): every article's Shape in site
-    order, the new ones among them and the deleted ones left out, gives the pages, related lists, most-read block
-    and home page through the functions a full build uses; the new bodies are converted and checked; the pages
-    to render are those that read something that changed, or whose variables did (Deps.shifted). None when it
-    turns out to need more (another body links to a page that goes): nothing is written then."""
+    """The model of a shift's build (articles added or deleted: see delta.Shift): the site placed anew from every
+    article's Shape (`_placed`), the new bodies converted and checked, and the pages to render: those that read
+    something that changed, or whose variables did (Deps.shifted). None when it turns out to need more (another
+    body links to a page that goes): nothing is written then."""
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
     rows = cache.get_many("plan", ["shapes", "paths"])
     before, paths = rows.get("shapes"), rows.get("paths")
@@ -423,49 +422,26 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         local.extend(n.checked.diagnostics)
     markup_keys, bodies = render_bodies(articles, [{} for _ in articles], config, cache, jobs, None, local)
     clock.lap("load")
-    # The site as a full build would model it, from Shapes. (A new article of this build has no photo: its entry
-    # none, so the home page never picks it for its photo.)
     fresh_shapes = [delta.shape_of(a, False, k, b.links) for a, k, b in zip(articles, markup_keys, bodies)]
-    order = sorted([*(a for a in before if a.source not in gone), *fresh_shapes], key=lambda a: (a.date, a.source),
-                   reverse=True)
-    named = {**plan.tags, **{slug: model.Tag(name, slug) for n in shift.new for slug, name in n.checked.tag_names}}
-    used = {t for a in order for t in a.tags}
-    tags = {slug: tag for slug, tag in sorted(named.items()) if slug in used}
-    site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, plan.until)  # type: ignore[arg-type]
-    routed = Reporter(strict=report.strict)
-    pages = routes.plan(site, routed)
-    if routed.diagnostics:
-        return None  # an address taken: the full build reports it, and holds the article back
-    related_key, related = _related(site, config, cache)  # type: ignore[arg-type]
-    home = context.home_of(config, [(a.featured, a.pictured, a.category) for a in order], plan.menu)
-    most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
-    old_at = {a.source: i for i, a in enumerate(before)}
-    place = {a.source: i for i, a in enumerate(order)}
-    ids = [shift.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
-    for a, b in zip(articles, bodies):
-        ids[place[a.source]] = b.ids
-    index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), ids, pages, scanned.names)
-    linking = [a for a in order if a.links and a.source in old_at]
-    if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
-                   shift.index.urls - index.urls):
-        return None  # a body may link to a page that goes: the full build checks it (and holds that article)
-    index.attach(config, paths_of(warm))
+    site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report)
+    if site is None:
+        return None
+    index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
     link_base = digest_text(f"{index.key_text}\0{report.strict}")
-    positions = [place[a.source] for a in articles]
     body_keys, _ = check_links(index, link_base, positions, articles, markup_keys, bodies, cache, local)
     if local.errors:
         return None
     clock.lap("markdown")
     html = cache.reader("markup")
-    make = entry_maker(config, plan.categories, tags, shift.moment)
+    make = entry_maker(config, plan.categories, site.tags, shift.moment)
     fresh = {i: make(a, index.article_url[i], b, k, html, {})
              for i, a, b, k in zip(positions, articles, bodies, body_keys)}
     keys_before = state.entries.split("\0") if state.entries else []
-    keys = ["" if a.source not in old_at else keys_before[old_at[a.source]] for a in order]
+    keys = ["" if a.source not in site.old_at else keys_before[site.old_at[a.source]] for a in site.order]
     entries = delta.Entries(keys, cache.reader("entries"), html)
     entries.memo.update(fresh)
-    view = context.SiteView(config, entries, plan.menu, plan.categories, tags, most_read, related, home,
-                            [a.source for a in order])
+    view = context.SiteView(config, entries, plan.menu, plan.categories, site.tags, site.most_read, site.related,
+                            site.home, [a.source for a in site.order])
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
@@ -473,23 +449,15 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     deps.know(n.checked for n in shift.new)
     if deps.count != plan.pages or diagnostics is None:
         return None
-    # What each page's variables were made from, as the last build's pages had it (context.page_signature); an
-    # article's own pages keep theirs while it stays (see Deps.shifted).
-    old_sources, existed, now = [a.source for a in before], set(paths.split("\0")), {p.path for p in pages}
-    own = {p.path for p in pages if p.kind in context.OWN_ARTICLE}
-    signatures = {p.path: context.page_signature(p, old_sources)
-                  for p in delta.pages_at(cache, plan, [path for path in existed if path in now and path not in own])}
-    # The related lists that hold the same articles as before (most do: see model.related): their keys stand.
-    new_sources, old_lists = view.sources, related_row[1]
-    same = {"related:" + a.source for i, a in enumerate(order) if a.source in old_at
-            and [old_sources[j] for j in old_lists[old_at[a.source]]] == [new_sources[j] for j in related[i]]}
+    existed, now = set(paths.split("\0")), {p.path for p in site.pages}
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
-    dirty = deps.shifted(pages, existed, signatures, view, templates, _old_entries(cache), changed, same)
+    dirty = deps.shifted(site.pages, existed, _signatures(cache, plan, before, site.pages, existed), view, templates,
+                         _old_entries(cache), changed, _same_lists(before, site, related_row[1]))
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
-    redo = [p for p in pages if p.path in dirty]
+    redo = [p for p in site.pages if p.path in dirty]
     trees = cache.all("trees")
     if not trees.get(state.token):
         return None
@@ -502,7 +470,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
             else None
 
     def keep(token: str) -> Finish:
-        deps.update(pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
+        deps.update(site.pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
         deps.save(cache, token)
         cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in shift.new})
         cache.delete("docs", list(shift.gone))
@@ -511,22 +479,90 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
             keys[i] = deps.digest_of(e)
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
         # lands on what went, see _links_into, and none was broken before, see delta._shift).
-        linked = [a for a in order if a.links and a.source in old_at]
+        linked = [a for a in site.order if a.links and a.source in site.old_at]
         old_keys = [digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked]
         found = cache.get_many("links", old_keys)
         cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
                                  for a, k in zip(linked, old_keys) if k in found})
-        made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(pages), plan.menu, plan.categories,
-                          tags, most_read, related_key, home, link_base,
+        made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
+                          plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.gone))
-        cache.put_many("plan", made.rows(delta.pack(index), pages, shift.titles, order, shift.spellings),
+        cache.put_many("plan", made.rows(delta.pack(index), site.pages, shift.titles, site.order, shift.spellings),
                        replace_all=True)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
-                                     until=plan.until, pages=len(pages), articles=len(keys), entry_keys=keys)
-        return functools.partial(_finish, cache, report, state_of, len(pages), len(keys), 0, edited=True,
+                                     until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
+        return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
                                  shifted=True)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
+
+
+@dataclass
+class _Placed:
+    """A shift's site as a full build would model it (see `_placed`)."""
+
+    order: list[delta.Shape]  # every article's Shape, in site order
+    tags: dict[str, model.Tag]
+    pages: list[routes.Page]
+    related_key: str
+    related: tuple[tuple[int, ...], ...]
+    home: context.Home
+    most_read: tuple[int, ...]
+    index: links.Index  # the link index of these articles and pages (not attached)
+    old_at: dict[str, int]  # an article's place in the last build's order, by source
+    place: dict[str, int]  # its place in this one
+
+
+def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
+            ids: Sequence[frozenset[str]], config: SiteConfig, cache: Cache, scanned: inputs.Scan,
+            report: Reporter) -> _Placed | None:
+    """The site once the shift's articles came (their Shapes `fresh`, their bodies' anchors `ids`) and went, made
+    by the functions a full build runs over articles (routes, related lists, most read, home page), here over
+    Shapes. None when an address is taken, or another body links to a page that goes (the full build reports
+    those, and holds the article back)."""
+    gone, plan = set(shift.gone), shift.plan
+    order = sorted([*(a for a in before if a.source not in gone), *fresh], key=lambda a: (a.date, a.source),
+                   reverse=True)
+    named = {**plan.tags, **{slug: model.Tag(name, slug) for n in shift.new for slug, name in n.checked.tag_names}}
+    used = {t for a in order for t in a.tags}
+    tags = {slug: tag for slug, tag in sorted(named.items()) if slug in used}
+    site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, plan.until)  # type: ignore[arg-type]
+    routed = Reporter(strict=report.strict)
+    pages = routes.plan(site, routed)
+    if routed.diagnostics:
+        return None
+    related_key, related = _related(site, config, cache)  # type: ignore[arg-type]
+    home = context.home_of(config, [(a.featured, a.pictured, a.category) for a in order], plan.menu)
+    old_at = {a.source: i for i, a in enumerate(before)}
+    place = {a.source: i for i, a in enumerate(order)}
+    anchors = [shift.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
+    for a, found in zip(fresh, ids):
+        anchors[place[a.source]] = found
+    index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names)
+    linking = [a for a in order if a.links and a.source in old_at]
+    if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
+                   shift.index.urls - index.urls):
+        return None
+    return _Placed(order, tags, pages, related_key, related, home, model.most_read(site, config.most_read),  # type: ignore[arg-type]
+                   index, old_at, place)
+
+
+def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], pages: Sequence[routes.Page],
+                existed: set[str]) -> dict[str, str]:
+    """What the variables of the last build's pages that stay were made from (context.page_signature), but an
+    article's own pages, which keep theirs while it stays (see Deps.shifted)."""
+    sources = [a.source for a in before]
+    wanted = {p.path for p in pages if p.kind not in context.OWN_ARTICLE} & existed
+    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, plan, wanted)}
+
+
+def _same_lists(before: Sequence[delta.Shape], site: _Placed, lists: Sequence[tuple[int, ...]]) -> set[str]:
+    """The related lists (by name, see context.site_list) that hold the same articles as in the last build
+    (`lists`, its positions): most do (see model.related), and their keys stand."""
+    old = [a.source for a in before]
+    now = [a.source for a in site.order]
+    return {"related:" + a.source for i, a in enumerate(site.order) if a.source in site.old_at
+            and [old[j] for j in lists[site.old_at[a.source]]] == [now[j] for j in site.related[i]]}
 
 
 def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[delta.Shape],
