@@ -109,8 +109,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     index is published as it was, `BuildResult.search_pending` says so); the build that then indexes, once the
     editor pauses, gets `cancel`, asked while Pagefind runs: True stops the build (result.Cancelled).
     `progress(stage, done, total)` hears about long stages (the CLI draws a bar or prints lines).
-    `whole_here()`: asked before the site's whole model is made (anything but an edit build); False raises
-    result.Elsewhere with nothing written (a preview short of memory then builds in a process of its own).
+    `whole_here()`: asked before the site's whole model is made or placed anew (anything but an edit build); False
+    raises result.Elsewhere with nothing written (a preview short of memory then builds in a process of its own).
     `render=False` (with `publish=False`) validates the content without running the templates. `cache_dir`: where
     the cache on disk is, when not in .sitegen/cache (a preview's first build, see preview.apart).
     """
@@ -161,6 +161,10 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         meta = {"published_at": moment, **({"clock": moment} if now is None else {})}
         if edit is not None:
             result = None
+            if isinstance(edit, delta.Shift) and whole_here is not None and not whole_here():
+                # (A shift places every article anew: the preview, short of memory for the whole model, is not
+                # told how much less it needs, and builds it apart as it does the whole model.)
+                raise Elsewhere()
             try:
                 model = stages.shifted if isinstance(edit, delta.Shift) else stages.edited
                 made = model(edit, config, cache, warm, folder, scanned, report, clock, jobs)  # type: ignore[arg-type]
