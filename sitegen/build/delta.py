@@ -106,7 +106,7 @@ def _spell(table: dict[str, dict[str, int]], slug: str, name: str, by: int) -> b
 class Shape(NamedTuple):
     """What the site's own pages are made from, of one published article: its address, listings, sitemap entry,
     related articles, place in the most-read block and on the home page (routes.plan, model.related,
-    model.most_read and context.home_of read these of an article, by these names), and its link check's key. An
+    model.most_read and context.home_of read these of an article, by these names), and its link check's key. A
     shift's build (see `Shift`) runs those same functions over every article's Shape, not over articles it
     would have to read back: at 10 000 articles a tuple of these unpickles in a hundredth of the time."""
 
@@ -170,9 +170,10 @@ class Edit:
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
             strict: bool, unpacked: dict | None = None, listing: dict | None = None) -> "Edit | Shift | None":
-    """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build. `unpacked`: where a
-    long-running preview keeps the plan's link index unpickled between its saves (a tenth of a save at 10 000
-    articles). `listing`: what the walk saw of content/ (inputs.scan), to find which new files are articles."""
+    """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build.
+    `unpacked`: where a long-running preview keeps the plan's link index unpickled between its saves (a tenth of a
+    save at 10 000 articles). `listing`: what the walk saw of content/ (inputs.scan), to find which new files are
+    articles."""
     state = cache.get_many("meta", ["state"]).get("state")
     rows = cache.get_many("plan", ["head", "index"])
     plan, packed = rows.get("head"), rows.get("index")
@@ -265,8 +266,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     - new article files published now, without a photo, old address, schedule or expiry of their own, in a
       category and with tags as the site names them, with a headline of their own;
     - deleted articles without photos, with a headline of their own, whose tags and category keep their names
-      (and a category made by articles, its place in the menu); their bundle's other files may go with them. Whether another article
-      links to what they take away is for stages.shifted to find, once it knows which pages go."""
+      (and a category made by articles, its place in the menu); their bundle's other files may go with them.
+      Whether another article links to what they take away is for stages.shifted to find, once it knows which
+      pages go."""
     if listing is None or plan.until is not None or plan.discovered != len(index.refs) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
         return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
@@ -285,7 +287,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     found = dict(read.discover(config.root, config.content_dir, report, listing))
     stay = set(range(len(index.refs))) - set(left)
     if report.diagnostics or len(found) != plan.discovered + len(new) - len(left) \
-            or any(path not in found for path in new) or any(found.get(index.refs[i][1]) != index.refs[i][2] for i in stay):
+            or any(path not in found for path in new) \
+            or any(found.get(index.refs[i][1]) != index.refs[i][2] for i in stay):
         return None  # a new file that is no article (a photo), or one that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
     titles, spellings = rows.get("titles"), rows.get("spellings")

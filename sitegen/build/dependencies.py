@@ -427,13 +427,14 @@ class Deps:
     def shifted(self, pages: Sequence[Page], existed: set[str], before: Mapping[str, str], view: SiteView,
                 templates: Templates, old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry | None],
                 same_lists: Collection[str] = ()) -> set[str] | None:
-        """A shift's pages to render (see delta.Shift), without reading every record: those that read a
-        changed key (through the reverse index, as `_dirty_edit`: every key not owned by an entry is resolved
-        again, and the entries `edited` compared, None for one deleted), the opaque ones and those with page-local reads holding
-        positions, the new ones (not in `existed`, the last build's paths), and those whose `page_signature` is
-        not the one `before` gives (as the last build's pages had it), but for the pages of an article that was
-        there (context.OWN_ARTICLE: an article's address is its own; `before` need not have them). None when the
-        records cannot answer (a full build must). `same_lists`: see `_changed_keys`."""
+        """A shift's pages to render (see delta.Shift), without reading every record: those that read a changed
+        key (through the reverse index, as `_dirty_edit`: every key not owned by an entry is resolved again, and the
+        entries `edited` compared, None for one deleted), the opaque ones and those with page-local reads holding
+        positions, the new ones (not in `existed`, the last build's paths), and those whose `page_signature` is not
+        the one `before` gives (as the last build's pages had it), but for the pages of an article that was there
+        (context.OWN_ARTICLE: an article's address is its own; `before` need not have them). The pages that go are
+        the records to drop. None when the records cannot answer (a full build must). `same_lists`: see
+        `_changed_keys`."""
         if not self.rev.complete or self.cache is None:
             return None
         changed = self._changed_keys(view, templates, old_entry, edited, others=True, same_lists=same_lists)

@@ -543,8 +543,8 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
     if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
                    shift.index.urls - index.urls):
         return None
-    return _Placed(order, tags, pages, related_key, related, home, model.most_read(site, config.most_read),  # type: ignore[arg-type]
-                   index, old_at, place)
+    most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
+    return _Placed(order, tags, pages, related_key, related, home, most_read, index, old_at, place)
 
 
 def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], pages: Sequence[routes.Page],
