@@ -256,6 +256,21 @@ def test_search_index_follows_an_edit(site, tmp_path):
     assert result.edited
 
 
+def test_search_index_follows_an_addition_and_a_deletion(site, tmp_path):
+    """With search on (the default), a shift's build (an article added, then deleted) publishes the index, and the
+    word the new article alone holds, as a full build does."""
+    site.write("site.toml", "")
+    for i in range(3):
+        site.write(f"content/tin/bai-{i}/index.md", article(f"Bài {i}", date=f"2024-05-0{i + 1} 08:00"))
+    settle()
+    site.build(jobs=1)
+    site.write("content/tin/bai-moi/index.md", article("Bài mới", date="2024-05-09 08:00", body="Từ khóa hiếm: măngcụt."))
+    added = build_and_compare(site, tmp_path)
+    assert added.shifted and added.search
+    shutil.rmtree(site.root / "content/tin/bai-moi")
+    assert build_and_compare(site, tmp_path).shifted
+
+
 @pytest.mark.parametrize("remake", ["when grown", "every full build"])
 def test_random_edits_always_equal_a_clean_build(news, tmp_path, remake, monkeypatch):
     """A seeded run of mixed edits, each followed by an edit (or full) build and a clean one. The reverse index
