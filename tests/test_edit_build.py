@@ -216,6 +216,24 @@ def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     assert build_and_compare(news, tmp_path).shifted
 
 
+def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_address(news, tmp_path):
+    """A draft (validated ahead against the site as it is, build.ahead) leaves an addition a shift's build; a
+    deletion beside it is a full build's work; an addition whose page takes the address the draft wants is a full
+    build, whose validation ahead then finds the draft's address taken (the draft is held: HOLD002)."""
+    news.write("content/thoi-su/nhap/index.md", article("Bản nháp", date="2024-06-02 08:00", draft="true",
+                                                        slug='"trung-dia-chi"'))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert build_and_compare(news, tmp_path).shifted
+    shutil.rmtree(news.root / "content/thoi-su/moi")
+    assert not build_and_compare(news, tmp_path).edited
+    news.write("content/thoi-su/khac/index.md", article("Bài chiếm địa chỉ", date="2024-06-03 08:00",
+                                                        slug='"trung-dia-chi"'))
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited and [(d.code, d.path) for d in result.diagnostics] == [
+        ("HOLD002", "content/thoi-su/nhap/index.md")], result.diagnostics
+
+
 @pytest.mark.parametrize("link", ["../bai-03/index.md", "../bai-03/", "/thoi-su/bai-03/", "../../thoi-su/bai-03",
                                   "https://example.org/thoi-su/bai-03/", "/chu-de/rieng/", "../../chu-de/rieng"])
 def test_deleting_what_another_article_links_to_is_left_to_the_full_build(news, tmp_path, link):

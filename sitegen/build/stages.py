@@ -156,7 +156,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                      holding.errors_left, photo_plan.processed)
     deps = _deps(cache, token, warm, folder)
     deps.know(holding.values())
-    spellings = delta.Spellings(model.tag_spellings(holding.values()), model.category_spellings(holding.values()))
+    checked = holding.values()
+    spellings = delta.Spellings(model.tag_spellings(checked), model.category_spellings(checked))
     deps.kept_digests = warm.digests
     # What the `docs` table is to hold after this build, worked out now so that the files as read (`loaded`,
     # `known`: 100s of MB at 100 000 articles) are not kept through the render; written only once published.
@@ -190,9 +191,10 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
             cache.put_many("meta", {"state": None})
             return functools.partial(_finish, cache, report, None, len(pages), len(site.articles),
                                      photo_plan.processed)
+        published = {a.source for a in site.articles}
         plan = delta.Plan(token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                           view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base,
-                          discovered)
+                          discovered, tuple(c.source for c in checked if c.source not in published))
         titles = Counter(model.title_key(a.title) for a in site.articles)
         shapes = map(delta.shape_of, site.articles, (e.image is not None for e in entries), ready.markup_keys,
                      has_links)
@@ -426,6 +428,9 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report)
     if site is None:
         return None
+    existed, now = set(paths.split("\0")), {p.path for p in site.pages}
+    if _claimed(cache, config, plan.later, {p.casefold() for p in now - existed}):
+        return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
     index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
     link_base = digest_text(f"{index.key_text}\0{report.strict}")
     body_keys, _ = check_links(index, link_base, positions, articles, markup_keys, bodies, cache, local)
@@ -449,7 +454,6 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     deps.know(n.checked for n in shift.new)
     if deps.count != plan.pages or diagnostics is None:
         return None
-    existed, now = set(paths.split("\0")), {p.path for p in site.pages}
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
     dirty = deps.shifted(site.pages, existed, _signatures(cache, plan, before, site.pages, existed), view, templates,
@@ -486,7 +490,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                                  for a, k in zip(linked, old_keys) if k in found})
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
-                          plan.discovered + len(shift.new) - len(shift.gone))
+                          plan.discovered + len(shift.new) - len(shift.gone), plan.later)
         cache.put_many("plan", made.rows(delta.pack(index), site.pages, shift.titles, site.order, shift.spellings),
                        replace_all=True)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
@@ -545,6 +549,19 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         return None
     most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
     return _Placed(order, tags, pages, related_key, related, home, most_read, index, old_at, place)
+
+
+def _claimed(cache: Cache, config: SiteConfig, drafts: Sequence[str], paths: set[str]) -> bool:
+    """Whether one of the `drafts` (by source) wants one of `paths` (output paths, case-folded: the pages a shift
+    adds) for its own pages: its validation ahead (build.ahead) would then find the address taken."""
+    if not drafts or not paths:
+        return False
+    rows = cache.get_many("docs", list(drafts))
+    for source in drafts:
+        a = rows[source][2].article if source in rows else None
+        if a is None or any(p.path.casefold() in paths for p in routes.article_pages(a, 0, config.permalink)):
+            return True
+    return False
 
 
 def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], pages: Sequence[routes.Page],
