@@ -588,15 +588,21 @@ def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[d
     index's key `base`) links to one of `urls` (the site-relative addresses a shift takes away): by address,
     relative or not, or by content path (rewritten to the address it led to). True too when a check is not in
     the cache."""
-    if not urls or not linking:
+    if not urls:
         return False
-    keys = [digest_text(f"{a.markup}\0{a.source}\0{base}") for a in linking]
-    found = cache.get_many("links", keys)
-    if len(found) != len(keys):
-        return True
-    bodies = cache.get_many("markup", {row[0] for row in found.values()})
-    return any(found[k][0] not in bodies or links.lands_on(bodies[found[k][0]], url, config, urls)
-               for k, url in zip(keys, page_urls))
+    for start in range(0, len(linking), _LINKING_SLICE):  # (a slice at a time: not every body of an archive at once)
+        keys = [digest_text(f"{a.markup}\0{a.source}\0{base}") for a in linking[start:start + _LINKING_SLICE]]
+        found = cache.get_many("links", keys)
+        if len(found) != len(keys):
+            return True
+        bodies = cache.get_many("markup", {row[0] for row in found.values()})
+        if any(found[k][0] not in bodies or links.lands_on(bodies[found[k][0]], url, config, urls)
+               for k, url in zip(keys, page_urls[start:start + _LINKING_SLICE])):
+            return True
+    return False
+
+
+_LINKING_SLICE = 500  # bodies read at once by _links_into
 
 
 def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan, whole: bool) -> None:
