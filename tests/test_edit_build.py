@@ -262,13 +262,19 @@ def test_deleting_an_article_another_links_elsewhere_is_a_shift_build(news, tmp_
     assert build_and_compare(news, tmp_path).shifted
 
 
-def test_search_index_follows_an_edit(site, tmp_path):
-    """With search on, the edit build hands the same pages to Pagefind as a full build would."""
+def searched_site(site):
+    """Three articles, search on (site.toml empty: the default), built once."""
     site.write("site.toml", "")
     for i in range(3):
         site.write(f"content/tin/bai-{i}/index.md", article(f"Bài {i}", date=f"2024-05-0{i + 1} 08:00"))
     settle()
     site.build(jobs=1)
+    return site
+
+
+def test_search_index_follows_an_edit(site, tmp_path):
+    """With search on, the edit build hands the same pages to Pagefind as a full build would."""
+    searched_site(site)
     site.write("content/tin/bai-1/index.md", article("Bài 1", date="2024-05-02 08:00", body="Từ khóa hiếm: sầu riêng."))
     result = build_and_compare(site, tmp_path)
     assert result.edited
@@ -277,11 +283,7 @@ def test_search_index_follows_an_edit(site, tmp_path):
 def test_search_index_follows_an_addition_and_a_deletion(site, tmp_path):
     """With search on (the default), a shift's build (an article added, then deleted) publishes the index, and the
     word the new article alone holds, as a full build does."""
-    site.write("site.toml", "")
-    for i in range(3):
-        site.write(f"content/tin/bai-{i}/index.md", article(f"Bài {i}", date=f"2024-05-0{i + 1} 08:00"))
-    settle()
-    site.build(jobs=1)
+    searched_site(site)
     site.write("content/tin/bai-moi/index.md", article("Bài mới", date="2024-05-09 08:00", body="Từ khóa hiếm: măngcụt."))
     added = build_and_compare(site, tmp_path)
     assert added.shifted and added.search

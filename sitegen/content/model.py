@@ -367,21 +367,19 @@ def tag_names(checked: Iterable[Checked]) -> dict[str, str]:
 
 def tag_spellings(checked: Iterable[Checked]) -> dict[str, dict[str, int]]:
     """Each tag's spellings by its slug, first written first (the tag's name), with how many files write each."""
-    spellings: dict[str, dict[str, int]] = {}
-    for c in checked:
-        for tslug, name in c.tag_names:
-            names = spellings.setdefault(tslug, {})
-            names[name] = names.get(name, 0) + 1
-    return spellings
+    return _spellings((slug, name) for c in checked for slug, name in c.tag_names)
 
 
 def category_spellings(checked: Iterable[Checked]) -> dict[str, dict[str, int]]:
     """Likewise for the categories articles make (site.toml declaring none): the first file naming one names it."""
+    return _spellings((c.new_category[1], c.new_category[0]) for c in checked if c.new_category is not None)
+
+
+def _spellings(named: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
     spellings: dict[str, dict[str, int]] = {}
-    for c in checked:
-        if c.new_category is not None:
-            names = spellings.setdefault(c.new_category[1], {})
-            names[c.new_category[0]] = names.get(c.new_category[0], 0) + 1
+    for slug, name in named:
+        names = spellings.setdefault(slug, {})
+        names[name] = names.get(name, 0) + 1
     return spellings
 
 

@@ -49,24 +49,15 @@ def lands_on(body_html: str, page_url: str, config: SiteConfig, urls: set[str]) 
     (site-relative addresses, as Index.urls holds them), as `_Links._resolve` and `Index.page_exists` read an
     address: absolute on this site, from the root, or relative to the page (a link by content path was rewritten
     to the address it led to)."""
-    own = f"{config.origin}{config.base_path}"
-    here = page_url if page_url.endswith("/") else posixpath.dirname(page_url) + "/"
     for m in _HREF.finditer(body_html):
         href = html.unescape(m.group(3)).strip()
         parts = urlsplit(href)
         path = unquote(parts.path)
-        if parts.scheme or parts.netloc:
-            if parts.scheme not in ("http", "https") or not href.startswith(own):
-                continue
-            url = path[len(config.base_path):]
-        elif path.startswith("/"):
-            if not path.startswith(config.base_path):
-                continue
-            url = path[len(config.base_path):]
-        elif path:
-            url = posixpath.normpath(posixpath.join(here.lstrip("/"), path))
-            url = "" if url == "." else url + ("/" if path.endswith("/") else "")
+        if parts.scheme or parts.netloc or path.startswith("/"):
+            url = _on_site(href, parts.scheme, parts.netloc, path, config)
         else:
+            url = _relative(page_url, path) if path else None
+        if url is None:
             continue
         url = url.split("?", 1)[0]
         if url in urls or (url + "/") in urls:
@@ -265,6 +256,27 @@ class Index:
         return False
 
 
+def _on_site(href: str, scheme: str, netloc: str, path: str, config: SiteConfig) -> str | None:
+    """The site-relative address an absolute link (`scheme`, `netloc`) or a link from the root names on this site;
+    None when it leads elsewhere (another site, outside the base path). `path` is unquoted."""
+    if scheme or netloc:
+        if scheme not in ("http", "https") or not href.startswith(f"{config.origin}{config.base_path}"):
+            return None
+    elif not path.startswith(config.base_path):
+        return None
+    return path[len(config.base_path):]
+
+
+def _relative(page_url: str, path: str) -> str:
+    """The site-relative address a relative link `path` names from the page at `page_url` ('../x' when it leaves
+    the site, '' for the home page)."""
+    here = page_url if page_url.endswith("/") else posixpath.dirname(page_url) + "/"
+    url = posixpath.normpath(posixpath.join(here.lstrip("/"), path))
+    if url == "." or url == ".." or url.startswith("../"):
+        return "" if url == "." else url
+    return url + ("/" if path.endswith("/") else "")
+
+
 def _stem(name: str) -> str:
     """A photo variant's name up to its ending (photos._ending: '960.webp', 'og.jpg', never with a '-' in it)."""
     return name.rpartition("-")[0]
@@ -331,18 +343,14 @@ class _Links:
         parts = urlsplit(href)
         cfg = self.index.config
         path, frag = unquote(parts.path), unquote(parts.fragment)
-        if parts.scheme or parts.netloc:
-            own = f"{cfg.origin}{cfg.base_path}"
-            if parts.scheme in ("http", "https") and href.startswith(own):
-                self._check_url(href, path[len(cfg.base_path):], frag)
+        if parts.scheme or parts.netloc or path.startswith("/"):
+            url = _on_site(href, parts.scheme, parts.netloc, path, cfg)
+            if url is not None:
+                self._check_url(href, url, frag)
             return None
         if not path:  # '#muc' on this page
             if frag:
                 self._check_anchor(href, self.i, frag)
-            return None
-        if path.startswith("/"):
-            if path.startswith(cfg.base_path):
-                self._check_url(href, path[len(cfg.base_path):], frag)
             return None
         target = self._content_target(path)
         if target is not None:
@@ -355,12 +363,10 @@ class _Links:
                 return cfg.url(value)
             self._broken(href, value)
             return None
-        here = self.page_url if self.page_url.endswith("/") else posixpath.dirname(self.page_url) + "/"
-        url = posixpath.normpath(posixpath.join(here.lstrip("/"), path))
+        url = _relative(self.page_url, path)
         if url == ".." or url.startswith("../"):
             self._broken(href, "đường dẫn đi ra ngoài trang")
             return None
-        url = "" if url == "." else url + ("/" if path.endswith("/") else "")
         self._check_url(href, url, frag)
         return None
 
