@@ -32,7 +32,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Named
 from ..render import tracking
 from .cache import Cache, Damaged
 from .reverse import Arrays, Reverse, as_array, stored_bytes
-from ..render.context import OWN_ARTICLE, POSITIONAL, SiteView, page_context, page_signature, site_list
+from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
 from ..content.model import Checked
@@ -424,17 +424,16 @@ class Deps:
                 signatures[p.path] = page_signature(p, sources)
         return out
 
-    def shifted(self, pages: Sequence[Page], existed: set[str], before: Mapping[str, str], view: SiteView,
-                templates: Templates, old_entry: Callable[[str], Entry | None], edited: Mapping[str, Entry | None],
-                same_lists: Collection[str] = ()) -> set[str] | None:
+    def shifted(self, pages: Sequence[Page], existed: set[str], compared: Collection[str], before: Mapping[str, str],
+                view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
+                edited: Mapping[str, Entry | None], same_lists: Collection[str] = ()) -> set[str] | None:
         """A shift's pages to render (see delta.Shift), without reading every record: those that read a changed
         key (through the reverse index, as `_dirty_edit`: every key not owned by an entry is resolved again, and the
         entries `edited` compared, None for one deleted), the opaque ones and those with page-local reads holding
-        positions, the new ones (not in `existed`, the last build's paths), and those whose `page_signature` is not
-        the one `before` gives (as the last build's pages had it), but for the pages of an article that was there
-        (context.OWN_ARTICLE: an article's address is its own; `before` need not have them). The pages that go are
-        the records to drop. None when the records cannot answer (a full build must). `same_lists`: see
-        `_changed_keys`."""
+        positions, the new ones (not in `existed`, the last build's paths), and those of `compared` whose
+        `page_signature` is not the one `before` gives (as the last build's pages had it): the pages a shift may
+        give other variables (stages._compared). The pages that go are the records to drop. None when the records
+        cannot answer (a full build must). `same_lists`: see `_changed_keys`."""
         if not self.rev.complete or self.cache is None:
             return None
         changed = self._changed_keys(view, templates, old_entry, edited, others=True, same_lists=same_lists)
@@ -444,7 +443,7 @@ class Deps:
             return None
         sources = view.sources
         for p in pages:
-            if p.path in existed and p.kind in OWN_ARTICLE and p.path not in out:
+            if p.path in existed and p.path not in compared and p.path not in out:
                 continue
             signature = page_signature(p, sources)
             if p.path in out or p.path not in existed or signature != before.get(p.path):

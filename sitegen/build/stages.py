@@ -456,8 +456,9 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         return None
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
-    dirty = deps.shifted(site.pages, existed, _signatures(cache, plan, before, site.pages, existed), view, templates,
-                         _old_entries(cache), changed, _same_lists(before, site, related_row[1]))
+    compared = _compared(site.pages, before, fresh_shapes, gone)
+    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, plan, before, compared, existed), view,
+                         templates, _old_entries(cache), changed, _same_lists(before, site, related_row[1]))
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
@@ -564,13 +565,21 @@ def _claimed(cache: Cache, config: SiteConfig, drafts: Sequence[str], paths: set
     return False
 
 
-def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], pages: Sequence[routes.Page],
+def _compared(pages: Sequence[routes.Page], before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
+              gone: set[str]) -> set[str]:
+    """The pages whose variables a shift may change (their `page_signature` is compared, see Deps.shifted): those
+    made from the whole site, and those of a listing an article joins or leaves (routes.listings). The other
+    listings' pages show the same articles as before, and an article's own pages keep theirs while it stays."""
+    touched = set().union(*(routes.listings(a) for a in (*fresh, *(a for a in before if a.source in gone))))
+    return {p.path for p in pages if p.kind not in context.OWN_ARTICLE
+            and ((key := routes.listing_of(p)) is None or key in touched)}
+
+
+def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], compared: set[str],
                 existed: set[str]) -> dict[str, str]:
-    """What the variables of the last build's pages that stay were made from (context.page_signature), but an
-    article's own pages, which keep theirs while it stays (see Deps.shifted)."""
+    """What the variables of the last build's pages `compared` were made from (context.page_signature)."""
     sources = [a.source for a in before]
-    wanted = {p.path for p in pages if p.kind not in context.OWN_ARTICLE} & existed
-    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, plan, wanted)}
+    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, plan, compared & existed)}
 
 
 def _same_lists(before: Sequence[delta.Shape], site: _Placed, lists: Sequence[tuple[int, ...]]) -> set[str]:

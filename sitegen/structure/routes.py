@@ -89,19 +89,18 @@ def plan(site: Site, report: Reporter) -> list[Page]:
         Page("feed", "feed.xml", "feed.xml", "feed.xml", {"items": tuple(range(min(cfg.feed_items, len(site.articles))))}),
         Page("robots", "robots.txt", "robots.txt", "robots.txt"),
     ]
-    by_category: dict[str, list[int]] = {c.slug: [] for c in site.categories}
-    by_tag: dict[str, list[int]] = {t: [] for t in site.tags}
-    by_month: dict[tuple[int, int], list[int]] = {}
+    on: dict[tuple, list[int]] = {**{("category", c.slug): [] for c in site.categories},
+                                  **{("tag", t): [] for t in site.tags}}  # each listing's articles (see listings)
     for i, a in enumerate(site.articles):
         url = article_url(a, cfg.permalink)
         pages.append(Page("article", url, url_to_path(url), a.template or "article.html", {"index": i}))
-        by_category[a.category].append(i)
-        for t in a.tags:
-            by_tag[t].append(i)
-        by_month.setdefault((a.date.year, a.date.month), []).append(i)
+        for key in listings(a):
+            on.setdefault(key, []).append(i)
+    by_tag = {t: on[("tag", t)] for t in site.tags}
+    by_month = {key[1:]: items for key, items in on.items() if key[0] == "month"}
     seg = cfg.page_segment
     for c in site.categories:
-        items = by_category[c.slug]
+        items = on[("category", c.slug)]
         pages += paginate("category", f"{c.slug}/", items, cfg.per_page, "category.html", seg, {"category": c.slug})
         pages.append(Page("feed", f"{c.slug}/feed.xml", f"{c.slug}/feed.xml", "feed.xml",
                           {"category": c.slug, "items": tuple(items[:cfg.feed_items])}))
@@ -117,6 +116,27 @@ def plan(site: Site, report: Reporter) -> list[Page]:
                           "archive_month.html", seg, {"year": y, "month": m})
     pages = _dedupe(pages + _aliases(site, pages), site, report)
     return pages + _sitemaps(site, pages)
+
+
+def listings(article: Article) -> tuple[tuple, ...]:
+    """The listings `plan` puts an article on (its category's, with that category's feed; each tag's; its month's),
+    by the key `listing_of` gives their pages. A listing none of whose articles came or went keeps its pages as
+    they were, but for the positions they name."""
+    d = article.date
+    return (("category", article.category), *(("tag", t) for t in article.tags), ("month", d.year, d.month))
+
+
+def listing_of(page: Page) -> tuple | None:
+    """The listing (see `listings`) a page of `plan` shows, None for a page made from the whole site or from one
+    article (home, site feed, tag and month indexes, sitemaps; an article's own pages)."""
+    d = page.data
+    if page.kind in ("category", "feed") and "category" in d:
+        return ("category", d["category"])
+    if page.kind == "tag":
+        return ("tag", d["tag"])
+    if page.kind == "archive_month":
+        return ("month", d["year"], d["month"])
+    return None
 
 
 # A sitemap file holds at most 50 000 addresses (sitemaps.org): search engines refuse a bigger one.
