@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import article, tree_snapshot
+from sitegen.build import delta
+from sitegen.build.cache import Cache
 from sitegen.build.write import MARKER
 
 BODY = "Đoạn đầu của bài {i}.\n\nĐoạn hai của bài {i}."
@@ -214,6 +216,37 @@ def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     assert build_and_compare(news, tmp_path).shifted
     shutil.rmtree(news.root / Path(path(4)).parent)  # (an article of the last full build)
     assert build_and_compare(news, tmp_path).shifted
+
+
+def _kept_plan(site) -> tuple:
+    """The plan the last build left in the site's cache, as values: every article's Shape in site order, and every
+    page (with its data, which Page equality leaves out) as an edit build reads it back (delta.pages_at)."""
+    cfg = site.config()
+    cache = Cache(site.root / ".sitegen" / "cache", cfg.fingerprint)
+    try:
+        shapes = delta.shapes_of(cache)
+        paths = list(delta.groups_at(cache))
+        pages = delta.pages_at(cache, paths, [a.source for a in shapes])
+        return ([a._replace(file=str(Path(a.file).relative_to(site.root))) for a in shapes],
+                [(p.kind, p.url, p.path, p.template, dict(p.data)) for p in pages])
+    finally:
+        cache.close()
+
+
+def test_a_shift_leaves_the_plan_a_full_build_makes(news, tmp_path):
+    """A shift rewrites only the plan rows of what it changed (delta.Changed: the articles' shape rows, the page
+    groups of the listings they join or leave): what an edit build then reads back is what a full build of the
+    same files leaves, pages, positions and all."""
+    other = type(news)(tmp_path / "full")
+    for i in (3, 5):
+        news.write(path(100 + i), source(i, title=f"Bài thêm {i}"))  # (dated as article i: amid the others)
+    shutil.rmtree(news.root / Path(path(4)).parent)
+    settle()
+    assert news.build(jobs=1).shifted
+    shutil.copytree(news.root / "content", other.root / "content")
+    other.write("site.toml", (news.root / "site.toml").read_text(encoding="utf-8"))
+    other.build(jobs=1)
+    assert _kept_plan(news) == _kept_plan(other)
 
 
 def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_address(news, tmp_path):

@@ -15,10 +15,11 @@ import datetime as dt
 import os
 import pickle
 import unicodedata
+import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..content import model, read
 from .cache import Cache, Reader
@@ -28,13 +29,14 @@ from ..diagnostics import Diagnostic, ERROR, Reporter
 from .inputs import Scan
 from ..structure.links import Index
 from ..render.templates import Entry
+from ..structure import routes
 from ..structure.routes import Page
 
 # More changed files than this and the full build, which reads and converts in parallel, is as quick.
 MAX_CHANGES = 100
-# Pages are kept in the `plan` table this many to a row: an edit build unpickles the few rows it renders from,
-# not every page of the site (70 ms of a 0.7 s edit build at 10 000 articles).
-PAGES_PER_ROW = 64
+# Articles' Shapes are kept in this many rows of the `plan` table, each article's by its source (`_bucket`): a
+# shift writes the rows of the articles that came or went, not every Shape of the site (3.7 MB at 10 000).
+SHAPE_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Plan:
     outside: str  # inputs.Scan.outside it was made with: templates, assets, code, configuration, flags
     names: str  # inputs.Scan.names: which files existed
     until: dt.datetime | None  # Site.next_change: when time alone changes what is published
-    pages: int  # how many; the pages themselves are rows "pages:<n>" (`pages_at`)
+    pages: int  # how many; the pages themselves are rows "pages:<group>" (see `rows`, `pages_at`)
     menu: tuple[MenuItem, ...]
     categories: dict[str, model.Category]
     tags: dict[str, model.Tag]
@@ -59,19 +61,103 @@ class Plan:
     later: tuple[str, ...] = ()  # the sources of those it did not publish (drafts: see Shift)
 
     def rows(self, index: bytes, pages: Sequence[Page], titles: Mapping[str, int], shapes: Sequence["Shape"],
-             spellings: "Spellings") -> Iterator[tuple[str, Any]]:
+             spellings: "Spellings", groups: Sequence[str] | None = None,
+             only: "Changed | None" = None) -> Iterator[tuple[str, Any]]:
         """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
         each headline (model.title_key): a retitled article that joins or leaves a shared headline changes
         another article's warnings (META006), which only a full build reports. `shapes`: each published
-        article's Shape, in site order; `spellings`: how every file names tags and categories (see Shift)."""
+        article's Shape, in site order; `spellings`: how every file names tags and categories (see Shift).
+
+        Pages are kept by group (`group_of`: a listing's pages together, an article's with a few dozen others'),
+        naming articles by source (`_renamed`): an addition leaves the rows of every group it does not touch as
+        they were. `groups`: each page's, when known (see `Changed`); `only`: the shape rows and page groups
+        that changed (a shift's: the caller drops the groups left empty), every row if None."""
+        shapes = tuple(shapes)
+        sources = [a.source for a in shapes]
+        groups = list(groups) if groups is not None else [group_of(p, sources) for p in pages]
         yield "head", self
         yield "index", index
         yield "titles", dict(titles)
-        yield "shapes", tuple(shapes)
         yield "spellings", spellings
-        yield "paths", "\0".join(p.path for p in pages)  # where each page is (`pages_at`)
-        for n in range(0, len(pages), PAGES_PER_ROW):
-            yield f"pages:{n // PAGES_PER_ROW}", tuple(pages[n:n + PAGES_PER_ROW])
+        buckets: dict[int, list[Shape]] = {}
+        for a in shapes:
+            buckets.setdefault(_bucket(a.source), []).append(a)
+        for b in range(SHAPE_ROWS):
+            if only is None or b in only.shapes:
+                yield f"shapes:{b}", tuple(buckets.get(b, ()))
+        yield "paths", "\0".join(p.path for p in pages)  # where each page is, and in which group (`pages_at`)
+        yield "groups", "\0".join(groups)
+        grouped: dict[str, list[Page]] = {}
+        for p, g in zip(pages, groups):
+            if only is None or g in only.pages:
+                grouped.setdefault(g, []).append(_renamed(p, sources))
+        for g, members in grouped.items():
+            yield "pages:" + g, tuple(members)
+
+
+@dataclass(frozen=True)
+class Changed:
+    """The plan rows a shift writes anew (see Plan.rows): the shape rows holding an article that came or went, and
+    the page groups holding a page that came, went or changed."""
+
+    shapes: frozenset[int]
+    pages: frozenset[str]
+
+    @classmethod
+    def of(cls, pages: Sequence[Page], groups: Sequence[str], before: Mapping[str, str], dirty: Collection[str],
+           came: Iterable[str], went: Iterable[str]) -> "Changed":
+        """A shift's: `pages` now and their `groups`, `before` the last plan's (groups_at), `dirty` the pages
+        rendered anew (every page whose variables changed is: see Deps.shifted), `came` and `went` the sources
+        of the articles added and deleted. A page that goes, or moves to another group (an article deleted and
+        another added at its address), changes its old group too."""
+        now = dict(zip((p.path for p in pages), groups))
+        touched = {g for path, g in now.items() if path in dirty or path not in before}
+        touched.update(g for path, g in before.items() if path in dirty or path not in now)
+        return cls(frozenset(map(_bucket, (*came, *went))), frozenset(touched))
+
+
+def _bucket(source: str) -> int:
+    """The shape row of an article, by its source (the same in every run: no salted hash)."""
+    return zlib.crc32(source.encode("utf-8", "surrogatepass")) % SHAPE_ROWS
+
+
+def group_of(page: Page, sources: Sequence[str]) -> str:
+    """The plan row a page is kept in: its listing's (routes.listing_of), else its article's shape row, else its
+    own (a page made from the whole site). What decides it stays while the page does: a page that stays keeps its
+    group."""
+    listing = routes.listing_of(page)
+    if listing is not None:
+        return "l:" + "\x1f".join(map(str, listing))
+    if "index" in page.data:
+        return f"a:{_bucket(sources[page.data['index']])}"
+    return "s:" + page.path
+
+
+def _renamed(page: Page, name: Any) -> Page:
+    """The page with the articles it names (its own, its listing's) named anew, each as `name[it]`: by source from
+    positions (`name` the site order's sources) as the plan keeps pages (positions move with every article
+    added before them), or back to positions from sources (`name`: source -> position)."""
+    data = page.data
+    if "index" not in data and "items" not in data and "pagination" not in data:
+        return page
+    data = dict(data)
+    if "index" in data:
+        data["index"] = name[data["index"]]
+    if "items" in data:
+        data["items"] = tuple(name[i] for i in data["items"])
+    if "pagination" in data:
+        data["pagination"] = replace(data["pagination"], items=tuple(name[i] for i in data["pagination"].items))
+    return replace(page, data=data)
+
+
+def shapes_of(cache: Cache) -> tuple["Shape", ...] | None:
+    """Every published article's Shape, in site order (newest first, as model.assemble orders articles), from
+    the plan's shape rows; None when one is missing."""
+    names = [f"shapes:{b}" for b in range(SHAPE_ROWS)]
+    rows = cache.get_many("plan", names)
+    if len(rows) != len(names) or not all(isinstance(r, tuple) for r in rows.values()):
+        return None
+    return tuple(sorted((a for row in rows.values() for a in row), key=lambda a: (a.date, a.source), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -403,15 +489,28 @@ class Missing(LookupError):
         self.table = table
 
 
-def pages_at(cache: Cache, plan: Plan, paths: Iterable[str]) -> list[Page]:
-    """The plan's pages with these output paths (in the plan's order), read from the rows that hold them."""
-    listed = cache.get_many("plan", ["paths"]).get("paths")
-    if not isinstance(listed, str):
+def pages_at(cache: Cache, paths: Iterable[str], sources: Sequence[str]) -> list[Page]:
+    """The plan's pages with these output paths (in the plan's order), read from the rows of their groups, with
+    their articles by position in the plan's site order (`sources`, as the link index's refs give it)."""
+    rows = cache.get_many("plan", ["paths", "groups"])
+    listed, groups = rows.get("paths"), rows.get("groups")
+    if not isinstance(listed, str) or not isinstance(groups, str):
         raise Missing("plan")
     wanted = set(paths)
-    wanted = sorted(n for n, path in enumerate(listed.split("\0")) if path in wanted)
-    rows = cache.get_many("plan", {f"pages:{n // PAGES_PER_ROW}" for n in wanted})
+    found = [(path, g) for path, g in zip(listed.split("\0"), groups.split("\0")) if path in wanted]
+    kept = cache.get_many("plan", {"pages:" + g for _, g in found})
+    by_path = {p.path: p for row in kept.values() for p in row}
+    place = {s: i for i, s in enumerate(sources)}
     try:
-        return [rows[f"pages:{n // PAGES_PER_ROW}"][n % PAGES_PER_ROW] for n in wanted]
-    except (KeyError, IndexError):
+        return [_renamed(by_path[path], place) for path, _ in found]
+    except (KeyError, TypeError, AttributeError):
         raise Missing("plan") from None
+
+
+def groups_at(cache: Cache) -> dict[str, str]:
+    """Each page of the plan's (by output path) -> its group (`group_of`)."""
+    rows = cache.get_many("plan", ["paths", "groups"])
+    listed, groups = rows.get("paths"), rows.get("groups")
+    if not isinstance(listed, str) or not isinstance(groups, str):
+        raise Missing("plan")
+    return dict(zip(listed.split("\0"), groups.split("\0")))

@@ -375,7 +375,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     except Damaged:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
-    redo = delta.pages_at(cache, plan, dirty)
+    redo = delta.pages_at(cache, dirty, view.sources)
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
         return None  # some article's HTML has left the cache: the full build converts it again
@@ -412,11 +412,11 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     something that changed, or whose variables did (Deps.shifted). None when it turns out to need more (another
     body links to a page that goes): nothing is written then."""
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
-    rows = cache.get_many("plan", ["shapes", "paths"])
-    before, paths = rows.get("shapes"), rows.get("paths")
+    before, paths = delta.shapes_of(cache), cache.get_many("plan", ["paths"]).get("paths")
     related_row = cache.get_many("meta", ["related"]).get("related")
-    if not isinstance(before, tuple) or len(before) != len(shift.index.refs) or not isinstance(paths, str) \
-            or related_row is None or related_row[0] != plan.related or not shift.index.photos_key:
+    if before is None or [a.source for a in before] != [source for source, _, _ in shift.index.refs] \
+            or not isinstance(paths, str) or related_row is None or related_row[0] != plan.related \
+            or not shift.index.photos_key:
         return None
     local = Reporter(strict=report.strict)
     articles = [n.checked.article for n in shift.new]
@@ -457,7 +457,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
     compared = _compared(site.pages, before, fresh_shapes, gone)
-    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, plan, before, compared, existed), view,
+    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, existed), view,
                          templates, _old_entries(cache), changed, _same_lists(before, site, related_row[1]))
     if dirty is None:
         return None
@@ -492,8 +492,13 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.gone), plan.later)
-        cache.put_many("plan", made.rows(delta.pack(index), site.pages, shift.titles, site.order, shift.spellings),
-                       replace_all=True)
+        sources = [a.source for a in site.order]
+        groups = [delta.group_of(p, sources) for p in site.pages]
+        rows = delta.Changed.of(site.pages, groups, delta.groups_at(cache), dirty, [a.source for a in fresh_shapes],
+                                shift.gone)
+        cache.put_many("plan", made.rows(delta.pack(index), site.pages, shift.titles, site.order, shift.spellings,
+                                         groups, rows))
+        cache.delete("plan", ["pages:" + g for g in rows.pages - set(groups)])  # (groups left empty)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
@@ -575,11 +580,10 @@ def _compared(pages: Sequence[routes.Page], before: Sequence[delta.Shape], fresh
             and ((key := routes.listing_of(p)) is None or key in touched)}
 
 
-def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], compared: set[str],
-                existed: set[str]) -> dict[str, str]:
+def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str], existed: set[str]) -> dict[str, str]:
     """What the variables of the last build's pages `compared` were made from (context.page_signature)."""
     sources = [a.source for a in before]
-    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, plan, compared & existed)}
+    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, compared & existed, sources)}
 
 
 def _same_lists(before: Sequence[delta.Shape], site: _Placed, lists: Sequence[tuple[int, ...]]) -> set[str]:
