@@ -17,7 +17,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -703,31 +703,33 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
         groups.setdefault("c:" + a.category, []).append(i)
     stamps = [a.date.timestamp() for a in arts]
     sources = [a.source for a in arts]
-    rows = "\n".join(f"{a.source}\t{stamps[i]!r}\t{a.category}\t{','.join(a.tags)}" for i, a in enumerate(arts))
+    lines = [f"{a.source}\t{stamps[i]!r}\t{a.category}\t{','.join(a.tags)}" for i, a in enumerate(arts)]
+    rows = "\n".join(lines)
     if previous is not None and (previous.count, previous.window, previous.rows) == (count, window, rows):
         return previous
     todo: Iterable[int] = range(len(arts))
-    old = _groups_of(previous.rows) if previous is not None and (previous.count, previous.window) == (count, window) \
-        else None
-    if previous is not None and old is not None:
-        old_sources, old_groups = old
-        now_groups = {key: [(sources[i], stamps[i]) for i in found] for key, found in groups.items()}
+    changes = _changed_rows(previous.rows, lines) \
+        if previous is not None and (previous.count, previous.window) == (count, window) else None
+    if previous is not None and changes is not None:
+        old_sources, came, went = changes
         place = {s: i for i, s in enumerate(sources)}
         redo: set[int] = set()
-        for key in now_groups.keys() | old_groups.keys():
-            now, before = now_groups.get(key, []), old_groups.get(key, [])
-            if now == before:
-                continue
+        for key in {k for _, keys in (*came, *went) for k in keys}:
+            # The group as it is and as it was (its members as (time, source), in site order: newest first).
+            now = [(stamps[i], sources[i]) for i in groups.get(key, ())]
+            left = {member for member, keys in came if key in keys}
+            before = sorted([*(m for m in now if m not in left), *(m for m, keys in went if key in keys)],
+                            reverse=True)
             # The members whose window [n - window, n + window] meets the part of the list that changed, and
             # the articles that left that part (they lost this group).
             short = min(len(now), len(before))
             head = next((n for n in range(short) if now[n] != before[n]), short)
             tail = next((n for n in range(short - head) if now[-1 - n] != before[-1 - n]), short - head)
             redo.update(groups.get(key, ())[max(0, head - window - 1): len(now) - tail + window + 1])
-            redo.update(place[s] for s, _ in before[head: len(before) - tail] if s in place)
-        del now_groups, old_groups
-        chosen = {s: tuple(old_sources[j] for j in previous.lists[i]) for i, s in enumerate(old_sources)}
-        todo = sorted(i for i, s in enumerate(sources) if i in redo or s not in chosen)
+            redo.update(place[s] for _, s in before[head: len(before) - tail] if s in place)
+        old_at = {s: j for j, s in enumerate(old_sources)}
+        moved = [place.get(s, -1) for s in old_sources]  # an article's position now, by its position then
+        todo = sorted(i for i, s in enumerate(sources) if i in redo or s not in old_at)
     result: dict[int, tuple[int, ...]] = {}
     position: dict[str, dict[int, int]] = {}
     for i in todo:
@@ -747,26 +749,31 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
         best = heapq.nsmallest(count, [(s, abs(stamps[j] - mine), j) for j, s in scores.items()])
         result[i] = tuple(b[2] for b in best)
     if len(result) < len(arts):  # the rest keep what they had: the same articles, at their new positions
-        lists = tuple(result[i] if i in result else tuple(place[s] for s in chosen[sources[i]])
+        lists = tuple(result[i] if i in result else tuple(moved[j] for j in previous.lists[old_at[sources[i]]])
                       for i in range(len(arts)))
     else:
         lists = tuple(result[i] for i in range(len(arts)))
     return Related(count, window, lists, rows)
 
 
-def _groups_of(rows: str) -> tuple[list[str], dict[str, list[tuple[str, float]]]] | None:
-    """The sources in site order, and each tag's and category's members as (source, time), from Related.rows
-    (None if a file name holds a tab or a line break: then every article is scored again)."""
-    sources: list[str] = []
-    groups: dict[str, list[tuple[str, float]]] = {}
-    for line in rows.split("\n") if rows else ():
+def _changed_rows(before: str, lines: Sequence[str]) -> tuple[list[str], list, list] | None:
+    """What changed between the last answer's rows (Related.rows) and these `lines`: the sources then, in site
+    order, and the articles whose line is new (`came`) or gone (`went`), each as ((time, source), the groups it
+    is in). None if a file name holds a tab or a line break: then every article is scored again."""
+    old = before.split("\n") if before else []
+    old_set, now_set = set(old), set(lines)
+    if len(old_set) != len(old) or len(now_set) != len(lines) or any("\n" in x for x in lines):
+        return None
+
+    def parsed(line: str) -> tuple[tuple[float, str], set[str]] | None:
         parts = line.split("\t")
         if len(parts) != 4:
             return None
         source, stamp, category, tags = parts
-        sources.append(source)
-        member = (source, float(stamp))
-        for t in tags.split(",") if tags else ():
-            groups.setdefault("t:" + t, []).append(member)
-        groups.setdefault("c:" + category, []).append(member)
-    return sources, groups
+        return (float(stamp), source), {"c:" + category, *("t:" + t for t in tags.split(",") if tags)}
+
+    came = [parsed(x) for x in lines if x not in old_set]
+    went = [parsed(x) for x in old if x not in now_set]
+    if None in came or None in went or any(x.count("\t") != 3 for x in old):
+        return None
+    return [x.split("\t", 1)[0] for x in old], came, went
