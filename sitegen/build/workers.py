@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import multiprocessing
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, TypeVar
 
 R = TypeVar("R")
@@ -53,6 +51,8 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
             if progress is not None:
                 progress(b[1] - b[0])
         return
+    import multiprocessing  # (here: a build that renders a few pages in this process never needs them)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
     ctx = multiprocessing.get_context("fork")
     gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
     try:
@@ -189,6 +189,7 @@ def _stat_field(path: str, name: str) -> int | None:
 
 
 def _can_fork() -> bool:
+    import multiprocessing
     return "fork" in multiprocessing.get_all_start_methods()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import multiprocessing
 import os
 import re
 import stat
@@ -285,6 +284,7 @@ def _too_slow(body: str) -> bool:
     no timer signal can stop it, so the trial runs in a forked process that is killed when time is up."""
     from ..structure import markup  # Python-Markdown and Pillow: only for the bodies that need it
 
+    import multiprocessing
     if threading.current_thread() is not threading.main_thread() and "fork" in multiprocessing.get_all_start_methods():
         trial = multiprocessing.get_context("fork").Process(target=_convert_once, args=(body,), daemon=True)
         trial.start()

@@ -14,20 +14,18 @@ from __future__ import annotations
 import io
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 import uuid
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-import PIL
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+import PIL  # (its version alone: the decoders, a tenth of a one-article edit's start-up, are imported where
+from PIL import UnidentifiedImageError  # photos are opened, see _pil)
 
 from ..pickling import by_fields
 
@@ -37,9 +35,9 @@ WEBP_MAX_SIDE = 16_383  # 14 bits: a longer photo gets JPEG variants only
 OG_SIZE = (1200, 630)  # the social card size Facebook, Zalo and X crop to
 _EXIF_ORIENTATION = 0x0112
 _ROTATED = {5, 6, 7, 8}
-_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-              8: Image.Transpose.ROTATE_90}
+# EXIF orientation -> the turn that makes the photo upright (PIL.Image.Transpose's names, see _decode).
+_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+              7: "TRANSVERSE", 8: "ROTATE_90"}
 _INDEX_NAME = "sources.json"
 _PROGRESS_MIN = 50  # fewer photos than this finish before a progress line would help
 _PROGRESS_EVERY = 2.0
@@ -123,6 +121,7 @@ def og_size(width: int, height: int) -> tuple[int, int]:
 
 def probe(path: Path, max_pixels: int) -> Probe:
     """Size and format from the header; raises ImageProblem for anything unsafe or unreadable."""
+    Image = _pil()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -297,6 +296,8 @@ def produce(requests: list[Request], cache_dir: Path, quality: int, max_pixels: 
         # A few photos per task keeps the pool busy without one worker holding the last slow ones.
         chunk = max(2, min(8, len(jobs) // (workers * 4)))
         # Forked like workers.py's pools: nothing to pickle but the small job tuples, and no re-import.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
             _collect(pool.map(_make, jobs, chunksize=chunk), result, progress)
     if progress:
@@ -358,12 +359,14 @@ def _make(job: tuple) -> tuple[str, int, tuple[str, str, str] | None]:
     written, problem). Every variant is written only after the whole photo decoded, and each by temp file and
     rename, so a truncated photo or a killed build leaves no partial variant behind."""
     digest, path, width, height, missing, quality, max_pixels = job
+    Image = _pil()
     try:
         base, icc = _decode(Path(path), width, height, missing, max_pixels)
         made = 0
         prev = base
         for kind, w, h, out in sorted(missing, key=lambda m: (m[0] == "og", -m[1])):
             if kind == "og":
+                from PIL import ImageOps
                 img = ImageOps.fit(base, (w, h), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
             elif (w, h) == prev.size:
                 img = prev
@@ -398,6 +401,7 @@ def _make(job: tuple) -> tuple[str, int, tuple[str, str, str] | None]:
 def _decode(path: Path, width: int, height: int, missing: tuple, max_pixels: int) -> tuple[Image.Image, bytes | None]:
     """The photo, upright, in RGB or RGBA, at least as large as every missing variant needs."""
     # ImageFile.LOAD_TRUNCATED_IMAGES stays False: a truncated JPEG must fail here, not publish grey stripes.
+    Image = _pil()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
@@ -418,7 +422,7 @@ def _decode(path: Path, width: int, height: int, missing: tuple, max_pixels: int
             # What ImageOps.exif_transpose does, from the orientation read before decoding (a PNG's eXIf chunk
             # may follow the pixels and would otherwise turn the photo after its sizes were planned).
             method = _TRANSPOSE.get(orientation)
-            upright = im.transpose(method) if method is not None else im.copy()
+            upright = im.transpose(Image.Transpose[method]) if method is not None else im.copy()
     return _to_rgb(upright, icc)
 
 
@@ -426,6 +430,7 @@ def _to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | No
     """RGB or RGBA for the encoders; the ICC profile to embed (an RGB one only), colours converted otherwise."""
     mode = im.mode
     if mode == "CMYK":
+        from PIL import ImageCms
         if icc:
             try:
                 src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -464,7 +469,7 @@ def _encode(im: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes
     extra = {"icc_profile": icc} if icc else {}
     if fmt == "JPEG":
         if im.mode == "RGBA":  # JPEG has no transparency: flatten onto the page's white
-            flat = Image.new("RGB", im.size, (255, 255, 255))
+            flat = _pil().new("RGB", im.size, (255, 255, 255))
             flat.paste(im, mask=im.getchannel("A"))
             im = flat
         # Progressive: on a slow phone connection the whole photo appears blurred first, then sharpens.
@@ -472,6 +477,13 @@ def _encode(im: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes
     else:
         im.save(buf, "WEBP", quality=quality, **extra)
     return buf.getvalue()
+
+
+def _pil() -> Any:
+    """PIL.Image, imported on the first photo opened: a build that opens none (an edit of an article without
+    new photos) does without it."""
+    from PIL import Image
+    return Image
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
