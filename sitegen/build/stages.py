@@ -709,8 +709,8 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
 def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, tuple[tuple[int, ...], ...]]:
     """Related articles depend only on dates, tags and categories: reuse them while those stay the same.
     Returns (their key, the related articles of each article)."""
-    key = digest_text("\0".join((f"related {config.related}",
-                                 *(f"{a.source}|{a.date.timestamp()}|{a.tags}|{a.category}" for a in site.articles))))
+    lines = model.related_lines(site.articles)
+    key = digest_text(f"related {config.related}\0" + "\n".join(lines))
     if cache.get_many("meta", ["related_key"]).get("related_key") == key:  # (meta: never pruned)
         remembered = cache.get_many("meta", ["related"]).get("related")
         if remembered is not None and remembered[0] == key:
@@ -719,6 +719,6 @@ def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, t
     previous = cache.get_many("meta", ["related_state"]).get("related_state")
     if not isinstance(getattr(previous, "rows", None), str):  # none, or left by a development build of other shape
         previous = None
-    found = model.related(site, config.related, previous=previous)
+    found = model.related(site, config.related, previous=previous, lines=lines)
     cache.put_many("meta", {"related": (key, found.lists), "related_state": found, "related_key": key})
     return key, found.lists

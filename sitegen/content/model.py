@@ -684,7 +684,14 @@ class Related:
     rows: str
 
 
-def related(site: Site, count: int, window: int = 12, previous: Related | None = None) -> Related:
+def related_lines(articles: Sequence[Article]) -> list[str]:
+    """What each article's related articles are made from, one line each (source, time, category, tags): the
+    lines of Related.rows, and what a build keys the answer by."""
+    return [f"{a.source}\t{a.date.timestamp()!r}\t{a.category}\t{','.join(a.tags)}" for a in articles]
+
+
+def related(site: Site, count: int, window: int = 12, previous: Related | None = None,
+            lines: Sequence[str] | None = None) -> Related:
     """For every article, the articles that share most tags with it (then its category), nearest in time first
     (then the newest).
 
@@ -703,7 +710,7 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
         groups.setdefault("c:" + a.category, []).append(i)
     stamps = [a.date.timestamp() for a in arts]
     sources = [a.source for a in arts]
-    lines = [f"{a.source}\t{stamps[i]!r}\t{a.category}\t{','.join(a.tags)}" for i, a in enumerate(arts)]
+    lines = related_lines(arts) if lines is None else lines  # (`lines`: the caller's, of these very articles)
     rows = "\n".join(lines)
     if previous is not None and (previous.count, previous.window, previous.rows) == (count, window, rows):
         return previous
