@@ -267,6 +267,30 @@ def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_
         ("HOLD002", "content/thoi-su/nhap/index.md")], result.diagnostics
 
 
+def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes_its_address(news, tmp_path):
+    """Newsrooms schedule articles every day: an addition beside one is a shift's build (its validation ahead,
+    of the site as it will be when it falls due, can change only by the address the new article takes); a
+    deletion beside it, which may take away a page its body links to, is the full build's; an addition taking the
+    address it wants is a full build too, whose validation ahead finds it taken (the scheduled article is held)."""
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00",
+                                                           slug='"trung-dia-chi"', body="Xem [bài 5](/thoi-su/bai-05/)."))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert build_and_compare(news, tmp_path).shifted
+    shutil.rmtree(news.root / Path(path(5)).parent)
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited and [(d.code, d.path) for d in result.diagnostics if d.severity == "error"] == [
+        ("LINK001", "content/thoi-su/hen-gio/index.md")], result.diagnostics
+    news.write(path(5), source(5))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/khac/index.md", article("Bài chiếm địa chỉ", date="2024-06-03 08:00",
+                                                        slug='"trung-dia-chi"'))
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited and ("ROUTE001", "content/thoi-su/hen-gio/index.md") in [
+        (d.code, d.path) for d in result.diagnostics], result.diagnostics
+    assert result.held == ("content/thoi-su/hen-gio/index.md",)
+
+
 @pytest.mark.parametrize("link", ["../bai-03/index.md", "../bai-03/", "/thoi-su/bai-03/", "../../thoi-su/bai-03",
                                   "https://example.org/thoi-su/bai-03/", "/chu-de/rieng/", "../../chu-de/rieng"])
 def test_deleting_what_another_article_links_to_is_left_to_the_full_build(news, tmp_path, link):

@@ -348,16 +348,17 @@ class Shift:
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
            listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool) -> Shift | None:
     """The Shift this build is, or None. Only the plain case, on a site whose links all land (a new article could
-    mend one), with no scheduled article, and whose every file is published but for drafts without errors
-    (build.ahead validates those against the site as it is: articles only added can take an address a draft
-    wants, which stages.shifted checks; a deletion beside drafts is a full build's work):
+    mend one), and whose every file is published but for drafts and scheduled articles without errors
+    (build.ahead validates those against the site as it is, or will be when each falls due: articles only added
+    can take an address one of them wants, which stages.shifted checks, and nothing else they are validated
+    for; a deletion beside them is a full build's work, as is any build once one falls due, see `prepare`):
     - new article files published now, without a photo, old address, schedule or expiry of their own, in a
       category and with tags as the site names them, with a headline of their own;
     - deleted articles without photos, with a headline of their own, whose tags and category keep their names
       (and a category made by articles, its place in the menu); their bundle's other files may go with them.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
-    if listing is None or plan.until is not None or plan.discovered != len(index.refs) + len(plan.later) or \
+    if listing is None or plan.discovered != len(index.refs) + len(plan.later) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
         return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
     paths = {line.split("\0", 1)[0] for line in known}
@@ -369,8 +370,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     position = {file: i for i, (_, file, _) in enumerate(index.refs)}
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
-    if any(path not in position and not path.startswith(folders) for path in gone) or (left and plan.later):
-        return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside drafts
+    if any(path not in position and not path.startswith(folders) for path in gone) or \
+            (left and (plan.later or plan.until is not None)):
+        return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside drafts,
+        # scheduled articles (a link of theirs may land on what goes) or articles that expire
     report = Reporter(strict=strict)
     found = dict(read.discover(config.root, config.content_dir, report, listing))
     stay = set(range(len(index.refs))) - set(left)
