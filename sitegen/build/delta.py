@@ -87,12 +87,12 @@ class Plan:
                 yield f"shapes:{b}", tuple(buckets.get(b, ()))
         yield "paths", "\0".join(p.path for p in pages)  # where each page is, and in which group (`pages_at`)
         yield "groups", "\0".join(groups)
-        grouped: dict[str, list[Page]] = {}
-        for p, g in zip(pages, groups):
+        grouped: dict[str, list[int]] = {}
+        for n, g in enumerate(groups):
             if only is None or g in only.pages:
-                grouped.setdefault(g, []).append(_renamed(p, sources))
-        for g, members in grouped.items():
-            yield "pages:" + g, tuple(members)
+                grouped.setdefault(g, []).append(n)
+        for g, members in grouped.items():  # (renamed a group at a time: 155 000 page copies at 100 000 articles)
+            yield "pages:" + g, tuple(_renamed(pages[n], sources) for n in members)
 
 
 @dataclass(frozen=True)
