@@ -70,8 +70,8 @@ class Plan:
 
         Pages are kept by group (`group_of`: a listing's pages together, an article's with a few dozen others'),
         naming articles by source (`_renamed`): an addition leaves the rows of every group it does not touch as
-        they were. `groups`: each page's, when known (see `Changed`); `only`: the shape rows and page groups
-        that changed (a shift's: the caller drops the groups left empty), every row if None."""
+        they were. `groups`: each page's, when known; `only`: the shape rows and page groups that changed (a
+        shift's, see `write_shifted`), every row if None."""
         shapes = tuple(shapes)
         sources = [a.source for a in shapes]
         groups = list(groups) if groups is not None else [group_of(p, sources) for p in pages]
@@ -93,6 +93,18 @@ class Plan:
                 grouped.setdefault(g, []).append(n)
         for g, members in grouped.items():  # (renamed a group at a time: 155 000 page copies at 100 000 articles)
             yield "pages:" + g, tuple(_renamed(pages[n], sources) for n in members)
+
+    def write_shifted(self, cache: Cache, index: bytes, pages: Sequence[Page], titles: Mapping[str, int],
+                      shapes: Sequence["Shape"], spellings: "Spellings", dirty: Collection[str], came: Iterable[str],
+                      went: Iterable[str]) -> None:
+        """Write this plan, a shift's (see `rows`), over the last one: only the rows of what changed (`Changed`:
+        `dirty`, the pages rendered anew, and the sources of the articles that `came` and `went`), and drop the
+        page groups left empty."""
+        sources = [a.source for a in shapes]
+        groups = [group_of(p, sources) for p in pages]
+        changed = Changed.of(pages, groups, groups_at(cache), dirty, came, went)
+        cache.put_many("plan", self.rows(index, pages, titles, shapes, spellings, groups, changed))
+        cache.delete("plan", ["pages:" + g for g in changed.pages - set(groups)])
 
 
 @dataclass(frozen=True)

@@ -492,13 +492,8 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.gone), plan.later)
-        sources = [a.source for a in site.order]
-        groups = [delta.group_of(p, sources) for p in site.pages]
-        rows = delta.Changed.of(site.pages, groups, delta.groups_at(cache), dirty, [a.source for a in fresh_shapes],
-                                shift.gone)
-        cache.put_many("plan", made.rows(delta.pack(index), site.pages, shift.titles, site.order, shift.spellings,
-                                         groups, rows))
-        cache.delete("plan", ["pages:" + g for g in rows.pages - set(groups)])  # (groups left empty)
+        made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
+                           [a.source for a in fresh_shapes], shift.gone)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
