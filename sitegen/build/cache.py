@@ -14,6 +14,7 @@ import os
 import pickle
 import sqlite3
 import uuid
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
@@ -593,3 +594,8 @@ def digest(*parts: Any) -> str:
 def digest_text(text: str) -> str:
     """`digest` for a caller that has already joined its parts into one string (the hot paths)."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def row_of(key: str, rows: int) -> int:
+    """Which of `rows` rows a table split by key keeps `key` in (the same in every run: no salted hash)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % rows

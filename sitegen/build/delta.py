@@ -15,14 +15,13 @@ import datetime as dt
 import os
 import pickle
 import unicodedata
-import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..content import model, read
-from .cache import Cache, Reader
+from .cache import Cache, Reader, row_of
 from ..config import SiteConfig
 from ..render.context import Home, MenuItem
 from ..diagnostics import Diagnostic, ERROR, Reporter
@@ -129,8 +128,8 @@ class Changed:
 
 
 def _bucket(source: str) -> int:
-    """The shape row of an article, by its source (the same in every run: no salted hash)."""
-    return zlib.crc32(source.encode("utf-8", "surrogatepass")) % SHAPE_ROWS
+    """The shape row of an article, by its source."""
+    return row_of(source, SHAPE_ROWS)
 
 
 def group_of(page: Page, sources: Sequence[str]) -> str:
@@ -507,12 +506,8 @@ class Missing(LookupError):
 def pages_at(cache: Cache, paths: Iterable[str], sources: Sequence[str]) -> list[Page]:
     """The plan's pages with these output paths (in the plan's order), read from the rows of their groups, with
     their articles by position in the plan's site order (`sources`, as the link index's refs give it)."""
-    rows = cache.get_many("plan", ["paths", "groups"])
-    listed, groups = rows.get("paths"), rows.get("groups")
-    if not isinstance(listed, str) or not isinstance(groups, str):
-        raise Missing("plan")
     wanted = set(paths)
-    found = [(path, g) for path, g in zip(listed.split("\0"), groups.split("\0")) if path in wanted]
+    found = [(path, g) for path, g in groups_at(cache).items() if path in wanted]
     kept = cache.get_many("plan", {"pages:" + g for _, g in found})
     by_path = {p.path: p for row in kept.values() for p in row}
     place = {s: i for i, s in enumerate(sources)}

@@ -24,14 +24,13 @@ Nothing is listed by hand: a template that reads something new records something
 
 from __future__ import annotations
 
-import zlib
 from array import array
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..render import tracking
-from .cache import Cache, Damaged
+from .cache import Cache, Damaged, row_of
 from .reverse import Arrays, Reverse, as_array, stored_bytes
 from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
@@ -267,6 +266,8 @@ class Deps:
                                 ("entries", self.entries, self._stored_digests[1])):
             changed = range(_DIGEST_ROWS) if self._pruned_rows or then is None else \
                 {_bucket(k) for k in (*(k for k, d in now.items() if then.get(k) != d), *(k for k in then if k not in now))}
+            if not changed:
+                continue  # (a build that changed no digest walks none of them)
             rows: dict[int, dict] = {n: {} for n in changed}
             for k, d in now.items():
                 row = rows.get(_bucket(k))
@@ -789,7 +790,7 @@ class _Ref:
 
 def _bucket(key: int | str) -> int:
     """The row of a key's digest (a number) or of an entry's (its source), the same in every run."""
-    return key % _DIGEST_ROWS if isinstance(key, int) else zlib.crc32(key.encode("utf-8", "surrogatepass")) % _DIGEST_ROWS
+    return key % _DIGEST_ROWS if isinstance(key, int) else row_of(key, _DIGEST_ROWS)
 
 
 def _rows_holding(table: Mapping[Any, Any], touched: set, loaded: int) -> set[int]:
