@@ -174,3 +174,60 @@ def test_rescan_leaves_symlinks_and_other_folders_to_the_full_walk(tmp_path):
     os.symlink(content / "tin" / "a.md", content / "tin" / "b.md")
     time.sleep(0.01)
     assert inputs.rescan(walk, [str(content / "tin" / "b.md")]) is None  # one file under two names now
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.lists(OPS, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_a_walk_from_the_last_walks_folders_equals_a_full_walk(tmp_path_factory, monkeypatch, steps):
+    """inputs.scan given the folders the last walk listed (`known`, kept in the cache between builds) lists
+    again only the folders whose stat changed: whatever the editor did in between, the same files, stamps,
+    names, keys and listing as a walk that lists every folder."""
+    monkeypatch.setattr(inputs, "RACY_NS", 15_000_000)  # (a shorter wait for folders to settle: 3 timestamp ticks)
+    root = tmp_path_factory.mktemp("site")
+    content = root / "content"
+    for rel in ["thoi-su/bai-1/index.md", "thoi-su/bai-2/index.md", "thoi-su/bai-2/anh/a.jpg", "kinh-te/c.md",
+                "gioi-thieu.md"]:
+        (content / rel).parent.mkdir(parents=True, exist_ok=True)
+        (content / rel).write_text("---\ntitle: t\n---\n", encoding="utf-8")
+    cfg = config_mod.load(root, root / "public")
+    time.sleep(0.02)
+    known = inputs.scan(cfg, ())[0].folders
+    assert str(content / "thoi-su" / "bai-1") in "".join(known)  # settled folders are kept
+    for step in steps:
+        for op in step:
+            _apply(content, op, True)
+        time.sleep(0.02)  # (some folders settle, some do not: both kinds are walked)
+        again = inputs.scan(cfg, (), known)
+        full = inputs.scan(cfg, ())
+        assert list(again[0].files.items()) == list(full[0].files.items()), step
+        assert (again[0].names, again[0].outside, again[0].key, again[0].racy) == \
+            (full[0].names, full[0].outside, full[0].key, full[0].racy)
+        assert _shape(again[1]) == _shape(full[1]), step
+        known = again[0].folders
+
+
+def test_a_walk_lists_only_the_folders_that_changed(tmp_path, monkeypatch):
+    """A folder whose stat is the one it had when the last walk listed it is not listed again (its entries
+    are stat'ed by name); one changed since, or changed too close to the last walk to tell, is."""
+    content = tmp_path / "content"
+    for i in range(20):
+        (content / "muc" / f"bai-{i}").mkdir(parents=True)
+        (content / "muc" / f"bai-{i}" / "index.md").write_text("x", encoding="utf-8")
+    cfg = config_mod.load(tmp_path, tmp_path / "public")
+    time.sleep(inputs.RACY_NS / 1e9 + 0.01)
+    first = inputs.scan(cfg, ())[0]
+    assert len(first.folders) == 22  # content/, muc/ and each article's
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(inputs.os, "scandir", lambda p: listed.append(p) or real(p))
+    assert inputs.scan(cfg, (), first.folders)[0] == first
+    assert [p for p in listed if p.startswith(str(content))] == []  # (the theme's folders are always listed)
+    listed.clear()
+    (content / "muc" / "bai-3" / "anh.jpg").write_bytes(b"jpg")  # a file came: its folder changed
+    (content / "muc" / "bai-5" / "index.md").write_text("y", encoding="utf-8")  # edited in place: not its folder
+    again = inputs.scan(cfg, (), first.folders)[0]
+    assert [p for p in listed if p.startswith(str(content))] == [str(content / "muc" / "bai-3")]
+    assert str(content / "muc" / "bai-3") not in "".join(again.folders)  # (changed a moment ago: not kept)
+    assert again.files[str(content / "muc" / "bai-5" / "index.md")] != first.files[str(content / "muc" / "bai-5" / "index.md")]
+    monkeypatch.undo()
+    assert list(again.files.items()) == list(inputs.scan(cfg, ())[0].files.items())

@@ -134,7 +134,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         ask_inputs = publish and folder is not None and not stats_from
         flags = (drafts, strict, publish)
         walked = inputs.rescan(warm.walk[:2], changed) if warm.walk and warm.walk[2] == flags else None
-        scanned, listing = walked or inputs.scan(config, flags)
+        scanned, listing = walked or _scan(config, flags, cache if folder is not None else None)
         if folder is None:
             warm.walk = (scanned, listing, flags)
         read_inputs = scanned.key if ask_inputs else ""
@@ -197,6 +197,17 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         return result
     finally:
         cache.close()
+
+
+def _scan(config: SiteConfig, flags: tuple, cache: Cache | None) -> tuple[inputs.Scan, dict]:
+    """The walk of every input, given the folders the last walk listed (kept in the cache on disk: a preview
+    keeps its whole walk, see inputs.rescan); what this one listed is kept for the next, whatever the build's
+    fate (a listing is true of the folder's stat, not of a build)."""
+    known = cache.get_many("meta", ["walk"]).get("walk") if cache is not None else None
+    scanned, listing = inputs.scan(config, flags, known if isinstance(known, dict) else None)
+    if cache is not None and scanned.folders != known:
+        cache.put_many("meta", {"walk": scanned.folders})
+    return scanned, listing
 
 
 def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
