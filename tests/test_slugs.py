@@ -44,3 +44,17 @@ def test_every_vietnamese_letter_survives_as_its_base_letter(text):
     letters = sum(ch.isalpha() for ch in text)
     slug = slugify(text, max_length=10_000)
     assert sum(ch.isalpha() for ch in slug) == letters
+
+
+PATH_PARTS = st.sampled_from(["", ".", "..", "...", "a", "tin.html", "C:", "c:x", "a b", "ảnh", "x\\y", "a?b", "<p>",
+                              "t\x01", "*", "index.html", ".an", "a.."])
+
+
+@given(st.lists(st.one_of(PATH_PARTS, st.text(max_size=4)), max_size=5), st.booleans())
+def test_an_output_path_is_unsafe_exactly_when_it_leaves_its_folder_or_holds_a_refused_character(parts, absolute):
+    """routes.unsafe (one search, asked of every page) says what its two rules said: not a relative path that
+    stays inside the output folder, or a character some host refuses in a file name."""
+    from sitegen.structure.routes import safe_relative, unsafe
+
+    path = ("/" if absolute else "") + "/".join(parts)
+    assert unsafe(path) == (not safe_relative(path) or re.search(r'[\x00-\x1f<>:"|?*\\]', path) is not None)

@@ -266,10 +266,10 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
             pass  # (listed below, which reports it)
     while stack:
         folder, line = stack.pop()
-        entries = _known_entries(folder, known.get(line)) if line in known else None
+        entries = _known_stats(folder, known[line]) if line in known else None
         if entries is None:
             try:
-                entries = _entries(folder)
+                entries = _stats(folder)
             except OSError as exc:
                 h.update(f"{folder}\0!{exc.errno}\n".encode())
                 continue
@@ -277,75 +277,71 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
         if listing is not None:
             listing[folder] = listed = []
         plain = True  # no symlink, no entry that could not be stat'ed: a listing the next walk may reuse
-        for e in entries:
-            if e.name == "__pycache__":
-                continue
-            try:
-                st = e.stat()
-            except OSError as exc:  # a broken symlink: the build reports it, so it is an input too
-                h.update(f"{e.path}\0!{exc.errno}\n".encode())
-                names.update(f"{e.path}\0!{exc.errno}\n".encode())
+        lines = []
+        for name, path, st, link in entries:
+            if isinstance(st, OSError):  # a broken symlink: the build reports it, so it is an input too
+                lines.append(f"{path}\0!{st.errno}")
+                names.update(f"{path}\0!{st.errno}\n".encode())
                 if listing is not None:
-                    listed.append((e.name, e.path, False, True, None))
+                    listed.append((name, path, False, True, None))
                 plain = False
                 continue
-            newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
-            link = os.readlink(e.path) if e.is_symlink() else ""
-            if listing is not None:
-                listed.append((e.name, e.path, e.is_dir(), bool(link), entry_at(st)))
+            changed = max(st.st_ctime_ns, st.st_mtime_ns)
+            newest = max(newest, changed)
             fmt = stat.S_IFMT(st.st_mode)
-            if _named(e.name, fmt, link):
-                names.update(f"{e.path}\0{fmt}\0{link}\n".encode())
-            entry_line = stamp_line(e.path, st)
-            h.update(entry_line.encode() + b"\n")
-            if files is not None and (link or (st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode))):
-                aliases.add(e.path)
-            if files is not None and not stat.S_ISDIR(st.st_mode):
-                files[e.path] = entry_line
-                if max(st.st_ctime_ns, st.st_mtime_ns) >= settled:
-                    racy.add(e.path)
+            is_dir = fmt == stat.S_IFDIR
+            if listing is not None:
+                listed.append((name, path, is_dir, bool(link), entry_at(st)))
+            if _named(name, fmt, link):
+                names.update(f"{path}\0{fmt}\0{link}\n".encode())
+            entry_line = stamp_line(path, st)
+            lines.append(entry_line)
+            if files is not None:
+                if link or (st.st_nlink > 1 and not is_dir):
+                    aliases.add(path)
+                if not is_dir:
+                    files[path] = entry_line
+                    if changed >= settled:
+                        racy.add(path)
             if link:
                 plain = False
-            if e.is_dir() and (st.st_dev, st.st_ino) not in seen:
+            if is_dir and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                subfolders.append((e.path, entry_line))
+                subfolders.append((path, entry_line))
+        if lines:
+            h.update(("\n".join(lines) + "\n").encode())  # (one update a folder: the same digest as one a line)
         if kept is not None and line and plain and _settled(line, settled):
-            kept[line] = "/".join(e.name for e in entries if e.name != "__pycache__")
+            kept[line] = "/".join(name for name, _, _, _ in entries)
         stack.extend(reversed(subfolders))
     return newest
 
 
-class _Known:
-    """An entry of a folder the last walk listed (see `_stamp_tree`), stat'ed already: what the walk asks of an
-    os.DirEntry. Never a symlink (a folder holding one is not kept)."""
-
-    __slots__ = ("name", "path", "_st")
-
-    def __init__(self, name: str, path: str, st: os.stat_result) -> None:
-        self.name, self.path, self._st = name, path, st
-
-    def stat(self) -> os.stat_result:
-        return self._st
-
-    def is_symlink(self) -> bool:
-        return False
-
-    def is_dir(self) -> bool:
-        return stat.S_ISDIR(self._st.st_mode)
+# An entry of a folder as the walk reads it: (name, path, its stat or the error stat'ing it gave, symlink target).
+_Stat = tuple[str, str, "os.stat_result | OSError", str]
 
 
-def _known_entries(folder: str, names: str | None) -> list[_Known] | None:
-    """A kept folder's entries, each stat'ed; None (list it) when one cannot be, or is a symlink now."""
-    if names is None:
-        return None
-    out = []
+def _stats(folder: str) -> list[_Stat]:
+    """A folder's entries, listed, in a stable order (`_entries`), each stat'ed (symlinks followed)."""
+    out: list[_Stat] = []
+    for e in _entries(folder):
+        if e.name == "__pycache__":
+            continue
+        try:
+            out.append((e.name, e.path, e.stat(), os.readlink(e.path) if e.is_symlink() else ""))
+        except OSError as exc:
+            out.append((e.name, e.path, exc, ""))
+    return out
+
+
+def _known_stats(folder: str, names: str) -> list[_Stat] | None:
+    """A kept folder's entries (`_stamp_tree`), each stat'ed by name; None (list it) when one cannot be."""
+    out: list[_Stat] = []
     for name in names.split("/") if names else ():
         path = f"{folder}/{name}"
         try:
-            st = os.stat(path)
+            out.append((name, path, os.stat(path), ""))
         except OSError:
             return None
-        out.append(_Known(name, path, st))
     return out
 
 

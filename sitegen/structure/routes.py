@@ -10,7 +10,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from ..diagnostics import Reporter
 from ..pickling import by_fields
@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # (types only: writing the output needs routes' path rules, n
     from ..content.model import Article, Site
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')
+# What `unsafe` refuses, in one search: an absolute path, a character some host refuses in a file name (among
+# them the drive's ':' and the backslash), a '.' or '..' segment.
+_UNSAFE = re.compile(r'^/|[\x00-\x1f<>:"|?*\\]|(?:^|/)\.\.?(?=/|$)')
 
 
 @by_fields
@@ -200,7 +202,7 @@ def claim(pages: list[Page], article: Article, owners: dict[str, str], report: R
     source = article.source
     kept = []
     for page in pages:
-        if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
+        if unsafe(page.path):
             _unsafe(report, page, source, _line(page, article))
         elif page.kind == "alias" and _reserved(page.path):
             _reserved_alias(report, page, source, _line(page, article))
@@ -223,11 +225,17 @@ _RESERVED_DIRS = ("assets", "pagefind", "_sitegen", "sitemaps")
 _SERVER_NAMES = {"web.config", "robots.txt", "favicon.ico"}
 
 
+def unsafe(path: str) -> bool:
+    """Whether an output path may not be written: not `safe_relative`, or with a character that some host refuses
+    in a file name (control characters, <>:"|?* and the backslash). One search: every page of the site is asked."""
+    return not path or _UNSAFE.search(path) is not None
+
+
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
     owners: dict[str, Page] = {}
     kept = []
     for page in pages:
-        if not safe_relative(page.path) or _BAD_CHARS.search(page.path):
+        if unsafe(page.path):
             _unsafe(report, page, _owner(page, site), _line_in(page, site))
             continue
         if page.kind == "alias" and _reserved(page.path):
@@ -246,19 +254,21 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
             continue
         owners[key] = page
         kept.append(page)
-    return _no_file_over_folder(kept, site, report)
+    return _no_file_over_folder(kept, owners.keys(), site, report)
 
 
-def _no_file_over_folder(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
+def _no_file_over_folder(pages: list[Page], paths: Iterable[str], site: Site, report: Reporter) -> list[Page]:
     """A file and a folder cannot share a name ('/tin-cu/bai.html' as a page and as the folder of
-    '/tin-cu/bai.html/'). The article's page loses, with an error; the site's own pages always keep theirs."""
+    '/tin-cu/bai.html/'). The article's page loses, with an error; the site's own pages always keep theirs.
+    `paths`: the pages' paths, case-folded."""
     folders: set[str] = set()
-    for page in pages:
-        path = page.path.casefold()
-        cut = path.find("/")
-        while cut != -1:
-            folders.add(path[:cut])
-            cut = path.find("/", cut + 1)
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:  # (one found: its own folders are there already)
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    if folders.isdisjoint(paths):
+        return pages
     clashes = [p for p in pages if p.path.casefold() in folders]
     if not clashes:
         return pages
