@@ -270,8 +270,8 @@ def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_
 def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes_its_address(news, tmp_path):
     """Newsrooms schedule articles every day: an addition beside one is a shift's build (its validation ahead,
     of the site as it will be when it falls due, can change only by the address the new article takes); a
-    deletion beside it, which may take away a page its body links to, is the full build's; an addition taking the
-    address it wants is a full build too, whose validation ahead finds it taken (the scheduled article is held)."""
+    deletion that takes away a page its body links to is the full build's; an addition taking the address it
+    wants is a full build too, whose validation ahead finds it taken (the scheduled article is held)."""
     news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00",
                                                            slug='"trung-dia-chi"', body="Xem [bài 5](/thoi-su/bai-05/)."))
     build_and_compare(news, tmp_path)
@@ -289,6 +289,32 @@ def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes
     assert not result.edited and ("ROUTE001", "content/thoi-su/hen-gio/index.md") in [
         (d.code, d.path) for d in result.diagnostics], result.diagnostics
     assert result.held == ("content/thoi-su/hen-gio/index.md",)
+
+
+@pytest.mark.parametrize("link", ["../bai-07/index.md", "/thoi-su/bai-07/", "../bai-07/", "https://example.org/thoi-su/bai-07",
+                                  "../bai-07"])
+def test_a_deletion_beside_drafts_and_scheduled_articles_is_a_shift_unless_one_links_to_what_goes(news, tmp_path,
+                                                                                                     link):
+    """A deletion beside a draft and a scheduled article (every newsroom has some) is a shift's build, but when
+    one of their bodies links to what goes (by its file or its address: their validation ahead then fails, a
+    full build's to report); beside an article that expires, a full build."""
+    news.write("site.toml", (news.root / "site.toml").read_text(encoding="utf-8").replace(
+        "per_page", 'base_url = "https://example.org/"\nper_page', 1))
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00",
+                                                           body="Xem [bài 5](/thoi-su/bai-05/)."))
+    news.write("content/thoi-su/nhap/index.md", article("Bản nháp", draft="true", body=f"Xem [bài 7]({link})."))
+    build_and_compare(news, tmp_path)
+    shutil.rmtree(news.root / Path(path(3)).parent)  # no one links to it
+    assert build_and_compare(news, tmp_path).shifted
+    shutil.rmtree(news.root / Path(path(7)).parent)  # the draft does
+    result = build_and_compare(news, tmp_path)
+    assert not result.edited and [d.path for d in result.diagnostics] == ["content/thoi-su/nhap/index.md"]
+    news.write("content/thoi-su/nhap/index.md", article("Bản nháp", draft="true", body="Đã sửa liên kết."))
+    build_and_compare(news, tmp_path)
+    news.write(path(9), source(9, expires='"2099-01-01 08:00"'))
+    build_and_compare(news, tmp_path)
+    shutil.rmtree(news.root / Path(path(11)).parent)
+    assert not build_and_compare(news, tmp_path).edited  # beside an article that expires: the full build
 
 
 @pytest.mark.parametrize("link", ["../bai-03/index.md", "../bai-03/", "/thoi-su/bai-03/", "../../thoi-su/bai-03",

@@ -58,6 +58,9 @@ class Plan:
     link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
     discovered: int = -1  # how many article files the build found (read.discover), published or not
     later: tuple[str, ...] = ()  # the sources of those it did not publish (drafts: see Shift)
+    # Whether a published article expires (a deletion beside one is a full build's, see Shift). True in a plan
+    # from before it was written down: not known.
+    expiring: bool = True
 
     def rows(self, index: bytes, pages: Sequence[Page], titles: Mapping[str, int], shapes: Sequence["Shape"],
              spellings: "Spellings", groups: Sequence[str] | None = None,
@@ -362,11 +365,13 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     mend one), and whose every file is published but for drafts and scheduled articles without errors
     (build.ahead validates those against the site as it is, or will be when each falls due: articles only added
     can take an address one of them wants, which stages.shifted checks, and nothing else they are validated
-    for; a deletion beside them is a full build's work, as is any build once one falls due, see `prepare`):
+    for; articles deleted can take away a page one of them links to, which stages.shifted checks too; a build
+    once one falls due is a full build, see `prepare`):
     - new article files published now, without a photo, old address, schedule or expiry of their own, in a
       category and with tags as the site names them, with a headline of their own;
     - deleted articles without photos, with a headline of their own, whose tags and category keep their names
-      (and a category made by articles, its place in the menu); their bundle's other files may go with them.
+      (and a category made by articles, its place in the menu), on a site where no article expires and no draft
+      or scheduled article has a problem; their bundle's other files may go with them.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     if listing is None or plan.discovered != len(index.refs) + len(plan.later) or \
@@ -381,10 +386,12 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     position = {file: i for i, (_, file, _) in enumerate(index.refs)}
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
+    later = set(plan.later)
     if any(path not in position and not path.startswith(folders) for path in gone) or \
-            (left and (plan.later or plan.until is not None)):
-        return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside drafts,
-        # scheduled articles (a link of theirs may land on what goes) or articles that expire
+            (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
+        return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside articles
+        # that expire, or beside drafts or scheduled articles with problems (an address a deleted article held may
+        # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
     report = Reporter(strict=strict)
     found = dict(read.discover(config.root, config.content_dir, report, listing))
     stay = set(range(len(index.refs))) - set(left)

@@ -6,6 +6,7 @@ cron run of an unchanged site) answers without loading Jinja, Markdown, Pillow a
 from __future__ import annotations
 
 import datetime as dt
+import os
 import functools
 from collections import Counter
 from contextlib import contextmanager
@@ -194,7 +195,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         published = {a.source for a in site.articles}
         plan = delta.Plan(token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                           view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base,
-                          discovered, tuple(c.source for c in checked if c.source not in published))
+                          discovered, tuple(c.source for c in checked if c.source not in published),
+                          any(a.expires is not None for a in site.articles))
         titles = Counter(model.title_key(a.title) for a in site.articles)
         shapes = map(delta.shape_of, site.articles, (e.image is not None for e in entries), ready.markup_keys,
                      has_links)
@@ -491,7 +493,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                                  for a, k in zip(linked, old_keys) if k in found})
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
-                          plan.discovered + len(shift.new) - len(shift.gone), plan.later)
+                          plan.discovered + len(shift.new) - len(shift.gone), plan.later, plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
                            [a.source for a in fresh_shapes], shift.gone)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
@@ -545,9 +547,13 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         anchors[place[a.source]] = found
     index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names)
     linking = [a for a in order if a.links and a.source in old_at]
+    taken = shift.index.urls - index.urls
     if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
-                   shift.index.urls - index.urls):
+                   taken):
         return None
+    if shift.gone and _later_links_into(cache, config, plan.later, taken,
+                                        [shift.index.refs[old_at[s]] for s in shift.gone]):
+        return None  # a draft or scheduled article links to what goes: its validation ahead fails (a full build's)
     most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
     return _Placed(order, tags, pages, related_key, related, home, most_read, index, old_at, place)
 
@@ -611,6 +617,29 @@ def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[d
 
 
 _LINKING_SLICE = 500  # bodies read at once by _links_into
+
+
+def _later_links_into(cache: Cache, config: SiteConfig, later: Sequence[str], urls: set[str],
+                      gone: Sequence[tuple[str, str, bool]]) -> bool:
+    """Whether a body of the drafts and scheduled articles `later` (by source: validated ahead, as if published
+    now or when each falls due, see build.ahead) links to what a deletion takes away: one of `urls` (site-relative
+    addresses), or the file of one of the articles `gone` ((source, file, bundle): links.Index.refs), by any link
+    naming that file, or its bundle's folder (their bodies as the cache keeps them are not yet rewritten: a link
+    by content path is read as written, so any that could lead there counts). True too when it cannot be told:
+    a draft with photos (its body's key names them), or its body gone from the cache."""
+    if not later or not (urls or gone):
+        return False
+    rows = cache.get_many("docs", list(later))
+    keys = []
+    for source in later:
+        a = rows[source][2].article if source in rows else None
+        if a is None or a.image or a.photos or a.body_images:
+            return True
+        keys.append((markup_job(a, {}, config.raw_html == "safe")[0], routes.article_url(a, config.permalink)))
+    bodies = cache.get_many("markup", {k for k, _ in keys})
+    names = {os.path.basename(os.path.dirname(file) if bundle else file) for _, file, bundle in gone}
+    return any(k not in bodies or links.lands_on(bodies[k], url, config, urls)
+               or any(name in href for href in links.hrefs(bodies[k]) for name in names) for k, url in keys)
 
 
 def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan, whole: bool) -> None:

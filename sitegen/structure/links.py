@@ -20,7 +20,7 @@ import re
 import unicodedata
 from array import array
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -49,8 +49,7 @@ def lands_on(body_html: str, page_url: str, config: SiteConfig, urls: set[str]) 
     (site-relative addresses, as Index.urls holds them), as `_Links._resolve` and `Index.page_exists` read an
     address: absolute on this site, from the root, or relative to the page (a link by content path was rewritten
     to the address it led to)."""
-    for m in _HREF.finditer(body_html):
-        href = html.unescape(m.group(3)).strip()
+    for href in hrefs(body_html):
         parts = urlsplit(href)
         path = unquote(parts.path)
         if parts.scheme or parts.netloc or path.startswith("/"):
@@ -63,6 +62,12 @@ def lands_on(body_html: str, page_url: str, config: SiteConfig, urls: set[str]) 
         if url in urls or (url + "/") in urls:
             return True
     return False
+
+
+def hrefs(body_html: str) -> Iterator[str]:
+    """Every link's target in a rendered body, as written (character references read)."""
+    for m in _HREF.finditer(body_html):
+        yield html.unescape(m.group(3)).strip()
 
 
 def anchor_ids(body_html: str) -> frozenset[str]:
