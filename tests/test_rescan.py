@@ -99,16 +99,20 @@ def _shape(listing: dict) -> dict:
     return {folder: [tuple(entry) for entry in entries] for folder, entries in listing.items()}
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.lists(OPS, min_size=1, max_size=3), min_size=1, max_size=4), every_path=st.booleans())
-def test_rescan_equals_a_full_walk_after_any_edits(tmp_path_factory, steps, every_path):
-    root = tmp_path_factory.mktemp("site")
+def _small_site(root: Path) -> tuple[Path, config_mod.SiteConfig]:
+    """Two categories, a bundle with a photo folder, a page: its content/ and configuration."""
     content = root / "content"
     for rel in ["thoi-su/bai-1/index.md", "thoi-su/bai-2/index.md", "thoi-su/bai-2/anh/a.jpg", "kinh-te/c.md",
                 "gioi-thieu.md"]:
         (content / rel).parent.mkdir(parents=True, exist_ok=True)
         (content / rel).write_text("---\ntitle: t\n---\n", encoding="utf-8")
-    cfg = config_mod.load(root, root / "public")
+    return content, config_mod.load(root, root / "public")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.lists(OPS, min_size=1, max_size=3), min_size=1, max_size=4), every_path=st.booleans())
+def test_rescan_equals_a_full_walk_after_any_edits(tmp_path_factory, steps, every_path):
+    content, cfg = _small_site(tmp_path_factory.mktemp("site"))
     walk = inputs.scan(cfg, ())
     for step in steps:
         changed = [p for op in step for p in _apply(content, op, every_path)]
@@ -183,13 +187,7 @@ def test_a_walk_from_the_last_walks_folders_equals_a_full_walk(tmp_path_factory,
     again only the folders whose stat changed: whatever the editor did in between, the same files, stamps,
     names, keys and listing as a walk that lists every folder."""
     monkeypatch.setattr(inputs, "RACY_NS", 15_000_000)  # (a shorter wait for folders to settle: 3 timestamp ticks)
-    root = tmp_path_factory.mktemp("site")
-    content = root / "content"
-    for rel in ["thoi-su/bai-1/index.md", "thoi-su/bai-2/index.md", "thoi-su/bai-2/anh/a.jpg", "kinh-te/c.md",
-                "gioi-thieu.md"]:
-        (content / rel).parent.mkdir(parents=True, exist_ok=True)
-        (content / rel).write_text("---\ntitle: t\n---\n", encoding="utf-8")
-    cfg = config_mod.load(root, root / "public")
+    content, cfg = _small_site(tmp_path_factory.mktemp("site"))
     time.sleep(0.02)
     known = inputs.scan(cfg, ())[0].folders
     assert str(content / "thoi-su" / "bai-1") in "".join(known)  # settled folders are kept
