@@ -189,19 +189,21 @@ def test_a_walk_from_the_last_walks_folders_equals_a_full_walk(tmp_path_factory,
     monkeypatch.setattr(inputs, "RACY_NS", 15_000_000)  # (a shorter wait for folders to settle: 3 timestamp ticks)
     content, cfg = _small_site(tmp_path_factory.mktemp("site"))
     time.sleep(0.02)
-    known = inputs.scan(cfg, ())[0].folders
+    known: inputs.Folders = {}
+    inputs.scan(cfg, (), None, known)
     assert str(content / "thoi-su" / "bai-1") in "".join(known)  # settled folders are kept
     for step in steps:
         for op in step:
             _apply(content, op, True)
         time.sleep(0.02)  # (some folders settle, some do not: both kinds are walked)
-        again = inputs.scan(cfg, (), known)
+        kept: inputs.Folders = {}
+        again = inputs.scan(cfg, (), known, kept)
         full = inputs.scan(cfg, ())
         assert list(again[0].files.items()) == list(full[0].files.items()), step
         assert (again[0].names, again[0].outside, again[0].key, again[0].racy) == \
             (full[0].names, full[0].outside, full[0].key, full[0].racy)
         assert _shape(again[1]) == _shape(full[1]), step
-        known = again[0].folders
+        known = kept
 
 
 def test_a_walk_lists_only_the_folders_that_changed(tmp_path, monkeypatch):
@@ -213,19 +215,21 @@ def test_a_walk_lists_only_the_folders_that_changed(tmp_path, monkeypatch):
         (content / "muc" / f"bai-{i}" / "index.md").write_text("x", encoding="utf-8")
     cfg = config_mod.load(tmp_path, tmp_path / "public")
     time.sleep(inputs.RACY_NS / 1e9 + 0.01)
-    first = inputs.scan(cfg, ())[0]
-    assert len(first.folders) == 22  # content/, muc/ and each article's
+    kept: inputs.Folders = {}
+    first = inputs.scan(cfg, (), None, kept)[0]
+    assert len(kept) == 22  # content/, muc/ and each article's
     listed = []
     real = os.scandir
     monkeypatch.setattr(inputs.os, "scandir", lambda p: listed.append(p) or real(p))
-    assert inputs.scan(cfg, (), first.folders)[0] == first
+    assert inputs.scan(cfg, (), kept)[0] == first
     assert [p for p in listed if p.startswith(str(content))] == []  # (the theme's folders are always listed)
     listed.clear()
     (content / "muc" / "bai-3" / "anh.jpg").write_bytes(b"jpg")  # a file came: its folder changed
     (content / "muc" / "bai-5" / "index.md").write_text("y", encoding="utf-8")  # edited in place: not its folder
-    again = inputs.scan(cfg, (), first.folders)[0]
+    now: inputs.Folders = {}
+    again = inputs.scan(cfg, (), kept, now)[0]
     assert [p for p in listed if p.startswith(str(content))] == [str(content / "muc" / "bai-3")]
-    assert str(content / "muc" / "bai-3") not in "".join(again.folders)  # (changed a moment ago: not kept)
+    assert str(content / "muc" / "bai-3") not in "".join(now)  # (changed a moment ago: not kept)
     assert again.files[str(content / "muc" / "bai-5" / "index.md")] != first.files[str(content / "muc" / "bai-5" / "index.md")]
     monkeypatch.undo()
     assert list(again.files.items()) == list(inputs.scan(cfg, ())[0].files.items())

@@ -204,9 +204,10 @@ def _scan(config: SiteConfig, flags: tuple, cache: Cache | None) -> tuple[inputs
     keeps its whole walk, see inputs.rescan); what this one listed is kept for the next, whatever the build's
     fate (a listing is true of the folder's stat, not of a build)."""
     known = cache.get_many("meta", ["walk"]).get("walk") if cache is not None else None
-    scanned, listing = inputs.scan(config, flags, known if isinstance(known, dict) else None)
-    if cache is not None and scanned.folders != known:
-        cache.put_many("meta", {"walk": scanned.folders})
+    folders: inputs.Folders = {}
+    scanned, listing = inputs.scan(config, flags, known if isinstance(known, dict) else None, folders)
+    if cache is not None and folders != known:
+        cache.put_many("meta", {"walk": folders})
     return scanned, listing
 
 
