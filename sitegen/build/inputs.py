@@ -258,7 +258,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     newest = 0
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[str, str]] = [(top, "")]
-    if kept is not None:
+    if content is not None:
         try:
             stack = [(top, stamp_line(top, os.stat(top)))]
         except OSError:
