@@ -292,7 +292,7 @@ def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes
 
 
 @pytest.mark.parametrize("link", ["../bai-07/index.md", "/thoi-su/bai-07/", "../bai-07/", "https://example.org/thoi-su/bai-07",
-                                  "../bai-07"])
+                                  "../bai-07", "../bai%2D07/index.md"])
 def test_a_deletion_beside_drafts_and_scheduled_articles_is_a_shift_unless_one_links_to_what_goes(news, tmp_path,
                                                                                                      link):
     """A deletion beside a draft and a scheduled article (every newsroom has some) is a shift's build, but when

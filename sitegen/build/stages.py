@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from ..render import context
 from . import delta, dependencies, hold, inputs, search, workers
@@ -637,9 +638,10 @@ def _later_links_into(cache: Cache, config: SiteConfig, later: Sequence[str], ur
             return True
         keys.append((markup_job(a, {}, config.raw_html == "safe")[0], routes.article_url(a, config.permalink)))
     bodies = cache.get_many("markup", {k for k, _ in keys})
-    names = {os.path.basename(os.path.dirname(file) if bundle else file) for _, file, bundle in gone}
+    names = {os.path.basename(os.path.dirname(file) if bundle else file).casefold() for _, file, bundle in gone}
     return any(k not in bodies or links.lands_on(bodies[k], url, config, urls)
-               or any(name in href for href in links.hrefs(bodies[k]) for name in names) for k, url in keys)
+               or any(name in unquote(href).casefold() for href in links.hrefs(bodies[k]) for name in names)
+               for k, url in keys)
 
 
 def _keep_fragments(deps: dependencies.Deps, templates: Templates, scanned: inputs.Scan, whole: bool) -> None:
