@@ -257,14 +257,16 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
         else (None, None, None, None, 0, {}, None)
     newest = 0
     seen: set[tuple[int, int]] = set()
-    stack: list[tuple[str, str]] = [(top, "")]
+    # Each folder to list, with its stamp line and when it last changed (its stat as its parent's entry).
+    stack: list[tuple[str, str, int]] = [(top, "", 0)]
     if content is not None:
         try:
-            stack = [(top, stamp_line(top, os.stat(top)))]
+            st = os.stat(top)
+            stack = [(top, stamp_line(top, st), max(st.st_ctime_ns, st.st_mtime_ns))]
         except OSError:
             pass  # (listed below, which reports it)
     while stack:
-        folder, line = stack.pop()
+        folder, line, folder_changed = stack.pop()
         entries = _known_stats(folder, known[line]) if line in known else None
         if entries is None:
             try:
@@ -306,10 +308,10 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
                 plain = False
             if is_dir and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                subfolders.append((path, entry_line))
+                subfolders.append((path, entry_line, changed))
         if lines:
             h.update(("\n".join(lines) + "\n").encode())  # (one update a folder: the same digest as one a line)
-        if kept is not None and line and plain and _settled(line, settled):
+        if kept is not None and line and plain and folder_changed < settled:
             kept[line] = "/".join(name for name, _, _, _ in entries)
         stack.extend(reversed(subfolders))
     return newest
@@ -342,12 +344,6 @@ def _known_stats(folder: str, names: str) -> list[_Stat] | None:
         except OSError:
             return None
     return out
-
-
-def _settled(line: str, settled: int) -> bool:
-    """Whether the stamp line's mtime and ctime are both before `settled` (ns)."""
-    fields = line.rsplit("\0", 3)
-    return int(fields[1]) < settled and int(fields[2]) < settled
 
 
 _NOT_FOLDERS: dict[int, tuple[int, int]] = {}  # one tuple per file type, shared by every file of that type
