@@ -52,9 +52,11 @@ PATH_PARTS = st.sampled_from(["", ".", "..", "...", "a", "tin.html", "C:", "c:x"
 
 @given(st.lists(st.one_of(PATH_PARTS, st.text(max_size=4)), max_size=5), st.booleans())
 def test_an_output_path_is_unsafe_exactly_when_it_leaves_its_folder_or_holds_a_refused_character(parts, absolute):
-    """routes.unsafe (one search, asked of every page) says what its two rules said: not a relative path that
-    stays inside the output folder, or a character some host refuses in a file name."""
-    from sitegen.structure.routes import safe_relative, unsafe
+    """routes.unsafe refuses exactly a path that is not relative or leaves the output folder (absolute, a drive,
+    a backslash, a '.' or '..' segment, empty), or holds a character some host refuses in a file name."""
+    from sitegen.structure.routes import unsafe
 
     path = ("/" if absolute else "") + "/".join(parts)
-    assert unsafe(path) == (not safe_relative(path) or re.search(r'[\x00-\x1f<>:"|?*\\]', path) is not None)
+    leaves = not path or path.startswith("/") or re.match(r"[A-Za-z]:", path) is not None or \
+        any(part in (".", "..") for part in path.split("/"))
+    assert unsafe(path) == (leaves or re.search(r'[\x00-\x1f<>:"|?*\\]', path) is not None)

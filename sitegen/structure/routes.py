@@ -18,9 +18,7 @@ if TYPE_CHECKING:  # (types only: writing the output needs routes' path rules, n
     from ..content.model import Article, Site
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-# What `unsafe` refuses, in one search: an absolute path, a character some host refuses in a file name (among
-# them the drive's ':' and the backslash), a '.' or '..' segment.
-_UNSAFE = re.compile(r'^/|[\x00-\x1f<>:"|?*\\]|(?:^|/)\.\.?(?=/|$)')
+_BAD_CHARS = re.compile(r'[\x00-\x1f<>:"|?*\\]')  # what some host refuses in a file name
 
 
 @by_fields
@@ -227,8 +225,8 @@ _SERVER_NAMES = {"web.config", "robots.txt", "favicon.ico"}
 
 def unsafe(path: str) -> bool:
     """Whether an output path may not be written: not `safe_relative`, or with a character that some host refuses
-    in a file name (control characters, <>:"|?* and the backslash). One search: every page of the site is asked."""
-    return not path or _UNSAFE.search(path) is not None
+    in a file name (control characters, <>:"|?* and the backslash)."""
+    return not safe_relative(path) or _BAD_CHARS.search(path) is not None
 
 
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
