@@ -6,8 +6,10 @@ lets every path be checked to stay inside the output folder.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
@@ -49,9 +51,17 @@ class Pagination:
 
 
 def article_url(article: Article, permalink: str) -> str:
+    if _dateless(permalink):  # (the usual '{category}/{slug}/': no date parts to format, 10 000 times a plan)
+        return permalink.format(category=article.category, slug=article.slug)
     d = article.date
     return permalink.format(category=article.category, slug=article.slug, year=f"{d.year:04d}",
                             month=f"{d.month:02d}", day=f"{d.day:02d}")
+
+
+@functools.lru_cache(maxsize=16)
+def _dateless(permalink: str) -> bool:
+    """Whether a permalink names no date part, only {category} and {slug} (then those two are all it needs)."""
+    return all(name in (None, "category", "slug") for _, name, _, _ in string.Formatter().parse(permalink))
 
 
 def url_to_path(url: str) -> str:
@@ -91,11 +101,20 @@ def plan(site: Site, report: Reporter) -> list[Page]:
     ]
     on: dict[tuple, list[int]] = {**{("category", c.slug): [] for c in site.categories},
                                   **{("tag", t): [] for t in site.tags}}  # each listing's articles (see listings)
+    permalink, article = cfg.permalink, pages.append
     for i, a in enumerate(site.articles):
-        url = article_url(a, cfg.permalink)
-        pages.append(Page("article", url, url_to_path(url), a.template or "article.html", {"index": i}))
-        for key in listings(a):
-            on.setdefault(key, []).append(i)
+        url = article_url(a, permalink)
+        article(Page("article", url, url + "index.html" if url == "" or url[-1] == "/" else url,
+                     a.template or "article.html", {"index": i}))
+        # (listings(a), inlined: this loop runs over every article of the archive on every addition)
+        on_list = on.get(("category", a.category))
+        if on_list is None:
+            on_list = on[("category", a.category)] = []
+        on_list.append(i)
+        for t in a.tags:
+            on.setdefault(("tag", t), []).append(i)
+        d = a.date
+        on.setdefault(("month", d.year, d.month), []).append(i)
     by_tag = {t: on[("tag", t)] for t in site.tags}
     by_month = {key[1:]: items for key, items in on.items() if key[0] == "month"}
     seg = cfg.page_segment
@@ -331,7 +350,8 @@ def safe_relative(path: str) -> bool:
     """True if `path` is a relative POSIX path that stays inside its root."""
     if not path or path.startswith("/") or "\\" in path or _DRIVE.match(path):
         return False
-    return not any(part in ("..", ".") for part in path.split("/"))
+    bounded = f"/{path}/"  # (a part that is '.' or '..': the same test as splitting, without the list)
+    return "/../" not in bounded and "/./" not in bounded
 
 
 def safe_join(root: Path, rel: str) -> Path:
