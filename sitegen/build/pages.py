@@ -23,7 +23,8 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
         records, put = {}, {}
         for page in pages[start:stop]:
-            source = view.entries[page.data["index"]].source if "index" in page.data else f"/{page.url}"
+            at = page.data.get("index")
+            source = f"/{page.url}" if at is None else view.sources[at] if view.sources else view.entries[at].source
             done = templates.render(page, context.page_context(page, view), source)
             if done is None:
                 continue

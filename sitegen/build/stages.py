@@ -325,7 +325,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     plan, state, changes = edit.plan, edit.state, edit.changes
     html = cache.reader("markup")
     keys = state.entries.split("\0") if state.entries else []
-    entries = delta.Entries(keys, cache.reader("entries"), html)
+    entries = delta.Entries(keys, cache.reader("entries"), html, [source for source, _, _ in edit.index.refs])
     infos = [entries.infos(c.index) for c in changes]
     articles = [c.after.article for c in changes]
     related = cache.get_many("meta", ["related"]).get("related")
@@ -364,7 +364,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
              for c, a, b, k, mine in zip(changes, articles, bodies, body_keys, infos)}
     entries.memo.update(fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, plan.tags, plan.most_read, related[1],
-                            plan.home, [source for source, _, _ in index.refs])
+                            plan.home, entries.sources)
     templates = templates_for(warm, config, folder, scanned.outside_names)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
@@ -446,10 +446,11 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
              for i, a, b, k in zip(positions, articles, bodies, body_keys)}
     keys_before = state.entries.split("\0") if state.entries else []
     keys = ["" if a.source not in site.old_at else keys_before[site.old_at[a.source]] for a in site.order]
-    entries = delta.Entries(keys, cache.reader("entries"), html)
+    sources = [a.source for a in site.order]
+    entries = delta.Entries(keys, cache.reader("entries"), html, sources)
     entries.memo.update(fresh)
     view = context.SiteView(config, entries, plan.menu, plan.categories, site.tags, site.most_read, site.related,
-                            site.home, [a.source for a in site.order])
+                            site.home, sources)
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
