@@ -89,9 +89,18 @@ def test_related_from_the_last_answer_equals_starting_over(articles, changes, co
             else:
                 arts[i] = SimpleNamespace(**{**vars(a), "date": BASE + dt.timedelta(hours=args[1])})
         site = site_of(arts)
-        previous = model.related(site, count, window, previous)
+        before = previous
+        previous, rescored = model.related_changes(site, count, window, previous)
         assert previous.lists == reference(site.articles, count, window)
         assert previous == model.related(site, count, window)
+        # A list not made anew holds the articles it held (a shift's build keeps what its pages read of it).
+        old_sources = [line.split("\t", 1)[0] for line in before.rows.split("\n")] if before.rows else []
+        old_at = {source: n for n, source in enumerate(old_sources)}
+        for i, a in enumerate(site.articles):
+            if rescored is not None and i not in rescored:
+                assert a.source in old_at
+                assert [site.articles[j].source for j in previous.lists[i]] == \
+                    [old_sources[j] for j in before.lists[old_at[a.source]]]
 
 
 def test_related_on_a_real_shape():

@@ -150,7 +150,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
                            photo_plan.infos, moment, warm.entries)
     has_links = [b.links for b in ready.bodies]
     ready.bodies = None
-    related_key, related = _related(site, config, cache)
+    related_key, related, _ = _related(site, config, cache)
     view = context.site_view(site, entries, model.most_read(site, config.most_read), related)
     templates = templates_for(warm, config, folder, scanned.outside_names)
     if not publish or holding.errors_left(report.diagnostics):
@@ -416,9 +416,9 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     body links to a page that goes): nothing is written then."""
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
     before, paths = delta.shapes_of(cache), cache.get_many("plan", ["paths"]).get("paths")
-    related_row = cache.get_many("meta", ["related"]).get("related")
+    related_key = cache.get_many("meta", ["related_key"]).get("related_key")  # (the key of the "related" row)
     if before is None or [a.source for a in before] != [source for source, _, _ in shift.index.refs] \
-            or not isinstance(paths, str) or related_row is None or related_row[0] != plan.related \
+            or not isinstance(paths, str) or related_key != plan.related \
             or not shift.index.photos_key:
         return None
     local = Reporter(strict=report.strict)
@@ -462,7 +462,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     changed.update(dict.fromkeys(gone))
     compared = _compared(site.pages, before, fresh_shapes, gone)
     dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, existed), view,
-                         templates, _old_entries(cache), changed, _same_lists(before, site, related_row[1]))
+                         templates, _old_entries(cache), changed, _SameLists(site))
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
@@ -515,6 +515,7 @@ class _Placed:
     pages: list[routes.Page]
     related_key: str
     related: tuple[tuple[int, ...], ...]
+    rescored: frozenset[int] | None  # the articles whose related list was made anew (model.related_changes)
     home: context.Home
     most_read: tuple[int, ...]
     index: links.Index  # the link index of these articles and pages (not attached)
@@ -540,7 +541,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
     pages = routes.plan(site, routed)
     if routed.diagnostics:
         return None
-    related_key, related = _related(site, config, cache)  # type: ignore[arg-type]
+    related_key, related, rescored = _related(site, config, cache)  # type: ignore[arg-type]
     home = context.home_of(config, [(a.featured, a.pictured, a.category) for a in order], plan.menu)
     old_at = {a.source: i for i, a in enumerate(before)}
     place = {a.source: i for i, a in enumerate(order)}
@@ -557,7 +558,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
                                         [shift.index.refs[old_at[s]] for s in shift.gone]):
         return None  # a draft or scheduled article links to what goes: its validation ahead fails (a full build's)
     most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
-    return _Placed(order, tags, pages, related_key, related, home, most_read, index, old_at, place)
+    return _Placed(order, tags, pages, related_key, related, rescored, home, most_read, index, old_at, place)
 
 
 def _claimed(cache: Cache, config: SiteConfig, drafts: Sequence[str], paths: set[str]) -> bool:
@@ -589,13 +590,21 @@ def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str],
     return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, compared & existed, sources)}
 
 
-def _same_lists(before: Sequence[delta.Shape], site: _Placed, lists: Sequence[tuple[int, ...]]) -> set[str]:
-    """The related lists (by name, see context.site_list) that hold the same articles as in the last build
-    (`lists`, its positions): most do (see model.related), and their keys stand."""
-    old = [a.source for a in before]
-    now = [a.source for a in site.order]
-    return {"related:" + a.source for i, a in enumerate(site.order) if a.source in site.old_at
-            and [old[j] for j in lists[site.old_at[a.source]]] == [now[j] for j in site.related[i]]}
+class _SameLists:
+    """The related lists (by name, see context.site_list) that hold the same articles as in the last build: those
+    of the articles that were there and whose list was not made anew (model.related_changes keeps the others'
+    articles): most of them, and their keys stand."""
+
+    def __init__(self, site: _Placed):
+        self.site = site
+
+    def __contains__(self, name: object) -> bool:
+        site = self.site
+        if site.rescored is None or not isinstance(name, str) or not name.startswith("related:"):
+            return False
+        source = name[len("related:"):]
+        at = site.place.get(source)  # (None: an article deleted)
+        return at is not None and source in site.old_at and at not in site.rescored
 
 
 def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[delta.Shape],
@@ -733,19 +742,21 @@ def _write_errors(config: SiteConfig) -> Iterator[None]:
                                       "kiểm tra dung lượng đĩa và quyền ghi thư mục xuất")]) from None
 
 
-def _related(site: model.Site, config: SiteConfig, cache: Cache) -> tuple[str, tuple[tuple[int, ...], ...]]:
+def _related(site: model.Site, config: SiteConfig, cache: Cache,
+             ) -> tuple[str, tuple[tuple[int, ...], ...], frozenset[int] | None]:
     """Related articles depend only on dates, tags and categories: reuse them while those stay the same.
-    Returns (their key, the related articles of each article)."""
+    Returns (their key, the related articles of each article, the positions of those scored anew: see
+    model.related_changes)."""
     lines = model.related_lines(site.articles)
     key = digest_text(f"related {config.related}\0" + "\n".join(lines))
     if cache.get_many("meta", ["related_key"]).get("related_key") == key:  # (meta: never pruned)
         remembered = cache.get_many("meta", ["related"]).get("related")
         if remembered is not None and remembered[0] == key:
-            return key, remembered[1]
+            return key, remembered[1], frozenset()
     # Else only the articles whose neighbourhood changed are scored again (see model.related).
     previous = cache.get_many("meta", ["related_state"]).get("related_state")
     if not isinstance(getattr(previous, "rows", None), str):  # none, or left by a development build of other shape
         previous = None
-    found = model.related(site, config.related, previous=previous, lines=lines)
+    found, rescored = model.related_changes(site, config.related, previous=previous, lines=lines)
     cache.put_many("meta", {"related": (key, found.lists), "related_state": found, "related_key": key})
-    return key, found.lists
+    return key, found.lists, rescored

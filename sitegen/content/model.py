@@ -692,7 +692,16 @@ def related_lines(articles: Sequence[Article]) -> list[str]:
 
 def related(site: Site, count: int, window: int = 12, previous: Related | None = None,
             lines: Sequence[str] | None = None) -> Related:
-    """For every article, the articles that share most tags with it (then its category), nearest in time first
+    """For every article, its related articles: see `related_changes`."""
+    return related_changes(site, count, window, previous, lines)[0]
+
+
+def related_changes(site: Site, count: int, window: int = 12, previous: Related | None = None,
+                    lines: Sequence[str] | None = None) -> tuple[Related, frozenset[int] | None]:
+    """`related`, and the positions of the articles that were scored anew (None: all were): every other
+    article's list holds the articles it held in `previous`.
+
+    For every article, the articles that share most tags with it (then its category), nearest in time first
     (then the newest).
 
     Only the `window` neighbours in time within each shared tag or category are scored: related news is
@@ -713,7 +722,7 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
     lines = related_lines(arts) if lines is None else lines  # (`lines`: the caller's, of these very articles)
     rows = "\n".join(lines)
     if previous is not None and (previous.count, previous.window, previous.rows) == (count, window, rows):
-        return previous
+        return previous, frozenset()
     todo: Iterable[int] = range(len(arts))
     changes = _changed_rows(previous.rows, lines) \
         if previous is not None and (previous.count, previous.window) == (count, window) else None
@@ -758,9 +767,8 @@ def related(site: Site, count: int, window: int = 12, previous: Related | None =
     if len(result) < len(arts):  # the rest keep what they had: the same articles, at their new positions
         lists = tuple(result[i] if i in result else tuple(moved[j] for j in previous.lists[old_at[sources[i]]])
                       for i in range(len(arts)))
-    else:
-        lists = tuple(result[i] for i in range(len(arts)))
-    return Related(count, window, lists, rows)
+        return Related(count, window, lists, rows), frozenset(result)
+    return Related(count, window, tuple(result[i] for i in range(len(arts))), rows), None
 
 
 def _changed_rows(before: str, lines: Sequence[str]) -> tuple[list[str], list, list] | None:
