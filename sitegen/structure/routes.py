@@ -147,7 +147,8 @@ def listings(article: Article) -> tuple[tuple, ...]:
 
 def listing_of(page: Page) -> tuple | None:
     """The listing (see `listings`) a page of `plan` shows, None for a page made from the whole site or from one
-    article (home, site feed, tag and month indexes, sitemaps; an article's own pages)."""
+    article (home, site feed, tag and month indexes, the sitemap index and its file of the site's own pages; an
+    article's own pages). A month's sitemap file is its month's: it lists that month's articles alone."""
     d = page.data
     if page.kind in ("category", "feed") and "category" in d:
         return ("category", d["category"])
@@ -155,6 +156,8 @@ def listing_of(page: Page) -> tuple | None:
         return ("tag", d["tag"])
     if page.kind == "archive_month":
         return ("month", d["year"], d["month"])
+    if page.kind == "sitemap" and "month" in d:
+        return ("month", *d["month"])
     return None
 
 
@@ -179,12 +182,13 @@ def _sitemaps(site: Site, pages: list[Page]) -> list[Page]:
                                                          and p.data["pagination"].number == 1):
             items = p.data["pagination"].items if "pagination" in p.data else ()
             own.append((p.url, site.articles[items[0]].date if items else newest))
-    files = [("sitemaps/trang", own)] + [(f"sitemaps/{y:04d}-{m:02d}", urls) for (y, m), urls in months.items()]
+    files = [("sitemaps/trang", own, {})] + [(f"sitemaps/{y:04d}-{m:02d}", urls, {"month": (y, m)})
+                                             for (y, m), urls in months.items()]
     out = []
-    for name, urls in files:
+    for name, urls, month in files:
         for n in range(0, max(len(urls), 1), SITEMAP_MAX):
             url = f"{name}{'' if n == 0 else f'-{n // SITEMAP_MAX + 1}'}.xml"
-            out.append(Page("sitemap", url, url, "sitemap.xml", {"urls": tuple(urls[n:n + SITEMAP_MAX])}))
+            out.append(Page("sitemap", url, url, "sitemap.xml", {"urls": tuple(urls[n:n + SITEMAP_MAX]), **month}))
     listed = tuple((p.url, max((t for _, t in p.data["urls"] if t is not None), default=None)) for p in out)
     return out + [Page("sitemap_index", "sitemap.xml", "sitemap.xml", "sitemap_index.xml", {"maps": listed})]
 
