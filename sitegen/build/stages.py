@@ -462,7 +462,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     changed.update(dict.fromkeys(gone))
     compared = _compared(site.pages, before, fresh_shapes, gone)
     dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, existed), view,
-                         templates, _old_entries(cache), changed, _SameLists(site))
+                         templates, _old_entries(cache), changed, _same_lists(site))
     if dirty is None:
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
@@ -590,21 +590,14 @@ def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str],
     return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, compared & existed, sources)}
 
 
-class _SameLists:
+def _same_lists(site: _Placed) -> set[str]:
     """The related lists (by name, see context.site_list) that hold the same articles as in the last build: those
     of the articles that were there and whose list was not made anew (model.related_changes keeps the others'
     articles): most of them, and their keys stand."""
-
-    def __init__(self, site: _Placed):
-        self.site = site
-
-    def __contains__(self, name: object) -> bool:
-        site = self.site
-        if site.rescored is None or not isinstance(name, str) or not name.startswith("related:"):
-            return False
-        source = name[len("related:"):]
-        at = site.place.get(source)  # (None: an article deleted)
-        return at is not None and source in site.old_at and at not in site.rescored
+    if site.rescored is None:
+        return set()
+    old_at, rescored = site.old_at, site.rescored
+    return {"related:" + a.source for i, a in enumerate(site.order) if i not in rescored and a.source in old_at}
 
 
 def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[delta.Shape],
