@@ -101,16 +101,20 @@ class Cache:
             self.unusable = getattr(exc, "strerror", None) or str(exc)
 
     def _open(self, path: Path) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={'NORMAL' if self.durable else 'OFF'}")
             row = db.execute("SELECT v FROM meta WHERE k='salt'").fetchone()
             if row is None or pickle.loads(row[0]) != self.salt:
-                db.close()
                 raise sqlite3.DatabaseError("stale")
             return db
         except sqlite3.DatabaseError as exc:
+            if db is not None:
+                # (A connection is in a reference cycle with its statement cache: left open, only the cyclic
+                # collector would close it, and the file it holds would stay open, deleted, for as long.)
+                db.close()
             if getattr(exc, "sqlite_errorcode", None) in _BUSY_OR_BROKEN_DISK:
                 raise  # the file may be fine, only out of reach now: this build goes without it, the file stays
             for suffix in ("", "-wal", "-shm"):
