@@ -218,6 +218,28 @@ def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     assert build_and_compare(news, tmp_path).shifted
 
 
+def test_entries_read_from_the_cache_on_demand_compare_as_entries(news, tmp_path):
+    """An edit or shift build reads an entry of the last build only when a template reads something of it
+    (delta.Deferred): a site template comparing entries (==, in, unique, as a dict key) gets what a clean
+    build's template gets, after an addition, an edit and a deletion."""
+    news.write("templates/category.html", (
+        "{% set newest = site.entries[0] %}{% set seen = {} %}"
+        "{% for e in items %}<p>{{ e.title }}{% if e == newest %} [mới nhất]{% endif %}"
+        "{% if e in most_read %} [đọc nhiều]{% endif %}{% if e != items[0] %} [sau]{% endif %}</p>"
+        "{% set _ = seen.update({e: loop.index}) %}{% endfor %}"
+        "<p>{{ (items + (most_read|list))|unique|list|length }} khác nhau; {{ seen|length }}</p>"
+        "<p>{{ most_read|map(attribute='title')|join(', ') }}</p>\n"))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="500"))
+    assert build_and_compare(news, tmp_path).shifted
+    news.write(path(4), source(4, title="Tiêu đề đã sửa"))
+    assert build_and_compare(news, tmp_path).edited
+    shutil.rmtree(news.root / "content/thoi-su/bai-moi")
+    assert build_and_compare(news, tmp_path).shifted
+    page = (news.public / "thoi-su" / "index.html").read_text(encoding="utf-8")
+    assert "[mới nhất]" in page and "[đọc nhiều]" in page and "khác nhau" in page
+
+
 def _kept_plan(site) -> tuple:
     """The plan the last build left in the site's cache, as values: every article's Shape in site order, and every
     page (with its data, which Page equality leaves out) as an edit build reads it back (delta.pages_at)."""
