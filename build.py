@@ -10,7 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sitegen.cli import main  # noqa: E402  (needs the path above when sitegen is not installed)
+from sitegen.cli import run  # noqa: E402  (needs the path above when sitegen is not installed)
 
 if __name__ == "__main__":
     args = sys.argv[1:]
@@ -18,4 +18,4 @@ if __name__ == "__main__":
         args = ["build", *args]
     if args[0] not in ("init", "new") and not {"--source", "-s"} & set(args):
         args += ["--source", str(HERE)]
-    sys.exit(main(args))
+    run(args)

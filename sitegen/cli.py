@@ -8,12 +8,14 @@ held back (build/hold.py; `check`: would be held back). No traceback reaches an 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 from . import __version__, config as config_mod
 from .diagnostics import BuildFailed, Diagnostic
@@ -22,6 +24,24 @@ from .diagnostics import BuildFailed, Diagnostic
 # run is still going should follow it, not fail; the preview's saves wait less (preview/server.py).
 WAIT = 600.0
 HELD = 3  # exit status: the site was published without the articles listed as held back
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The command line (`sitegen`, `python -m sitegen`, `python build.py`): `main`, then the process ends at once.
+    A build leaves a million objects behind, and Python, exiting, tears its interpreter down freeing them one by
+    one: 0.08 s of a 1.2 s addition at 10 000 articles, for memory the system takes back anyway. Everything that
+    must happen at exit still does: output flushed, the exit hooks run (temporary folders removed); the build has
+    closed its cache and its files, and released the site's lock, before `main` returns."""
+    code = main(argv)
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)  # (a thread still working, which a normal exit waits for: none is left by any command today)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # (a closed or broken pipe: nothing more to say there)
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
