@@ -18,6 +18,7 @@ CODES: dict[str, str] = {
     "CFG003": "Thư mục xuất không an toàn",
     "CFG004": "Khóa không có trong site.toml",
     "CFG005": "base_url vẫn là địa chỉ mẫu",
+    "CFG006": "Không có thư mục trang",
     "READ001": "Không đọc được tệp",
     "READ002": "Tệp quá lớn",
     "READ003": "Liên kết tượng trưng trỏ ra ngoài trang",

@@ -232,6 +232,20 @@ def test_unknown_keys_are_errors_with_did_you_mean_all_in_one_run(site):
     assert not site.public.exists()
 
 
+def test_a_mistyped_site_folder_builds_nothing_there(tmp_path):
+    """`--source` naming no folder (a typo in a cron line) is an error, not an empty site made there that an upload
+    would then publish in place of the portal; `check` says the same."""
+    from conftest import run_cli
+    missing = tmp_path / "cong-tin-tinh"
+    for command in ("build", "check"):
+        result = run_cli(command, "--source", str(missing))
+        assert result.returncode == 2, result.stderr
+        assert lines_of(result.stderr, "CFG006") == [
+            f"site.toml: lỗi[CFG006]: không có thư mục trang {missing} (cách sửa: kiểm tra đường dẫn sau --source: "
+            "thư mục chứa site.toml và content/ (tạo trang mới bằng sitegen init)) " + GUIDE.format("CFG006")]
+        assert not missing.exists()
+
+
 @pytest.mark.parametrize("toml,expected", [
     ('title = "A"\nper_page = 5\ntitle = "B"\n',
      "site.toml:3: lỗi[CFG001]: khóa 'title' được ghi hai lần (dòng 1 và dòng 3) (cách sửa: giữ một dòng với giá trị "
