@@ -40,7 +40,7 @@ def run(argv: list[str] | None = None) -> NoReturn:
             stream.flush()
         except (OSError, ValueError):  # (a closed or broken pipe: nothing more to say there)
             pass
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # (the hooks a normal exit runs, by the atexit module's own undocumented function)
     os._exit(code)
 
 

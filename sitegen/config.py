@@ -122,8 +122,8 @@ def load(root: Path, output: Path | None = None) -> SiteConfig:
     if not root.is_dir():
         # A mistyped --source (a cron line, a script) would otherwise "build" an empty site there, which an upload
         # that follows would publish in place of the portal.
-        _fail("CFG006", 0, f"không có thư mục trang {root}", "kiểm tra đường dẫn sau --source: thư mục chứa site.toml "
-              "và content/ (tạo trang mới bằng sitegen init)")
+        _fail("CFG006", 0, f"không có thư mục trang {root}",
+              "kiểm tra đường dẫn sau --source: thư mục chứa site.toml và content/ (tạo trang mới bằng sitegen init)")
     path = root / CONFIG_NAME
     data: dict[str, Any] = {}
     if path.is_file():

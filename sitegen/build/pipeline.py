@@ -157,9 +157,11 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
 
         # The model: from the last build's plan when only the text of some articles changed (see delta), else
         # from every validated file. Either way the same render, write and remember follow.
-        with _uncollected():
-            edit = delta.prepare(cache, scanned, token, moment, config, strict,
-                                 warm.unpacked if folder is None else None, listing) if publish and not stats_from else None
+        edit = None
+        if publish and not stats_from:
+            with _uncollected():
+                edit = delta.prepare(cache, scanned, token, moment, config, strict,
+                                     warm.unpacked if folder is None else None, listing)
         # What was published was decided for this moment: a kept version dated after it never went out (hold);
         # the clock's own reading, for _check_clock.
         meta = {"published_at": moment, **({"clock": moment} if now is None else {})}
@@ -172,7 +174,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             try:
                 model = stages.shifted if isinstance(edit, delta.Shift) else stages.edited
                 with _uncollected():
-                    made = model(edit, config, cache, warm, folder, scanned, report, clock, jobs)  # type: ignore[arg-type]
+                    made = model(edit, config, cache, warm, folder, scanned, report, clock,  # type: ignore[arg-type]
+                                 jobs)
                 if made is not None:
                     result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
                                             read_inputs, meta, search_later, cancel)
