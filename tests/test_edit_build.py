@@ -220,14 +220,16 @@ def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
 
 def test_entries_read_from_the_cache_on_demand_compare_as_entries(news, tmp_path):
     """An edit or shift build reads an entry of the last build only when a template reads something of it
-    (delta.Deferred): a site template comparing entries (==, in, unique, as a dict key) gets what a clean
-    build's template gets, after an addition, an edit and a deletion."""
+    (delta.Deferred): a site template comparing entries (==, in, unique, as a dict key) and adding a site list to
+    its page's list (either way round) gets what a clean build's template gets, after an addition, an edit and a
+    deletion."""
     news.write("templates/category.html", (
         "{% set newest = site.entries[0] %}{% set seen = {} %}"
         "{% for e in items %}<p>{{ e.title }}{% if e == newest %} [mới nhất]{% endif %}"
         "{% if e in most_read %} [đọc nhiều]{% endif %}{% if e != items[0] %} [sau]{% endif %}</p>"
         "{% set _ = seen.update({e: loop.index}) %}{% endfor %}"
-        "<p>{{ (items + (most_read|list))|unique|list|length }} khác nhau; {{ seen|length }}</p>"
+        "<p>{{ (items + most_read)|unique|list|length }} khác nhau; {{ seen|length }}; "
+        "{% for e in most_read + items %}{{ loop.index }}. {{ e.title }} {% endfor %}</p>"
         "<p>{{ most_read|map(attribute='title')|join(', ') }}</p>\n"))
     build_and_compare(news, tmp_path)
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="500"))

@@ -259,6 +259,20 @@ class TrackedSeq(Tracked, Sequence):
         self._note("all")
         return list(self._items).count(item)
 
+    # `items + most_read` in a template: a plain list of both, as Jinja gives for two lists (the whole of this one
+    # is read; the other records its own reads as it is iterated).
+    def __add__(self, other: Any) -> list:
+        if not isinstance(other, (list, tuple, Tracked)):
+            return NotImplemented
+        self._note("all")
+        return [*self._items, *other]
+
+    def __radd__(self, other: Any) -> list:
+        if not isinstance(other, (list, tuple)):
+            return NotImplemented
+        self._note("all")
+        return [*other, *self._items]
+
 
 class TrackedMap(Tracked, Mapping):
     __slots__ = ()
