@@ -231,8 +231,9 @@ def _uncollected() -> Iterator[None]:
 def _scan(config: SiteConfig, flags: tuple, cache: Cache | None) -> tuple[inputs.Scan, dict]:
     """The walk of every input, given the folders the last walk listed (kept in the cache on disk: a preview
     keeps its whole walk, see inputs.rescan); what this one listed is kept for the next, whatever the build's
-    fate (a listing is true of the folder's stat, not of a build). Kept in WALK_ROWS rows by folder: an article
-    added or deleted changes one or two, not a row of every folder (2 MB at 10 000 articles)."""
+    fate (a listing is true of the folder's stat, not of a build). Kept in WALK_ROWS rows by stamp line: an
+    article added or deleted changes the rows of the folders it changed (the old line's and the new one's), not
+    a row of every folder (2 MB at 10 000 articles)."""
     names = [f"walk:{n}" for n in range(WALK_ROWS)]
     rows = cache.get_many("meta", names) if cache is not None else {}
     known: inputs.Folders | None = {}
@@ -247,12 +248,12 @@ def _scan(config: SiteConfig, flags: tuple, cache: Cache | None) -> tuple[inputs
     if cache is not None:
         now: dict[str, inputs.Folders] = {name: {} for name in names}
         for line, entries in folders.items():
-            now[names[row_of(line.partition("\0")[0], WALK_ROWS)]][line] = entries
+            now[names[row_of(line, WALK_ROWS)]][line] = entries
         cache.put_many("meta", {name: row for name, row in now.items() if rows.get(name) != row})
     return scanned, listing
 
 
-WALK_ROWS = 64  # rows of the walk's kept listings (`_scan`), each folder's by its path
+WALK_ROWS = 64  # rows of the walk's kept listings (`_scan`), each folder's by its stamp line
 
 
 def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:

@@ -262,7 +262,7 @@ class TrackedSeq(Tracked, Sequence):
     # `items + most_read` in a template: a plain list of both, as Jinja gives for two lists (the whole of this one
     # is read; the other records its own reads as it is iterated).
     def __add__(self, other: Any) -> list:
-        if not isinstance(other, (list, tuple, Tracked)):
+        if not isinstance(other, (list, tuple, TrackedSeq)):
             return NotImplemented
         self._note("all")
         return [*self._items, *other]

@@ -105,11 +105,11 @@ class Index:
         self.gone: frozenset[int] = frozenset()  # numbers no longer published (`without`)
         self.ids = ids
         self.urls = {p.url for p in pages} | {p.path for p in pages}
-        self._ordered: list[str] | None = sorted(self.urls)  # (for the key and the pickled form: sorted once)
+        self._ordered = (self.urls, sorted(self.urls))  # (for the key and the pickled form: sorted once)
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.key_text = "\0".join((
-            names, repr(self._ordered), self.photos_key,
+            names, repr(self._ordered[1]), self.photos_key,
             *(f"{file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i]))}" for i, (_, file, _) in enumerate(refs))))
 
     def rebuilt(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
@@ -132,7 +132,6 @@ class Index:
         new.refs = self.refs + tuple((a.source, a.file, a.bundle) for a in articles)
         new.ids = [*self.ids, *ids]
         new.urls = self.urls | {p.url for p in pages} | {p.path for p in pages}
-        new._ordered = None
         new.article_url = {**self.article_url, **{p.data["index"]: p.url for p in pages if p.kind == "article"}}
         new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
         new.files = {**self.files, **self._first_copies(published)}
@@ -155,7 +154,6 @@ class Index:
         new.gone = frozenset(self.gone | gone)
         dropped = {u for p in pages for u in (p.url, p.path)}
         new.urls = self.urls - dropped
-        new._ordered = None
         new.article_url = {i: u for i, u in self.article_url.items() if i not in gone}
         new.url_article = {u: i for u, i in self.url_article.items() if i not in gone}
         new.files = dict(self.files) if photos else self.files  # (a copy only when it changes: 100 000s of rows)
@@ -197,13 +195,19 @@ class Index:
     def files_of_articles(self) -> list[str]:
         return [file for _, file, _ in self.refs]
 
+    def _sorted_urls(self) -> list[str]:
+        """`urls` sorted: the list `_articles` made, if these are still the addresses it sorted (an index made
+        from this one by `extended` or `without` has a set of its own)."""
+        made_from, ordered = self._ordered
+        return ordered if made_from is self.urls else sorted(self.urls)
+
     def __getstate__(self) -> dict:
         """Strings joined by NUL (which no path contains) instead of 100 000s of small objects: pickling those
         for a 100 000-article site took 100s of MB of pickle memo."""
         n = len(self.refs)
         return {"sources": "\0".join(r[0] for r in self.refs), "files_": "\0".join(r[1] for r in self.refs),
                 "bundles": bytes(r[2] for r in self.refs), "ids": {i: s for i, s in enumerate(self.ids) if s},
-                "count": n, "urls": "\0".join(sorted(self.urls) if self._ordered is None else self._ordered),
+                "count": n, "urls": "\0".join(self._sorted_urls()),
                 "article_url": "\0".join(self.article_url.get(i, "\1") for i in range(n)),
                 "files": self.files, "content_dir": self.content_dir, "photos_key": self.photos_key,
                 "copies": self._packed if self._copies is None else _pack_copies(self._copies)}
@@ -218,7 +222,7 @@ class Index:
             ids[i] = found
         self.ids = ids
         self.urls = set(state["urls"].split("\0")) if state["urls"] else set()
-        self._ordered = None
+        self._ordered = (set(), [])
         self.article_url = {i: u for i, u in enumerate(split(state["article_url"])) if u != "\1"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.files, self.content_dir = state["files"], state["content_dir"]

@@ -106,15 +106,8 @@ def plan(site: Site, report: Reporter) -> list[Page]:
         url = article_url(a, permalink)
         article(Page("article", url, url + "index.html" if url == "" or url[-1] == "/" else url,
                      a.template or "article.html", {"index": i}))
-        # (listings(a), inlined: this loop runs over every article of the archive on every addition)
-        on_list = on.get(("category", a.category))
-        if on_list is None:
-            on_list = on[("category", a.category)] = []
-        on_list.append(i)
-        for t in a.tags:
-            on.setdefault(("tag", t), []).append(i)
-        d = a.date
-        on.setdefault(("month", d.year, d.month), []).append(i)
+        for key in listings(a):
+            on.setdefault(key, []).append(i)
     by_tag = {t: on[("tag", t)] for t in site.tags}
     by_month = {key[1:]: items for key, items in on.items() if key[0] == "month"}
     seg = cfg.page_segment
