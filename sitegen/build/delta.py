@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from ..content import model, read
+from ..content import discovery, model, read
 from .cache import Cache, Reader, row_of
 from ..config import SiteConfig
 from ..render.context import Home, MenuItem
@@ -56,7 +56,7 @@ class Plan:
     related: str  # the key of the related lists (pipeline._related keeps them)
     home: Home
     link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
-    discovered: int = -1  # how many article files the build found (read.discover), published or not
+    discovered: int = -1  # how many article files the build found (discovery.discover), published or not
     later: tuple[str, ...] = ()  # the sources of those it did not publish (drafts: see Shift)
     # Whether a published article expires (a deletion beside one is a full build's, see Shift). True in a plan
     # from before it was written down: not known.
@@ -393,7 +393,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # that expire, or beside drafts or scheduled articles with problems (an address a deleted article held may
         # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
     report = Reporter(strict=strict)
-    found = dict(read.discover(config.root, config.content_dir, report, listing))
+    found = dict(discovery.discover(config.root, config.content_dir, report, listing))
     stay = set(range(len(index.refs))) - set(left)
     if report.diagnostics or len(found) != plan.discovered + len(new) - len(left) \
             or any(path not in found for path in new) \

@@ -85,7 +85,7 @@ def scan(config: SiteConfig, flags: tuple, known: Folders | None = None, folders
     """Walk every input of a build with these flags. The key is "" when a file changed too recently to tell a
     later change apart by its timestamps (file times tick in steps of a few milliseconds: Git's racy-clean
     problem), so that build is not remembered as skippable. Also returns what the walk saw of content/
-    (a read.Listing), so discovery need not walk it again. `known`: the folders of content/ the last walk put
+    (a discovery.Listing), so discovery need not walk it again. `known`: the folders of content/ the last walk put
     into its `folders`: a folder whose stat is still the one it had then is not listed again (see `_stamp_tree`).
     (Not kept in the Scan, which lives through the build: at 100 000 articles 30 MB.)"""
     started = time.time_ns()
@@ -246,7 +246,7 @@ def _stamp_tree(top: str, h: "hashlib._Hash", names: "hashlib._Hash",
     """Feed the stat of every file and folder under `top` to `h`, in a stable order, and return the newest
     ctime seen. Symlinks are followed (their targets are what the build reads); a folder reached twice is
     stamped once. For content/, `content` is (listing, files, racy, aliases, settled, known, folders): each
-    folder's entries (see read.Listing), each file's stamp line, the files changed after `settled` (ns), the
+    folder's entries (see discovery.Listing), each file's stamp line, the files changed after `settled` (ns), the
     symlinks and hard-linked files; then the folders the last walk listed and those this one lists (`Folders`).
 
     A folder whose stamp line is one `known` has is not listed again: its entries are the names kept, each
@@ -367,7 +367,7 @@ _NOT_FOLDERS: dict[int, tuple[int, int]] = {}  # one tuple per file type, shared
 
 
 def entry_at(st: os.stat_result) -> tuple[int, int]:
-    """What the listing keeps of an entry's stat (`kind_of` and read.discover read it): a folder's device and inode
+    """What the listing keeps of an entry's stat (`kind_of` and discovery.discover read it): a folder's device and inode
     (a folder reached twice through symlinks is a loop); for anything else (-1, its file type), one tuple shared by
     every file of that type."""
     fmt = stat.S_IFMT(st.st_mode)

@@ -21,7 +21,7 @@ from .ahead import validate as validate_ahead
 from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, render_pages
 from ..structure import links, photos, routes
-from ..content import model, read
+from ..content import discovery, model, read
 from .cache import Cache, Damaged, digest_text
 from ..config import SiteConfig, check_placeholders
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
@@ -118,7 +118,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     articles held back by their own errors left out (see hold), and the pages that read something that changed."""
     known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
     loading = Reporter(strict=strict)
-    files = read.discover(config.root, config.content_dir, loading, listing)
+    files = discovery.discover(config.root, config.content_dir, loading, listing)
     loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
                            known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
                            found=files, convert=functools.partial(model.check, config=config, strict=strict))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
+import pickle
 import signal
-from typing import Callable, TypeVar
+import sys
+from typing import Callable, Iterable, TypeVar
 
 R = TypeVar("R")
 
@@ -73,6 +75,63 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
                     progress(b[1] - b[0])
     finally:
         gc.unfreeze()
+
+
+class Aside:
+    """`task()`'s answers, made in a forked process while this one goes on (`aside`): `next()` waits for the next
+    one, in the order the task yields them. None when there is none to be had: the task ended, raised or died, or
+    never ran (no second core, no fork here), and the caller makes that answer itself, meeting whatever went wrong
+    as it would have. Only for a task that writes nothing and uses no open connection or file of this process
+    (a fork shares them): its answers come back pickled, and only they. `close()` ends the process if it is still
+    running (an answer not asked for) and reaps it."""
+
+    def __init__(self, task: Callable[[], Iterable[object]]):
+        self._pid, self._answers = 0, None
+        if sys.platform != "linux" or default_jobs() < 2:
+            return
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # (no memory or process left for it)
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:  # the task's process: answer, then end without this process's exit hooks or flushes
+            status = 1
+            try:
+                os.close(read_end)
+                die_with(parent)
+                with os.fdopen(write_end, "wb") as out:
+                    for answer in task():
+                        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+                        out.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid, self._answers = pid, os.fdopen(read_end, "rb")
+
+    def next(self) -> object | None:
+        if self._answers is None:
+            return None
+        try:
+            return pickle.load(self._answers)
+        except Exception:  # (EOFError: no more, or the process died midway)
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._answers is not None:
+            self._answers.close()  # a task still writing gets EPIPE and ends
+            self._answers = None
+        if self._pid:
+            try:
+                os.kill(self._pid, signal.SIGKILL)  # (done or not: an answer nobody will read is not waited for)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self._pid, 0)
+            self._pid = 0
 
 
 def slices(count: int, jobs: int, min_per_job: int = 150, max_per_slice: int | None = None) -> list[tuple[int, int]]:

@@ -23,10 +23,10 @@ import frontmatter
 import yaml
 
 from ..build import workers
-from ..build.inputs import entry_at
 from ..diagnostics import Reporter
 from ..structure import nesting
 from . import chars
+from .discovery import discover, relative_name as _rel
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FENCE = re.compile(r"^---[ \t]*$")
@@ -40,10 +40,6 @@ IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*(?:<(?P<angled>[^>\n]+)>|(?P<s
 MAX_DEPTH = 32
 MAX_VALUES = 100_000
 # Files editors' tools leave beside the real ones (vim swap, emacs lock/backup, Office/LibreOffice locks).
-_TEMP = re.compile(r"(^\.|^#.*#$|~$|\.sw[a-p]$|\.tmp$|^\.~lock\.|^~\$)")
-# Discovery asks _TEMP only of a name it could match: one that starts with "#" or "~", or ends with "~", "p" (.tmp,
-# .swp) or ".sw" and a letter (a name starting with "." always matches): 20 000 names at 10 000 articles, a
-# third of its time spent in the regular expression.
 
 
 @dataclass(frozen=True)
@@ -58,79 +54,6 @@ class SourceDoc:
     lines: dict[str, int]  # "title" -> 3, "photos.1.src" -> 14: file lines of front matter values
     body: str
     body_line: int  # file line of the body's first line
-
-
-# folder -> (name, path, is_dir, is_link, where): `where` is inputs.entry_at's answer for the entry's stat, None when
-# it could not be stat'ed. Not the stat itself: a live preview keeps the listing, and at 100 000 articles 200 000 stat
-# results were some 120 MB of its memory.
-Listing = dict[str, list[tuple[str, str, bool, bool, tuple[int, int] | None]]]
-
-
-def discover(config_root: Path, content_dir: Path, report: Reporter, listing: Listing | None = None,
-             ) -> list[tuple[str, bool]]:
-    """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site.
-    Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles.
-    `listing` is the same folders as already read by inputs.scan (a folder missing from it is read here)."""
-    found: list[tuple[str, bool]] = []
-    if not content_dir.is_dir():
-        return found
-    root = config_root.resolve()
-    top = str(content_dir)
-    visited: set[tuple[int, int]] = set()
-
-    def walk(folder: str, where: tuple[int, int]) -> None:
-        if where in visited:
-            report.error("READ004", _rel(Path(folder), root), 0, "thư mục lặp lại qua liên kết tượng trưng (symlink)",
-                         "xóa liên kết tạo vòng lặp")
-            return
-        visited.add(where)
-        entries = listing.get(folder) if listing is not None else None
-        if entries is None:
-            try:
-                entries = _list(folder)
-            except OSError as exc:
-                report.error("READ001", _rel(Path(folder), root), 0, f"không đọc được thư mục: {exc.strerror}",
-                             "kiểm tra quyền truy cập")
-                return
-        is_bundle = folder != top and any(e[0] == "index.md" for e in entries)
-        for name, entry_path, is_dir, is_link, entry_where in entries:
-            if name[0] in "_." or ((name[0] in "#~" or name[-1] in "~p" or name[-4:-1] == ".sw")
-                                   and _TEMP.search(name)):
-                continue
-            if is_link:
-                path = Path(entry_path)
-                try:
-                    target = path.resolve(strict=True)
-                except (OSError, RuntimeError):
-                    report.error("READ004", _rel(path, root), 0, "liên kết tượng trưng hỏng hoặc lặp vô hạn", "xóa hoặc sửa liên kết")
-                    continue
-                if not target.is_relative_to(root):
-                    report.error("READ003", _rel(path, root), 0, f"liên kết tượng trưng trỏ ra ngoài thư mục trang ({target})",
-                                 "sao chép tệp vào trong content/ thay vì dùng liên kết")
-                    continue
-            if is_dir and entry_where is not None:
-                if not is_bundle:  # a bundle's subfolders hold its resources, not more articles
-                    walk(entry_path, entry_where)
-            elif name.endswith(".md"):
-                if is_bundle and name != "index.md":
-                    continue
-                found.append((entry_path, is_bundle))
-
-    walk(top, entry_at(content_dir.stat()))
-    return found
-
-
-def _list(folder: str) -> list[tuple[str, str, bool, bool, tuple[int, int] | None]]:
-    """A folder's entries as discovery reads them (the shape of `Listing`), sorted by name."""
-    out = []
-    with os.scandir(folder) as it:
-        for e in sorted(it, key=lambda e: e.name):
-            try:
-                where: tuple[int, int] | None = entry_at(e.stat())
-            except OSError:
-                where = None
-            out.append((e.name, e.path, where is not None and e.is_dir(), e.is_symlink(), where))
-    return out
 
 
 def image_refs(body: str, body_line: int) -> list[tuple[str, str, int]]:
@@ -698,12 +621,3 @@ def _first_control(root: yaml.Node) -> tuple[yaml.Node, str, str] | None:
         else:
             stack.extend((item, top) for item in reversed(_children(node)))
     return None
-
-
-def _rel(path: Path, root: Path) -> str:
-    """The name editors know a file by, NFC like everything we output (macOS writes names in NFD)."""
-    try:
-        rel = path.relative_to(root).as_posix()
-    except ValueError:
-        rel = path.as_posix()
-    return unicodedata.normalize("NFC", rel)

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from babel.dates import format_datetime
 
-from . import model, read
+from . import discovery, model, read
 from ..config import SiteConfig
 from ..diagnostics import ERROR, Diagnostic, Reporter
 
@@ -56,7 +56,7 @@ def plan(config: SiteConfig, report: Reporter, now: dt.datetime | None = None) -
     read. Everything found is also in `report`."""
     now = now or dt.datetime.now(config.tz)
     files = {_rel(Path(path), config): (Path(path), bundle)
-             for path, bundle in read.discover(config.root, config.content_dir, report)}
+             for path, bundle in discovery.discover(config.root, config.content_dir, report)}
     docs = {rel: doc for rel, (path, bundle) in files.items()
             if (doc := read.load_one(path, rel, bundle, config.max_file_bytes, report)) is not None}
     site = model.build_site(list(docs.values()), config, report, drafts=True, now=now)  # keeps future and expired

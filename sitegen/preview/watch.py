@@ -21,7 +21,7 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
                              FileDeletedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 
-from ..content.read import _TEMP
+from ..content.discovery import TEMP
 
 DEBOUNCE = 0.03  # seconds of quiet after the last file event: editors save in bursts (temp file, rename)
 # The events an editor's save, a new file, a deletion or a rename make; watchdog turns them into the kernel's
@@ -116,7 +116,7 @@ class _Events(FileSystemEventHandler):
             if not raw:
                 continue
             path = Path(raw if isinstance(raw, str) else raw.decode())
-            if _TEMP.search(path.name) or any(path.is_relative_to(p) for p in self.ignore):
+            if TEMP.search(path.name) or any(path.is_relative_to(p) for p in self.ignore):
                 continue
             if path.parent == self.root and not self.later(path) and path.name != "site.toml":
                 continue  # the site folder itself is watched for site.toml and the folders in `later` only
