@@ -4,8 +4,8 @@ after every kind of change an editor or a site maintainer makes."""
 from __future__ import annotations
 
 import os
-
 import shutil
+import sys
 import time
 
 import pytest
@@ -459,3 +459,57 @@ def test_kept_fragments_no_page_uses_are_not_kept_for_ever(news, tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:junk%'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:%'").fetchone()[0] > 0  # made again
+
+
+def test_the_walk_apart_answers_in_order_and_leaves_no_process():
+    """workers.Aside: a forked task's answers come back in the order it yields them; a task that raises midway
+    gives None from there on (its caller then does that part itself); `close` reaps the process, done or not."""
+    from sitegen.build import workers
+
+    def task():
+        yield {"first": list(range(5))}
+        yield "x" * 200_000  # (bigger than a pipe's buffer)
+        raise RuntimeError("the walk's process fails")
+
+    if sys.platform != "linux" or workers.default_jobs() < 2:
+        pytest.skip("the walk runs apart only on Linux, with a second core")
+    aside = workers.Aside(task)
+    assert aside.next() == {"first": [0, 1, 2, 3, 4]}
+    assert aside.next() == "x" * 200_000
+    assert aside.next() is None
+    aside.close()
+    unread = workers.Aside(lambda: iter(["y" * 1_000_000, "z"]))  # a build without changes reads none of it
+    unread.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
+
+
+def test_a_walk_whose_process_dies_is_made_here(news, tmp_path, monkeypatch):
+    """The build walks its inputs in a process of its own (pipeline._Walk). Should that process die, before its
+    first answer or between its two, the build walks or discovers here instead: the same site as a clean build."""
+    from sitegen.build import inputs
+    from sitegen.content import discovery
+
+    here = os.getpid()
+    real_scan, real_discover = inputs.scan, discovery.discover
+
+    def dying_scan(*args, **kwargs):
+        if os.getpid() != here:
+            os._exit(9)
+        return real_scan(*args, **kwargs)
+
+    def dying_discovery(*args, **kwargs):
+        if os.getpid() != here:
+            os._exit(9)
+        return real_discover(*args, **kwargs)
+
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="5"))
+    monkeypatch.setattr(inputs, "scan", dying_scan)
+    assert_same_as_clean(news, tmp_path, jobs=1)
+    monkeypatch.setattr(inputs, "scan", real_scan)
+    monkeypatch.setattr(discovery, "discover", dying_discovery)
+    news.write("content/kinh-te/bai-them/index.md", article("Bài thêm", date="2024-06-02 08:00", views="7"))
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.articles == 14
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
