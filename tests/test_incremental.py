@@ -463,7 +463,8 @@ def test_kept_fragments_no_page_uses_are_not_kept_for_ever(news, tmp_path):
 
 def test_the_walk_apart_answers_in_order_and_leaves_no_process():
     """workers.Aside: a forked task's answers come back in the order it yields them; a task that raises midway
-    gives None from there on (its caller then does that part itself); `close` reaps the process, done or not."""
+    gives None from there on (its caller then does that part itself); `close` reaps the process, done or not.
+    workers.Later: one answer, made apart, or here when the process gives none."""
     from sitegen.build import workers
 
     def task():
@@ -480,6 +481,11 @@ def test_the_walk_apart_answers_in_order_and_leaves_no_process():
     aside.close()
     unread = workers.Aside(lambda: iter(["y" * 1_000_000, "z"]))  # a build without changes reads none of it
     unread.close()
+    here = os.getpid()
+    assert workers.Later(lambda: (os.getpid() != here, sum(range(10)))).result() == (True, 45)  # made apart
+    # A process that dies gives no answer: the answer is made here instead.
+    assert workers.Later(lambda: os._exit(9) if os.getpid() != here else "here").result() == "here"
+    workers.Later(lambda: "never asked").close()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
 

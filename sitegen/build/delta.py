@@ -53,7 +53,7 @@ class Plan:
     categories: dict[str, model.Category]
     tags: dict[str, model.Tag]
     most_read: tuple[int, ...]
-    related: str  # the key of the related lists (pipeline._related keeps them)
+    related: str  # the key of the related lists (stages._Related keeps them)
     home: Home
     link_base: str  # the link index's key; the index (links.Index, article i's file and source) is row "index"
     discovered: int = -1  # how many article files the build found (discovery.discover), published or not

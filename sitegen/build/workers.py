@@ -13,7 +13,7 @@ import os
 import pickle
 import signal
 import sys
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 R = TypeVar("R")
 
@@ -100,6 +100,7 @@ class Aside:
         if pid == 0:  # the task's process: answer, then end without this process's exit hooks or flushes
             status = 1
             try:
+                gc.disable()  # (short-lived: a collection would only touch, and so copy, this process's memory)
                 os.close(read_end)
                 die_with(parent)
                 with os.fdopen(write_end, "wb") as out:
@@ -132,6 +133,26 @@ class Aside:
                 pass
             os.waitpid(self._pid, 0)
             self._pid = 0
+
+
+class Later(Generic[R]):
+    """`task()`'s answer, made in a forked process (`Aside`) while this one goes on, when there is a second core
+    and the memory free would carry that process (`affordable_workers`); else, or should that process give no
+    answer, made here when `result()` asks for it. `close()` when the answer will not be asked for."""
+
+    def __init__(self, task: Callable[[], R], apart: bool = True):
+        self._task = task
+        self._aside = Aside(lambda: iter((task(),))) if apart and affordable_workers() >= 1 else None
+
+    def result(self) -> R:
+        answer = self._aside.next() if self._aside is not None else None
+        self.close()
+        return answer if answer is not None else self._task()  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._aside is not None:
+            self._aside.close()
+            self._aside = None
 
 
 def slices(count: int, jobs: int, min_per_job: int = 150, max_per_slice: int | None = None) -> list[tuple[int, int]]:
