@@ -306,6 +306,16 @@ class Templates:
                 return output
         if rec is None:
             return macro(*args, **kwargs)
+        if self._kept is not None:
+            # A variant that read nothing of its page (a teaser) is valid on any page: its group is known without
+            # reading the key's variants (one query of the cache instead of two, 2 300 fewer an addition).
+            group = _group_of(key, {})
+            if self._usable(group):
+                output = self._kept.get("o:" + group)
+                if isinstance(output, str):
+                    self._remember(key, {}, output, group)
+                    rec.use(group, {})
+                    return output
         kept = self._kept.get("v:" + key) if self._kept is not None else None
         for local, group in kept or ():
             if self._usable(group) and all(rec.current(name) == d for name, d in local.items()):
@@ -326,7 +336,7 @@ class Templates:
             for k, v in frame.local.items():
                 rec.frames[-1].local.setdefault(k, v)
             return output
-        group = tracking.digest(key + "\0" + repr(sorted(frame.local.items())))
+        group = _group_of(key, frame.local)
         self.groups[group] = frame
         self._remember(key, frame.local, output, group)
         rec.use(group, frame.local)
@@ -549,3 +559,8 @@ def _template_frame(exc: BaseException, config: SiteConfig) -> tuple[str, int]:
         if frame.filename.endswith((".html", ".xml", ".txt")):
             found = (_template_rel(frame.filename, config), frame.lineno or 0)
     return found
+
+
+def _group_of(key: str, local: Mapping[str, str]) -> str:
+    """The name of a memoised fragment's variant: its memo key and what it read of its page (Templates.memo)."""
+    return tracking.digest(key + "\0" + repr(sorted(local.items())))
