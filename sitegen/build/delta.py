@@ -377,11 +377,15 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if listing is None or plan.discovered != len(index.refs) + len(plan.later) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
         return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
-    paths = {line.split("\0", 1)[0] for line in known}
-    new = [path for path in scanned.files if path not in paths]
-    gone = [path for path in paths if path not in scanned.files]
-    if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or \
-            any(line not in known for path, line in scanned.files.items() if path in paths):
+    # The files whose stamp line is new (come, or changed) and those whose line is gone (gone, or changed), by
+    # their lines: 20 000 set lookups at 10 000 articles, not a path split out of every line.
+    new = [path for path, line in scanned.files.items() if line not in known]
+    if len(new) > MAX_SHIFT:
+        return None
+    lines = set(scanned.files.values())
+    went = {line.split("\0", 1)[0] for line in known if line not in lines}
+    gone = list(went)
+    if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or not went.isdisjoint(new):
         return None  # a file that was there changed
     position = {file: i for i, (_, file, _) in enumerate(index.refs)}
     left = sorted(position[path] for path in gone if path in position)
