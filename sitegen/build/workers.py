@@ -78,15 +78,16 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
 
 
 class Aside:
-    """`task()`'s answers, made in a forked process while this one goes on (`aside`): `next()` waits for the next
-    one, in the order the task yields them. None when there is none to be had: the task ended, raised or died, or
+    """`task()`'s answers, made in a forked process while this one goes on: `next()` waits for the next one, in the
+    order the task yields them. None when there is none to be had: the task ended, raised or died, or
     never ran (no second core, no fork here), and the caller makes that answer itself, meeting whatever went wrong
     as it would have. Only for a task that writes nothing and uses no open connection or file of this process
     (a fork shares them): its answers come back pickled, and only they. `close()` ends the process if it is still
-    running (an answer not asked for) and reaps it."""
+    running (an answer not asked for) and reaps it. `started`: whether the process was made."""
 
     def __init__(self, task: Callable[[], Iterable[object]]):
         self._pid, self._answers = 0, None
+        self.started = False
         if sys.platform != "linux" or default_jobs() < 2:
             return
         parent = os.getpid()
@@ -111,7 +112,7 @@ class Aside:
             finally:
                 os._exit(status)
         os.close(write_end)
-        self._pid, self._answers = pid, os.fdopen(read_end, "rb")
+        self._pid, self._answers, self.started = pid, os.fdopen(read_end, "rb"), True
 
     def next(self) -> object | None:
         if self._answers is None:
@@ -131,7 +132,10 @@ class Aside:
                 os.kill(self._pid, signal.SIGKILL)  # (done or not: an answer nobody will read is not waited for)
             except ProcessLookupError:
                 pass
-            os.waitpid(self._pid, 0)
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:  # (reaped already: a host program that ignores SIGCHLD)
+                pass
             self._pid = 0
 
 

@@ -39,7 +39,7 @@ class Discovered:
     diagnostics: list[Diagnostic]
 
 
-class Later:
+class Pending:
     """Discovery made elsewhere (in the walk's own process, see pipeline._Walk), its answer read when first asked
     for (`answer()`: None when it gave none). `discover` given it answers with what was found there, or else reads
     every folder itself."""
@@ -55,12 +55,12 @@ class Later:
 
 
 def discover(config_root: Path, content_dir: Path, report: Reporter,
-             listing: Listing | Discovered | Later | None = None) -> list[tuple[str, bool]]:
+             listing: Listing | Discovered | Pending | None = None) -> list[tuple[str, bool]]:
     """All article files under content_dir, sorted, as (path, is_bundle). Symlinks must stay in the site.
     Works on strings and os.scandir: pathlib objects for every entry cost half a second at 10 000 articles.
     `listing` is the same folders as already read by inputs.scan (a folder missing from it is read here), or
-    what discovery already found from them (`Discovered`, or `Later`)."""
-    if isinstance(listing, Later):
+    what discovery already found from them (`Discovered`, or `Pending`)."""
+    if isinstance(listing, Pending):
         listing = listing.result()
     if isinstance(listing, Discovered):
         report.extend(listing.diagnostics)
