@@ -519,3 +519,30 @@ def test_a_walk_whose_process_dies_is_made_here(news, tmp_path, monkeypatch):
     assert result.articles == 14
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_an_edit_build_ends_the_walks_process_before_its_model(news, tmp_path, monkeypatch):
+    """The walk's process waits to give discovery's answer, which only a shift or a full build reads: an edit build
+    ends it once it knows what it is, before its model and render (at 100 000 articles that process holds some
+    150 MB of walk), and renders the same site as a clean build."""
+    from sitegen.build import stages, workers
+
+    if sys.platform != "linux" or workers.default_jobs() < 2:
+        pytest.skip("the walk runs apart only on Linux, with a second core")
+    children = []
+    real = stages.edited
+
+    def edited(*args, **kwargs):
+        try:
+            children.append(os.waitpid(-1, os.WNOHANG))
+        except ChildProcessError:
+            children.append(None)  # (no child process left: the walk's has ended and been reaped)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "edited", edited)
+    news.write("content/kinh-te/bai-04/index.md",
+               article("Bài số 4", date="2024-05-05 08:00", tags='["nông thôn mới", "Quy Nhơn"]', views="40",
+                       body="Đoạn đầu đã sửa lần nữa.\n\nĐoạn hai."))
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert result.edited and not result.shifted
+    assert children == [None]
