@@ -39,7 +39,6 @@ IMAGE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\s*(?:<(?P<angled>[^>\n]+)>|(?P<s
 # nested levels of nine references each would make 387 million values for anything that walks the data.
 MAX_DEPTH = 32
 MAX_VALUES = 100_000
-# Files editors' tools leave beside the real ones (vim swap, emacs lock/backup, Office/LibreOffice locks).
 
 
 @dataclass(frozen=True)

@@ -306,23 +306,17 @@ class Templates:
                 return output
         if rec is None:
             return macro(*args, **kwargs)
+        kept = None
         if self._kept is not None:
-            # A variant that read nothing of its page (a teaser) is valid on any page: its group is known without
+            # A variant that read nothing of its page (a teaser) is valid on any page: its name is known without
             # reading the key's variants (one query of the cache instead of two, 2 300 fewer an addition).
-            group = _group_of(key, {})
-            if self._usable(group):
-                output = self._kept.get("o:" + group)
-                if isinstance(output, str):
-                    self._remember(key, {}, output, group)
-                    rec.use(group, {})
-                    return output
-        kept = self._kept.get("v:" + key) if self._kept is not None else None
-        for local, group in kept or ():
-            if self._usable(group) and all(rec.current(name) == d for name, d in local.items()):
-                output = self._kept.get("o:" + group)
-                if isinstance(output, str):  # (Markup, or text from a template that does not escape)
-                    self._remember(key, local, output, group)
-                    rec.use(group, local)
+            output = self._take_kept(key, {}, _group_of(key, {}), rec)
+            if output is not None:
+                return output
+            kept = self._kept.get("v:" + key)
+            for local, group in kept or ():
+                output = self._take_kept(key, local, group, rec)
+                if output is not None:
                     return output
         rec.push()
         try:
@@ -343,6 +337,18 @@ class Templates:
         if self._kept is not None and isinstance(output, str):  # (for the next builds: see keep_fragments)
             self.fresh["v:" + key] = ((frame.local, group),) + tuple(v for v in kept or () if v[1] != group)
             self.fresh["o:" + group] = output
+        return output
+
+    def _take_kept(self, key: str, local: Mapping[str, str], group: str, rec: tracking.Recorder) -> Any:
+        """A kept variant's output (see keep_fragments), used here, when what it read still holds on this page;
+        else None."""
+        if not self._usable(group) or any(rec.current(name) != d for name, d in local.items()):
+            return None
+        output = self._kept.get("o:" + group)
+        if not isinstance(output, str):  # (Markup, or text from a template that does not escape; None: not kept)
+            return None
+        self._remember(key, local, output, group)
+        rec.use(group, local)
         return output
 
     def _remember(self, key: str, local: Mapping[str, str], output: Any, group: str) -> None:
