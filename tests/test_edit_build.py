@@ -251,8 +251,10 @@ def _kept_plan(site) -> tuple:
         shapes = delta.shapes_of(cache)
         paths = list(delta.groups_at(cache))
         pages = delta.pages_at(cache, paths, [a.source for a in shapes])
+        index = pickle.loads(cache.get_many("plan", ["index"])["index"])  # (its addresses, as they are pickled)
         return ([a._replace(file=str(Path(a.file).relative_to(site.root))) for a in shapes],
-                [(p.kind, p.url, p.path, p.template, dict(p.data)) for p in pages])
+                [(p.kind, p.url, p.path, p.template, dict(p.data)) for p in pages],
+                index.__getstate__()["urls"], index.__getstate__()["article_url"])
     finally:
         cache.close()
 

@@ -60,3 +60,17 @@ def test_an_output_path_is_unsafe_exactly_when_it_leaves_its_folder_or_holds_a_r
     leaves = not path or path.startswith("/") or re.match(r"[A-Za-z]:", path) is not None or \
         any(part in (".", "..") for part in path.split("/"))
     assert unsafe(path) == (leaves or re.search(r'[\x00-\x1f<>:"|?*\\]', path) is not None)
+
+
+@given(st.lists(st.builds(lambda parts, absolute: ("/" if absolute else "") + "/".join(parts),
+                          st.lists(st.one_of(PATH_PARTS, st.text(max_size=4)), max_size=4), st.booleans()),
+                min_size=1, max_size=6))
+def test_paths_asked_at_once_are_never_passed_when_one_of_them_is_unsafe(paths):
+    """routes._all_safe, a plan's one question over every page's path, answers True only when no path is unsafe
+    (it may answer False for safe paths: they are then asked one by one); and True for plain ones."""
+    from sitegen.structure.routes import _all_safe, unsafe
+
+    if _all_safe(paths):
+        assert not any(unsafe(p) for p in paths)
+    if all(re.fullmatch(r"[a-z0-9-]+(/[a-z0-9.-]*[a-z0-9])*", p) for p in paths) and not any(unsafe(p) for p in paths):
+        assert _all_safe(paths)

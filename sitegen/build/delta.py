@@ -103,8 +103,10 @@ class Plan:
         `dirty`, the pages rendered anew, and the sources of the articles that `came` and `went`), and drop the
         page groups left empty."""
         sources = [a.source for a in shapes]
-        groups = [group_of(p, sources) for p in pages]
-        changed = Changed.of(pages, groups, groups_at(cache), dirty, came, went)
+        before = groups_at(cache)
+        # (A page that stays keeps its group, see group_of: only the new pages' are worked out, not 15 000 pages'.)
+        groups = [g if (g := before.get(p.path)) is not None else group_of(p, sources) for p in pages]
+        changed = Changed.of(pages, groups, before, dirty, came, went)
         cache.put_many("plan", self.rows(index, pages, titles, shapes, spellings, groups, changed))
         cache.delete("plan", ["pages:" + g for g in changed.pages - set(groups)])
 

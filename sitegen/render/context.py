@@ -106,11 +106,18 @@ def home_of(cfg: SiteConfig, facts: Sequence[tuple[bool, bool, str]], menu: tupl
         featured = [i for i, (_, pictured, _) in enumerate(facts) if pictured][:1] or list(range(min(1, len(facts))))
     shown = set(featured)
     latest = [i for i in range(len(facts)) if i not in shown][: cfg.home_latest]
-    blocks = []
-    for n, item in enumerate(menu):
-        members = [i for i, (_, _, slug) in enumerate(facts) if slug == item.slug][: cfg.home_per_category]
-        if members:
-            blocks.append((n, tuple(members)))
+    # Each menu category's first articles, in one pass that ends once every block is full (not one pass over every
+    # article per category: a fifth of a shift's home page at 10 000 articles).
+    wanted, per = {item.slug: [] for item in menu}, cfg.home_per_category
+    open_ = len(wanted) if per > 0 else 0
+    for i, (_, _, slug) in enumerate(facts):
+        if not open_:
+            break
+        members = wanted.get(slug)
+        if members is not None and len(members) < per:
+            members.append(i)
+            open_ -= len(members) == per
+    blocks = [(n, tuple(wanted[item.slug])) for n, item in enumerate(menu) if wanted[item.slug]]
     return Home(tuple(featured), tuple(latest), tuple(blocks))
 
 

@@ -187,9 +187,12 @@ def _sitemaps(site: Site, pages: list[Page]) -> list[Page]:
 
 
 def _aliases(site: Site, pages: list[Page]) -> list[Page]:
+    having = [i for i, a in enumerate(site.articles) if a.aliases]
+    if not having:
+        return []  # (most sites: no article keeps an old address, and no page need be looked up)
     targets = {p.data["index"]: p.url for p in pages if p.kind == "article"}
     return [Page("alias", url, url_to_path(url), "redirect.html", {"index": i, "target": targets[i]})
-            for i, a in enumerate(site.articles) for url in map(alias_url, a.aliases)]
+            for i in having for url in map(alias_url, site.articles[i].aliases)]
 
 
 def alias_url(alias: str) -> str:
@@ -245,11 +248,25 @@ def unsafe(path: str) -> bool:
     return not safe_relative(path) or _BAD_CHARS.search(path) is not None
 
 
+def _all_safe(paths: list[str]) -> bool:
+    """Whether no path is `unsafe`, asked of them all at once (one search over the joined paths, not two calls per
+    page: a tenth of a plan at 10 000 articles). False may be wrong (a doubled slash, which `unsafe` allows):
+    the pages are then asked one by one."""
+    joined = "/" + "/\0/".join(paths) + "/"  # every path between slashes, as safe_relative bounds one
+    return joined.count("\0") == len(paths) - 1 and _BAD_IN_JOINED.search(joined) is None
+
+
+# What `unsafe` refuses, in paths joined by `_all_safe`: a bad character (not the NUL joining them; ':' covers a
+# drive), a '.' or '..' part, an empty part (an empty or absolute path; or a doubled slash, which is asked again).
+_BAD_IN_JOINED = re.compile(r'[\x01-\x1f<>:"|?*\\]|/\.\.?/|//')
+
+
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
     owners: dict[str, Page] = {}
     kept = []
+    checked = _all_safe([p.path for p in pages])
     for page in pages:
-        if unsafe(page.path):
+        if not checked and unsafe(page.path):
             _unsafe(report, page, _owner(page, site), _line_in(page, site))
             continue
         if page.kind == "alias" and _reserved(page.path):
