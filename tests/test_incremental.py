@@ -490,6 +490,37 @@ def test_the_walk_apart_answers_in_order_and_leaves_no_process():
         os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
 
 
+def test_a_few_slices_run_each_in_a_process_of_its_own_and_one_that_dies_is_made_here():
+    """workers.stream with no more slices than workers (an addition's render): the first slice here, each other
+    in a forked process; every slice's result reaches `consume` once, in slice order, a result of None too; a
+    slice whose process dies is made here, one that raises raises here, and no process is left behind."""
+    from sitegen.build import workers
+
+    if sys.platform != "linux" or workers.default_jobs() < 2:
+        pytest.skip("slices run apart only on Linux, with a second core")
+    here = os.getpid()
+
+    def run(task, count=250, jobs=2):  # (two slices of 125)
+        got = []
+        workers.stream(task, count, jobs, lambda start, result: got.append((start, result)), min_per_job=100)
+        return got
+
+    assert run(lambda a, b: (os.getpid() == here, sum(range(a, b)))) == [(0, (True, 7750)), (125, (False, 23375))]
+    assert run(lambda a, b: None) == [(0, None), (125, None)]
+    # A slice whose process dies (killed, out of memory) is made here: the same results.
+    assert run(lambda a, b: os._exit(9) if os.getpid() != here else (a, b)) == [(0, (0, 125)), (125, (125, 250))]
+
+    def fails(a, b):
+        raise ValueError(f"slice {a}")
+
+    with pytest.raises(ValueError, match="slice 0"):
+        run(fails)
+    with pytest.raises(ValueError, match="slice 125"):
+        run(lambda a, b: (a, b) if a == 0 else fails(a, b))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
+
+
 def test_a_walk_whose_process_dies_is_made_here(news, tmp_path, monkeypatch):
     """The build walks its inputs in a process of its own (pipeline._Walk). Should that process die, before its
     first answer or between its two, the build walks or discovers here instead: the same site as a clean build."""

@@ -8,12 +8,13 @@ than it saves below a few hundred items.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import os
 import pickle
 import signal
 import sys
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 R = TypeVar("R")
 
@@ -53,21 +54,19 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
             if progress is not None:
                 progress(b[1] - b[0])
         return
-    import multiprocessing  # (here: a build that renders a few pages in this process never needs them)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    ctx = multiprocessing.get_context("fork")
     # No more slices than workers (a few hundred items: an addition's listing pages): this process, which would
-    # only wait, takes the first itself, with one worker fewer to fork (a thirtieth of a second of an addition).
+    # only wait, takes the first itself, and each other slice gets a process of its own (`Aside`).
     here = bounds[0] if len(bounds) <= jobs else None
     gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
     try:
-        with ProcessPoolExecutor(jobs if here is None else len(bounds) - 1, mp_context=ctx, initializer=_init,
-                                 initargs=(task, os.getpid())) as pool:
-            futures = {pool.submit(_call, b): b for b in bounds if b is not here}
-            if here is not None:
-                consume(here[0], task(*here))
-                if progress is not None:
-                    progress(here[1] - here[0])
+        if here is not None:
+            _apart(task, bounds, consume, progress)
+            return
+        import multiprocessing  # (here: a build that renders a few pages in this process never needs them)
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task, os.getpid())) as pool:
+            futures = {pool.submit(_call, b): b for b in bounds}
             for done in as_completed(futures):
                 b = futures.pop(done)
                 consume(b[0], done.result())
@@ -75,6 +74,35 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
                     progress(b[1] - b[0])
     finally:
         gc.unfreeze()
+
+
+def _apart(task: Callable[[int, int], R], bounds: list[tuple[int, int]], consume: Callable[[int, R], None],
+           progress: Callable[[int], None] | None) -> None:
+    """`stream` of one slice per worker: the first here, each other in a process forked for it alone (`Aside`),
+    started before this one begins its own. A pool of workers took a twentieth of a second to start, longer
+    than an addition's two slices took to render apart. A slice whose process gives no answer (it raised, or
+    died) is made here, which meets whatever went wrong as a slice made here would."""
+    others = [(b, Aside(functools.partial(_one, task, b))) for b in bounds[1:]]
+    try:
+        for b, aside in [(bounds[0], None), *others]:
+            answer = aside.next() if aside is not None else None
+            if aside is not None:
+                aside.close()
+            result = answer[0] if isinstance(answer, tuple) else task(*b)
+            consume(b[0], result)
+            if progress is not None:
+                progress(b[1] - b[0])
+    finally:
+        for _, aside in others:
+            aside.close()
+
+
+def _one(task: Callable[[int, int], R], bounds: tuple[int, int]) -> Iterator[tuple[R]]:
+    """One slice's result, as `Aside`'s only answer (in a tuple: a slice may well answer None). The collector
+    runs as in a pool's worker (Aside stops it): a slice of pages makes cycles (Jinja's contexts), and what the
+    build process made before is frozen out of its sight (`stream`)."""
+    gc.enable()
+    yield (task(*bounds),)
 
 
 class Aside:
