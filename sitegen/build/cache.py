@@ -560,6 +560,46 @@ def load_memory(folder: Path, salt: str, on_disk: Collection[str] = ()) -> tuple
         disk.close()
 
 
+class ReadAhead:
+    """What a build reads first from the cache, whatever changed (`reads`: functions of the cache, in the order
+    the build takes their answers), read while the build process would otherwise only wait: for its walk, which
+    runs in a process of its own (pipeline._Walk). `fill(ready)` reads them one after the other until
+    `ready()` (the walk has answered); `take(read, cache)` then gives what `read` read, or reads it there and
+    then: the same answer either way, from the same rows (the build writes none of them in between). In this
+    thread: a thread reading beside the build slowed its reading of the walk's answer (the interpreter's lock,
+    handed over every few milliseconds), and a build forks processes."""
+
+    def __init__(self, cache: "Cache", reads: Iterable[Callable[[Any], Any]]):
+        self._cache, self._reads = cache, tuple(reads)
+        self._got: dict[Callable[[Any], Any], Any] = {}
+
+    def fill(self, ready: Callable[[], bool]) -> None:
+        for read in self._reads:
+            if ready():
+                return
+            try:
+                self._got[read] = read(self._cache)
+            except Exception:
+                return  # (what was not read ahead, the build reads itself, meeting whatever went wrong there)
+
+    def take(self, read: Callable[[Any], Any], cache: Any) -> Any:
+        return self._got.pop(read) if read in self._got else read(cache)
+
+    def close(self) -> None:
+        self._got.clear()
+
+
+class ReadHere:
+    """No reading ahead (`ReadAhead`'s stand-in): what is taken is read there and then."""
+
+    @staticmethod
+    def take(read: Callable[[Any], Any], cache: Any) -> Any:
+        return read(cache)
+
+    def close(self) -> None:
+        pass
+
+
 class Reader:
     """One table of the cache, read by key. Made in the build process and used by it and by the workers it
     forks; a SQLite connection must not cross a fork, so each process opens its own, read-only."""

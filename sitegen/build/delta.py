@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..content import discovery, model, read
-from .cache import Cache, Reader, row_of
+from .cache import Cache, ReadHere, Reader, row_of
 from ..config import SiteConfig
 from ..render.context import Home, MenuItem
 from ..diagnostics import Diagnostic, ERROR, Reporter
@@ -271,17 +271,36 @@ class Edit:
     moment: dt.datetime  # this build's `now`
 
 
+def last_state(cache: Cache) -> "State | None":
+    """The State the last build left."""
+    return cache.get_many("meta", ["state"]).get("state")
+
+
+def plan_head(cache: Cache) -> "Plan | None":
+    return cache.get_many("plan", ["head"]).get("head")
+
+
+def linked(cache: Cache) -> tuple[str, Index] | None:
+    """The plan's link index (row "index"), unpickled, with the id of the plan it goes with; None when missing."""
+    rows = cache.get_many("plan", ["head", "index"])
+    plan, packed = rows.get("head"), rows.get("index")
+    if not isinstance(plan, Plan) or not isinstance(packed, bytes):
+        return None
+    try:
+        return plan.id, pickle.loads(packed)
+    except Exception:
+        return None
+
+
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
-            strict: bool, unpacked: dict | None = None, listing: dict | None = None) -> "Edit | Shift | None":
+            strict: bool, unpacked: dict | None = None, listing: dict | None = None,
+            ahead: Any = ReadHere()) -> "Edit | Shift | None":
     """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build.
     `unpacked`: where a long-running preview keeps the plan's link index unpickled between its saves (a tenth of a
     save at 10 000 articles). `listing`: what the walk saw of content/ (inputs.scan), to find which new files are
-    articles."""
-    state = cache.get_many("meta", ["state"]).get("state")
-    rows = cache.get_many("plan", ["head", "index"])
-    plan, packed = rows.get("head"), rows.get("index")
-    if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id \
-            or not isinstance(packed, bytes):
+    articles. `ahead`: what was read of the cache meanwhile (cache.ReadAhead)."""
+    state, plan = ahead.take(last_state, cache), ahead.take(plan_head, cache)
+    if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id:
         return None
     if not scanned.outside or scanned.outside != plan.outside:
         return None  # a template, asset, setting or code changed
@@ -290,7 +309,10 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     if unpacked is not None and unpacked.get("plan") == plan.id:
         index = unpacked["index"]  # (an edit build never changes it: only a full build makes a new plan)
     else:
-        index = pickle.loads(packed)
+        found = ahead.take(linked, cache)
+        if found is None or found[0] != plan.id:
+            return None
+        index = found[1]
         if unpacked is not None:
             unpacked.update(plan=plan.id, index=index)
     known = set(state.files.split("\n"))

@@ -50,6 +50,7 @@ _CHUNK = 4096  # owners or fields to a row (their tables only grow; a build writ
 # Rows the digests of keys, and of entries, are kept in (by key, by source: see `_bucket`): a build writes the rows
 # holding a digest it changed, not all of them (an edit build at 10 000 articles: 1.7 MB less to write).
 _DIGEST_ROWS = 32
+_WHOLE = "\0whole"  # in what `Deps.rows_of` read: whether it read every row the head names
 _FLUSH = 500  # records to hold before they go to the cache's `fresh` table
 _FIELD_BITS = 24  # a key is (owner number << _FIELD_BITS) | field number
 _FIELD_MASK = (1 << _FIELD_BITS) - 1
@@ -137,26 +138,21 @@ class Deps:
     kept_ids: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, cache: Cache, token: str) -> "Deps":
+    def load(cls, cache: Cache, token: str, read: dict[str, Any] | None = None) -> "Deps":
         """What the pages of the output tree `token` (write.output_token of the live tree) read. Records
         describe the pages of one tree: a build killed after publishing but before saving its records leaves
-        the older build's, which must not decide what the newer tree keeps (nothing is trusted then)."""
+        the older build's, which must not decide what the newer tree keeps (nothing is trusted then). `read`:
+        the rows `rows_of` read (ahead, see prefetch), if it did."""
         cache.put_many("fresh", {}, replace_all=True)  # what a build that failed had recorded
         cache.put_many("fresh_fragments", {}, replace_all=True)
-        head = cache.get_many("deps", ["head"]).get("head")
+        rows = read if read is not None else cls.rows_of(cache)
+        head = rows.get("head")
         if not isinstance(head, tuple) or len(head) not in (6, 7) or head[0] != FORMAT or not token \
-                or head[4] != token:
-            return cls._untrusted(cache)
+                or head[4] != token or not rows.get(_WHOLE):
+            return cls._untrusted(cache)  # (not whole: a damaged row, no record can be trusted, render everything)
         _, count, (owners_n, fields_n), (group_rows, owned_rows), _, live = head[:6]
         reverse = head[6] if len(head) == 7 else None  # (none: a cache from before the reverse index)
         owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
-        names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
-                 *(f"groups:{n}" for n in range(group_rows)), *(f"owned:{n}" for n in range(owned_rows)),
-                 *(f"digests:{n}" for n in range(_DIGEST_ROWS)), *(f"entries:{n}" for n in range(_DIGEST_ROWS)),
-                 *Reverse.wanted(reverse)]
-        rows = cache.get_many("deps", names)
-        if len(rows) != len(names):
-            return cls._untrusted(cache)  # a damaged row: no record can be trusted, render everything
         try:
             digests = {k: d for n in range(_DIGEST_ROWS) for k, d in rows[f"digests:{n}"].items()}
             entries = {k: d for n in range(_DIGEST_ROWS) for k, d in rows[f"entries:{n}"].items()}
@@ -180,6 +176,25 @@ class Deps:
                        _stored_digests=(dict(digests), dict(entries)))
         except (TypeError, ValueError, AttributeError):
             return cls._untrusted(cache)  # rows of another shape: nothing is trusted
+
+    @staticmethod
+    def rows_of(cache: Cache) -> dict[str, Any]:
+        """The rows `load` reads: the head, and those it names, with `_WHOLE` true when every one was read."""
+        head = cache.get_many("deps", ["head"]).get("head")
+        if not isinstance(head, tuple) or len(head) not in (6, 7):
+            return {"head": head}
+        try:
+            _, _, (owners_n, fields_n), (group_rows, owned_rows) = head[:4]
+            reverse = head[6] if len(head) == 7 else None
+            owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
+            names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
+                     *(f"groups:{n}" for n in range(group_rows)), *(f"owned:{n}" for n in range(owned_rows)),
+                     *(f"digests:{n}" for n in range(_DIGEST_ROWS)), *(f"entries:{n}" for n in range(_DIGEST_ROWS)),
+                     *Reverse.wanted(reverse)]
+        except (TypeError, ValueError, AttributeError):
+            return {"head": head}
+        rows = cache.get_many("deps", names)
+        return {**rows, "head": head, _WHOLE: len(rows) == len(names)}
 
     @classmethod
     def _untrusted(cls, cache: Cache) -> "Deps":

@@ -22,7 +22,7 @@ from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, render_pages
 from ..structure import links, photos, routes
 from ..content import discovery, model, read
-from .cache import Cache, Damaged, digest_text
+from .cache import Cache, Damaged, ReadHere, digest_text
 from ..config import SiteConfig, check_placeholders
 from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from ..structure.markup import BodyInfo
@@ -208,7 +208,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         return functools.partial(_finish, cache, report, state, len(pages), len(site.articles),
                                  photo_plan.processed)
 
-    return Made(view, templates, pages, len(site.articles), deps, cache.all("trees"), todo, keep,
+    return Made(view, templates, pages, len(site.articles), deps, trees_of(cache), todo, keep,
                  holding.errors_left, photo_plan.processed)
 
 
@@ -318,10 +318,14 @@ def _any_error(diagnostics: list[Diagnostic]) -> bool:
 
 
 def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
-            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
+            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int, ahead: Any = ReadHere()
+            ) -> "Made | None":
     """The model of an edit build (see delta): the last build's, with the changed articles read, converted and
     checked again, and the pages that show them to render. None when it turns out to need more (an anchor came
-    or went, the most-read block changed, a cache row is gone): nothing has been written then."""
+    or went, the most-read block changed, a cache row is gone): nothing has been written then. `ahead`: what
+    was read of the cache while the walk ran (cache.ReadAhead), what was not taken let go of here."""
+    read, trees = ahead.take(dependencies.Deps.rows_of, cache), ahead.take(trees_of, cache)
+    ahead.close()
     plan, state, changes = edit.plan, edit.state, edit.changes
     html = cache.reader("markup")
     keys = state.entries.split("\0") if state.entries else []
@@ -369,7 +373,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
         return None
-    deps = _deps(cache, state.token, warm, folder)
+    deps = _deps(cache, state.token, warm, folder, read)
     deps.know(c.after for c in changes)
     if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
@@ -382,7 +386,6 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
         return None  # some article's HTML has left the cache: the full build converts it again
-    trees = cache.all("trees")
     if not trees.get(state.token):
         return None  # what the live tree holds is not known: every file would have to be made again
     report.extend(diagnostics)
@@ -409,13 +412,18 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
 
 
 def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
-            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int) -> "Made | None":
+            scanned: inputs.Scan, report: Reporter, clock: "Clock", jobs: int, ahead: Any = ReadHere()
+            ) -> "Made | None":
     """The model of a shift's build (articles added or deleted: see delta.Shift): the site placed anew from every
     article's Shape (`_placed`), the new bodies converted and checked, and the pages to render: those that read
     something that changed, or whose variables did (Deps.shifted). None when it turns out to need more (another
-    body links to a page that goes): nothing is written then."""
+    body links to a page that goes): nothing is written then. `ahead`: what was read of the cache while the walk ran
+    (cache.ReadAhead), what was not taken let go of here."""
+    before, read = ahead.take(delta.shapes_of, cache), ahead.take(dependencies.Deps.rows_of, cache)
+    trees = ahead.take(trees_of, cache)
+    ahead.close()
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
-    before, paths = delta.shapes_of(cache), cache.get_many("plan", ["paths"]).get("paths")
+    paths = cache.get_many("plan", ["paths"]).get("paths")
     related_key = cache.get_many("meta", ["related_key"]).get("related_key")  # (the key of the "related" row)
     if before is None or [a.source for a in before] != [source for source, _, _ in shift.index.refs] \
             or not isinstance(paths, str) or related_key != plan.related \
@@ -454,7 +462,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
-    deps = _deps(cache, state.token, warm, folder)
+    deps = _deps(cache, state.token, warm, folder, read)
     deps.know(n.checked for n in shift.new)
     if deps.count != plan.pages or diagnostics is None:
         return None
@@ -467,7 +475,6 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
     redo = [p for p in site.pages if p.path in dirty]
-    trees = cache.all("trees")
     if not trees.get(state.token):
         return None
     report.extend(diagnostics)
@@ -683,13 +690,23 @@ def _remember_trees(cache: Cache, done: Published) -> None:
     done.trees = {}
 
 
-def _deps(cache: Cache, token: str, warm: Warm, folder: Path | None) -> dependencies.Deps:
-    """What the last build's pages read, with the key-number maps a preview keeps between builds (in memory only:
-    on disk, a build lets go of them before saving, see Deps.update)."""
-    deps = dependencies.Deps.load(cache, token)
+def _deps(cache: Cache, token: str, warm: Warm, folder: Path | None, read: dict | None = None) -> dependencies.Deps:
+    """What the last build's pages read (`read`: its rows, if read already), with the key-number maps a preview
+    keeps between builds (in memory only: on disk, a build lets go of them before saving, see Deps.update)."""
+    deps = dependencies.Deps.load(cache, token, read)
     if folder is None:
         deps.kept_ids = warm.ids
     return deps
+
+
+def trees_of(cache: Cache) -> dict:
+    """What each output tree holds (write.Staging's `known`)."""
+    return cache.all("trees")
+
+
+# What a build with changes reads first, whatever changed (edited, shifted, delta.prepare): read ahead while its walk
+# runs apart (cache.ReadAhead), in the order the build takes them.
+READ_FIRST = (delta.last_state, delta.plan_head, delta.linked, dependencies.Deps.rows_of, trees_of, delta.shapes_of)
 
 
 def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:

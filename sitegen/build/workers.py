@@ -12,6 +12,7 @@ import functools
 import gc
 import os
 import pickle
+import select
 import signal
 import sys
 from typing import Callable, Generic, Iterable, Iterator, TypeVar
@@ -141,6 +142,11 @@ class Aside:
                 os._exit(status)
         os.close(write_end)
         self._pid, self._answers, self.started = pid, os.fdopen(read_end, "rb"), True
+
+    def ready(self) -> bool:
+        """Whether the task's first answer (or its end) has come: `next()` would not wait for it. (Asked before
+        the first `next()`: after one, the next answer may already be in what that one read.)"""
+        return self._answers is None or bool(select.select([self._answers.fileno()], [], [], 0)[0])
 
     def next(self) -> object | None:
         if self._answers is None:
