@@ -1160,3 +1160,43 @@ def test_after_a_first_build_apart_a_save_leaves_the_search_index_for_the_pause(
     assert preview.index_search(lambda: False) and not preview.search_pending
     site.build(output=clean, drafts=True, use_cache=False, jobs=1)
     assert snapshot(output) == snapshot(clean)
+
+
+@pytest.mark.parametrize("ahead", ["everything", "nothing"])
+def test_what_is_read_ahead_is_what_the_build_would_read_then(news, tmp_path, monkeypatch, ahead):
+    """While its walk runs apart, a build reads what a build with changes reads first (stages.READ_FIRST,
+    cache.ReadAhead). Read ahead whole, or not at all, each answer the build takes is what it would read at that
+    moment, and an addition, an edit and a deletion publish what a clean build does."""
+    import sys
+
+    from sitegen.build import cache as cache_module, stages, workers
+
+    if sys.platform != "linux" or workers.default_jobs() < 2:
+        pytest.skip("a build reads ahead while its walk runs apart: on Linux, with a second core")
+    real_fill, real_take = cache_module.ReadAhead.fill, cache_module.ReadAhead.take
+    taken = []
+
+    def fill(self, ready):
+        real_fill(self, (lambda: False) if ahead == "everything" else (lambda: True))
+
+    def comparable(value):
+        if isinstance(value, tuple) and len(value) == 2 and hasattr(value[1], "refs"):  # (delta.linked: an Index)
+            return value[0], value[1].__getstate__()
+        return value
+
+    def take(self, read, cache):
+        got = real_take(self, read, cache)
+        assert comparable(got) == comparable(read(cache)), read.__qualname__
+        taken.append(read)
+        return got
+
+    monkeypatch.setattr(cache_module.ReadAhead, "fill", fill)
+    monkeypatch.setattr(cache_module.ReadAhead, "take", take)
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
+    assert build_and_compare(news, tmp_path).shifted
+    assert set(taken) == set(stages.READ_FIRST)
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", body="Nội dung đã sửa."))
+    assert build_and_compare(news, tmp_path).edited
+    shutil.rmtree(news.root / "content/thoi-su/bai-moi")
+    assert build_and_compare(news, tmp_path).shifted

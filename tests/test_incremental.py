@@ -521,6 +521,39 @@ def test_a_few_slices_run_each_in_a_process_of_its_own_and_one_that_dies_is_made
         os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
 
 
+def test_reading_ahead_stops_when_the_walk_answers_and_gives_what_reading_then_would():
+    """cache.ReadAhead: reads until `ready()` says the walk has answered; `take` gives what a read read ahead (once),
+    or reads it then; a read that fails stops the reading ahead, and is read then (meeting its failure there)."""
+    from sitegen.build.cache import ReadAhead
+
+    calls = []
+
+    def read(name, fails=False):
+        def f(cache):
+            calls.append((name, cache))
+            if fails:
+                raise OSError(name)
+            return f"{name} of {cache}"
+        return f
+
+    a, b, c = read("a"), read("b"), read("c")
+    ahead = ReadAhead("ahead", (a, b, c))
+    answered = iter([False, False, True])
+    ahead.fill(lambda: next(answered))
+    assert calls == [("a", "ahead"), ("b", "ahead")]  # (c: the walk had answered)
+    assert ahead.take(b, "build") == "b of ahead" and ahead.take(c, "build") == "c of build"
+    assert ahead.take(b, "build") == "b of build"  # (taken once: a second take reads)
+    calls.clear()
+    broken = read("broken", fails=True)
+    ahead = ReadAhead("ahead", (a, broken, c))
+    ahead.fill(lambda: False)
+    assert calls == [("a", "ahead"), ("broken", "ahead")]
+    with pytest.raises(OSError):
+        ahead.take(broken, "build")
+    ahead.close()
+    assert ahead.take(a, "build") == "a of build"  # (closed: nothing read ahead is kept)
+
+
 def test_a_walk_whose_process_dies_is_made_here(news, tmp_path, monkeypatch):
     """The build walks its inputs in a process of its own (pipeline._Walk). Should that process die, before its
     first answer or between its two, the build walks or discovers here instead: the same site as a clean build."""
