@@ -6,6 +6,7 @@ lets every path be checked to stay inside the output folder.
 
 from __future__ import annotations
 
+import collections
 import functools
 import posixpath
 import re
@@ -99,15 +100,20 @@ def plan(site: Site, report: Reporter) -> list[Page]:
         Page("feed", "feed.xml", "feed.xml", "feed.xml", {"items": tuple(range(min(cfg.feed_items, len(site.articles))))}),
         Page("robots", "robots.txt", "robots.txt", "robots.txt"),
     ]
-    on: dict[tuple, list[int]] = {**{("category", c.slug): [] for c in site.categories},
-                                  **{("tag", t): [] for t in site.tags}}  # each listing's articles (see listings)
+    on: dict[tuple, list[int]] = collections.defaultdict(list)  # each listing's articles (see listings)
+    for c in site.categories:
+        on[("category", c.slug)] = []
+    for t in site.tags:
+        on[("tag", t)] = []
     permalink, article = cfg.permalink, pages.append
+    # (The loop runs once per article of the site, 10 000s of times a plan: a dateless permalink is formatted here.)
+    dateless = _dateless(permalink)
     for i, a in enumerate(site.articles):
-        url = article_url(a, permalink)
+        url = permalink.format(category=a.category, slug=a.slug) if dateless else article_url(a, permalink)
         article(Page("article", url, url + "index.html" if url == "" or url[-1] == "/" else url,
                      a.template or "article.html", {"index": i}))
         for key in listings(a):
-            on.setdefault(key, []).append(i)
+            on[key].append(i)
     by_tag = {t: on[("tag", t)] for t in site.tags}
     by_month = {key[1:]: items for key, items in on.items() if key[0] == "month"}
     seg = cfg.page_segment
@@ -135,7 +141,7 @@ def listings(article: Article) -> tuple[tuple, ...]:
     by the key `listing_of` gives their pages. A listing none of whose articles came or went keeps its pages as
     they were, but for the positions they name."""
     d = article.date
-    return (("category", article.category), *(("tag", t) for t in article.tags), ("month", d.year, d.month))
+    return (("category", article.category), *[("tag", t) for t in article.tags], ("month", d.year, d.month))
 
 
 def listing_of(page: Page) -> tuple | None:
@@ -250,8 +256,7 @@ def unsafe(path: str) -> bool:
 
 def _all_safe(paths: list[str]) -> bool:
     """Whether no path is `unsafe`, asked of them all at once (one search over the joined paths, not two calls per
-    page: a tenth of a plan at 10 000 articles). False may be wrong (a doubled slash, which `unsafe` allows):
-    the pages are then asked one by one."""
+    page). False may be wrong (a doubled slash, which `unsafe` allows): the pages are then asked one by one."""
     joined = "/" + "/\0/".join(paths) + "/"  # every path between slashes, as safe_relative bounds one
     return joined.count("\0") == len(paths) - 1 and _BAD_IN_JOINED.search(joined) is None
 
@@ -262,17 +267,20 @@ _BAD_IN_JOINED = re.compile(r'[\x01-\x1f<>:"|?*\\]|/\.\.?/|//')
 
 
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
+    keys = [p.path.casefold() for p in pages]  # case-insensitive: hosting on Windows or macOS would merge them
+    if _all_safe([p.path for p in pages]) and len(set(keys)) == len(keys) and all(p.kind != "alias" for p in pages):
+        # (The usual plan, asked of all its pages at once: every path safe and its own, no old address to check.)
+        return _no_file_over_folder(pages, keys, site, report)
     owners: dict[str, Page] = {}
     kept = []
-    checked = _all_safe([p.path for p in pages])
     for page in pages:
-        if not checked and unsafe(page.path):
+        if unsafe(page.path):
             _unsafe(report, page, _owner(page, site), _line_in(page, site))
             continue
         if page.kind == "alias" and _reserved(page.path):
             _reserved_alias(report, page, _owner(page, site), _line_in(page, site))
             continue
-        key = page.path.casefold()  # case-insensitive: hosting on Windows or macOS would merge them
+        key = page.path.casefold()
         first = owners.get(key)
         if first is not None:
             # The site's own pages (home, listings, feeds, sitemap) always keep their address; between two
