@@ -1207,29 +1207,3 @@ def test_what_is_read_ahead_is_what_the_build_would_read_then(news, tmp_path, mo
     assert build_and_compare(news, tmp_path).edited
     shutil.rmtree(news.root / "content/thoi-su/bai-moi")
     assert build_and_compare(news, tmp_path).shifted
-
-
-def test_a_shift_whose_pages_fail_leaves_the_next_build_a_full_one(news, tmp_path):
-    """A shift writes its new plan while its pages render (stages.Made.early). Should a page then fail (a template
-    error), nothing is published, and the plan written is one no state names (delta.prepare): the next build is
-    a full one, and publishes what a clean build does."""
-    from sitegen.diagnostics import BuildFailed
-
-    news.write("templates/category.html", "{% for e in items %}<p>{{ e.title }}"
-                                          "{% if e.title == 'Bài lỗi' %}{{ none_such() }}{% endif %}</p>{% endfor %}\n")
-    build_and_compare(news, tmp_path)
-    before = snapshot(news.public)
-    news.write("content/thoi-su/bai-moi/index.md", article("Bài lỗi", date="2024-06-01 08:00"))
-    settle()
-    with pytest.raises(BuildFailed):
-        news.build(jobs=1)
-    assert snapshot(news.public) == before
-    cache = Cache(news.root / ".sitegen" / "cache", news.config().fingerprint)
-    try:
-        plan, state = delta.plan_head(cache), delta.last_state(cache)
-        assert plan.id != state.plan  # (written while the pages rendered, and named by no state)
-    finally:
-        cache.close()
-    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    result = build_and_compare(news, tmp_path)
-    assert not result.shifted and not result.edited

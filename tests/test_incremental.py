@@ -517,12 +517,6 @@ def test_a_few_slices_run_each_in_a_process_of_its_own_and_one_that_dies_is_made
         run(fails)
     with pytest.raises(ValueError, match="slice 125"):
         run(lambda a, b: (a, b) if a == 0 else fails(a, b))
-    # With something to do meanwhile (a shift's plan written while its pages render), every slice is made apart.
-    done = []
-    got = []
-    workers.stream(lambda a, b: (os.getpid() == here, a), 250, 2, lambda start, r: got.append((list(done), r)),
-                   min_per_job=100, meanwhile=lambda: done.append("meanwhile"))
-    assert got == [(["meanwhile"], (False, 0)), (["meanwhile"], (False, 125))]
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)
 

@@ -14,11 +14,9 @@ from .write import Staging, WriteStats
 
 
 def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Templates, report: Reporter,
-                 stage: Staging | None, deps: dependencies.Deps | None, jobs: int, progress: Progress | None,
-                 meanwhile: Callable[[], None] | None = None) -> None:
+                  stage: Staging | None, deps: dependencies.Deps | None, jobs: int, progress: Progress | None) -> None:
     """Render `pages` (into `stage`, unless only checking). What each page read, and the memoised fragments
-    they used, go to `deps` slice by slice as the workers finish (see dependencies). `meanwhile()`: what this
-    process does while workers render (see workers.stream)."""
+    they used, go to `deps` slice by slice as the workers finish (see dependencies)."""
     def render(start: int, stop: int) -> tuple[WriteStats, dict, dict, dict, dict]:
         """Render a slice; returns what it wrote (and leaves `stage.stats` as it found it, so counting is the
         same whether the slice ran here or in a forked worker), its problems, records and fragments."""
@@ -60,7 +58,7 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
     # Slices of at most 500 pages, each consumed as it finishes: what pages read is numbered and dropped slice
     # by slice (at 100 000 articles, holding every page's reads until the end needed more than 2 GB).
     workers.stream(render, len(pages), jobs, consume, min_per_job=100, max_per_slice=500,
-                   progress=counter(progress, "render", len(pages)), meanwhile=meanwhile)
+                   progress=counter(progress, "render", len(pages)))
     for start in sorted(problems):
         templates.add_problems(problems[start])  # in page order, so the page an error names is the same every time
     templates.report_errors(report)

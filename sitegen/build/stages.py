@@ -248,15 +248,10 @@ class Made:
     keep: Callable[[str], Finish] | None
     errors_left: Callable[[list[Diagnostic]], bool]  # whether what was found stops the build (see hold)
     photos_processed: int = 0
-    # What `keep` need not wait for the pages to write, given the new tree's token: written while they render (the
-    # cache on disk only), each table's rows at once. Only what no build trusts until this one's state is written
-    # with its tree (a plan is used only by the state naming it, see delta.prepare), or what is keyed by what it
-    # was made from: a build that fails after it leaves the next one a full build, never a stale page.
-    early: Callable[[str], None] | None = None
 
     def release(self) -> None:
         """Let go of the model (at 100 000 articles well over a gigabyte: see publish)."""
-        self.view = self.templates = self.deps = self.todo = self.keep = self.early = None
+        self.view = self.templates = self.deps = self.todo = self.keep = None
         self.pages, self.trees = [], {}
 
 
@@ -282,9 +277,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         todo = made.todo(stage, search_later)
         if todo is None:
             return None
-        early = made.early if cache.transactional else None
-        render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress,
-                     meanwhile=None if early is None else functools.partial(early, stage.token))
+        render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
         made.templates.end_render()
         repair(cache, report, repaired)
         clock.lap("render")
@@ -493,10 +486,14 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         return redo if stage.carry_over(dirty | (existed - now), search.BUNDLE + "/", with_prefixed=search_later) \
             else None
 
-    def early(token: str) -> None:
-        # What the pages do not decide (see Made.early): the new plan, the new files' validation, the link checks.
+    def keep(token: str) -> Finish:
+        deps.update(site.pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
+        deps.save(cache, token)
         cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in shift.new})
         cache.delete("docs", list(shift.gone))
+        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), {}) for e in fresh.values()})
+        for i, e in fresh.items():
+            keys[i] = deps.digest_of(e)
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
         # lands on what went, see _links_into, and none was broken before, see delta._shift).
         linked = [a for a in site.order if a.links and a.source in site.old_at]
@@ -509,19 +506,12 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                           plan.discovered + len(shift.new) - len(shift.gone), plan.later, plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
                            [a.source for a in fresh_shapes], shift.gone)
-
-    def keep(token: str) -> Finish:
-        deps.update(site.pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
-        deps.save(cache, token)
-        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), {}) for e in fresh.values()})
-        for i, e in fresh.items():
-            keys[i] = deps.digest_of(e)
-        state_of = functools.partial(_remember, cache, token, token, scanned, moment=shift.moment,
+        state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
                                  shifted=True)
 
-    return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error, early=early)
+    return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 
 
 @dataclass

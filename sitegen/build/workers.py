@@ -42,17 +42,14 @@ def run(task: Callable[[int, int], R], count: int, jobs: int, min_per_job: int =
 
 def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callable[[int, R], None],
            min_per_job: int = 150, max_per_slice: int | None = None,
-           progress: Callable[[int], None] | None = None, meanwhile: Callable[[], None] | None = None) -> None:
+           progress: Callable[[int], None] | None = None) -> None:
     """Like `run`, but each slice's result goes to `consume(start, result)` in this process as soon as it is
     done (in completion order) and is not kept: with `max_per_slice`, memory holds a few slices' results,
-    never the whole build's. `meanwhile()`: what this process does while the workers run (then it takes no
-    slice of its own), or first, when there are none."""
+    never the whole build's."""
     bounds = slices(count, jobs, min_per_job, max_per_slice)
     if len(bounds) > 1 and jobs > 1:
         jobs = min(jobs, affordable_workers())
     if len(bounds) <= 1 or jobs <= 1 or count < 2 * min_per_job or not _can_fork():
-        if meanwhile is not None:
-            meanwhile()
         for b in bounds:
             consume(b[0], task(*b))
             if progress is not None:
@@ -64,15 +61,13 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
     gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
     try:
         if here is not None:
-            _apart(task, bounds, consume, progress, meanwhile)
+            _apart(task, bounds, consume, progress)
             return
         import multiprocessing  # (here: a build that renders a few pages in this process never needs them)
         from concurrent.futures import ProcessPoolExecutor, as_completed
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(task, os.getpid())) as pool:
             futures = {pool.submit(_call, b): b for b in bounds}
-            if meanwhile is not None:
-                meanwhile()
             for done in as_completed(futures):
                 b = futures.pop(done)
                 consume(b[0], done.result())
@@ -83,18 +78,14 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
 
 
 def _apart(task: Callable[[int, int], R], bounds: list[tuple[int, int]], consume: Callable[[int, R], None],
-           progress: Callable[[int], None] | None, meanwhile: Callable[[], None] | None = None) -> None:
+           progress: Callable[[int], None] | None) -> None:
     """`stream` of one slice per worker: the first here, each other in a process forked for it alone (`Aside`),
     started before this one begins its own. A pool of workers took a twentieth of a second to start, longer
-    than an addition's two slices took to render apart. With `meanwhile`, every slice is made apart, while this
-    process does that: three processes on two cores, the system shares them out. A slice whose process gives no
-    answer (it raised, or died) is made here, which meets whatever went wrong as a slice made here would."""
-    mine = [] if meanwhile is not None else [(bounds[0], None)]
-    others = [(b, Aside(functools.partial(_one, task, b))) for b in bounds[len(mine):]]
+    than an addition's two slices took to render apart. A slice whose process gives no answer (it raised, or
+    died) is made here, which meets whatever went wrong as a slice made here would."""
+    others = [(b, Aside(functools.partial(_one, task, b))) for b in bounds[1:]]
     try:
-        if meanwhile is not None:
-            meanwhile()
-        for b, aside in [*mine, *others]:
+        for b, aside in [(bounds[0], None), *others]:
             answer = aside.next() if aside is not None else None
             if aside is not None:
                 aside.close()
