@@ -284,8 +284,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         rendered, todo = len(todo), []
         if made.errors_left(report.diagnostics):
             raise BuildFailed(report.diagnostics)  # a template error leaves the live site as it was
-        # Everything remembered is one transaction, committed only once the tree it describes is live (but what
-        # made.early wrote while the pages rendered, which no build trusts before this one's state). On disk
+        # Everything remembered is one transaction, committed only once the tree it describes is live. On disk
         # (where a failure rolls it back) the model's part is written before the search stage and the model let
         # go: Pagefind then has the memory it held (at 100 000 articles the build process alone is ~1.8 GiB, and
         # with a shard's Pagefind run beside it did not fit 2 GiB). A memory cache (the preview, whose model is
