@@ -1200,3 +1200,23 @@ def test_what_is_read_ahead_is_what_the_build_would_read_then(news, tmp_path, mo
     assert build_and_compare(news, tmp_path).edited
     shutil.rmtree(news.root / "content/thoi-su/bai-moi")
     assert build_and_compare(news, tmp_path).shifted
+
+
+def test_a_retitle_leaves_the_headlines_a_later_shift_asks(news, tmp_path):
+    """An edit build that retitles an article writes the plan's headlines anew (delta.Edit.titles): an article
+    added later under that new headline is reported with it (META006, as a clean build does; a shift that asked
+    the old headlines missed it), one added under the old headline is a shift, and the retitled article can be
+    deleted by a shift."""
+    news.write(path(5), source(5, title="Tiêu đề riêng"))
+    assert build_and_compare(news, tmp_path).edited
+    news.write("content/thoi-su/trung-ten/index.md", article("Tiêu đề riêng", date="2024-06-01 08:00"))
+    shared = build_and_compare(news, tmp_path)
+    assert not shared.shifted
+    assert sorted(d.path for d in shared.diagnostics if d.code == "META006") == \
+        sorted([path(5), "content/thoi-su/trung-ten/index.md"])
+    shutil.rmtree(news.root / "content/thoi-su/trung-ten")
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/ten-cu/index.md", article("Bài số 5", date="2024-06-02 08:00"))
+    assert build_and_compare(news, tmp_path).shifted  # (the old headline is nobody's now)
+    (news.root / path(5)).unlink()
+    assert build_and_compare(news, tmp_path).shifted

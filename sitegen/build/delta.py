@@ -269,6 +269,9 @@ class Edit:
     index: Index
     changes: tuple[Change, ...]
     moment: dt.datetime  # this build's `now`
+    # The plan's `titles` once the retitled articles have their new headlines (None: none was retitled), written
+    # with what the edit build remembers: a later shift asks them whether an article's headline is its own.
+    titles: dict[str, int] | None = None
 
 
 def last_state(cache: Cache) -> "State | None":
@@ -342,12 +345,18 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
     retitled = [(model.title_key(c.before.article.title), model.title_key(c.after.article.title)) for c in changes
                 if c.before.article is not None and c.before.article.title != c.after.article.title]
+    titles = None
     if retitled:
         titles = cache.get_many("plan", ["titles"]).get("titles")
         if not isinstance(titles, dict) or len({new for _, new in retitled}) < len(retitled) \
                 or any(old != new and (titles.get(new, 0) or titles.get(old, 0) > 1) for old, new in retitled):
             return None  # a headline now shared, or no longer shared: another article's META006 changes
-    return Edit(plan, state, index, tuple(changes), moment)
+        titles = dict(titles)
+        for old, new in retitled:
+            if old != new:
+                titles.pop(old, None)
+                titles[new] = 1
+    return Edit(plan, state, index, tuple(changes), moment, titles)
 
 
 # More files come or gone than this in one build and the full build, which reads and converts in parallel, is as quick.

@@ -400,6 +400,8 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         deps.update(None, view, templates, fresh.values(), full=False)
         deps.save(cache, token)
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
+        if edit.titles is not None:
+            cache.put_many("plan", {"titles": edit.titles})
         cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine)
                                    for e, mine in zip(fresh.values(), infos)})
         for i, e in fresh.items():
