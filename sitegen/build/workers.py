@@ -110,8 +110,9 @@ class Aside:
     """`task()`'s answers, made in a forked process while this one goes on: `next()` waits for the next one, in the
     order the task yields them. None when there is none to be had: the task ended, raised or died, or
     never ran (no second core, no fork here), and the caller makes that answer itself, meeting whatever went wrong
-    as it would have. Only for a task that writes nothing and uses no open connection or file of this process
-    (a fork shares them): its answers come back pickled, and only they. `close()` ends the process if it is still
+    as it would have. Only for a task that uses no open connection or file of this process (a fork shares them),
+    and writes nothing but what the caller may write again (a slice of pages, each file replaced whole: see
+    `_apart`): its answers come back pickled, and only they. `close()` ends the process if it is still
     running (an answer not asked for) and reaps it. `started`: whether the process was made."""
 
     def __init__(self, task: Callable[[], Iterable[object]]):
