@@ -323,9 +323,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     """The model of an edit build (see delta): the last build's, with the changed articles read, converted and
     checked again, and the pages that show them to render. None when it turns out to need more (an anchor came
     or went, the most-read block changed, a cache row is gone): nothing has been written then. `ahead`: what
-    was read of the cache while the walk ran (cache.ReadAhead), what was not taken let go of here."""
-    read, trees = ahead.take(dependencies.Deps.rows_of, cache), ahead.take(trees_of, cache)
-    ahead.close()
+    was read of the cache while the walk ran (cache.ReadAhead), taken where it is needed."""
     plan, state, changes = edit.plan, edit.state, edit.changes
     html = cache.reader("markup")
     keys = state.entries.split("\0") if state.entries else []
@@ -373,7 +371,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     if diagnostics is None:
         return None
-    deps = _deps(cache, state.token, warm, folder, read)
+    deps = _deps(cache, state.token, warm, folder, ahead.take(dependencies.Deps.rows_of, cache))
     deps.know(c.after for c in changes)
     if deps.count != plan.pages:
         return None  # the last build's records are gone or damaged: the full build renders what it must
@@ -386,6 +384,8 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     shown = {e.body_key for e in entries.memo.values()}
     if cache.has_many("markup", shown) != shown:
         return None  # some article's HTML has left the cache: the full build converts it again
+    trees = ahead.take(trees_of, cache)
+    ahead.close()  # (what an edit build does not take: the Shapes)
     if not trees.get(state.token):
         return None  # what the live tree holds is not known: every file would have to be made again
     report.extend(diagnostics)
@@ -420,12 +420,9 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     article's Shape (`_placed`), the new bodies converted and checked, and the pages to render: those that read
     something that changed, or whose variables did (Deps.shifted). None when it turns out to need more (another
     body links to a page that goes): nothing is written then. `ahead`: what was read of the cache while the walk ran
-    (cache.ReadAhead), what was not taken let go of here."""
-    before, read = ahead.take(delta.shapes_of, cache), ahead.take(dependencies.Deps.rows_of, cache)
-    trees = ahead.take(trees_of, cache)
-    ahead.close()
+    (cache.ReadAhead), taken where it is needed."""
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
-    paths = cache.get_many("plan", ["paths"]).get("paths")
+    before, paths = ahead.take(delta.shapes_of, cache), cache.get_many("plan", ["paths"]).get("paths")
     related_key = cache.get_many("meta", ["related_key"]).get("related_key")  # (the key of the "related" row)
     if before is None or [a.source for a in before] != [source for source, _, _ in shift.index.refs] \
             or not isinstance(paths, str) or related_key != plan.related \
@@ -464,7 +461,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
-    deps = _deps(cache, state.token, warm, folder, read)
+    deps = _deps(cache, state.token, warm, folder, ahead.take(dependencies.Deps.rows_of, cache))
     deps.know(n.checked for n in shift.new)
     if deps.count != plan.pages or diagnostics is None:
         return None
@@ -477,6 +474,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         return None
     _keep_fragments(deps, templates, scanned, whole=False)
     redo = [p for p in site.pages if p.path in dirty]
+    trees = ahead.take(trees_of, cache)
     if not trees.get(state.token):
         return None
     report.extend(diagnostics)
