@@ -6,10 +6,15 @@ file, silently: these properties compare every file of both trees with the plain
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from sitegen.build import write
@@ -141,3 +146,94 @@ def test_an_edit_build_after_an_edit_build_looks_only_at_the_files_that_differ(t
     assert (out / "p1.html").read_bytes() == b"first edit" and (out / "p2.html").read_bytes() == b"second edit"
     spare = tmp_path / ".public.spare"
     assert (spare / "p1.html").read_bytes() == b"first edit" and (spare / "p2.html").read_bytes() == b"page 2"
+
+
+def _leases(folder: Path) -> None:
+    """Skip where the filesystem grants no write leases (write._write_over then always renames, as before)."""
+    probe = folder / "lease-probe"
+    probe.write_bytes(b"")
+    fd = os.open(probe, os.O_WRONLY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+    except OSError as e:
+        pytest.skip(f"no write leases on this filesystem ({e})")
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+def _three_builds(out: Path, rel: str, bodies: list[bytes]) -> tuple[Path, Path]:
+    """Full builds publishing `rel` as each of `bodies` in turn; the spare tree then holds the one before last."""
+    known: dict = {}
+    for data in bodies:
+        stage = write.Staging(out, known)
+        stage.put(rel, data)
+        known.update(stage.publish())
+    return out / rel, out.parent / f".{out.name}.spare" / rel
+
+
+def test_a_page_the_spare_alone_holds_is_written_over_in_place_and_the_live_one_is_never_touched(tmp_path):
+    """A page changed by two builds in a row (the listings an addition shifts): the spare's file is its own (one
+    name), so the next build writes into it, same inode, no rename (which on a `discard` filesystem costs a block
+    free each); shorter bytes leave no tail. The live tree's file is another inode and stays as it was."""
+    _leases(tmp_path)
+    out = tmp_path / "public"
+    live, spare = _three_builds(out, "a/index.html", [b"first version, a long one", b"second"])
+    assert spare.read_bytes() == b"first version, a long one" and spare.stat().st_nlink == 1
+    inode = spare.stat().st_ino
+    stage = write.Staging(out, {})
+    stage.write_bytes("a/index.html", b"third")
+    assert spare.read_bytes() == b"third" and spare.stat().st_ino == inode
+    assert live.read_bytes() == b"second"
+    assert not [p for p in spare.parent.iterdir() if p.name != "index.html"]  # no temporary file left
+
+
+def test_a_file_the_live_tree_shares_or_someone_holds_open_is_replaced_by_rename_never_written_into(tmp_path):
+    """Written into, a file the spare shares with the live tree (a hard link: the page did not change last time)
+    would change the live site; one a reader holds open (a web server's cached descriptor, a slow download begun
+    before the last swap) would hand that reader another build's bytes, or half of them."""
+    out = tmp_path / "public"
+    live, spare = _three_builds(out, "a/index.html", [b"one", b"two"])
+    shared = out / "b.html"
+    shared.write_bytes(b"live page")
+    os.link(shared, spare.parent.parent / "b.html")
+    stage = write.Staging(out, {})
+    stage.write_bytes("b.html", b"new page")
+    assert shared.read_bytes() == b"live page" and (spare.parent.parent / "b.html").read_bytes() == b"new page"
+
+    with open(spare, "rb") as reader:  # (the spare's own file, but open elsewhere)
+        stage.write_bytes("a/index.html", b"three")
+        assert reader.read() == b"one"
+    assert spare.read_bytes() == b"three" and live.read_bytes() == b"two"
+
+
+def test_a_reader_opening_the_file_while_it_is_written_into_waits_and_the_build_lives_on(tmp_path):
+    """While the build writes into a file it holds a lease on it; a reader opening it then breaks the lease,
+    which signals the build: with the kernel's default signal (SIGIO) that killed the build. The reader waits
+    the few microseconds until the write is done, and reads the whole new page."""
+    _leases(tmp_path)
+    out = tmp_path / "public"
+    _, spare = _three_builds(out, "a/index.html", [b"one", b"two"])
+    script = f"""
+import os, subprocess, sys, time
+from pathlib import Path
+from sitegen.build import write
+spare = {str(spare)!r}
+real = os.write
+def slow(fd, data):  # a reader opens the file while the build holds it
+    reader = subprocess.Popen([sys.executable, "-c", "print(open(%r, 'rb').read().decode())" % spare],
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    done = real(fd, data)
+    slow.reader = reader
+    return done
+os.write = slow
+assert write._write_over(spare, b"three")
+os.write = real
+print("build lives;", slow.reader.communicate()[0].strip())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["build", "lives;", "three"]

@@ -16,6 +16,8 @@ import errno
 import hashlib
 import os
 import shutil
+import signal
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,11 @@ from typing import Any, Callable, Collection, Iterable, Mapping
 
 from ..diagnostics import BuildFailed, Diagnostic, ERROR
 from ..structure.routes import safe_relative
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows: files are then always written by rename, see _write_over)
+    fcntl = None  # type: ignore[assignment]
 
 # What proves a folder is ours to replace, holding the token of the build that made it: an extended attribute of
 # the folder itself, which travels with it through the atomic swap (a rename keeps the inode) and is not a file,
@@ -253,11 +260,13 @@ class Staging:
         self._swap(tmp, target)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write one file of the spare tree by rename, so the twin tree sharing the old inode is untouched."""
+        """Write one file of the spare tree: over the spare's own file where it has one that nobody else holds
+        (`_write_over`), else by rename, so that the live tree sharing the old inode is untouched."""
         target, tmp = self._target(rel)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        self._swap(tmp, target)
+        if not _write_over(target, data):
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            self._swap(tmp, target)
         self.stats.written += 1
 
     def copy_file(self, src: Path, rel: str, link: bool = False) -> None:
@@ -368,6 +377,46 @@ class Staging:
                 except OSError:
                     break
                 parent = parent.parent
+
+
+def _write_over(target: str, data: bytes) -> bool:
+    """Write `data` over the file at `target` in place, when it is the spare tree's alone: one name (not shared
+    with the live tree, nor the image cache) and no one holding it open. False, having written nothing, otherwise.
+
+    Why: replacing a file by rename frees the old one's blocks, and on a filesystem mounted with `discard` (a
+    VM's disk, most SSD setups) each free costs some 0.25 ms: an addition at 10 000 articles rewrites the 257
+    pages of the listings it shifts, mostly pages the build before also changed, so the spare's files are its
+    own, and renaming over them took 75 ms where writing into them takes 10.
+
+    Nobody must be reading the file: the spare was the live tree until the last swap, and a web server may still
+    hold one of its files open (a slow download begun before, nginx's open_file_cache). A write lease is granted
+    only when no other descriptor of the file is open (fcntl F_SETLEASE); while it is held, anyone opening the file
+    waits for it to be released, here a few microseconds later. The lease's break signal is SIGWINCH, ignored by
+    default (SIGIO, the default one, would kill the build). Where leases are not to be had (other systems,
+    filesystems without them, files not ours) the rename does the job as before."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, AttributeError):  # no file yet (a new page), a folder, a link; or no such flags here
+        return False
+    try:
+        st = os.fstat(fd)
+        if st.st_nlink != 1 or not stat.S_ISREG(st.st_mode):
+            return False
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGWINCH)
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        except (AttributeError, OSError):  # held open elsewhere, or no leases on this system
+            return False
+        try:
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.write(fd, view[done:])
+            os.ftruncate(fd, len(data))
+        finally:
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return True
+    finally:
+        os.close(fd)
 
 
 def output_token(output: Path) -> str:
