@@ -461,6 +461,26 @@ def test_kept_fragments_no_page_uses_are_not_kept_for_ever(news, tmp_path):
         assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:%'").fetchone()[0] > 0  # made again
 
 
+def test_an_addition_reads_the_kept_teasers_of_the_pages_it_shifts_at_once(news, tmp_path, monkeypatch):
+    """An addition renders again every page of the listings it shifts; their teasers are kept fragments, each
+    read from the cache where it still holds. They are read at once before the pages render (the ones their
+    records say they used: Templates.prefetch_kept), not one query each as the pages come to them; those the
+    records did not foresee (a teaser moved onto a page from the one before) are still read one by one."""
+    from sitegen.build.cache import Reader
+
+    one_by_one, at_once = [], []
+    get, get_many = Reader.get, Reader.get_many
+    monkeypatch.setattr(Reader, "get", lambda self, key: (one_by_one.append(key), get(self, key))[1])
+    monkeypatch.setattr(Reader, "get_many", lambda self, keys: (at_once.extend(
+        keys := [k for k in keys]), get_many(self, keys))[1])
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="5",
+                                                           tags='["nông thôn mới"]'))
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    taken = [k for k in at_once if k.startswith("o:")]
+    assert result.rendered > 5 and len(taken) >= 5, (result.rendered, at_once)
+    assert len([k for k in one_by_one if k.startswith("o:")]) < len(taken) / 2, (one_by_one, taken)
+
+
 def test_the_walk_apart_answers_in_order_and_leaves_no_process():
     """workers.Aside: a forked task's answers come back in the order it yields them; a task that raises midway
     gives None from there on (its caller then does that part itself); `close` reaps the process, done or not.

@@ -613,17 +613,36 @@ class Reader:
         """The value, or None when the key is absent or its row does not unpickle."""
         if self.memory is not None:
             return self.memory.get(key)
-        if self._pid != os.getpid():
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            self._pid = os.getpid()
-        assert self._db is not None
-        row = self._db.execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
+        row = self._connection().execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
         if row is None:
             return None
         try:
             return pickle.loads(row[0])
         except Exception:  # a damaged row counts as absent, as in Cache.get_many
             return None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values of those `keys` that are present and unpickle, in a query per 900 keys, not one a key (each
+        query costs some 40 microseconds: a render's kept teasers, read one by one, were a sixth of it)."""
+        if self.memory is not None:
+            return {k: self.memory[k] for k in keys if k in self.memory}
+        db, keys, out = self._connection(), list(keys), {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start:start + 900]
+            for k, v in db.execute(f"SELECT k, v FROM {self.table} WHERE k IN ({','.join('?' * len(chunk))})",
+                                   chunk):
+                try:
+                    out[k] = pickle.loads(v)
+                except Exception:  # (as `get`)
+                    pass
+        return out
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._pid = os.getpid()
+        assert self._db is not None
+        return self._db
 
     def close(self) -> None:
         """Close this process's connection (the next `get` here opens another)."""

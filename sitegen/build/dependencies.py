@@ -204,12 +204,14 @@ class Deps:
         cache.put_many("fragments", {}, replace_all=True)  # (what each read is gone with the rest)
         return cls(cache, rev=Reverse(_row_of(cache)))
 
-    def fragments(self, version: str, tidy: bool = True) -> tuple[Any, Callable[[str], bool]]:
+    def fragments(self, version: str, tidy: bool = True) -> tuple[Any, Callable[[str], bool],
+                                                                  Callable[[Sequence[str]], list[str]]]:
         """The memoised fragments earlier builds made (see templates.Templates.keep_fragments), for templates
         of this `version` (another version, and none is kept), and which of them still hold: those whose reads
-        are known and unchanged in this build (`dirty` decides). Their outputs stay in the cache's `fragments`
-        table: a fragment whose reads changed while no page used it is dropped there (`update`), so an output
-        kept is always the one its recorded reads give."""
+        are known and unchanged in this build (`dirty` decides); and which of those the pages at some paths used
+        when last rendered (their records say). Their outputs stay in the cache's `fragments` table: a fragment
+        whose reads changed while no page used it is dropped there (`update`), so an output kept is always the
+        one its recorded reads give."""
         assert self.cache is not None
         # Rows of other versions, and of fragments no page uses any more (a most-read block of last month's
         # figures), are not kept for ever: a table well over what the fragments in use need is started afresh.
@@ -228,7 +230,25 @@ class Deps:
             key = (owner << _FIELD_BITS) | blank
             return key in groups and key not in changed
 
-        return self.cache.reader("fragments"), usable
+        records, named = self.cache.reader("records"), self.owners
+        fragment_keys: set[int] = set()
+
+        def used(paths: Sequence[str]) -> list[str]:
+            """The fragments the pages at `paths` used when last rendered and that still hold: what they most
+            likely take again (read at once, see Templates.prefetch_kept)."""
+            if blank is None:
+                return []
+            if not fragment_keys:  # (made once a process, after the render's workers forked)
+                fragment_keys.update((n << _FIELD_BITS) | blank for (kind, _), n in owners.items() if kind == GROUP)
+            found: set[int] = set()
+            for row in records.get_many(paths).values():
+                try:
+                    found.update(fragment_keys.intersection(_array(Record(*row).keys)))
+                except (TypeError, ValueError):
+                    continue  # (a damaged record: its page reads its fragments one by one)
+            return [name for key in found if usable(name := named[key >> _FIELD_BITS][1])]
+
+        return self.cache.reader("fragments"), usable, used
 
     def add_fragments(self, rows: Mapping[str, Any]) -> None:
         """The rows that keep fragments made by this build (templates.Templates.take_groups), kept apart until

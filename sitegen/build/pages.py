@@ -22,6 +22,7 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
         same whether the slice ran here or in a forked worker), its problems, records and fragments."""
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
         records, put = {}, {}
+        templates.prefetch_kept([page.path for page in pages[start:stop]])
         for page in pages[start:stop]:
             at = page.data.get("index")
             source = f"/{page.url}" if at is None else view.sources[at] if view.sources else view.entries[at].source
