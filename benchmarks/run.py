@@ -5,7 +5,8 @@
     python benchmarks/run.py --sizes 1000,10000 --peers
 
 Uses ../shared/bench (gen_corpus.py, peers/, the same whole-process measurement as timer.py): wall time and
-peak memory of the whole process, median of --runs. Modes: cold (empty output, no cache), no-change rebuild,
+CPU of the whole process, median of --runs, each run unobserved; peak memory (summed PSS) from one more run,
+sampled (see `measure`). Modes: cold (empty output, no cache), no-change rebuild,
 one-article edit, adding one article and deleting one (sitegen rebuilds with its cache; Hugo has no such mode
 and re-renders everything, so its warm build stands for all four; Pelican's warm build is its no-change row). The peers build no search index, so sitegen's comparable
 builds run with `search = false`; `cold+search` adds the Pagefind index (one run). Absolute times drift between machines; the ratios are the point.
@@ -41,29 +42,42 @@ def child_env(extra: dict | None = None) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **(extra or {})}
 
 
-def measure(cmd: list[str], runs: int, before=None, env=None) -> tuple[float, float]:
-    """(median wall seconds, median peak MiB) of `cmd` over `runs`; `before()` runs untimed before each.
+def measure(cmd: list[str], runs: int, before=None, env=None, apart: bool = True) -> tuple[float, float, float]:
+    """(median wall seconds, median peak MiB, median CPU seconds) of `cmd` over `runs`; `before()` runs untimed
+    before each.
 
-    Peak memory is the largest sum, sampled every 0.1 s, of the proportional set size (PSS) of the process and
-    all its descendants: forked workers share pages with their parent, so the largest single process (what
-    ru_maxrss gives) understates a multi-process build, and summing RSS counts shared pages twice. Where PSS
-    cannot be read, the largest process's ru_maxrss is used."""
-    walls, peaks = [], []
-    for _ in range(runs):
+    The timed runs are not observed, as timer.py's: their wall time and CPU (user and system, of the process and
+    the processes it waited for, from os.wait4). Peak memory is the largest sum, sampled every 0.1 s, of the
+    proportional set size (PSS) of the process and all its descendants: forked workers share pages with their
+    parent, so the largest single process (what ru_maxrss gives) understates a multi-process build, and summing
+    RSS counts shared pages twice. Sampling is not free: reading /proc/<pid>/smaps_rollup costs some 6 ms for a
+    300 MB process, on the same two cores as the build, and sampling a one-article addition at 10 000 articles
+    slowed it by 0.06 s at the median, 0.2 s at the fastest. So the peak comes from one more run, sampled and not
+    timed (`apart`), after `before()` once more; a mode measured once (`runs` 1, `apart` False: a first edit,
+    which a second run would not repeat) is sampled while it is timed. Where PSS cannot be read, the largest
+    process's ru_maxrss is used."""
+    walls, peaks, cpus = [], [], []
+    for n in range(runs + (1 if apart else 0)):
         if before:
             before()
+        sampled = not apart or n == runs
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env=child_env(env))
-        sampler = PssSampler(proc.pid)
-        sampler.start()
+        sampler = PssSampler(proc.pid) if sampled else None
+        if sampler is not None:
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
-        walls.append(time.monotonic() - t0)
-        sampler.stop()
-        peaks.append(sampler.peak_kib / 1024 if sampler.peak_kib else usage.ru_maxrss / 1024)
+        wall = time.monotonic() - t0
+        if sampler is not None:
+            sampler.stop()
+            peaks.append(sampler.peak_kib / 1024 if sampler.peak_kib else usage.ru_maxrss / 1024)
+        if n < runs:
+            walls.append(wall)
+            cpus.append(usage.ru_utime + usage.ru_stime)
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
-    return statistics.median(walls), statistics.median(peaks)
+    return statistics.median(walls), statistics.median(peaks), statistics.median(cpus)
 
 
 class PssSampler(threading.Thread):
@@ -146,7 +160,7 @@ def delete_one(site: Path) -> None:
     shutil.rmtree(added[-1])
 
 
-def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, float]]:
+def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, float, float]]:
     site = work / "sitegen-site"
     if site.exists():
         shutil.rmtree(site)
@@ -164,18 +178,18 @@ def bench_sitegen(src: Path, runs: int, work: Path) -> dict[str, tuple[float, fl
     results = {"cold": measure(cmd, runs, clean, env)}
     results["no-change"] = measure(cmd, runs, None, env)
     # The first build after a cold one also fills the spare output tree (write.Staging), once: its own row.
-    results["first edit"] = measure(cmd, 1, lambda: edit_one(site), env)
+    results["first edit"] = measure(cmd, 1, lambda: edit_one(site), env, apart=False)
     results["edit-one"] = measure(cmd, runs, lambda: edit_one(site), env)
     results["add-one"] = measure(cmd, runs, lambda: add_one(site), env)
     results["delete-one"] = measure(cmd, runs, lambda: delete_one(site), env)
     (site / "site.toml").write_text("search = true\n", encoding="utf-8")
-    results["cold+search"] = measure(cmd, 1, clean, env)
+    results["cold+search"] = measure(cmd, 1, clean, env, apart=False)
     return results
 
 
-def bench_peers(src: Path, runs: int, work: Path) -> dict[str, dict[str, tuple[float, float]]]:
+def bench_peers(src: Path, runs: int, work: Path) -> dict[str, dict[str, tuple[float, float, float]]]:
     subprocess.run(["sh", str(SHARED / "peers" / "install.sh")], check=True, capture_output=True)
-    out: dict[str, dict[str, tuple[float, float]]] = {}
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
     hugo, pelican = SHARED / "peers" / "hugo" / "build.sh", SHARED / "peers" / "pelican" / "build.sh"
     hw, pw = work / "hugo", work / "pelican"
     subprocess.run(["sh", str(hugo), "setup", str(hw), str(src)], check=True, capture_output=True)
@@ -206,12 +220,12 @@ def main() -> None:
             ours = bench_sitegen(src, args.runs, Path(tmp))
             peers = bench_peers(src, args.runs, Path(tmp)) if args.peers else {}
         print(f"== {n} articles ==")
-        print(f"{'build':<12}{'sitegen':>16}" + "".join(f"{name:>16}{'ratio':>9}" for name in peers))
-        for mode, (wall, peak) in ours.items():
-            row = f"{mode:<12}{wall:>9.2f}s {peak:>4.0f}M"
+        print(f"{'build':<12}{'sitegen':>16}{'cpu':>8}" + "".join(f"{name:>16}{'ratio':>9}" for name in peers))
+        for mode, (wall, peak, cpu) in ours.items():
+            row = f"{mode:<12}{wall:>9.2f}s {peak:>4.0f}M{cpu:>7.2f}s"
             for name, res in peers.items():
                 if mode in res:
-                    pw_, pp = res[mode]
+                    pw_, pp, _ = res[mode]
                     row += f"{pw_:>9.2f}s {pp:>4.0f}M{pw_ / wall:>8.1f}x"
                 else:
                     row += f"{'–':>16}{'':>9}"
