@@ -572,6 +572,12 @@ def test_reading_ahead_stops_when_the_walk_answers_and_gives_what_reading_then_w
         ahead.take(broken, "build")
     ahead.close()
     assert ahead.take(a, "build") == "a of build"  # (closed: nothing read ahead is kept)
+    calls.clear()
+    held = iter([100, 120, 200, 400])  # the process's memory before reading, then before each read
+    ahead = ReadAhead("ahead", (a, b, c))
+    ahead.fill(lambda: False, budget=250, resident=lambda: next(held))
+    assert calls == [("a", "ahead"), ("b", "ahead")]  # (c: 300 bytes more held than at the start, over budget)
+    assert ahead.take(c, "build") == "c of build"
 
 
 def test_a_walk_whose_process_dies_is_made_here(news, tmp_path, monkeypatch):

@@ -573,9 +573,17 @@ class ReadAhead:
         self._cache, self._reads = cache, tuple(reads)
         self._got: dict[Callable[[Any], Any], Any] = {}
 
-    def fill(self, ready: Callable[[], bool]) -> None:
+    def fill(self, ready: Callable[[], bool], budget: int | None = None,
+             resident: Callable[[], int | None] = lambda: None) -> None:
+        """Read until `ready()`, or until what was read holds `budget` bytes or more (by how much `resident()`,
+        this process's memory, grew): a build with nothing to do lets it all go when its walk answers, and at
+        100 000 articles the whole of it is some 500 MB (its peak 289 MiB without, 798 MiB with)."""
+        start = resident() if budget is not None else None
         for read in self._reads:
             if ready():
+                return
+            now = resident() if start is not None else None
+            if now is not None and start is not None and now - start >= budget:  # type: ignore[operator]
                 return
             try:
                 self._got[read] = read(self._cache)

@@ -251,11 +251,17 @@ def _read_ahead(cache: Cache, walk: _Walk) -> ReadAhead:
     the link index unpickled, what pages read, every article's Shape), until the walk answers. On two cores such
     a build then has them for nothing, or for less. One without changes loses a little: the walk beside the
     loading takes longer than alone, and the read under way when the walk answers is finished (at most the
-    link index's, 0.04 s)."""
+    link index's, 0.04 s), and holds what was read until then: no more than a share of the free memory."""
     from . import stages
     ahead = ReadAhead(cache, stages.READ_FIRST)
-    ahead.fill(walk.ready)
+    free = workers.free_memory()
+    # (At 10 000 articles the reads hold some 64 MiB, at 100 000 ten times that: on a machine or in a cgroup
+    # with little to spare, a build with nothing to do must not need more than its own work does.)
+    ahead.fill(walk.ready, free // READ_AHEAD_SHARE if free is not None else None, workers.resident_memory)
     return ahead
+
+
+READ_AHEAD_SHARE = 4  # the read-ahead stops once it holds a quarter of the memory free when it began
 
 
 class _Walk:
