@@ -1176,7 +1176,7 @@ def test_what_is_read_ahead_is_what_the_build_would_read_then(news, tmp_path, mo
     real_fill, real_take = cache_module.ReadAhead.fill, cache_module.ReadAhead.take
     taken = []
 
-    def fill(self, ready):
+    def fill(self, ready, *budget):
         real_fill(self, (lambda: False) if ahead == "everything" else (lambda: True))
 
     def comparable(value):
