@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Same-run A/B: two versions of sitegen on copies of one corpus, build by build in turn, as medians and ratios.
+
+    python benchmarks/ab.py BASE [NEW] [--articles 10000] [--rounds 6] [--ops add,del,edit,none]
+
+BASE and NEW are git revisions of this repository (NEW defaults to the working tree as it is). This machine's
+speed moves by up to half within minutes, so figures from two runs do not compare; here each operation is
+timed on A, then at once on B, round after round, and only the medians of the same run are set side by side.
+Each version gets its own copy of the corpus (benchmarks/run.py's) with its own cache and output, built cold
+and once more untimed before the rounds. Operations: `add` publishes a new article (run.add_one), `del`
+takes the newest added down, `edit` appends a sentence to one article, `none` changes nothing. Wall time and
+CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
+as in run.measure. `search = false`, as run.py's comparable builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from run import ROOT, add_one, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache as run.py)
+
+OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None}
+
+
+def checkout(rev: str | None, where: Path) -> Path:
+    """The code of `rev` (None: the working tree as it is) at `where`, compiled as an installed sitegen is."""
+    if rev is None:
+        shutil.copytree(ROOT / "sitegen", where / "sitegen", ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(where), rev], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(where / "sitegen")], check=True)
+    return where
+
+
+def build(code: Path, site: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `sitegen build` of `site` with the code at `code`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(code)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "sitegen", "build", "--source", str(site)], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"failed ({code}):\n{done.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("base", help="git revision of A")
+    ap.add_argument("new", nargs="?", help="git revision of B (default: the working tree)")
+    ap.add_argument("--articles", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--ops", default="add,del,edit,none")
+    args = ap.parse_args()
+    ops = args.ops.split(",")
+    if unknown := [op for op in ops if op not in OPS]:
+        sys.exit(f"unknown operations: {', '.join(unknown)} (known: {', '.join(OPS)})")
+    src = corpus(args.articles)
+    with tempfile.TemporaryDirectory(prefix="sitegen-ab-") as tmp:
+        work = Path(tmp)
+        sides = {}
+        try:
+            for name, rev in (("A", args.base), ("B", args.new)):
+                code = checkout(rev, work / f"code-{name}")
+                site = work / f"site-{name}"
+                shutil.copytree(src / "content", site / "content")
+                (site / "site.toml").write_text("search = false\n", encoding="utf-8")
+                for _ in range(2):  # cold, then once more: the spare output tree filled (run.py's "first edit")
+                    build(code, site)
+                sides[name] = (code, site)
+            results: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+            for _ in range(args.rounds):
+                for op in ops:
+                    for name, (code, site) in sides.items():
+                        OPS[op](site)
+                        time.sleep(0.3)  # (file times settle: a racy one makes a build not remembered as skippable)
+                        results[(op, name)].append(build(code, site))
+        finally:
+            for name, (code, _) in sides.items():
+                if args.new is not None or name == "A":
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(code)],
+                                   capture_output=True)
+    print(f"A = {args.base}, B = {args.new or 'working tree'}; {args.articles} articles, {args.rounds} rounds, "
+          f"medians (min)")
+    print(f"{'':6}{'A wall':>15}{'B wall':>15}{'B/A':>7}{'A cpu':>9}{'B cpu':>9}{'B/A':>7}")
+    for op in ops:
+        (aw, ac), (bw, bc) = ([statistics.median(x[i] for x in results[(op, n)]) for i in (0, 1)] for n in "AB")
+        amin, bmin = (min(x[0] for x in results[(op, n)]) for n in "AB")
+        print(f"{op:<6}{aw:>8.3f} ({amin:.2f}){bw:>8.3f} ({bmin:.2f}){bw / aw:>7.2f}{ac:>9.3f}{bc:>9.3f}{bc / ac:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
