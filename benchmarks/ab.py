@@ -5,7 +5,8 @@
 
 BASE and NEW are git revisions of this repository (NEW defaults to the working tree as it is). This machine's
 speed moves by up to half within minutes, so figures from two runs do not compare; here each operation is
-timed on A, then at once on B, round after round, and only the medians of the same run are set side by side.
+timed on A and at once on B (B first every other round), round after round, and only the medians of the same
+run are set side by side.
 Each version gets its own copy of the corpus (benchmarks/run.py's) with its own cache and output, built cold
 and once more untimed before the rounds. Operations: `add` publishes a new article (run.add_one), `del`
 takes the newest added down, `edit` appends a sentence to one article, `none` changes nothing. Wall time and
@@ -82,9 +83,12 @@ def main() -> None:
                     build(code, site)
                 sides[name] = (code, site)
             results: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-            for _ in range(args.rounds):
+            for round_ in range(args.rounds):
                 for op in ops:
-                    for name, (code, site) in sides.items():
+                    # (Who goes first changes every round: a build leaves writes for the disk to finish, and heat,
+                    # that the one after it pays for.)
+                    for name in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
+                        code, site = sides[name]
                         OPS[op](site)
                         time.sleep(0.3)  # (file times settle: a racy one makes a build not remembered as skippable)
                         results[(op, name)].append(build(code, site))
