@@ -232,14 +232,16 @@ class Deps:
 
         records, named = self.cache.reader("records"), self.owners
         fragment_keys: set[int] = set()
+        made: list[bool] = []
 
         def used(paths: Sequence[str]) -> list[str]:
             """The fragments the pages at `paths` used when last rendered and that still hold: what they most
             likely take again (read at once, see Templates.prefetch_kept)."""
             if blank is None:
                 return []
-            if not fragment_keys:  # (made once a process, after the render's workers forked)
+            if not made:  # (made once a process, after the render's workers forked)
                 fragment_keys.update((n << _FIELD_BITS) | blank for (kind, _), n in owners.items() if kind == GROUP)
+                made.append(True)
             found: set[int] = set()
             for row in records.get_many(paths).values():
                 try:
