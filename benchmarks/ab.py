@@ -17,7 +17,6 @@ as in run.measure. `search = false`, as run.py's comparable builds.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import statistics
@@ -28,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from run import ROOT, add_one, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache as run.py)
+from run import ROOT, add_one, child_env, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache as run.py)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None}
 
@@ -45,8 +44,7 @@ def checkout(rev: str | None, where: Path) -> Path:
 
 def build(code: Path, site: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one `sitegen build` of `site` with the code at `code`."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(code)
+    env = child_env({"PYTHONPATH": str(code)})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sitegen", "build", "--source", str(site)], env=env,

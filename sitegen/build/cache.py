@@ -153,16 +153,7 @@ class Cache:
             return {k: table_store[k] for k in keys if k in table_store}
         if self.db is None:
             return {}
-        out: dict[str, Any] = {}
-        try:
-            for k, v in self._select(table, "k, v", keys):
-                try:
-                    out[k] = pickle.loads(v)
-                except Exception:  # corrupt entry: recompute it
-                    pass
-        except sqlite3.Error:
-            return {}
-        return out
+        return _values(self.db, table, keys)
 
     def has_many(self, table: str, keys: Iterable[str]) -> set[str]:
         """Which of the keys are present (without reading their values)."""
@@ -177,12 +168,8 @@ class Cache:
             return set()
 
     def _select(self, table: str, columns: str, keys: Iterable[str]) -> Iterator[tuple]:
-        """Rows of `table` whose key is among `keys`, queried in chunks (SQLite's limit on bound parameters)."""
         assert self.db is not None
-        keys = list(keys)
-        for start in range(0, len(keys), 900):
-            chunk = keys[start:start + 900]
-            yield from self.db.execute(f"SELECT {columns} FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
+        return _select(self.db, table, columns, keys)
 
     def all(self, table: str) -> dict[str, Any]:
         store = self._mem(table)
@@ -579,11 +566,9 @@ class ReadAhead:
         this process's memory, grew): a build with nothing to do lets it all go when its walk answers, and at
         100 000 articles the whole of it is some 500 MB (its peak 289 MiB without, 798 MiB with)."""
         start = resident() if budget is not None else None
+        limit = start + budget if start is not None and budget is not None else None
         for read in self._reads:
-            if ready():
-                return
-            now = resident() if start is not None else None
-            if now is not None and start is not None and now - start >= budget:  # type: ignore[operator]
+            if ready() or (limit is not None and (resident() or 0) >= limit):
                 return
             try:
                 self._got[read] = read(self._cache)
@@ -630,20 +615,11 @@ class Reader:
             return None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        """The values of those `keys` that are present and unpickle, in a query per 900 keys, not one a key (each
-        query costs some 40 microseconds: a render's kept teasers, read one by one, were a sixth of it)."""
+        """`get` for many keys, in a query per 900 keys, not one a key (each query costs some 40 microseconds: a
+        render's kept teasers, read one by one, were a sixth of it); {} when the table cannot be read."""
         if self.memory is not None:
             return {k: self.memory[k] for k in keys if k in self.memory}
-        db, keys, out = self._connection(), list(keys), {}
-        for start in range(0, len(keys), 900):
-            chunk = keys[start:start + 900]
-            for k, v in db.execute(f"SELECT k, v FROM {self.table} WHERE k IN ({','.join('?' * len(chunk))})",
-                                   chunk):
-                try:
-                    out[k] = pickle.loads(v)
-                except Exception:  # (as `get`)
-                    pass
-        return out
+        return _values(self._connection(), self.table, keys)
 
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -660,6 +636,29 @@ class Reader:
 
     def __getstate__(self) -> dict:  # never pickled with a live connection
         return {**self.__dict__, "_db": None, "_pid": 0}
+
+
+def _select(db: sqlite3.Connection, table: str, columns: str, keys: Iterable[str]) -> Iterator[tuple]:
+    """Rows of `table` whose key is among `keys`, queried in chunks (SQLite's limit on bound parameters)."""
+    keys = list(keys)
+    for start in range(0, len(keys), 900):
+        chunk = keys[start:start + 900]
+        yield from db.execute(f"SELECT {columns} FROM {table} WHERE k IN ({','.join('?' * len(chunk))})", chunk)
+
+
+def _values(db: sqlite3.Connection, table: str, keys: Iterable[str]) -> dict[str, Any]:
+    """The values of those `keys` present in `table`; a value that does not unpickle counts as absent (it is
+    made again), and a table that cannot be read gives {} (the cache is never fatal)."""
+    out: dict[str, Any] = {}
+    try:
+        for k, v in _select(db, table, "k, v", keys):
+            try:
+                out[k] = pickle.loads(v)
+            except Exception:
+                pass
+    except sqlite3.Error:
+        return {}
+    return out
 
 
 def digest(*parts: Any) -> str:

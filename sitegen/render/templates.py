@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import pickle
-import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass, field, fields, replace
@@ -297,10 +296,7 @@ class Templates:
         come (an addition's listing pages take some 2 300 teasers at 10 000 articles)."""
         self._ahead = {}
         if self._kept is not None and self._used is not None and paths:
-            try:
-                self._ahead = self._kept.get_many(["o:" + name for name in self._used(paths)])
-            except sqlite3.Error:
-                pass  # (each is then read as it comes, as without)
+            self._ahead = self._kept.get_many(["o:" + name for name in self._used(paths)])  # ({}: read as they come)
 
     def end_render(self) -> None:
         """Forget the memoised fragments once every page is rendered (the next build starts without them
