@@ -224,6 +224,9 @@ def _build(args: argparse.Namespace) -> int:
     print(f"Đã dựng {result.articles} bài, {result.pages} trang vào {_show(cfg.output_dir)}: "
           f"{result.rendered} trang dựng mới, {s.written} tệp ghi, {s.unchanged} không đổi, {s.copied} tệp sao chép, "
           f"{s.removed} tệp xóa ({times}){'; ' + result.search if result.search else ''}.")
+    if result.restored:
+        print(f"{len(result.restored)} tệp đã bị xóa khỏi {_show(cfg.output_dir)} sau lần dựng trước (như "
+              f"{result.restored[0]}): đã làm lại.")
     return _held(result.held)
 
 

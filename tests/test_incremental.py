@@ -152,6 +152,35 @@ def test_deleted_output_is_rebuilt(news, tmp_path):
     assert result.rendered == result.pages
 
 
+def test_files_deleted_by_hand_from_the_output_are_made_again_and_stay_made(news, tmp_path):
+    """`rm -r public/kinh-te`, one page, a file of the search index, between two builds: the next build says so and
+    makes them again (it used to answer that nothing had changed), and the builds after it never carry the hole
+    over from the tree that lost them, which is their spare (before, every other build published it again)."""
+    settled_build(news, jobs=1)
+    shard_file = next(p for p in (news.public / "pagefind").rglob("*") if p.is_file() and p.parent.name != "pagefind")
+    deleted = {p.relative_to(news.public).as_posix() for p in (news.public / "kinh-te").rglob("*") if p.is_file()}
+    deleted |= {"thoi-su/index.html", shard_file.relative_to(news.public).as_posix()}
+    shutil.rmtree(news.public / "kinh-te")
+    (news.public / "thoi-su/index.html").unlink()
+    shard_file.unlink()
+    result = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert not result.skipped and set(result.restored) == deleted
+    again = settled_build(news, jobs=1)
+    assert again.skipped and not again.restored
+    news.write("content/kinh-te/bai-04/index.md",  # an edit build, into the tree that lost them
+               article("Bài số 4", date="2024-05-05 08:00", tags='["nông thôn mới", "Quy Nhơn"]', views="40",
+                       body="Đoạn đầu đã sửa.\n\nĐoạn hai."))
+    time.sleep(0.06)  # (settled: see settled_build)
+    assert assert_same_as_clean(news, tmp_path, jobs=1).edited
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="5"))
+    time.sleep(0.06)
+    assert assert_same_as_clean(news, tmp_path, jobs=1).shifted
+    (news.public / "thoi-su/index.html").unlink()
+    cli = news.cli("build")  # and the command line says what it did
+    assert cli.returncode == 0 and "1 tệp đã bị xóa khỏi" in cli.stdout and "thoi-su/index.html" in cli.stdout
+    assert (news.public / "thoi-su/index.html").is_file()
+
+
 # A build whose inputs are all unchanged since the last successful one stops before reading any article
 # (sitegen.build.inputs). These tests wait out the racy window: a file changed within a few milliseconds of a build
 # cannot be told apart from a later change by its timestamps, so such a build is never remembered as skippable.

@@ -31,6 +31,7 @@ steps = st.lists(st.one_of(
               st.sets(st.sampled_from(BUNDLE + NAMES), max_size=2)),
     st.tuples(st.just("mirror"), st.booleans()),
     st.tuples(st.just("killed"), files),
+    st.tuples(st.just("deleted by hand"), st.sets(st.sampled_from(NAMES + BUNDLE), min_size=1, max_size=3)),
 ), min_size=1, max_size=12)
 
 
@@ -57,9 +58,23 @@ def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(s
         out = Path(tmp) / "public"
         known: dict = {}  # the cache's `trees` table, as stages._remember_trees and pipeline.ready_spare keep it
         live: dict[str, bytes] = {}
+        lost: dict[str, bytes] = {}  # files of the live tree deleted by hand since it was published
         carried_fast = 0
         for step in sequence:
-            stage = write.Staging(out, known)
+            if step[0] == "deleted by hand":  # from the live tree, between two builds
+                for rel in step[1] & set(live):
+                    (out / rel).unlink()
+                    lost[rel] = live.pop(rel)
+                continue
+            # What a build finds gone from the live tree (pipeline's walk), a full build makes again, never an edit
+            # build. (Not a preview readying its spare: that stops at the first file it cannot link.)
+            gone = write.missing(out, known.get) if out.is_dir() and step[0] != "mirror" else ()
+            assert step[0] == "mirror" or set(gone) == set(lost)
+            if gone and step[0] == "edit":
+                _, changes, index, _, _, _ = step
+                step = ("full", {**{rel: data for rel, data in live.items() if not rel.startswith("s/")},
+                                 **{rel: data for rel, data in changes.items() if rel in live}}, index, True, False)
+            stage = write.Staging(out, known, lost=gone)
             if step[0] == "full":  # every page put (the unchanged ones carried over by `keep`, as a full build does)
                 _, pages, index, keep, forked = step
                 for rel, data in {**pages, **index}.items():
@@ -91,14 +106,16 @@ def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(s
                 if remembered is not None:
                     known.update(remembered)
                     known = {k: v for k, v in known.items() if k in remembered}
-                    assert _on_disk(stage.dir) == live
+                    assert _on_disk(stage.dir) == {**live, **lost}  # (what the live tree's manifest says)
                 continue
             else:  # killed half-way: the spare is left dirty, the live tree as it was
                 for rel, data in step[1].items():
                     stage.put(rel, data)
                 continue
             remembered = stage.publish()
-            known.update({k: remembered[k] for k in (stage.token, write.DELTA) if k in remembered})
+            relisted = (stage.active_token,) if stage.lost else ()  # (stages._remember_trees)
+            known.update({k: remembered[k] for k in (stage.token, write.DELTA, *relisted) if k in remembered})
+            lost = {}
             known = {k: v for k, v in known.items() if k in remembered}
             live = want
             assert _on_disk(out) == live

@@ -26,6 +26,7 @@ class BuildResult:
     search: str = ""  # what the search stage did (search.Outcome.describe), for the summary line
     search_pending: int = 0  # shards left to index again (a preview save, `search_later`): see search
     held: tuple[str, ...] = ()  # articles held back by their own errors (see hold), drafts aside
+    restored: tuple[str, ...] = ()  # files of the output found deleted by hand, and made again (write.missing)
 
 
 class Cancelled(Exception):

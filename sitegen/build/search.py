@@ -238,8 +238,9 @@ class _Live:
 
 def _live(stage: Staging) -> _Live | None:
     """What the live index holds, from the manifest alone (no file read); None when it cannot be trusted
-    (no index, or one from an older sitegen): then every shard is made."""
-    if SHARDS not in stage.active or f"{BUNDLE}/pagefind.js" not in stage.active:
+    (no index, one from an older sitegen, or one a file of which was deleted by hand): then every shard is made."""
+    if SHARDS not in stage.active or f"{BUNDLE}/pagefind.js" not in stage.active \
+            or any(rel.startswith(BUNDLE + "/") for rel in stage.lost):  # (one of its files deleted by hand)
         return None
     live = _Live({}, {}, [], frozenset(stage.active[SHARDS].split("\n")[1:]))
     prefix = BUNDLE + "/"  # (one pass over the live tree's files, tens of thousands, on every preview save)

@@ -10,7 +10,7 @@ import os
 import functools
 from collections import Counter
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -113,9 +113,10 @@ def _prepare(values: list, config: SiteConfig, cache: Cache, warm: Warm, scanned
 
 def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, scanned: inputs.Scan, listing: dict,
            report: Reporter, clock: "Clock", jobs: int, moment: dt.datetime, token: str, drafts: bool, strict: bool,
-           publish: bool, stats_from: str | None, progress: Progress | None) -> "Made":
+           publish: bool, stats_from: str | None, progress: Progress | None, lost: Collection[str] = ()) -> "Made":
     """The model of a full build: every validated file (each one validated again only if it changed), the
-    articles held back by their own errors left out (see hold), and the pages that read something that changed."""
+    articles held back by their own errors left out (see hold), and the pages that read something that changed.
+    `lost`: files of the live tree `token` deleted by hand (write.missing), which the build makes again."""
     known = cache.all("docs")  # path -> (stamp, bundle, model.Checked): files validated by earlier builds
     loading = Reporter(strict=strict)
     files = discovery.discover(config.root, config.content_dir, loading, listing)
@@ -208,8 +209,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         return functools.partial(_finish, cache, report, state, len(pages), len(site.articles),
                                  photo_plan.processed)
 
-    return Made(view, templates, pages, len(site.articles), deps, trees_of(cache), todo, keep,
-                 holding.errors_left, photo_plan.processed)
+    return Made(view, templates, pages, len(site.articles), deps, trees_of(cache), todo, keep, holding.errors_left,
+                photo_plan.processed, lost=tuple(lost))
 
 
 # What a build writes once its tree is live, given what was published, the inputs' key and the clock.
@@ -248,6 +249,7 @@ class Made:
     keep: Callable[[str], Finish] | None
     errors_left: Callable[[list[Diagnostic]], bool]  # whether what was found stops the build (see hold)
     photos_processed: int = 0
+    lost: tuple[str, ...] = ()  # files of the live tree deleted by hand, to make again (write.Staging)
 
     def release(self) -> None:
         """Let go of the model (at 100 000 articles well over a gigabyte: see publish)."""
@@ -264,6 +266,7 @@ class Published:
     rendered: int
     search: str
     search_pending: int = 0
+    relisted: str = ""  # the tree that was live, when files deleted from it by hand changed what it holds
 
 
 def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "Clock", jobs: int,
@@ -273,7 +276,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
     remember (with the `meta` rows given) what the next build needs. Nothing is published when an error stops
     the build; None when an edit build finds it needs more. `search_later`, `cancel`: see search.index."""
     assert made.deps is not None and made.todo is not None and made.keep is not None and made.templates is not None
-    with _write_errors(config), Staging(config.output_dir, made.trees) as stage:
+    with _write_errors(config), Staging(config.output_dir, made.trees, lost=made.lost) as stage:
         todo = made.todo(stage, search_later)
         if todo is None:
             return None
@@ -306,7 +309,8 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
                 finish = made.keep(stage.token)
             made.release()
             done = Published(stage.token, trees, len(trees[stage.token]), stage.stats, rendered,
-                             searched.describe() if searched else "", searched.pending if searched else 0)
+                             searched.describe() if searched else "", searched.pending if searched else 0,
+                             stage.active_token if stage.lost else "")
             result = finish(done, read_inputs, clock)
             cache.put_many("meta", meta)
     clock.lap("cache")
@@ -684,8 +688,9 @@ def repair(cache: Cache, report: Reporter, repaired: bool) -> None:
 
 def _remember_trees(cache: Cache, done: Published) -> None:
     """What the output trees hold: only the new tree's row is written (the other tree is the one that was live,
-    whose row the cache holds already), and every other row is dropped."""
-    cache.put_many("trees", {k: done.trees[k] for k in (done.token, DELTA) if k in done.trees})
+    whose row the cache holds already, unless files were deleted from it by hand), and every other row is
+    dropped."""
+    cache.put_many("trees", {k: done.trees[k] for k in (done.token, DELTA, done.relisted) if k in done.trees})
     cache.retain("trees", set(done.trees))
     done.trees = {}
 
