@@ -421,7 +421,7 @@ def _stats_migrate(args: argparse.Namespace) -> int:
 
 def _progress() -> Callable[[str, int, int], None]:
     """A bar on a terminal; in CI and logs, a plain line every five seconds (and at the end of each stage)."""
-    names = {"markdown": "Markdown", "render": "Dựng trang"}
+    names = {"load": "Đọc bài", "markdown": "Markdown", "render": "Dựng trang"}
     terminal = sys.stderr.isatty()
     last = [0.0]
 

@@ -19,7 +19,8 @@ def test_thousand_article_corpus_builds(tmp_path):
     result = run_cli("build", "--source", str(tmp_path), "--strict")
     assert result.returncode == 0, result.stderr[-3000:]
     # Long stages report progress; in CI (no terminal) as plain lines, ending with the full count.
-    assert "Markdown: 1000/1000" in result.stderr
+    assert "Đọc bài: 1000/1000" in result.stderr and "Markdown: 1000/1000" in result.stderr
+    assert result.stderr.index("Đọc bài: ") < result.stderr.index("Markdown: ")
     assert any(ln.startswith("Dựng trang: ") and ln.split(": ")[1].split("/")[0] == ln.split("/")[-1]
                for ln in result.stderr.splitlines())
     out = tmp_path / "public"

@@ -19,7 +19,7 @@ from ..render import context
 from . import delta, dependencies, hold, inputs, search, workers
 from .ahead import validate as validate_ahead
 from .bodies import check_links, link_keys, markup_job, render_bodies
-from .pages import Progress, render_pages
+from .pages import Progress, counter, render_pages
 from ..structure import links, photos, routes
 from ..content import discovery, model, read
 from .cache import Cache, Damaged, ReadHere, digest_text
@@ -122,7 +122,8 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     files = discovery.discover(config.root, config.content_dir, loading, listing)
     loaded = read.load_all(config.root, config.content_dir, config.max_file_bytes, loading,
                            known={k: v for k, v in known.items() if model.reusable(v[2], strict)}, jobs=jobs,
-                           found=files, convert=functools.partial(model.check, config=config, strict=strict))
+                           found=files, convert=functools.partial(model.check, config=config, strict=strict),
+                           progress=functools.partial(counter, progress, "load"))
     discovered, files = len(files), []
     # Rounds (see hold): an article with errors of its own is held back and the stages run again without it.
     holding = hold.Holding(config.root, loaded, known, loading.diagnostics, moment, drafts, enabled=not strict,

@@ -80,13 +80,14 @@ class Loaded:
 def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Reporter,
              known: Mapping[str, tuple[Stamp, bool, Any]] | None = None, jobs: int = 1,
              found: list[tuple[str, bool]] | None = None, convert: Callable[[SourceDoc], Any] | None = None,
-             ) -> list[Loaded]:
+             progress: Callable[[int], Callable[[int], None] | None] | None = None) -> list[Loaded]:
     """Read and split every article file (in discovery order), except those whose stamp and kind match an entry
     of `known`: their remembered value is taken instead of reading them.
 
     `convert` runs in the worker that read the file, so what comes back (and is remembered) can be much smaller
     than the text: the build keeps validated articles, not bodies. Problems go to `report`; bad files are left
-    out of the result (and so never remembered: they are read again next time).
+    out of the result (and so never remembered: they are read again next time). `progress(total)`: given how
+    many files are to be read, what hears how many more are read as each slice is done (or None).
     """
     known = known or {}
     if found is None:
@@ -125,7 +126,9 @@ def load_all(config_root: Path, content_dir: Path, max_bytes: int, report: Repor
             out.append(convert(doc) if doc is not None and convert is not None else doc)
         return out, local.diagnostics
 
-    for chunk_start, (values, diagnostics) in zip(_starts(len(todo), jobs), workers.run(parse, len(todo), jobs)):
+    step = progress(len(todo)) if progress is not None else None
+    for chunk_start, (values, diagnostics) in zip(_starts(len(todo), jobs),
+                                                   workers.run(parse, len(todo), jobs, progress=step)):
         report.extend(diagnostics)
         for offset, value in enumerate(values):
             i, _, rel, bundle, stamp = todo[chunk_start + offset]
