@@ -175,6 +175,13 @@ def test_files_deleted_by_hand_from_the_output_are_made_again_and_stay_made(news
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00", views="5"))
     time.sleep(0.06)
     assert assert_same_as_clean(news, tmp_path, jobs=1).shifted
+    (news.public / "kinh-te/index.html").unlink()  # beside an edit: the full build, not the edit build, runs
+    news.write("content/kinh-te/bai-04/index.md",
+               article("Bài số 4", date="2024-05-05 08:00", tags='["nông thôn mới", "Quy Nhơn"]', views="40",
+                       body="Đoạn đầu sửa lần hai.\n\nĐoạn hai."))
+    time.sleep(0.06)
+    both = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert both.restored == ("kinh-te/index.html",) and not both.edited
     (news.public / "thoi-su/index.html").unlink()
     cli = news.cli("build")  # and the command line says what it did
     assert cli.returncode == 0 and "1 tệp đã bị xóa khỏi" in cli.stdout and "thoi-su/index.html" in cli.stdout

@@ -163,13 +163,9 @@ class Cache:
         if self.db is None:
             return set()
         try:
-            return {k for (k,) in self._select(table, "k", keys)}
+            return {k for (k,) in _select(self.db, table, "k", keys)}
         except sqlite3.Error:
             return set()
-
-    def _select(self, table: str, columns: str, keys: Iterable[str]) -> Iterator[tuple]:
-        assert self.db is not None
-        return _select(self.db, table, columns, keys)
 
     def all(self, table: str) -> dict[str, Any]:
         store = self._mem(table)

@@ -159,7 +159,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         token = output_token(config.output_dir)
         # Files of the live tree deleted by hand since it was published are made again by a full build (see
         # write.missing), which a build that changed nothing, or only a few articles, would not do.
-        if ask_inputs and inputs.unchanged(last, read_inputs, token, moment) and not (walk and walk.lost()):
+        if ask_inputs and inputs.unchanged(last, read_inputs, token, moment) and not (walk is not None and walk.lost()):
             report.extend(last.diagnostics)
             clock.lap("check")
             return BuildResult(report.diagnostics, last.pages, last.articles, WriteStats(unchanged=last.files),
@@ -175,8 +175,9 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             with _uncollected():
                 edit = delta.prepare(cache, scanned, token, moment, config, strict,
                                      warm.unpacked if folder is None else None, listing, ahead)
+            if edit is not None and walk is not None and walk.lost():
+                edit = None  # (files of the live tree deleted by hand: the full build makes them again)
             if isinstance(edit, delta.Edit) and walk is not None:
-                walk.lost()  # (answered long before: see _Walk.checker)
                 walk.close()  # (an edit build needs no discovery: the walk's process, waiting to answer, ends now)
         # What was published was decided for this moment: a kept version dated after it never went out (hold);
         # the clock's own reading, for _check_clock.
@@ -192,8 +193,6 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                 with _uncollected():
                     made = model(edit, config, cache, warm, folder, scanned, report, clock,  # type: ignore[arg-type]
                                  jobs, ahead)
-                if walk is not None and walk.lost():
-                    made = None  # (files of the live tree deleted by hand: the full build makes them again)
                 if made is not None:
                     result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
                                             read_inputs, meta, search_later, cancel)
@@ -205,8 +204,9 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         ahead.close()  # (what it read serves no full build)
         if whole_here is not None and not whole_here():
             raise Elsewhere()
+        lost = walk.lost() if walk is not None else ()
         made = stages.whole(config, cache, warm, folder, scanned, listing, report, clock, jobs, moment, token,
-                            drafts, strict, publish, stats_from, progress, walk.lost() if walk else ())
+                            drafts, strict, publish, stats_from, progress, lost)
         del listing  # it served discovery; at 100 000 articles it is 100 MB
         if folder is not None:
             del warm  # this build's own (entries, templates): the model is let go of before the search (stages)
@@ -221,7 +221,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, read_inputs, meta,
                                 search_later, cancel)
         assert result is not None  # (only an edit build gives up)
-        result.restored = walk.lost() if walk else ()
+        result.restored = tuple(lost)
         return result
     finally:
         if walk is not None:
