@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import functools
+import gc
 from collections import Counter
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Sequence
@@ -297,6 +298,11 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
             finish = made.keep(stage.token) if cache.transactional else None
             if finish is not None:
                 made.release()
+                # What pipeline._uncollected froze of the model is garbage now, and a frozen cycle is never
+                # collected, nor anything it holds that was made after (the entries the render read): a render
+                # in this process (one job, or a few pages) left Entries alive under Pagefind. (A render in
+                # workers had unfrozen it already: workers.stream.)
+                gc.unfreeze()
                 clock.lap("cache")
             # In the spare tree: the index ships with its pages, atomically.
             searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress,
