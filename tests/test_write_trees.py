@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -54,7 +56,9 @@ def _fingerprint(data: bytes) -> str:
 @settings(max_examples=500, deadline=None)
 @given(steps)
 def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(sequence):
-    with tempfile.TemporaryDirectory() as tmp:
+    # Files deleted by hand are found by the stamps of their folders (write.missing), here with no margin at all
+    # (a build's steps follow each other within one clock tick): only the folders changed since look closer.
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(write, "SETTLE_NS", 0):
         out = Path(tmp) / "public"
         known: dict = {}  # the cache's `trees` table, as stages._remember_trees and pipeline.ready_spare keep it
         live: dict[str, bytes] = {}
@@ -104,8 +108,10 @@ def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(s
             elif step[0] == "mirror":
                 remembered = stage.mirror(lambda: step[1])
                 if remembered is not None:
+                    live_stamp = known.get(write.PUBLISHED + stage.active_token)
                     known.update(remembered)
                     known = {k: v for k, v in known.items() if k in remembered}
+                    assert known.get(write.PUBLISHED + stage.active_token) == live_stamp  # (still the live tree)
                     assert _on_disk(stage.dir) == {**live, **lost}  # (what the live tree's manifest says)
                 continue
             else:  # killed half-way: the spare is left dirty, the live tree as it was
@@ -114,7 +120,8 @@ def test_both_trees_hold_what_their_manifests_say_after_any_sequence_of_builds(s
                 continue
             remembered = stage.publish()
             relisted = (stage.active_token,) if stage.lost else ()  # (stages._remember_trees)
-            known.update({k: remembered[k] for k in (stage.token, write.DELTA, *relisted) if k in remembered})
+            known.update({k: remembered[k] for k in (stage.token, write.PUBLISHED + stage.token, write.DELTA,
+                                                     *relisted) if k in remembered})
             lost = {}
             known = {k: v for k, v in known.items() if k in remembered}
             live = want
@@ -254,3 +261,43 @@ print("build lives;", slow.reader.communicate()[0].strip())
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["build", "lives;", "three"]
+
+
+def test_files_deleted_by_hand_are_found_by_looking_only_into_the_folders_changed_since(tmp_path, monkeypatch):
+    """write.missing stats each folder of the live tree and looks at the files of those changed since the tree
+    went live (at 10 000 articles with nothing in the kernel's cache: 0.27 s, against 2.2 s for every file):
+    every file deleted, or folder removed, is found, and no other file is looked at. A tree remembered without
+    its stamp (an older sitegen), or a clock gone back, has every file looked at."""
+    import shutil
+
+    out, known = tmp_path / "public", {}
+    stage = write.Staging(out, known)
+    pages = {"index.html": b"home", **{f"tin/bai-{n}/index.html": b"x%d" % n for n in range(40)}}
+    for rel, data in pages.items():
+        stage.put(rel, data)
+    time.sleep(0.05)
+    known.update(stage.publish())
+    time.sleep(0.05)
+    monkeypatch.setattr(write, "SETTLE_NS", 10_000_000)  # (10 ms, not the whole seconds of some filesystems)
+    looked: list[str] = []
+    real = os.access
+    monkeypatch.setattr(write.os, "access", lambda path, mode: looked.append(path) or real(path, mode))
+
+    def base(paths: list[str]) -> set[str]:
+        return {os.path.relpath(p, out) for p in paths}
+
+    assert write.missing(out, known.get) == ()
+    assert base(looked) == {"index.html"}  # (the output folder itself was stamped by the swap)
+    (out / "tin/bai-7/index.html").unlink()
+    shutil.rmtree(out / "tin/bai-9")
+    (out / "tin/bai-11").rename(tmp_path / "elsewhere")
+    looked.clear()
+    gone = {"tin/bai-7/index.html", "tin/bai-9/index.html", "tin/bai-11/index.html"}
+    assert set(write.missing(out, known.get)) == gone
+    assert base(looked) == gone | {"index.html"}
+
+    for stamp in (None, time.time_ns() + 60 * 10**9):  # no stamp; a stamp ahead of the clock
+        known[write.PUBLISHED + write.output_token(out)] = stamp
+        looked.clear()
+        assert set(write.missing(out, known.get)) == gone
+        assert base(looked) == set(pages)

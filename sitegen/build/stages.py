@@ -29,7 +29,7 @@ from ..diagnostics import BuildFailed, Diagnostic, Reporter
 from ..structure.markup import BodyInfo
 from ..render.templates import Entry, Templates, entry_maker, make_entries
 from .result import BuildResult, Clock, Repaired
-from .write import DELTA, Staging, WriteStats
+from .write import DELTA, PUBLISHED, Staging, WriteStats
 
 if TYPE_CHECKING:
     from .pipeline import Warm
@@ -697,7 +697,8 @@ def _remember_trees(cache: Cache, done: Published) -> None:
     """What the output trees hold: only the new tree's row is written (the other tree is the one that was live,
     whose row the cache holds already, unless files were deleted from it by hand), and every other row is
     dropped."""
-    cache.put_many("trees", {k: done.trees[k] for k in (done.token, DELTA, done.relisted) if k in done.trees})
+    cache.put_many("trees", {k: done.trees[k] for k in (done.token, PUBLISHED + done.token, DELTA, done.relisted)
+                             if k in done.trees})
     cache.retain("trees", set(done.trees))
     done.trees = {}
 
