@@ -258,12 +258,15 @@ def _all_safe(paths: list[str]) -> bool:
     """Whether no path is `unsafe`, asked of them all at once (one search over the joined paths, not two calls per
     page). False may be wrong (a doubled slash, which `unsafe` allows): the pages are then asked one by one."""
     joined = "/" + "/\0/".join(paths) + "/"  # every path between slashes, as safe_relative bounds one
-    return joined.count("\0") == len(paths) - 1 and _BAD_IN_JOINED.search(joined) is None
+    # (A '.' or '..' part, an empty part (an empty or absolute path, or a doubled slash) by substring, then a bad
+    # character: one pattern of both took 24 ms over 15 700 paths, as it tries each branch at every character.)
+    return joined.count("\0") == len(paths) - 1 and "/./" not in joined and "/../" not in joined \
+        and "//" not in joined and _BAD_IN_JOINED.search(joined) is None
 
 
-# What `unsafe` refuses, in paths joined by `_all_safe`: a bad character (not the NUL joining them; ':' covers a
-# drive), a '.' or '..' part, an empty part (an empty or absolute path; or a doubled slash, which is asked again).
-_BAD_IN_JOINED = re.compile(r'[\x01-\x1f<>:"|?*\\]|/\.\.?/|//')
+# What `unsafe` refuses, in paths joined by `_all_safe`, but for the parts it tests by substring: a bad character
+# (not the NUL joining them; ':' covers a drive).
+_BAD_IN_JOINED = re.compile(r'[\x01-\x1f<>:"|?*\\]')
 
 
 def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
