@@ -446,10 +446,12 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     markup_keys, bodies = render_bodies(articles, [{} for _ in articles], config, cache, jobs, None, local)
     clock.lap("load")
     fresh_shapes = [delta.shape_of(a, False, k, b.links) for a, k, b in zip(articles, markup_keys, bodies)]
-    site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report)
+    existed = paths.split("\0")
+    site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report,
+                   {p.casefold() for p in existed})
     if site is None:
         return None
-    existed, now = set(paths.split("\0")), {p.path for p in site.pages}
+    existed, now = set(existed), {p.path for p in site.pages}
     if _claimed(cache, config, plan.later, {p.casefold() for p in now - existed}):
         return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
     index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
@@ -543,11 +545,11 @@ class _Placed:
 
 def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
             ids: Sequence[frozenset[str]], config: SiteConfig, cache: Cache, scanned: inputs.Scan,
-            report: Reporter) -> _Placed | None:
+            report: Reporter, known: set[str]) -> _Placed | None:
     """The site once the shift's articles came (their Shapes `fresh`, their bodies' anchors `ids`) and went, made
     by the functions a full build runs over articles (routes, related lists, most read, home page), here over
     Shapes. None when an address is taken, or another body links to a page that goes (the full build reports
-    those, and holds the article back)."""
+    those, and holds the article back). `known`: the last build's output paths, case-folded (see routes.plan)."""
     gone, plan = set(shift.gone), shift.plan
     order = sorted([*(a for a in before if a.source not in gone), *fresh], key=lambda a: (a.date, a.source),
                    reverse=True)
@@ -558,7 +560,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
     # The related articles are scored in a process of their own meanwhile (see _Related); closed on any return.
     with _Related(site, config, cache, apart=True) as related:  # type: ignore[arg-type]
         routed = Reporter(strict=report.strict)
-        pages = routes.plan(site, routed)
+        pages = routes.plan(site, routed, known)
         if routed.diagnostics:
             return None
         home = context.home_of(config, [(a.featured, a.pictured, a.category) for a in order], plan.menu)

@@ -13,7 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Collection, Iterable, Mapping
 
 from ..diagnostics import Reporter
 from ..pickling import by_fields
@@ -90,8 +90,10 @@ def paginate(kind: str, base_url: str, items: list[int], per_page: int, template
             for n, chunk in enumerate(chunks, 1)]
 
 
-def plan(site: Site, report: Reporter) -> list[Page]:
-    """All pages of the site. URL collisions and unsafe paths are reported; colliding pages are dropped."""
+def plan(site: Site, report: Reporter, known: Collection[str] = frozenset()) -> list[Page]:
+    """All pages of the site. URL collisions and unsafe paths are reported; colliding pages are dropped. `known`:
+    output paths (case-folded) of a plan made before, of this site but for a few articles, all of which passed
+    these checks (a shift's, see build.stages): only the paths it does not hold are asked about."""
     cfg = site.config
     pages: list[Page] = [
         Page("home", "", "index.html", "home.html"),
@@ -132,7 +134,7 @@ def plan(site: Site, report: Reporter) -> list[Page]:
     for y, m in months:
         pages += paginate("archive_month", f"{cfg.archive_base}/{y:04d}/{m:02d}/", by_month[(y, m)], cfg.per_page,
                           "archive_month.html", seg, {"year": y, "month": m})
-    pages = _dedupe(pages + _aliases(site, pages), site, report)
+    pages = _dedupe(pages + _aliases(site, pages), site, report, known)
     return pages + _sitemaps(site, pages)
 
 
@@ -269,8 +271,10 @@ def _all_safe(paths: list[str]) -> bool:
 _BAD_IN_JOINED = re.compile(r'[\x01-\x1f<>:"|?*\\]')
 
 
-def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
+def _dedupe(pages: list[Page], site: Site, report: Reporter, known: Collection[str] = frozenset()) -> list[Page]:
     keys = [p.path.casefold() for p in pages]  # case-insensitive: hosting on Windows or macOS would merge them
+    if known and _only_known_clash(pages, keys, known):
+        return pages
     if _all_safe([p.path for p in pages]) and len(set(keys)) == len(keys) and all(p.kind != "alias" for p in pages):
         # (The usual plan, asked of all its pages at once: every path safe and its own, no old address to check.)
         return _no_file_over_folder(pages, keys, site, report)
@@ -297,6 +301,41 @@ def _dedupe(pages: list[Page], site: Site, report: Reporter) -> list[Page]:
         owners[key] = page
         kept.append(page)
     return _no_file_over_folder(kept, owners.keys(), site, report)
+
+
+# More paths than this not `known` to `_dedupe`, and it asks about them all (the usual way is as quick then).
+_FRESH_MAX = 64
+
+
+def _only_known_clash(pages: list[Page], keys: list[str], known: Collection[str]) -> bool:
+    """Whether `_dedupe` has nothing to say of these pages, asked only of the paths not `known` (`keys`: their
+    paths case-folded): the others passed every check together before, so a problem needs one of the new. False
+    when it cannot tell so (then every page is asked about, as usual)."""
+    fresh = [n for n, key in enumerate(keys) if key not in known]
+    # A redirect is asked about wherever it is: what an alias may not take depends on its kind (`plan` puts them
+    # last). And the last plan had the sitemaps' addresses from `_sitemaps`, made after this check: another page
+    # there is asked about as usual.
+    n = len(pages)
+    while n and pages[n - 1].kind == "alias":
+        n -= 1
+        fresh.append(n)
+    joined = "\0" + "\0".join(keys) + "\0"
+    if len(fresh) > _FRESH_MAX or "\0sitemaps/" in joined or "\0sitemap.xml\0" in joined:
+        return False
+    every = set(keys)
+    if len(every) != len(keys):
+        return False
+    for n in fresh:
+        page, key = pages[n], keys[n]
+        if unsafe(page.path) or (page.kind == "alias" and _reserved(page.path)):
+            return False
+        folder = key.rpartition("/")[0]
+        while folder:  # (a file named as one of its own folders)
+            if folder in every:
+                return False
+            folder = folder.rpartition("/")[0]
+    under = tuple(keys[n] + "/" for n in fresh)  # (a new file named as a folder: a path under it)
+    return not under or not any(key.startswith(under) for key in keys)
 
 
 def _no_file_over_folder(pages: list[Page], paths: Iterable[str], site: Site, report: Reporter) -> list[Page]:
