@@ -128,7 +128,7 @@ class Index:
         self.article_url = {p.data["index"]: p.url for p in pages if p.kind == "article"}
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.key_text = "\0".join((
-            names, repr(self._ordered[1]), self.photos_key,
+            names, "\x1f".join(self._ordered[1]), self.photos_key,  # (no page's address holds a control character)
             *(f"{file}\0{self.article_url.get(i)}\0{','.join(sorted(ids[i])) if ids[i] else ''}"
               for i, (_, file, _) in enumerate(refs))))
 
