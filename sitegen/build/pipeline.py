@@ -93,10 +93,18 @@ class Warm:
 def build(config: SiteConfig, **options: Any) -> BuildResult:
     """Build the site (see `_build` for the options). A damaged row of the build cache found while rendering is
     dropped and the build runs once more, making that row again: the cache is never fatal, nor a stale page."""
+    frozen = gc.get_freeze_count()
     try:
-        return _build(config, **options)
-    except Repaired:
-        return _build(config, **options, repaired=True)
+        try:
+            return _build(config, **options)
+        except Repaired:
+            return _build(config, **options, repaired=True)
+    finally:
+        # What the build froze (_uncollected) it lets go of: frozen, a cycle is never collected, nor anything it
+        # holds. Unless objects were frozen before it began: gc.unfreeze() cannot tell whose they are, and the
+        # preview, which freezes its warm model between builds, settles what its builds froze (Preview.settle).
+        if frozen == 0:
+            gc.unfreeze()
 
 
 def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, now: dt.datetime | None = None,
