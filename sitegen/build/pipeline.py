@@ -309,9 +309,10 @@ class _Walk:
                 break
         aside = workers.Aside(self._answers) if cache is not None else None
         self.apart = aside if aside is not None and aside.started else None  # (None: walked here)
-        # The output is looked at in a process of its own too: beside the walk's, it adds some 20 ms to a build at
-        # 10 000 articles (a share of the cores for its 40-60 ms of system calls); after the walk, in its process, it
-        # added 45 ms, as discovery (a shift's first need) or the answer to a build without changes then waited.
+        # The output is looked at in a process of its own too: beside the walk's it costs a share of the cores (at
+        # 10 000 articles 60-90 ms, a stat of each of the live tree's 15 600 folders: see write.missing); after the
+        # walk, in its process, it added 45 ms, as discovery (a shift's first need) or the answer to a build
+        # without changes then waited.
         self.checker = workers.Aside(lambda: iter((self._missing(),))) \
             if self.apart is not None and self.manifests is not None else None
 
