@@ -235,7 +235,8 @@ OWN_LISTING = theme("partials/listing.html").replace(
     '{% from "partials/macros.html" import teaser, pager, most_read_block with context %}',
     '{% from "partials/macros.html" import pager, most_read_block with context %}\n'
     '{% from "partials/cards.html" import teaser with context %}').replace(
-    "memo(teaser, e, lazy=not loop.first, level=2)", "memo(teaser, e)")
+    "{% if loop.first %}{{ memo(teaser, e, level=2) | eager }}{% else %}{{ memo(teaser, e, level=2) }}{% endif %}",
+    "{{ memo(teaser, e) }}")
 BOTH_ON_HOME = theme("home.html").replace(
     "{% block main %}",
     '{% block main %}\n{% from "partials/cards.html" import teaser as card with context %}\n'

@@ -135,6 +135,34 @@ def test_featured_photo_social_card_and_listing_picture(site):
     assert "/thoi-su/le-hoi/bia-480.jpg 480w" in teaser_img.get("srcset")
 
 
+def test_a_listing_page_s_first_photo_is_eager_wherever_an_addition_moves_an_article(site, tmp_path):
+    """The default listing loads its first teaser's photo at once (the page's likely Largest Contentful Paint) and
+    the others lazily, from one memoised teaser per article (the `eager` filter drops the first `loading="lazy"`):
+    after an addition the article pushed to the top of page 2 shows an eager photo, as a clean build of the same
+    files does, byte for byte."""
+    site.write("site.toml", 'per_page = 2\nsearch = false\n')
+    for n, name in enumerate(("mot", "hai", "ba")):
+        site.write(f"content/thoi-su/{name}/index.md", article(f"Bài {name}", date=f"2024-03-0{n + 1} 08:00",
+                                                              image='"anh.jpg"'))
+        plain_jpeg(site.root / f"content/thoi-su/{name}/anh.jpg", size=(960, 640))
+    site.build()
+
+    def loading(page: str) -> list:
+        return [img.get("loading") for img in site.html(page).iterfind(".//a[@class='teaser-image']/picture/img")]
+
+    assert loading("thoi-su/index.html") == [None, "lazy"] and loading("thoi-su/trang/2/index.html") == [None]
+    site.write("content/thoi-su/bon/index.md", article("Bài bon", date="2024-03-04 08:00", image='"anh.jpg"'))
+    plain_jpeg(site.root / "content/thoi-su/bon/anh.jpg", size=(960, 640))
+    site.build()
+    assert loading("thoi-su/index.html") == [None, "lazy"] and loading("thoi-su/trang/2/index.html") == [None, "lazy"]
+    page2 = (site.public / "thoi-su/trang/2/index.html").read_bytes()
+    assert b"B\xc3\xa0i hai" in page2  # (the article that was second on page 1: its teaser now first, eager)
+    clean = site.config(output=tmp_path / "clean")
+    from sitegen.build.pipeline import build
+    build(clean, use_cache=False)
+    assert (tmp_path / "clean/thoi-su/trang/2/index.html").read_bytes() == page2
+
+
 @pytest.mark.parametrize("permalink, pages", [("{year}/{slug}.html", ("2024/do.html", "2024/xanh.html")),
                                                 ("{year}/{slug}", ("2024/do", "2024/xanh"))])
 def test_articles_sharing_a_folder_never_share_a_photo_of_the_same_name(site, permalink, pages):
