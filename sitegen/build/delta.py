@@ -100,19 +100,19 @@ class Plan:
             yield "pages:" + g, tuple(_renamed(pages[n], sources) for n in members)
 
     def write_shifted(self, cache: Cache, index: bytes, pages: Sequence[Page], titles: Mapping[str, int],
-                      shapes: Sequence["Shape"], spellings: "Spellings", dirty: Collection[str], came: Iterable[str],
-                      went: Iterable[str]) -> None:
+                      shapes: Sequence["Shape"], spellings: "Spellings", dirty: Collection[str],
+                      came: Sequence["Shape"], went: Iterable[str]) -> None:
         """Write this plan, a shift's (see `rows`), over the last one: only the rows of what changed (`Changed`:
-        `dirty`, the pages rendered anew, and the sources of the articles that `came` and `went`), and drop the
-        page groups left empty."""
+        `dirty`, the pages rendered anew, the articles that `came` (their Shapes) and the sources of those that
+        `went`), and drop the page groups left empty."""
         sources = [a.source for a in shapes]
         before = groups_at(cache)
         # (A page that stays keeps its group, see group_of: only the new pages' are worked out, not 15 000 pages'.)
         groups = [g if (g := before.get(p.path)) is not None else group_of(p, sources) for p in pages]
-        came, went = set(came), set(went)
-        changed = Changed.of(pages, groups, before, dirty, came, went)
+        arrived, went = {a.source for a in came}, set(went)
+        changed = Changed.of(pages, groups, before, dirty, arrived, went)
         rows = self.rows(index, pages, titles, shapes, spellings, groups, changed,
-                         _shape_rows(cache, changed.shapes, [a for a in shapes if a.source in came], came | went))
+                         _shape_rows(cache, changed.shapes, came, arrived | went))
         cache.put_many("plan", rows)
         cache.delete("plan", ["pages:" + g for g in changed.pages - set(groups)])
 

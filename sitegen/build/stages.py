@@ -517,7 +517,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.gone), plan.later, plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
-                           [a.source for a in fresh_shapes], shift.gone)
+                           fresh_shapes, shift.gone)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
