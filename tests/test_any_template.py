@@ -389,6 +389,12 @@ SNIPPETS = (
     # A macro named like the theme's, memoised with the arguments home.html gives the theme's `teaser`.
     lambda k: f'{{% from "partials/chip.html" import teaser as own_teaser with context %}}'
               f"{{% for e in site.entries[:{k}] %}}{{{{ memo(own_teaser, e) }}}}{{% endfor %}}",
+    # The theme's teaser memoised over a listing's articles, one of them with its photo made eager outside the
+    # memo (`eager`), as the default listing does: an addition moves which article that is.
+    lambda k: f'{{% from "partials/macros.html" import teaser as theme_teaser with context %}}'
+              f"{{% if items is defined %}}{{% for e in items %}}{{% if loop.index == {k} %}}"
+              f"{{{{ memo(theme_teaser, e, level=3) | eager }}}}{{% else %}}{{{{ memo(theme_teaser, e, level=3) }}}}"
+              f"{{% endif %}}{{% endfor %}}{{% endif %}}",
     lambda k: "{% if items is defined %}{% for e in items %}{{ e.lead }} {{ e.author }};{% endfor %}{% endif %}",
     lambda k: "{% if latest is defined %}{% for e in latest %}{{ e.author }};{% endfor %}{% endif %}",
     lambda k: "{% if entry is defined %}{% for e in site.entries %}{% if e.url == entry.url %}"
