@@ -1296,3 +1296,38 @@ def test_a_build_lets_go_of_what_it_froze(news):
         assert gc.get_freeze_count() >= frozen and held
     finally:
         gc.unfreeze()
+
+
+def test_a_build_leaves_frozen_what_it_did_not_freeze(news):
+    """gc.unfreeze() lets go of every frozen object, whoever froze it: a build lets go of what it froze only when
+    nothing was frozen before it began. The old code unfroze everything after remembering an addition or an edit
+    (stages.publish) and after a render in workers (workers.stream): a library caller's frozen objects, or a
+    preview's settled model, were then swept by the collector again on every collection."""
+    import gc
+
+    from sitegen.build import workers
+
+    def stream() -> list[int]:
+        done: list[int] = []
+        workers.stream(lambda start, stop: list(range(start, stop)), 400, 2, lambda _, got: done.extend(got),
+                       min_per_job=100)
+        return sorted(done)
+
+    gc.unfreeze()
+    try:
+        held = [[object()] for _ in range(100)]
+        gc.freeze()  # (frozen by another, as a preview or a library caller does)
+        frozen = gc.get_freeze_count()
+        news.write(path(12), source(12))
+        settle()
+        assert news.build(jobs=1).shifted
+        assert gc.get_freeze_count() >= frozen
+        news.write(path(3), source(3, body="Đã sửa."))
+        settle()
+        assert news.build(jobs=1).edited
+        assert gc.get_freeze_count() >= frozen
+        assert stream() == list(range(400))
+        assert gc.get_freeze_count() >= frozen and held
+    finally:
+        gc.unfreeze()
+    assert stream() == list(range(400)) and gc.get_freeze_count() == 0  # (what it froze itself: let go of)

@@ -96,9 +96,9 @@ def build(config: SiteConfig, **options: Any) -> BuildResult:
     frozen = gc.get_freeze_count()
     try:
         try:
-            return _build(config, **options)
+            return _build(config, **options, let_go=frozen == 0)
         except Repaired:
-            return _build(config, **options, repaired=True)
+            return _build(config, **options, repaired=True, let_go=frozen == 0)
     finally:
         # What the build froze (_uncollected) it lets go of: frozen, a cycle is never collected, nor anything it
         # holds. Unless objects were frozen before it began: gc.unfreeze() cannot tell whose they are, and the
@@ -112,7 +112,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
            search_later: bool = False, cancel: Callable[[], bool] | None = None, stats_from: str | None = None,
            progress: Progress | None = None, changed: Collection[str] | None = None, render: bool = True,
            repaired: bool = False, cache_dir: Path | None = None,
-           whole_here: Callable[[], bool] | None = None) -> BuildResult:
+           whole_here: Callable[[], bool] | None = None, let_go: bool = True) -> BuildResult:
     """Build the site into config.output_dir. Raises BuildFailed (with every problem found) on errors.
 
     The preview server passes `warm` (kept between its builds: the cache then lives there, not on disk),
@@ -124,7 +124,8 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
     `whole_here()`: asked before the site's whole model is made or placed anew (anything but an edit build); False
     raises result.Elsewhere with nothing written (a preview short of memory then builds in a process of its own).
     `render=False` (with `publish=False`) validates the content without running the templates. `cache_dir`: where
-    the cache on disk is, when not in .sitegen/cache (a preview's first build, see preview.apart).
+    the cache on disk is, when not in .sitegen/cache (a preview's first build, see preview.apart). `let_go`: whether
+    every object frozen (gc.freeze) is this build's, to unfreeze once its model is garbage (see `build`).
     """
     report, clock = Reporter(strict=strict), Clock()
     walk: _Walk | None = None
@@ -203,7 +204,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
                                  jobs, ahead)
                 if made is not None:
                     result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired,
-                                            read_inputs, meta, search_later, cancel)
+                                            read_inputs, meta, search_later, cancel, let_go)
             except delta.Missing as gone:
                 cache.put_many(gone.table, {}, replace_all=True)  # damaged: the full build writes it anew
             if result is not None:
@@ -227,7 +228,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
             return BuildResult(report.diagnostics, len(made.pages), made.articles, WriteStats(), len(made.pages),
                                clock.laps, made.photos_processed, held=hold.held_paths(report.diagnostics))
         result = stages.publish(made, config, cache, report, clock, jobs, progress, repaired, read_inputs, meta,
-                                search_later, cancel)
+                                search_later, cancel, let_go)
         assert result is not None  # (only an edit build gives up)
         result.restored = tuple(lost)
         return result

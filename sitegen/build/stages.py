@@ -273,10 +273,12 @@ class Published:
 
 def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, clock: "Clock", jobs: int,
              progress: Progress | None, repaired: bool, read_inputs: str, meta: dict[str, Any],
-             search_later: bool = False, cancel: Callable[[], bool] | None = None) -> BuildResult | None:
+             search_later: bool = False, cancel: Callable[[], bool] | None = None, let_go: bool = True
+             ) -> BuildResult | None:
     """Render what must be rendered into the spare tree, carry the rest over, index it for search, swap it in and
     remember (with the `meta` rows given) what the next build needs. Nothing is published when an error stops
-    the build; None when an edit build finds it needs more. `search_later`, `cancel`: see search.index."""
+    the build; None when an edit build finds it needs more. `search_later`, `cancel`: see search.index. `let_go`:
+    whether every frozen object is the build's (pipeline.build), to unfreeze once the model is remembered."""
     assert made.deps is not None and made.todo is not None and made.keep is not None and made.templates is not None
     with _write_errors(config), Staging(config.output_dir, made.trees, lost=made.lost) as stage:
         todo = made.todo(stage, search_later)
@@ -298,11 +300,12 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
             finish = made.keep(stage.token) if cache.transactional else None
             if finish is not None:
                 made.release()
-                # What pipeline._uncollected froze of the model is garbage now, and a frozen cycle is never
-                # collected, nor anything it holds that was made after (the entries the render read): a render
-                # in this process (one job, or a few pages) left Entries alive under Pagefind. (A render in
-                # workers had unfrozen it already: workers.stream.)
-                gc.unfreeze()
+                # What pipeline._uncollected (and workers.stream, on top of it) froze of the model is garbage now,
+                # and a frozen cycle is never collected, nor anything it holds that was made after (the entries
+                # the render read): left frozen, Entries stayed alive under Pagefind. Not objects frozen before
+                # the build began: whose they are is not known (a library caller's; a preview settles its own).
+                if let_go:
+                    gc.unfreeze()
                 clock.lap("cache")
             # In the spare tree: the index ships with its pages, atomically.
             searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress,

@@ -58,7 +58,11 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
     # No more slices than workers (a few hundred items: an addition's listing pages): this process, which would
     # only wait, takes the first itself, and each other slice gets a process of its own (`Aside`).
     here = bounds[0] if len(bounds) <= jobs else None
-    gc.freeze()  # objects made so far stay out of the collector: workers then do not copy them by touching them
+    # Objects made so far stay out of the collector: workers then do not copy them by touching them. Let go of
+    # after, unless objects were frozen before (gc.unfreeze cannot tell whose they are: the build's model, which
+    # it lets go of itself, or a preview's, which it settles: pipeline.build, Preview.settle).
+    owned = gc.get_freeze_count() == 0
+    gc.freeze()
     try:
         if here is not None:
             _apart(task, bounds, consume, progress)
@@ -74,7 +78,8 @@ def stream(task: Callable[[int, int], R], count: int, jobs: int, consume: Callab
                 if progress is not None:
                     progress(b[1] - b[0])
     finally:
-        gc.unfreeze()
+        if owned:
+            gc.unfreeze()
 
 
 def _apart(task: Callable[[int, int], R], bounds: list[tuple[int, int]], consume: Callable[[int, R], None],
