@@ -102,25 +102,29 @@ def plan(site: Site, report: Reporter, known: Collection[str] = frozenset()) -> 
         Page("feed", "feed.xml", "feed.xml", "feed.xml", {"items": tuple(range(min(cfg.feed_items, len(site.articles))))}),
         Page("robots", "robots.txt", "robots.txt", "robots.txt"),
     ]
-    on: dict[tuple, list[int]] = collections.defaultdict(list)  # each listing's articles (see listings)
-    for c in site.categories:
-        on[("category", c.slug)] = []
-    for t in site.tags:
-        on[("tag", t)] = []
+    # Each listing's articles (see `listings`): by category, tag and month.
+    by_category: dict[str, list[int]] = collections.defaultdict(list)
+    tagged: dict[str, list[int]] = collections.defaultdict(list)
+    by_month: dict[tuple[int, int], list[int]] = collections.defaultdict(list)
     permalink, article = cfg.permalink, pages.append
-    # (The loop runs once per article of the site, 10 000s of times a plan: a dateless permalink is formatted here.)
+    # (The loop runs once per article of the site, 10 000s of times a plan: a dateless permalink is formatted here,
+    # and each listing's key is not made as a tuple of tuples per article, as `listings` gives it.)
     dateless = _dateless(permalink)
+    urls: list[str] = []
     for i, a in enumerate(site.articles):
         url = permalink.format(category=a.category, slug=a.slug) if dateless else article_url(a, permalink)
+        urls.append(url)
         article(Page("article", url, url + "index.html" if url == "" or url[-1] == "/" else url,
                      a.template or "article.html", {"index": i}))
-        for key in listings(a):
-            on[key].append(i)
-    by_tag = {t: on[("tag", t)] for t in site.tags}
-    by_month = {key[1:]: items for key, items in on.items() if key[0] == "month"}
+        by_category[a.category].append(i)
+        for t in a.tags:
+            tagged[t].append(i)
+        d = a.date
+        by_month[(d.year, d.month)].append(i)
+    by_tag = {t: tagged.get(t, []) for t in site.tags}
     seg = cfg.page_segment
     for c in site.categories:
-        items = on[("category", c.slug)]
+        items = by_category.get(c.slug, [])
         pages += paginate("category", f"{c.slug}/", items, cfg.per_page, "category.html", seg, {"category": c.slug})
         pages.append(Page("feed", f"{c.slug}/feed.xml", f"{c.slug}/feed.xml", "feed.xml",
                           {"category": c.slug, "items": tuple(items[:cfg.feed_items])}))
@@ -134,8 +138,11 @@ def plan(site: Site, report: Reporter, known: Collection[str] = frozenset()) -> 
     for y, m in months:
         pages += paginate("archive_month", f"{cfg.archive_base}/{y:04d}/{m:02d}/", by_month[(y, m)], cfg.per_page,
                           "archive_month.html", seg, {"year": y, "month": m})
-    pages = _dedupe(pages + _aliases(site, pages), site, report, known)
-    return pages + _sitemaps(site, pages)
+    planned = pages + _aliases(site, pages)
+    pages = _dedupe(planned, site, report, known)
+    # (Every article's page kept, as most plans: each month's sitemap file is made from its listing, not by looking
+    # at every page again.)
+    return pages + _sitemaps(site, pages, (urls, by_month) if pages is planned else None)
 
 
 def listings(article: Article) -> tuple[tuple, ...]:
@@ -166,23 +173,31 @@ def listing_of(page: Page) -> tuple | None:
 SITEMAP_MAX = 50_000
 
 
-def _sitemaps(site: Site, pages: list[Page]) -> list[Page]:
+def _sitemaps(site: Site, pages: list[Page],
+              every: tuple[list[str], Mapping[tuple[int, int], list[int]]] | None = None) -> list[Page]:
     """The sitemap: canonical HTML pages (articles, first pages of listings) with the time their content last
     changed, in files of one month of articles each (sitemaps/2024-03.xml, newest first) and one of the site's
     own pages (sitemaps/trang.xml), listed by the index at sitemap.xml. One file at 100 000 articles would be twice
     what search engines read; and an article added or removed changes its month's file and the index only, not a
-    file listing every address of the site."""
-    newest = site.articles[0].date if site.articles else None
+    file listing every address of the site. `every`: when `pages` hold every article's page, each article's URL
+    and each month's articles (in site order, as `plan` lists them)."""
+    articles = site.articles
+    newest = articles[0].date if articles else None
     own: list[tuple[str, object]] = []
     months: dict[tuple[int, int], list[tuple[str, object]]] = {}
+    if every is not None:
+        urls, by_month = every
+        for month, items in by_month.items():
+            months[month] = [(urls[i], articles[i].updated or articles[i].date) for i in items]
     for p in pages:
         if p.kind == "article":
-            a = site.articles[p.data["index"]]
-            months.setdefault((a.date.year, a.date.month), []).append((p.url, a.updated or a.date))
+            if every is None:
+                a = articles[p.data["index"]]
+                months.setdefault((a.date.year, a.date.month), []).append((p.url, a.updated or a.date))
         elif p.kind in ("home", "tags", "archive") or (p.kind in ("category", "tag", "archive_month")
                                                          and p.data["pagination"].number == 1):
             items = p.data["pagination"].items if "pagination" in p.data else ()
-            own.append((p.url, site.articles[items[0]].date if items else newest))
+            own.append((p.url, articles[items[0]].date if items else newest))
     files = [("sitemaps/trang", own, {})] + [(f"sitemaps/{y:04d}-{m:02d}", urls, {"month": (y, m)})
                                              for (y, m), urls in months.items()]
     out = []
