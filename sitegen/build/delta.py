@@ -101,12 +101,11 @@ class Plan:
 
     def write_shifted(self, cache: Cache, index: bytes, pages: Sequence[Page], titles: Mapping[str, int],
                       shapes: Sequence["Shape"], spellings: "Spellings", dirty: Collection[str],
-                      came: Sequence["Shape"], went: Iterable[str]) -> None:
+                      came: Sequence["Shape"], went: Iterable[str], before: Mapping[str, str]) -> None:
         """Write this plan, a shift's (see `rows`), over the last one: only the rows of what changed (`Changed`:
         `dirty`, the pages rendered anew, the articles that `came` (their Shapes) and the sources of those that
-        `went`), and drop the page groups left empty."""
+        `went`), and drop the page groups left empty. `before`: the last plan's groups (groups_at)."""
         sources = [a.source for a in shapes]
-        before = groups_at(cache)
         # (A page that stays keeps its group, see group_of: only the new pages' are worked out, not 15 000 pages'.)
         groups = [g if (g := before.get(p.path)) is not None else group_of(p, sources) for p in pages]
         arrived, went = {a.source for a in came}, set(went)
@@ -442,7 +441,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     gone = list(went)
     if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or not went.isdisjoint(new):
         return None  # a file that was there changed
-    position = {file: i for i, (_, file, _) in enumerate(index.refs)}
+    files = [file for _, file, _ in index.refs]
+    position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
     later = set(plan.later)
@@ -453,10 +453,11 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
     report = Reporter(strict=strict)
     found = dict(discovery.discover(config.root, config.content_dir, report, listing))
-    stay = set(range(len(index.refs))) - set(left)
+    stay = dict(zip(files, (bundle for _, _, bundle in index.refs)))  # each article that stays: is it a bundle
+    for i in left:
+        del stay[files[i]]
     if report.diagnostics or len(found) != plan.discovered + len(new) - len(left) \
-            or any(path not in found for path in new) \
-            or any(found.get(index.refs[i][1]) != index.refs[i][2] for i in stay):
+            or any(path not in found for path in new) or not stay.items() <= found.items():
         return None  # a new file that is no article (a photo), or one that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
     titles, spellings = rows.get("titles"), rows.get("spellings")
@@ -610,11 +611,13 @@ class Missing(LookupError):
         self.table = table
 
 
-def pages_at(cache: Cache, paths: Iterable[str], sources: Sequence[str]) -> list[Page]:
+def pages_at(cache: Cache, paths: Iterable[str], sources: Sequence[str], groups: Mapping[str, str] | None = None
+             ) -> list[Page]:
     """The plan's pages with these output paths (in the plan's order), read from the rows of their groups, with
-    their articles by position in the plan's site order (`sources`, as the link index's refs give it)."""
+    their articles by position in the plan's site order (`sources`, as the link index's refs give it). `groups`:
+    the plan's (`groups_at`), when read already."""
     wanted = set(paths)
-    found = [(path, g) for path, g in groups_at(cache).items() if path in wanted]
+    found = [(path, g) for path, g in (groups if groups is not None else groups_at(cache)).items() if path in wanted]
     kept = cache.get_many("plan", {"pages:" + g for _, g in found})
     by_path = {p.path: p for row in kept.values() for p in row}
     place = {s: i for i, s in enumerate(sources)}

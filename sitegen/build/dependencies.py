@@ -27,7 +27,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from operator import attrgetter
+from typing import AbstractSet, Any, Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..render import tracking
 from .cache import Cache, Damaged, row_of
@@ -58,6 +59,7 @@ _FIELD_MASK = (1 << _FIELD_BITS) - 1
 # pruning (and at least _PRUNE_FLOOR): pruning walks every record, so it is not done on every build.
 _PRUNE_GROWTH, _PRUNE_FLOOR = 2, 4096
 _LOCAL_SIZE = 10  # bytes of a page-local read's digest (tracking.digest, as bytes)
+_PATH = attrgetter("path")  # a page's output path
 _FRAGMENT_ROWS = 4  # rows of kept fragments a fragment in use may account for before they are started afresh
 
 
@@ -481,7 +483,7 @@ class Deps:
                 signatures[p.path] = page_signature(p, sources)
         return out
 
-    def shifted(self, pages: Sequence[Page], existed: set[str], compared: Collection[str], before: Mapping[str, str],
+    def shifted(self, pages: Sequence[Page], existed: AbstractSet[str], compared: Collection[str], before: Mapping[str, str],
                 view: SiteView, templates: Templates, old_entry: Callable[[str], Entry | None],
                 edited: Mapping[str, Entry | None], same_lists: Collection[str] = ()) -> set[str] | None:
         """A shift's pages to render (see delta.Shift), without reading every record: those that read a changed
@@ -500,14 +502,16 @@ class Deps:
             return None
         sources = view.sources
         for p in pages:
-            if p.path in existed and p.path not in compared and p.path not in out:
+            path = p.path
+            if path in existed and path not in compared and path not in out:
                 continue
             signature = page_signature(p, sources)
-            if p.path in out or p.path not in existed or signature != before.get(p.path):
-                out.add(p.path)
-                self._signatures[p.path] = signature
-        self._kept = {p.path for p in pages if p.path in existed}
-        self._gone = sorted(existed - {p.path for p in pages})
+            if path in out or path not in existed or signature != before.get(path):
+                out.add(path)
+                self._signatures[path] = signature
+        paths = set(map(_PATH, pages))
+        self._kept = paths & existed
+        self._gone = sorted(existed - paths)
         return out
 
     def _dirty_edit(self, changed: set[int]) -> set[str]:

@@ -11,7 +11,7 @@ import functools
 import gc
 from collections import Counter
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -436,11 +436,14 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     body links to a page that goes): nothing is written then. `ahead`: what was read of the cache while the walk ran
     (cache.ReadAhead), taken where it is needed."""
     plan, state, gone = shift.plan, shift.state, set(shift.gone)
-    before, paths = ahead.take(delta.shapes_of, cache), cache.get_many("plan", ["paths"]).get("paths")
+    before = ahead.take(delta.shapes_of, cache)
+    try:
+        grouped = delta.groups_at(cache)  # (the last plan's pages, by path: read once, for all that asks)
+    except delta.Missing:
+        return None
     related_key = cache.get_many("meta", ["related_key"]).get("related_key")  # (the key of the "related" row)
     if before is None or [a.source for a in before] != [source for source, _, _ in shift.index.refs] \
-            or not isinstance(paths, str) or related_key != plan.related \
-            or not shift.index.photos_key:
+            or related_key != plan.related or not shift.index.photos_key:
         return None
     local = Reporter(strict=report.strict)
     articles = [n.checked.article for n in shift.new]
@@ -449,12 +452,11 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     markup_keys, bodies = render_bodies(articles, [{} for _ in articles], config, cache, jobs, None, local)
     clock.lap("load")
     fresh_shapes = [delta.shape_of(a, False, k, b.links) for a, k, b in zip(articles, markup_keys, bodies)]
-    existed = paths.split("\0")
     site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report,
-                   {p.casefold() for p in existed})
+                   {p.casefold() for p in grouped})
     if site is None:
         return None
-    existed, now = set(existed), {p.path for p in site.pages}
+    existed, now = grouped.keys(), {p.path for p in site.pages}
     if _claimed(cache, config, plan.later, {p.casefold() for p in now - existed}):
         return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
     index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
@@ -484,7 +486,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
     compared = _compared(site.pages, before, fresh_shapes, gone)
-    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, existed), view,
+    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, grouped), view,
                          templates, _old_entries(cache), changed, _same_lists(site))
     if dirty is None:
         return None
@@ -520,7 +522,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.gone), plan.later, plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
-                           fresh_shapes, shift.gone)
+                           fresh_shapes, shift.gone, grouped)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
@@ -609,10 +611,13 @@ def _compared(pages: Sequence[routes.Page], before: Sequence[delta.Shape], fresh
             and ((key := routes.listing_of(p)) is None or key in touched)}
 
 
-def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str], existed: set[str]) -> dict[str, str]:
-    """What the variables of the last build's pages `compared` were made from (context.page_signature)."""
+def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str], grouped: Mapping[str, str]
+                ) -> dict[str, str]:
+    """What the variables of the last build's pages `compared` were made from (context.page_signature); `grouped`:
+    the last plan's pages and their groups (delta.groups_at)."""
     sources = [a.source for a in before]
-    return {p.path: context.page_signature(p, sources) for p in delta.pages_at(cache, compared & existed, sources)}
+    return {p.path: context.page_signature(p, sources)
+            for p in delta.pages_at(cache, compared & grouped.keys(), sources, grouped)}
 
 
 def _same_lists(site: _Placed) -> set[str]:
