@@ -209,6 +209,39 @@ def test_links_to_photo_variants_are_checked_against_the_last_full_builds_index(
     assert [d.code for d in held.diagnostics if d.severity == "error"] == ["LINK001"]
 
 
+def test_a_new_article_with_its_own_photos_is_a_shift_build(site, tmp_path):
+    """Reports come with photos: an article added with photos of its own (in its own folder, shown by no other
+    article) is a shift build too, its variants made and published beside its page as a full build does, its
+    teaser and the home page showing them. One that shows another article's photo file is the full build's (which
+    copy links to that file lead to depends on the order of every article that shows it); so is a deletion of an
+    article with photos. Each build equals a clean one, byte for byte and problem for problem."""
+    from PIL import Image
+
+    photo_news(site)
+    folder = site.root / "content/tin/bai-moi"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (800, 600), (200, 60, 30)).save(folder / "anh-moi.jpg", quality=80)
+    (folder / "hong.jpg").write_bytes(b"khong phai anh")
+    site.write("content/tin/bai-moi/index.md", article(
+        "Bài mới có ảnh", date="2024-05-09 08:00", body="Đoạn đầu.\n\n![Quang cảnh Hội nghị.](anh-moi.jpg)",
+        image='"anh-moi.jpg"', photos='\n  - src: "hong.jpg"\n    caption: "Ảnh hỏng."'))
+    added = build_and_compare(site, tmp_path)
+    assert added.shifted and added.photos_processed == 1
+    assert [d.code for d in added.diagnostics] == ["IMG005"]  # the file that is no photo: left out, with a warning
+    page = (site.public / "tin/bai-moi/index.html").read_text(encoding="utf-8")
+    assert "/tin/bai-moi/anh-moi-480.webp" in page and (site.public / "tin/bai-moi/anh-moi-800.jpg").is_file()
+    assert "/tin/bai-moi/anh-moi-480" in (site.public / "index.html").read_text(encoding="utf-8")
+    site.write("content/tin/bai-chung/index.md", article(
+        "Bài dùng chung ảnh", date="2024-05-10 08:00", photos='\n  - src: "../bai-0/anh.jpg"\n    caption: "Chung."'))
+    shared = build_and_compare(site, tmp_path)
+    assert not shared.shifted and shared.edited is False
+    shutil.rmtree(site.root / "content/tin/bai-chung")
+    build_and_compare(site, tmp_path)
+    shutil.rmtree(folder)
+    gone = build_and_compare(site, tmp_path)
+    assert not gone.shifted and not (site.public / "tin/bai-moi").exists()
+
+
 def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
     assert build_and_compare(news, tmp_path).shifted

@@ -28,7 +28,7 @@ from ..diagnostics import Diagnostic, ERROR, Reporter
 from .inputs import Scan
 from ..structure.links import Index
 from ..render.templates import Entry
-from ..structure import routes
+from ..structure import photos, routes
 from ..structure.routes import Page
 
 # More changed files than this and the full build, which reads and converts in parallel, is as quick.
@@ -456,9 +456,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     stay = dict(zip(files, (bundle for _, _, bundle in index.refs)))  # each article that stays: is it a bundle
     for i in left:
         del stay[files[i]]
-    if report.diagnostics or len(found) != plan.discovered + len(new) - len(left) \
-            or any(path not in found for path in new) or not stay.items() <= found.items():
-        return None  # a new file that is no article (a photo), or one that makes other files no articles
+    came = [path for path in new if path in found]  # the new articles; the other new files must be their photos
+    if report.diagnostics or len(found) != plan.discovered + len(came) - len(left) \
+            or not stay.items() <= found.items():
+        return None  # a new file that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
     titles, spellings = rows.get("titles"), rows.get("spellings")
     if not isinstance(titles, dict) or not isinstance(spellings, Spellings):
@@ -478,7 +479,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
     out = []
-    for path in sorted(new):
+    photographed: set[str] = set()  # the photo files the new articles show
+    for path in sorted(came):
         if not path.startswith(prefix) or unicodedata.normalize("NFC", path) != path:
             return None
         rel = path[len(prefix):].replace(os.sep, "/")
@@ -488,9 +490,12 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         a = checked.article if checked is not None else None
         if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
             return None
-        if a.draft or a.date > moment or a.expires is not None or a.aliases or a.image or a.photos \
-                or a.body_images or a.category not in plan.categories:
+        if a.draft or a.date > moment or a.expires is not None or a.aliases or a.category not in plan.categories:
             return None
+        photos = _own_photos(a, found[path], index, config)
+        if photos is None:
+            return None  # a photo that is another article's too, or not in its own folder: the full build's
+        photographed.update(photos)
         made = checked.new_category
         if not all(_spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
                 (made is not None and (made[1] not in spellings.categories
@@ -501,7 +506,29 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a shared headline: META006, the full build's
         titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
+    if any(path not in found and path not in photographed for path in new):
+        return None  # a new file that is neither an article nor the photo of a new one
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings)
+
+
+def _own_photos(article: model.Article, bundle: bool, index: Index, config: SiteConfig) -> set[str] | None:
+    """The photo files (as walked) a new article shows, when it may join the site by a shift: each in its own
+    bundle's folder, and none published by another article (a photo file two articles show is published as the
+    first one's copy, and links to the file lead there: which one is first is the full build's to decide). None
+    when it may not."""
+    refs = photos.refs_of(article, config)
+    if not refs:
+        return set()
+    folder = os.path.dirname(article.file) + os.sep
+    own: set[str] = set()
+    for file in refs:
+        if file is None:
+            continue  # (a photo on another site: nothing to publish)
+        if not bundle or not isinstance(file, Path) or not str(file).startswith(folder) \
+                or index.key(file) in index.files:
+            return None
+        own.add(str(file))
+    return own
 
 
 def pack(index: Index) -> bytes:

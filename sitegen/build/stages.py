@@ -449,16 +449,23 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     articles = [n.checked.article for n in shift.new]
     for n in shift.new:
         local.extend(n.checked.diagnostics)
-    markup_keys, bodies = render_bodies(articles, [{} for _ in articles], config, cache, jobs, None, local)
+    # The new articles' photos (their own, in their own folders: see delta._own_photos), planned and made as a full
+    # build makes each article's: its variants beside its page.
+    photo_plan = photos.produce(photos.plan(tuple(articles), [routes.article_url(a, config.permalink)
+                                                              for a in articles], config, local), config, local, jobs)
+    markup_keys, bodies = render_bodies(articles, list(photo_plan.infos), config, cache, jobs, None, local)
     clock.lap("load")
-    fresh_shapes = [delta.shape_of(a, False, k, b.links) for a, k, b in zip(articles, markup_keys, bodies)]
+    fresh_shapes = [delta.shape_of(a, _pictured(a, infos), k, b.links)
+                    for a, infos, k, b in zip(articles, photo_plan.infos, markup_keys, bodies)]
     site = _placed(shift, before, fresh_shapes, [b.ids for b in bodies], config, cache, scanned, report,
-                   {p.casefold() for p in grouped})
+                   {p.casefold() for p in grouped}, photo_plan.published)
     if site is None:
         return None
     existed, now = grouped.keys(), {p.path for p in site.pages}
     if _claimed(cache, config, plan.later, {p.casefold() for p in now - existed}):
         return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
+    if any(rel in now or rel in existed for _, rel in photo_plan.copies):
+        return None  # a photo's variant where a page is: the full build's to tell
     index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
     link_base = digest_text(f"{index.key_text}\0{report.strict}")
     body_keys, _ = check_links(index, link_base, positions, articles, markup_keys, bodies, cache, local)
@@ -467,8 +474,9 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     clock.lap("markdown")
     html = cache.reader("markup")
     make = entry_maker(config, plan.categories, site.tags, shift.moment)
-    fresh = {i: make(a, index.article_url[i], b, k, html, {})
-             for i, a, b, k in zip(positions, articles, bodies, body_keys)}
+    fresh = {i: make(a, index.article_url[i], b, k, html, infos)
+             for i, a, b, k, infos in zip(positions, articles, bodies, body_keys, photo_plan.infos)}
+    fresh_infos = dict(zip(positions, photo_plan.infos))
     keys_before = state.entries.split("\0") if state.entries else []
     keys = ["" if a.source not in site.old_at else keys_before[site.old_at[a.source]] for a in site.order]
     sources = [a.source for a in site.order]
@@ -499,16 +507,20 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     clock.lap("changes")
 
     def todo(stage: Staging, search_later: bool) -> list[routes.Page] | None:
-        # Every other file stays what the live tree has, but the pages that go (not carried over, so dropped).
-        return redo if stage.carry_over(dirty | (existed - now), search.BUNDLE + "/", with_prefixed=search_later) \
-            else None
+        # Every other file stays what the live tree has, but the pages that go (not carried over, so dropped); the
+        # new articles' photos join it.
+        if not stage.carry_over(dirty | (existed - now), search.BUNDLE + "/", with_prefixed=search_later):
+            return None
+        for src, rel in photo_plan.copies:
+            stage.copy_file(src, rel, link=True)  # (as a full build: variants in the image cache never change)
+        return redo
 
     def keep(token: str) -> Finish:
         deps.update(site.pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
         deps.save(cache, token)
         cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in shift.new})
         cache.delete("docs", list(shift.gone))
-        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), {}) for e in fresh.values()})
+        cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), fresh_infos[i]) for i, e in fresh.items()})
         for i, e in fresh.items():
             keys[i] = deps.digest_of(e)
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
@@ -525,8 +537,8 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                            fresh_shapes, shift.gone, grouped)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
-        return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), 0, edited=True,
-                                 shifted=True)
+        return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), photo_plan.processed,
+                                 edited=True, shifted=True)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
 
@@ -550,11 +562,12 @@ class _Placed:
 
 def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
             ids: Sequence[frozenset[str]], config: SiteConfig, cache: Cache, scanned: inputs.Scan,
-            report: Reporter, known: set[str]) -> _Placed | None:
+            report: Reporter, known: Collection[str], published: Sequence[tuple] = ()) -> _Placed | None:
     """The site once the shift's articles came (their Shapes `fresh`, their bodies' anchors `ids`) and went, made
     by the functions a full build runs over articles (routes, related lists, most read, home page), here over
     Shapes. None when an address is taken, or another body links to a page that goes (the full build reports
-    those, and holds the article back). `known`: the last build's output paths, case-folded (see routes.plan)."""
+    those, and holds the article back). `known`: the last build's output paths, case-folded (see routes.plan).
+    `published`: the photos the articles that came publish (photos.PhotoPlan.published), for the link index."""
     gone, plan = set(shift.gone), shift.plan
     order = sorted([*(a for a in before if a.source not in gone), *fresh], key=lambda a: (a.date, a.source),
                    reverse=True)
@@ -574,7 +587,8 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         anchors = [shift.index.ids[old_at[a.source]] if a.source in old_at else frozenset() for a in order]
         for a, found in zip(fresh, ids):
             anchors[place[a.source]] = found
-        index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names)
+        index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names,
+                                    published)
         linking = [a for a in order if a.links and a.source in old_at]
         taken = shift.index.urls - index.urls
         if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
@@ -586,6 +600,11 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
         related_key, lists, rescored = related.result()
     return _Placed(order, tags, pages, related_key, lists, rescored, home, most_read, index, old_at, place)
+
+
+def _pictured(a: model.Article, infos: Mapping[str, Any]) -> bool:
+    """Whether an article's entry has a photo (Entry.image: templates.entry_maker), given its photos' infos."""
+    return bool((a.image and infos.get(a.image.src)) or any(infos.get(p.src) for p in a.photos))
 
 
 def _claimed(cache: Cache, config: SiteConfig, drafts: Sequence[str], paths: set[str]) -> bool:

@@ -116,8 +116,7 @@ class Index:
         published = tuple(published)
         self.files = self._first_copies(published)
         self._copies, self._packed = _with_copies({}, published), None
-        self.photos_key = hashlib.blake2b(f"{sorted(self.files.items())!r}\0{sorted(self.copies.items())!r}".encode(
-            "utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        self.photos_key = _photos_key(self.files, self.copies)
         self._articles(tuple((a.source, a.file, a.bundle) for a in articles), ids, pages, names)
 
     def _articles(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
@@ -137,11 +136,17 @@ class Index:
               for i, (_, file, _) in enumerate(refs))))
 
     def rebuilt(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
-                names: str) -> "Index":
+                names: str, published: Iterable[tuple[Path, str, int, tuple[str, ...]]] = ()) -> "Index":
         """The index a full build would make of these articles (`refs`, `ids`, in site order) and `pages`, where
-        the photos are this one's: a shift's build (stages.shifted), whose articles that come or go have none."""
+        the photos are this one's and those `published` (photos.PhotoPlan.published): a shift's build
+        (stages.shifted), whose articles that go have none, and whose articles that come show only their own."""
         new = object.__new__(Index)
         new.__dict__.update(self.__dict__)
+        published = tuple(published)
+        if published:
+            new.files = {**self.files, **self._first_copies(published)}
+            new._copies, new._packed = _with_copies(self.copies, published), None
+            new.photos_key = _photos_key(new.files, new.copies)
         new._articles(refs, ids, pages, names)
         new._by_path = None
         return new
@@ -313,6 +318,12 @@ def _relative(page_url: str, path: str) -> str:
     if url == "." or url == ".." or url.startswith("../"):
         return "" if url == "." else url
     return url + ("/" if path.endswith("/") else "")
+
+
+def _photos_key(files: Mapping[str, str], copies: Mapping[str, tuple[str, ...]]) -> str:
+    """What an index's photos are, for its key: where a link to each photo file leads, and every copy."""
+    return hashlib.blake2b(f"{sorted(files.items())!r}\0{sorted(copies.items())!r}".encode(
+        "utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _stem(name: str) -> str:

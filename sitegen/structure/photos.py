@@ -144,6 +144,11 @@ def files_of(article: Article, config: SiteConfig) -> list[Path]:
     return [found for _, found, _ in _refs(article, config) if isinstance(found, Path)]
 
 
+def refs_of(article: Article, config: SiteConfig) -> list[Path | str | None]:
+    """The file of every photo `article` shows, as `_refs` finds it (None: remote; a text: not publishable)."""
+    return [found for _, found, _ in _refs(article, config)]
+
+
 def _refs(article: Article, config: SiteConfig) -> list[tuple[str, Path | str | None, int]]:
     """(src as written, its file, line) of every photo `article` shows, the front matter's first; the file is None
     for a remote one, 'escape' or 'missing' for a body photo that cannot be published (resolve_photo)."""
