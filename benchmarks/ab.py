@@ -9,7 +9,8 @@ timed on A and at once on B (B first every other round), round after round, and 
 run are set side by side.
 Each version gets its own copy of the corpus (benchmarks/run.py's) with its own cache and output, built cold
 and once more untimed before the rounds. Operations: `add` publishes a new article (run.add_one), `del`
-takes the newest added down, `edit` appends a sentence to one article, `none` changes nothing. Wall time and
+takes the newest added down, `addp` publishes one with two photos of its own (run.add_photographed), `delp`
+takes the newest of those down, `edit` appends a sentence to one article, `none` changes nothing. Wall time and
 CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
 as in run.measure. `search = false`, as run.py's comparable builds.
 """
@@ -27,9 +28,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from run import ROOT, add_one, child_env, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache as run.py)
+from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
+                 edit_one)  # (same corpus cache as run.py)
 
-OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None}
+OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
+       "addp": add_photographed, "delp": delete_photographed}
 
 
 def checkout(rev: str | None, where: Path) -> Path:

@@ -153,6 +153,41 @@ def add_one(site: Path) -> None:
     (folder / f"bai-moi-them-{n}" / "index.md").write_text("\n".join(text), encoding="utf-8")
 
 
+def add_photographed(site: Path) -> None:
+    """Publish a new article as a provincial portal's reports come: with two photos of its own, 1600 x 1067 JPEGs of
+    a camera's texture (new bytes each time, so their variants are made, not found in the image cache), the first
+    shown at the top and each captioned in the body."""
+    import random
+
+    from PIL import Image
+
+    folder = site / "content" / "thoi-su" / "bai-anh"
+    n = len(list(folder.glob("*"))) if folder.is_dir() else 0
+    when = dt.datetime.now() - dt.timedelta(days=1) + dt.timedelta(minutes=n)
+    model = sorted((site / "content").rglob("index.md"))[0]
+    text = [f'title: "Bài có ảnh số {n}"' if ln.startswith("title:") else
+            f'date: "{when:%Y-%m-%d %H:%M}"' if ln.startswith("date:") else ln
+            for ln in model.read_text(encoding="utf-8").split("\n")]
+    here = folder / f"bai-anh-{n}"
+    here.mkdir(parents=True)
+    noise = random.Random(f"{n}-{time.time()}")
+    for k in (1, 2):
+        small = Image.frombytes("RGB", (160, 107), bytes(noise.randrange(256) for _ in range(160 * 107 * 3)))
+        small.resize((1600, 1067), Image.BICUBIC).save(here / f"anh-{k}.jpg", quality=85)
+    at = text.index("---", 1)  # (the front matter's end)
+    text[at:at] = ['image: "anh-1.jpg"']
+    text += ["", "![Quang cảnh Hội nghị.](anh-1.jpg)", "", "Các đại biểu tham dự.", "",
+             "![Các đại biểu tham dự.](anh-2.jpg)", "", "Nguồn: Báo Bình Định."]
+    (here / "index.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def delete_photographed(site: Path) -> None:
+    """Take down the newest article added by add_photographed."""
+    added = sorted((site / "content" / "thoi-su" / "bai-anh").glob("bai-anh-*"),
+                   key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    shutil.rmtree(added[-1])
+
+
 def delete_one(site: Path) -> None:
     """Take down the newest article added by add_one."""
     added = sorted((site / "content" / "thoi-su" / "bai-moi").glob("bai-moi-them-*"),

@@ -285,6 +285,10 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         if todo is None:
             return None
         render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
+        if let_go:
+            # What the model left of cycles while it was made, frozen (pipeline._uncollected, workers.stream), is
+            # collected while the build remembers, not after (the model itself is still held: nothing it needs goes).
+            gc.unfreeze()
         made.templates.end_render()
         repair(cache, report, repaired)
         clock.lap("render")
