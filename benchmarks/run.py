@@ -142,15 +142,22 @@ def add_one(site: Path) -> None:
     """Publish a new article, the newest of its category, as a newsroom does many times a day (copied from the
     first article with another title, slug and a date of yesterday: a future date would only schedule it, and
     publish nothing). Every listing it joins shifts by one."""
-    folder = site / "content" / "thoi-su" / "bai-moi"
+    here, text = _new_article(site / "content" / "thoi-su" / "bai-moi", "bai-moi-them", "Bài mới thêm số")
+    (here / "index.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def _new_article(folder: Path, name: str, title: str) -> tuple[Path, list[str]]:
+    """The folder of the next new article under `folder` (made), and its lines: the first article's, with a title
+    of its own and a date of yesterday (a future date would only schedule it, and publish nothing)."""
     n = len(list(folder.glob("*"))) if folder.is_dir() else 0
     when = dt.datetime.now() - dt.timedelta(days=1) + dt.timedelta(minutes=n)
-    model = sorted((site / "content").rglob("index.md"))[0]
-    text = [f'title: "Bài mới thêm số {n}"' if ln.startswith("title:") else
+    model = sorted((folder.parents[1]).rglob("index.md"))[0]
+    text = [f'title: "{title} {n}"' if ln.startswith("title:") else
             f'date: "{when:%Y-%m-%d %H:%M}"' if ln.startswith("date:") else ln
             for ln in model.read_text(encoding="utf-8").split("\n")]
-    (folder / f"bai-moi-them-{n}").mkdir(parents=True)
-    (folder / f"bai-moi-them-{n}" / "index.md").write_text("\n".join(text), encoding="utf-8")
+    here = folder / f"{name}-{n}"
+    here.mkdir(parents=True)
+    return here, text
 
 
 def add_photographed(site: Path) -> None:
@@ -161,16 +168,8 @@ def add_photographed(site: Path) -> None:
 
     from PIL import Image
 
-    folder = site / "content" / "thoi-su" / "bai-anh"
-    n = len(list(folder.glob("*"))) if folder.is_dir() else 0
-    when = dt.datetime.now() - dt.timedelta(days=1) + dt.timedelta(minutes=n)
-    model = sorted((site / "content").rglob("index.md"))[0]
-    text = [f'title: "Bài có ảnh số {n}"' if ln.startswith("title:") else
-            f'date: "{when:%Y-%m-%d %H:%M}"' if ln.startswith("date:") else ln
-            for ln in model.read_text(encoding="utf-8").split("\n")]
-    here = folder / f"bai-anh-{n}"
-    here.mkdir(parents=True)
-    noise = random.Random(f"{n}-{time.time()}")
+    here, text = _new_article(site / "content" / "thoi-su" / "bai-anh", "bai-anh", "Bài có ảnh số")
+    noise = random.Random(f"{here.name}-{time.time()}")
     for k in (1, 2):
         small = Image.frombytes("RGB", (160, 107), bytes(noise.randrange(256) for _ in range(160 * 107 * 3)))
         small.resize((1600, 1067), Image.BICUBIC).save(here / f"anh-{k}.jpg", quality=85)
