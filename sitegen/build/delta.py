@@ -508,6 +508,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
     if any(path not in found and path not in photographed for path in new):
         return None  # a new file that is neither an article nor the photo of a new one
+    if photographed and any(d.path in later for d in state.diagnostics):
+        return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings)
 
 
