@@ -45,8 +45,9 @@ def checkout(rev: str | None, where: Path) -> Path:
     return where
 
 
-def build(code: Path, site: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of one `sitegen build` of `site` with the code at `code`."""
+def build(code: Path, site: Path, show: str = "") -> tuple[float, float]:
+    """(wall, CPU) seconds of one `sitegen build` of `site` with the code at `code`; with `show`, its summary line
+    is printed after it (what kind of build it was, and its stages' times)."""
     env = child_env({"PYTHONPATH": str(code)})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
@@ -56,6 +57,8 @@ def build(code: Path, site: Path) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"failed ({code}):\n{done.stderr[-2000:]}")
+    if show:
+        print(f"{show} {wall:.3f} s:", (done.stdout.strip().splitlines() or [""])[-1], flush=True)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -66,6 +69,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--ops", default="add,del,edit,none")
+    ap.add_argument("--show", action="store_true", help="print each timed build's summary line as it ends")
     args = ap.parse_args()
     ops = args.ops.split(",")
     if unknown := [op for op in ops if op not in OPS]:
@@ -92,7 +96,7 @@ def main() -> None:
                         code, site = sides[name]
                         OPS[op](site)
                         time.sleep(0.3)  # (file times settle: a racy one makes a build not remembered as skippable)
-                        results[(op, name)].append(build(code, site))
+                        results[(op, name)].append(build(code, site, f"{op} {name}" if args.show else ""))
         finally:
             for name, (code, _) in sides.items():
                 if args.new is not None or name == "A":
