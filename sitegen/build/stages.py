@@ -286,8 +286,11 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
             return None
         render_pages(todo, made.view, made.templates, report, stage, made.deps, jobs, progress)
         if let_go:
-            # What the model left of cycles while it was made, frozen (pipeline._uncollected, workers.stream), is
-            # collected while the build remembers, not after (the model itself is still held: nothing it needs goes).
+            # What pipeline._uncollected (and workers.stream, on top of it) froze of the model: a frozen cycle is
+            # never collected, nor anything it holds that was made after (the entries the render read). Let go of
+            # now, the cycles the model left go while the build remembers, and the model itself once released,
+            # before Pagefind runs. Not objects frozen before the build began: whose they are is not known (a
+            # library caller's; a preview settles its own).
             gc.unfreeze()
         made.templates.end_render()
         repair(cache, report, repaired)
@@ -303,13 +306,7 @@ def publish(made: Made, config: SiteConfig, cache: Cache, report: Reporter, cloc
         with cache.batch():
             finish = made.keep(stage.token) if cache.transactional else None
             if finish is not None:
-                made.release()
-                # What pipeline._uncollected (and workers.stream, on top of it) froze of the model is garbage now,
-                # and a frozen cycle is never collected, nor anything it holds that was made after (the entries
-                # the render read): left frozen, Entries stayed alive under Pagefind. Not objects frozen before
-                # the build began: whose they are is not known (a library caller's; a preview settles its own).
-                if let_go:
-                    gc.unfreeze()
+                made.release()  # (unfrozen after the render: see above)
                 clock.lap("cache")
             # In the spare tree: the index ships with its pages, atomically.
             searched = search.index(stage, config, report, later=search_later, cancel=cancel, progress=progress,

@@ -141,7 +141,7 @@ def photo_folder(url: str) -> str:
 
 def files_of(article: Article, config: SiteConfig) -> list[Path]:
     """The photo files `article` shows, as `plan` finds them."""
-    return [found for _, found, _ in _refs(article, config) if isinstance(found, Path)]
+    return [found for found in refs_of(article, config) if isinstance(found, Path)]
 
 
 def refs_of(article: Article, config: SiteConfig) -> list[Path | str | None]:
