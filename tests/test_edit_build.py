@@ -213,8 +213,9 @@ def test_a_new_article_with_its_own_photos_is_a_shift_build(site, tmp_path):
     """Reports come with photos: an article added with photos of its own (in its own folder, shown by no other
     article) is a shift build too, its variants made and published beside its page as a full build does, its
     teaser and the home page showing them. One that shows another article's photo file is the full build's (which
-    copy links to that file lead to depends on the order of every article that shows it); so is a deletion of an
-    article with photos. Each build equals a clean one, byte for byte and problem for problem."""
+    copy links to that file lead to depends on the order of every article that shows it). Deleting an article
+    with photos of its own is a shift too: its variants go with its pages. Each build equals a clean one, byte
+    for byte and problem for problem."""
     from PIL import Image
 
     photo_news(site)
@@ -239,7 +240,57 @@ def test_a_new_article_with_its_own_photos_is_a_shift_build(site, tmp_path):
     build_and_compare(site, tmp_path)
     shutil.rmtree(folder)
     gone = build_and_compare(site, tmp_path)
-    assert not gone.shifted and not (site.public / "tin/bai-moi").exists()
+    assert gone.shifted and not (site.public / "tin/bai-moi").exists()
+    assert "anh-moi" not in (site.public / "index.html").read_text(encoding="utf-8")
+    (site.root / "content/tin/bai-1/index.md").unlink()  # its photo file stays, published by no one
+    alone = build_and_compare(site, tmp_path)
+    assert alone.shifted and not (site.public / "tin/bai-1").exists()
+
+
+def test_deleting_an_article_whose_photos_are_not_its_alone_is_the_full_builds(site, tmp_path):
+    """An article's photos go with it by a shift only when they are its own. Otherwise the full build decides:
+    - its photo file is another article's photo too, the first copy its own or the other's: links to the file
+      lead to the other's copy once it goes (each build equals a clean one);
+    - another article links to one of its variants, or to its photo file (rewritten to its copy): that link
+      breaks, and the article linking is held back (LINK001, HOLD001, as a clean build says);
+    - a draft shows its photo file."""
+    from PIL import Image
+
+    photo_news(site)
+    shared = article("Bài dùng chung ảnh", date="2024-05-10 08:00",
+                     photos='\n  - src: "../bai-0/anh.jpg"\n    caption: "Chung."')
+    site.write("content/tin/bai-chung/index.md", shared)
+    site.write("content/tin/bai-lien-ket/index.md", article(
+        "Bài liên kết", date="2024-05-11 08:00", body="Xem [ảnh lớn](/tin/bai-1/anh-800.jpg)."))
+    site.write("content/tin/bai-tep/index.md", article(
+        "Bài dẫn tệp", date="2024-05-12 08:00", body="Xem [tệp ảnh](../bai-2/anh.jpg)."))
+    build_and_compare(site, tmp_path)
+    shutil.rmtree(site.root / "content/tin/bai-chung")  # the second to show bai-0's photo
+    assert not build_and_compare(site, tmp_path).shifted
+    site.write("content/tin/bai-chung/index.md", shared)
+    build_and_compare(site, tmp_path)
+    (site.root / "content/tin/bai-0/index.md").unlink()  # the first: its photo file stays, bai-chung's copy is first
+    assert not build_and_compare(site, tmp_path).shifted
+    for name in ("bai-1", "bai-2"):  # linked to, by a variant's address and by the photo file
+        kept = tmp_path / name
+        shutil.copytree(site.root / f"content/tin/{name}", kept)
+        shutil.rmtree(site.root / f"content/tin/{name}")
+        settle()
+        held = site.build(jobs=1)
+        clean = site.build(output=tmp_path / "clean", use_cache=False, jobs=1)
+        assert not held.shifted and [d.code for d in held.diagnostics] == [d.code for d in clean.diagnostics] \
+            == ["LINK001", "HOLD001"], name
+        shutil.copytree(kept, site.root / f"content/tin/{name}")
+        build_and_compare(site, tmp_path)
+    folder = site.root / "content/tin/bai-chung"
+    Image.new("RGB", (800, 600), (1, 2, 3)).save(folder / "anh.jpg", quality=80)
+    site.write("content/tin/bai-chung/index.md", article(
+        "Bài dùng chung ảnh", date="2024-05-10 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Riêng."'))
+    site.write("content/tin/nhap/index.md", article(
+        "Bài nháp", date="2024-05-08 08:00", draft="true", photos='\n  - src: "../bai-chung/anh.jpg"\n    caption: "Chờ."'))
+    assert build_and_compare(site, tmp_path).diagnostics == []
+    (folder / "index.md").unlink()
+    assert not build_and_compare(site, tmp_path).shifted
 
 
 def test_a_new_photo_a_draft_was_missing_is_the_full_builds(site, tmp_path):

@@ -26,7 +26,7 @@ from ..config import SiteConfig
 from ..render.context import Home, MenuItem
 from ..diagnostics import Diagnostic, ERROR, Reporter
 from .inputs import Scan
-from ..structure.links import Index
+from ..structure.links import Going, Index, copy_stem
 from ..render.templates import Entry
 from ..structure import photos, routes
 from ..structure.routes import Page
@@ -411,6 +411,7 @@ class Shift:
     moment: dt.datetime
     titles: dict[str, int]  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
+    photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
 
 
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
@@ -423,9 +424,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     once one falls due is a full build, see `prepare`):
     - new article files published now, without a photo, old address, schedule or expiry of their own, in a
       category and with tags as the site names them, with a headline of their own;
-    - deleted articles without photos, with a headline of their own, whose tags and category keep their names
-      (and a category made by articles, its place in the menu), on a site where no article expires and no draft
-      or scheduled article has a problem; their bundle's other files may go with them.
+    - deleted articles with a headline of their own, whose tags and category keep their names (and a category
+      made by articles, its place in the menu), whose photos no other article shows or publishes (`_going`), on a
+      site where no article expires and no draft or scheduled article has a problem; their bundle's other files
+      may go with them.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     if listing is None or plan.discovered != len(index.refs) + len(plan.later) or \
@@ -466,11 +468,18 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         return None
     titles, spellings = dict(titles), spellings.copy()
     docs = cache.get_many("docs", [index.refs[i][0] for i in left])
+    going: tuple[set[str], set[str]] = (set(), set())
     for i in left:
         row = docs.get(index.refs[i][0])
         a = row[2].article if row is not None else None
-        if a is None or a.image or a.photos or a.body_images or titles.get(model.title_key(a.title)) != 1:
-            return None  # its photos go with it; a headline it shared (META006)
+        if a is None or titles.get(model.title_key(a.title)) != 1:
+            return None  # a headline it shared (META006)
+        if a.image or a.photos or a.body_images:
+            mine = _going(index, i)
+            if mine is None:
+                return None  # a photo another article shows too, or a copy another publishes too
+            going[0].update(mine[0])
+            going[1].update(mine[1])
         titles.pop(model.title_key(a.title))
         made = row[2].new_category
         if not all(_spell(spellings.tags, slug, name, -1) for slug, name in row[2].tag_names) or \
@@ -510,7 +519,28 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         return None  # a new file that is neither an article nor the photo of a new one
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
-    return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings)
+    return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
+                 going)
+
+
+def _going(index: Index, i: int) -> tuple[list[str], list[str]] | None:
+    """The photo files (Index.key) and copy stems that article `i` publishes, when they may go with it by a shift:
+    its copies are those in its own folder (photos.photo_folder), and no other article shows one of its files or
+    publishes one of its copies (Index.shared): a link to such a file would lead to the other's copy once it goes,
+    and such a copy would stay. None when it may not, or the index does not know (kept by an older sitegen).
+    A look at every photo of the site (the files, and the copies once unpacked): only when a deleted article had
+    photos."""
+    url = index.article_url.get(i)
+    if index.shared is None or url is None:
+        return None
+    folder = photos.photo_folder(url)
+    start = len(folder)
+    stems = [s for s in index.copies if s.startswith(folder) and "/" not in s[start:]]
+    files = [(key, out) for key, out in index.files.items() if out.startswith(folder) and "/" not in out[start:]]
+    if {copy_stem(out) for _, out in files} != set(stems) or any(k in index.shared for k, _ in files) \
+            or any(s in index.shared for s in stems):
+        return None  # (a copy of its own of a file whose first copy is another's: the file is another's too)
+    return [k for k, _ in files], stems
 
 
 def _own_photos(article: model.Article, bundle: bool, index: Index, config: SiteConfig) -> set[str] | None:

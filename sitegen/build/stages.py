@@ -508,9 +508,10 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     clock.lap("changes")
 
     def todo(stage: Staging, search_later: bool) -> list[routes.Page] | None:
-        # Every other file stays what the live tree has, but the pages that go (not carried over, so dropped); the
-        # new articles' photos join it.
-        if not stage.carry_over(dirty | (existed - now), search.BUNDLE + "/", with_prefixed=search_later):
+        # Every other file stays what the live tree has, but the pages that go and the deleted articles' photo
+        # variants (not carried over, so dropped); the new articles' photos join it.
+        if not stage.carry_over(dirty | (existed - now) | site.variants_gone, search.BUNDLE + "/",
+                                with_prefixed=search_later):
             return None
         for src, rel in photo_plan.copies:
             stage.copy_file(src, rel, link=True)  # (as a full build: variants in the image cache never change)
@@ -559,6 +560,7 @@ class _Placed:
     index: links.Index  # the link index of these articles and pages (not attached)
     old_at: dict[str, int]  # an article's place in the last build's order, by source
     place: dict[str, int]  # its place in this one
+    variants_gone: set[str]  # the output paths of the deleted articles' photo variants
 
 
 def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
@@ -589,9 +591,11 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         for a, found in zip(fresh, ids):
             anchors[place[a.source]] = found
         index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names,
-                                    published)
+                                    published, shift.photos_gone)
         linking = [a for a in order if a.links and a.source in old_at]
-        taken = shift.index.urls - index.urls
+        copies = shift.index.copies if shift.photos_gone[1] else {}
+        variants = {f"{stem}-{ending}" for stem in shift.photos_gone[1] for ending in copies[stem]}
+        taken = (shift.index.urls - index.urls) | variants  # (a link to a photo file was rewritten to its copy's)
         if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
                        taken):
             return None
@@ -600,7 +604,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
             return None  # a draft or scheduled article links to what goes: its validation ahead fails (a full build's)
         most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
         related_key, lists, rescored = related.result()
-    return _Placed(order, tags, pages, related_key, lists, rescored, home, most_read, index, old_at, place)
+    return _Placed(order, tags, pages, related_key, lists, rescored, home, most_read, index, old_at, place, variants)
 
 
 def _pictured(a: model.Article, infos: Mapping[str, Any]) -> bool:

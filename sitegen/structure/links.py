@@ -22,7 +22,7 @@ import re
 import unicodedata
 from array import array
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..config import SiteConfig
@@ -97,6 +97,9 @@ def anchor_ids(body_html: str) -> frozenset[str]:
     return frozenset(_norm(html.unescape(m.group(2))) for m in _ID.finditer(body_html))
 
 
+Going = tuple[Collection[str], Collection[str]]  # photo files (Index.key) and copy stems that go (Index.rebuilt)
+
+
 class Index:
     """Everything a link may point at, computed once per build. `key` changes whenever the outcome of checking
     an unchanged body could: any page, article address, anchor, published file, or file name under content/
@@ -106,7 +109,9 @@ class Index:
 
     Photos (`published`: photos.PhotoPlan.published): a link to a photo file leads to one copy (`files`), and
     every variant of every copy is a published file a link may name by its address (`copies`: each copy's stem
-    with the endings of its variants, not every name: a photo has up to seven)."""
+    with the endings of its variants, not every name: a photo has up to seven). `shared`: the photo files (keys)
+    and copy stems more than one article publishes: an article's photos may go with it by a shift build only when
+    none is (stages.shifted), else where a link to the file leads, or whether the copy stays, is another's."""
 
     def __init__(self, config: SiteConfig, articles: Sequence[Article], ids: Sequence[frozenset[str]],
                  pages: list[Page], published: Iterable[tuple[Path, str, int, tuple[str, ...]]], names: str,
@@ -114,7 +119,7 @@ class Index:
         self.attach(config, real_paths)
         self.content_dir = config.content_dir.resolve()
         published = tuple(published)
-        self.files = self._first_copies(published)
+        self.files, self.shared = self._first_copies(published)
         self._copies, self._packed = _with_copies({}, published), None
         self.photos_key = _photos_key(self.files, self.copies)
         self._articles(tuple((a.source, a.file, a.bundle) for a in articles), ids, pages, names)
@@ -136,16 +141,25 @@ class Index:
               for i, (_, file, _) in enumerate(refs))))
 
     def rebuilt(self, refs: tuple[tuple[str, str, bool], ...], ids: Sequence[frozenset[str]], pages: list[Page],
-                names: str, published: Iterable[tuple[Path, str, int, tuple[str, ...]]] = ()) -> "Index":
+                names: str, published: Iterable[tuple[Path, str, int, tuple[str, ...]]] = (),
+                dropped: Going = ((), ())) -> "Index":
         """The index a full build would make of these articles (`refs`, `ids`, in site order) and `pages`, where
-        the photos are this one's and those `published` (photos.PhotoPlan.published): a shift's build
-        (stages.shifted), whose articles that go have none, and whose articles that come show only their own."""
+        the photos are this one's, those `published` (photos.PhotoPlan.published) added and those `dropped` taken
+        away (the photo files and copy stems of articles that go): a shift's build (stages.shifted), whose articles
+        that come show only their own photos, and whose articles that go share none."""
         new = object.__new__(Index)
         new.__dict__.update(self.__dict__)
         published = tuple(published)
-        if published:
-            new.files = {**self.files, **self._first_copies(published)}
-            new._copies, new._packed = _with_copies(self.copies, published), None
+        gone_files, gone_stems = dropped
+        if published or gone_files or gone_stems:
+            files, shared = self._first_copies(published)
+            kept = {k: out for k, out in self.files.items() if k not in gone_files} if gone_files else self.files
+            copies = {s: e for s, e in self.copies.items() if s not in gone_stems} if gone_stems else self.copies
+            if self.shared is not None:  # (None: not known, as in an index kept by an older sitegen)
+                new.shared = self.shared | shared | {k for k in files if k in kept} \
+                    | {copy_stem(out) for _, out, _, _ in published if copy_stem(out) in copies}
+            new.files = {**kept, **files}
+            new._copies, new._packed = _with_copies(copies, published), None
             new.photos_key = _photos_key(new.files, new.copies)
         new._articles(refs, ids, pages, names)
         new._by_path = None
@@ -163,7 +177,7 @@ class Index:
         new.urls = self.urls | {p.url for p in pages} | {p.path for p in pages}
         new.article_url = {**self.article_url, **{p.data["index"]: p.url for p in pages if p.kind == "article"}}
         new.url_article = {**self.url_article, **{p.url: p.data["index"] for p in pages if p.kind == "article"}}
-        new.files = {**self.files, **self._first_copies(published)}
+        new.files = {**self.files, **self._first_copies(published)[0]}
         new._copies, new._packed = _with_copies(self.copies, published), None
         new.key_text, new._by_path = "", None
         return new
@@ -191,19 +205,27 @@ class Index:
                 new.files.pop(self.key(file), None)
             else:
                 new.files[self.key(file)] = copy
-        ended = {_stem(out) for out in copies}
+        ended = {copy_stem(out) for out in copies}
         new._copies = {s: e for s, e in self.copies.items() if s not in ended} if ended else self.copies
         new._packed = None
         new.key_text, new._by_path = "", None
         return new
 
-    def _first_copies(self, published: Iterable[tuple[Path, str, int, tuple[str, ...]]]) -> dict[str, str]:
+    def _first_copies(self, published: Iterable[tuple[Path, str, int, tuple[str, ...]]]
+                      ) -> tuple[dict[str, str], frozenset[str]]:
         """Where a link to each photo file leads: the copy of the first article that publishes it (photos.plan
-        lists them in article order), as the build at any time does with the articles it publishes then."""
+        lists them in article order), as the build at any time does with the articles it publishes then; and the
+        files and copy stems that more than one of these articles publishes (`shared`)."""
         files: dict[str, str] = {}
-        for src, out, _, _ in published:
-            files.setdefault(self.key(src), out)
-        return files
+        by: dict[str, int] = {}  # file or stem -> the first article publishing it
+        shared = set()
+        for src, out, i, _ in published:
+            key = self.key(src)
+            files.setdefault(key, out)
+            for name in (key, copy_stem(out)):
+                if by.setdefault(name, i) != i:
+                    shared.add(name)
+        return files, frozenset(shared)
 
     def attach(self, config: SiteConfig, real_paths: "_RealPaths | None" = None) -> "Index":
         self.config = config
@@ -239,6 +261,7 @@ class Index:
                 "count": n, "urls": "\0".join(self._sorted_urls()),
                 "article_url": "\0".join(self.article_url.get(i, "\1") for i in range(n)),
                 "files": self.files, "content_dir": self.content_dir, "photos_key": self.photos_key,
+                "shared": self.shared,
                 "copies": self._packed if self._copies is None else _pack_copies(self._copies)}
 
     def __setstate__(self, state: dict) -> None:
@@ -257,6 +280,7 @@ class Index:
         self.url_article = {u: i for i, u in self.article_url.items()}
         self.files, self.content_dir = state["files"], state["content_dir"]
         self.photos_key = state.get("photos_key", "")
+        self.shared = state.get("shared")  # (None in an index from before it was kept: not known)
         self._copies, self._packed = None, state["copies"]  # (see `copies`)
         self.gone = frozenset()  # only indexes made by `without` have any, and those are never pickled
         self.config, self.real, self._by_path = None, _RealPaths(), None  # `attach` gives the configuration
@@ -285,7 +309,7 @@ class Index:
         ending = url.rpartition("-")[2]
         if self._copies is None and not any(ending in shape for shape in self._packed[1]):
             return False
-        return ending in self.copies.get(_stem(url), ())
+        return ending in self.copies.get(copy_stem(url), ())
 
     def page_exists(self, url: str) -> bool:
         url = url.split("?", 1)[0]
@@ -326,7 +350,7 @@ def _photos_key(files: Mapping[str, str], copies: Mapping[str, tuple[str, ...]])
         "utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _stem(name: str) -> str:
+def copy_stem(name: str) -> str:
     """A photo variant's name up to its ending (photos._ending: '960.webp', 'og.jpg', never with a '-' in it)."""
     return name.rpartition("-")[0]
 
@@ -337,7 +361,7 @@ def _with_copies(copies: dict[str, tuple[str, ...]], published: Iterable[tuple[P
     (permalinks without a folder of their own, such as '{year}/{slug}.html'): whichever publishes it, it is there."""
     found = dict(copies)
     for _, out, _, endings in published:
-        stem = _stem(out)
+        stem = copy_stem(out)
         had = found.get(stem, endings)
         found[stem] = endings if had == endings else tuple(sorted({*had, *endings}))
     return found
