@@ -38,7 +38,8 @@ OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site:
 def checkout(rev: str | None, where: Path) -> Path:
     """The code of `rev` (None: the working tree as it is) at `where`, compiled as an installed sitegen is."""
     if rev is None:
-        shutil.copytree(ROOT / "sitegen", where / "sitegen", ignore=shutil.ignore_patterns("__pycache__"))
+        for part in ("sitegen", "templates", "assets"):  # (the default theme is found beside the package)
+            shutil.copytree(ROOT / part, where / part, ignore=shutil.ignore_patterns("__pycache__"))
     else:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(where), rev], check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(where / "sitegen")], check=True)
