@@ -400,6 +400,46 @@ def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_
         ("HOLD002", "content/thoi-su/nhap/index.md")], result.diagnostics
 
 
+def test_a_draft_published_is_a_shift_build(news, tmp_path):
+    """`sitegen new` makes a draft, and the editor publishes it by taking `draft: true` away: an addition like any
+    other, a shift's build, its photos of its own included. A draft saved and still a draft is the full build's
+    (its validation ahead runs again), as is one published writing its tags otherwise than it did (a tag's name
+    is its first file's spelling), and a scheduled article moved to now (when the next falls due changes). Each
+    equals a clean build, byte for byte and problem for problem."""
+    from PIL import Image
+
+    def draft(title: str, draft: bool = True, **fields) -> str:
+        fields.setdefault("tags", '["Lễ hội"]')
+        return article(title, date="2024-06-02 08:00", **({"draft": "true"} if draft else {}), **fields)
+
+    news.write("content/thoi-su/nhap/index.md", draft("Bản nháp"))
+    news.write("content/thoi-su/nhap-2/index.md", draft("Bản nháp hai", body="Xem [bản nháp](../nhap/)."))
+    assert not build_and_compare(news, tmp_path).diagnostics
+    news.write("content/thoi-su/nhap/index.md", draft("Bản nháp đã sửa"))
+    assert not build_and_compare(news, tmp_path).shifted
+    news.write("content/thoi-su/nhap/index.md", draft("Bản nháp đã sửa", draft=False))
+    published = build_and_compare(news, tmp_path)
+    assert published.shifted and (news.public / "thoi-su/nhap/index.html").is_file()
+    assert "/thoi-su/nhap/" in (news.public / "index.html").read_text(encoding="utf-8")
+    assert "/chu-de/le-hoi/" in (news.public / "thoi-su/nhap/index.html").read_text(encoding="utf-8")
+    folder = news.root / "content/thoi-su/nhap-2"
+    Image.new("RGB", (800, 600), (90, 60, 30)).save(folder / "anh.jpg", quality=80)
+    photo = '\n  - src: "anh.jpg"\n    caption: "Ảnh."'
+    news.write("content/thoi-su/nhap-2/index.md", draft("Bản nháp hai", photos=photo))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/nhap-2/index.md", draft("Bản nháp hai", draft=False, photos=photo))
+    pictured = build_and_compare(news, tmp_path)
+    assert pictured.shifted and (news.public / "thoi-su/nhap-2/anh-800.jpg").is_file()
+    news.write("content/thoi-su/nhap-3/index.md", draft("Bản nháp ba", tags='["lễ hội"]'))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/nhap-3/index.md", draft("Bản nháp ba", draft=False, tags='["Lễ Hội"]'))
+    assert not build_and_compare(news, tmp_path).shifted  # its spelling changed
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00"))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2024-06-04 08:00"))
+    assert not build_and_compare(news, tmp_path).shifted
+
+
 def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes_its_address(news, tmp_path):
     """Newsrooms schedule articles every day: an addition beside one is a shift's build (its validation ahead,
     of the site as it will be when it falls due, can change only by the address the new article takes); a

@@ -347,6 +347,11 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         return None
     position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
     if any(path not in position for path in changed):
+        later = set(plan.later)
+        if later and all(_source(path, config) in later for path in changed):
+            # Drafts or scheduled articles changed: a draft published now is an addition (a shift's build); one
+            # that stays unpublished changes what its validation ahead finds, the full build's to say (see _shift).
+            return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
         return None  # a photo or other file under content/ changed: photos decide more than one page
     docs = cache.get_many("docs", [index.refs[position[path]][0] for path in changed])
     changes = []
@@ -412,6 +417,12 @@ class Shift:
     titles: dict[str, int]  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
+    promoted: tuple[str, ...] = ()  # the sources of the new articles that were drafts (in Plan.later)
+
+    @property
+    def later(self) -> tuple[str, ...]:
+        """The plan's `later` once the promoted articles are published."""
+        return tuple(s for s in self.plan.later if s not in self.promoted) if self.promoted else self.plan.later
 
 
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
@@ -422,8 +433,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     can take an address one of them wants, which stages.shifted checks, and nothing else they are validated
     for; articles deleted can take away a page one of them links to, which stages.shifted checks too; a build
     once one falls due is a full build, see `prepare`):
-    - new article files published now, without a photo, old address, schedule or expiry of their own, in a
-      category and with tags as the site names them, with a headline of their own;
+    - new article files published now, with photos of their own or none (`_own_photos`), without an old address,
+      schedule or expiry of their own, in a category and with tags as the site names them, with a headline of
+      their own; and drafts published now (`draft: true` taken away), if nothing was found wrong with them;
     - deleted articles with a headline of their own, whose tags and category keep their names (and a category
       made by articles, its place in the menu), whose photos no other article shows or publishes (`_going`), on a
       site where no article expires and no draft or scheduled article has a problem; their bundle's other files
@@ -440,14 +452,20 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         return None
     lines = set(scanned.files.values())
     went = {line.split("\0", 1)[0] for line in known if line not in lines}
+    later = set(plan.later)
+    # Drafts and scheduled articles whose file changed, to be published now: additions (checked as such below,
+    # and a draft's only: its tags counted in `spellings` already, no schedule of its own in `plan.until`).
+    promoted = {path for path in went.intersection(new) if _source(path, config) in later}
+    went -= promoted
     gone = list(went)
     if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or not went.isdisjoint(new):
         return None  # a file that was there changed
+    if promoted and any(d.path in {_source(path, config) for path in promoted} for d in state.diagnostics):
+        return None  # what its validation ahead found of it (prefixed with when) goes: the full build's to redo
     files = [file for _, file, _ in index.refs]
     position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
-    later = set(plan.later)
     if any(path not in position and not path.startswith(folders) for path in gone) or \
             (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
         return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside articles
@@ -459,7 +477,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     for i in left:
         del stay[files[i]]
     came = [path for path in new if path in found]  # the new articles; the other new files must be their photos
-    if report.diagnostics or len(found) != plan.discovered + len(came) - len(left) \
+    if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(left) \
             or not stay.items() <= found.items():
         return None  # a new file that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
@@ -489,6 +507,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     sources = {source for source, _, _ in index.refs}
     out = []
     photographed: set[str] = set()  # the photo files the new articles show
+    was = cache.get_many("docs", [_source(path, config) for path in promoted]) if promoted else {}
     for path in sorted(came):
         if not path.startswith(prefix) or unicodedata.normalize("NFC", path) != path:
             return None
@@ -506,7 +525,14 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a photo that is another article's too, or not in its own folder: the full build's
         photographed.update(photos)
         made = checked.new_category
-        if not all(_spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
+        if path in promoted:  # its file is counted already (Spellings: every file's, published or not)
+            before = was.get(rel)
+            if before is None or before[2].article is None or not before[2].article.draft \
+                    or before[2].tag_names != checked.tag_names or before[2].new_category != made \
+                    or any(next(iter(spellings.tags.get(slug) or {name: 0})) != name for slug, name in checked.tag_names):
+                return None  # a scheduled article (when the next one falls due changes: Plan.until); one that
+                # writes its tags or category otherwise than it did, or a tag otherwise than the first file writes it
+        elif not all(_spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
                 (made is not None and (made[1] not in spellings.categories
                                        or not _spell(spellings.categories, made[1], made[0], 1))):
             return None  # a tag or category written another way than the site's first file writes it
@@ -520,7 +546,13 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 going)
+                 going, tuple(sorted(_source(path, config) for path in promoted)))
+
+
+def _source(path: str, config: SiteConfig) -> str:
+    """An article's source (read.load_all's: its name relative to the site folder) from its path as walked."""
+    prefix = str(config.root) + os.sep
+    return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else ""  # (as `_shift` names them)
 
 
 def _going(index: Index, i: int) -> tuple[list[str], list[str]] | None:

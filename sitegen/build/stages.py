@@ -463,7 +463,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     if site is None:
         return None
     existed, now = grouped.keys(), {p.path for p in site.pages}
-    if _claimed(cache, config, plan.later, {p.casefold() for p in now - existed}):
+    if _claimed(cache, config, shift.later, {p.casefold() for p in now - existed}):
         return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
     if any(rel in now or rel in existed for _, rel in photo_plan.copies):
         return None  # a photo's variant where a page is: the full build's to tell
@@ -534,7 +534,8 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                                  for a, k in zip(linked, old_keys) if k in found})
         made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
-                          plan.discovered + len(shift.new) - len(shift.gone), plan.later, plan.expiring)
+                          plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone), shift.later,
+                          plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
                            fresh_shapes, shift.gone, grouped)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
@@ -599,7 +600,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
                        taken):
             return None
-        if shift.gone and _later_links_into(cache, config, plan.later, taken,
+        if shift.gone and _later_links_into(cache, config, shift.later, taken,
                                             [shift.index.refs[old_at[s]] for s in shift.gone]):
             return None  # a draft or scheduled article links to what goes: its validation ahead fails (a full build's)
         most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
