@@ -10,7 +10,8 @@ run are set side by side.
 Each version gets its own copy of the corpus (benchmarks/run.py's) with its own cache and output, built cold
 and once more untimed before the rounds. Operations: `add` publishes a new article (run.add_one), `del`
 takes the newest added down, `addp` publishes one with two photos of its own (run.add_photographed), `delp`
-takes the newest of those down, `edit` appends a sentence to one article, `none` changes nothing. Wall time and
+takes the newest of those down, `pub` publishes a draft (run.draft_one, built untimed before: run.publish_draft),
+`edit` appends a sentence to one article, `none` changes nothing. Wall time and
 CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
 as in run.measure. `search = false`, as run.py's comparable builds.
 """
@@ -29,10 +30,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
-                 edit_one)  # (same corpus cache as run.py)
+                 draft_one, edit_one, publish_draft)  # (same corpus cache as run.py)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
-       "addp": add_photographed, "delp": delete_photographed}
+       "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft}
+# What an operation needs first, built untimed before it: `pub` publishes a draft written (and built) before.
+BEFORE = {"pub": draft_one}
 
 
 def checkout(rev: str | None, where: Path) -> Path:
@@ -95,6 +98,10 @@ def main() -> None:
                     # that the one after it pays for.)
                     for name in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
                         code, site = sides[name]
+                        if op in BEFORE:
+                            BEFORE[op](site)
+                            time.sleep(0.3)
+                            build(code, site)
                         OPS[op](site)
                         time.sleep(0.3)  # (file times settle: a racy one makes a build not remembered as skippable)
                         results[(op, name)].append(build(code, site, f"{op} {name}" if args.show else ""))

@@ -187,6 +187,22 @@ def delete_photographed(site: Path) -> None:
     shutil.rmtree(added[-1])
 
 
+def draft_one(site: Path) -> None:
+    """Start a new article as `sitegen new` does: a draft (`draft: true`), which a build does not publish."""
+    here, text = _new_article(site / "content" / "thoi-su" / "ban-nhap", "ban-nhap", "Bản nháp số")
+    at = text.index("---", 1)  # (the front matter's end)
+    text[at:at] = ["draft: true"]
+    (here / "index.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def publish_draft(site: Path) -> None:
+    """Publish the newest draft draft_one made, as its editor does once it is ready: `draft: true` taken away."""
+    made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    page = made[-1] / "index.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("draft: true\n", "", 1), encoding="utf-8")
+
+
 def delete_one(site: Path) -> None:
     """Take down the newest article added by add_one."""
     added = sorted((site / "content" / "thoi-su" / "bai-moi").glob("bai-moi-them-*"),

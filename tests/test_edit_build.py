@@ -440,6 +440,65 @@ def test_a_draft_published_is_a_shift_build(news, tmp_path):
     assert not build_and_compare(news, tmp_path).shifted
 
 
+def test_a_scheduled_article_falling_due_is_a_shift_build(news, tmp_path):
+    """Newsrooms schedule articles for the morning: the build once one falls due publishes it as an addition, a
+    shift's build, its photo of its own included, and remembers when the next one falls due (no build needed
+    before; the one then is a shift too). One that expires, or that its validation ahead found something wrong
+    with, is the full build's. Each build equals a clean build at the same moment."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from PIL import Image
+
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    first, second = dt.datetime(2030, 1, 1, 6, 0, tzinfo=vn), dt.datetime(2030, 1, 2, 6, 0, tzinfo=vn)
+    news.write("content/thoi-su/sang-1/index.md", article("Bản tin sáng một", date="2030-01-01 06:00"))
+    folder = news.root / "content/kinh-te/sang-2"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (800, 600), (10, 120, 60)).save(folder / "anh.jpg", quality=80)
+    news.write("content/kinh-te/sang-2/index.md", article(
+        "Bản tin sáng hai", date="2030-01-02 06:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
+    build_and_compare(news, tmp_path, now=first - dt.timedelta(hours=1))
+    one = build_and_compare(news, tmp_path, now=first + dt.timedelta(minutes=5))
+    assert one.shifted and (news.public / "thoi-su/sang-1/index.html").is_file()
+    assert not (news.public / "kinh-te/sang-2").exists()
+    assert news.build(jobs=1, now=first + dt.timedelta(hours=2)).skipped  # nothing due before the second
+    two = build_and_compare(news, tmp_path, now=second + dt.timedelta(minutes=5))
+    assert two.shifted and (news.public / "kinh-te/sang-2/anh-800.jpg").is_file()
+    news.write("content/thoi-su/het-han/index.md", article("Bài có hạn", date="2030-01-03 06:00",
+                                                          expires='"2030-02-01 06:00"'))
+    build_and_compare(news, tmp_path, now=second + dt.timedelta(hours=1))
+    three = build_and_compare(news, tmp_path, now=second + dt.timedelta(days=1, minutes=5))
+    assert not three.shifted and (news.public / "thoi-su/het-han/index.html").is_file()  # it expires: the full build
+    news.write("content/thoi-su/sang-3/index.md", article("Bản tin sáng ba", date="2030-01-05 06:00",
+                                                          body="Xem [trang không có](/khong-co/)."))
+    third = dt.datetime(2030, 1, 5, 6, 0, tzinfo=vn)
+    held = build_and_compare(news, tmp_path, now=third - dt.timedelta(hours=1))
+    assert any(d.path == "content/thoi-su/sang-3/index.md" for d in held.diagnostics)
+    news.write("content/thoi-su/het-han/index.md", article("Bài có hạn", date="2030-01-03 06:00"))
+    build_and_compare(news, tmp_path, now=third - dt.timedelta(minutes=30))
+    assert not build_and_compare(news, tmp_path, now=third + dt.timedelta(minutes=5)).shifted  # held: a full build
+
+
+def test_a_preview_addition_once_a_scheduled_article_is_due_shows_it_due(news, tmp_path):
+    """The preview publishes scheduled articles, marked as such (entry.pending): the time one falls due changes its
+    page, though no article comes or goes. An addition built after that time is then the full build's (a shift
+    finds nothing due among the unpublished articles, which would leave the mark)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    due = dt.datetime(2030, 1, 1, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    news.write("content/kinh-te/hen-gio/index.md", article("Bài hẹn giờ", date="2030-01-01 10:00"))
+    preview, clean = tmp_path / "preview", tmp_path / "clean"
+    settle()
+    news.build(output=preview, drafts=True, jobs=1, now=due - dt.timedelta(hours=1))
+    news.write("content/kinh-te/moi/index.md", article("Bài mới thêm", date="2024-06-01 08:00"))
+    settle()
+    result = news.build(output=preview, drafts=True, jobs=1, now=due + dt.timedelta(minutes=1))
+    news.build(output=clean, drafts=True, use_cache=False, jobs=1, now=due + dt.timedelta(minutes=1))
+    assert not result.shifted and snapshot(preview) == snapshot(clean)
+
+
 def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes_its_address(news, tmp_path):
     """Newsrooms schedule articles every day: an addition beside one is a shift's build (its validation ahead,
     of the site as it will be when it falls due, can change only by the address the new article takes); a

@@ -328,8 +328,8 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         return None
     if not scanned.outside or scanned.outside != plan.outside:
         return None  # a template, asset, setting or code changed
-    if not token or token != state.token or (plan.until is not None and moment >= plan.until) or moment < state.at:
-        return None  # the output is not that build's, or a scheduled article is due (or the clock went back)
+    if not token or token != state.token or moment < state.at:
+        return None  # the output is not that build's (or the clock went back)
     if unpacked is not None and unpacked.get("plan") == plan.id:
         index = unpacked["index"]  # (an edit build never changes it: only a full build makes a new plan)
     else:
@@ -340,7 +340,8 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if unpacked is not None:
             unpacked.update(plan=plan.id, index=index)
     known = set(state.files.split("\n"))
-    if scanned.names != plan.names:  # a file came or went
+    if scanned.names != plan.names or (plan.until is not None and moment >= plan.until):
+        # A file came or went, or a scheduled article falls due (the time alone changes what is published).
         return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
     changed = [path for path, line in scanned.files.items() if line not in known]
     if len(changed) > MAX_CHANGES:
@@ -417,7 +418,8 @@ class Shift:
     titles: dict[str, int]  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
-    promoted: tuple[str, ...] = ()  # the sources of the new articles that were drafts (in Plan.later)
+    promoted: tuple[str, ...] = ()  # the sources of the new articles that were in Plan.later: drafts, or due now
+    until: dt.datetime | None = None  # Plan.until once they are published
 
     @property
     def later(self) -> tuple[str, ...]:
@@ -453,14 +455,18 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     lines = set(scanned.files.values())
     went = {line.split("\0", 1)[0] for line in known if line not in lines}
     later = set(plan.later)
+    due = _due(cache, plan, moment)
+    if due is None:
+        return None
     # Drafts and scheduled articles whose file changed, to be published now: additions (checked as such below,
     # and a draft's only: its tags counted in `spellings` already, no schedule of its own in `plan.until`).
     promoted = {path for path in went.intersection(new) if _source(path, config) in later}
     went -= promoted
     gone = list(went)
-    if not (new or gone) or len(new) + len(gone) > MAX_SHIFT or not went.isdisjoint(new):
+    if not (new or gone or due[0]) or len(new) + len(gone) + len(due[0]) > MAX_SHIFT or not went.isdisjoint(new):
         return None  # a file that was there changed
-    if promoted and any(d.path in {_source(path, config) for path in promoted} for d in state.diagnostics):
+    coming = {_source(path, config) for path in promoted} | due[0].keys()
+    if any(d.path in coming for d in state.diagnostics):
         return None  # what its validation ahead found of it (prefixed with when) goes: the full build's to redo
     files = [file for _, file, _ in index.refs]
     position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
@@ -508,13 +514,18 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     out = []
     photographed: set[str] = set()  # the photo files the new articles show
     was = cache.get_many("docs", [_source(path, config) for path in promoted]) if promoted else {}
-    for path in sorted(came):
+    for path in sorted(came) + [prefix + rel.replace("/", os.sep) for rel in sorted(due[0])]:
         if not path.startswith(prefix) or unicodedata.normalize("NFC", path) != path:
             return None
         rel = path[len(prefix):].replace(os.sep, "/")
-        local = Reporter(strict=strict)
-        doc = read.load_one(Path(path), rel, found[path], config.max_file_bytes, local)
-        checked = model.check(doc, config, strict) if doc is not None and not local.diagnostics else None
+        if rel in due[0]:  # (its file unchanged: as the last build read it)
+            checked = due[0][rel]
+            if path not in found or path not in scanned.files:
+                return None
+        else:
+            local = Reporter(strict=strict)
+            doc = read.load_one(Path(path), rel, found[path], config.max_file_bytes, local)
+            checked = model.check(doc, config, strict) if doc is not None and not local.diagnostics else None
         a = checked.article if checked is not None else None
         if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
             return None
@@ -525,7 +536,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a photo that is another article's too, or not in its own folder: the full build's
         photographed.update(photos)
         made = checked.new_category
-        if path in promoted:  # its file is counted already (Spellings: every file's, published or not)
+        if rel in due[0]:
+            pass  # its file is counted already (Spellings: every file's, published or not), and did not change
+        elif path in promoted:  # its file is counted already, as it was
             before = was.get(rel)
             if before is None or before[2].article is None or not before[2].article.draft \
                     or before[2].tag_names != checked.tag_names or before[2].new_category != made \
@@ -546,7 +559,34 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 going, tuple(sorted(_source(path, config) for path in promoted)))
+                 going, tuple(sorted(coming)), due[1])
+
+
+def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:
+    """The scheduled articles due by `moment` (by source, as the last build checked them), and when the next of
+    the others falls due then (Plan.until, as model.assemble finds it): ({}, plan.until) before plan.until. None
+    when the full build must tell: an article that expires (its expiry is a moment of its own), one not read, or a
+    `plan.until` that is no scheduled article's time."""
+    if plan.until is None or moment < plan.until:
+        return {}, plan.until
+    if plan.expiring:
+        return None
+    rows = cache.get_many("docs", list(plan.later))
+    due: dict[str, model.Checked] = {}
+    dates = []
+    for source in plan.later:
+        checked = rows[source][2] if source in rows else None
+        a = checked.article if checked is not None else None
+        if a is None or a.expires is not None:
+            return None
+        if a.draft:
+            continue
+        if a.date <= moment:
+            due[source] = checked
+        dates.append(a.date)
+    if min(dates, default=None) != plan.until:
+        return None  # it was another moment (a preview's, whose scheduled articles are published and marked)
+    return due, min((d for d in dates if d > moment), default=None)
 
 
 def _source(path: str, config: SiteConfig) -> str:

@@ -532,14 +532,14 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         found = cache.get_many("links", old_keys)
         cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
                                  for a, k in zip(linked, old_keys) if k in found})
-        made = delta.Plan(token, scanned.outside, scanned.names, plan.until, len(site.pages), plan.menu,
+        made = delta.Plan(token, scanned.outside, scanned.names, shift.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone), shift.later,
                           plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
                            fresh_shapes, shift.gone, grouped)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
-                                     until=plan.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
+                                     until=shift.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), photo_plan.processed,
                                  edited=True, shifted=True)
 
@@ -578,7 +578,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
     named = {**plan.tags, **{slug: model.Tag(name, slug) for n in shift.new for slug, name in n.checked.tag_names}}
     used = {t for a in order for t in a.tags}
     tags = {slug: tag for slug, tag in sorted(named.items()) if slug in used}
-    site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, plan.until)  # type: ignore[arg-type]
+    site = model.Site(config, tuple(order), tuple(plan.categories.values()), tags, shift.until)  # type: ignore[arg-type]
     # The related articles are scored in a process of their own meanwhile (see _Related); closed on any return.
     with _Related(site, config, cache, apart=True) as related:  # type: ignore[arg-type]
         routed = Reporter(strict=report.strict)
