@@ -433,8 +433,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     mend one), and whose every file is published but for drafts and scheduled articles without errors
     (build.ahead validates those against the site as it is, or will be when each falls due: articles only added
     can take an address one of them wants, which stages.shifted checks, and nothing else they are validated
-    for; articles deleted can take away a page one of them links to, which stages.shifted checks too; a build
-    once one falls due is a full build, see `prepare`):
+    for; articles deleted can take away a page one of them links to, which stages.shifted checks too; a scheduled
+    article once it falls due comes as an addition, see `_due`):
     - new article files published now, with photos of their own or none (`_own_photos`), without an old address,
       schedule or expiry of their own, in a category and with tags as the site names them, with a headline of
       their own; and drafts published now (`draft: true` taken away), if nothing was found wrong with them;
