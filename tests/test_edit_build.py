@@ -253,7 +253,7 @@ def test_deleting_an_article_whose_photos_are_not_its_alone_is_the_full_builds(s
       lead to the other's copy once it goes (each build equals a clean one);
     - another article links to one of its variants, or to its photo file (rewritten to its copy): that link
       breaks, and the article linking is held back (LINK001, HOLD001, as a clean build says);
-    - a draft shows its photo file."""
+    - a draft shows its photo file, which goes with it."""
     from PIL import Image
 
     photo_news(site)
@@ -289,7 +289,7 @@ def test_deleting_an_article_whose_photos_are_not_its_alone_is_the_full_builds(s
     site.write("content/tin/nhap/index.md", article(
         "Bài nháp", date="2024-05-08 08:00", draft="true", photos='\n  - src: "../bai-chung/anh.jpg"\n    caption: "Chờ."'))
     assert build_and_compare(site, tmp_path).diagnostics == []
-    (folder / "index.md").unlink()
+    shutil.rmtree(folder)  # the photo the draft shows goes with it: the draft now has a problem
     assert not build_and_compare(site, tmp_path).shifted
 
 
@@ -521,6 +521,26 @@ def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes
     assert not result.edited and ("ROUTE001", "content/thoi-su/hen-gio/index.md") in [
         (d.code, d.path) for d in result.diagnostics], result.diagnostics
     assert result.held == ("content/thoi-su/hen-gio/index.md",)
+
+
+def test_a_deletion_beside_drafts_with_photos_is_a_shift_build(site, tmp_path):
+    """Drafts have photos, as the reports they become: a deletion beside one is a shift's build (its body's key
+    found with its photos, as its validation ahead made it), even when the photo it shows is in the deleted
+    article's folder, while that file stays; when the draft links to the page that goes, the full build's."""
+    photo_news(site)
+    folder = site.root / "content/tin/nhap"
+    folder.mkdir(parents=True)
+    from PIL import Image
+    Image.new("RGB", (800, 600), (5, 50, 100)).save(folder / "anh.jpg", quality=80)
+    site.write("content/tin/nhap/index.md", article(
+        "Bài nháp", date="2024-05-08 08:00", draft="true", body="Xem [bài 0](../bai-0/).\n\n![Ảnh nháp.](anh.jpg)",
+        photos='\n  - src: "../bai-1/anh.jpg"\n    caption: "Ảnh của bài 1."'))
+    assert build_and_compare(site, tmp_path).diagnostics == []
+    (site.root / "content/tin/bai-1/index.md").unlink()  # the photo the draft shows stays
+    assert build_and_compare(site, tmp_path).shifted
+    shutil.rmtree(site.root / "content/tin/bai-0")  # the draft links to it
+    result = build_and_compare(site, tmp_path)
+    assert not result.shifted and [d.code for d in result.diagnostics] == ["HOLD002"]
 
 
 @pytest.mark.parametrize("link", ["../bai-07/index.md", "/thoi-su/bai-07/", "../bai-07/", "https://example.org/thoi-su/bai-07",

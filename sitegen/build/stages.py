@@ -684,17 +684,25 @@ def _later_links_into(cache: Cache, config: SiteConfig, later: Sequence[str], ur
     now or when each falls due, see build.ahead) links to what a deletion takes away: one of `urls` (site-relative
     addresses), or the file of one of the articles `gone` ((source, file, bundle): links.Index.refs), by any link
     naming that file, or its bundle's folder (their bodies as the cache keeps them are not yet rewritten: a link
-    by content path is read as written, so any that could lead there counts). True too when it cannot be told:
-    a draft with photos (its body's key names them), or its body gone from the cache."""
+    by content path is read as written, so any that could lead there counts), or by showing a photo file that is
+    no longer there. True too when it cannot be told: its body gone from the cache."""
     if not later or not (urls or gone):
         return False
     rows = cache.get_many("docs", list(later))
     keys = []
     for source in later:
         a = rows[source][2].article if source in rows else None
-        if a is None or a.image or a.photos or a.body_images:
+        if a is None:
             return True
-        keys.append((markup_job(a, {}, config.raw_html == "safe")[0], routes.article_url(a, config.permalink)))
+        url = routes.article_url(a, config.permalink)
+        infos: dict = {}
+        if a.image or a.photos or a.body_images:
+            # Its body's key names its photos as its validation ahead found them (build.ahead: photos.plan at its
+            # address), and each must still be there: one that went with a deleted bundle is now missing.
+            if not all(isinstance(f, Path) and f.is_file() or f is None for f in photos.refs_of(a, config)):
+                return True
+            infos = photos.plan((a,), [url], config, Reporter()).infos[0]
+        keys.append((markup_job(a, infos, config.raw_html == "safe")[0], url))
     bodies = cache.get_many("markup", {k for k, _ in keys})
     names = {os.path.basename(os.path.dirname(file) if bundle else file).casefold() for _, file, bundle in gone}
     return any(k not in bodies or links.lands_on(bodies[k], url, config, urls)
