@@ -417,9 +417,9 @@ class Shift:
     moment: dt.datetime
     titles: dict[str, int]  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
+    until: dt.datetime | None  # Plan.until once they are published (`_due`)
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
     promoted: tuple[str, ...] = ()  # the sources of the new articles that were in Plan.later: drafts, or due now
-    until: dt.datetime | None = None  # Plan.until once they are published
 
     @property
     def later(self) -> tuple[str, ...]:
@@ -559,7 +559,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 going, tuple(sorted(coming)), due[1])
+                 due[1], going, tuple(sorted(coming)))
 
 
 def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:
