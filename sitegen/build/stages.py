@@ -689,20 +689,17 @@ def _later_links_into(cache: Cache, config: SiteConfig, later: Sequence[str], ur
     if not later or not (urls or gone):
         return False
     rows = cache.get_many("docs", list(later))
-    keys = []
-    for source in later:
-        a = rows[source][2].article if source in rows else None
-        if a is None:
-            return True
-        url = routes.article_url(a, config.permalink)
-        infos: dict = {}
-        if a.image or a.photos or a.body_images:
-            # Its body's key names its photos as its validation ahead found them (build.ahead: photos.plan at its
-            # address), and each must still be there: one that went with a deleted bundle is now missing.
-            if not all(isinstance(f, Path) and f.is_file() or f is None for f in photos.refs_of(a, config)):
-                return True
-            infos = photos.plan((a,), [url], config, Reporter()).infos[0]
-        keys.append((markup_job(a, infos, config.raw_html == "safe")[0], url))
+    drafts = [rows[source][2].article if source in rows else None for source in later]
+    if any(a is None for a in drafts):
+        return True
+    urls_of = [routes.article_url(a, config.permalink) for a in drafts]
+    # A body's key names its photos as its validation ahead found them (build.ahead: photos.plan at its address,
+    # one plan over them all, not one a draft: each reads and saves the image cache's index), and each photo must
+    # still be there: one that went with a deleted bundle is now missing.
+    if not all(isinstance(f, Path) and f.is_file() or f is None for a in drafts for f in photos.refs_of(a, config)):
+        return True
+    infos = photos.plan(tuple(drafts), urls_of, config, Reporter()).infos
+    keys = [(markup_job(a, mine, config.raw_html == "safe")[0], url) for a, mine, url in zip(drafts, infos, urls_of)]
     bodies = cache.get_many("markup", {k for k, _ in keys})
     names = {os.path.basename(os.path.dirname(file) if bundle else file).casefold() for _, file, bundle in gone}
     return any(k not in bodies or links.lands_on(bodies[k], url, config, urls)
