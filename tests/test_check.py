@@ -143,6 +143,21 @@ def test_link_to_draft_is_a_warning_naming_it(site):
     assert findings(result.stderr, "LINK003")[0].startswith(f"{A}:6: cảnh báo[LINK003]")
 
 
+def test_a_link_to_a_draft_whose_address_is_taken_is_a_warning_not_a_crash(site):
+    """Drafts are validated as if published now (build.ahead): one wanting a published page's address has no page,
+    and another draft linking to its file is told the target is not published. It was a traceback."""
+    linked_site(site, "Bài A.")
+    site.write("content/thoi-su/nhap/index.md", article("Nháp", draft="true", slug="b"))  # B's address
+    site.write("content/thoi-su/nhap-2/index.md", article("Nháp hai", draft="true", body="Xem [nháp](../nhap/)."))
+    checked = site.cli("check")
+    assert checked.returncode == 0 and "Traceback" not in checked.stderr, checked.stderr
+    assert findings(checked.stderr, "LINK003")[0].startswith("content/thoi-su/nhap-2/index.md:7: cảnh báo[LINK003]")
+    assert findings(checked.stderr, "ROUTE001")[0].startswith("content/thoi-su/nhap/index.md:")
+    built = site.cli("build")
+    assert built.returncode == 0 and "Traceback" not in built.stderr, built.stderr
+    assert [f.split(":")[0] for f in findings(built.stderr, "HOLD002")] == ["content/thoi-su/nhap/index.md"]
+
+
 def test_links_in_code_are_not_links(site):
     linked_site(site, "```\n[không phải liên kết](../mat/)\n```\n\n`[x](../mat/)`")
     assert site.cli("check").returncode == 0

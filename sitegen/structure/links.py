@@ -452,8 +452,10 @@ class _Links:
         if not target.is_relative_to(index.content_dir):
             return None
         key = index.key(target)
-        if key in index.by_path:
+        if key in index.by_path and index.by_path[key] in index.article_url:
             return "article", index.by_path[key]
+        if key in index.by_path:  # (validated ahead beside a draft whose address another page has: it has none)
+            return "problem", _UNPUBLISHED
         if key in index.files:
             return "file", index.files[key]
         if target.suffix == ".md" or (target / "index.md").is_file():
