@@ -203,6 +203,15 @@ def publish_draft(site: Path) -> None:
     page.write_text(page.read_text(encoding="utf-8").replace("draft: true\n", "", 1), encoding="utf-8")
 
 
+def save_draft(site: Path) -> None:
+    """Save the newest draft draft_one made, still a draft, as its editor does many times while writing it: a
+    sentence added to its body."""
+    made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    page = made[-1] / "index.md"
+    page.write_text(page.read_text(encoding="utf-8") + f"\nCâu viết thêm lúc {time.time_ns()}.\n", encoding="utf-8")
+
+
 def delete_one(site: Path) -> None:
     """Take down the newest article added by add_one."""
     added = sorted((site / "content" / "thoi-su" / "bai-moi").glob("bai-moi-them-*"),

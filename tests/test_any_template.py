@@ -521,6 +521,7 @@ class Model:
     kept: dict[str, str] = field(default_factory=dict)  # a published story now broken: its file -> last good text
     removed: Story | None = None  # the story the last step deleted
     published: Story | None = None  # the draft the last step published
+    redrafted: Story | None = None  # the draft the last step saved as a draft
 
     def write_all(self) -> None:
         self.write_config()
@@ -570,13 +571,23 @@ class Model:
             self.broken = ""
             self.write_template("base")
         kind = step[0]
-        self.published = None
+        self.published = self.redrafted = None
         if kind in ("add", "draft"):
             self.added += 1
             s = story_from(100 + self.added, step[1])
             s.draft = kind == "draft"
             self.stories.append(s)
             self.write_story(s, photo=True)
+            return
+        if kind == "redraft":
+            drafts = [s for s in self.stories if s.draft]
+            if drafts:
+                s = drafts[step[1] % len(drafts)]
+                before = s.text()
+                s.title, s.body = TEXTS[step[2]], f"{TEXTS[step[2]]}.\n\nBản nháp đang viết."
+                if s.text() != before:
+                    self.redrafted = s
+                    self.write_story(s)
             return
         if kind == "publish":
             drafts = [s for s in self.stories if s.draft]
@@ -696,6 +707,7 @@ ADDING = st.one_of(
     st.tuples(st.just("add"), NEW_STORY),
     st.tuples(st.just("draft"), NEW_STORY),  # as `sitegen new` makes one
     st.tuples(st.just("publish"), PICK),  # a draft's `draft: true` taken away
+    st.tuples(st.just("redraft"), PICK, st.integers(0, len(TEXTS) - 1)),  # a draft saved, still a draft
     TEXT_EDIT,
     st.tuples(st.just("views"), PICK, st.integers(0, 60)),
     st.tuples(st.just("template"), st.sampled_from(["base", "article", "listing"]), SLOT),
@@ -711,11 +723,14 @@ def test_additions_and_deletions_under_any_template_equal_a_clean_build(tmp_path
     templates that read other articles by position and in loops, tags, most-read, related, counts and page
     positions: every addition and every deletion of an article (with a photo of its own or none), and every draft
     published, is a shift's build (delta.Shift, not a full one), but for one whose headline another article shares
-    (that one's warning, META006, changes: a full build's to report); and after each step every published byte
-    and diagnostic equals a clean build's."""
+    (that one's warning, META006, changes: a full build's to report); a draft saved as a draft is an edit build
+    that renders nothing (delta.Drafts); and after each step every published byte and diagnostic equals a clean
+    build's."""
     model: list = []
     for n, step, result in run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, model):
         stories_now = model[0].stories
+        if model[0].redrafted is not None:
+            assert result.edited and not result.rendered, f"step {n}: a draft saved as a draft built in full"
         moved = {"add": stories_now[-1] if step[0] == "add" else None, "delete": model[0].removed,
                  "publish": model[0].published}.get(step[0])
         if moved is None or (step[0] == "delete" and moved.draft):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, MutableMapping, Sequence
 
 from ..config import SiteConfig
 from ..content import model
@@ -18,7 +18,8 @@ from .inputs import stamp_line
 
 
 def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
-             jobs: int, with_drafts: bool, invalid: Sequence[model.Article] = ()) -> tuple[list[Diagnostic], dict[str, str]]:
+             jobs: int, with_drafts: bool, invalid: Sequence[model.Article] = (),
+             taken: MutableMapping[str, str] | None = None) -> tuple[list[Diagnostic], dict[str, str]]:
     """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
     site would be if published now: address, photos and links (a link to an article due later than itself is
     to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
@@ -32,7 +33,10 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     `invalid`: the articles of files with errors of their own, as far as they could be read (model.Checked.
     provisional): their photos and links are checked the same way, as of when they would go out, so that fixing
     a field does not uncover a second wave of problems. Their address is not claimed (it is checked once the
-    front matter is valid: the error may be in the slug itself)."""
+    front matter is valid: the error may be in the slug itself).
+
+    `taken`: who has each output path of today's site (routes.owners of `ready`'s pages), when known otherwise
+    (build.drafts: asked of a few paths only); it gets the addresses the pending articles claim."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
 
@@ -65,7 +69,9 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft and a.date > moment}
     if remembered is not None and remembered[0] == key:
         return list(remembered[1]), when
-    index, taken = ready.index, routes.owners(ready.pages, ready.site)
+    index = ready.index
+    if taken is None:
+        taken = routes.owners(ready.pages, ready.site)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
     pages_of: dict[int, list] = {i: [] for i, _ in expiring}  # the pages of each article that may expire

@@ -210,7 +210,7 @@ class Spellings:
         return Spellings({k: dict(v) for k, v in self.tags.items()}, {k: dict(v) for k, v in self.categories.items()})
 
 
-def _spell(table: dict[str, dict[str, int]], slug: str, name: str, by: int) -> bool:
+def spell(table: dict[str, dict[str, int]], slug: str, name: str, by: int) -> bool:
     """Count a file writing `name` for `slug` in (`by` 1) or out (-1); False when that changes what the slug is
     named, or (out) whether anything names it (a category made by articles then leaves the menu)."""
     names = table.setdefault(slug, {})
@@ -293,6 +293,7 @@ class Edit:
     # The plan's `titles` once the retitled articles have their new headlines (None: none was retitled), written
     # with what the edit build remembers: a later shift asks them whether an article's headline is its own.
     titles: dict[str, int] | None = None
+    drafts: "Drafts | None" = None  # drafts (or scheduled articles) saved and still unpublished, beside `changes`
 
 
 def last_state(cache: Cache) -> "State | None":
@@ -347,13 +348,20 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     if len(changed) > MAX_CHANGES:
         return None
     position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
-    if any(path not in position for path in changed):
-        later = set(plan.later)
-        if later and all(_source(path, config) in later for path in changed):
-            # Drafts or scheduled articles changed: a draft published now is an addition (a shift's build); one
-            # that stays unpublished changes what its validation ahead finds, the full build's to say (see _shift).
-            return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
-        return None  # a photo or other file under content/ changed: photos decide more than one page
+    unpublished = [path for path in changed if path not in position]
+    drafts = None
+    if unpublished:
+        sources = set(plan.later) | held_drafts(state)
+        if not all(_source(path, config) in sources for path in unpublished):
+            return None  # a photo or other file under content/ changed: photos decide more than one page
+        # Drafts or scheduled articles changed. Saved and still unpublished, they change only what the build finds
+        # of them (`_redrafted`); a draft published now is an addition, a shift's build (see _shift).
+        drafts = _redrafted(cache, plan, state, len(index.refs), scanned, unpublished, config, strict)
+        if drafts is None:
+            if len(unpublished) == len(changed) and all(_source(path, config) in plan.later for path in changed):
+                return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
+            return None
+        changed = [path for path in changed if path in position]
     docs = cache.get_many("docs", [index.refs[position[path]][0] for path in changed])
     changes = []
     for path in changed:
@@ -383,7 +391,85 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
             if old != new:
                 titles.pop(old, None)
                 titles[new] = 1
-    return Edit(plan, state, index, tuple(changes), moment, titles)
+    return Edit(plan, state, index, tuple(changes), moment, titles, drafts)
+
+
+def held_drafts(state: State) -> set[str]:
+    """The drafts the last build held back for their problems (hold.DRAFT: each has its one line, HOLD002). They
+    are in no list of the plan's (`Plan.later` names the unpublished files it kept) and have no `docs` row."""
+    return {d.path for d in state.diagnostics if d.code == "HOLD002"}
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """A draft or scheduled article file, as a build whose only unpublished changes are drafts saved as drafts
+    knows it (see `Drafts`)."""
+
+    source: str
+    stamp: read.Stamp
+    bundle: bool
+    checked: model.Checked
+    before: model.Checked | None  # as the last build read it; None when it was held back (no `docs` row then)
+    held: bool  # the last build held it back (a draft with problems, HOLD002)
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """Drafts saved and still drafts, scheduled articles saved and due when they were: what changes is only what
+    the build finds of the unpublished files (their own problems and their validation ahead: build.drafts makes
+    those again, as the full build makes them), and which of them the plan counts (`Plan.later`: those not held
+    back). Every unpublished file of the site, by source."""
+
+    files: tuple[Unpublished, ...]
+    changed: frozenset[str]  # the sources of those saved
+
+
+def _redrafted(cache: Cache, plan: Plan, state: State, published: int, scanned: Scan, paths: Sequence[str],
+               config: SiteConfig, strict: bool) -> Drafts | None:
+    """The Drafts change when the unpublished files `paths` (as walked: every one a draft or scheduled article the
+    last build knew) were drafts and are still drafts, or scheduled articles still scheduled for the same time,
+    else None. Not in a --strict build (which validates no draft
+    ahead), nor on a site where an article expires (build.drafts asks no more of build.ahead than a site of
+    drafts and scheduled articles that stay needs), nor when a draft's file cannot be read (a reading problem is
+    the full build's)."""
+    held = held_drafts(state)
+    if strict or plan.expiring or plan.discovered != published + len(plan.later) + len(held):
+        return None
+    sources = {_source(path, config): path for path in paths}
+    if "" in sources or any(unicodedata.normalize("NFC", s) != s for s in sources):
+        return None
+    rows = cache.get_many("docs", list(plan.later))
+    prefix = str(config.root) + os.sep
+    top = str(config.content_dir)
+    files = []
+    for source in sorted({*plan.later, *held}):
+        path = prefix + source.replace("/", os.sep)
+        row = rows.get(source)
+        before = row[2] if row is not None else None
+        if source not in held and (before is None or before.article is None):
+            return None  # (the plan counts only files without problems of their own)
+        if source in sources or source in held:
+            line = scanned.files.get(path)
+            if line is None:
+                return None
+            bundle = os.path.basename(path) == "index.md" and os.path.dirname(path) != top
+            local = Reporter(strict=strict)
+            doc = read.load_one(Path(path), source, bundle, config.max_file_bytes, local)
+            if doc is None or local.diagnostics:
+                return None  # (a file that cannot be read or split: the full build's)
+            checked = model.check(doc, config, strict)
+            stamp = Scan.stamp(line)
+        else:
+            stamp, bundle, checked = row[0], row[1], before
+        a, was = checked.article, before.article if before is not None else None
+        if source in sources and (a is not None and not a.draft) != (was is not None and not was.draft):
+            return None  # a draft published now (an addition: _shift) or scheduled, or a scheduled one a draft now
+        if source in sources and was is not None and not was.draft and (a is None or a.date != was.date):
+            return None  # a scheduled article moved (when the next one falls due: Plan.until) or broken
+        if any(x is not None and x.expires is not None for x in (a, checked.provisional)):
+            return None
+        files.append(Unpublished(source, stamp, bundle, checked, before, source in held))
+    return Drafts(tuple(files), frozenset(sources))
 
 
 # More files come or gone than this in one build and the full build, which reads and converts in parallel, is as quick.
@@ -506,8 +592,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             going[1].update(mine[1])
         titles.pop(model.title_key(a.title))
         made = row[2].new_category
-        if not all(_spell(spellings.tags, slug, name, -1) for slug, name in row[2].tag_names) or \
-                (made is not None and not _spell(spellings.categories, made[1], made[0], -1)):
+        if not all(spell(spellings.tags, slug, name, -1) for slug, name in row[2].tag_names) or \
+                (made is not None and not spell(spellings.categories, made[1], made[0], -1)):
             return None  # a tag or category now named as another file writes it, or a category leaving the menu
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
@@ -545,9 +631,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
                     or any(next(iter(spellings.tags.get(slug) or {name: 0})) != name for slug, name in checked.tag_names):
                 return None  # a scheduled article (when the next one falls due changes: Plan.until); one that
                 # writes its tags or category otherwise than it did, or a tag otherwise than the first file writes it
-        elif not all(_spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
+        elif not all(spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
                 (made is not None and (made[1] not in spellings.categories
-                                       or not _spell(spellings.categories, made[1], made[0], 1))):
+                                       or not spell(spellings.categories, made[1], made[0], 1))):
             return None  # a tag or category written another way than the site's first file writes it
         title = model.title_key(a.title)
         if titles.get(title):

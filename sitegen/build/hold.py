@@ -197,6 +197,12 @@ class Holding:
             out.append(h.note((when or {}).get(path, "")))
         return out
 
+    def only_drafts(self) -> bool:
+        """Whether every article held back is a draft (or none is): the published site is then what it would be
+        without them, and the next build may start from this one's (an edit build leaves their findings, HOLD002,
+        as they are, or makes them again: build.drafts)."""
+        return all(h.kind == DRAFT for h in self.held.values())
+
     def errors_left(self, diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
         """The errors no held article accounts for: any of them still stops the build."""
         return [d for d in diagnostics if d.severity == ERROR and d.path not in self.held]

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from ..render import context
 from . import delta, dependencies, hold, inputs, search, workers
 from .ahead import validate as validate_ahead
+from .drafts import refound
 from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, counter, render_pages
 from ..structure import links, photos, routes
@@ -207,7 +208,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         cache.put_many("plan", plan.rows(ready.packed_index, pages, titles, shapes, spellings), replace_all=True)
         state = functools.partial(_remember, cache, plan.id, token, scanned, moment=moment, until=site.next_change,
                                   pages=len(pages), articles=len(site.articles), entry_keys=entry_keys,
-                                  editable=not holding.held)
+                                  editable=holding.only_drafts())
         return functools.partial(_finish, cache, report, state, len(pages), len(site.articles),
                                  photo_plan.processed)
 
@@ -375,6 +376,14 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
                                 local)
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
+    unpublished = None
+    if edit.drafts is not None:  # drafts saved as drafts: what the build finds of them, made again
+        unpublished = refound(edit.drafts, plan, index, config, cache, edit.moment, jobs)
+        if unpublished is None:
+            return None
+        mine = {u.source for u in edit.drafts.files}
+        dropped += [d for d in state.diagnostics if d.path in mine]
+        local.extend(unpublished.diagnostics)
     clock.lap("markdown")
     make = entry_maker(config, plan.categories, plan.tags, edit.moment)
     fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
@@ -417,6 +426,11 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
         if edit.titles is not None:
             cache.put_many("plan", {"titles": edit.titles})
+        if unpublished is not None:
+            cache.put_many("docs", unpublished.docs)
+            cache.delete("docs", unpublished.dropped)
+            cache.put_many("plan", {"head": unpublished.plan, **({"spellings": unpublished.spellings}
+                                                                  if unpublished.spellings is not None else {})})
         cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine)
                                    for e, mine in zip(fresh.values(), infos)})
         for i, e in fresh.items():
@@ -786,7 +800,8 @@ def _remember(cache: Cache, plan: str, token: str, scanned: inputs.Scan, read_in
               until: dt.datetime | None, pages: int, articles: int, files: int, entry_keys: list[str],
               diagnostics: list[Diagnostic], editable: bool = True) -> None:
     """What the next build needs to know of this one: to skip (no change at all) or to be an edit build (not
-    after a build that held articles back: holding is the full build's work)."""
+    after a build that held back anything but drafts: holding is the full build's work, see
+    hold.Holding.only_drafts)."""
     state = delta.State(plan, token, scanned.settled(), "\0".join(entry_keys), tuple(diagnostics), moment,
                         len(scanned.files))
     remembered: dict[str, Any] = {"state": state if editable else None}

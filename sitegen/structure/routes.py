@@ -13,7 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
 
 from ..diagnostics import Reporter
 from ..pickling import by_fields
@@ -420,8 +420,13 @@ def _reserved(path: str) -> bool:
 
 
 def _owner(page: Page, site: Site) -> str:
+    return owner_of(page, lambda i: site.articles[i].source)
+
+
+def owner_of(page: Page, source_of: Callable[[int], str]) -> str:
+    """Who has a page, as a diagnostic names it: its article's file (`source_of` its number), or its kind."""
     if "index" in page.data:
-        return site.articles[page.data["index"]].source
+        return source_of(page.data["index"])
     return f"({page.kind})"
 
 
