@@ -11,7 +11,8 @@ Each version gets its own copy of the corpus (benchmarks/run.py's) with its own 
 and once more untimed before the rounds. Operations: `add` publishes a new article (run.add_one), `del`
 takes the newest added down, `addp` publishes one with two photos of its own (run.add_photographed), `delp`
 takes the newest of those down, `pub` publishes a draft (run.draft_one, built untimed before: run.publish_draft),
-`redraft` saves such a draft again, still a draft (run.save_draft), `edit` appends a sentence to one article, `none` changes nothing. Wall time and
+`redraft` saves such a draft again, still a draft (run.save_draft), `addh` adds one beside a draft held back for
+a link to a page not written yet (run.draft_lacking), `edit` appends a sentence to one article, `none` changes nothing. Wall time and
 CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
 as in run.measure. `search = false`, as run.py's comparable builds.
 """
@@ -30,13 +31,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
-                 draft_one, edit_one, publish_draft, save_draft)  # (same corpus cache as run.py)
+                 draft_lacking, draft_one, edit_one, publish_draft, save_draft)  # (same corpus cache as run.py)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
-       "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft}
+       "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft,
+       "addh": add_one}
 # What an operation needs first, built untimed before it: `pub` publishes a draft written (and built) before,
-# `redraft` saves it again, still a draft.
-BEFORE = {"pub": draft_one, "redraft": draft_one}
+# `redraft` saves it again, still a draft; `addh` adds an article beside a draft held back (run.draft_lacking).
+BEFORE = {"pub": draft_one, "redraft": draft_one, "addh": draft_lacking}
 
 
 def checkout(rev: str | None, where: Path) -> Path:

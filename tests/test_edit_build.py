@@ -252,8 +252,9 @@ def test_deleting_an_article_whose_photos_are_not_its_alone_is_the_full_builds(s
     - its photo file is another article's photo too, the first copy its own or the other's: links to the file
       lead to the other's copy once it goes (each build equals a clean one);
     - another article links to one of its variants, or to its photo file (rewritten to its copy): that link
-      breaks, and the article linking is held back (LINK001, HOLD001, as a clean build says);
-    - a draft shows its photo file, which goes with it."""
+      breaks, and the article linking is held back (LINK001, HOLD001, as a clean build says).
+    A draft showing its photo file, which goes with it, leaves it a shift, which finds what the build says of the
+    drafts again (build.unpublished): the draft is held back (HOLD002), as in a clean build."""
     from PIL import Image
 
     photo_news(site)
@@ -290,28 +291,42 @@ def test_deleting_an_article_whose_photos_are_not_its_alone_is_the_full_builds(s
         "Bài nháp", date="2024-05-08 08:00", draft="true", photos='\n  - src: "../bai-chung/anh.jpg"\n    caption: "Chờ."'))
     assert build_and_compare(site, tmp_path).diagnostics == []
     shutil.rmtree(folder)  # the photo the draft shows goes with it: the draft now has a problem
-    assert not build_and_compare(site, tmp_path).shifted
+    result = build_and_compare(site, tmp_path)
+    assert result.shifted and [d.code for d in result.diagnostics] == ["HOLD002"]
 
 
-def test_a_new_photo_a_draft_was_missing_is_the_full_builds(site, tmp_path):
+def test_articles_that_come_and_go_beside_a_draft_held_back_are_shift_builds(site, tmp_path):
     """A draft showing a photo file that is not there yet has a problem of its own (IMG001, from its validation
-    ahead, summed up as HOLD002); an article added with that very file as its photo mends it. The build after one
-    that held a draft back is the full build's (holding is its work; delta._shift would refuse it too), so the
-    problem goes as in a clean build."""
+    ahead, summed up as HOLD002). Articles added and deleted beside it are shift builds, which find what the build
+    says of the drafts again (build.unpublished): an article added with that very file as its photo mends the
+    draft, and deleting it brings the problem back; a draft linking to an article held back once that article is
+    deleted. Each build equals a clean build, byte for byte and problem for problem."""
     from PIL import Image
 
     photo_news(site)
     site.write("content/tin/nhap/index.md", article(
         "Bài nháp", date="2024-05-08 08:00", draft="true", photos='\n  - src: "../bai-moi/anh.jpg"\n    caption: "Chờ."'))
+    site.write("content/tin/nhap-2/index.md", article(
+        "Bài nháp hai", date="2024-05-08 08:00", draft="true", body="Xem [bài 0](../bai-0/)."))
     first = build_and_compare(site, tmp_path)
     assert [d.code for d in first.diagnostics] == ["HOLD002"]
+    site.write("content/tin/bai-khac/index.md", article("Bài khác", date="2024-05-09 09:00"))
+    beside = build_and_compare(site, tmp_path)
+    assert beside.shifted and [d.code for d in beside.diagnostics] == ["HOLD002"]
     folder = site.root / "content/tin/bai-moi"
     folder.mkdir(parents=True)
     Image.new("RGB", (800, 600), (200, 60, 30)).save(folder / "anh.jpg", quality=80)
     site.write("content/tin/bai-moi/index.md", article(
         "Bài mới có ảnh", date="2024-05-09 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
     mended = build_and_compare(site, tmp_path)
-    assert mended.diagnostics == [] and not mended.shifted
+    assert mended.diagnostics == [] and mended.shifted
+    shutil.rmtree(folder)
+    again = build_and_compare(site, tmp_path)
+    assert again.shifted and [d.code for d in again.diagnostics] == ["HOLD002"]
+    shutil.rmtree(site.root / "content/tin/bai-0")  # the second draft links to it: it is held back too
+    both = build_and_compare(site, tmp_path)
+    assert both.shifted and sorted(d.path for d in both.diagnostics) == [
+        "content/tin/nhap-2/index.md", "content/tin/nhap/index.md"]
 
 
 def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
@@ -382,10 +397,11 @@ def test_a_shift_leaves_the_plan_a_full_build_makes(news, tmp_path):
     assert _kept_plan(news) == _kept_plan(other)
 
 
-def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_address(news, tmp_path):
+def test_an_addition_beside_a_draft_is_a_shift_build_even_when_it_takes_the_drafts_address(news, tmp_path):
     """A draft (validated ahead against the site as it is, build.ahead) leaves an addition a shift's build, and a
-    deletion of what it does not link to; an addition whose page takes the address the draft wants is a full
-    build, whose validation ahead then finds the draft's address taken (the draft is held: HOLD002)."""
+    deletion of what it does not link to. An addition whose page takes the address the draft wants is one too,
+    whose validation of the unpublished files again (build.unpublished) finds the draft's address taken (the draft
+    is held: HOLD002), as a clean build does."""
     news.write("content/thoi-su/nhap/index.md", article("Bản nháp", date="2024-06-02 08:00", draft="true",
                                                         slug='"trung-dia-chi"'))
     build_and_compare(news, tmp_path)
@@ -396,7 +412,7 @@ def test_an_addition_beside_a_draft_is_a_shift_build_unless_it_takes_the_drafts_
     news.write("content/thoi-su/khac/index.md", article("Bài chiếm địa chỉ", date="2024-06-03 08:00",
                                                         slug='"trung-dia-chi"'))
     result = build_and_compare(news, tmp_path)
-    assert not result.edited and [(d.code, d.path) for d in result.diagnostics] == [
+    assert result.shifted and [(d.code, d.path) for d in result.diagnostics] == [
         ("HOLD002", "content/thoi-su/nhap/index.md")], result.diagnostics
 
 
@@ -423,7 +439,7 @@ def test_an_edit_beside_a_draft_with_problems_is_an_edit_build(news, tmp_path, k
 
 def test_a_draft_saved_as_a_draft_is_an_edit_build(news, tmp_path):
     """A draft saved and still a draft changes no published page, only what the build says of it: an edit build
-    that renders nothing and finds the unpublished files' problems again (build.drafts), alone or beside an edit
+    that renders nothing and finds the unpublished files' problems again (build.unpublished), alone or beside an edit
     of a published article. Its problems come and go (a photo not there yet, a field it cannot read, an address
     another page has, one another draft wants), a draft held back for them no longer is once another draft
     changes, and each build equals a clean build, byte for byte and problem for problem. A draft that writes a
@@ -471,6 +487,37 @@ def test_a_draft_saved_as_a_draft_is_an_edit_build(news, tmp_path):
                                                             body="Xem [bài](../khong-co/)."))
     held = build_and_compare(news, tmp_path)  # a scheduled article with a problem is held back (HOLD001)
     assert not held.edited and [d.code for d in held.diagnostics] == ["LINK001", "HOLD001"]
+
+
+def test_a_draft_deleted_is_a_shift_build(news, tmp_path):
+    """A draft given up and deleted (its folder, photos and all) changes no published page: a shift's build, which
+    finds what the build says of the other drafts again (build.unpublished): one that wanted the same address is
+    no longer held back, one that linked to it now is. Deleting a draft held back is one too; deleting a scheduled
+    article is the full build's (when the next one falls due changes). Each equals a clean build."""
+    from PIL import Image
+
+    def draft(title: str, **fields) -> str:
+        return article(title, date="2024-06-02 08:00", draft="true", tags='["Lễ hội"]', **fields)
+
+    folder = news.root / "content/thoi-su/nhap-a"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (800, 600), (9, 90, 9)).save(folder / "anh.jpg", quality=80)
+    news.write("content/thoi-su/nhap-a/index.md", draft("Nháp A", slug="chung",
+                                                       photos='\n  - src: "anh.jpg"\n    caption: "Ảnh."'))
+    news.write("content/thoi-su/nhap-b/index.md", draft("Nháp B", slug="chung"))  # A's address: held back
+    news.write("content/thoi-su/nhap-c/index.md", draft("Nháp C", body="Xem [nháp A](../nhap-a/)."))
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00"))
+    first = build_and_compare(news, tmp_path)
+    assert [(d.code, d.path) for d in first.diagnostics] == [("HOLD002", "content/thoi-su/nhap-b/index.md")]
+    shutil.rmtree(folder)
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.rendered == 0
+    assert [(d.code, d.path) for d in result.diagnostics] == [("HOLD002", "content/thoi-su/nhap-c/index.md")]
+    shutil.rmtree(news.root / "content/thoi-su/nhap-c")  # held back
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.diagnostics == []
+    shutil.rmtree(news.root / "content/thoi-su/hen-gio")
+    assert not build_and_compare(news, tmp_path).edited
 
 
 def test_a_draft_published_is_a_shift_build(news, tmp_path):
@@ -599,7 +646,8 @@ def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes
 def test_a_deletion_beside_drafts_with_photos_is_a_shift_build(site, tmp_path):
     """Drafts have photos, as the reports they become: a deletion beside one is a shift's build (its body's key
     found with its photos, as its validation ahead made it), even when the photo it shows is in the deleted
-    article's folder, while that file stays; when the draft links to the page that goes, the full build's."""
+    article's folder, while that file stays; when the draft links to the page that goes, a shift too, which finds
+    what the build says of the drafts again (build.unpublished): the draft is held back."""
     photo_news(site)
     folder = site.root / "content/tin/nhap"
     folder.mkdir(parents=True)
@@ -613,16 +661,17 @@ def test_a_deletion_beside_drafts_with_photos_is_a_shift_build(site, tmp_path):
     assert build_and_compare(site, tmp_path).shifted
     shutil.rmtree(site.root / "content/tin/bai-0")  # the draft links to it
     result = build_and_compare(site, tmp_path)
-    assert not result.shifted and [d.code for d in result.diagnostics] == ["HOLD002"]
+    assert result.shifted and [d.code for d in result.diagnostics] == ["HOLD002"]
 
 
 @pytest.mark.parametrize("link", ["../bai-07/index.md", "/thoi-su/bai-07/", "../bai-07/", "https://example.org/thoi-su/bai-07",
                                   "../bai-07", "../bai%2D07/index.md"])
-def test_a_deletion_beside_drafts_and_scheduled_articles_is_a_shift_unless_one_links_to_what_goes(news, tmp_path,
-                                                                                                     link):
-    """A deletion beside a draft and a scheduled article (every newsroom has some) is a shift's build, but when
-    one of their bodies links to what goes (by its file or its address: their validation ahead then fails, a
-    full build's to report); beside an article that expires, a full build."""
+def test_a_deletion_beside_drafts_and_scheduled_articles_is_a_shift_even_when_one_links_to_what_goes(news, tmp_path,
+                                                                                                        link):
+    """A deletion beside a draft and a scheduled article (every newsroom has some) is a shift's build, also when
+    one of their bodies links to what goes (by its file or its address): what the build says of them is then found
+    again (build.unpublished), and the draft is held back, as in a clean build. Beside an article that expires, a
+    full build."""
     news.write("site.toml", (news.root / "site.toml").read_text(encoding="utf-8").replace(
         "per_page", 'base_url = "https://example.org/"\nper_page', 1))
     news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00",
@@ -633,7 +682,7 @@ def test_a_deletion_beside_drafts_and_scheduled_articles_is_a_shift_unless_one_l
     assert build_and_compare(news, tmp_path).shifted
     shutil.rmtree(news.root / Path(path(7)).parent)  # the draft does
     result = build_and_compare(news, tmp_path)
-    assert not result.edited and [d.path for d in result.diagnostics] == ["content/thoi-su/nhap/index.md"]
+    assert result.shifted and [d.path for d in result.diagnostics] == ["content/thoi-su/nhap/index.md"]
     news.write("content/thoi-su/nhap/index.md", article("Bản nháp", draft="true", body="Đã sửa liên kết."))
     build_and_compare(news, tmp_path)
     news.write(path(9), source(9, expires='"2099-01-01 08:00"'))

@@ -36,7 +36,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     front matter is valid: the error may be in the slug itself).
 
     `taken`: who has each output path of today's site (routes.owners of `ready`'s pages), when known otherwise
-    (build.drafts: asked of a few paths only); it gets the addresses the pending articles claim."""
+    (build.unpublished: asked of a few paths only); it gets the addresses the pending articles claim."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
 
@@ -71,7 +71,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
         return list(remembered[1]), when
     index = ready.index
     if taken is None:
-        taken = routes.owners(ready.pages, ready.site)
+        taken = routes.owners(ready.pages, lambda i: ready.site.articles[i].source)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
     pages_of: dict[int, list] = {i: [] for i, _ in expiring}  # the pages of each article that may expire

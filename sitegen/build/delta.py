@@ -411,44 +411,54 @@ class Unpublished:
     checked: model.Checked
     before: model.Checked | None  # as the last build read it; None when it was held back (no `docs` row then)
     held: bool  # the last build held it back (a draft with problems, HOLD002)
+    fresh: bool  # read and validated again by this build (saved, held back, or a photo it shows went)
 
 
 @dataclass(frozen=True)
 class Drafts:
     """Drafts saved and still drafts, scheduled articles saved and due when they were: what changes is only what
-    the build finds of the unpublished files (their own problems and their validation ahead: build.drafts makes
-    those again, as the full build makes them), and which of them the plan counts (`Plan.later`: those not held
-    back). Every unpublished file of the site, by source."""
+    the build finds of the unpublished files (their own problems and their validation ahead: build.unpublished
+    makes those again, as the full build makes them), and which of them the plan counts (`Plan.later`: those not
+    held back). Every unpublished file of the site, by source."""
 
     files: tuple[Unpublished, ...]
-    changed: frozenset[str]  # the sources of those saved
 
 
 def _redrafted(cache: Cache, plan: Plan, state: State, published: int, scanned: Scan, paths: Sequence[str],
                config: SiteConfig, strict: bool) -> Drafts | None:
     """The Drafts change when the unpublished files `paths` (as walked: every one a draft or scheduled article the
     last build knew) were drafts and are still drafts, or scheduled articles still scheduled for the same time,
-    else None. Not in a --strict build (which validates no draft
-    ahead), nor on a site where an article expires (build.drafts asks no more of build.ahead than a site of
-    drafts and scheduled articles that stay needs), nor when a draft's file cannot be read (a reading problem is
-    the full build's)."""
+    else None (see `unpublished_files`)."""
     held = held_drafts(state)
-    if strict or plan.expiring or plan.discovered != published + len(plan.later) + len(held):
+    if plan.discovered != published + len(plan.later) + len(held):
         return None
-    sources = {_source(path, config): path for path in paths}
-    if "" in sources or any(unicodedata.normalize("NFC", s) != s for s in sources):
+    return unpublished_files(cache, plan.later, held, scanned, {_source(path, config): path for path in paths},
+                             config, strict, plan.expiring)
+
+
+def unpublished_files(cache: Cache, later: Sequence[str], held: Collection[str], scanned: Scan,
+                      saved: Mapping[str, str], config: SiteConfig, strict: bool, expiring: bool) -> Drafts | None:
+    """Every unpublished file (`later`, the plan's, and the drafts `held` back), as a Drafts change whose files
+    `saved` (source -> path as walked) were drafts and are still drafts, or scheduled articles still scheduled for
+    the same time; None when not. Not in a --strict build (which validates no draft ahead), nor on a site where an
+    article expires (build.unpublished asks no more of build.ahead than a site of drafts and scheduled articles
+    that stay needs), nor when a file cannot be read (a reading problem is the full build's). The files saved, the
+    drafts held back and those whose validation no longer holds (model.reusable: a photo it shows went) are read
+    again; the others are as the last build read them."""
+    if strict or expiring or "" in saved or any(unicodedata.normalize("NFC", s) != s for s in saved):
         return None
-    rows = cache.get_many("docs", list(plan.later))
+    rows = cache.get_many("docs", list(later))
     prefix = str(config.root) + os.sep
     top = str(config.content_dir)
     files = []
-    for source in sorted({*plan.later, *held}):
+    for source in sorted({*later, *held}):
         path = prefix + source.replace("/", os.sep)
         row = rows.get(source)
         before = row[2] if row is not None else None
         if source not in held and (before is None or before.article is None):
             return None  # (the plan counts only files without problems of their own)
-        if source in sources or source in held:
+        again = source in saved or source in held or not model.reusable(before, strict)  # (a photo it shows went)
+        if again:
             line = scanned.files.get(path)
             if line is None:
                 return None
@@ -462,14 +472,14 @@ def _redrafted(cache: Cache, plan: Plan, state: State, published: int, scanned: 
         else:
             stamp, bundle, checked = row[0], row[1], before
         a, was = checked.article, before.article if before is not None else None
-        if source in sources and (a is not None and not a.draft) != (was is not None and not was.draft):
+        if source in saved and (a is not None and not a.draft) != (was is not None and not was.draft):
             return None  # a draft published now (an addition: _shift) or scheduled, or a scheduled one a draft now
-        if source in sources and was is not None and not was.draft and (a is None or a.date != was.date):
+        if source in saved and was is not None and not was.draft and (a is None or a.date != was.date):
             return None  # a scheduled article moved (when the next one falls due: Plan.until) or broken
         if any(x is not None and x.expires is not None for x in (a, checked.provisional)):
             return None
-        files.append(Unpublished(source, stamp, bundle, checked, before, source in held))
-    return Drafts(tuple(files), frozenset(sources))
+        files.append(Unpublished(source, stamp, bundle, checked, before, source in held, again))
+    return Drafts(tuple(files))
 
 
 # More files come or gone than this in one build and the full build, which reads and converts in parallel, is as quick.
@@ -506,21 +516,27 @@ class Shift:
     until: dt.datetime | None  # Plan.until once they are published (`_due`)
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
     promoted: tuple[str, ...] = ()  # the sources of the new articles that were in Plan.later: drafts, or due now
+    # Every file still unpublished, when the last build held drafts back: what it finds of them is made again
+    # (build.unpublished), as an article that comes or goes may mend one, or take the address one wants.
+    drafts: Drafts | None = None
+    drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
 
     @property
     def later(self) -> tuple[str, ...]:
-        """The plan's `later` once the promoted articles are published."""
-        return tuple(s for s in self.plan.later if s not in self.promoted) if self.promoted else self.plan.later
+        """The plan's `later` once the promoted articles are published and the drafts deleted gone."""
+        if not self.promoted and not self.drafts_gone:
+            return self.plan.later
+        return tuple(s for s in self.plan.later if s not in self.promoted and s not in self.drafts_gone)
 
 
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
            listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool) -> Shift | None:
     """The Shift this build is, or None. Only the plain case, on a site whose links all land (a new article could
-    mend one), and whose every file is published but for drafts and scheduled articles without errors
-    (build.ahead validates those against the site as it is, or will be when each falls due: articles only added
-    can take an address one of them wants, which stages.shifted checks, and nothing else they are validated
-    for; articles deleted can take away a page one of them links to, which stages.shifted checks too; a scheduled
-    article once it falls due comes as an addition, see `_due`):
+    mend one), and whose every file is published but for drafts and scheduled articles (build.ahead validates
+    those against the site as it is, or will be when each falls due: articles added can take an address one of
+    them wants, articles deleted can take away a page one of them links to; stages.shifted then finds what the
+    build says of them again, build.unpublished, as it does beside drafts held back for their problems, which
+    an article that comes may mend; a scheduled article once it falls due comes as an addition, see `_due`):
     - new article files published now, with photos of their own or none (`_own_photos`), without an old address,
       schedule or expiry of their own, in a category and with tags as the site names them, with a headline of
       their own; and drafts published now (`draft: true` taken away), if nothing was found wrong with them;
@@ -530,7 +546,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       may go with them.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
-    if listing is None or plan.discovered != len(index.refs) + len(plan.later) or \
+    held = held_drafts(state)
+    if listing is None or plan.discovered != len(index.refs) + len(plan.later) + len(held) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
         return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
     # The files whose stamp line is new (come, or changed) and those whose line is gone (gone, or changed), by
@@ -558,9 +575,22 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
-    if any(path not in position and not path.startswith(folders) for path in gone) or \
-            (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
-        return None  # a photo, a draft or another file went that was no deleted bundle's; a deletion beside articles
+    # Drafts deleted (a draft given up): what the build finds of the other unpublished files is found again.
+    dropped = {}
+    for path in gone:
+        if path not in position and (_source(path, config) in later or _source(path, config) in held):
+            dropped[_source(path, config)] = path
+    if dropped:
+        was = cache.get_many("docs", [s for s in dropped if s in later])
+        if any(s in later and (s not in was or was[s][2].article is None or not was[s][2].article.draft)
+               for s in dropped):
+            return None  # a scheduled article deleted: when the next one falls due changes (Plan.until)
+        folders += tuple(os.path.dirname(p) + os.sep for p in dropped.values() if os.path.basename(p) == "index.md")
+        if any(index.key(Path(path)) in index.files for path in gone if not path.endswith(".md")):
+            return None  # a photo in a deleted draft's folder that a published article shows
+    if any(path not in position and path not in dropped.values() and not path.startswith(folders) for path in gone) \
+            or (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
+        return None  # a photo or another file went that was no deleted bundle's; a deletion beside articles
         # that expire, or beside drafts or scheduled articles with problems (an address a deleted article held may
         # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
     report = Reporter(strict=strict)
@@ -569,7 +599,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     for i in left:
         del stay[files[i]]
     came = [path for path in new if path in found]  # the new articles; the other new files must be their photos
-    if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(left) \
+    if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(left) - len(dropped) \
             or not stay.items() <= found.items():
         return None  # a new file that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
@@ -577,6 +607,12 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if not isinstance(titles, dict) or not isinstance(spellings, Spellings):
         return None
     titles, spellings = dict(titles), spellings.copy()
+    for source in dropped:
+        checked = was[source][2] if source in later else None  # (a draft held back names nothing)
+        if checked is not None and (not all(spell(spellings.tags, slug, name, -1) for slug, name in checked.tag_names)
+                                    or (checked.new_category is not None and not spell(
+                                        spellings.categories, checked.new_category[1], checked.new_category[0], -1))):
+            return None  # a tag or category it named first: named otherwise now
     docs = cache.get_many("docs", [index.refs[i][0] for i in left])
     going: tuple[set[str], set[str]] = (set(), set())
     for i in left:
@@ -644,8 +680,14 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         return None  # a new file that is neither an article nor the photo of a new one
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
+    drafts = None
+    if held or dropped:  # (the drafts held back are read again: `unpublished_files`)
+        drafts = unpublished_files(cache, [s for s in plan.later if s not in coming and s not in dropped],
+                                   held - dropped.keys(), scanned, {}, config, strict, plan.expiring)
+        if drafts is None:
+            return None
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 due[1], going, tuple(sorted(coming)))
+                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)))
 
 
 def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:

@@ -200,7 +200,7 @@ class Holding:
     def only_drafts(self) -> bool:
         """Whether every article held back is a draft (or none is): the published site is then what it would be
         without them, and the next build may start from this one's (an edit build leaves their findings, HOLD002,
-        as they are, or makes them again: build.drafts)."""
+        as they are, or makes them again: build.unpublished)."""
         return all(h.kind == DRAFT for h in self.held.values())
 
     def errors_left(self, diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:

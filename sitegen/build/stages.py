@@ -17,9 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from ..render import context
-from . import delta, dependencies, hold, inputs, search, workers
+from . import delta, dependencies, hold, inputs, search, unpublished, workers
 from .ahead import validate as validate_ahead
-from .drafts import refound
 from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, counter, render_pages
 from ..structure import links, photos, routes
@@ -376,14 +375,17 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
                                 local)
     if local.errors:
         return None  # the full build reports them, beside everything else it finds
-    unpublished = None
+    later = None
     if edit.drafts is not None:  # drafts saved as drafts: what the build finds of them, made again
-        unpublished = refound(edit.drafts, plan, index, config, cache, edit.moment, jobs)
-        if unpublished is None:
+        spellings = cache.get_many("plan", ["spellings"]).get("spellings")
+        if not isinstance(spellings, delta.Spellings):
             return None
-        mine = {u.source for u in edit.drafts.files}
-        dropped += [d for d in state.diagnostics if d.path in mine]
-        local.extend(unpublished.diagnostics)
+        later = unpublished.refound(edit.drafts, index, plan.link_base, spellings,
+                                    unpublished.Owners(cache, entries.sources), config, cache, edit.moment, jobs)
+        if later is None:
+            return None
+        dropped += _findings_of(state.diagnostics, edit.drafts)
+        local.extend(later.diagnostics)
     clock.lap("markdown")
     make = entry_maker(config, plan.categories, plan.tags, edit.moment)
     fresh = {c.index: make(a, index.article_url[c.index], b, k, html, mine)
@@ -426,11 +428,9 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
         if edit.titles is not None:
             cache.put_many("plan", {"titles": edit.titles})
-        if unpublished is not None:
-            cache.put_many("docs", unpublished.docs)
-            cache.delete("docs", unpublished.dropped)
-            cache.put_many("plan", {"head": unpublished.plan, **({"spellings": unpublished.spellings}
-                                                                  if unpublished.spellings is not None else {})})
+        if later is not None:
+            _remember_unpublished(cache, later)
+            cache.put_many("plan", {"head": replace(plan, later=later.later), "spellings": later.spellings})
         cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), mine)
                                    for e, mine in zip(fresh.values(), infos)})
         for i, e in fresh.items():
@@ -477,8 +477,15 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     if site is None:
         return None
     existed, now = grouped.keys(), {p.path for p in site.pages}
-    if _claimed(cache, config, shift.later, {p.casefold() for p in now - existed}):
-        return None  # a draft wants an address a new page takes: its validation ahead now fails (a full build's)
+    # What the build finds of the drafts and scheduled articles is made again (build.unpublished) beside drafts
+    # held back, and when one of them may find otherwise now: it links to what goes, or wants an address a new
+    # page takes. Else it stands.
+    drafts = shift.drafts
+    if drafts is None and (site.ahead_again or _claimed(cache, config, shift.later,
+                                                         {p.casefold() for p in now - existed})):
+        drafts = delta.unpublished_files(cache, shift.later, (), scanned, {}, config, report.strict, plan.expiring)
+        if drafts is None:
+            return None
     if any(rel in now or rel in existed for _, rel in photo_plan.copies):
         return None  # a photo's variant where a page is: the full build's to tell
     index, positions = site.index.attach(config, paths_of(warm)), [site.place[a.source] for a in articles]
@@ -486,6 +493,14 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     body_keys, _ = check_links(index, link_base, positions, articles, markup_keys, bodies, cache, local)
     if local.errors:
         return None
+    later = None
+    if drafts is not None:
+        later = unpublished.refound(drafts, index, link_base, shift.spellings,
+                                    routes.owners(site.pages, lambda i: site.order[i].source), config, cache,
+                                    shift.moment, jobs)
+        if later is None:
+            return None
+        local.extend(later.diagnostics)
     clock.lap("markdown")
     html = cache.reader("markup")
     make = entry_maker(config, plan.categories, site.tags, shift.moment)
@@ -501,6 +516,8 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                             site.home, sources)
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
+    if drafts is not None:
+        dropped += _findings_of(state.diagnostics, drafts, shift.drafts_gone)
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     deps = _deps(cache, state.token, warm, folder, ahead.take(dependencies.Deps.rows_of, cache))
     deps.know(n.checked for n in shift.new)
@@ -546,12 +563,17 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         found = cache.get_many("links", old_keys)
         cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
                                  for a, k in zip(linked, old_keys) if k in found})
+        if later is not None:
+            _remember_unpublished(cache, later)
+        cache.delete("docs", list(shift.drafts_gone))
         made = delta.Plan(token, scanned.outside, scanned.names, shift.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
-                          plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone), shift.later,
-                          plan.expiring)
-        made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order, shift.spellings, dirty,
-                           fresh_shapes, shift.gone, grouped)
+                          plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone)
+                          - len(shift.drafts_gone),
+                          later.later if later is not None else shift.later, plan.expiring)
+        made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order,
+                           later.spellings if later is not None else shift.spellings, dirty, fresh_shapes, shift.gone,
+                           grouped)
         state_of = functools.partial(_remember, cache, made.id, token, scanned, moment=shift.moment,
                                      until=shift.until, pages=len(site.pages), articles=len(keys), entry_keys=keys)
         return functools.partial(_finish, cache, report, state_of, len(site.pages), len(keys), photo_plan.processed,
@@ -576,6 +598,7 @@ class _Placed:
     old_at: dict[str, int]  # an article's place in the last build's order, by source
     place: dict[str, int]  # its place in this one
     variants_gone: set[str]  # the output paths of the deleted articles' photo variants
+    ahead_again: bool  # a draft or scheduled article links to what goes (or shows a photo that goes)
 
 
 def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[delta.Shape],
@@ -584,7 +607,8 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
     """The site once the shift's articles came (their Shapes `fresh`, their bodies' anchors `ids`) and went, made
     by the functions a full build runs over articles (routes, related lists, most read, home page), here over
     Shapes. None when an address is taken, or another body links to a page that goes (the full build reports
-    those, and holds the article back). `known`: the last build's output paths, case-folded (see routes.plan).
+    those, and holds the article back); a draft's or scheduled article's body linking there sets `ahead_again`.
+    `known`: the last build's output paths, case-folded (see routes.plan).
     `published`: the photos the articles that came publish (photos.PhotoPlan.published), for the link index."""
     gone, plan = set(shift.gone), shift.plan
     order = sorted([*(a for a in before if a.source not in gone), *fresh], key=lambda a: (a.date, a.source),
@@ -614,12 +638,13 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
                        taken):
             return None
-        if shift.gone and _later_links_into(cache, config, shift.later, taken,
-                                            [shift.index.refs[old_at[s]] for s in shift.gone]):
-            return None  # a draft or scheduled article links to what goes: its validation ahead fails (a full build's)
+        # (A draft or scheduled article linking to what goes: its validation ahead may fail now.)
+        again = bool(shift.gone) and _later_links_into(cache, config, shift.later, taken,
+                                                        [shift.index.refs[old_at[s]] for s in shift.gone])
         most_read = model.most_read(site, config.most_read)  # type: ignore[arg-type]
         related_key, lists, rescored = related.result()
-    return _Placed(order, tags, pages, related_key, lists, rescored, home, most_read, index, old_at, place, variants)
+    return _Placed(order, tags, pages, related_key, lists, rescored, home, most_read, index, old_at, place, variants,
+                   again)
 
 
 def _pictured(a: model.Article, infos: Mapping[str, Any]) -> bool:
@@ -785,6 +810,20 @@ def _old_entries(cache: Cache) -> Callable[[str], Entry | None]:
         return found[0] if found else None
 
     return get
+
+
+def _findings_of(diagnostics: Sequence[Diagnostic], unpublished: delta.Drafts, gone: Collection[str] = ()
+                 ) -> list[Diagnostic]:
+    """What the last build found of the unpublished files (and of those `gone`): what build.unpublished finds of
+    them again replaces."""
+    mine = {u.source for u in unpublished.files}.union(gone)
+    return [d for d in diagnostics if d.path in mine]
+
+
+def _remember_unpublished(cache: Cache, found: unpublished.Found) -> None:
+    """The `docs` rows of the unpublished files as build.unpublished found them (a held draft has none)."""
+    cache.put_many("docs", found.docs)
+    cache.delete("docs", found.dropped)
 
 
 def _remember_entries(cache: Cache, entries: Sequence[Entry], infos: Sequence[dict], keys: list[str]) -> None:

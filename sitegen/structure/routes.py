@@ -13,7 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, Sequence
 
 from ..diagnostics import Reporter
 from ..pickling import by_fields
@@ -254,9 +254,10 @@ def claim(pages: list[Page], article: Article, owners: dict[str, str], report: R
     return kept
 
 
-def owners(pages: list[Page], site: Site) -> dict[str, str]:
-    """Who has each output path (case-folded): an article's file, or the kind of a site page."""
-    return {p.path.casefold(): _owner(p, site) for p in pages}
+def owners(pages: Sequence[Page], source_of: Callable[[int], str]) -> dict[str, str]:
+    """Who has each output path (case-folded): an article's file (`source_of` its number), or the kind of a site
+    page."""
+    return {p.path.casefold(): owner_of(p, source_of) for p in pages}
 
 
 # Outputs no article's alias may take: folders the build fills with other files (the theme's assets, the search

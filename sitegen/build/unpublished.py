@@ -1,18 +1,19 @@
-"""Drafts saved as drafts: what a build finds of the unpublished files, made again without the whole site.
+"""What a build finds of the unpublished files (drafts, scheduled articles), made again without the whole site.
 
 A draft changes no published page: only what the build says of it (its own problems, and what its validation ahead
 finds: an address taken, a photo missing, a link to nowhere, see build.ahead) and whether it is held back (hold).
 So does a scheduled article saved and still due when it was. An edit build whose unpublished changes are of these
-kinds (delta.Drafts) asks this module for those findings: the
-full build's functions (hold.Holding, ahead.validate) run over every unpublished file, against the last plan's
-site (its link index, and who has each address, read back only for the addresses the drafts want)."""
+kinds (delta.Drafts), and a shift beside drafts held back for their problems (one that comes or goes may mend
+one, or take the address it wants), ask this module for those findings: the full build's functions
+(hold.Holding, ahead.validate) run over every unpublished file, against the site the build publishes (its link
+index, and who has each address)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Collection, MutableMapping, Sequence
 
 from ..config import SiteConfig
 from ..content import read
@@ -29,8 +30,8 @@ class Found:
     """What a build says of the unpublished files, and what it remembers of them (see `refound`)."""
 
     diagnostics: list[Diagnostic]  # every unpublished file's, as the full build reports them
-    plan: delta.Plan  # the plan, with the unpublished files it counts (Plan.later: those not held back)
-    spellings: delta.Spellings | None  # the plan's, when a file counted or no longer counted names a tag
+    later: tuple[str, ...]  # the unpublished files the plan counts (Plan.later: those not held back)
+    spellings: delta.Spellings  # the plan's, once those are the files counted
     docs: dict[str, tuple]  # the `docs` rows to write: each file counted, as read now
     dropped: list[str]  # and those to delete: files held back now (hold.Holding.documents)
 
@@ -46,10 +47,10 @@ class _Today:
         self.index, self.link_base = index, link_base
 
 
-class _Owners(dict):
-    """routes.owners of the last plan's pages (case-folded output path -> who has it), for the few paths the
-    drafts claim: a page is read back from its group's row when asked for, not every page of the site. What the
-    drafts claim is kept in the dict itself."""
+class Owners(dict):
+    """routes.owners of the last plan's pages (case-folded output path -> who has it; `sources`: its articles,
+    in site order), for the few paths the drafts claim: a page is read back from its group's row when asked for,
+    not every page of the site. What the drafts claim is kept in the dict itself."""
 
     def __init__(self, cache: Cache, sources: Sequence[str]):
         super().__init__()
@@ -67,47 +68,45 @@ class _Owners(dict):
         return routes.owner_of(page, self._sources.__getitem__)
 
 
-def refound(redraft: delta.Drafts, plan: delta.Plan, index: Index, config: SiteConfig, cache: Cache,
-            moment: dt.datetime, jobs: int) -> Found | None:
+def refound(unpublished: delta.Drafts, index: Index, link_base: str, spellings: delta.Spellings,
+            taken: MutableMapping[str, str], config: SiteConfig, cache: Cache, moment: dt.datetime, jobs: int
+            ) -> Found | None:
     """The unpublished files' findings as the full build makes them (stages.whole: each file's own problems hold
     it back, then the validation ahead of the others, filtered as a publishing build reports it, holds more, and
-    the held drafts are summed up in one line each), given the last plan and its link index (attached). None when
-    something else than a draft is held back (a scheduled article with problems: the full build's)."""
-    files = redraft.files
-    loaded = [read.Loaded(u.source, u.stamp, u.bundle, u.checked, u.source in redraft.changed) for u in files]
+    the held drafts are summed up in one line each), against the site of this link index (attached) and key, whose
+    pages `taken` names (routes.owners); `spellings`: the plan's, as the files counted before tell them. None when
+    something else than a draft is held back (a scheduled article with problems), or a tag or category would be
+    named otherwise: the full build's."""
+    files = unpublished.files
+    loaded = [read.Loaded(u.source, u.stamp, u.bundle, u.checked, u.fresh) for u in files]
     holding = hold.Holding(config.root, loaded, {}, [], moment, drafts=False, enabled=True)
     own = [d for u in files for d in u.checked.diagnostics]
     holding.take(own)  # (a full build's first round: model.assemble reports each file's own findings)
     invalid = [u.checked.provisional for u in files if u.checked.provisional is not None]
-    sources = [source for source, _, _ in index.refs]
-    ahead, when = validate(holding.values(), _Today(index, plan.link_base), config, cache, moment, False, jobs,
-                           with_drafts=True, invalid=invalid, taken=_Owners(cache, sources))
+    ahead, when = validate(holding.values(), _Today(index, link_base), config, cache, moment, False, jobs,
+                           with_drafts=True, invalid=invalid, taken=taken)
     ahead = [d for d in ahead if d.severity == ERROR or d.path in when]  # (a draft's warnings are for `check`)
     holding.take(ahead)
     if not holding.only_drafts():
         return None
-    diagnostics = holding.report([*own, *ahead], when, draft_details=False)
-    spellings = _spellings(cache, files, holding.held)
-    if spellings is False:
+    counted = _spellings(spellings, files, holding.held)
+    if counted is None:
         return None
-    docs = {u.source: (u.stamp, u.bundle, u.checked) for u in files
-            if u.source not in holding.held and (u.held or u.source in redraft.changed)}
+    docs = {u.source: (u.stamp, u.bundle, u.checked) for u in files if u.source not in holding.held and u.fresh}
     dropped = [u.source for u in files if u.source in holding.held and u.before is not None]
     later = tuple(u.source for u in files if u.source not in holding.held)
-    return Found(diagnostics, replace(plan, later=later), spellings, docs, dropped)
+    return Found(holding.report([*own, *ahead], when, draft_details=False), later, counted, docs, dropped)
 
 
-def _spellings(cache: Cache, files: Sequence[delta.Unpublished], held: Any) -> delta.Spellings | None | bool:
-    """The plan's Spellings once the files counted are those not `held` (a held draft's tags name nothing, as in
-    stages.whole), None when that changes no count, False when it changes a name (the full build's to say): the
-    same test as a shift's for an article that comes or goes (delta._shift)."""
+def _spellings(spellings: delta.Spellings, files: Sequence[delta.Unpublished], held: Collection[str]
+               ) -> delta.Spellings | None:
+    """`spellings` once the files counted are those not `held` (a held draft's tags name nothing, as in
+    stages.whole); None when that changes a name: the same test as a shift's for an article that comes or goes
+    (delta._shift)."""
     moved = [u for u in files if u.held != (u.source in held) or (not u.held and u.before != u.checked)]
     if not moved:
-        return None
-    row = cache.get_many("plan", ["spellings"]).get("spellings")
-    if not isinstance(row, delta.Spellings):
-        return False
-    spellings = row.copy()
+        return spellings
+    spellings = spellings.copy()
     for u in moved:
         for checked, by in ((u.before, -1), (u.checked, 1)):
             if checked is None or (by < 0 and u.held) or (by > 0 and u.source in held):
@@ -115,5 +114,5 @@ def _spellings(cache: Cache, files: Sequence[delta.Unpublished], held: Any) -> d
             made = checked.new_category
             if not all(delta.spell(spellings.tags, slug, name, by) for slug, name in checked.tag_names) or \
                     (made is not None and not delta.spell(spellings.categories, made[1], made[0], by)):
-                return False
+                return None
     return spellings
