@@ -402,8 +402,8 @@ def held_drafts(state: State) -> set[str]:
 
 @dataclass(frozen=True)
 class Unpublished:
-    """A draft or scheduled article file, as a build whose only unpublished changes are drafts saved as drafts
-    knows it (see `Drafts`)."""
+    """A draft or scheduled article file, as a build that finds what it says of the unpublished files again knows
+    it (see `Drafts`, build.unpublished)."""
 
     source: str
     stamp: read.Stamp
@@ -585,9 +585,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         if any(s in later and (s not in was or was[s][2].article is None or not was[s][2].article.draft)
                for s in dropped):
             return None  # a scheduled article deleted: when the next one falls due changes (Plan.until)
-        folders += tuple(os.path.dirname(p) + os.sep for p in dropped.values() if os.path.basename(p) == "index.md")
-        if any(index.key(Path(path)) in index.files for path in gone if not path.endswith(".md")):
+        theirs = tuple(os.path.dirname(p) + os.sep for p in dropped.values() if os.path.basename(p) == "index.md")
+        if any(index.key(Path(path)) in index.files for path in gone if path.startswith(theirs)):
             return None  # a photo in a deleted draft's folder that a published article shows
+        folders += theirs
     if any(path not in position and path not in dropped.values() and not path.startswith(folders) for path in gone) \
             or (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
         return None  # a photo or another file went that was no deleted bundle's; a deletion beside articles

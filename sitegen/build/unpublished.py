@@ -2,9 +2,10 @@
 
 A draft changes no published page: only what the build says of it (its own problems, and what its validation ahead
 finds: an address taken, a photo missing, a link to nowhere, see build.ahead) and whether it is held back (hold).
-So does a scheduled article saved and still due when it was. An edit build whose unpublished changes are of these
-kinds (delta.Drafts), and a shift beside drafts held back for their problems (one that comes or goes may mend
-one, or take the address it wants), ask this module for those findings: the full build's functions
+So does a scheduled article saved and still due when it was, and a draft deleted does to the others. An edit build
+whose unpublished changes are of these kinds (delta.Drafts), and a shift whose drafts may find otherwise (beside
+drafts held back, which an article that comes may mend; a draft deleted; a new page taking the address one wants;
+a body of theirs linking to what goes) ask this module for those findings: the full build's functions
 (hold.Holding, ahead.validate) run over every unpublished file, against the site the build publishes (its link
 index, and who has each address)."""
 
@@ -38,7 +39,8 @@ class Found:
 
 class _Today:
     """Today's site as build.ahead asks it of a full build's round (stages._Ready), from the last plan: its link
-    index and that index's key. No article expires (delta._redrafted): ahead asks nothing of their pages or photos."""
+    index and that index's key. No article expires (delta.unpublished_files): ahead asks nothing of their pages or
+    photos."""
 
     pages: tuple = ()
     site = photos = SimpleNamespace(articles=(), published=())
