@@ -523,6 +523,7 @@ class Model:
     kept: dict[str, str] = field(default_factory=dict)  # a published story now broken: its file -> last good text
     removed: Story | None = None  # the story the last step deleted
     published: Story | None = None  # the draft the last step published
+    published_held: bool = False  # and it was held back before (its broken link mended as it went out)
     redrafted: Story | None = None  # the draft the last step saved as a draft
 
     def write_all(self) -> None:
@@ -596,6 +597,7 @@ class Model:
             drafts = [s for s in self.stories if s.draft]
             if drafts:
                 self.published = s = drafts[step[1] % len(drafts)]
+                self.published_held = s.lacking
                 s.draft = s.lacking = False  # (its link mended as it goes out)
                 self.write_story(s)
             return
@@ -739,6 +741,8 @@ def test_additions_and_deletions_under_any_template_equal_a_clean_build(tmp_path
                  "publish": model[0].published}.get(step[0])
         if moved is None or (step[0] == "delete" and moved.draft):
             continue  # (a draft deleted, or none to publish: not an addition or deletion of what is published)
+        if step[0] == "publish" and model[0].published_held:
+            continue  # (a draft held back, published: the full build's, as its file was in no list of the plan's)
         if not any(other is not moved and other.title == moved.title for other in stories_now):
             assert result.shifted, f"step {n}: {step[0]} built as a full build"
 
