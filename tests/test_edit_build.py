@@ -338,6 +338,21 @@ def test_a_new_or_deleted_article_is_a_shift_build(news, tmp_path):
     assert build_and_compare(news, tmp_path).shifted
 
 
+def test_the_first_article_of_a_category_is_a_shift_that_gives_the_home_page_its_block(news, tmp_path):
+    """The home page has a block for each menu category with articles. The first article of a declared category
+    that had none gives it a new block, which no list the page read before says: a shift renders the home page
+    again (it compared nothing for it, and kept the old one: found by the Hypothesis sequences)."""
+    news.write("site.toml", (news.root / "site.toml").read_text(encoding="utf-8")
+               + '[[categories]]\nname = "Văn hóa"\nslug = "van-hoa"\n')
+    build_and_compare(news, tmp_path)
+    news.write("content/van-hoa/bai-dau/index.md", article("Bài đầu tiên về văn hóa", date="2024-04-01 08:00"))
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and 'id="cat-van-hoa"' in (news.public / "index.html").read_text(encoding="utf-8")
+    shutil.rmtree(news.root / "content/van-hoa/bai-dau")
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and 'id="cat-van-hoa"' not in (news.public / "index.html").read_text(encoding="utf-8")
+
+
 def test_entries_read_from_the_cache_on_demand_compare_as_entries(news, tmp_path):
     """An edit or shift build reads an entry of the last build only when a template reads something of it
     (delta.Deferred): a site template comparing entries (==, in, unique, as a dict key) and adding a site list to

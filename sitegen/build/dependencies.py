@@ -506,7 +506,8 @@ class Deps:
             if path in existed and path not in compared and path not in out:
                 continue
             signature = page_signature(p, sources)
-            if path in out or path not in existed or signature != before.get(path):
+            # ("": the home page, whose blocks come from the site view: which blocks it has is no list it reads.)
+            if path in out or path not in existed or not signature or signature != before.get(path):
                 out.add(path)
                 self._signatures[path] = signature
         paths = set(map(_PATH, pages))

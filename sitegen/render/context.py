@@ -153,7 +153,8 @@ def page_signature(page: Page, sources: Sequence[str]) -> str:
     """A digest of everything `page_context` makes this page's variables from, with article positions read as
     the articles' source files (`sources[i]`): an equal signature means equal page-local reads, except reads
     named in POSITIONAL. The home page's blocks come from the site view, not from its page: its signature is
-    "" (never equal). The configuration is not in it: a build cache holds the records of one configuration."""
+    "", which no comparison may take as equal (Deps.dirty compares its reads, Deps.shifted renders it). The
+    configuration is not in it: a build cache holds the records of one configuration."""
     if page.kind == "home":
         return ""
     parts = [page.kind, page.url, page.path, page.template]
