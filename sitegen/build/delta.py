@@ -209,6 +209,13 @@ class Spellings:
     def copy(self) -> "Spellings":
         return Spellings({k: dict(v) for k, v in self.tags.items()}, {k: dict(v) for k, v in self.categories.items()})
 
+    def count(self, checked: model.Checked, by: int) -> bool:
+        """Count one file's tags and the category it makes in (`by` 1) or out (-1) (`spell`). False when that
+        changes a name: the counts are then half made, and the caller leaves them (and the incremental build)."""
+        made = checked.new_category
+        return all(spell(self.tags, slug, name, by) for slug, name in checked.tag_names) \
+            and (made is None or spell(self.categories, made[1], made[0], by))
+
 
 def spell(table: dict[str, dict[str, int]], slug: str, name: str, by: int) -> bool:
     """Count a file writing `name` for `slug` in (`by` 1) or out (-1); False when that changes what the slug is
@@ -610,9 +617,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     titles, spellings = dict(titles), spellings.copy()
     for source in dropped:
         checked = was[source][2] if source in later else None  # (a draft held back names nothing)
-        if checked is not None and (not all(spell(spellings.tags, slug, name, -1) for slug, name in checked.tag_names)
-                                    or (checked.new_category is not None and not spell(
-                                        spellings.categories, checked.new_category[1], checked.new_category[0], -1))):
+        if checked is not None and not spellings.count(checked, -1):
             return None  # a tag or category it named first: named otherwise now
     docs = cache.get_many("docs", [index.refs[i][0] for i in left])
     going: tuple[set[str], set[str]] = (set(), set())
@@ -628,9 +633,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             going[0].update(mine[0])
             going[1].update(mine[1])
         titles.pop(model.title_key(a.title))
-        made = row[2].new_category
-        if not all(spell(spellings.tags, slug, name, -1) for slug, name in row[2].tag_names) or \
-                (made is not None and not spell(spellings.categories, made[1], made[0], -1)):
+        if not spellings.count(row[2], -1):
             return None  # a tag or category now named as another file writes it, or a category leaving the menu
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
@@ -668,9 +671,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
                     or any(next(iter(spellings.tags.get(slug) or {name: 0})) != name for slug, name in checked.tag_names):
                 return None  # a scheduled article (when the next one falls due changes: Plan.until); one that
                 # writes its tags or category otherwise than it did, or a tag otherwise than the first file writes it
-        elif not all(spell(spellings.tags, slug, name, 1) for slug, name in checked.tag_names) or \
-                (made is not None and (made[1] not in spellings.categories
-                                       or not spell(spellings.categories, made[1], made[0], 1))):
+        elif (made is not None and made[1] not in spellings.categories) or not spellings.count(checked, 1):
             return None  # a tag or category written another way than the site's first file writes it
         title = model.title_key(a.title)
         if titles.get(title):

@@ -113,8 +113,6 @@ def _spellings(spellings: delta.Spellings, files: Sequence[delta.Unpublished], h
         for checked, by in ((u.before, -1), (u.checked, 1)):
             if checked is None or (by < 0 and u.held) or (by > 0 and u.source in held):
                 continue
-            made = checked.new_category
-            if not all(delta.spell(spellings.tags, slug, name, by) for slug, name in checked.tag_names) or \
-                    (made is not None and not delta.spell(spellings.categories, made[1], made[0], by)):
+            if not spellings.count(checked, by):
                 return None
     return spellings
