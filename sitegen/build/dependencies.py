@@ -33,7 +33,7 @@ from typing import AbstractSet, Any, Callable, Collection, Iterable, Iterator, M
 from ..render import tracking
 from .cache import Cache, Damaged, row_of
 from .reverse import Arrays, Reverse, as_array, stored_bytes
-from ..render.context import POSITIONAL, SiteView, page_context, page_signature, site_list
+from ..render.context import POSITIONAL, SiteView, home_blocks, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
 from ..structure.routes import Page
 from ..content.model import Checked
@@ -446,6 +446,7 @@ class Deps:
             return out
         by_path = {p.path: p for p in pages}
         sources = view.sources or [e.article.source for e in view.entries]
+        blocks = home_blocks(view.home, view.menu)
         kept, gone = self._kept, self._gone
         remake = self.rev.stale
         if remake:
@@ -460,12 +461,12 @@ class Deps:
                 keys = _array(r.keys)
                 if remake:
                     self.rev.page(path, keys, _always(r))
-                signature = page_signature(p, sources)
+                signature = page_signature(p, sources, blocks)
                 if r.opaque or r.template != templates.template_key(p.template) \
                         or not changed.isdisjoint(keys):
                     out.add(path)
                     signatures[path] = signature
-                elif r.names and (signature != r.signature or not signature):
+                elif r.names and signature != r.signature:
                     if _local_digests(r.names, p, page_context(p, view)) != r.values:
                         out.add(path)
                         signatures[path] = signature
@@ -480,7 +481,7 @@ class Deps:
         for p in pages:
             if p.path not in kept:
                 out.add(p.path)
-                signatures[p.path] = page_signature(p, sources)
+                signatures[p.path] = page_signature(p, sources, blocks)
         return out
 
     def shifted(self, pages: Sequence[Page], existed: AbstractSet[str], compared: Collection[str], before: Mapping[str, str],
@@ -500,14 +501,13 @@ class Deps:
             out = self._dirty_edit(changed) | self.rev.opaque  # (its records say opaque; `_always` says more)
         except Damaged:
             return None
-        sources = view.sources
+        sources, blocks = view.sources, home_blocks(view.home, view.menu)
         for p in pages:
             path = p.path
             if path in existed and path not in compared and path not in out:
                 continue
-            signature = page_signature(p, sources)
-            # ("": the home page, whose blocks come from the site view: which blocks it has is no list it reads.)
-            if path in out or path not in existed or not signature or signature != before.get(path):
+            signature = page_signature(p, sources, blocks)
+            if path in out or path not in existed or signature != before.get(path):
                 out.add(path)
                 self._signatures[path] = signature
         paths = set(map(_PATH, pages))

@@ -526,7 +526,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
     changed.update(dict.fromkeys(gone))
     compared = _compared(site.pages, before, fresh_shapes, gone)
-    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, before, compared, grouped), view,
+    dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, plan, before, compared, grouped), view,
                          templates, _old_entries(cache), changed, _same_lists(site))
     if dirty is None:
         return None
@@ -675,12 +675,12 @@ def _compared(pages: Sequence[routes.Page], before: Sequence[delta.Shape], fresh
             and ((key := routes.listing_of(p)) is None or key in touched)}
 
 
-def _signatures(cache: Cache, before: Sequence[delta.Shape], compared: set[str], grouped: Mapping[str, str]
-                ) -> dict[str, str]:
-    """What the variables of the last build's pages `compared` were made from (context.page_signature); `grouped`:
-    the last plan's pages and their groups (delta.groups_at)."""
-    sources = [a.source for a in before]
-    return {p.path: context.page_signature(p, sources)
+def _signatures(cache: Cache, plan: delta.Plan, before: Sequence[delta.Shape], compared: set[str],
+                grouped: Mapping[str, str]) -> dict[str, str]:
+    """What the variables of the last build's pages `compared` were made from (context.page_signature), by its
+    `plan`; `grouped`: that plan's pages and their groups (delta.groups_at)."""
+    sources, blocks = [a.source for a in before], context.home_blocks(plan.home, plan.menu)
+    return {p.path: context.page_signature(p, sources, blocks)
             for p in delta.pages_at(cache, compared & grouped.keys(), sources, grouped)}
 
 

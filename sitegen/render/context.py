@@ -121,6 +121,11 @@ def home_of(cfg: SiteConfig, facts: Sequence[tuple[bool, bool, str]], menu: tupl
     return Home(tuple(featured), tuple(latest), tuple(blocks))
 
 
+def home_blocks(home: Home, menu: Sequence[MenuItem]) -> tuple[str, ...]:
+    """The menu categories (by slug) the home page has a block for, in its order (page_signature)."""
+    return tuple(menu[n].slug for n, _ in home.blocks)
+
+
 def site_list(view: SiteView, name: str, position: int | None = None) -> tuple[int, ...]:
     """The articles (by position) of the site-wide list called `name` (the most-read block, an article's related
     articles, the home page's blocks): the one description of each list, for `page_context` and for the
@@ -149,15 +154,15 @@ POSITIONAL = frozenset({"p.data", "q.items"})  # (the page and its pagination fo
 OWN_ARTICLE = frozenset({"article", "alias"})
 
 
-def page_signature(page: Page, sources: Sequence[str]) -> str:
+def page_signature(page: Page, sources: Sequence[str], blocks: Sequence[str] = ()) -> str:
     """A digest of everything `page_context` makes this page's variables from, with article positions read as
     the articles' source files (`sources[i]`): an equal signature means equal page-local reads, except reads
-    named in POSITIONAL. The home page's blocks come from the site view, not from its page: its signature is
-    "", which no comparison may take as equal (Deps.dirty compares its reads, Deps.shifted renders it). The
-    configuration is not in it: a build cache holds the records of one configuration."""
-    if page.kind == "home":
-        return ""
+    named in POSITIONAL. `blocks`: which menu categories the home page has a block for (`home_blocks`), which
+    come from the site view, not from its page (what each block lists is a site-wide list, recorded as such).
+    The configuration is not in it: a build cache holds the records of one configuration."""
     parts = [page.kind, page.url, page.path, page.template]
+    if page.kind == "home":
+        parts.append(f"blocks={list(blocks)!r}")
     for name, value in sorted(page.data.items()):
         if name == "pagination":
             value = (value.number, value.total, [sources[i] for i in value.items], fold(value.urls))
