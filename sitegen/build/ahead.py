@@ -4,9 +4,9 @@ be if they were published now (see hold: what has errors is held back before it 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, MutableMapping, Sequence
+from typing import MutableMapping, Sequence
 
 from ..config import SiteConfig
 from ..content import model
@@ -17,17 +17,31 @@ from .cache import Cache, digest_text
 from .inputs import stamp_line
 
 
-def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
+@dataclass(frozen=True)
+class Today:
+    """Today's site, as far as `validate` reads it: its link index and that index's key; and, when an article of
+    it expires, its articles (in site order), pages and published photos (photos.PhotoPlan.published), for the
+    pages, addresses and photos that leave with it. A build that knows none expires (build.unpublished) gives
+    none of those."""
+
+    index: links.Index
+    link_base: str
+    articles: Sequence[model.Article] = ()
+    pages: Sequence[routes.Page] = ()
+    published: Sequence[tuple] = ()
+
+
+def validate(values: list, today: Today, config: SiteConfig, cache: Cache, moment: dt.datetime, strict: bool,
              jobs: int, with_drafts: bool, invalid: Sequence[model.Article] = (),
              taken: MutableMapping[str, str] | None = None) -> tuple[list[Diagnostic], dict[str, str]]:
     """Validate the scheduled articles now, each as the site will be when it falls due, and the drafts as the
     site would be if published now: address, photos and links (a link to an article due later than itself is
-    to an unpublished article at its time). `ready` is the pipeline's round of today's site (its site, pages,
-    link index, link_base): the articles due at each moment join it, in order, instead of the whole site being
+    to an unpublished article at its time). The articles due at each moment join `today`'s site, in order, instead
+    of the whole site being
     planned again; an article that has expired by then (`expires`) leaves it, its pages, addresses and photos with
     it (a photo another article publishes too stays, at that article's address).
     Returns their findings (messages saying when) and each scheduled article's publishing time as the guide writes
-    it. Remembered while neither today's site (`ready.link_base`, when its articles expire and who else publishes
+    it. Remembered while neither today's site (`today.link_base`, when its articles expire and who else publishes
     their photos) nor they change, their photo files included.
 
     `invalid`: the articles of files with errors of their own, as far as they could be read (model.Checked.
@@ -35,7 +49,7 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     a field does not uncover a second wave of problems. Their address is not claimed (it is checked once the
     front matter is valid: the error may be in the slug itself).
 
-    `taken`: who has each output path of today's site (routes.owners of `ready`'s pages), when known otherwise
+    `taken`: who has each output path of today's site (routes.owners of `today`'s pages), when known otherwise
     (build.unpublished: asked of a few paths only); it gets the addresses the pending articles claim."""
     def due(a: model.Article) -> dt.datetime:
         return a.date if a.date > moment else moment
@@ -51,15 +65,15 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
 
     provisional = {id(a) for a in unsure}
     # Today's articles that will expire: the link base does not say when (it is about today's pages).
-    expiring = [(i, a) for i, a in enumerate(ready.site.articles) if a.expires is not None]
-    photos_of = _photos_of(ready.photos.published, {i for i, _ in expiring})  # the photo copies each publishes
+    expiring = [(i, a) for i, a in enumerate(today.articles) if a.expires is not None]
+    photos_of = _photos_of(today.published, {i for i, _ in expiring})  # the photo copies each publishes
     # Every photo's copies, once an article may go before a scheduled one falls due: a photo it shows may be
     # another article's too, whose copy then stays published.
     may_go = bool(expiring) or any(a.expires is not None for a in pending)
-    copies = _copies(ready.photos.published) if may_go else {}
+    copies = _copies(today.published) if may_go else {}
     # Nor does the link base say which copies of their photos there are: only the one a link leads to today.
     # Nor do the pending articles say what their photos are: which variants each has, whether it can be published.
-    key = digest_text("\0".join(("ahead", ready.link_base, repr(strict),
+    key = digest_text("\0".join(("ahead", today.link_base, repr(strict),
                                   *(("?" if id(a) in provisional else "") + repr(a) for a in pending),
                                   *(_stamp(f) for a in pending for f in photos.files_of(a, config)),
                                   *(f"{a.source}\0{a.expires.isoformat()}" for _, a in expiring),
@@ -69,13 +83,13 @@ def validate(values: list, ready: Any, config: SiteConfig, cache: Cache, moment:
     when = {a.source: when_vi(a.date, config) for a in pending if not a.draft and a.date > moment}
     if remembered is not None and remembered[0] == key:
         return list(remembered[1]), when
-    index = ready.index
+    index = today.index
     if taken is None:
-        taken = routes.owners(ready.pages, lambda i: ready.site.articles[i].source)
+        taken = routes.owners(today.pages, lambda i: today.articles[i].source)
     html = cache.reader("markup")
     found: list[Diagnostic] = []
     pages_of: dict[int, list] = {i: [] for i, _ in expiring}  # the pages of each article that may expire
-    for p in ready.pages:
+    for p in today.pages:
         if p.data.get("index") in pages_of:
             pages_of[p.data["index"]].append(p)
     for moment_due in sorted({due(a) for a in pending}):

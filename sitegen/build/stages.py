@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from ..render import context
 from . import delta, dependencies, hold, inputs, search, unpublished, workers
-from .ahead import validate as validate_ahead
+from .ahead import Today, validate as validate_ahead
 from .bodies import check_links, link_keys, markup_job, render_bodies
 from .pages import Progress, counter, render_pages
 from ..structure import links, photos, routes
@@ -142,9 +142,11 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
     site, pages, urls, photo_plan = ready.site, ready.pages, ready.urls, ready.photos
     # Drafts too, except in a --strict build: their problems are their author's (check, preview), not CI's.
     invalid = [f.value.provisional for f in loaded if isinstance(f.value, model.Checked) and f.value.provisional]
-    ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), ready, config, cache, moment, strict,
-                                                         jobs, with_drafts=not (publish and strict), invalid=invalid)
-    ready.index = None  # at 100 000 articles, tens of MB the render does not need
+    today = Today(ready.index, ready.link_base, site.articles, pages, photo_plan.published)
+    ahead, when = ([], {}) if drafts else validate_ahead(holding.values(), today, config, cache, moment, strict, jobs,
+                                                         with_drafts=not (publish and strict), invalid=invalid)
+    del today
+    ready.index = None  # at 100 000 articles, tens of MB the render does not need (nor `today`, which held it)
     if publish:  # a draft's warnings are for its author (check), not for the build log
         ahead = [d for d in ahead if d.severity == "error" or d.path in when]
     holding.take(ahead)  # a scheduled article with errors is held now: it would be when it falls due

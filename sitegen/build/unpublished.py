@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Collection, MutableMapping, Sequence
 
 from ..config import SiteConfig
@@ -22,7 +21,7 @@ from ..diagnostics import ERROR, Diagnostic
 from ..structure import routes
 from ..structure.links import Index
 from . import delta, hold
-from .ahead import validate
+from .ahead import Today, validate
 from .cache import Cache
 
 
@@ -35,18 +34,6 @@ class Found:
     spellings: delta.Spellings  # the plan's, once those are the files counted
     docs: dict[str, tuple]  # the `docs` rows to write: each file counted, as read now
     dropped: list[str]  # and those to delete: files held back now (hold.Holding.documents)
-
-
-class _Today:
-    """Today's site as build.ahead asks it of a full build's round (stages._Ready), from the last plan: its link
-    index and that index's key. No article expires (delta.unpublished_files): ahead asks nothing of their pages or
-    photos."""
-
-    pages: tuple = ()
-    site = photos = SimpleNamespace(articles=(), published=())
-
-    def __init__(self, index: Index, link_base: str):
-        self.index, self.link_base = index, link_base
 
 
 class Owners(dict):
@@ -85,7 +72,9 @@ def refound(unpublished: delta.Drafts, index: Index, link_base: str, spellings: 
     own = [d for u in files for d in u.checked.diagnostics]
     holding.take(own)  # (a full build's first round: model.assemble reports each file's own findings)
     invalid = [u.checked.provisional for u in files if u.checked.provisional is not None]
-    ahead, when = validate(holding.values(), _Today(index, link_base), config, cache, moment, False, jobs,
+    # (Today's site as its link index and key alone: no published article expires here, delta.unpublished_files
+    # leaves a site with one to the full build, so the validation asks nothing of their pages or photos.)
+    ahead, when = validate(holding.values(), Today(index, link_base), config, cache, moment, False, jobs,
                            with_drafts=True, invalid=invalid, taken=taken)
     ahead = [d for d in ahead if d.severity == ERROR or d.path in when]  # (a draft's warnings are for `check`)
     holding.take(ahead)
