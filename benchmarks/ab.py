@@ -31,14 +31,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
-                 draft_lacking, draft_one, edit_one, publish_draft, save_draft)  # (same corpus cache as run.py)
+                 draft_lacking, draft_one, edit_one, publish_draft, replace_photo, save_draft)  # (run.py's corpus)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
        "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft,
-       "addh": add_one}
+       "addh": add_one, "photo": replace_photo}
 # What an operation needs first, built untimed before it: `pub` publishes a draft written (and built) before,
-# `redraft` saves it again, still a draft; `addh` adds an article beside a draft held back (run.draft_lacking).
-BEFORE = {"pub": draft_one, "redraft": draft_one, "addh": draft_lacking}
+# `redraft` saves it again, still a draft; `addh` adds an article beside a draft held back (run.draft_lacking);
+# `photo` replaces a photo of an article with photos of its own (run.add_photographed).
+BEFORE = {"pub": draft_one, "redraft": draft_one, "addh": draft_lacking, "photo": add_photographed}
 
 
 def checkout(rev: str | None, where: Path) -> Path:

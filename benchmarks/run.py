@@ -164,20 +164,33 @@ def add_photographed(site: Path) -> None:
     """Publish a new article as a provincial portal's reports come: with two photos of its own, 1600 x 1067 JPEGs of
     a camera's texture (new bytes each time, so their variants are made, not found in the image cache), the first
     shown at the top and each captioned in the body."""
-    import random
-
-    from PIL import Image
-
     here, text = _new_article(site / "content" / "thoi-su" / "bai-anh", "bai-anh", "Bài có ảnh số")
-    noise = random.Random(f"{here.name}-{time.time()}")
     for k in (1, 2):
-        small = Image.frombytes("RGB", (160, 107), bytes(noise.randrange(256) for _ in range(160 * 107 * 3)))
-        small.resize((1600, 1067), Image.BICUBIC).save(here / f"anh-{k}.jpg", quality=85)
+        _camera_photo(here / f"anh-{k}.jpg")
     at = text.index("---", 1)  # (the front matter's end)
     text[at:at] = ['image: "anh-1.jpg"']
     text += ["", "![Quang cảnh Hội nghị.](anh-1.jpg)", "", "Các đại biểu tham dự.", "",
              "![Các đại biểu tham dự.](anh-2.jpg)", "", "Nguồn: Báo Bình Định."]
     (here / "index.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def _camera_photo(path: Path) -> None:
+    """A 1600 x 1067 JPEG of a camera's texture at `path`: new bytes each time."""
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(f"{path}-{time.time_ns()}")
+    small = Image.frombytes("RGB", (160, 107), bytes(noise.randrange(256) for _ in range(160 * 107 * 3)))
+    small.resize((1600, 1067), Image.BICUBIC).save(path, quality=85)
+
+
+def replace_photo(site: Path) -> None:
+    """Replace the top photo of the newest article add_photographed made by another of the same name and size, as
+    an editor does who uploads a better shot (or a corrected crop) over the first."""
+    added = sorted((site / "content" / "thoi-su" / "bai-anh").glob("bai-anh-*"),
+                   key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    _camera_photo(added[-1] / "anh-1.jpg")
 
 
 def delete_photographed(site: Path) -> None:

@@ -525,6 +525,7 @@ class Model:
     published: Story | None = None  # the draft the last step published
     published_held: bool = False  # and it was held back before (its broken link mended as it went out)
     redrafted: Story | None = None  # the draft the last step saved as a draft
+    replaced: Story | None = None  # the published story whose photo the last step replaced (and nothing else)
 
     def write_all(self) -> None:
         self.write_config()
@@ -565,6 +566,7 @@ class Model:
         old.rename(new)
 
     def apply(self, step: tuple) -> None:
+        mended = bool(self.broken) or any(s.broken for s in self.stories)
         for s in self.stories:  # the last step broke something: this one starts by mending it
             if s.broken:
                 s.broken = False
@@ -574,7 +576,7 @@ class Model:
             self.broken = ""
             self.write_template("base")
         kind = step[0]
-        self.published = self.redrafted = None
+        self.published = self.redrafted = self.replaced = None
         if kind in ("add", "draft", "lacking"):
             self.added += 1
             s = story_from(100 + self.added, step[1])
@@ -646,6 +648,8 @@ class Model:
             s.views = step[2]
             self.write_story(s)
         elif kind == "photo":
+            if s.photo is not None and s.photo != step[2] and not s.draft and not mended:
+                self.replaced = s  # (its text stays: only anh.jpg is written anew)
             s.photo = step[2]
             self.write_story(s, photo=True)
         elif kind == "break":
@@ -677,8 +681,14 @@ SLOTS = st.fixed_dictionaries({"base": SLOT, "article": SLOT, "listing": SLOT})
 @given(stories=st.lists(STORY, min_size=6, max_size=10), slots=SLOTS, chip=st.integers(0, len(CHIPS) - 1),
        per_page=st.integers(2, 3), steps=st.lists(STEP, min_size=3, max_size=6))
 def test_any_template_any_edits_equal_a_clean_build(tmp_path_factory, stories, slots, chip, per_page, steps):
-    for _ in run_steps(tmp_path_factory, stories, slots, chip, per_page, steps):
-        pass
+    """Everyday edits under generated site templates: after each step every published byte and diagnostic equals a
+    clean build's. A photo replaced by another of its size (the generator's are all 64 x 48) is an edit build, but
+    for an article whose headline another shares (its warning, META006, is the full build's to say again)."""
+    model: list = []
+    for n, step, result in run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, model):
+        replaced = model[0].replaced
+        if replaced is not None and not any(s is not replaced and s.title == replaced.title for s in model[0].stories):
+            assert result.edited, f"step {n}: a photo replaced built in full"
 
 
 def run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, made: list | None = None):

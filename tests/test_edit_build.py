@@ -189,6 +189,51 @@ def test_photo_caption_edit_is_an_edit_build(site, tmp_path):
     assert "Quang cảnh Hội nghị." in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8")
 
 
+def test_a_photo_replaced_is_an_edit_build(site, tmp_path):
+    """An editor uploads a better shot over an article's photo, under the same name. While its variants keep their
+    addresses (the same widths), it is an edit build: the variants made again and published over the old ones,
+    and the pages rendered again that show what changed of the photo (its height, here). A draft that shows the
+    photo is validated again. A photo of other widths, one that is no photo any more, and one that another article
+    shows too are the full build's. Each build equals a clean one, byte for byte and problem for problem."""
+    from PIL import Image
+
+    def shoot(rel: str, size: tuple[int, int], colour: tuple[int, int, int]) -> None:
+        Image.new("RGB", size, colour).save(site.root / rel, quality=80)
+
+    photo_news(site)
+    site.write("content/tin/bai-1/index.md", article(  # the photo on top (its social card too), and in the body
+        "Bài 1", date="2024-05-02 08:00", image='"anh.jpg"', body="Đoạn đầu.\n\n![Quang cảnh.](anh.jpg)",
+        photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
+    site.write("content/tin/nhap/index.md", article("Bản nháp", date="2024-05-08 08:00", draft="true",
+                                                    body="![Ảnh bài một.](../bai-1/anh.jpg)"))
+    assert build_and_compare(site, tmp_path).diagnostics == []
+    variant, card = site.public / "tin/bai-1/anh-480.jpg", site.public / "tin/bai-1/anh-og.jpg"
+    first, page = (variant.read_bytes(), card.read_bytes()), (site.public / "tin/bai-1/index.html").read_text("utf-8")
+    shoot("content/tin/bai-1/anh.jpg", (800, 600), (250, 10, 10))  # the same size
+    result = build_and_compare(site, tmp_path)
+    assert result.edited and result.photos_processed == 1 and result.rendered == 0  # (no page says otherwise)
+    assert variant.read_bytes() != first[0] and card.read_bytes() != first[1]
+    assert (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8") == page
+    shoot("content/tin/bai-1/anh.jpg", (800, 450), (10, 250, 10))  # the same widths, another height
+    result = build_and_compare(site, tmp_path)
+    assert result.edited and result.photos_processed == 1 and result.rendered > 0
+    assert 'height="450"' in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8")
+    shoot("content/tin/bai-1/anh.jpg", (400, 300), (10, 10, 250))  # narrower: its variants are others
+    assert not build_and_compare(site, tmp_path).edited
+    assert not (site.public / "tin/bai-1/anh-800.jpg").exists() and (site.public / "tin/bai-1/anh-400.jpg").is_file()
+    (site.root / "content/tin/bai-1/anh.jpg").write_bytes(b"khong con la anh")
+    broken = build_and_compare(site, tmp_path)
+    assert not broken.edited and "IMG005" in [d.code for d in broken.diagnostics]
+    shoot("content/tin/bai-1/anh.jpg", (800, 600), (90, 90, 90))
+    build_and_compare(site, tmp_path)
+    site.write("content/tin/bai-0/index.md", article(  # bai-0 shows bai-1's photo too
+        "Bài 0", date="2024-05-01 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."',
+        body="![Ảnh bài một.](../bai-1/anh.jpg)"))
+    build_and_compare(site, tmp_path)
+    shoot("content/tin/bai-1/anh.jpg", (800, 600), (120, 30, 200))
+    assert not build_and_compare(site, tmp_path).edited
+
+
 def test_links_to_photo_variants_are_checked_against_the_last_full_builds_index(site, tmp_path):
     """The plan keeps every published variant (links.Index.copies, pickled compactly): an edited body linking to
     another article's smaller or WebP variant is an edit build; to a variant no one publishes, a full build that

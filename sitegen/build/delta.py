@@ -1,7 +1,8 @@
 """Edit builds: when all that changed since the last build is the text of a few published articles, and none of
 them changed shape (model.shape: date, slug, category, tags, views, photos...), the last full build's plan still
 holds. Only those articles are read, converted and link-checked again, and only the pages that show them are
-rendered; every other file of the live tree is carried over as it is.
+rendered; every other file of the live tree is carried over as it is. A photo replaced under the same name is its
+article's edit too (`_replaced`): its variants are made again, and so are the pages that read what changed of it.
 
 A full build leaves a `Plan` (what the articles' shapes decided: the pages, which pages show which article, the
 site-wide view, the link index) and every build leaves a `State` (file stamps, entry keys, diagnostics).
@@ -280,7 +281,7 @@ class State:
 
 @dataclass(frozen=True)
 class Change:
-    """One published article whose file changed and kept its shape."""
+    """One published article whose file changed and kept its shape, or a photo of its own was replaced."""
 
     index: int
     doc: str  # its key in the `docs` table
@@ -288,6 +289,7 @@ class Change:
     bundle: bool
     before: model.Checked
     after: model.Checked
+    photos: bool = False  # a photo file of its own was replaced (same name): its variants are made again
 
 
 @dataclass(frozen=True)
@@ -357,6 +359,15 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
     unpublished = [path for path in changed if path not in position]
     drafts = None
+    replaced = _replaced(index, position, unpublished) if unpublished else {}
+    if replaced:
+        unpublished = [path for path in unpublished if path not in replaced]
+        changed = [path for path in changed if path not in replaced]
+        if plan.later or held_drafts(state):  # (a draft may show the photo, or lack it: found again, `Drafts`)
+            drafts = unpublished_files(cache, plan.later, held_drafts(state), scanned, {}, config, strict,
+                                       plan.expiring)
+            if drafts is None:
+                return None
     if unpublished:
         sources = set(plan.later) | held_drafts(state)
         if not all(_source(path, config) in sources for path in unpublished):
@@ -365,11 +376,14 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         # of them (`_redrafted`); a draft published now is an addition, a shift's build (see _shift).
         drafts = _redrafted(cache, plan, state, len(index.refs), scanned, unpublished, config, strict)
         if drafts is None:
-            if len(unpublished) == len(changed) and all(_source(path, config) in plan.later for path in changed):
+            if len(unpublished) == len(changed) and not replaced \
+                    and all(_source(path, config) in plan.later for path in changed):
                 return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
             return None
         changed = [path for path in changed if path in position]
-    docs = cache.get_many("docs", [index.refs[position[path]][0] for path in changed])
+    pictured = set(replaced.values())
+    unsaved = [i for i in sorted(pictured) if index.refs[i][1] not in changed]  # (photos replaced, text as it was)
+    docs = cache.get_many("docs", [index.refs[i][0] for i in (*(position[path] for path in changed), *unsaved)])
     changes = []
     for path in changed:
         i = position[path]
@@ -384,7 +398,13 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
             return None  # the full build reports it
         if model.shape(after) != model.shape(before[2]):
             return None
-        changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after))
+        changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after, i in pictured))
+    for i in unsaved:
+        key, file, bundle = index.refs[i]
+        before = docs.get(key)
+        if before is None or file not in scanned.files:
+            return None
+        changes.append(Change(i, key, before[0], bundle, before[2], before[2], photos=True))
     retitled = [(model.title_key(c.before.article.title), model.title_key(c.after.article.title)) for c in changes
                 if c.before.article is not None and c.before.article.title != c.after.article.title]
     titles = None
@@ -399,6 +419,25 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
                 titles.pop(old, None)
                 titles[new] = 1
     return Edit(plan, state, index, tuple(changes), moment, titles, drafts)
+
+
+def _replaced(index: Index, position: Mapping[str, int], paths: Sequence[str]) -> dict[str, int]:
+    """Of the changed files `paths` that are no article's, the photo files replaced in place (the same name: an
+    editor uploading a better shot over the first), each with the article it is of (by position), when that
+    article publishes it alone, from its own folder (`own_photos`): its variants keep their addresses as long as they
+    keep their sizes (stages.edited makes them again, and makes sure), so the link index stands, and what the
+    photo changes (its variants, the pages showing it) is that article's edit. Any other file is not taken."""
+    candidates = [path for path in paths if not path.endswith(".md") and index.key(path) in index.files]
+    if not candidates:
+        return {}
+    by_folder = {os.path.dirname(file): i for file, i in position.items() if index.refs[i][2]}  # (bundles alone)
+    found = {}
+    for path in candidates:
+        i = by_folder.get(os.path.dirname(path))
+        mine = own_photos(index, i) if i is not None else None
+        if mine is not None and index.key(path) in mine[0]:
+            found[path] = i
+    return found
 
 
 def held_drafts(state: State) -> set[str]:
@@ -521,7 +560,7 @@ class Shift:
     titles: dict[str, int]  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
     until: dt.datetime | None  # Plan.until once they are published (`_due`)
-    photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`_going`)
+    photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`own_photos`)
     promoted: tuple[str, ...] = ()  # the sources of the new articles that were in Plan.later: drafts, or due now
     # Every file still unpublished, when the last build held drafts back: what it finds of them is made again
     # (build.unpublished), as an article that comes or goes may mend one, or take the address one wants.
@@ -548,7 +587,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       schedule or expiry of their own, in a category and with tags as the site names them, with a headline of
       their own; and drafts published now (`draft: true` taken away), if nothing was found wrong with them;
     - deleted articles with a headline of their own, whose tags and category keep their names (and a category
-      made by articles, its place in the menu), whose photos no other article shows or publishes (`_going`), on a
+      made by articles, its place in the menu), whose photos no other article shows or publishes (`own_photos`), on a
       site where no article expires and no draft or scheduled article has a problem; their bundle's other files
       may go with them.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
@@ -627,7 +666,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         if a is None or titles.get(model.title_key(a.title)) != 1:
             return None  # a headline it shared (META006)
         if a.image or a.photos or a.body_images:
-            mine = _going(index, i)
+            mine = own_photos(index, i)
             if mine is None:
                 return None  # a photo another article shows too, or a copy another publishes too
             going[0].update(mine[0])
@@ -725,7 +764,7 @@ def _source(path: str, config: SiteConfig) -> str:
     return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else ""  # (as `_shift` names them)
 
 
-def _going(index: Index, i: int) -> tuple[list[str], list[str]] | None:
+def own_photos(index: Index, i: int) -> tuple[list[str], list[str]] | None:
     """The photo files (Index.key) and copy stems that article `i` publishes, when they may go with it by a shift:
     its copies are those in its own folder (photos.photo_folder), and no other article shows one of its files or
     publishes one of its copies (Index.shared): a link to such a file would lead to the other's copy once it goes,

@@ -369,6 +369,11 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
     local = Reporter(strict=report.strict)
     for c in changes:
         local.extend(c.after.diagnostics)
+    photo_plan = _replaced_photos(changes, articles, edit.index, config, jobs)
+    if photo_plan is None:
+        return None
+    for (k, _), mine in zip(photo_plan.pictured, photo_plan.made.infos):
+        infos[k] = mine  # (what their pages show of them, and their bodies)
     markup_keys, bodies = render_bodies(articles, infos, config, cache, jobs, None, local)
     if any(b.ids != edit.index.ids[c.index] for b, c in zip(bodies, changes)):
         return None  # another article's #anchor may now point at nothing (or at something)
@@ -422,7 +427,11 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         # Every other file stays what the live tree has; one that cannot be carried over (gone from the live
         # tree) makes this a full build's work. The search index too, when it is to be published as it is (a
         # preview's save, see search.index); else the search stage makes it.
-        return redo if stage.carry_over(dirty, search.BUNDLE + "/", with_prefixed=search_later) else None
+        if not stage.carry_over(dirty | photo_plan.outputs, search.BUNDLE + "/", with_prefixed=search_later):
+            return None
+        for src, rel in photo_plan.made.copies:
+            stage.copy_file(src, rel, link=True)  # (as a full build: variants in the image cache never change)
+        return redo
 
     def keep(token: str) -> Finish:
         deps.update(None, view, templates, fresh.values(), full=False)
@@ -439,9 +448,45 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
             keys[i] = deps.digest_of(e)
         state = functools.partial(_remember, cache, plan.id, token, scanned, moment=edit.moment, until=plan.until,
                                   pages=plan.pages, articles=len(keys), entry_keys=keys)
-        return functools.partial(_finish, cache, report, state, plan.pages, len(keys), 0, edited=True)
+        return functools.partial(_finish, cache, report, state, plan.pages, len(keys), photo_plan.made.processed,
+                                 edited=True)
 
     return Made(view, templates, redo, len(keys), deps, trees, todo, keep, _any_error)
+
+
+@dataclass(frozen=True)
+class _Replaced:
+    """The photos of an edit build's articles whose photo files were replaced (delta.Change.photos), made again."""
+
+    pictured: list[tuple[int, delta.Change]]  # those changes, each with its place among the edit's
+    made: photos.PhotoPlan  # their photos, planned and produced as a full build does, the variants made
+    outputs: set[str]  # the output paths of their variants (each the same as before: see `_replaced_photos`)
+
+
+def _replaced_photos(changes: Sequence[delta.Change], articles: Sequence[model.Article], index: links.Index,
+                     config: SiteConfig, jobs: int) -> _Replaced | None:
+    """The photos of the articles of `changes` whose photo files were replaced, made again (as a full build plans
+    and produces each article's photos). None when what the full build does would differ from an edit: a photo
+    with a warning now (unusable, too small: the full build reports it), or variants that do not have the
+    addresses they had (a photo of another size: the link index says which files there are, and only a full build
+    makes it). Then the link index stands, and the pages that show the photos are those that read the entries,
+    which now hold their new sizes."""
+    pictured = [(k, c) for k, c in enumerate(changes) if c.photos]
+    if not pictured:
+        return _Replaced([], photos.PhotoPlan(()), set())
+    shot = Reporter()
+    mine = tuple(articles[k] for k, _ in pictured)
+    made = photos.produce(photos.plan(mine, [index.article_url[c.index] for _, c in pictured], config, shot),
+                          config, shot, jobs)
+    if shot.diagnostics:
+        return None
+    for n, (_, c) in enumerate(pictured):
+        own = delta.own_photos(index, c.index)
+        now = {(index.key(file), out, endings) for file, out, j, endings in made.published if j == n}
+        if own is None or now != {(key, index.files[key], index.copies[links.copy_stem(index.files[key])])
+                                  for key in own[0]}:
+            return None
+    return _Replaced(pictured, made, {rel for _, rel in made.copies})
 
 
 def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None,
