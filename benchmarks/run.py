@@ -208,6 +208,13 @@ def draft_one(site: Path) -> None:
     (here / "index.md").write_text("\n".join(text), encoding="utf-8")
 
 
+def photo_into_draft(site: Path) -> None:
+    """Drop a camera photo into the newest draft's folder (draft_one), as its editor does while writing it."""
+    made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    _camera_photo(made[-1] / f"anh-{time.time_ns()}.jpg")
+
+
 def publish_draft(site: Path) -> None:
     """Publish the newest draft draft_one made, as its editor does once it is ready: `draft: true` taken away."""
     made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),

@@ -740,13 +740,16 @@ def test_additions_and_deletions_under_any_template_equal_a_clean_build(tmp_path
     positions: every addition and every deletion of an article (with a photo of its own or none), and every draft
     published, is a shift's build (delta.Shift, not a full one), but for one whose headline another article shares
     (that one's warning, META006, changes: a full build's to report), also beside drafts held back for their
-    problems (a broken link); a draft saved as a draft is an edit build that renders nothing (delta.Drafts); and
+    problems (a broken link); a new draft (with its photo) is a shift that renders nothing, and a draft saved as a
+    draft an edit build that renders nothing (delta.Drafts); and
     after each step every published byte and diagnostic equals a clean build's."""
     model: list = []
     for n, step, result in run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, model):
         stories_now = model[0].stories
         if model[0].redrafted is not None:
             assert result.edited and not result.rendered, f"step {n}: a draft saved as a draft built in full"
+        if step[0] in ("draft", "lacking") and not any(s.title == stories_now[-1].title for s in stories_now[:-1]):
+            assert result.shifted and not result.rendered, f"step {n}: a new draft built as a full build"
         moved = {"add": stories_now[-1] if step[0] == "add" else None, "delete": model[0].removed,
                  "publish": model[0].published}.get(step[0])
         if moved is None or (step[0] == "delete" and moved.draft):

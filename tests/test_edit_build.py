@@ -582,6 +582,36 @@ def test_a_draft_deleted_is_a_shift_build(news, tmp_path):
     assert not build_and_compare(news, tmp_path).edited
 
 
+def test_a_new_draft_and_its_photos_change_no_published_page(news, tmp_path):
+    """`sitegen new` writes a draft, and its editor drops its photo into its folder, replaces it, or takes it away
+    while writing: none of it changes a published page. A new draft is a shift that renders nothing and finds what
+    the build says of every draft again (build.unpublished: held back while its photo is not there, as in the full
+    build); a photo that comes into or goes from a draft's folder likewise; a draft's photo replaced is an edit
+    build that renders nothing. Each equals a clean build. A new draft in a category the site does not have yet
+    is the full build's."""
+    from PIL import Image
+
+    build_and_compare(news, tmp_path)
+    folder = news.root / "content/thoi-su/nhap-moi"
+    news.write("content/thoi-su/nhap-moi/index.md", article("Bản nháp mới", date="2024-06-02 08:00", draft="true",
+                                                            image='"anh.jpg"', tags='["Lễ hội"]'))
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.rendered == 0 and result.stats.written == 0
+    assert [(d.code, d.path) for d in result.diagnostics] == [("HOLD002", "content/thoi-su/nhap-moi/index.md")]
+    Image.new("RGB", (800, 600), (30, 60, 90)).save(folder / "anh.jpg", quality=80)
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.rendered == 0 and result.diagnostics == []
+    Image.new("RGB", (800, 600), (90, 60, 30)).save(folder / "anh.jpg", quality=80)
+    result = build_and_compare(news, tmp_path)
+    assert result.edited and result.rendered == 0 and result.diagnostics == []
+    (folder / "anh.jpg").unlink()
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.rendered == 0
+    assert [(d.code, d.path) for d in result.diagnostics] == [("HOLD002", "content/thoi-su/nhap-moi/index.md")]
+    news.write("content/chuyen-muc-moi/nhap/index.md", article("Nháp ở chuyên mục mới", draft="true"))
+    assert not build_and_compare(news, tmp_path).edited
+
+
 def test_a_draft_published_is_a_shift_build(news, tmp_path):
     """`sitegen new` makes a draft, and the editor publishes it by taking `draft: true` away: an addition like any
     other, a shift's build, its photos of its own included. One published writing its tags otherwise than it did

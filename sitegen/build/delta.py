@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import posixpath
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -370,13 +371,17 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
                 return None
     if unpublished:
         sources = set(plan.later) | held_drafts(state)
-        if not all(_source(path, config) in sources for path in unpublished):
+        theirs = _theirs([path for path in unpublished if _source(path, config) not in sources], sources, index,
+                         config)
+        if theirs is None or not all(_source(path, config) in sources or path in theirs for path in unpublished):
             return None  # a photo or other file under content/ changed: photos decide more than one page
-        # Drafts or scheduled articles changed. Saved and still unpublished, they change only what the build finds
-        # of them (`_redrafted`); a draft published now is an addition, a shift's build (see _shift).
-        drafts = _redrafted(cache, plan, state, len(index.refs), scanned, unpublished, config, strict)
+        # Drafts or scheduled articles changed (or a photo of theirs). Saved and still unpublished, they change only
+        # what the build finds of them (`_redrafted`); a draft published now is an addition, a shift's build (see
+        # _shift).
+        saved = {path for path in unpublished if path not in theirs} | set(_saved(theirs, config).values())
+        drafts = _redrafted(cache, plan, state, len(index.refs), scanned, sorted(saved), config, strict)
         if drafts is None:
-            if len(unpublished) == len(changed) and not replaced \
+            if len(unpublished) == len(changed) and not replaced and not theirs \
                     and all(_source(path, config) in plan.later for path in changed):
                 return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
             return None
@@ -440,6 +445,30 @@ def _replaced(index: Index, position: Mapping[str, int], paths: Sequence[str]) -
     return found
 
 
+def _theirs(paths: Iterable[str], unpublished: Collection[str], index: Index, config: SiteConfig
+            ) -> dict[str, str] | None:
+    """Of `paths` (files under content/ as walked, none an article's), those in the folder of an unpublished file
+    (by source: a draft or scheduled article the plan counts, a draft held back, a new draft) that is its bundle's
+    `index.md`, each with that file's source: its photos, which change what the build finds of it alone (its
+    validation ahead: build.unpublished). None when one is a file a published article publishes (Index.files)."""
+    found = {}
+    for path in paths:
+        rel = _source(path, config)
+        owner = posixpath.join(posixpath.dirname(rel), "index.md")
+        if rel and not rel.endswith(".md") and owner in unpublished:
+            if index.key(path) in index.files:
+                return None
+            found[path] = owner
+    return found
+
+
+def _saved(theirs: Mapping[str, str], config: SiteConfig) -> dict[str, str]:
+    """The unpublished files whose photos came, went or changed (`_theirs`), as `unpublished_files` takes the files
+    saved (source -> path as walked): read again."""
+    prefix = str(config.root) + os.sep
+    return {source: prefix + source.replace("/", os.sep) for source in theirs.values()}
+
+
 def held_drafts(state: State) -> set[str]:
     """The drafts the last build held back for their problems (hold.DRAFT: each has its one line, HOLD002). They
     are in no list of the plan's (`Plan.later` names the unpublished files it kept) and have no `docs` row."""
@@ -456,7 +485,7 @@ class Unpublished:
     bundle: bool
     checked: model.Checked
     before: model.Checked | None  # as the last build read it; None when it was held back (no `docs` row then)
-    held: bool  # the last build held it back (a draft with problems, HOLD002)
+    held: bool  # the last build did not count it: it held it back (a draft with problems, HOLD002), or it is new
     fresh: bool  # read and validated again by this build (saved, held back, or a photo it shows went)
 
 
@@ -484,7 +513,8 @@ def _redrafted(cache: Cache, plan: Plan, state: State, published: int, scanned: 
 
 def unpublished_files(cache: Cache, later: Sequence[str], held: Collection[str], scanned: Scan,
                       saved: Mapping[str, str], config: SiteConfig, strict: bool, expiring: bool) -> Drafts | None:
-    """Every unpublished file (`later`, the plan's, and the drafts `held` back), as a Drafts change whose files
+    """Every unpublished file (`later`, the plan's, and the drafts `held` back or new: files without a `docs` row,
+    whose tags the plan's `spellings` do not count), as a Drafts change whose files
     `saved` (source -> path as walked) were drafts and are still drafts, or scheduled articles still scheduled for
     the same time; None when not. Not in a --strict build (which validates no draft ahead), nor on a site where an
     article expires (build.unpublished asks no more of build.ahead than a site of drafts and scheduled articles
@@ -566,6 +596,7 @@ class Shift:
     # (build.unpublished), as an article that comes or goes may mend one, or take the address one wants.
     drafts: Drafts | None = None
     drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
+    drafts_new: tuple[str, ...] = ()  # the sources of the drafts written (`sitegen new`): in `drafts` now
 
     @property
     def later(self) -> tuple[str, ...]:
@@ -589,7 +620,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     - deleted articles with a headline of their own, whose tags and category keep their names (and a category
       made by articles, its place in the menu), whose photos no other article shows or publishes (`own_photos`), on a
       site where no article expires and no draft or scheduled article has a problem; their bundle's other files
-      may go with them.
+      may go with them;
+    - new drafts (`sitegen new`) in a category the site has, and photos that come into or go from the folder of a
+      draft or scheduled article (`_theirs`): they change only what the build finds of the unpublished files.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     held = held_drafts(state)
@@ -635,9 +668,12 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         if any(index.key(Path(path)) in index.files for path in gone if path.startswith(theirs)):
             return None  # a photo in a deleted draft's folder that a published article shows
         folders += theirs
-    if any(path not in position and path not in dropped.values() and not path.startswith(folders) for path in gone) \
+    stray = [path for path in gone if path not in position and path not in dropped.values()
+             and not path.startswith(folders)]
+    theirs_gone = _theirs(stray, (later | held) - dropped.keys(), index, config) if stray else {}
+    if theirs_gone is None or any(path not in theirs_gone for path in stray) \
             or (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
-        return None  # a photo or another file went that was no deleted bundle's; a deletion beside articles
+        return None  # a photo or another file went that was no deleted bundle's nor a draft's; a deletion beside articles
         # that expire, or beside drafts or scheduled articles with problems (an address a deleted article held may
         # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
     report = Reporter(strict=strict)
@@ -677,6 +713,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
     out = []
+    written: dict[str, str] = {}  # the new drafts: source -> path as walked
     photographed: set[str] = set()  # the photo files the new articles show
     was = cache.get_many("docs", [_source(path, config) for path in promoted]) if promoted else {}
     for path in sorted(came) + [prefix + rel.replace("/", os.sep) for rel in sorted(due[0])]:
@@ -692,6 +729,14 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             doc = read.load_one(Path(path), rel, found[path], config.max_file_bytes, local)
             checked = model.check(doc, config, strict) if doc is not None and not local.diagnostics else None
         a = checked.article if checked is not None else None
+        # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
+        # of its own is known to be one as far as its file could be read: `provisional`.)
+        draft = a if a is not None else checked.provisional if checked is not None else None
+        if draft is not None and draft.draft and path not in promoted and rel not in sources and rel not in due[0]:
+            if draft.category not in plan.categories:
+                return None  # (a category it would make: the full build's)
+            written[rel] = path
+            continue
         if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
             return None
         if a.draft or a.date > moment or a.expires is not None or a.aliases or a.category not in plan.categories:
@@ -717,18 +762,23 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a shared headline: META006, the full build's
         titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
-    if any(path not in found and path not in photographed for path in new):
-        return None  # a new file that is neither an article nor the photo of a new one
+    unpublished = (later - coming - dropped.keys()) | (held - dropped.keys()) | written.keys()
+    theirs = _theirs([path for path in new if path not in found and path not in photographed], unpublished, index,
+                     config)
+    if theirs is None or any(path not in found and path not in photographed and path not in theirs for path in new):
+        return None  # a new file that is neither an article nor the photo of a new one or of a draft
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
     drafts = None
-    if held or dropped:  # (the drafts held back are read again: `unpublished_files`)
+    theirs.update(theirs_gone)
+    if held or dropped or written or theirs:  # (drafts held back, new, or whose photos came or went: read again)
         drafts = unpublished_files(cache, [s for s in plan.later if s not in coming and s not in dropped],
-                                   held - dropped.keys(), scanned, {}, config, strict, plan.expiring)
+                                   (held - dropped.keys()) | written.keys(), scanned, _saved(theirs, config), config,
+                                   strict, plan.expiring)
         if drafts is None:
             return None
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)))
+                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)))
 
 
 def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:

@@ -616,7 +616,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         made = delta.Plan(token, scanned.outside, scanned.names, shift.until, len(site.pages), plan.menu,
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone)
-                          - len(shift.drafts_gone),
+                          - len(shift.drafts_gone) + len(shift.drafts_new),
                           later.later if later is not None else shift.later, plan.expiring)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order,
                            later.spellings if later is not None else shift.spellings, dirty, fresh_shapes, shift.gone,
