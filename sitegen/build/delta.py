@@ -592,8 +592,9 @@ class Shift:
     until: dt.datetime | None  # Plan.until once they are published (`_due`)
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`own_photos`)
     promoted: tuple[str, ...] = ()  # the sources of the new articles that were in Plan.later: drafts, or due now
-    # Every file still unpublished, when the last build held drafts back: what it finds of them is made again
-    # (build.unpublished), as an article that comes or goes may mend one, or take the address one wants.
+    # Every file still unpublished, when the last build held drafts back, or a draft came or went, or a photo in a
+    # draft's folder did: what the build finds of them is made again (build.unpublished), as an article that comes
+    # or goes may mend one, or take the address one wants.
     drafts: Drafts | None = None
     drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
     drafts_new: tuple[str, ...] = ()  # the sources of the drafts written (`sitegen new`): in `drafts` now
