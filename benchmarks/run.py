@@ -233,6 +233,16 @@ def draft_lacking(site: Path) -> None:
     page.write_text(page.read_text(encoding="utf-8") + "\nXem [bài sắp viết](../bai-sap-viet/).\n", encoding="utf-8")
 
 
+def publish_lacking(site: Path) -> None:
+    """Mend and publish the newest draft draft_lacking made, in one save: its link to the page not written yet taken
+    out, and `draft: true` with it."""
+    made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    page = made[-1] / "index.md"
+    text = page.read_text(encoding="utf-8").replace("draft: true\n", "", 1)
+    page.write_text(text.replace("\nXem [bài sắp viết](../bai-sap-viet/).\n", "\n"), encoding="utf-8")
+
+
 def save_draft(site: Path) -> None:
     """Save the newest draft draft_one made, still a draft, as its editor does many times while writing it: a
     sentence added to its body."""

@@ -612,6 +612,21 @@ def test_a_new_draft_and_its_photos_change_no_published_page(news, tmp_path):
     assert not build_and_compare(news, tmp_path).edited
 
 
+def test_a_draft_held_back_mended_and_published_is_a_shift_build(news, tmp_path):
+    """A draft held back for its problems (a link to a page not written yet) that its editor mends and publishes in
+    one save is an addition like any: a shift, whose draft's one line (HOLD002) goes. Equal to a clean build."""
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/nhap/index.md", article("Bài đang viết", date="2024-06-02 08:00", draft="true",
+                                                        body="Xem [bài sắp viết](../bai-sap-viet/)."))
+    held = build_and_compare(news, tmp_path)
+    assert [(d.code, d.path) for d in held.diagnostics] == [("HOLD002", "content/thoi-su/nhap/index.md")]
+    news.write("content/thoi-su/nhap/index.md", article("Bài đang viết", date="2024-06-02 08:00",
+                                                        body="Xem [bài đầu](../../kinh-te/bai-00/)."))
+    result = build_and_compare(news, tmp_path)
+    assert result.shifted and result.diagnostics == []
+    assert "Bài đang viết" in (news.public / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_draft_published_is_a_shift_build(news, tmp_path):
     """`sitegen new` makes a draft, and the editor publishes it by taking `draft: true` away: an addition like any
     other, a shift's build, its photos of its own included. One published writing its tags otherwise than it did

@@ -382,7 +382,7 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         drafts = _redrafted(cache, plan, state, len(index.refs), scanned, sorted(saved), config, strict)
         if drafts is None:
             if len(unpublished) == len(changed) and not replaced and not theirs \
-                    and all(_source(path, config) in plan.later for path in changed):
+                    and all(_source(path, config) in sources for path in changed):
                 return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
             return None
         changed = [path for path in changed if path in position]
@@ -598,6 +598,7 @@ class Shift:
     drafts: Drafts | None = None
     drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
     drafts_new: tuple[str, ...] = ()  # the sources of the drafts written (`sitegen new`): in `drafts` now
+    freed: tuple[str, ...] = ()  # the sources of the drafts held back published now (in `promoted` too)
 
     @property
     def later(self) -> tuple[str, ...]:
@@ -644,13 +645,17 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     # Drafts and scheduled articles whose file changed, to be published now: additions (checked as such below,
     # and a draft's only: its tags counted in `spellings` already, no schedule of its own in `plan.until`).
     promoted = {path for path in went.intersection(new) if _source(path, config) in later}
-    went -= promoted
+    # Drafts held back whose file changed: published now, they are additions like any (no `docs` row, their tags
+    # not counted); still drafts, the full build's here.
+    freed = {path for path in went.intersection(new) if _source(path, config) in held}
+    went -= promoted | freed
     gone = list(went)
     if not (new or gone or due[0]) or len(new) + len(gone) + len(due[0]) > MAX_SHIFT or not went.isdisjoint(new):
         return None  # a file that was there changed
-    coming = {_source(path, config) for path in promoted} | due[0].keys()
-    if any(d.path in coming for d in state.diagnostics):
+    coming = {_source(path, config) for path in promoted | freed} | due[0].keys()
+    if any(d.path in coming and not (d.code == "HOLD002" and d.path in held) for d in state.diagnostics):
         return None  # what its validation ahead found of it (prefixed with when) goes: the full build's to redo
+        # (a draft held back has its one line, HOLD002, which goes with it: `Shift.freed`)
     files = [file for _, file, _ in index.refs]
     position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
     left = sorted(position[path] for path in gone if path in position)
@@ -683,7 +688,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     for i in left:
         del stay[files[i]]
     came = [path for path in new if path in found]  # the new articles; the other new files must be their photos
-    if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(left) - len(dropped) \
+    if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(freed) - len(left) \
+            - len(dropped) \
             or not stay.items() <= found.items():
         return None  # a new file that makes other files no articles
     rows = cache.get_many("plan", ["titles", "spellings"])
@@ -733,7 +739,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
         # of its own is known to be one as far as its file could be read: `provisional`.)
         draft = a if a is not None else checked.provisional if checked is not None else None
-        if draft is not None and draft.draft and path not in promoted and rel not in sources and rel not in due[0]:
+        if draft is not None and draft.draft and path not in promoted | freed and rel not in sources \
+                and rel not in due[0]:
             if draft.category not in plan.categories:
                 return None  # (a category it would make: the full build's)
             written[rel] = path
@@ -763,7 +770,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a shared headline: META006, the full build's
         titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
-    unpublished = (later - coming - dropped.keys()) | (held - dropped.keys()) | written.keys()
+    unpublished = (later - coming - dropped.keys()) | (held - coming - dropped.keys()) | written.keys()
     theirs = _theirs([path for path in new if path not in found and path not in photographed], unpublished, index,
                      config)
     if theirs is None or any(path not in found and path not in photographed and path not in theirs for path in new):
@@ -774,12 +781,13 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     theirs.update(theirs_gone)
     if held or dropped or written or theirs:  # (drafts held back, new, or whose photos came or went: read again)
         drafts = unpublished_files(cache, [s for s in plan.later if s not in coming and s not in dropped],
-                                   (held - dropped.keys()) | written.keys(), scanned, _saved(theirs, config), config,
-                                   strict, plan.expiring)
+                                   (held - coming - dropped.keys()) | written.keys(), scanned, _saved(theirs, config),
+                                   config, strict, plan.expiring)
         if drafts is None:
             return None
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)))
+                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)),
+                 tuple(sorted(_source(path, config) for path in freed)))
 
 
 def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:

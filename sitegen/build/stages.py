@@ -564,7 +564,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     templates = templates_for(warm, config, folder, scanned.outside_names)
     dropped = [d for d in state.diagnostics if d.code in search.CODES or d.path in gone]  # (the search stage runs again)
     if drafts is not None:
-        dropped += _findings_of(state.diagnostics, drafts, shift.drafts_gone)
+        dropped += _findings_of(state.diagnostics, drafts, (*shift.drafts_gone, *shift.freed))
     diagnostics = delta.diagnostics(state.diagnostics, dropped, local.diagnostics)
     deps = _deps(cache, state.token, warm, folder, ahead.take(dependencies.Deps.rows_of, cache))
     deps.know(n.checked for n in shift.new)
