@@ -612,6 +612,24 @@ def test_a_new_draft_and_its_photos_change_no_published_page(news, tmp_path):
     assert not build_and_compare(news, tmp_path).edited
 
 
+def test_the_previews_builds_show_drafts_as_a_clean_build_does(news, tmp_path):
+    """The preview publishes drafts (drafts=True): there a draft is an article like any, and what build.unpublished
+    finds of the unpublished files as a publishing build does is not what the preview finds. A new draft is shown
+    at once, and so is a draft held back for a problem of its own (HOLD002) once its editor mends it: both equal a
+    clean build of the preview (before, both kept the draft out of the preview until a full build)."""
+    build_and_compare(news, tmp_path, drafts=True)
+    news.write("content/thoi-su/nhap-moi/index.md", article("Bản nháp mới", date="2024-06-02 08:00", draft="true"))
+    build_and_compare(news, tmp_path, drafts=True)
+    assert (news.public / "thoi-su/nhap-moi/index.html").is_file()
+    news.write("content/thoi-su/nhap/index.md", article("Nháp", date="2024-06-03 08:00", draft="true",
+                                                        image='"khong-co.jpg"'))
+    held = build_and_compare(news, tmp_path, drafts=True)
+    assert [d.code for d in held.diagnostics] == ["IMG001", "HOLD002"]
+    news.write("content/thoi-su/nhap/index.md", article("Nháp", date="2024-06-03 08:00", draft="true"))
+    build_and_compare(news, tmp_path, drafts=True)
+    assert (news.public / "thoi-su/nhap/index.html").is_file()
+
+
 def test_a_draft_held_back_mended_and_published_is_a_shift_build(news, tmp_path):
     """A draft held back for its problems (a link to a page not written yet) that its editor mends and publishes in
     one save is an addition like any: a shift, whose draft's one line (HOLD002) goes. Equal to a clean build."""

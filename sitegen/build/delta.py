@@ -329,8 +329,11 @@ def linked(cache: Cache) -> tuple[str, Index] | None:
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
             strict: bool, unpacked: dict | None = None, listing: dict | None = None,
-            ahead: Any = ReadHere()) -> "Edit | Shift | None":
+            ahead: Any = ReadHere(), drafts: bool = False) -> "Edit | Shift | None":
     """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build.
+    `drafts`: a build that publishes drafts (the preview's), where a draft is an article like any, and what
+    build.unpublished finds of the unpublished files (as a publishing build finds them) is not this build's: a
+    change among those files, or beside one it holds back, is the full build's.
     `unpacked`: where a long-running preview keeps the plan's link index unpickled between its saves (a tenth of a
     save at 10 000 articles). `listing`: what the walk saw of content/ (inputs.scan), to find which new files are
     articles. `ahead`: what was read of the cache meanwhile (cache.ReadAhead)."""
@@ -353,22 +356,24 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     known = set(state.files.split("\n"))
     if scanned.names != plan.names or (plan.until is not None and moment >= plan.until):
         # A file came or went, or a scheduled article falls due (the time alone changes what is published).
-        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
+        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, drafts)
     changed = [path for path, line in scanned.files.items() if line not in known]
     if len(changed) > MAX_CHANGES:
         return None
     position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
     unpublished = [path for path in changed if path not in position]
-    drafts = None
+    shown, drafts = drafts, None
     replaced = _replaced(index, position, unpublished) if unpublished else {}
     if replaced:
         unpublished = [path for path in unpublished if path not in replaced]
         changed = [path for path in changed if path not in replaced]
         if plan.later or held_drafts(state):  # (a draft may show the photo, or lack it: found again, `Drafts`)
             drafts = unpublished_files(cache, plan.later, held_drafts(state), scanned, {}, config, strict,
-                                       plan.expiring)
+                                       plan.expiring) if not shown else None
             if drafts is None:
                 return None
+    if unpublished and shown:
+        return None
     if unpublished:
         sources = set(plan.later) | held_drafts(state)
         theirs = _theirs([path for path in unpublished if _source(path, config) not in sources], sources, index,
@@ -383,7 +388,7 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if drafts is None:
             if len(unpublished) == len(changed) and not replaced and not theirs \
                     and all(_source(path, config) in sources for path in changed):
-                return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict)
+                return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, shown)
             return None
         changed = [path for path in changed if path in position]
     pictured = set(replaced.values())
@@ -609,7 +614,8 @@ class Shift:
 
 
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
-           listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool) -> Shift | None:
+           listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool, drafts: bool = False
+           ) -> Shift | None:
     """The Shift this build is, or None. Only the plain case, on a site whose links all land (a new article could
     mend one), and whose every file is published but for drafts and scheduled articles (build.ahead validates
     those against the site as it is, or will be when each falls due: articles added can take an address one of
@@ -628,6 +634,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     held = held_drafts(state)
+    if drafts and (plan.later or held):
+        return None  # (a build that publishes drafts: what build.unpublished finds is not what it finds, see prepare)
     if listing is None or plan.discovered != len(index.refs) + len(plan.later) + len(held) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
         return None  # (a file the last walk saw too late to trust is in no list: `counted` tells)
@@ -739,7 +747,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
         # of its own is known to be one as far as its file could be read: `provisional`.)
         draft = a if a is not None else checked.provisional if checked is not None else None
-        if draft is not None and draft.draft and path not in promoted | freed and rel not in sources \
+        if draft is not None and draft.draft and not drafts and path not in promoted | freed and rel not in sources \
                 and rel not in due[0]:
             if draft.category not in plan.categories:
                 return None  # (a category it would make: the full build's)

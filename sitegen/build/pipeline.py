@@ -183,7 +183,7 @@ def _build(config: SiteConfig, *, drafts: bool = False, strict: bool = False, no
         if publish and not stats_from:
             with _uncollected():
                 edit = delta.prepare(cache, scanned, token, moment, config, strict,
-                                     warm.unpacked if folder is None else None, listing, ahead)
+                                     warm.unpacked if folder is None else None, listing, ahead, drafts)
             if edit is not None and walk is not None and walk.lost():
                 edit = None  # (files of the live tree deleted by hand: the full build makes them again)
             if isinstance(edit, delta.Edit) and walk is not None:
