@@ -771,17 +771,19 @@ def _same_as_a_clean_preview(site, mine, preview: Path, clean: Path) -> None:
 def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_additions_and_a_restart(site, tmp_path):
     """The preview's own memory (pipeline.Warm: entries and their digests kept between builds, the cache saved
     and read back on a restart) under site templates that read other articles (a tag cloud on every page,
-    neighbours' titles, other authors): after every change, every published byte equals a clean build's."""
+    neighbours' titles, other authors): after every change (a new draft among them, which the preview shows),
+    every published byte equals a clean build's."""
     from sitegen.build.pipeline import Warm
 
     portal(site)
     cloud_templates(site)
     preview, clean, saved = tmp_path / "preview", tmp_path / "clean", tmp_path / "preview-cache"
 
-    def check(warm: Warm) -> None:
+    def check(warm: Warm):
         settle()
         mine = site.build(output=preview, drafts=True, warm=warm, jobs=1)
         _same_as_a_clean_preview(site, mine, preview, clean)
+        return mine
 
     warm = Warm(cache_dir=saved)
     check(warm)
@@ -790,6 +792,9 @@ def test_the_preview_with_site_templates_equals_a_clean_build_through_edits_addi
     site.write("content/van-hoa/le-hoi-moi/index.md",
                article("Lễ hội mới", date="2024-06-01 08:00", author='"Vũ Thị Giang"', tags='["lễ hội"]'))
     check(warm)
+    site.write("content/van-hoa/nhap-moi/index.md",  # a new draft: the preview shows it, an addition like any
+               article("Bản nháp mới", date="2024-06-02 08:00", draft="true", tags='["lễ hội"]'))
+    assert check(warm).shifted
     assert warm.persist()
     again = Warm(cache_dir=saved)  # the preview stopped and started again
     (site.root / story_path(5)).unlink()

@@ -755,7 +755,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             continue
         if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
             return None
-        if a.draft or a.date > moment or a.expires is not None or a.aliases or a.category not in plan.categories:
+        if (a.draft and not drafts) or a.date > moment or a.expires is not None or a.aliases \
+                or a.category not in plan.categories:  # (a draft: an article like any where drafts are shown)
             return None
         photos = _own_photos(a, found[path], index, config)
         if photos is None:
