@@ -329,9 +329,9 @@ def linked(cache: Cache) -> tuple[str, Index] | None:
 
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
             strict: bool, unpacked: dict | None = None, listing: dict | None = None,
-            ahead: Any = ReadHere(), drafts: bool = False) -> "Edit | Shift | None":
+            ahead: Any = ReadHere(), shown: bool = False) -> "Edit | Shift | None":
     """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build.
-    `drafts`: a build that publishes drafts (the preview's), where a draft is an article like any, and what
+    `shown`: a build that publishes drafts (the preview's), where a draft is an article like any, and what
     build.unpublished finds of the unpublished files (as a publishing build finds them) is not this build's: a
     change among those files, or beside one it holds back, is the full build's.
     `unpacked`: where a long-running preview keeps the plan's link index unpickled between its saves (a tenth of a
@@ -356,26 +356,26 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     known = set(state.files.split("\n"))
     if scanned.names != plan.names or (plan.until is not None and moment >= plan.until):
         # A file came or went, or a scheduled article falls due (the time alone changes what is published).
-        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, drafts)
+        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, shown)
     changed = [path for path, line in scanned.files.items() if line not in known]
     if len(changed) > MAX_CHANGES:
         return None
     position = {file: i for i, file in enumerate(index.files_of_articles)} if changed else {}
     unpublished = [path for path in changed if path not in position]
-    shown, drafts = drafts, None
+    drafts, held = None, held_drafts(state)
     replaced = _replaced(index, position, unpublished) if unpublished else {}
     if replaced:
         unpublished = [path for path in unpublished if path not in replaced]
         changed = [path for path in changed if path not in replaced]
-        if plan.later or held_drafts(state):  # (a draft may show the photo, or lack it: found again, `Drafts`)
-            drafts = unpublished_files(cache, plan.later, held_drafts(state), scanned, {}, config, strict,
+        if plan.later or held:  # (a draft may show the photo, or lack it: found again, `Drafts`)
+            drafts = unpublished_files(cache, plan.later, held, scanned, {}, config, strict,
                                        plan.expiring) if not shown else None
             if drafts is None:
                 return None
     if unpublished and shown:
         return None
     if unpublished:
-        sources = set(plan.later) | held_drafts(state)
+        sources = set(plan.later) | held
         theirs = _theirs([path for path in unpublished if _source(path, config) not in sources], sources, index,
                          config)
         if theirs is None or not all(_source(path, config) in sources or path in theirs for path in unpublished):
@@ -614,7 +614,7 @@ class Shift:
 
 
 def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str], scanned: Scan,
-           listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool, drafts: bool = False
+           listing: dict | None, moment: dt.datetime, config: SiteConfig, strict: bool, shown: bool = False
            ) -> Shift | None:
     """The Shift this build is, or None. Only the plain case, on a site whose links all land (a new article could
     mend one), and whose every file is published but for drafts and scheduled articles (build.ahead validates
@@ -634,7 +634,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     held = held_drafts(state)
-    if drafts and (plan.later or held):
+    if shown and (plan.later or held):
         return None  # (a build that publishes drafts: what build.unpublished finds is not what it finds, see prepare)
     if listing is None or plan.discovered != len(index.refs) + len(plan.later) + len(held) or \
             state.counted != len(known) or any(d.code.startswith("LINK") for d in state.diagnostics):
@@ -747,7 +747,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
         # of its own is known to be one as far as its file could be read: `provisional`.)
         draft = a if a is not None else checked.provisional if checked is not None else None
-        if draft is not None and draft.draft and not drafts and path not in promoted | freed and rel not in sources \
+        if draft is not None and draft.draft and not shown and path not in promoted | freed and rel not in sources \
                 and rel not in due[0]:
             if draft.category not in plan.categories:
                 return None  # (a category it would make: the full build's)
@@ -755,7 +755,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             continue
         if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
             return None
-        if (a.draft and not drafts) or a.date > moment or a.expires is not None or a.aliases \
+        if (a.draft and not shown) or a.date > moment or a.expires is not None or a.aliases \
                 or a.category not in plan.categories:  # (a draft: an article like any where drafts are shown)
             return None
         photos = _own_photos(a, found[path], index, config)
@@ -779,7 +779,9 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a shared headline: META006, the full build's
         titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
-    unpublished = (later - coming - dropped.keys()) | (held - coming - dropped.keys()) | written.keys()
+    staying = [s for s in plan.later if s not in coming and s not in dropped]  # (the plan's, in its order)
+    uncounted = (held - coming - dropped.keys()) | written.keys()  # (no `docs` row: held back, or new)
+    unpublished = {*staying, *uncounted}
     theirs = _theirs([path for path in new if path not in found and path not in photographed], unpublished, index,
                      config)
     if theirs is None or any(path not in found and path not in photographed and path not in theirs for path in new):
@@ -789,9 +791,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     drafts = None
     theirs.update(theirs_gone)
     if held or dropped or written or theirs:  # (drafts held back, new, or whose photos came or went: read again)
-        drafts = unpublished_files(cache, [s for s in plan.later if s not in coming and s not in dropped],
-                                   (held - coming - dropped.keys()) | written.keys(), scanned, _saved(theirs, config),
-                                   config, strict, plan.expiring)
+        drafts = unpublished_files(cache, staying, uncounted, scanned, _saved(theirs, config), config, strict,
+                                   plan.expiring)
         if drafts is None:
             return None
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
