@@ -233,24 +233,23 @@ class Deps:
             return key in groups and key not in changed
 
         records, named = self.cache.reader("records"), self.owners
-        fragment_keys: set[int] = set()
-        made: list[bool] = []
 
         def used(paths: Sequence[str]) -> list[str]:
             """The fragments the pages at `paths` used when last rendered and that still hold: what they most
             likely take again (read at once, see Templates.prefetch_kept)."""
             if blank is None:
                 return []
-            if not made:  # (made once a process, after the render's workers forked)
-                fragment_keys.update((n << _FIELD_BITS) | blank for (kind, _), n in owners.items() if kind == GROUP)
-                made.append(True)
-            found: set[int] = set()
+            read: set[int] = set()
             for row in records.get_many(paths).values():
                 try:
-                    found.update(fragment_keys.intersection(_array(Record(*row).keys)))
+                    read.update(_array(Record(*row).keys))
                 except (TypeError, ValueError):
                     continue  # (a damaged record: its page reads its fragments one by one)
-            return [name for key in found if usable(name := named[key >> _FIELD_BITS][1])]
+            # Every key the pages read, sorted out here (a few thousand for an addition's pages), not every owner's
+            # number looked at to find the fragments' (20 000 at 10 000 articles: 20 ms in each process).
+            count = len(named)
+            return [name for key in read if key & _FIELD_MASK == blank and (o := key >> _FIELD_BITS) < count
+                    and named[o][0] == GROUP and usable(name := named[o][1])]
 
         return self.cache.reader("fragments"), usable, used
 
