@@ -6,7 +6,7 @@
     python benchmarks/memory.py --search               # the default configuration: the search index too
 
 Builds the gen_corpus.py corpus (no photos, `search = false` unless --search) cold, then again with nothing changed, then twice
-after a one-article edit, then after adding one article and after deleting it, all inside a memory cgroup limited to
+after a one-article edit, then after adding one article, retagging it and deleting it, all inside a memory cgroup limited to
 --limit-mib when this machine lets us create one (Linux, cgroup v1 or v2, as root), so the kernel itself
 enforces "a machine with 2 GB free": going over means the build is killed, not a number in a table. Prints
 wall time, the peak summed PSS of the build's processes, the cgroup's own peak (which also counts the file
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import PssSampler, add_one, child_env, corpus, delete_one, edit_one  # noqa: E402  (same corpus cache and measurement as run.py)
+from run import PssSampler, add_one, child_env, corpus, delete_one, edit_one, retag  # noqa: E402  (same corpus cache and measurement as run.py)
 
 
 def make_cgroup(limit: int) -> tuple[Path, str] | None:
@@ -88,7 +88,8 @@ def main() -> None:
         print(f"{args.articles} articles, search {'on' if args.search else 'off'}; {os.cpu_count()} cores")
         failed = False
         runs = [("cold build", None), ("no-change build", None), ("first edit after the cold build", edit_one),
-                ("one-article edit", edit_one), ("adding one article", add_one), ("deleting one article", delete_one)]
+                ("one-article edit", edit_one), ("adding one article", add_one), ("retagging it", retag),
+                ("deleting one article", delete_one)]
         for label, before in runs[: 1 if args.cold_only else None]:
             if before is not None:
                 before(site)

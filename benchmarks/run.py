@@ -193,6 +193,32 @@ def replace_photo(site: Path) -> None:
     _camera_photo(added[-1] / "anh-1.jpg")
 
 
+def photo_added(site: Path) -> None:
+    """Add a photo to the newest article add_photographed made, as an editor does to a report already published:
+    a camera photo dropped into its folder and shown, captioned, at the end of its text."""
+    added = sorted((site / "content" / "thoi-su" / "bai-anh").glob("bai-anh-*"),
+                   key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    name = f"anh-them-{time.time_ns()}.jpg"
+    _camera_photo(added[-1] / name)
+    with open(added[-1] / "index.md", "a", encoding="utf-8") as fh:
+        fh.write(f"\n![Ảnh bổ sung.]({name})\n")
+
+
+def retag(site: Path) -> None:
+    """Change the tags of the newest article add_one made, as an editor does who files a report under other topics:
+    its first tag taken away, or given back (each call changes them)."""
+    added = sorted((site / "content" / "thoi-su" / "bai-moi").glob("bai-moi-them-*"),
+                   key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    page = added[-1] / "index.md"
+    lines = page.read_text(encoding="utf-8").split("\n")
+    at = lines.index("tags:") + 1
+    if lines[at].startswith("  #"):
+        lines[at] = lines[at][:2] + lines[at][3:]
+    else:
+        lines[at] = lines[at][:2] + "#" + lines[at][2:]  # (a YAML comment: the tag is no longer there)
+    page.write_text("\n".join(lines), encoding="utf-8")
+
+
 def delete_photographed(site: Path) -> None:
     """Take down the newest article added by add_photographed."""
     added = sorted((site / "content" / "thoi-su" / "bai-anh").glob("bai-anh-*"),

@@ -526,6 +526,7 @@ class Model:
     published_held: bool = False  # and it was held back before (its broken link mended as it went out)
     redrafted: Story | None = None  # the draft the last step saved as a draft
     replaced: Story | None = None  # the published story whose photo the last step replaced (and nothing else)
+    moved: Story | None = None  # the published story the last step moved: retagged, redated, its views or a photo added
 
     def write_all(self) -> None:
         self.write_config()
@@ -576,7 +577,7 @@ class Model:
             self.broken = ""
             self.write_template("base")
         kind = step[0]
-        self.published = self.redrafted = self.replaced = None
+        self.published = self.redrafted = self.replaced = self.moved = None
         if kind in ("add", "draft", "lacking"):
             self.added += 1
             s = story_from(100 + self.added, step[1])
@@ -637,19 +638,24 @@ class Model:
             self.renamed += 1
             self.move(s, folder=f"{s.folder}-{self.renamed}")
         elif kind == "retag":
+            self.moved = s if s.tags != step[2] and not mended else None
             s.tags = step[2]
             self.write_story(s)
         elif kind == "category":
             self.move(s, cat=step[2])
         elif kind == "date":
+            self.moved = s if s.day != step[2] and not mended else None
             s.day = step[2]
             self.write_story(s)
         elif kind == "views":
+            self.moved = s if s.views != step[2] and not mended else None
             s.views = step[2]
             self.write_story(s)
         elif kind == "photo":
             if s.photo is not None and s.photo != step[2] and not s.draft and not mended:
                 self.replaced = s  # (its text stays: only anh.jpg is written anew)
+            elif s.photo is None and not mended:
+                self.moved = s  # (a photo added: anh.jpg comes, and the text shows it)
             s.photo = step[2]
             self.write_story(s, photo=True)
         elif kind == "break":
@@ -682,13 +688,16 @@ SLOTS = st.fixed_dictionaries({"base": SLOT, "article": SLOT, "listing": SLOT})
        per_page=st.integers(2, 3), steps=st.lists(STEP, min_size=3, max_size=6))
 def test_any_template_any_edits_equal_a_clean_build(tmp_path_factory, stories, slots, chip, per_page, steps):
     """Everyday edits under generated site templates: after each step every published byte and diagnostic equals a
-    clean build's. A photo replaced by another of its size (the generator's are all 64 x 48) is an edit build, but
-    for an article whose headline another shares (its warning, META006, is the full build's to say again)."""
+    clean build's. A photo replaced by another of its size (the generator's are all 64 x 48) is an edit build, and an
+    article retagged, redated, given other views or a photo is placed anew by a shift build, but for an article whose
+    headline another shares (its warning, META006, is the full build's to say again)."""
     model: list = []
     for n, step, result in run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, model):
-        replaced = model[0].replaced
+        replaced, moved = model[0].replaced, model[0].moved
         if replaced is not None and not any(s is not replaced and s.title == replaced.title for s in model[0].stories):
             assert result.edited, f"step {n}: a photo replaced built in full"
+        if moved is not None and not any(s is not moved and s.title == moved.title for s in model[0].stories):
+            assert result.shifted, f"step {n}: {step[0]} built in full"
 
 
 def run_steps(tmp_path_factory, stories, slots, chip, per_page, steps, made: list | None = None):

@@ -95,7 +95,10 @@ def test_successive_edits_of_several_articles(news, tmp_path):
 
 
 @pytest.mark.parametrize("change", ["date", "tags", "views", "draft", "slug"])
-def test_a_change_of_shape_is_a_full_build(news, tmp_path, change):
+def test_an_article_that_moves_is_placed_anew_by_a_shift_build(news, tmp_path, change):
+    """An edit that moves an article (another date, tags, views or address: its listings, neighbours, most-read
+    place or pages change) places it anew as a shift's build places an article deleted and added (delta._replacing),
+    and renders only what that changes. Made a draft again it leaves the site: the full build's."""
     fields = {"date": {}, "tags": {"tags": '["chủ đề mới"]'}, "views": {"views": "999"},
               "draft": {"draft": "true"}, "slug": {"slug": "dia-chi-moi"}}[change]
     text = source(6, **fields)
@@ -103,7 +106,50 @@ def test_a_change_of_shape_is_a_full_build(news, tmp_path, change):
         text = text.replace("2024-05-07 08:00", "2024-04-01 08:00")
     news.write(path(6), text)
     result = build_and_compare(news, tmp_path)
-    assert not result.edited
+    if change == "draft":
+        assert not result.edited
+    else:
+        assert result.shifted and 0 < result.rendered < result.pages
+
+
+def test_an_articles_photos_added_shown_taken_out_or_moved_are_shift_builds(site, tmp_path):
+    """The everyday ways an editor changes a published article's photos, each placing the article anew (a shift's
+    build, delta._replacing): a photo dropped into its folder and not shown yet, then shown; another dropped and
+    shown in one save; one taken out of the text and deleted; one in a folder under the article's. A photo of its
+    folder that another article shows is the full build's. Each build equals a clean one."""
+    from PIL import Image
+
+    def shoot(rel: str, colour: tuple[int, int, int]) -> None:
+        (site.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (800, 600), colour).save(site.root / rel, quality=80)
+
+    def write(body: str) -> None:
+        site.write("content/tin/bai-1/index.md", article(
+            "Bài 1", date="2024-05-02 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."', body=body))
+
+    photo_news(site)
+    page = site.public / "tin/bai-1/index.html"
+    shoot("content/tin/bai-1/anh2.jpg", (1, 2, 3))
+    result = build_and_compare(site, tmp_path)
+    assert result.shifted and not (site.public / "tin/bai-1/anh2-480.jpg").exists()  # (a camera original: unpublished)
+    write("Đoạn.\n\n![Ảnh hai.](anh2.jpg)")
+    assert build_and_compare(site, tmp_path).shifted and (site.public / "tin/bai-1/anh2-480.jpg").is_file()
+    assert "anh2-480.jpg" in page.read_text(encoding="utf-8")
+    shoot("content/tin/bai-1/anh3.jpg", (4, 5, 6))
+    write("Đoạn.\n\n![Ảnh hai.](anh2.jpg)\n\n![Ảnh ba.](anh3.jpg)")
+    assert build_and_compare(site, tmp_path).shifted and "anh3-480.jpg" in page.read_text(encoding="utf-8")
+    write("Đoạn.\n\n![Ảnh hai.](anh2.jpg)")
+    (site.root / "content/tin/bai-1/anh3.jpg").unlink()
+    assert build_and_compare(site, tmp_path).shifted and not (site.public / "tin/bai-1/anh3-480.jpg").exists()
+    shoot("content/tin/bai-1/them/anh4.jpg", (7, 8, 9))
+    write("Đoạn.\n\n![Ảnh hai.](anh2.jpg)\n\n![Ảnh bốn.](them/anh4.jpg)")
+    assert build_and_compare(site, tmp_path).shifted
+    site.write("content/tin/bai-0/index.md", article(  # bai-0 shows bai-1's photo too: published as bai-0's copy
+        "Bài 0", date="2024-05-01 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."',
+        body="![Ảnh bài một.](../bai-1/anh2.jpg)"))
+    build_and_compare(site, tmp_path)
+    shoot("content/tin/bai-1/anh5.jpg", (10, 11, 12))
+    assert not build_and_compare(site, tmp_path).edited
 
 
 def test_most_read_title_change_reaches_every_page(news, tmp_path):

@@ -372,14 +372,16 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
                                        plan.expiring) if not shown else None
             if drafts is None:
                 return None
-    if unpublished and shown:
-        return None
+    if unpublished and shown:  # (a photo's file changed, say: its article placed anew, if it may)
+        return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, shown)
     if unpublished:
         sources = set(plan.later) | held
         theirs = _theirs([path for path in unpublished if _source(path, config) not in sources], sources, index,
                          config)
         if theirs is None or not all(_source(path, config) in sources or path in theirs for path in unpublished):
-            return None  # a photo or other file under content/ changed: photos decide more than one page
+            # A photo or other file under content/ changed: photos decide more than one page. One in a published
+            # article's folder places it anew, if it may (see _shift).
+            return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, shown)
         # Drafts or scheduled articles changed (or a photo of theirs). Saved and still unpublished, they change only
         # what the build finds of them (`_redrafted`); a draft published now is an addition, a shift's build (see
         # _shift).
@@ -407,7 +409,9 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
         if after.article is None or any(d.severity == ERROR for d in after.diagnostics):
             return None  # the full build reports it
         if model.shape(after) != model.shape(before[2]):
-            return None
+            # It moves (another date, category, tags, address or photos): placed anew, as a shift's build
+            # places an article added, if it may (see _shift).
+            return _shift(cache, plan, state, index, known, scanned, listing, moment, config, strict, shown)
         changes.append(Change(i, key, Scan.stamp(scanned.files[path]), bundle, before[2], after, i in pictured))
     for i in unsaved:
         key, file, bundle = index.refs[i]
@@ -448,6 +452,44 @@ def _replaced(index: Index, position: Mapping[str, int], paths: Sequence[str]) -
         if mine is not None and index.key(path) in mine[0]:
             found[path] = i
     return found
+
+
+def _replacing(paths: Sequence[str], position: Mapping[str, int], deleted: Collection[str], index: Index,
+               config: SiteConfig) -> tuple[dict[str, int], set[str]] | None:
+    """Of `paths` (files under content/ as walked, that came, went or changed), the published articles they place
+    anew: an article whose own file changed (it may move), and a bundle in whose folder (or a folder under it) a
+    file that is no article's came, went or changed, when the article publishes every photo of that folder alone
+    (`own_photos`): its photos are then planned again, and the pages showing them rendered again, as those of an
+    article added (stages.shifted). ({article file: its position}, the other paths that are theirs), or None when
+    such a file is one another article publishes (the full build's). A file that is an article's (drafts, new
+    articles), or in no published bundle's folder, or in a folder whose article is `deleted` (by file), is left to
+    the rest of `_shift`."""
+    placed: dict[str, int] = {}
+    theirs: set[str] = set()
+    folders: dict[str, str] = {}
+    root = str(config.content_dir)
+    for path in paths:
+        if path in position:
+            placed[path] = position[path]
+            continue
+        if path.endswith(".md"):
+            continue  # (a draft's or a new article's file: the rest of `_shift` decides)
+        if not folders:  # (made for a file that is no article's: an addition or deletion alone never needs it)
+            folders = {os.path.dirname(file): file for _, file, bundle in index.refs if bundle}
+        folder = os.path.dirname(path)
+        while folder not in folders and len(folder) > len(root):
+            folder = os.path.dirname(folder)
+        file = folders.get(folder)
+        if file is None or file in deleted:
+            continue  # (no published article's, or going with its article: see `stray`)
+        i = position[file]
+        mine = own_photos(index, i)
+        key = index.key(path)
+        if mine is None or (key in index.files and key not in mine[0]):
+            return None  # a photo it shows that another article publishes too, or its file another's copy
+        placed[file] = i
+        theirs.add(path)
+    return placed, theirs
 
 
 def _theirs(paths: Iterable[str], unpublished: Collection[str], index: Index, config: SiteConfig
@@ -630,7 +672,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       site where no article expires and no draft or scheduled article has a problem; their bundle's other files
       may go with them;
     - new drafts (`sitegen new`) in a category the site has, and photos that come into or go from the folder of a
-      draft or scheduled article (`_theirs`): they change only what the build finds of the unpublished files.
+      draft or scheduled article (`_theirs`): they change only what the build finds of the unpublished files;
+    - published articles placed anew (`_replacing`): one whose file changed so that it moves (another date, slug,
+      category, tags or views, other photos), or a file in whose bundle's folder came, went or changed (a photo
+      dropped in, or taken out). Each goes and comes back in the same build, under the rules of both.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     held = held_drafts(state)
@@ -657,15 +702,26 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     # not counted); still drafts, the full build's here.
     freed = {path for path in went.intersection(new) if _source(path, config) in held}
     went -= promoted | freed
-    gone = list(went)
-    if not (new or gone or due[0]) or len(new) + len(gone) + len(due[0]) > MAX_SHIFT or not went.isdisjoint(new):
+    files = [file for _, file, _ in index.refs]
+    position = dict(zip(files, range(len(files))))
+    # Published articles placed anew, by their file: the paths of theirs that changed, and of the files in their
+    # folders that came, went or changed (the bundle's own, for `_replacing`). They go (and their folders' files
+    # with them, in `folders` below) and come back among the new articles.
+    came_now = set(new)
+    replacing = _replacing([path for path in went if path in came_now and path in position]  # (changed, not deleted)
+                           + [path for path in (*new, *went) if path not in position], position,
+                           {path for path in went if path in position and path not in came_now}, index, config)
+    if replacing is None:
+        return None
+    placed_anew, theirs_too = replacing
+    gone = list(went | placed_anew.keys())
+    if not (new or gone or due[0]) or len(new) + len(gone) + len(due[0]) > MAX_SHIFT \
+            or not (went - placed_anew.keys() - theirs_too).isdisjoint(new):
         return None  # a file that was there changed
     coming = {_source(path, config) for path in promoted | freed} | due[0].keys()
     if any(d.path in coming and not (d.code == "HOLD002" and d.path in held) for d in state.diagnostics):
         return None  # what its validation ahead found of it (prefixed with when) goes: the full build's to redo
         # (a draft held back has its one line, HOLD002, which goes with it: `Shift.freed`)
-    files = [file for _, file, _ in index.refs]
-    position = dict(zip(files, range(len(files)))) if gone else {}  # (an addition asks it nothing)
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
     # Drafts deleted (a draft given up): what the build finds of the other unpublished files is found again.
@@ -683,7 +739,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a photo in a deleted draft's folder that a published article shows
         folders += theirs
     stray = [path for path in gone if path not in position and path not in dropped.values()
-             and not path.startswith(folders)]
+             and not path.startswith(folders)]  # (the folders of articles placed anew among them)
     theirs_gone = _theirs(stray, (later | held) - dropped.keys(), index, config) if stray else {}
     if theirs_gone is None or any(path not in theirs_gone for path in stray) \
             or (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
@@ -695,7 +751,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     stay = dict(zip(files, (bundle for _, _, bundle in index.refs)))  # each article that stays: is it a bundle
     for i in left:
         del stay[files[i]]
-    came = [path for path in new if path in found]  # the new articles; the other new files must be their photos
+    # The new articles, and those placed anew; the other new files must be their photos.
+    came = [path for path in new if path in found] + sorted(placed_anew.keys() - set(new))
     if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(freed) - len(left) \
             - len(dropped) \
             or not stay.items() <= found.items():
@@ -747,18 +804,19 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
         # of its own is known to be one as far as its file could be read: `provisional`.)
         draft = a if a is not None else checked.provisional if checked is not None else None
+        again = path in placed_anew  # (a published article placed anew: it goes above, and comes back here)
         if draft is not None and draft.draft and not shown and path not in promoted | freed and rel not in sources \
                 and rel not in due[0]:
             if draft.category not in plan.categories:
                 return None  # (a category it would make: the full build's)
             written[rel] = path
             continue
-        if a is None or rel in sources or any(d.severity == ERROR for d in checked.diagnostics):
+        if a is None or (rel in sources and not again) or any(d.severity == ERROR for d in checked.diagnostics):
             return None
         if (a.draft and not shown) or a.date > moment or a.expires is not None or a.aliases \
                 or a.category not in plan.categories:  # (a draft: an article like any where drafts are shown)
             return None
-        photos = _own_photos(a, found[path], index, config)
+        photos = _own_photos(a, found[path], index, config, going[0] if again else ())
         if photos is None:
             return None  # a photo that is another article's too, or not in its own folder: the full build's
         photographed.update(photos)
@@ -782,9 +840,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     staying = [s for s in plan.later if s not in coming and s not in dropped]  # (the plan's, in its order)
     uncounted = (held - coming - dropped.keys()) | written.keys()  # (no `docs` row: held back, or new)
     unpublished = {*staying, *uncounted}
-    theirs = _theirs([path for path in new if path not in found and path not in photographed], unpublished, index,
-                     config)
-    if theirs is None or any(path not in found and path not in photographed and path not in theirs for path in new):
+    theirs = _theirs([path for path in new if path not in found and path not in photographed
+                      and path not in theirs_too], unpublished, index, config)
+    if theirs is None or any(path not in found and path not in photographed and path not in theirs
+                             and path not in theirs_too for path in new):
         return None  # a new file that is neither an article nor the photo of a new one or of a draft
     if photographed and any(d.path in later for d in state.diagnostics):
         return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
@@ -853,11 +912,12 @@ def own_photos(index: Index, i: int) -> tuple[list[str], list[str]] | None:
     return [k for k, _ in files], stems
 
 
-def _own_photos(article: model.Article, bundle: bool, index: Index, config: SiteConfig) -> set[str] | None:
+def _own_photos(article: model.Article, bundle: bool, index: Index, config: SiteConfig,
+                mine: Collection[str] = ()) -> set[str] | None:
     """The photo files (as walked) a new article shows, when it may join the site by a shift: each in its own
     bundle's folder, and none published by another article (a photo file two articles show is published as the
-    first one's copy, and links to the file lead there: which one is first is the full build's to decide). None
-    when it may not."""
+    first one's copy, and links to the file lead there: which one is first is the full build's to decide), but
+    those it published itself before (`mine`, their Index.key: an article placed anew). None when it may not."""
     refs = photos.refs_of(article, config)
     if not refs:
         return set()
@@ -867,7 +927,7 @@ def _own_photos(article: model.Article, bundle: bool, index: Index, config: Site
         if file is None:
             continue  # (a photo on another site: nothing to publish)
         if not bundle or not isinstance(file, Path) or not str(file).startswith(folder) \
-                or index.key(file) in index.files:
+                or (index.key(file) in index.files and index.key(file) not in mine):
             return None
         own.add(str(file))
     return own

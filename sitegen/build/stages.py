@@ -572,7 +572,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     if deps.count != plan.pages or diagnostics is None:
         return None
     changed: dict[str, Entry | None] = {e.article.source: e for e in fresh.values()}
-    changed.update(dict.fromkeys(gone))
+    changed.update((source, None) for source in gone if source not in changed)  # (placed anew: in `fresh`)
     compared = _compared(site.pages, before, fresh_shapes, gone)
     dirty = deps.shifted(site.pages, existed, compared, _signatures(cache, plan, before, compared, grouped), view,
                          templates, _old_entries(cache), changed, _same_lists(site))
@@ -599,14 +599,14 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
     def keep(token: str) -> Finish:
         deps.update(site.pages, view, templates, fresh.values(), full=False, dropped=shift.gone)
         deps.save(cache, token)
+        cache.delete("docs", list(shift.gone))  # (before the new rows: an article placed anew is in both)
         cache.put_many("docs", {n.source: (n.stamp, n.bundle, n.checked) for n in shift.new})
-        cache.delete("docs", list(shift.gone))
         cache.put_many("entries", {deps.digest_of(e): (replace(e, bodies=None), fresh_infos[i]) for i, e in fresh.items()})
         for i, e in fresh.items():
             keys[i] = deps.digest_of(e)
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
         # lands on what went, see _links_into, and none was broken before, see delta._shift).
-        linked = [a for a in site.order if a.links and a.source in site.old_at]
+        linked = [a for a in site.order if a.links and a.source in site.old_at and a.source not in changed]
         old_keys = [digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked]
         found = cache.get_many("links", old_keys)
         cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
@@ -679,7 +679,8 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
             anchors[place[a.source]] = found
         index = shift.index.rebuilt(tuple((a.source, a.file, a.bundle) for a in order), anchors, pages, scanned.names,
                                     published, shift.photos_gone)
-        linking = [a for a in order if a.links and a.source in old_at]
+        came = {a.source for a in fresh}  # (checked as new bodies, placed anew or not: see check_links)
+        linking = [a for a in order if a.links and a.source in old_at and a.source not in came]
         copies = shift.index.copies if shift.photos_gone[1] else {}
         variants = {f"{stem}-{ending}" for stem in shift.photos_gone[1] for ending in copies[stem]}
         taken = (shift.index.urls - index.urls) | variants  # (a link to a photo file was rewritten to its copy's)
