@@ -663,7 +663,8 @@ def test_the_previews_builds_show_drafts_as_a_clean_build_does(news, tmp_path):
     finds of the unpublished files as a publishing build does is not what the preview finds. A new draft is shown
     at once (a shift: an addition like any there), and so is a draft held back for a problem of its own (HOLD002)
     once its editor mends it: both equal a clean build of the preview (before, both kept the draft out of the
-    preview until a full build)."""
+    preview until a full build). A photo dropped into a draft's folder, then shown, places the draft anew (a shift),
+    as it does a published article's in a publishing build."""
     build_and_compare(news, tmp_path, drafts=True)
     news.write("content/thoi-su/nhap-moi/index.md", article("Bản nháp mới", date="2024-06-02 08:00", draft="true"))
     assert build_and_compare(news, tmp_path, drafts=True).shifted  # (there, an addition like any)
@@ -675,6 +676,13 @@ def test_the_previews_builds_show_drafts_as_a_clean_build_does(news, tmp_path):
     news.write("content/thoi-su/nhap/index.md", article("Nháp", date="2024-06-03 08:00", draft="true"))
     build_and_compare(news, tmp_path, drafts=True)
     assert (news.public / "thoi-su/nhap/index.html").is_file()
+    from PIL import Image  # a photo dropped into the new draft's folder, then shown: the draft placed anew
+    Image.new("RGB", (800, 600), (9, 90, 9)).save(news.root / "content/thoi-su/nhap-moi/anh.jpg", quality=80)
+    assert build_and_compare(news, tmp_path, drafts=True).shifted
+    news.write("content/thoi-su/nhap-moi/index.md", article("Bản nháp mới", date="2024-06-02 08:00", draft="true",
+                                                            body="![Ảnh của bản nháp.](anh.jpg)"))
+    assert build_and_compare(news, tmp_path, drafts=True).shifted
+    assert (news.public / "thoi-su/nhap-moi/anh-480.jpg").is_file()
 
 
 def test_a_draft_held_back_mended_and_published_is_a_shift_build(news, tmp_path):
