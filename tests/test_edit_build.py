@@ -94,13 +94,13 @@ def test_successive_edits_of_several_articles(news, tmp_path):
     assert build_and_compare(news, tmp_path).edited
 
 
-@pytest.mark.parametrize("change", ["date", "tags", "views", "draft", "slug"])
+@pytest.mark.parametrize("change", ["date", "tags", "views", "draft", "slug", "category"])
 def test_an_article_that_moves_is_placed_anew_by_a_shift_build(news, tmp_path, change):
     """An edit that moves an article (another date, tags, views or address: its listings, neighbours, most-read
     place or pages change) places it anew as a shift's build places an article deleted and added (delta._replacing),
     and renders only what that changes. Made a draft again it leaves the site: the full build's."""
     fields = {"date": {}, "tags": {"tags": '["chủ đề mới"]'}, "views": {"views": "999"},
-              "draft": {"draft": "true"}, "slug": {"slug": "dia-chi-moi"}}[change]
+              "draft": {"draft": "true"}, "slug": {"slug": "dia-chi-moi"}, "category": {"category": '"Thời sự"'}}[change]
     text = source(6, **fields)
     if change == "date":
         text = text.replace("2024-05-07 08:00", "2024-04-01 08:00")
@@ -110,6 +110,17 @@ def test_an_article_that_moves_is_placed_anew_by_a_shift_build(news, tmp_path, c
         assert not result.edited
     else:
         assert result.shifted and 0 < result.rendered < result.pages
+
+
+def test_an_article_another_links_to_moves_by_a_full_build(news, tmp_path):
+    """A link to an article follows it when it moves (a link by content path is rewritten to its new address), but
+    whether another article's body leads to the address it leaves is the full build's to tell (stages._links_into),
+    as for an article deleted."""
+    news.write(path(7), source(7, body="Xem [bài 6](../../kinh-te/bai-06/)."))
+    build_and_compare(news, tmp_path)
+    news.write(path(6), source(6, slug='"dia-chi-moi"'))
+    assert not build_and_compare(news, tmp_path).edited
+    assert 'href="/kinh-te/dia-chi-moi/"' in (news.public / "thoi-su/bai-07/index.html").read_text("utf-8")
 
 
 def test_an_articles_photos_added_shown_taken_out_or_moved_are_shift_builds(site, tmp_path):
@@ -888,6 +899,20 @@ def test_deleting_what_another_article_links_to_is_left_to_the_full_build(news, 
     settle()
     result = news.build(jobs=1)
     assert not result.edited and [d.path for d in result.diagnostics if d.severity == "error"] == [path(5)],         result.diagnostics
+    assert result.held == (path(5),)
+
+
+def test_a_link_written_by_an_edit_build_is_known_to_the_next_shift(news, tmp_path):
+    """A link added to a body by an edit build (text alone: the article keeps its places), to an article then
+    deleted: the shift asks every body that may link to what goes, and this one now says it has links (the edit
+    build writes its Shape anew: delta.write_shapes). Before, the plan kept the Shape of the full build before it,
+    without links, and the deletion was a shift that left a link to a page that no longer was, and no error."""
+    news.write(path(5), source(5, body="Xem [bài 3](../bai-03/)."))
+    assert build_and_compare(news, tmp_path).edited
+    shutil.rmtree(news.root / Path(path(3)).parent)
+    settle()
+    result = news.build(jobs=1)
+    assert not result.edited and [d.code for d in result.diagnostics] == ["LINK001", "HOLD001"]
     assert result.held == (path(5),)
 
 

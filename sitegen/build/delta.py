@@ -155,6 +155,20 @@ def _shape_rows(cache: Cache, rows: Collection[int], came: Sequence["Shape"], mo
     return {b: tuple(sorted(row, key=lambda a: (a.date, a.source), reverse=True)) for b, row in edited.items()}
 
 
+def write_shapes(cache: Cache, shapes: Sequence["Shape"]) -> None:
+    """Write the Shapes of the articles an edit build changed over the plan's: an edit keeps an article's places,
+    but not its body's markup key and whether it has links (which a later shift asks, to find the bodies that may
+    link to what goes: stages._links_into), its photo, its `updated` time or its line numbers. A row that cannot be
+    read is dropped, so that the next shift finds no Shapes and leaves it to the full build."""
+    moved = {a.source for a in shapes}
+    buckets = {_bucket(source) for source in moved}
+    rows = _shape_rows(cache, buckets, shapes, moved)
+    if rows is None:
+        cache.delete("plan", [f"shapes:{b}" for b in buckets])
+    else:
+        cache.put_many("plan", {f"shapes:{b}": row for b, row in rows.items()})
+
+
 def _bucket(source: str) -> int:
     """The shape row of an article, by its source."""
     return row_of(source, SHAPE_ROWS)

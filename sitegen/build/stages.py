@@ -438,6 +438,8 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         deps.update(None, view, templates, fresh.values(), full=False)
         deps.save(cache, token)
         cache.put_many("docs", {c.doc: (c.stamp, c.bundle, c.after) for c in changes})
+        delta.write_shapes(cache, [delta.shape_of(a, _pictured(a, mine), k, b.links)
+                                   for a, mine, k, b in zip(articles, infos, markup_keys, bodies)])
         if edit.titles is not None:
             cache.put_many("plan", {"titles": edit.titles})
         if later is not None:
