@@ -250,8 +250,8 @@ def test_a_photo_replaced_is_an_edit_build(site, tmp_path):
     """An editor uploads a better shot over an article's photo, under the same name. While its variants keep their
     addresses (the same widths), it is an edit build: the variants made again and published over the old ones,
     and the pages rendered again that show what changed of the photo (its height, here). A draft that shows the
-    photo is validated again. A photo of other widths, one that is no photo any more, and one that another article
-    shows too are the full build's. Each build equals a clean one, byte for byte and problem for problem."""
+    photo is validated again. A photo of other widths, and one that is no photo any more, place the article anew (a
+    shift, which plans its photos again); one that another article shows too is the full build's. Each build equals a clean one, byte for byte and problem for problem."""
     from PIL import Image
 
     def shoot(rel: str, size: tuple[int, int], colour: tuple[int, int, int]) -> None:
@@ -276,11 +276,11 @@ def test_a_photo_replaced_is_an_edit_build(site, tmp_path):
     assert result.edited and result.photos_processed == 1 and result.rendered > 0
     assert 'height="450"' in (site.public / "tin/bai-1/index.html").read_text(encoding="utf-8")
     shoot("content/tin/bai-1/anh.jpg", (400, 300), (10, 10, 250))  # narrower: its variants are others
-    assert not build_and_compare(site, tmp_path).edited
+    assert build_and_compare(site, tmp_path).shifted  # (placed anew: delta._keeps_variants, delta._replacing)
     assert not (site.public / "tin/bai-1/anh-800.jpg").exists() and (site.public / "tin/bai-1/anh-400.jpg").is_file()
     (site.root / "content/tin/bai-1/anh.jpg").write_bytes(b"khong con la anh")
     broken = build_and_compare(site, tmp_path)
-    assert not broken.edited and "IMG005" in [d.code for d in broken.diagnostics]
+    assert broken.shifted and "IMG005" in [d.code for d in broken.diagnostics]
     shoot("content/tin/bai-1/anh.jpg", (800, 600), (90, 90, 90))
     build_and_compare(site, tmp_path)
     site.write("content/tin/bai-0/index.md", article(  # bai-0 shows bai-1's photo too

@@ -379,6 +379,13 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
     drafts, held = None, held_drafts(state)
     replaced = _replaced(index, position, unpublished) if unpublished else {}
     if replaced:
+        # A photo whose variants would not keep their addresses (one of other widths, or one that no longer
+        # decodes) is no edit's: its article is placed anew by a shift (see _shift), which plans them anew.
+        rows = cache.get_many("docs", [index.refs[i][0] for i in set(replaced.values())])
+        keeping = {i for i in set(replaced.values()) if (row := rows.get(index.refs[i][0])) is not None
+                   and row[2].article is not None and _keeps_variants(index, i, row[2].article, config)}
+        replaced = {path: i for path, i in replaced.items() if i in keeping}
+    if replaced:
         unpublished = [path for path in unpublished if path not in replaced]
         changed = [path for path in changed if path not in replaced]
         if plan.later or held:  # (a draft may show the photo, or lack it: found again, `Drafts`)
@@ -466,6 +473,28 @@ def _replaced(index: Index, position: Mapping[str, int], paths: Sequence[str]) -
         if mine is not None and index.key(path) in mine[0]:
             found[path] = i
     return found
+
+
+def _keeps_variants(index: Index, i: int, article: model.Article, config: SiteConfig) -> bool:
+    """Whether article `i` (as `article` now shows its photos) would publish its photos at the addresses the link
+    index lists for it: planned as a full build plans them (photos.plan reads their headers), the variants of
+    each of its own photo files (`own_photos`) are those it had. Each photo's file is hashed, not decoded."""
+    url = index.article_url.get(i)
+    if url is None:
+        return False
+    made = photos.plan((article,), [url], config, Reporter())
+    return keeps_variants(index, i, [(file, out, endings) for file, out, _, endings in made.published])
+
+
+def keeps_variants(index: Index, i: int, published: Iterable[tuple[Path, str, tuple[str, ...]]]) -> bool:
+    """Whether the photos article `i` publishes now (photo file, output path of its largest JPEG, the endings of its
+    variants: photos.PhotoPlan.published) are what the link index says it published: the same files, each at the
+    same address with the same variants. (What decides that a replaced photo is its article's edit.)"""
+    own = own_photos(index, i)
+    if own is None:
+        return False
+    now = {(index.key(file), out, endings) for file, out, endings in published}
+    return now == {(key, index.files[key], index.copies[copy_stem(index.files[key])]) for key in own[0]}
 
 
 def _replacing(paths: Sequence[str], position: Mapping[str, int], deleted: Collection[str], index: Index,
@@ -689,7 +718,8 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
       draft or scheduled article (`_theirs`): they change only what the build finds of the unpublished files;
     - published articles placed anew (`_replacing`): one whose file changed so that it moves (another date, slug,
       category, tags or views, other photos), or a file in whose bundle's folder came, went or changed (a photo
-      dropped in, or taken out). Each goes and comes back in the same build, under the rules of both.
+      dropped in, taken out, or replaced by one of other widths). Each goes and comes back in the same build, under
+      the rules of both.
       Whether another article links to what they take away is for stages.shifted to find, once it knows which
       pages go."""
     held = held_drafts(state)

@@ -484,10 +484,8 @@ def _replaced_photos(changes: Sequence[delta.Change], articles: Sequence[model.A
     if shot.diagnostics:
         return None
     for n, (_, c) in enumerate(pictured):
-        own = delta.own_photos(index, c.index)
-        now = {(index.key(file), out, endings) for file, out, j, endings in made.published if j == n}
-        if own is None or now != {(key, index.files[key], index.copies[links.copy_stem(index.files[key])])
-                                  for key in own[0]}:
+        if not delta.keeps_variants(index, c.index, [(file, out, endings) for file, out, j, endings in made.published
+                                                     if j == n]):
             return None
     return _Replaced(pictured, made, {rel for _, rel in made.copies})
 
