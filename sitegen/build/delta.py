@@ -510,6 +510,7 @@ def _replacing(paths: Sequence[str], position: Mapping[str, int], deleted: Colle
     placed: dict[str, int] = {}
     theirs: set[str] = set()
     folders: dict[str, str] = {}
+    mine: dict[int, tuple[list[str], list[str]] | None] = {}  # (own_photos looks at every photo of the site: once)
     root = str(config.content_dir)
     for path in paths:
         if path in position:
@@ -526,9 +527,9 @@ def _replacing(paths: Sequence[str], position: Mapping[str, int], deleted: Colle
         if file is None or file in deleted:
             continue  # (no published article's, or going with its article: see `stray`)
         i = position[file]
-        mine = own_photos(index, i)
+        own = mine[i] if i in mine else mine.setdefault(i, own_photos(index, i))
         key = index.key(path)
-        if mine is None or (key in index.files and key not in mine[0]):
+        if own is None or (key in index.files and key not in own[0]):
             return None  # a photo it shows that another article publishes too, or its file another's copy
         placed[file] = i
         theirs.add(path)
@@ -751,10 +752,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     # Published articles placed anew, by their file: the paths of theirs that changed, and of the files in their
     # folders that came, went or changed (the bundle's own, for `_replacing`). They go (and their folders' files
     # with them, in `folders` below) and come back among the new articles.
-    came_now = set(new)
-    replacing = _replacing([path for path in went if path in came_now and path in position]  # (changed, not deleted)
+    new_paths = set(new)
+    replacing = _replacing([path for path in went if path in new_paths and path in position]  # (changed, not deleted)
                            + [path for path in (*new, *went) if path not in position], position,
-                           {path for path in went if path in position and path not in came_now}, index, config)
+                           {path for path in went if path in position and path not in new_paths}, index, config)
     if replacing is None:
         return None
     placed_anew, theirs_too = replacing
@@ -796,7 +797,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     for i in left:
         del stay[files[i]]
     # The new articles, and those placed anew; the other new files must be their photos.
-    came = [path for path in new if path in found] + sorted(placed_anew.keys() - set(new))
+    came = [path for path in new if path in found] + sorted(placed_anew.keys() - new_paths)
     if report.diagnostics or len(found) != plan.discovered + len(came) - len(promoted) - len(freed) - len(left) \
             - len(dropped) \
             or not stay.items() <= found.items():
