@@ -555,6 +555,36 @@ def test_an_edit_beside_a_draft_with_problems_is_an_edit_build(news, tmp_path, k
     assert result.edited and not result.shifted and [d.code for d in result.diagnostics] == ["HOLD002"]
 
 
+UNREADABLE_DRAFT = '---\ntitle: "Nháp chưa đóng ngoặc\ndraft: true\n---\n\nĐang viết.\n'
+
+
+def test_a_draft_whose_front_matter_cannot_be_read_leaves_additions_and_deletions_shift_builds(news, tmp_path):
+    """An editor's unclosed quote in a draft's front matter (the file cannot be split: FM002) holds the draft back
+    (HOLD002: its `draft: true` line says whose it is) and changes no published page. Articles added, deleted and
+    retagged beside it stay shift builds, and the draft saved again, still broken, an edit build; a new draft that
+    cannot be read is a shift like any new draft. A new file that cannot be read and is no draft is an article
+    held back: the full build's. Each build equals a clean build, byte for byte and problem for problem."""
+    news.write("content/thoi-su/nhap/index.md", UNREADABLE_DRAFT)
+    first = build_and_compare(news, tmp_path)
+    assert [(d.code, d.path) for d in first.diagnostics] == [("HOLD002", "content/thoi-su/nhap/index.md")]
+    news.write(path(20), source(20))
+    added = build_and_compare(news, tmp_path)
+    assert added.shifted and [d.code for d in added.diagnostics] == ["HOLD002"]
+    shutil.rmtree(news.root / "content/kinh-te/bai-06")
+    assert build_and_compare(news, tmp_path).shifted
+    news.write(path(3), source(3, tags='["Lễ hội"]'))
+    assert build_and_compare(news, tmp_path).shifted
+    news.write("content/thoi-su/nhap/index.md", UNREADABLE_DRAFT.replace("Đang viết.", "Viết tiếp."))
+    saved = build_and_compare(news, tmp_path)
+    assert saved.edited and not saved.shifted and saved.rendered == 0
+    news.write("content/kinh-te/nhap-moi/index.md", "---\ntitle: Nháp mới\ndraft: true\ndate: [\n---\n\nMới.\n")
+    new = build_and_compare(news, tmp_path)
+    assert new.shifted and new.rendered == 0 and [d.code for d in new.diagnostics] == ["HOLD002", "HOLD002"]
+    news.write("content/kinh-te/hong/index.md", '---\ntitle: "Bài chưa đóng ngoặc\n---\n\nKhông phải nháp.\n')
+    broken = build_and_compare(news, tmp_path)
+    assert not broken.edited and "HOLD001" in [d.code for d in broken.diagnostics]
+
+
 def test_a_draft_saved_as_a_draft_is_an_edit_build(news, tmp_path):
     """A draft saved and still a draft changes no published page, only what the build says of it: an edit build
     that renders nothing and finds the unpublished files' problems again (build.unpublished), alone or beside an edit
@@ -832,6 +862,37 @@ def test_an_addition_beside_a_scheduled_article_is_a_shift_build_unless_it_takes
     assert not result.edited and ("ROUTE001", "content/thoi-su/hen-gio/index.md") in [
         (d.code, d.path) for d in result.diagnostics], result.diagnostics
     assert result.held == ("content/thoi-su/hen-gio/index.md",)
+
+
+def test_articles_that_come_and_go_beside_a_scheduled_article_with_a_warning_are_shift_builds(news, tmp_path):
+    """A scheduled article the build has something to say of (a warning: the placeholder line `sitegen new` wrote
+    left in its body, BODY001) does not make a deletion beside it, or an addition with a photo, a full build: what
+    the build finds of the unpublished files is found again (build.unpublished), as beside a draft held back. One
+    whose body links to the article deleted is held back then, as by a clean build."""
+    from sitegen.content.model import PLACEHOLDER_BODY
+
+    news.write("content/thoi-su/hen-gio/index.md", article("Bài hẹn giờ", date="2099-06-02 08:00",
+                                                           body="Đoạn đầu.\n\n" + PLACEHOLDER_BODY))
+    news.write("content/kinh-te/hen-lien-ket/index.md", article("Bài hẹn giờ có liên kết", date="2099-06-03 08:00"))
+    first = build_and_compare(news, tmp_path)
+    assert [(d.code, d.path) for d in first.diagnostics] == [("BODY001", "content/thoi-su/hen-gio/index.md")]
+    shutil.rmtree(news.root / Path(path(5)).parent)
+    deleted = build_and_compare(news, tmp_path)
+    assert deleted.shifted and [d.code for d in deleted.diagnostics] == ["BODY001"]
+    from PIL import Image
+
+    (news.root / "content/kinh-te/co-anh").mkdir(parents=True)
+    Image.new("RGB", (800, 600), (9, 90, 9)).save(news.root / "content/kinh-te/co-anh/anh.jpg", quality=80)
+    news.write("content/kinh-te/co-anh/index.md", article("Bài có ảnh", date="2024-06-01 08:00",
+                                                          photos='\n  - src: "anh.jpg"\n    caption: "Ảnh."'))
+    added = build_and_compare(news, tmp_path)
+    assert added.shifted and [d.code for d in added.diagnostics] == ["BODY001"]
+    news.write("content/kinh-te/hen-lien-ket/index.md", article("Bài hẹn giờ có liên kết", date="2099-06-03 08:00",
+                                                                body="Xem [bài 7](../../thoi-su/bai-07/)."))
+    build_and_compare(news, tmp_path)
+    shutil.rmtree(news.root / Path(path(7)).parent)
+    linked = build_and_compare(news, tmp_path)
+    assert ("LINK001", "content/kinh-te/hen-lien-ket/index.md") in [(d.code, d.path) for d in linked.diagnostics]
 
 
 def test_a_deletion_beside_drafts_with_photos_is_a_shift_build(site, tmp_path):

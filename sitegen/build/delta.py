@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..content import discovery, model, read
+from . import hold
 from .cache import Cache, ReadHere, Reader, row_of
 from ..config import SiteConfig
 from ..render.context import Home, MenuItem
@@ -578,6 +579,7 @@ class Unpublished:
     before: model.Checked | None  # as the last build read it; None when it was held back (no `docs` row then)
     held: bool  # the last build did not count it: it held it back (a draft with problems, HOLD002), or it is new
     fresh: bool  # read and validated again by this build (saved, held back, or a photo it shows went)
+    reading: tuple[Diagnostic, ...] = ()  # what reading its file found (a full build's reading stage: hold.Holding)
 
 
 @dataclass(frozen=True)
@@ -588,6 +590,15 @@ class Drafts:
     held back). Every unpublished file of the site, by source."""
 
     files: tuple[Unpublished, ...]
+    # The drafts held back whose file cannot be read or split (no front matter to validate), by source, with what
+    # reading found: held back again, as the full build holds one (hold.Holding: when a line of it says `draft:
+    # true`), they name nothing and want no address. An editor's unclosed quote in a draft leaves additions shifts.
+    unreadable: tuple[tuple[str, tuple[Diagnostic, ...]], ...] = ()
+
+    @property
+    def sources(self) -> set[str]:
+        """Every unpublished file's source, readable or not."""
+        return {u.source for u in self.files} | {source for source, _ in self.unreadable}
 
 
 def _redrafted(cache: Cache, plan: Plan, state: State, published: int, scanned: Scan, paths: Sequence[str],
@@ -609,15 +620,16 @@ def unpublished_files(cache: Cache, later: Sequence[str], held: Collection[str],
     `saved` (source -> path as walked) were drafts and are still drafts, or scheduled articles still scheduled for
     the same time; None when not. Not in a --strict build (which validates no draft ahead), nor on a site where an
     article expires (build.unpublished asks no more of build.ahead than a site of drafts and scheduled articles
-    that stay needs), nor when a file cannot be read (a reading problem is the full build's). The files saved, the
-    drafts held back and those whose validation no longer holds (model.reusable: a photo it shows went) are read
-    again; the others are as the last build read them."""
+    that stay needs), nor when a file the last build counted can no longer be read or split (it leaves the counts:
+    the full build's). The files saved, the drafts held back and those whose validation no longer holds
+    (model.reusable: a photo it shows went) are read again; the others are as the last build read them. A draft
+    held back that still cannot be read is one of `Drafts.unreadable`."""
     if strict or expiring or "" in saved or any(unicodedata.normalize("NFC", s) != s for s in saved):
         return None
     rows = cache.get_many("docs", list(later))
     prefix = str(config.root) + os.sep
     top = str(config.content_dir)
-    files = []
+    files, unreadable = [], []
     for source in sorted({*later, *held}):
         path = prefix + source.replace("/", os.sep)
         row = rows.get(source)
@@ -632,8 +644,11 @@ def unpublished_files(cache: Cache, later: Sequence[str], held: Collection[str],
             bundle = os.path.basename(path) == "index.md" and os.path.dirname(path) != top
             local = Reporter(strict=strict)
             doc = read.load_one(Path(path), source, bundle, config.max_file_bytes, local)
-            if doc is None or local.diagnostics:
-                return None  # (a file that cannot be read or split: the full build's)
+            if doc is None:
+                if source not in held or not local.diagnostics:
+                    return None  # (a file counted before that cannot be read now: it leaves the counts)
+                unreadable.append((source, tuple(local.diagnostics)))
+                continue
             checked = model.check(doc, config, strict)
             stamp = Scan.stamp(line)
         else:
@@ -645,8 +660,9 @@ def unpublished_files(cache: Cache, later: Sequence[str], held: Collection[str],
             return None  # a scheduled article moved (when the next one falls due: Plan.until) or broken
         if any(x is not None and x.expires is not None for x in (a, checked.provisional)):
             return None
-        files.append(Unpublished(source, stamp, bundle, checked, before, source in held, again))
-    return Drafts(tuple(files))
+        files.append(Unpublished(source, stamp, bundle, checked, before, source in held, again,
+                                 tuple(local.diagnostics) if again else ()))
+    return Drafts(tuple(files), tuple(unreadable))
 
 
 # More files come or gone than this in one build and the full build, which reads and converts in parallel, is as quick.
@@ -770,27 +786,21 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     left = sorted(position[path] for path in gone if path in position)
     folders = tuple(os.path.dirname(index.refs[i][1]) + os.sep for i in left if index.refs[i][2])
     # Drafts deleted (a draft given up): what the build finds of the other unpublished files is found again.
-    dropped = {}
-    for path in gone:
-        if path not in position and (_source(path, config) in later or _source(path, config) in held):
-            dropped[_source(path, config)] = path
-    if dropped:
-        was = cache.get_many("docs", [s for s in dropped if s in later])
-        if any(s in later and (s not in was or was[s][2].article is None or not was[s][2].article.draft)
-               for s in dropped):
-            return None  # a scheduled article deleted: when the next one falls due changes (Plan.until)
-        theirs = tuple(os.path.dirname(p) + os.sep for p in dropped.values() if os.path.basename(p) == "index.md")
-        if any(index.key(Path(path)) in index.files for path in gone if path.startswith(theirs)):
-            return None  # a photo in a deleted draft's folder that a published article shows
-        folders += theirs
+    deleted = _drafts_deleted(cache, [path for path in gone if path not in position], later, held, index, config)
+    if deleted is None:
+        return None
+    dropped, counted, their_folders = deleted
+    folders += their_folders
     stray = [path for path in gone if path not in position and path not in dropped.values()
              and not path.startswith(folders)]  # (the folders of articles placed anew among them)
     theirs_gone = _theirs(stray, (later | held) - dropped.keys(), index, config) if stray else {}
-    if theirs_gone is None or any(path not in theirs_gone for path in stray) \
-            or (left and (plan.expiring or any(d.path in later for d in state.diagnostics))):
-        return None  # a photo or another file went that was no deleted bundle's nor a draft's; a deletion beside articles
-        # that expire, or beside drafts or scheduled articles with problems (an address a deleted article held may
-        # have been what one of them wanted). Whether one of their links lands on what goes: stages.shifted.
+    if theirs_gone is None or any(path not in theirs_gone for path in stray) or (left and plan.expiring):
+        return None  # a photo or another file went that was no deleted bundle's nor a draft's; a deletion beside
+        # articles that expire. Whether a draft's or scheduled article's link lands on what goes: stages.shifted.
+    # A scheduled article the last build found something to say of (a warning of its validation ahead: it is
+    # published when due) may find otherwise once an article goes (the address it wanted, freed) or a photo comes
+    # (the one it lacked): what the build finds of the unpublished files is then found again (`drafts` below).
+    said = any(d.path in later for d in state.diagnostics)
     report = Reporter(strict=strict)
     found = dict(discovery.discover(config.root, config.content_dir, report, listing))
     stay = dict(zip(files, (bundle for _, _, bundle in index.refs)))  # each article that stays: is it a bundle
@@ -807,10 +817,79 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     if not isinstance(titles, dict) or not isinstance(spellings, Spellings):
         return None
     titles, spellings = dict(titles), spellings.copy()
-    for source in dropped:
-        checked = was[source][2] if source in later else None  # (a draft held back names nothing)
-        if checked is not None and not spellings.count(checked, -1):
-            return None  # a tag or category it named first: named otherwise now
+    if not all(spellings.count(checked, -1) for checked in counted):
+        return None  # a tag or category a deleted draft named first: named otherwise now
+    going = _leaving(cache, index, left, titles, spellings)
+    if going is None:
+        return None
+    context = _Context(cache, plan, index, scanned, moment, config, strict, shown)
+    prefix = str(config.root) + os.sep
+    arrived = _arriving(context, sorted(came) + [prefix + rel.replace("/", os.sep) for rel in sorted(due[0])],
+                        due[0], found, placed_anew.keys(), promoted, freed, going[0], titles, spellings)
+    if arrived is None:
+        return None
+    out, written, photographed = arrived
+    staying = [s for s in plan.later if s not in coming and s not in dropped]  # (the plan's, in its order)
+    uncounted = (held - coming - dropped.keys()) | written.keys()  # (no `docs` row: held back, or new)
+    unpublished = {*staying, *uncounted}
+    theirs = _theirs([path for path in new if path not in found and path not in photographed
+                      and path not in theirs_too], unpublished, index, config)
+    if theirs is None or any(path not in found and path not in photographed and path not in theirs
+                             and path not in theirs_too for path in new):
+        return None  # a new file that is neither an article nor the photo of a new one or of a draft
+    drafts = None
+    theirs.update(theirs_gone)
+    # (Drafts held back, new, or whose photos came or went: read again; beside one found wanting, found again.)
+    if held or dropped or written or theirs or (said and (left or photographed)):
+        drafts = unpublished_files(cache, staying, uncounted, scanned, _saved(theirs, config), config, strict,
+                                   plan.expiring)
+        if drafts is None:
+            return None
+    return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
+                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)),
+                 tuple(sorted(_source(path, config) for path in freed)))
+
+
+def _drafts_deleted(cache: Cache, gone: Sequence[str], later: Collection[str], held: Collection[str], index: Index,
+                    config: SiteConfig) -> tuple[dict[str, str], list[model.Checked], tuple[str, ...]] | None:
+    """Of the files `gone` (as walked: no published article's), the drafts deleted: (source -> path; how the last
+    build checked those it counted, whose tags and category leave `Spellings`, a draft held back naming nothing;
+    their bundles' folders, whose other files go with them). None when one is a scheduled article (when the next
+    one falls due changes: Plan.until), or its folder held a photo a published article shows."""
+    dropped = {source: path for path in gone if (source := _source(path, config)) in later or source in held}
+    if not dropped:
+        return {}, [], ()
+    was = cache.get_many("docs", [s for s in dropped if s in later])
+    if any(s in later and (s not in was or was[s][2].article is None or not was[s][2].article.draft)
+           for s in dropped):
+        return None
+    folders = tuple(os.path.dirname(p) + os.sep for p in dropped.values() if os.path.basename(p) == "index.md")
+    if any(index.key(Path(path)) in index.files for path in gone if path.startswith(folders)):
+        return None
+    return dropped, [was[s][2] for s in dropped if s in later], folders
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a shift is worked out from (see `_shift`): the cache, the last build's plan and link index, the walk,
+    and the build's moment and settings."""
+
+    cache: Cache
+    plan: Plan
+    index: Index
+    scanned: Scan
+    moment: dt.datetime
+    config: SiteConfig
+    strict: bool
+    shown: bool
+
+
+def _leaving(cache: Cache, index: Index, left: Sequence[int], titles: dict[str, int], spellings: Spellings
+             ) -> Going | None:
+    """The photo files and copy stems of the published articles that go (`left`, their positions), their
+    headlines counted out of `titles` and their tags and category out of `spellings`; None when one shares its
+    headline (META006), a photo or a copy (`own_photos`), or leaves a tag or category named otherwise, or a
+    category the menu loses (Spellings.count)."""
     docs = cache.get_many("docs", [index.refs[i][0] for i in left])
     going: tuple[set[str], set[str]] = (set(), set())
     for i in left:
@@ -827,46 +906,68 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         titles.pop(model.title_key(a.title))
         if not spellings.count(row[2], -1):
             return None  # a tag or category now named as another file writes it, or a category leaving the menu
+    return going
+
+
+def _arriving(context: _Context, paths: Sequence[str], due: Mapping[str, model.Checked], found: Mapping[str, bool],
+              placed_anew: Collection[str], promoted: Collection[str], freed: Collection[str],
+              going: Collection[str], titles: dict[str, int], spellings: Spellings
+              ) -> tuple[list[New], dict[str, str], set[str]] | None:
+    """What comes, of the files `paths` (as walked: new or changed article files, published articles `placed_anew`,
+    and the scheduled articles `due`, by source, as the last build checked them): (the articles published now, in
+    the order of `paths`; the new drafts, source -> path; the photo files the articles published show), their
+    headlines counted into `titles` and their tags and category into `spellings`. None when one is the full
+    build's (see `_shift`). `found`: discovery's answer (article file -> whether a bundle); `promoted`, `freed`:
+    the drafts or scheduled articles, and the drafts held back, published now; `going`: the photo files of the
+    articles that go, which one placed anew may show again."""
+    cache, plan, index, scanned, config, strict, shown = (context.cache, context.plan, context.index,
+                                                          context.scanned, context.config, context.strict,
+                                                          context.shown)
+    now_published = {*promoted, *freed}
     prefix = str(config.root) + os.sep
     sources = {source for source, _, _ in index.refs}
     out = []
     written: dict[str, str] = {}  # the new drafts: source -> path as walked
     photographed: set[str] = set()  # the photo files the new articles show
     was = cache.get_many("docs", [_source(path, config) for path in promoted]) if promoted else {}
-    for path in sorted(came) + [prefix + rel.replace("/", os.sep) for rel in sorted(due[0])]:
+    for path in paths:
         if not path.startswith(prefix) or unicodedata.normalize("NFC", path) != path:
             return None
         rel = path[len(prefix):].replace(os.sep, "/")
-        if rel in due[0]:  # (its file unchanged: as the last build read it)
-            checked = due[0][rel]
+        if rel in due:  # (its file unchanged: as the last build read it)
+            checked = due[rel]
             if path not in found or path not in scanned.files:
                 return None
         else:
             local = Reporter(strict=strict)
             doc = read.load_one(Path(path), rel, found[path], config.max_file_bytes, local)
             checked = model.check(doc, config, strict) if doc is not None and not local.diagnostics else None
+            if checked is None and not shown and path not in now_published and rel not in sources \
+                    and hold.looks_draft(path):
+                written[rel] = path  # (a new draft reading finds wrong: held back, it names nothing, see Drafts)
+                continue
         a = checked.article if checked is not None else None
         # (A new draft: what the build finds of it, problems and all, is found as of every draft. One with a problem
         # of its own is known to be one as far as its file could be read: `provisional`.)
         draft = a if a is not None else checked.provisional if checked is not None else None
         again = path in placed_anew  # (a published article placed anew: it goes above, and comes back here)
-        if draft is not None and draft.draft and not shown and path not in promoted | freed and rel not in sources \
-                and rel not in due[0]:
+        if draft is not None and draft.draft and not shown and path not in now_published and rel not in sources \
+                and rel not in due:
             if draft.category not in plan.categories:
                 return None  # (a category it would make: the full build's)
             written[rel] = path
             continue
         if a is None or (rel in sources and not again) or any(d.severity == ERROR for d in checked.diagnostics):
             return None
-        if (a.draft and not shown) or a.date > moment or a.expires is not None or a.aliases \
+        if (a.draft and not shown) or a.date > context.moment or a.expires is not None or a.aliases \
                 or a.category not in plan.categories:  # (a draft: an article like any where drafts are shown)
             return None
-        photos = _own_photos(a, found[path], index, config, going[0] if again else ())
+        photos = _own_photos(a, found[path], index, config, going if again else ())
         if photos is None:
             return None  # a photo that is another article's too, or not in its own folder: the full build's
         photographed.update(photos)
         made = checked.new_category
-        if rel in due[0]:
+        if rel in due:
             pass  # its file is counted already (Spellings: every file's, published or not), and did not change
         elif path in promoted:  # its file is counted already, as it was
             before = was.get(rel)
@@ -882,26 +983,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             return None  # a shared headline: META006, the full build's
         titles[title] = 1
         out.append(New(path, rel, Scan.stamp(scanned.files[path]), found[path], checked))
-    staying = [s for s in plan.later if s not in coming and s not in dropped]  # (the plan's, in its order)
-    uncounted = (held - coming - dropped.keys()) | written.keys()  # (no `docs` row: held back, or new)
-    unpublished = {*staying, *uncounted}
-    theirs = _theirs([path for path in new if path not in found and path not in photographed
-                      and path not in theirs_too], unpublished, index, config)
-    if theirs is None or any(path not in found and path not in photographed and path not in theirs
-                             and path not in theirs_too for path in new):
-        return None  # a new file that is neither an article nor the photo of a new one or of a draft
-    if photographed and any(d.path in later for d in state.diagnostics):
-        return None  # a draft or scheduled article with a problem: a photo that comes may be the one it lacked
-    drafts = None
-    theirs.update(theirs_gone)
-    if held or dropped or written or theirs:  # (drafts held back, new, or whose photos came or went: read again)
-        drafts = unpublished_files(cache, staying, uncounted, scanned, _saved(theirs, config), config, strict,
-                                   plan.expiring)
-        if drafts is None:
-            return None
-    return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
-                 due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)),
-                 tuple(sorted(_source(path, config) for path in freed)))
+    return out, written, photographed
 
 
 def _due(cache: Cache, plan: Plan, moment: dt.datetime) -> tuple[dict[str, model.Checked], dt.datetime | None] | None:

@@ -59,6 +59,22 @@ class Held:
         return Diagnostic(self.path, 0, 0, "HOLD001", WARNING, message, "sửa các lỗi của tệp này (liệt kê ở trên)")
 
 
+def looks_draft(file: Path | str) -> bool:
+    """Whether a file whose front matter cannot be read says `draft: true` on a line of its own: held back, it is
+    a draft's (HOLD002), not an article's."""
+    try:  # without blocking, and only a regular file: a FIFO named *.md must not hang the build here either
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            head = os.read(fd, 20_000).decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
+    except OSError:
+        return False
+    return bool(_DRAFT_LINE.search(head.split("\n---", 1)[0] if head.startswith("---") else head[:2000]))
+
+
 def held_paths(diagnostics: Iterable[Diagnostic]) -> tuple[str, ...]:
     """The articles a build's diagnostics say were held back (drafts aside): what the exit status counts."""
     return tuple(sorted({d.path for d in diagnostics if d.code == "HOLD001"}))
@@ -155,18 +171,7 @@ class Holding:
         return KEPT
 
     def _looks_draft(self, path: str) -> bool:
-        """A file whose front matter cannot be read may still say `draft: true` on a line of its own."""
-        try:  # without blocking, and only a regular file: a FIFO named *.md must not hang the build here either
-            fd = os.open(self.root / path, os.O_RDONLY | os.O_NONBLOCK)
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return False
-                head = os.read(fd, 20_000).decode("utf-8", errors="replace")
-            finally:
-                os.close(fd)
-        except OSError:
-            return False
-        return bool(_DRAFT_LINE.search(head.split("\n---", 1)[0] if head.startswith("---") else head[:2000]))
+        return looks_draft(self.root / path)
 
     def documents(self, fresh: Mapping[str, tuple]) -> dict[str, tuple]:
         """What the build cache remembers of each file after this build: a held file keeps the row of the version

@@ -865,7 +865,7 @@ def _findings_of(diagnostics: Sequence[Diagnostic], unpublished: delta.Drafts, g
                  ) -> list[Diagnostic]:
     """What the last build found of the unpublished files (and of those `gone`): what build.unpublished finds of
     them again replaces."""
-    mine = {u.source for u in unpublished.files}.union(gone)
+    mine = unpublished.sources.union(gone)
     return [d for d in diagnostics if d.path in mine]
 
 

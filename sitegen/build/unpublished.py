@@ -68,7 +68,10 @@ def refound(unpublished: delta.Drafts, index: Index, link_base: str, spellings: 
     named otherwise: the full build's."""
     files = unpublished.files
     loaded = [read.Loaded(u.source, u.stamp, u.bundle, u.checked, u.fresh) for u in files]
-    holding = hold.Holding(config.root, loaded, {}, [], moment, drafts=False, enabled=True)
+    # (What reading found, the unreadable drafts' included, is held first, as stages.whole holds it.)
+    reading = [d for u in files for d in u.reading] + [d for _, found in unpublished.unreadable for d in found]
+    holding = hold.Holding(config.root, loaded, {}, reading, moment, drafts=False, enabled=True)
+    holding.first()
     own = [d for u in files for d in u.checked.diagnostics]
     holding.take(own)  # (a full build's first round: model.assemble reports each file's own findings)
     invalid = [u.checked.provisional for u in files if u.checked.provisional is not None]
