@@ -182,6 +182,11 @@ def test_files_deleted_by_hand_from_the_output_are_made_again_and_stay_made(news
     time.sleep(0.06)
     both = assert_same_as_clean(news, tmp_path, jobs=1)
     assert both.restored == ("kinh-te/index.html",) and not both.edited
+    (news.public / "kinh-te/index.html").unlink()  # beside an addition: the full build, not the shift, runs
+    news.write("content/thoi-su/bai-moi-2/index.md", article("Bài mới hai", date="2024-06-02 08:00"))
+    time.sleep(0.06)
+    added = assert_same_as_clean(news, tmp_path, jobs=1)
+    assert added.restored == ("kinh-te/index.html",) and not added.edited
     (news.public / "thoi-su/index.html").unlink()
     cli = news.cli("build")  # and the command line says what it did
     assert cli.returncode == 0 and "1 tệp đã bị xóa khỏi" in cli.stdout and "thoi-su/index.html" in cli.stdout
