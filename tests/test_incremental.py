@@ -542,10 +542,21 @@ def test_the_walk_apart_answers_in_order_and_leaves_no_process():
     aside.close()
     unread = workers.Aside(lambda: iter(["y" * 1_000_000, "z"]))  # a build without changes reads none of it
     unread.close()
+    # Its last answer read, the walk's process is ended without waiting (`close(wait=False)`): the next answer is
+    # None, and the owner's `close()` reaps it, gone down by then or not.
+    walk = workers.Aside(lambda: iter(["scan", "discovery", "never read"]))
+    assert (walk.next(), walk.next()) == ("scan", "discovery")
+    walk.close(wait=False)
+    assert walk.next() is None and walk.ready()
+    walk.close()
     here = os.getpid()
-    assert workers.Later(lambda: (os.getpid() != here, sum(range(10)))).result() == (True, 45)  # made apart
+    apart = workers.Later(lambda: (os.getpid() != here, sum(range(10))))
+    assert apart.result() == (True, 45)  # made apart; its process reaped by `close()`, as its owner does
+    apart.close()
     # A process that dies gives no answer: the answer is made here instead.
-    assert workers.Later(lambda: os._exit(9) if os.getpid() != here else "here").result() == "here"
+    died = workers.Later(lambda: os._exit(9) if os.getpid() != here else "here")
+    assert died.result() == "here"
+    died.close()
     workers.Later(lambda: "never asked").close()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # (no child of this process is left, running or unreaped)

@@ -365,7 +365,7 @@ class _Walk:
     def _discovered(self) -> Discovered | None:
         assert self.apart is not None
         found = self.apart.next()
-        self.apart.close()
+        self.apart.close(wait=False)  # (its last answer: reaped by `close()`, once the build is done)
         return found if isinstance(found, Discovered) else None
 
     def close(self) -> None:

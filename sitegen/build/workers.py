@@ -93,7 +93,7 @@ def _apart(task: Callable[[int, int], R], bounds: list[tuple[int, int]], consume
         for b, aside in [(bounds[0], None), *others]:
             answer = aside.next() if aside is not None else None
             if aside is not None:
-                aside.close()
+                aside.close(wait=False)  # (reaped below, once its answer is consumed: see Aside.close)
             result = answer[0] if isinstance(answer, tuple) else task(*b)
             consume(b[0], result)
             if progress is not None:
@@ -163,7 +163,10 @@ class Aside:
             self.close()
             return None
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End the task's process. `wait=False`: without waiting for the system to take it down (a process that
+        holds a listing of 10 000 folders takes some 10 ms): reaped now if it is gone already, else by the next
+        `close()`, which its owner still calls."""
         if self._answers is not None:
             self._answers.close()  # a task still writing gets EPIPE and ends
             self._answers = None
@@ -173,7 +176,8 @@ class Aside:
             except ProcessLookupError:
                 pass
             try:
-                os.waitpid(self._pid, 0)
+                if os.waitpid(self._pid, 0 if wait else os.WNOHANG)[0] == 0:
+                    return  # (still going down: reaped by the next close)
             except ChildProcessError:  # (reaped already: a host program that ignores SIGCHLD)
                 pass
             self._pid = 0
@@ -182,7 +186,8 @@ class Aside:
 class Later(Generic[R]):
     """`task()`'s answer, made in a forked process (`Aside`) while this one goes on, when there is a second core
     and the memory free would carry that process (`affordable_workers`); else, or should that process give no
-    answer, made here when `result()` asks for it. `close()` when the answer will not be asked for."""
+    answer, made here when `result()` asks for it. `close()` once done with it, asked for or not: it reaps the
+    process."""
 
     def __init__(self, task: Callable[[], R], apart: bool = True):
         self._task = task
@@ -190,7 +195,8 @@ class Later(Generic[R]):
 
     def result(self) -> R:
         answer = self._aside.next() if self._aside is not None else None
-        self.close()
+        if self._aside is not None:
+            self._aside.close(wait=False)  # (reaped by `close()`, which the owner still calls: see Aside.close)
         return answer if answer is not None else self._task()  # type: ignore[return-value]
 
     def close(self) -> None:
