@@ -481,8 +481,9 @@ def test_entries_read_from_the_cache_on_demand_compare_as_entries(news, tmp_path
 
 
 def _kept_plan(site) -> tuple:
-    """The plan the last build left in the site's cache, as values: every article's Shape in site order, and every
-    page (with its data, which Page equality leaves out) as an edit build reads it back (delta.pages_at)."""
+    """The plan the last build left in the site's cache, as values: every headline's count, every article's Shape in
+    site order, and every page (with its data, which Page equality leaves out) as an edit build reads it back
+    (delta.pages_at)."""
     cfg = site.config()
     cache = Cache(site.root / ".sitegen" / "cache", cfg.fingerprint)
     try:
@@ -491,7 +492,9 @@ def _kept_plan(site) -> tuple:
         pages = delta.pages_at(cache, paths, [a.source for a in shapes])
         index = pickle.loads(cache.get_many("plan", ["index"])["index"])  # (its addresses, as they are pickled)
         rows = cache.get_many("plan", [f"shapes:{b}" for b in range(delta.SHAPE_ROWS)])  # (each as it is kept)
-        return ({k: [a.source for a in row] for k, row in rows.items()},
+        titles = cache.get_many("plan", [f"titles:{b}" for b in range(delta.TITLE_ROWS)])  # (every headline's count)
+        assert len(titles) == delta.TITLE_ROWS
+        return (titles, {k: [a.source for a in row] for k, row in rows.items()},
                 [a._replace(file=str(Path(a.file).relative_to(site.root))) for a in shapes],
                 [(p.kind, p.url, p.path, p.template, dict(p.data)) for p in pages],
                 index.__getstate__()["urls"], index.__getstate__()["article_url"])

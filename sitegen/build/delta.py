@@ -65,13 +65,14 @@ class Plan:
     # from before it was written down: not known.
     expiring: bool = True
 
-    def rows(self, index: bytes, pages: Sequence[Page], titles: Mapping[str, int], shapes: Sequence["Shape"],
+    def rows(self, index: bytes, pages: Sequence[Page], titles: "Mapping[str, int] | Titles", shapes: Sequence["Shape"],
              spellings: "Spellings", groups: Sequence[str] | None = None,
              only: "Changed | None" = None, shape_rows: Mapping[int, tuple["Shape", ...]] | None = None
              ) -> Iterator[tuple[str, Any]]:
         """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
-        each headline (model.title_key): a retitled article that joins or leaves a shared headline changes
-        another article's warnings (META006), which only a full build reports. `shapes`: each published
+        each headline (model.title_key; a shift's `Titles`, whose changed rows alone are written): a retitled
+        article that joins or leaves a shared headline changes another article's warnings (META006), which only a
+        full build reports. `shapes`: each published
         article's Shape, in site order; `spellings`: how every file names tags and categories (see Shift).
 
         Pages are kept by group (`group_of`: a listing's pages together, an article's with a few dozen others'),
@@ -83,7 +84,7 @@ class Plan:
         groups = list(groups) if groups is not None else [group_of(p, sources) for p in pages]
         yield "head", self
         yield "index", index
-        yield "titles", dict(titles)
+        yield from (titles.rows() if isinstance(titles, Titles) else Titles.every_row(titles)).items()
         yield "spellings", spellings
         buckets: Mapping[int, Sequence[Shape]] | None = shape_rows
         if buckets is None:
@@ -102,7 +103,7 @@ class Plan:
         for g, members in grouped.items():  # (renamed a group at a time: 155 000 page copies at 100 000 articles)
             yield "pages:" + g, tuple(_renamed(pages[n], sources) for n in members)
 
-    def write_shifted(self, cache: Cache, index: bytes, pages: Sequence[Page], titles: Mapping[str, int],
+    def write_shifted(self, cache: Cache, index: bytes, pages: Sequence[Page], titles: "Titles",
                       shapes: Sequence["Shape"], spellings: "Spellings", dirty: Collection[str],
                       came: Sequence["Shape"], went: Iterable[str], before: Mapping[str, str]) -> None:
         """Write this plan, a shift's (see `rows`), over the last one: only the rows of what changed (`Changed`:
@@ -168,6 +169,58 @@ def write_shapes(cache: Cache, shapes: Sequence["Shape"]) -> None:
         cache.delete("plan", [f"shapes:{b}" for b in buckets])
     else:
         cache.put_many("plan", {f"shapes:{b}": row for b, row in rows.items()})
+
+
+TITLE_ROWS = 64  # rows of the plan's headline counts (`Titles`), each headline's by its key
+
+
+class Titles:
+    """How many published articles have each headline (model.title_key): a headline two articles share is a
+    warning of each (META006), which only a full build reports, so a shift or an edit asks whether an article's
+    headline is its own. Kept in the plan as TITLE_ROWS rows by headline: a shift reads and writes the rows of the
+    few headlines it asks about, not one row of every headline of the site (0.87 MB at 10 000 articles, read and
+    written whole by every shift before). A row the cache does not have raises `Unknown` (see `prepare`)."""
+
+    class Unknown(LookupError):
+        """A row of the headline counts is not in the cache (a plan of an older sitegen): the full build's."""
+
+    def __init__(self, cache: Cache):
+        self._cache = cache
+        self._rows: dict[int, dict[str, int]] = {}
+        self._changed: set[int] = set()
+
+    def _row(self, key: str) -> dict[str, int]:
+        b = row_of(key, TITLE_ROWS)
+        row = self._rows.get(b)
+        if row is None:
+            found = self._cache.get_many("plan", [f"titles:{b}"]).get(f"titles:{b}")
+            if not isinstance(found, dict):
+                raise Titles.Unknown(key)
+            row = self._rows[b] = dict(found)
+        return row
+
+    def get(self, key: str) -> int:
+        return self._row(key).get(key, 0)
+
+    def pop(self, key: str) -> None:
+        self._row(key).pop(key, None)
+        self._changed.add(row_of(key, TITLE_ROWS))
+
+    def __setitem__(self, key: str, count: int) -> None:
+        self._row(key)[key] = count
+        self._changed.add(row_of(key, TITLE_ROWS))
+
+    def rows(self) -> dict[str, dict[str, int]]:
+        """The rows changed, to write over the plan's."""
+        return {f"titles:{b}": self._rows[b] for b in sorted(self._changed)}
+
+    @staticmethod
+    def every_row(counts: Mapping[str, int]) -> dict[str, dict[str, int]]:
+        """Every row of these counts (a full build's plan)."""
+        rows: dict[str, dict[str, int]] = {f"titles:{b}": {} for b in range(TITLE_ROWS)}
+        for key, count in counts.items():
+            rows[f"titles:{row_of(key, TITLE_ROWS)}"][key] = count
+        return rows
 
 
 def _bucket(source: str) -> int:
@@ -317,7 +370,7 @@ class Edit:
     moment: dt.datetime  # this build's `now`
     # The plan's `titles` once the retitled articles have their new headlines (None: none was retitled), written
     # with what the edit build remembers: a later shift asks them whether an article's headline is its own.
-    titles: dict[str, int] | None = None
+    titles: "Titles | None" = None
     drafts: "Drafts | None" = None  # drafts (or scheduled articles) saved and still unpublished, beside `changes`
 
 
@@ -345,6 +398,17 @@ def linked(cache: Cache) -> tuple[str, Index] | None:
 def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
             strict: bool, unpacked: dict | None = None, listing: dict | None = None,
             ahead: Any = ReadHere(), shown: bool = False) -> "Edit | Shift | None":
+    """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build (see
+    `_prepare`)."""
+    try:
+        return _prepare(cache, scanned, token, moment, config, strict, unpacked, listing, ahead, shown)
+    except Titles.Unknown:
+        return None  # (a plan that does not keep its headline counts as this sitegen does)
+
+
+def _prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config: SiteConfig,
+             strict: bool, unpacked: dict | None = None, listing: dict | None = None,
+             ahead: Any = ReadHere(), shown: bool = False) -> "Edit | Shift | None":
     """The edit (or shift: articles added or deleted) this build is, or None when it must be a full build.
     `shown`: a build that publishes drafts (the preview's), where a draft is an article like any, and what
     build.unpublished finds of the unpublished files (as a publishing build finds them) is not this build's: a
@@ -445,14 +509,13 @@ def prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, config
                 if c.before.article is not None and c.before.article.title != c.after.article.title]
     titles = None
     if retitled:
-        titles = cache.get_many("plan", ["titles"]).get("titles")
-        if not isinstance(titles, dict) or len({new for _, new in retitled}) < len(retitled) \
-                or any(old != new and (titles.get(new, 0) or titles.get(old, 0) > 1) for old, new in retitled):
+        titles = Titles(cache)
+        if len({new for _, new in retitled}) < len(retitled) \
+                or any(old != new and (titles.get(new) or titles.get(old) > 1) for old, new in retitled):
             return None  # a headline now shared, or no longer shared: another article's META006 changes
-        titles = dict(titles)
         for old, new in retitled:
             if old != new:
-                titles.pop(old, None)
+                titles.pop(old)
                 titles[new] = 1
     return Edit(plan, state, index, tuple(changes), moment, titles, drafts)
 
@@ -694,7 +757,7 @@ class Shift:
     new: tuple[New, ...]
     gone: tuple[str, ...]  # the sources of the articles deleted
     moment: dt.datetime
-    titles: dict[str, int]  # the plan's `titles` once they came and went
+    titles: Titles  # the plan's `titles` once they came and went
     spellings: Spellings  # its `spellings`, likewise
     until: dt.datetime | None  # Plan.until once they are published (`_due`)
     photos_gone: Going = ((), ())  # the photo files (keys) and copy stems of the articles deleted (`own_photos`)
@@ -812,11 +875,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
             - len(dropped) \
             or not stay.items() <= found.items():
         return None  # a new file that makes other files no articles
-    rows = cache.get_many("plan", ["titles", "spellings"])
-    titles, spellings = rows.get("titles"), rows.get("spellings")
-    if not isinstance(titles, dict) or not isinstance(spellings, Spellings):
+    spellings = cache.get_many("plan", ["spellings"]).get("spellings")
+    if not isinstance(spellings, Spellings):
         return None
-    titles, spellings = dict(titles), spellings.copy()
+    titles, spellings = Titles(cache), spellings.copy()
     if not all(spellings.count(checked, -1) for checked in counted):
         return None  # a tag or category a deleted draft named first: named otherwise now
     going = _leaving(cache, index, left, titles, spellings)
@@ -884,7 +946,7 @@ class _Context:
     shown: bool
 
 
-def _leaving(cache: Cache, index: Index, left: Sequence[int], titles: dict[str, int], spellings: Spellings
+def _leaving(cache: Cache, index: Index, left: Sequence[int], titles: Titles, spellings: Spellings
              ) -> Going | None:
     """The photo files and copy stems of the published articles that go (`left`, their positions), their
     headlines counted out of `titles` and their tags and category out of `spellings`; None when one shares its
@@ -911,7 +973,7 @@ def _leaving(cache: Cache, index: Index, left: Sequence[int], titles: dict[str, 
 
 def _arriving(context: _Context, paths: Sequence[str], due: Mapping[str, model.Checked], found: Mapping[str, bool],
               placed_anew: Collection[str], promoted: Collection[str], freed: Collection[str],
-              going: Collection[str], titles: dict[str, int], spellings: Spellings
+              going: Collection[str], titles: Titles, spellings: Spellings
               ) -> tuple[list[New], dict[str, str], set[str]] | None:
     """What comes, of the files `paths` (as walked: new or changed article files, published articles `placed_anew`,
     and the scheduled articles `due`, by source, as the last build checked them): (the articles published now, in

@@ -441,7 +441,7 @@ def edited(edit: delta.Edit, config: SiteConfig, cache: Cache, warm: Warm, folde
         delta.write_shapes(cache, [delta.shape_of(a, _pictured(a, mine), k, b.links)
                                    for a, mine, k, b in zip(articles, infos, markup_keys, bodies)])
         if edit.titles is not None:
-            cache.put_many("plan", {"titles": edit.titles})
+            cache.put_many("plan", edit.titles.rows())
         if later is not None:
             _remember_unpublished(cache, later)
             cache.put_many("plan", {"head": replace(plan, later=later.later), "spellings": later.spellings})
