@@ -72,8 +72,8 @@ class Plan:
         """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
         each headline (model.title_key; a shift's `Titles`, whose changed rows alone are written): a retitled
         article that joins or leaves a shared headline changes another article's warnings (META006), which only a
-        full build reports. `shapes`: each published
-        article's Shape, in site order; `spellings`: how every file names tags and categories (see Shift).
+        full build reports. `shapes`: each published article's Shape, in site order; `spellings`: how every file
+        names tags and categories (see Shift).
 
         Pages are kept by group (`group_of`: a listing's pages together, an article's with a few dozen others'),
         naming articles by source (`_renamed`): an addition leaves the rows of every group it does not touch as
