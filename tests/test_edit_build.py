@@ -588,34 +588,6 @@ def test_a_draft_whose_front_matter_cannot_be_read_leaves_additions_and_deletion
     assert not broken.edited and "HOLD001" in [d.code for d in broken.diagnostics]
 
 
-def test_a_photo_dropped_into_a_folder_before_its_article_is_a_shift_that_changes_no_page(news, tmp_path):
-    """An editor makes the new article's folder and drops its photo in first: a file no article shows publishes
-    nothing, so that build is a shift that renders and writes nothing (it was a full build); the article written
-    next is an addition with its own photo. A file dropped beside an article held back at its last good version
-    (HOLD001: its new text shows a photo not there yet) may be what it waits for: a full build, which then
-    publishes that new version."""
-    from PIL import Image
-
-    folder = news.root / "content/thoi-su/bai-moi"
-    folder.mkdir(parents=True)
-    Image.new("RGB", (800, 600), (9, 90, 9)).save(folder / "anh.jpg", quality=80)
-    dropped = build_and_compare(news, tmp_path)
-    assert dropped.shifted and dropped.rendered == 0 and dropped.stats.written == 0 and dropped.diagnostics == []
-    news.write("content/thoi-su/bai-moi/index.md", article(
-        "Bài mới có ảnh", date="2024-06-01 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
-    added = build_and_compare(news, tmp_path)
-    assert added.shifted and (news.public / "thoi-su/bai-moi").is_dir()
-    news.write(path(3), source(3, body="Ảnh chờ.\n\n![Ảnh chờ](../../thoi-su/cho-anh/anh.jpg)"))
-    settle()
-    kept = news.build(jobs=1)  # (kept at its last good version: a clean build, with no cache, has none to keep)
-    assert kept.held == (path(3),)
-    (news.root / "content/thoi-su/cho-anh").mkdir()
-    Image.new("RGB", (800, 600), (90, 9, 9)).save(news.root / "content/thoi-su/cho-anh/anh.jpg", quality=80)
-    mended = build_and_compare(news, tmp_path)
-    assert not mended.edited and mended.held == ()
-    assert "Ảnh chờ." in (news.public / "thoi-su/bai-03/index.html").read_text(encoding="utf-8")
-
-
 def test_a_draft_saved_as_a_draft_is_an_edit_build(news, tmp_path):
     """A draft saved and still a draft changes no published page, only what the build says of it: an edit build
     that renders nothing and finds the unpublished files' problems again (build.unpublished), alone or beside an edit

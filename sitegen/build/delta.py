@@ -896,23 +896,13 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     unpublished = {*staying, *uncounted}
     theirs = _theirs([path for path in new if path not in found and path not in photographed
                       and path not in theirs_too], unpublished, index, config)
-    if theirs is None:
-        return None  # a file a published article publishes
-    # New files that are no article's, nor a photo of one that comes or of a draft in its folder: a photo dropped
-    # into a folder before its article is written, say. Such a file publishes nothing (an article's photos are
-    # published, a file no article shows is not) and no link led to it (the last build's links all land), so it
-    # changes no page: but not a Markdown file (an article-to-be), nor a file that was there and changed (a link
-    # may lead to it): those are the full build's. A draft held back may have been waiting for it: what the build
-    # says of the unpublished files is found again. (An article held back at its last good version, which may be
-    # waiting for it, leaves no plan to shift from: hold.Holding.only_drafts.)
-    loose = [path for path in new if path not in found and path not in photographed and path not in theirs
-             and path not in theirs_too]
-    if any(path in went or path.casefold().endswith(".md") for path in loose):
-        return None
+    if theirs is None or any(path not in found and path not in photographed and path not in theirs
+                             and path not in theirs_too for path in new):
+        return None  # a new file that is neither an article nor the photo of a new one or of a draft
     drafts = None
     theirs.update(theirs_gone)
     # (Drafts held back, new, or whose photos came or went: read again; beside one found wanting, found again.)
-    if held or dropped or written or theirs or (said and (left or photographed)) or (loose and staying):
+    if held or dropped or written or theirs or (said and (left or photographed)):
         drafts = unpublished_files(cache, staying, uncounted, scanned, _saved(theirs, config), config, strict,
                                    plan.expiring)
         if drafts is None:
