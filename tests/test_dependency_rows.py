@@ -126,3 +126,41 @@ def test_a_preview_numbers_its_keys_with_the_maps_its_last_build_left(site, tmp_
     assert {k: v for k, v in tree_snapshot(published).items() if not k.startswith(".")} == \
         {k: v for k, v in tree_snapshot(clean).items() if not k.startswith(".")}
     shutil.rmtree(clean)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.dictionaries(st.integers(0, 60), st.sampled_from("abc"), max_size=12),
+                          st.lists(st.integers(0, 60), max_size=6),
+                          st.dictionaries(st.sampled_from([f"bai-{n}.md" for n in range(12)]), st.sampled_from("xyz"),
+                                          max_size=6),
+                          st.lists(st.sampled_from([f"bai-{n}.md" for n in range(12)]), max_size=4),
+                          st.booleans()),
+                min_size=1, max_size=6))
+def test_the_digest_rows_written_are_always_the_tables_sorted_into_rows(builds):
+    """Each save writes only the rows of the digests and entries that changed, each edited from the row as it was
+    stored (not every key sorted into its row again): after any sequence of saves, some loaded back from what
+    was stored, the stored rows are exactly the tables sorted into rows."""
+    stored: dict = {}
+    deps, first = dependencies.Deps(), True
+    for set_digests, drop_digests, set_entries, drop_entries, reload in builds:
+        deps.digests.update(set_digests)
+        deps.entries.update(set_entries)
+        for k in drop_digests:
+            deps.digests.pop(k, None)
+        for s in drop_entries:
+            deps.entries.pop(s, None)
+        deps._pruned_rows, first = first, False  # (every row the first time, as after a pruning)
+        stored.update(deps._rows("t"))
+        for name, table in (("digests", deps.digests), ("entries", deps.entries)):
+            rows = {n: {} for n in range(dependencies._DIGEST_ROWS)}
+            for k, d in table.items():
+                rows[dependencies._bucket(k)][k] = d
+            assert {n: stored[f"{name}:{n}"] for n in rows} == rows
+        if reload:  # (a build of its own: the rows as loaded, see Deps.load)
+            deps = dependencies.Deps(digests={k: d for n in range(dependencies._DIGEST_ROWS)
+                                              for k, d in stored[f"digests:{n}"].items()},
+                                     entries={k: d for n in range(dependencies._DIGEST_ROWS)
+                                              for k, d in stored[f"entries:{n}"].items()})
+            deps._stored_digests = (dict(deps.digests), dict(deps.entries))
+            deps._stored_rows = tuple({n: stored[f"{name}:{n}"] for n in range(dependencies._DIGEST_ROWS)}
+                                      for name in ("digests", "entries"))
