@@ -31,21 +31,24 @@ from collections import defaultdict
 from pathlib import Path
 
 from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
-                 draft_lacking, draft_one, edit_one, photo_added, photo_into_draft, publish_draft,
-                 publish_lacking, replace_photo, retag, save_draft)  # (the same corpus cache as run.py)
+                 draft_lacking, draft_one, edit_one, photo_added, photo_first, photo_first_out, photo_into_draft,
+                 publish_draft, publish_lacking, replace_photo, retag, save_draft)  # (the same corpus cache as run.py)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
        "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft,
        "addh": add_one, "photo": replace_photo, "draft": draft_one, "dphoto": photo_into_draft,
-       "pubh": publish_lacking, "addphoto": photo_added, "retag": retag}
+       "pubh": publish_lacking, "addphoto": photo_added, "retag": retag, "loose": photo_first,
+       "looseout": photo_first_out}
 # What an operation needs first, built untimed before it: `pub` publishes a draft written (and built) before,
 # `redraft` saves it again, still a draft; `addh` adds an article beside a draft held back (run.draft_lacking);
 # `photo` replaces a photo of an article with photos of its own (run.add_photographed); `dphoto` drops a photo into
 # a draft's folder; `draft` writes a new draft, as `sitegen new` does; `pubh` mends and publishes a draft held back;
 # `addphoto` adds a photo to a published article with photos (run.photo_added); `retag` changes the tags of an
-# article added (run.retag).
+# article added (run.retag); `loose` drops a photo into a new folder before its article (run.photo_first), and
+# `looseout` takes it out again (run.photo_first_out).
 BEFORE = {"pub": draft_one, "redraft": draft_one, "addh": draft_lacking, "photo": add_photographed,
-          "dphoto": draft_one, "pubh": draft_lacking, "addphoto": add_photographed, "retag": add_one}
+          "dphoto": draft_one, "pubh": draft_lacking, "addphoto": add_photographed, "retag": add_one,
+          "looseout": photo_first}
 
 
 def checkout(rev: str | None, where: Path) -> Path:

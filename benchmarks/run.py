@@ -241,6 +241,21 @@ def photo_into_draft(site: Path) -> None:
     _camera_photo(made[-1] / f"anh-{time.time_ns()}.jpg")
 
 
+def photo_first(site: Path) -> None:
+    """Drop a camera photo into a new folder before its article is written there, as NukeViet's editors work:
+    upload the photos first. No article shows it yet."""
+    folder = site / "content" / "thoi-su" / "anh-truoc"
+    n = len(list(folder.glob("*"))) if folder.is_dir() else 0
+    (folder / f"bai-{n}").mkdir(parents=True)
+    _camera_photo(folder / f"bai-{n}" / "anh.jpg")
+
+
+def photo_first_out(site: Path) -> None:
+    """Take out again the photo photo_first dropped last (the wrong one), with its folder."""
+    made = sorted((site / "content" / "thoi-su" / "anh-truoc").glob("bai-*"), key=lambda p: int(p.name[4:]))
+    shutil.rmtree(made[-1])
+
+
 def publish_draft(site: Path) -> None:
     """Publish the newest draft draft_one made, as its editor does once it is ready: `draft: true` taken away."""
     made = sorted((site / "content" / "thoi-su" / "ban-nhap").glob("ban-nhap-*"),

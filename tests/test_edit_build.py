@@ -1946,3 +1946,79 @@ def test_a_build_leaves_frozen_what_it_did_not_freeze(news):
     finally:
         gc.unfreeze()
     assert stream() == list(range(400)) and gc.get_freeze_count() == 0  # (what it froze itself: let go of)
+
+
+def test_a_photo_dropped_into_a_folder_before_its_article_is_a_shift_that_changes_no_page(news, tmp_path):
+    """An editor makes the new article's folder and drops its photo in first (NukeViet's editors upload photos
+    first): a file no article shows publishes nothing, so that build is a shift that renders and writes nothing
+    (it was a full build); the article written next is an addition with its own photo. A file dropped beside an
+    article held back at its last good version (HOLD001: its new text shows a photo not there yet) may be what it
+    waits for: a full build, which then publishes that new version."""
+    from PIL import Image
+
+    folder = news.root / "content/thoi-su/bai-moi"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (800, 600), (9, 90, 9)).save(folder / "anh.jpg", quality=80)
+    dropped = build_and_compare(news, tmp_path)
+    assert dropped.shifted and dropped.rendered == 0 and dropped.stats.written == 0 and dropped.diagnostics == []
+    news.write("content/thoi-su/bai-moi/index.md", article(
+        "Bài mới có ảnh", date="2024-06-01 08:00", photos='\n  - src: "anh.jpg"\n    caption: "Quang cảnh."'))
+    added = build_and_compare(news, tmp_path)
+    assert added.shifted and (news.public / "thoi-su/bai-moi").is_dir()
+    news.write(path(3), source(3, body="Ảnh chờ.\n\n![Ảnh chờ](../../thoi-su/cho-anh/anh.jpg)"))
+    settle()
+    kept = news.build(jobs=1)  # (kept at its last good version: a clean build, with no cache, has none to keep)
+    assert kept.held == (path(3),)
+    (news.root / "content/thoi-su/cho-anh").mkdir()
+    Image.new("RGB", (800, 600), (90, 9, 9)).save(news.root / "content/thoi-su/cho-anh/anh.jpg", quality=80)
+    mended = build_and_compare(news, tmp_path)
+    assert not mended.edited and mended.held == ()
+    assert "Ảnh chờ." in (news.public / "thoi-su/bai-03/index.html").read_text(encoding="utf-8")
+
+
+def test_a_file_dropped_where_a_published_link_now_leads_is_the_full_builds(news, tmp_path):
+    """A relative link no content file answered was read as an address (`../../feed.xml`: the site's feed). A
+    file dropped at that content path is what the link names now, and it publishes nothing: the clean build
+    refuses the link (LINK001) and holds the article back. Such a file is no shift (that one published the page
+    with a link the clean build refuses); a file no link names, beside it, is."""
+    news.write(path(5), source(5, body="Theo dõi [tin mới](../../feed.xml)."))
+    build_and_compare(news, tmp_path)
+    news.write("content/thoi-su/ghi-chu.txt", "Ghi chú của biên tập viên.")
+    beside = build_and_compare(news, tmp_path)
+    assert beside.shifted and beside.rendered == 0
+    news.write("content/feed.xml", "<rss/>")
+    settle()
+    named = news.build(jobs=1)  # (held back at its last good version: a clean build has none to keep)
+    assert not named.edited and named.held == (path(5),)
+    assert [d.code for d in named.diagnostics if d.path == path(5)][0] == "LINK001"
+    clean = news.build(output=tmp_path / "clean-named", use_cache=False, jobs=1)
+    assert [d.code for d in clean.diagnostics if d.path == path(5)][0] == "LINK001"
+
+
+def test_a_loose_photo_taken_out_again_is_a_shift_and_a_draft_showing_it_is_found_wanting(news, tmp_path):
+    """A photo dropped into a folder of its own, saved again and taken out again (the wrong one) changes no
+    published page: each is a shift that renders nothing. A draft that shows it is held back once it goes (HOLD002, its photo
+    missing), as the clean build holds it back."""
+    from PIL import Image
+
+    folder = news.root / "content/thoi-su/anh-rieng"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (800, 600), (9, 9, 90)).save(folder / "anh.jpg", quality=80)
+    assert build_and_compare(news, tmp_path).shifted
+    Image.new("RGB", (640, 480), (90, 9, 90)).save(folder / "anh.jpg", quality=80)  # (saved again, other widths)
+    again = build_and_compare(news, tmp_path)
+    assert again.shifted and again.rendered == 0
+    (folder / "anh.jpg").unlink()
+    gone = build_and_compare(news, tmp_path)
+    assert gone.shifted and gone.rendered == 0 and gone.stats.written == 0
+    Image.new("RGB", (800, 600), (9, 9, 90)).save(folder / "anh.jpg", quality=80)
+    news.write("content/kinh-te/nhap/index.md", article(
+        "Bản nháp có ảnh", date="2024-06-02 08:00", draft="true",
+        photos='\n  - src: "../../thoi-su/anh-rieng/anh.jpg"\n    caption: "Ảnh mượn."'))
+    build_and_compare(news, tmp_path)
+    Image.new("RGB", (1200, 900), (90, 90, 9)).save(folder / "anh.jpg", quality=80)
+    assert build_and_compare(news, tmp_path).shifted
+    (folder / "anh.jpg").unlink()
+    wanting = build_and_compare(news, tmp_path)
+    assert wanting.shifted and wanting.rendered == 0
+    assert "HOLD002" in [d.code for d in wanting.diagnostics if d.path == "content/kinh-te/nhap/index.md"]

@@ -769,6 +769,9 @@ class Shift:
     drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
     drafts_new: tuple[str, ...] = ()  # the sources of the drafts written (`sitegen new`): in `drafts` now
     freed: tuple[str, ...] = ()  # the sources of the drafts held back published now (in `promoted` too)
+    # New files no article or draft owns (paths as walked): a photo dropped into a folder before its article is
+    # written. They publish nothing; stages.shifted finds whether a published body's link may now lead to one.
+    loose: tuple[str, ...] = ()
 
     @property
     def later(self) -> tuple[str, ...]:
@@ -839,9 +842,11 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         return None
     placed_anew, theirs_too = replacing
     gone = list(went | placed_anew.keys())
+    # Files that were there and changed, other than those of articles placed anew: a Markdown file's is the full
+    # build's; any other file (a loose photo saved again, say) goes and comes like the others below.
     if not (new or gone or due[0]) or len(new) + len(gone) + len(due[0]) > MAX_SHIFT \
-            or not (went - placed_anew.keys() - theirs_too).isdisjoint(new):
-        return None  # a file that was there changed
+            or any(path.casefold().endswith(".md") for path in (went - placed_anew.keys() - theirs_too) & new_paths):
+        return None
     coming = {_source(path, config) for path in promoted | freed} | due[0].keys()
     if any(d.path in coming and not (d.code == "HOLD002" and d.path in held) for d in state.diagnostics):
         return None  # what its validation ahead found of it (prefixed with when) goes: the full build's to redo
@@ -857,9 +862,18 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     stray = [path for path in gone if path not in position and path not in dropped.values()
              and not path.startswith(folders)]  # (the folders of articles placed anew among them)
     theirs_gone = _theirs(stray, (later | held) - dropped.keys(), index, config) if stray else {}
-    if theirs_gone is None or any(path not in theirs_gone for path in stray) or (left and plan.expiring):
-        return None  # a photo or another file went that was no deleted bundle's nor a draft's; a deletion beside
-        # articles that expire. Whether a draft's or scheduled article's link lands on what goes: stages.shifted.
+    if theirs_gone is None or (left and plan.expiring):
+        return None  # a photo a published article shows went; a deletion beside articles that expire. Whether a
+        # draft's or scheduled article's link lands on what goes: stages.shifted.
+    # Files that go which no article or draft owned (a photo dropped before its article, taken out again, or saved
+    # again: it goes and comes): they published nothing, and no published link named them (a link by content path
+    # to a file that is not published is refused: LINK001, and a site with one is no shift's). Not a Markdown
+    # file, nor beside symlinks or hard links: those stay the full build's. A draft or scheduled article may have
+    # shown one: found again below.
+    loose_gone = [path for path in stray if path not in theirs_gone]
+    if loose_gone and (scanned.aliased or any(path.casefold().endswith(".md") or index.key(path) in index.files
+                                              for path in loose_gone)):
+        return None
     # A scheduled article the last build found something to say of (a warning of its validation ahead: it is
     # published when due) may find otherwise once an article goes (the address it wanted, freed) or a photo comes
     # (the one it lacked): what the build finds of the unpublished files is then found again (`drafts` below).
@@ -896,20 +910,33 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     unpublished = {*staying, *uncounted}
     theirs = _theirs([path for path in new if path not in found and path not in photographed
                       and path not in theirs_too], unpublished, index, config)
-    if theirs is None or any(path not in found and path not in photographed and path not in theirs
-                             and path not in theirs_too for path in new):
-        return None  # a new file that is neither an article nor the photo of a new one or of a draft
+    if theirs is None:
+        return None  # a new file a published article publishes
+    # New files that are no article's, nor a photo of one that comes or of a draft in its folder: a photo dropped
+    # into a folder before its article is written (what NukeViet's editors do first: upload the photos). Such a
+    # file publishes nothing (a file no article shows is not published), but a published body's relative link
+    # that led to a page by its address may now name it by content path (links.Links._content_target), which
+    # the link check refuses: stages.shifted looks for a link naming it (`links.names_file`). Not a Markdown file
+    # (an article-to-be), nor any beside symlinks or hard links (a path that reads it under another name): those
+    # stay the full build's. A draft or scheduled article may have been waiting for it: what the build says of
+    # the unpublished files is found again.
+    loose = tuple(sorted(path for path in new if path not in found and path not in photographed
+                         and path not in theirs and path not in theirs_too))
+    if loose and (scanned.aliased or any(path.casefold().endswith(".md") or index.key(path) in index.files
+                                         for path in loose)):
+        return None
     drafts = None
     theirs.update(theirs_gone)
     # (Drafts held back, new, or whose photos came or went: read again; beside one found wanting, found again.)
-    if held or dropped or written or theirs or (said and (left or photographed)):
+    if held or dropped or written or theirs or (said and (left or photographed)) \
+            or ((loose or loose_gone) and staying):
         drafts = unpublished_files(cache, staying, uncounted, scanned, _saved(theirs, config), config, strict,
                                    plan.expiring)
         if drafts is None:
             return None
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
                  due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)),
-                 tuple(sorted(_source(path, config) for path in freed)))
+                 tuple(sorted(_source(path, config) for path in freed)), loose)
 
 
 def _drafts_deleted(cache: Cache, gone: Sequence[str], later: Collection[str], held: Collection[str], index: Index,

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
 
 from ..render import context
 from . import delta, dependencies, hold, inputs, search, unpublished, workers
@@ -685,7 +684,7 @@ def _placed(shift: delta.Shift, before: Sequence[delta.Shape], fresh: Sequence[d
         variants = {f"{stem}-{ending}" for stem in shift.photos_gone[1] for ending in copies[stem]}
         taken = (shift.index.urls - index.urls) | variants  # (a link to a photo file was rewritten to its copy's)
         if _links_into(cache, config, plan.link_base, linking, [index.article_url[place[a.source]] for a in linking],
-                       taken):
+                       taken, links.file_names(shift.loose)):
             return None
         # (A draft or scheduled article linking to what goes: its validation ahead may fail now.)
         again = bool(shift.gone) and _later_links_into(cache, config, shift.later, taken,
@@ -744,12 +743,13 @@ def _same_lists(site: _Placed) -> set[str]:
 
 
 def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[delta.Shape],
-                page_urls: Sequence[str], urls: set[str]) -> bool:
+                page_urls: Sequence[str], urls: set[str], names: Collection[str] = ()) -> bool:
     """Whether a body of the articles `linking` (published at `page_urls`, their link checks kept under the link
     index's key `base`) links to one of `urls` (the site-relative addresses a shift takes away): by address,
-    relative or not, or by content path (rewritten to the address it led to). True too when a check is not in
-    the cache."""
-    if not urls:
+    relative or not, or by content path (rewritten to the address it led to); or names one of `names`
+    (links.names_file: files that come under content/ publishing nothing, which a relative link read by its
+    address until now may lead to). True too when a check is not in the cache."""
+    if not urls and not names:
         return False
     for start in range(0, len(linking), _LINKING_SLICE):  # (a slice at a time: not every body of an archive at once)
         keys = [digest_text(f"{a.markup}\0{a.source}\0{base}") for a in linking[start:start + _LINKING_SLICE]]
@@ -758,6 +758,7 @@ def _links_into(cache: Cache, config: SiteConfig, base: str, linking: Sequence[d
             return True
         bodies = cache.get_many("markup", {row[0] for row in found.values()})
         if any(found[k][0] not in bodies or links.lands_on(bodies[found[k][0]], url, config, urls)
+               or links.names_file(bodies[found[k][0]], names)
                for k, url in zip(keys, page_urls[start:start + _LINKING_SLICE])):
             return True
     return False
@@ -789,9 +790,8 @@ def _later_links_into(cache: Cache, config: SiteConfig, later: Sequence[str], ur
     infos = photos.plan(tuple(drafts), urls_of, config, Reporter()).infos
     keys = [(markup_job(a, mine, config.raw_html == "safe")[0], url) for a, mine, url in zip(drafts, infos, urls_of)]
     bodies = cache.get_many("markup", {k for k, _ in keys})
-    names = {os.path.basename(os.path.dirname(file) if bundle else file).casefold() for _, file, bundle in gone}
-    return any(k not in bodies or links.lands_on(bodies[k], url, config, urls)
-               or any(name in unquote(href).casefold() for href in links.hrefs(bodies[k]) for name in names)
+    names = links.file_names(os.path.dirname(file) if bundle else file for _, file, bundle in gone)
+    return any(k not in bodies or links.lands_on(bodies[k], url, config, urls) or links.names_file(bodies[k], names)
                for k, url in keys)
 
 

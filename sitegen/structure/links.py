@@ -86,6 +86,20 @@ def _resorted(before: tuple[set[str], list[str]] | None, urls: set[str]) -> list
     return ordered
 
 
+def names_file(body_html: str, names: Collection[str]) -> bool:
+    """Whether a link of `body_html` names one of `names` (file or folder names, NFC and case-folded) anywhere in
+    its path, as written: read by content path (`Links._content_target`), such a link may lead to that file, or
+    into that folder. Loose on purpose (a name inside another counts): a yes costs a full build, a wrong no a
+    stale page."""
+    return bool(names) and any(name in unicodedata.normalize("NFC", unquote(href)).casefold()
+                               for href in hrefs(body_html) for name in names)
+
+
+def file_names(paths: Iterable[str]) -> set[str]:
+    """The names `names_file` looks for: each path's last part, NFC and case-folded."""
+    return {unicodedata.normalize("NFC", os.path.basename(path)).casefold() for path in paths}
+
+
 def hrefs(body_html: str) -> Iterator[str]:
     """Every link's target in a rendered body, as written (character references read)."""
     for m in _HREF.finditer(body_html):
