@@ -495,8 +495,11 @@ def test_kept_fragments_no_page_uses_are_not_kept_for_ever(news, tmp_path):
         assert used > 0  # the theme's teasers and most-read block, kept by the first build
         conn.executemany("INSERT INTO fragments VALUES (?, ?)",
                          ((f"o:junk{i}", pickle.dumps("<p>cũ</p>")) for i in range(10_000)))
-    news.write("content/thoi-su/bai-moi/index.md", article("Bài mới", date="2024-06-01 08:00"))
-    assert_same_as_clean(news, tmp_path, jobs=1)
+    # A build of the whole model counts them (Deps.fragments' `tidy`), whatever the timing: an article added with a
+    # headline another has (its warning, META006, is the full build's to report). A plain addition is a shift when
+    # the last build's files were settled as it walked, and that depended on the machine's speed.
+    news.write("content/thoi-su/bai-moi/index.md", article("Bài số 3", date="2024-06-01 08:00"))
+    assert not assert_same_as_clean(news, tmp_path, jobs=1).edited
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:junk%'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM fragments WHERE k LIKE 'o:%'").fetchone()[0] > 0  # made again
