@@ -72,6 +72,17 @@ def render_bodies(articles: Sequence[model.Article], infos: Sequence[dict], conf
     return keys, [done[k] for k in keys]
 
 
+# The link checks' rows (`check_links`): 2, each with its body's link targets. A row of another format is never
+# read: it is under another key (`link_base_of`).
+LINK_ROWS = 2
+
+
+def link_base_of(index: links.Index, strict: bool) -> str:
+    """The key of everything a body's links may point at (`link_keys`): the index's, the strictness, the rows'
+    format."""
+    return digest_text(f"{LINK_ROWS}\0{index.key_text}\0{strict}")
+
+
 def link_keys(index_base: str, markup_keys: Sequence[str], articles: Sequence[model.Article],
                bodies: Sequence[BodyInfo], strict: bool) -> list[str]:
     """The key of each body's link check: its markup, its article's source (two articles with the same bytes, a
@@ -103,7 +114,9 @@ def check_links(index: links.Index, base: str, positions: Sequence[int], article
         if new != body:
             final = digest_text(new)
             rewritten[final] = new
-        fresh[lk] = (final, tuple(local.diagnostics))
+        # (With its links' targets as the final body writes them: whether it links to what a shift takes away
+        # is then known without reading the body again, see stages._links_into.)
+        fresh[lk] = (final, tuple(local.diagnostics), tuple(links.hrefs(new)))
         if len(rewritten) >= 500:
             cache.put_many("markup", rewritten)
             rewritten = {}

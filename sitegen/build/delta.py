@@ -915,7 +915,7 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     # New files that are no article's, nor a photo of one that comes or of a draft in its folder: a photo dropped
     # into a folder before its article is written (what NukeViet's editors do first: upload the photos). Such a
     # file publishes nothing (a file no article shows is not published), but a published body's relative link
-    # that led to a page by its address may now name it by content path (links.Links._content_target), which
+    # that led to a page by its address may now name it by content path (links._Links._content_target), which
     # the link check refuses: stages.shifted looks for a link naming it (`links.names_file`). Not a Markdown file
     # (an article-to-be), nor any beside symlinks or hard links (a path that reads it under another name): those
     # stay the full build's. A draft or scheduled article may have been waiting for it: what the build says of

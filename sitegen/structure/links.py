@@ -49,12 +49,12 @@ def has_links(body_html: str) -> bool:
     return _HREF.search(body_html) is not None
 
 
-def lands_on(body_html: str, page_url: str, config: SiteConfig, urls: set[str]) -> bool:
-    """Whether a link of `body_html` (an article's checked body, published at `page_url`) leads to one of `urls`
-    (site-relative addresses, as Index.urls holds them), as `_Links._resolve` and `Index.page_exists` read an
-    address: absolute on this site, from the root, or relative to the page (a link by content path was rewritten
-    to the address it led to)."""
-    for href in hrefs(body_html):
+def lands_on(targets: Iterable[str], page_url: str, config: SiteConfig, urls: set[str]) -> bool:
+    """Whether a link of an article's checked body, published at `page_url` (`targets`: its links' `hrefs`), leads
+    to one of `urls` (site-relative addresses, as Index.urls holds them), as `_Links._resolve` and
+    `Index.page_exists` read an address: absolute on this site, from the root, or relative to the page (a link by
+    content path was rewritten to the address it led to)."""
+    for href in targets:
         parts = urlsplit(href)
         path = unquote(parts.path)
         if parts.scheme or parts.netloc or path.startswith("/"):
@@ -86,13 +86,13 @@ def _resorted(before: tuple[set[str], list[str]] | None, urls: set[str]) -> list
     return ordered
 
 
-def names_file(body_html: str, names: Collection[str]) -> bool:
-    """Whether a link of `body_html` names one of `names` (file or folder names, NFC and case-folded) anywhere in
-    its path, as written: read by content path (`Links._content_target`), such a link may lead to that file, or
-    into that folder. Loose on purpose (a name inside another counts): a yes costs a full build, a wrong no a
-    stale page."""
+def names_file(targets: Iterable[str], names: Collection[str]) -> bool:
+    """Whether a link of a body (`targets`: its links' `hrefs`) names one of `names` (file or folder names, NFC and
+    case-folded) anywhere in its path, as written: read by content path (`_Links._content_target`), such a link may
+    lead to that file, or into that folder. Loose on purpose (a name inside another counts): a yes costs a full
+    build, a wrong no a stale page."""
     return bool(names) and any(name in unicodedata.normalize("NFC", unquote(href)).casefold()
-                               for href in hrefs(body_html) for name in names)
+                               for href in targets for name in names)
 
 
 def file_names(paths: Iterable[str]) -> set[str]:
@@ -102,6 +102,8 @@ def file_names(paths: Iterable[str]) -> set[str]:
 
 def hrefs(body_html: str) -> Iterator[str]:
     """Every link's target in a rendered body, as written (character references read)."""
+    if "<a" not in body_html and "<A" not in body_html:
+        return  # (most bodies: no link at all, and no pattern run over them)
     for m in _HREF.finditer(body_html):
         yield html.unescape(m.group(3)).strip()
 
