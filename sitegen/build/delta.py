@@ -769,8 +769,9 @@ class Shift:
     drafts_gone: tuple[str, ...] = ()  # the sources of the drafts deleted (the drafts' findings are found again)
     drafts_new: tuple[str, ...] = ()  # the sources of the drafts written (`sitegen new`): in `drafts` now
     freed: tuple[str, ...] = ()  # the sources of the drafts held back published now (in `promoted` too)
-    # New files no article or draft owns (paths as walked): a photo dropped into a folder before its article is
-    # written. They publish nothing; stages.shifted finds whether a published body's link may now lead to one.
+    # New (or changed) files no article or draft owns (paths as walked): a photo dropped into a folder before its
+    # article is written. They publish nothing; stages.shifted finds whether a published body's link may now lead
+    # to one.
     loose: tuple[str, ...] = ()
 
     @property
