@@ -868,12 +868,10 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
         # draft's or scheduled article's link lands on what goes: stages.shifted.
     # Files that go which no article or draft owned (a photo dropped before its article, taken out again, or saved
     # again: it goes and comes): they published nothing, and no published link named them (a link by content path
-    # to a file that is not published is refused: LINK001, and a site with one is no shift's). Not a Markdown
-    # file, nor beside symlinks or hard links: those stay the full build's. A draft or scheduled article may have
-    # shown one: found again below.
+    # to a file that is not published is refused: LINK001, and a site with one is no shift's). A draft or
+    # scheduled article may have shown one: found again below.
     loose_gone = [path for path in stray if path not in theirs_gone]
-    if loose_gone and (scanned.aliased or any(path.casefold().endswith(".md") or index.key(path) in index.files
-                                              for path in loose_gone)):
+    if _unowned_refused(loose_gone, scanned, index):
         return None
     # A scheduled article the last build found something to say of (a warning of its validation ahead: it is
     # published when due) may find otherwise once an article goes (the address it wanted, freed) or a photo comes
@@ -917,14 +915,11 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     # into a folder before its article is written (what NukeViet's editors do first: upload the photos). Such a
     # file publishes nothing (a file no article shows is not published), but a published body's relative link
     # that led to a page by its address may now name it by content path (links._Links._content_target), which
-    # the link check refuses: stages.shifted looks for a link naming it (`links.names_file`). Not a Markdown file
-    # (an article-to-be), nor any beside symlinks or hard links (a path that reads it under another name): those
-    # stay the full build's. A draft or scheduled article may have been waiting for it: what the build says of
-    # the unpublished files is found again.
+    # the link check refuses: stages.shifted looks for a link naming it (`links.names_file`). A draft or scheduled
+    # article may have been waiting for it: what the build says of the unpublished files is found again.
     loose = tuple(sorted(path for path in new if path not in found and path not in photographed
                          and path not in theirs and path not in theirs_too))
-    if loose and (scanned.aliased or any(path.casefold().endswith(".md") or index.key(path) in index.files
-                                         for path in loose)):
+    if _unowned_refused(loose, scanned, index):
         return None
     drafts = None
     theirs.update(theirs_gone)
@@ -938,6 +933,14 @@ def _shift(cache: Cache, plan: Plan, state: State, index: Index, known: set[str]
     return Shift(plan, state, index, tuple(out), tuple(index.refs[i][0] for i in left), moment, titles, spellings,
                  due[1], going, tuple(sorted(coming)), drafts, tuple(sorted(dropped)), tuple(sorted(written)),
                  tuple(sorted(_source(path, config) for path in freed)), loose)
+
+
+def _unowned_refused(paths: Collection[str], scanned: Scan, index: Index) -> bool:
+    """Whether files under content/ that no article or draft owns, come, changed or gone (`paths`, as walked), are
+    the full build's (`_shift`): a Markdown file (an article-to-be), a file a published article publishes, or any
+    beside symlinks or hard links (a path that reads it under another name)."""
+    return bool(paths) and (scanned.aliased or any(path.casefold().endswith(".md") or index.key(path) in index.files
+                                                   for path in paths))
 
 
 def _drafts_deleted(cache: Cache, gone: Sequence[str], later: Collection[str], held: Collection[str], index: Index,
