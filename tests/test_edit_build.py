@@ -491,10 +491,10 @@ def _kept_plan(site) -> tuple:
         paths = list(delta.groups_at(cache))
         pages = delta.pages_at(cache, paths, [a.source for a in shapes])
         index = pickle.loads(cache.get_many("plan", ["index"])["index"])  # (its addresses, as they are pickled)
-        rows = cache.get_many("plan", [f"shapes:{b}" for b in range(delta.SHAPE_ROWS)])  # (each as it is kept)
-        titles = cache.get_many("plan", [f"titles:{b}" for b in range(delta.TITLE_ROWS)])  # (every headline's count)
-        assert len(titles) == delta.TITLE_ROWS
-        return (titles, {k: [a.source for a in row] for k, row in rows.items()},
+        rows = cache.get_many("plan", delta.SHAPES.names())  # (each as it is kept)
+        titles = cache.get_many("plan", delta.TITLES.names())  # (every headline's count)
+        assert len(titles) == delta.TITLES.count
+        return (titles, {k: sorted(row) for k, row in rows.items()},
                 [a._replace(file=str(Path(a.file).relative_to(site.root))) for a in shapes],
                 [(p.kind, p.url, p.path, p.template, dict(p.data)) for p in pages],
                 index.__getstate__()["urls"], index.__getstate__()["article_url"])

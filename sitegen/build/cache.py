@@ -670,3 +670,63 @@ def digest_text(text: str) -> str:
 def row_of(key: str, rows: int) -> int:
     """Which of `rows` rows a table split by key keeps `key` in (the same in every run: no salted hash)."""
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) % rows
+
+
+class Rows:
+    """A mapping kept in `count` rows of a cache table, named `<prefix>:<n>`, each key in the row `place(key)`
+    (`row_of` by default), each row a dict: a build that changes a few keys writes the few rows holding them, not
+    the whole mapping (megabytes at 10 000 articles), and a reader that needs a few keys reads their rows alone.
+    Every mapping the build keeps this way (the walk's folders, the plan's Shapes and headline counts, the page
+    records' digests) is split, read back and edited here, one way."""
+
+    def __init__(self, prefix: str, count: int, place: Callable[[Any], int] | None = None):
+        self.prefix, self.count = prefix, count
+        self.of: Callable[[Any], int] = place or (lambda key: row_of(key, count))
+
+    def name(self, n: int) -> str:
+        return f"{self.prefix}:{n}"
+
+    def names(self, numbers: Iterable[int] | None = None) -> list[str]:
+        """The rows' names, of every row unless `numbers`."""
+        return [self.name(n) for n in (range(self.count) if numbers is None else numbers)]
+
+    def named(self, rows: Mapping[int, Any]) -> dict[str, Any]:
+        """Rows by number -> the same by name, to write."""
+        return {self.name(n): row for n, row in rows.items()}
+
+    def split(self, items: Iterable[tuple[Any, Any]]) -> dict[int, dict]:
+        """Every row (empty ones too) of the mapping `items`."""
+        rows: dict[int, dict] = {n: {} for n in range(self.count)}
+        for key, value in items:
+            rows[self.of(key)][key] = value
+        return rows
+
+    def read(self, found: Mapping[str, Any], numbers: Iterable[int] | None = None) -> dict[int, dict] | None:
+        """The rows `numbers` (every row if None) by number, from what a read of their names `found`; None when one
+        is missing or is not a dict (a row of another sitegen's format: not trusted)."""
+        rows = {n: found.get(self.name(n)) for n in (range(self.count) if numbers is None else numbers)}
+        return rows if all(isinstance(row, dict) for row in rows.values()) else None  # type: ignore[return-value]
+
+    def edited(self, stored: Mapping[int, Mapping], changed: Mapping[Any, Any], gone: Iterable[Any] = ()
+               ) -> dict[int, dict]:
+        """The rows holding a key of `changed` (set to its value) or of `gone` (taken out), each a copy of the row as
+        `stored` (by number; one it lacks is taken as empty) with those keys edited: the stored rows are never
+        changed (a preview's memory cache may hold them)."""
+        rows: dict[int, dict] = {}
+
+        def row(key: Any) -> dict:
+            n = self.of(key)
+            if n not in rows:
+                rows[n] = dict(stored.get(n) or {})
+            return rows[n]
+
+        for key in gone:
+            row(key).pop(key, None)
+        for key, value in changed.items():
+            row(key)[key] = value
+        return rows
+
+    @staticmethod
+    def joined(rows: Mapping[int, Mapping]) -> dict:
+        """The mapping these rows hold."""
+        return {k: v for row in rows.values() for k, v in row.items()}

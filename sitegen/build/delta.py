@@ -24,7 +24,7 @@ from typing import Any, Collection, Iterable, Iterator, Mapping, NamedTuple, Seq
 
 from ..content import discovery, model, read
 from . import hold
-from .cache import Cache, ReadHere, Reader, row_of
+from .cache import Cache, ReadHere, Reader, Rows
 from ..config import SiteConfig
 from ..render.context import Home, MenuItem
 from ..diagnostics import Diagnostic, ERROR, Reporter
@@ -36,9 +36,9 @@ from ..structure.routes import Page
 
 # More changed files than this and the full build, which reads and converts in parallel, is as quick.
 MAX_CHANGES = 100
-# Articles' Shapes are kept in this many rows of the `plan` table, each article's by its source (`_bucket`): a
-# shift writes the rows of the articles that came or went, not every Shape of the site (3.7 MB at 10 000).
-SHAPE_ROWS = 64
+# Articles' Shapes are kept in these rows of the `plan` table, each article's by its source (`_bucket`): a shift
+# writes the rows of the articles that came or went, not every Shape of the site (3.7 MB at 10 000).
+SHAPES = Rows("shapes", 64)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Plan:
 
     def rows(self, index: bytes, pages: Sequence[Page], titles: "Mapping[str, int] | Titles", shapes: Sequence["Shape"],
              spellings: "Spellings", groups: Sequence[str] | None = None,
-             only: "Changed | None" = None, shape_rows: Mapping[int, tuple["Shape", ...]] | None = None
+             only: "Changed | None" = None, shape_rows: Mapping[int, dict[str, "Shape"]] | None = None
              ) -> Iterator[tuple[str, Any]]:
         """The `plan` table's rows; `index` is `pack(links.Index)`, `titles` how many published articles have
         each headline (model.title_key; a shift's `Titles`, whose changed rows alone are written): a retitled
@@ -86,14 +86,10 @@ class Plan:
         yield "index", index
         yield from (titles.rows() if isinstance(titles, Titles) else Titles.every_row(titles)).items()
         yield "spellings", spellings
-        buckets: Mapping[int, Sequence[Shape]] | None = shape_rows
-        if buckets is None:
-            buckets = {}
-            for a in shapes:
-                buckets.setdefault(_bucket(a.source), []).append(a)  # type: ignore[attr-defined]
-        for b in range(SHAPE_ROWS):
+        buckets = shape_rows if shape_rows is not None else SHAPES.split((a.source, a) for a in shapes)
+        for b in range(SHAPES.count):
             if only is None or b in only.shapes:
-                yield f"shapes:{b}", tuple(buckets.get(b, ()))
+                yield SHAPES.name(b), buckets.get(b) or {}
         yield "paths", "\0".join(p.path for p in pages)  # where each page is, and in which group (`pages_at`)
         yield "groups", "\0".join(groups)
         grouped: dict[str, list[int]] = {}
@@ -143,18 +139,14 @@ class Changed:
 
 
 def _shape_rows(cache: Cache, rows: Collection[int], came: Sequence["Shape"], moved: Collection[str]
-                ) -> dict[int, tuple["Shape", ...]] | None:
+                ) -> dict[int, dict[str, "Shape"]] | None:
     """The shape rows `rows` (see Plan.rows) once the articles `came` (their Shapes) are in and those `moved`
     (by source: those that came or went) out, edited from the rows the cache holds: not every Shape of the site
     sorted into its row again (some 20 ms at 10 000 articles). None when one is not in the cache."""
-    kept = cache.get_many("plan", [f"shapes:{b}" for b in rows])
-    if len(kept) != len(rows) or not all(isinstance(row, tuple) for row in kept.values()):
+    kept = SHAPES.read(cache.get_many("plan", SHAPES.names(rows)), rows)
+    if kept is None:
         return None
-    edited = {b: [a for a in kept[f"shapes:{b}"] if a.source not in moved] for b in rows}
-    for a in came:
-        edited[_bucket(a.source)].append(a)
-    # (In site order, as a row made of every Shape: newest first.)
-    return {b: tuple(sorted(row, key=lambda a: (a.date, a.source), reverse=True)) for b, row in edited.items()}
+    return {**kept, **SHAPES.edited(kept, {a.source: a for a in came}, moved)}
 
 
 def write_shapes(cache: Cache, shapes: Sequence["Shape"]) -> None:
@@ -166,18 +158,18 @@ def write_shapes(cache: Cache, shapes: Sequence["Shape"]) -> None:
     buckets = {_bucket(source) for source in moved}
     rows = _shape_rows(cache, buckets, shapes, moved)
     if rows is None:
-        cache.delete("plan", [f"shapes:{b}" for b in buckets])
+        cache.delete("plan", SHAPES.names(buckets))
     else:
-        cache.put_many("plan", {f"shapes:{b}": row for b, row in rows.items()})
+        cache.put_many("plan", SHAPES.named(rows))
 
 
-TITLE_ROWS = 64  # rows of the plan's headline counts (`Titles`), each headline's by its key
+TITLES = Rows("titles", 64)  # the rows of the plan's headline counts (`Titles`), each headline's by its key
 
 
 class Titles:
     """How many published articles have each headline (model.title_key): a headline two articles share is a
     warning of each (META006), which only a full build reports, so a shift or an edit asks whether an article's
-    headline is its own. Kept in the plan as TITLE_ROWS rows by headline: a shift reads and writes the rows of the
+    headline is its own. Kept in the plan's TITLES rows by headline: a shift reads and writes the rows of the
     few headlines it asks about, not one row of every headline of the site (0.87 MB at 10 000 articles, read and
     written whole by every shift before). A row the cache does not have raises `Unknown` (see `prepare`)."""
 
@@ -190,10 +182,10 @@ class Titles:
         self._changed: set[int] = set()
 
     def _row(self, key: str) -> dict[str, int]:
-        b = row_of(key, TITLE_ROWS)
+        b = TITLES.of(key)
         row = self._rows.get(b)
         if row is None:
-            found = self._cache.get_many("plan", [f"titles:{b}"]).get(f"titles:{b}")
+            found = self._cache.get_many("plan", [TITLES.name(b)]).get(TITLES.name(b))
             if not isinstance(found, dict):
                 raise Titles.Unknown(key)
             row = self._rows[b] = dict(found)
@@ -204,28 +196,25 @@ class Titles:
 
     def pop(self, key: str) -> None:
         self._row(key).pop(key, None)
-        self._changed.add(row_of(key, TITLE_ROWS))
+        self._changed.add(TITLES.of(key))
 
     def __setitem__(self, key: str, count: int) -> None:
         self._row(key)[key] = count
-        self._changed.add(row_of(key, TITLE_ROWS))
+        self._changed.add(TITLES.of(key))
 
     def rows(self) -> dict[str, dict[str, int]]:
         """The rows changed, to write over the plan's."""
-        return {f"titles:{b}": self._rows[b] for b in sorted(self._changed)}
+        return TITLES.named({b: self._rows[b] for b in sorted(self._changed)})
 
     @staticmethod
     def every_row(counts: Mapping[str, int]) -> dict[str, dict[str, int]]:
         """Every row of these counts (a full build's plan)."""
-        rows: dict[str, dict[str, int]] = {f"titles:{b}": {} for b in range(TITLE_ROWS)}
-        for key, count in counts.items():
-            rows[f"titles:{row_of(key, TITLE_ROWS)}"][key] = count
-        return rows
+        return TITLES.named(TITLES.split(counts.items()))
 
 
 def _bucket(source: str) -> int:
     """The shape row of an article, by its source."""
-    return row_of(source, SHAPE_ROWS)
+    return SHAPES.of(source)
 
 
 def group_of(page: Page, sources: Sequence[str]) -> str:
@@ -260,11 +249,11 @@ def _renamed(page: Page, name: Any) -> Page:
 def shapes_of(cache: Cache) -> tuple["Shape", ...] | None:
     """Every published article's Shape, in site order (newest first, as model.assemble orders articles), from
     the plan's shape rows; None when one is missing."""
-    names = [f"shapes:{b}" for b in range(SHAPE_ROWS)]
-    rows = cache.get_many("plan", names)
-    if len(rows) != len(names) or not all(isinstance(r, tuple) for r in rows.values()):
+    rows = SHAPES.read(cache.get_many("plan", SHAPES.names()))
+    if rows is None:
         return None
-    return tuple(sorted((a for row in rows.values() for a in row), key=lambda a: (a.date, a.source), reverse=True))
+    return tuple(sorted((a for row in rows.values() for a in row.values()), key=lambda a: (a.date, a.source),
+                        reverse=True))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from operator import attrgetter
 from typing import AbstractSet, Any, Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from ..render import tracking
-from .cache import Cache, Damaged, row_of
+from .cache import Cache, Damaged, Rows, row_of
 from .reverse import Arrays, Reverse, as_array, stored_bytes
 from ..render.context import POSITIONAL, SiteView, home_blocks, page_context, page_signature, site_list
 from ..render.templates import Entry, Templates, entry_digest
@@ -157,8 +157,10 @@ class Deps:
         reverse = head[6] if len(head) == 7 else None  # (none: a cache from before the reverse index)
         owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
         try:
-            digests = {k: d for n in range(_DIGEST_ROWS) for k, d in rows[f"digests:{n}"].items()}
-            entries = {k: d for n in range(_DIGEST_ROWS) for k, d in rows[f"entries:{n}"].items()}
+            stored = (_DIGESTS.read(rows), _ENTRIES.read(rows))
+            if stored[0] is None or stored[1] is None:
+                return cls._untrusted(cache)
+            digests, entries = Rows.joined(stored[0]), Rows.joined(stored[1])
             # Arrays as bytes (the cache on disk), or the arrays themselves (a preview's rows in memory, see _rows;
             # bytes too when it read back what a build on disk wrote: preview.apart).
             groups, owned = Arrays("Q", {}), Arrays("Q", {})
@@ -176,9 +178,7 @@ class Deps:
                 return cls._untrusted(cache)
             return cls(cache, count, owners, fields_, groups, digests, entries, owned, (owners_n, fields_n), live,
                        Reverse.load(reverse, rows, _row_of(cache)), _head=head[:6], _loaded=(len(groups), len(owned)),
-                       _stored_digests=(dict(digests), dict(entries)),
-                       _stored_rows=tuple({n: rows[f"{name}:{n}"] for n in range(_DIGEST_ROWS)}  # type: ignore[arg-type]
-                                          for name in ("digests", "entries")))
+                       _stored_digests=(dict(digests), dict(entries)), _stored_rows=stored)  # type: ignore[arg-type]
         except (TypeError, ValueError, AttributeError):
             return cls._untrusted(cache)  # rows of another shape: nothing is trusted
 
@@ -194,7 +194,7 @@ class Deps:
             owner_rows, field_rows = -(-owners_n // _CHUNK), -(-fields_n // _CHUNK)
             names = [*(f"owners:{n}" for n in range(owner_rows)), *(f"fields:{n}" for n in range(field_rows)),
                      *(f"groups:{n}" for n in range(group_rows)), *(f"owned:{n}" for n in range(owned_rows)),
-                     *(f"digests:{n}" for n in range(_DIGEST_ROWS)), *(f"entries:{n}" for n in range(_DIGEST_ROWS)),
+                     *_DIGESTS.names(), *_ENTRIES.names(),
                      *Reverse.wanted(reverse)]
         except (TypeError, ValueError, AttributeError):
             return {"head": head}
@@ -304,29 +304,17 @@ class Deps:
                 # owned ones only grow, which a superset allows), not bytes to be made arrays again.
                 yield f"{name}:{n}", dict(chunk) if in_memory else {k: stored_bytes(a) for k, a in chunk}
         stored_rows = []
-        for name, now, then, then_rows in (("digests", self.digests, self._stored_digests[0], self._stored_rows[0]),
-                                           ("entries", self.entries, self._stored_digests[1], self._stored_rows[1])):
-            rows: dict[int, dict] = {}
+        for split, now, then, then_rows in ((_DIGESTS, self.digests, self._stored_digests[0], self._stored_rows[0]),
+                                            (_ENTRIES, self.entries, self._stored_digests[1], self._stored_rows[1])):
             if self._pruned_rows or then is None or then_rows is None:
-                rows = {n: {} for n in range(_DIGEST_ROWS)}
-                for k, d in now.items():
-                    rows[_bucket(k)][k] = d
+                rows = split.split(now.items())
             else:
                 # Only the rows of the keys that changed, each the row as stored with those keys changed: an
                 # addition changes a few of 30 000 digests at 10 000 articles, and sorting them all into rows
                 # again was a tenth of what the build remembers.
-                for k in (*(k for k, d in now.items() if k not in then or then[k] != d),
-                          *(k for k in then if k not in now)):
-                    n = _bucket(k)
-                    row = rows.get(n)
-                    if row is None:
-                        row = rows[n] = dict(then_rows.get(n) or {})  # (a copy: the stored row may be the cache's)
-                    if k in now:
-                        row[k] = now[k]
-                    else:
-                        row.pop(k, None)
-            for n, row in rows.items():
-                yield f"{name}:{n}", row
+                rows = split.edited(then_rows, {k: d for k, d in now.items() if k not in then or then[k] != d},
+                                    [k for k in then if k not in now])
+            yield from split.named(rows).items()
             stored_rows.append(rows if then_rows is None or len(rows) == _DIGEST_ROWS else {**then_rows, **rows})
         self._stored_digests = (dict(self.digests), dict(self.entries))
         self._stored_rows = (stored_rows[0], stored_rows[1])
@@ -852,6 +840,9 @@ class _Ref:
 def _bucket(key: int | str) -> int:
     """The row of a key's digest (a number) or of an entry's (its source), the same in every run."""
     return key % _DIGEST_ROWS if isinstance(key, int) else row_of(key, _DIGEST_ROWS)
+
+
+_DIGESTS, _ENTRIES = Rows("digests", _DIGEST_ROWS, _bucket), Rows("entries", _DIGEST_ROWS, _bucket)
 
 
 def _rows_holding(table: Mapping[Any, Any], touched: set, loaded: int) -> set[int]:

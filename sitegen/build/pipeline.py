@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
 from . import hold, inputs, workers
-from .cache import ON_DISK, Cache, ReadAhead, ReadHere, load_memory, row_of, save_memory
+from .cache import ON_DISK, Cache, ReadAhead, ReadHere, Rows, load_memory, save_memory
 from ..config import SiteConfig
 from ..content import discovery
 from ..content.discovery import Discovered, Listing
@@ -290,7 +290,7 @@ class _Walk:
 
     The walk is given the folders the last one listed (kept in the cache on disk; a preview keeps its whole walk);
     what this one listed is kept for the next, whatever the build's fate (a listing is true of the folder's stat,
-    not of a build). Kept in WALK_ROWS rows by stamp line: an article added or deleted changes the rows of the
+    not of a build). Kept in the rows of WALK, by stamp line: an article added or deleted changes the rows of the
     folders it changed (the old line's and the new one's), not a row of every folder (2 MB at 10 000 articles)."""
 
     def __init__(self, config: SiteConfig, flags: tuple, cache: Cache | None, publish: bool = True):
@@ -299,8 +299,7 @@ class _Walk:
         # that publishes with the cache on disk (a preview keeps its own walk, see inputs.rescan).
         self.manifests = cache.reader("trees") if cache is not None and publish else None
         self._lost: tuple[str, ...] | None = None
-        self.names = [f"walk:{n}" for n in range(WALK_ROWS)]
-        self.rows = cache.get_many("meta", self.names) if cache is not None else {}
+        self.rows = cache.get_many("meta", WALK.names()) if cache is not None else {}
         self.known: inputs.Folders | None = {}
         for row in self.rows.values():
             if isinstance(row, dict):
@@ -321,9 +320,7 @@ class _Walk:
         """The walk, and the rows of kept folders it changed."""
         folders: inputs.Folders = {}
         scanned, listing = inputs.scan(self.config, self.flags, self.known or None, folders)
-        now: dict[str, inputs.Folders] = {name: {} for name in self.names}
-        for line, entries in folders.items():
-            now[self.names[row_of(line, WALK_ROWS)]][line] = entries
+        now = WALK.named(WALK.split(folders.items()))
         return scanned, listing, {name: row for name, row in now.items() if self.rows.get(name) != row}
 
     def _missing(self) -> tuple[str, ...]:
@@ -377,7 +374,7 @@ class _Walk:
             self.checker.close()
 
 
-WALK_ROWS = 64  # rows of the walk's kept listings (`_Walk`), each folder's by its stamp line
+WALK = Rows("walk", 64)  # the rows of the walk's kept listings (`_Walk`), each folder's by its stamp line
 
 
 def _cache(config: SiteConfig, warm: Warm, folder: Path | None = None) -> Cache:
