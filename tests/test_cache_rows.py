@@ -1,4 +1,5 @@
-"""cache.Rows: a mapping kept in rows of a cache table by key, written a few rows at a time."""
+"""cache.Rows: a mapping kept in rows of a cache table by key, written a few rows at a time; Cache.copy: rows kept
+under new keys as they are."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,3 +48,20 @@ def test_a_row_missing_or_of_another_shape_is_not_read():
     assert rows.read({k: v for k, v in whole.items() if k != "t:0"}) is None
     assert rows.read({**whole, "t:3": ("a",)}) is None
     assert rows.read({k: v for k, v in whole.items() if k != "t:0"}, [1, 2, 3]) is not None
+
+
+def test_rows_copied_under_new_keys_are_the_same_values_on_disk_and_in_a_previews_memory(tmp_path):
+    """Cache.copy (a shift's link checks kept under the new link index's key): each row found under its old key is
+    under the new one too, the old one stays, a key not found is skipped; a preview's memory cache tells its
+    journal, so that its save writes the new rows."""
+    for cache in (Cache(tmp_path / "disk", "salt"), Cache(tmp_path / "mem", "salt", memory={}, journal={})):
+        try:
+            cache.put_many("links", {"old-a": ("a", (), ("/x/",)), "old-b": ("b", (), ())})
+            cache.copy("links", {"new-a": "old-a", "new-b": "old-b", "new-c": "old-c"})
+            assert cache.get_many("links", ["old-a", "old-b", "new-a", "new-b", "new-c"]) == {
+                "old-a": ("a", (), ("/x/",)), "old-b": ("b", (), ()), "new-a": ("a", (), ("/x/",)),
+                "new-b": ("b", (), ())}
+            if cache.journal is not None:
+                assert {"new-a", "new-b"} <= cache.journal["links"]
+        finally:
+            cache.close()

@@ -261,6 +261,21 @@ class Cache:
             return
         self._write(table, items, [], clear=replace_all)
 
+    def copy(self, table: str, keys: Mapping[str, str]) -> None:
+        """Store each row of `table` found under `keys[new]` under `new` too, as it is: without unpickling and
+        pickling it again (a shift keeps thousands of link checks under the new link index's key: 30 ms of each at
+        10 000 articles with 3 000 linking bodies, read and written again one by one)."""
+        store = self._mem(table)
+        if store is not None:
+            copied = {new: store[old] for new, old in keys.items() if old in store}
+            store.update(copied)
+            self._noted(table, copied)
+            return
+        if self.db is None or not keys:
+            return
+        with self._transaction() as db:
+            db.executemany(f"INSERT OR REPLACE INTO {table} SELECT ?, v FROM {table} WHERE k = ?", keys.items())
+
     def delete(self, table: str, keys: Iterable[str]) -> None:
         """Drop these rows (a damaged row, so that it is made again)."""
         store = self._mem(table)

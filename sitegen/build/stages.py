@@ -606,10 +606,8 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
         # lands on what went, see _links_into, and none was broken before, see delta._shift).
         linked = [a for a in site.order if a.links and a.source in site.old_at and a.source not in changed]
-        old_keys = [digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked]
-        found = cache.get_many("links", old_keys)
-        cache.put_many("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"): found[k]
-                                 for a, k in zip(linked, old_keys) if k in found})
+        cache.copy("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"):
+                             digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked})
         if later is not None:
             _remember_unpublished(cache, later)
         cache.delete("docs", list(shift.drafts_gone))
