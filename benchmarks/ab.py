@@ -12,7 +12,8 @@ and once more untimed before the rounds. Operations: `add` publishes a new artic
 takes the newest added down, `addp` publishes one with two photos of its own (run.add_photographed), `delp`
 takes the newest of those down, `pub` publishes a draft (run.draft_one, built untimed before: run.publish_draft),
 `redraft` saves such a draft again, still a draft (run.save_draft), `addh` adds one beside a draft held back for
-a link to a page not written yet (run.draft_lacking), `edit` appends a sentence to one article, `none` changes nothing. Wall time and
+a link to a page not written yet (run.draft_lacking), `edit` appends a sentence to one article, `none` changes nothing.
+`--links 0.3` makes 30 % of the articles end with a link to another (run.link_bodies), as a real archive's do. Wall time and
 CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
 as in run.measure. `search = false`, as run.py's comparable builds.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one, delete_photographed,  # noqa: E402
                  draft_lacking, draft_one, edit_one, photo_added, photo_first, photo_first_out, photo_into_draft,
-                 publish_draft, publish_lacking, replace_photo, retag, save_draft)  # (the same corpus cache as run.py)
+                 link_bodies, publish_draft, publish_lacking, replace_photo, retag, save_draft)  # (the same corpus cache as run.py)
 
 OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
        "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft,
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--ops", default="add,del,edit,none")
     ap.add_argument("--show", action="store_true", help="print each timed build's summary line as it ends")
+    ap.add_argument("--links", type=float, default=0.0, metavar="SHARE",
+                    help="make this share of the articles link to another one (run.link_bodies; the corpus has none)")
     args = ap.parse_args()
     ops = args.ops.split(",")
     if unknown := [op for op in ops if op not in OPS]:
@@ -100,6 +103,7 @@ def main() -> None:
                 code = checkout(rev, work / f"code-{name}")
                 site = work / f"site-{name}"
                 shutil.copytree(src / "content", site / "content")
+                linked = link_bodies(site, args.links) if args.links else 0
                 (site / "site.toml").write_text("search = false\n", encoding="utf-8")
                 for _ in range(2):  # cold, then once more: the spare output tree filled (run.py's "first edit")
                     build(code, site)
@@ -123,8 +127,8 @@ def main() -> None:
                 if args.new is not None or name == "A":
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(code)],
                                    capture_output=True)
-    print(f"A = {args.base}, B = {args.new or 'working tree'}; {args.articles} articles, {args.rounds} rounds, "
-          f"medians (min)")
+    print(f"A = {args.base}, B = {args.new or 'working tree'}; {args.articles} articles"
+          f"{f' ({linked} linking to another)' if args.links else ''}, {args.rounds} rounds, medians (min)")
     print(f"{'':6}{'A wall':>15}{'B wall':>15}{'B/A':>7}{'A cpu':>9}{'B cpu':>9}{'B/A':>7}")
     for op in ops:
         (aw, ac), (bw, bc) = ([statistics.median(x[i] for x in results[(op, n)]) for i in (0, 1)] for n in "AB")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -128,6 +129,23 @@ def corpus(n: int) -> Path:
         subprocess.run([sys.executable, str(SHARED / "gen_corpus.py"), str(path), "--articles", str(n),
                         "--photos-per-article", "0", "--seed", "1", "--force"], check=True)
     return path
+
+
+def link_bodies(site: Path, share: float, seed: int = 7) -> int:
+    """Make `share` of the site's articles end with a link to another article, as a converted NukeViet archive's
+    related links ("Xem thêm"), by the other's content path (the link check makes it its address): the corpus has
+    none, and what a build does per linking body (the link check, a deletion's look at what links to what goes)
+    is then never measured. The same articles and targets for the same seed. Returns how many were linked."""
+    files = sorted((site / "content").rglob("index.md"))
+    rng = random.Random(seed)
+    linked = 0
+    for f in files:
+        if rng.random() < share:
+            other = files[rng.randrange(len(files))]
+            with open(f, "a", encoding="utf-8") as fh:
+                fh.write(f"\nXem thêm: [tin liên quan]({os.path.relpath(other, f.parent)}).\n")
+            linked += 1
+    return linked
 
 
 def edit_one(site: Path) -> None:
