@@ -13,9 +13,9 @@ takes the newest added down, `addp` publishes one with two photos of its own (ru
 takes the newest of those down, `pub` publishes a draft (run.draft_one, built untimed before: run.publish_draft),
 `redraft` saves such a draft again, still a draft (run.save_draft), `addh` adds one beside a draft held back for
 a link to a page not written yet (run.draft_lacking), `edit` appends a sentence to one article, `none` changes nothing.
-`--links 0.3` makes 30 % of the articles end with a link to another (run.link_bodies), as a real archive's do. Wall time and
-CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`, unobserved
-as in run.measure. `search = false`, as run.py's comparable builds.
+`--links 0.3` makes 30 % of the articles end with a link to another (run.link_bodies), as a real archive's do.
+Wall time and CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`,
+unobserved as in run.measure. `search = false`, as run.py's comparable builds.
 """
 
 from __future__ import annotations

@@ -717,8 +717,8 @@ class Rows:
         return rows
 
     def read(self, found: Mapping[str, Any], numbers: Iterable[int] | None = None) -> dict[int, dict] | None:
-        """The rows `numbers` (every row if None) by number, from what a read of their names `found`; None when one
-        is missing or is not a dict (a row of another sitegen's format: not trusted)."""
+        """The rows `numbers` (every row if None) by number, out of `found` (what reading their names gave); None
+        when one is missing or is not a dict (a row of another sitegen's format: not trusted)."""
         rows = {n: found.get(self.name(n)) for n in (range(self.count) if numbers is None else numbers)}
         return rows if all(isinstance(row, dict) for row in rows.values()) else None  # type: ignore[return-value]
 
