@@ -605,8 +605,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
             keys[i] = deps.digest_of(e)
         # The other bodies' link checks, under the new index's key: what they found stands (none of their links
         # lands on what went, see _links_into, and none was broken before, see delta._shift).
-        linked = [a for a in site.order if a.links and a.source in site.old_at and a.source not in changed
-                  ] if link_base != plan.link_base else []  # (under the same key: kept as they are)
+        linked = [a for a in site.order if a.links and a.source in site.old_at and a.source not in changed]
         cache.copy("links", {digest_text(f"{a.markup}\0{a.source}\0{link_base}"):
                              digest_text(f"{a.markup}\0{a.source}\0{plan.link_base}") for a in linked})
         if later is not None:
