@@ -507,12 +507,13 @@ def test_while_the_editor_pauses_the_preview_readies_its_spare_tree(server):
     (one file, two names), so a save links only what it changes; a save still shows, and the spare follows."""
     site, base, proc = server
     live, spare = site.root / ".sitegen" / "preview", site.root / ".sitegen" / ".preview.spare"
-    wait_for(lambda: spare.is_dir() and shares_every_file(live, spare), what="the spare readied")
+    wait_for(lambda: spare.is_dir() and shares_every_file(live, spare), what="the spare readied", timeout=60)
     site.write(ARTICLE, article("Hội nghị sau khi nghỉ", body="Nội dung ban đầu."))
     wait_for(lambda: title_of(base) == "Hội nghị sau khi nghỉ", what="edited title")
     site.write("content/thoi-su/bai-them/index.md", article("Bài thêm vào", body="Một bài mới."))
     wait_for(lambda: fetch(base + "/thoi-su/bai-them/")[0] == 200, what="the added article")
-    wait_for(lambda: shares_every_file(live, spare), what="the spare readied after the addition")
+    wait_for(lambda: shares_every_file(live, spare), what="the spare readied after the addition",
+             timeout=60)  # (a loaded CI machine: it once took longer than 15 s in a full run)
 
 
 def test_after_a_first_build_apart_the_preview_reads_what_saves_need_before_the_first_save(site):
