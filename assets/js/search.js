@@ -247,16 +247,13 @@
     });
   }
 
+  // The status box is two lines high whatever it says (site.css), so it says little: the count and the words.
+  // What the reader can do next (other words, older articles) is said in the list, below the results.
   function describe(s) {
-    var n = s.results.length;
     var what = s.q ? " cho “" + s.q + "”" : "";
-    if (!n) return "Không tìm thấy kết quả" + what + ". Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.";
-    var count = n.toLocaleString("vi-VN");
-    if (s.todo.length) {
-      return "Tìm thấy " + count + " kết quả mới nhất" + what + ", từ ngày " + day(s.reached) +
-        " trở lại đây. Các bài cũ hơn được tìm tiếp khi bạn xem thêm.";
-    }
-    return "Tìm thấy " + count + " kết quả" + what + (s.relevance ? ", xếp theo mức độ liên quan." : ".");
+    if (!s.results.length) return "Không tìm thấy kết quả" + what + ".";
+    return "Tìm thấy " + s.results.length.toLocaleString("vi-VN") + " kết quả" + (s.todo.length ? " mới nhất" : "") +
+      what + ".";
   }
 
   // Paint the results up to `target` not painted yet, after any paint still under way; `last`: the paint that
@@ -273,8 +270,15 @@
       if (!s.painted) box.setAttribute("data-ms", String(Math.round(performance.now() - s.started)));
       s.painted = true; // data-ms: from the query to its first results painted (or to "no result")
       say(describe(s));
+      if (last && !s.results.length && !s.todo.length) {
+        list.appendChild(text("li", "search-hint", "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc."));
+      }
       if (last && (s.shown < s.results.length || s.todo.length)) {
         var li = text("li", "search-more");
+        if (s.shown >= s.results.length && s.reached) {
+          li.appendChild(text("p", "", "Đã tìm các bài từ ngày " + day(s.reached) +
+            " trở lại đây. Các bài cũ hơn được tìm tiếp khi bạn xem thêm."));
+        }
         var button = text("button", "", s.shown < s.results.length ? "Xem thêm kết quả" : "Tìm trong các bài cũ hơn");
         button.type = "button";
         button.addEventListener("click", function () {
@@ -338,7 +342,7 @@
           });
         })
       };
-      if (s.relevance) say("Đang tìm trong toàn bộ " + s.todo.length + " phần của chỉ mục…");
+      if (s.relevance) say("Đang tìm trong " + s.todo.length + " phần của chỉ mục…");
       return (s.relevance ? fillAll(s) : Promise.resolve()).then(function () {
         if (mine !== generation) return;
         list.replaceChildren();
@@ -386,7 +390,7 @@
         say("");
         box.setAttribute("data-ready", "true");
       }, function (error) {
-        say("Chưa tìm kiếm được: trang chưa có chỉ mục tìm kiếm hoặc không tải được. Mời bạn thử lại sau.");
+        say("Chưa tải được chỉ mục tìm kiếm. Mời bạn thử lại sau.");
         box.setAttribute("data-ready", "error");
         throw error;
       });
