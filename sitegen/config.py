@@ -42,7 +42,7 @@ class CategoryConfig:
 class SiteConfig:
     """Everything a build needs to know about the site, read once from site.toml."""
 
-    TRACK = "g"  # templates' reads are recorded (see tracking); a changed value means a fresh cache anyway
+    TRACK = "g"  # templates' reads are recorded (see tracking); a change of an option of SHOWN relies on it
     PURE_METHODS = ("url", "absolute_url")
     track_id = ""
     root: Path
@@ -104,10 +104,28 @@ class SiteConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of every option that can change the output; caches key on it."""
-        skip = {"root", "content_dir", "output_dir"}
-        items = [(f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name not in skip]
-        return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+        """Hash of every option the build itself reads (addresses, listings, photos, bodies, the index): caches
+        key on it, and a change starts them afresh. Not the options only templates read (`SHOWN`, see `shown_key`)."""
+        skip = {"root", "content_dir", "output_dir", *SHOWN}
+        return _hash(self, [f.name for f in fields(self) if f.name not in skip])
+
+    @property
+    def shown_key(self) -> str:
+        """Hash of the options only templates read (`SHOWN`): a change is a build of the whole model that keeps
+        every cache and renders the pages whose recorded reads of them changed (see build.delta)."""
+        return _hash(self, SHOWN)
+
+
+# The options no code of the build reads, only templates, and every template read of them is recorded (tracking:
+# kind "g", and `params` as a list of its own): the site's name, its line, the footer's author and copyright,
+# the collector's address and [params]. An editor changes these most; a change to them keeps every cache (the
+# bodies, photos, teasers, what pages read) and renders again only the pages that show them.
+SHOWN = ("title", "description", "author", "copyright", "stats_url", "extra")
+
+
+def _hash(config: SiteConfig, names) -> str:
+    items = [(name, repr(getattr(config, name))) for name in names]
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
 
 
 _INT_FIELDS = {f.name for f in fields(SiteConfig) if f.type == "int"}

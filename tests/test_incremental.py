@@ -89,6 +89,44 @@ def test_change_site_toml(news, tmp_path):
     assert result.rendered == result.pages
 
 
+def test_options_only_templates_read_keep_every_cache(news, tmp_path, monkeypatch):
+    """The site's name, its line, author, copyright, the collector's address and [params] are read by templates
+    alone, and every such read is recorded: changing them renders the pages that show them, from the cache (no
+    body converted again), and a [params] value no template reads renders nothing. Any other option starts the
+    caches afresh."""
+    from sitegen.structure.markup import Renderer
+
+    converted = []
+    real = Renderer.render
+    monkeypatch.setattr(Renderer, "render", lambda self, *a, **k: converted.append(1) or real(self, *a, **k))
+
+    def build_then_clean() -> tuple:
+        converted.clear()
+        result = news.build(jobs=1)
+        here = len(converted)
+        clean = tmp_path / "clean"
+        shutil.rmtree(clean, ignore_errors=True)
+        news.build(output=clean, use_cache=False, jobs=1)
+        assert snapshot(news.public) == snapshot(clean)
+        return result, here
+
+    toml = (news.root / "site.toml").read_text(encoding="utf-8")
+    news.write("site.toml", toml + '[params]\nhotline = "0256 3822 222"\n')
+    result, converted_here = build_then_clean()
+    assert not result.skipped and result.rendered == 0 and result.stats.written == 0  # no template shows it
+    assert converted_here == 0
+    news.write("site.toml", 'title = "Cổng tin mới"\ncopyright = "© Báo Thử"\n' + toml)
+    result, converted_here = build_then_clean()
+    pages = [p for p in news.public.rglob("*.html") if not p.is_relative_to(news.public / "pagefind")]
+    assert result.rendered >= len(pages) > 20  # every HTML page shows the site's name (its header)
+    assert converted_here == 0
+    footer = parse_html((news.public / "thoi-su/index.html").read_bytes()).find(".//footer")
+    assert "© Báo Thử" in "".join(footer.itertext())
+    news.write("site.toml", 'title = "Cổng tin mới"\nper_page = 4\n' + toml.replace("per_page = 3\n", ""))
+    result, converted_here = build_then_clean()
+    assert converted_here == result.articles == 12  # an option the build reads: a fresh cache
+
+
 def test_parallel_equals_serial(news, tmp_path):
     for i in range(300):
         news.write(f"content/thoi-su/them-{i:03d}.md", article(f"Thêm {i}", date="2024-07-01 08:00"))

@@ -25,7 +25,7 @@ from .. import __version__
 # walk's listings: 18 MB a shift at 10 000 articles) as a chain of thousands of overflow pages: 64 KiB pages write
 # it three times as fast (57 ms against 18 ms for 11 MB, measured here), and read single rows as fast.
 PAGE_SIZE = 65536
-SCHEMA = 17  # 17: 64 KiB pages; 16: memoised fragments kept between builds (fragments, fresh_fragments); 15: the model's slotted dataclasses pickle as their field values; 14: they have slots; 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
+SCHEMA = 18  # 18: the options only templates read are not in the salt (config.SHOWN); 17: 64 KiB pages; 16: memoised fragments kept between builds (fragments, fresh_fragments); 15: the model's slotted dataclasses pickle as their field values; 14: they have slots; 13: front matter, bodies and site.toml checked for control characters, depth and aliases; page records one row a page
 # docs: validated files; markup: article HTML by key; bodies: what listings need of each body (model-sized);
 # links: each article's link check; trees: what each output tree holds; entries: what templates saw of each
 # article and plan: what the last full build decided (both for edit builds, see delta); deps: what pages read

@@ -64,6 +64,9 @@ class Plan:
     # Whether a published article expires (a deletion beside one is a full build's, see Shift). True in a plan
     # from before it was written down: not known.
     expiring: bool = True
+    # SiteConfig.shown_key it was made with: the options only templates read. A change is the full build's (which
+    # checks every page's recorded reads), every cache kept: inputs.Scan.outside and the cache's salt leave them out.
+    shown_key: str = ""
 
     def rows(self, index: bytes, pages: Sequence[Page], titles: "Mapping[str, int] | Titles", shapes: Sequence["Shape"],
              spellings: "Spellings", groups: Sequence[str] | None = None,
@@ -408,7 +411,7 @@ def _prepare(cache: Cache, scanned: Scan, token: str, moment: dt.datetime, confi
     state, plan = ahead.take(last_state, cache), ahead.take(plan_head, cache)
     if not isinstance(plan, Plan) or not isinstance(state, State) or state.plan != plan.id:
         return None
-    if not scanned.outside or scanned.outside != plan.outside:
+    if not scanned.outside or scanned.outside != plan.outside or plan.shown_key != config.shown_key:
         return None  # a template, asset, setting or code changed
     if not token or token != state.token or moment < state.at:
         return None  # the output is not that build's (or the clock went back)

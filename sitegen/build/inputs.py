@@ -110,7 +110,10 @@ def scan(config: SiteConfig, flags: tuple, known: Folders | None = None, folders
         names.update(b"\0" + str(folder).encode())
         content_only = (content, files, racy, aliases, settled, known or {}, folders) if h is inside else None
         newest[h] = max(newest.get(h, 0), _stamp_tree(str(folder), h, names, content_only))
-    key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest()).encode(), digest_size=20).hexdigest()
+    # (The options only templates read are no part of `outside`, which a full build's caches and kept fragments
+    # are made for: a change to them is told by the plan's `shown_key`. They are part of what a skipped build saw.)
+    key = hashlib.blake2b((outside.hexdigest() + inside.hexdigest() + config.shown_key).encode(),
+                          digest_size=20).hexdigest()
     return Scan(key if max(newest.values()) < settled else "", _names(outside_names.hexdigest(), content_names),
                 outside.hexdigest() if newest[outside] < settled else "", files, frozenset(racy), bool(aliases),
                 str(config.content_dir), outside_names.hexdigest()), content

@@ -723,12 +723,15 @@ def _listing(stage: Staging, shards: list[_Shard], words: dict | None = None) ->
 
 
 def _indexed_part(page: bytes) -> str:
-    """A hash of what Pagefind reads of a result page: the <html> tag (the language) and the article, not the
-    head (asset links) nor the sidebar and footer after the article. Other templates: the whole page."""
+    """A hash of what Pagefind reads of a result page: the <html> tag (the language), its <title> (which the word
+    map counts in, see search_words.chunks: a site renamed has its index made again, as a clean build's) and the
+    article, not the rest of the head (asset links) nor the sidebar and footer after the article. Other
+    templates: the whole page."""
     html = page.find(b"<html")
     start, end = page.find(_MARK), page.rfind(b"</article>")
     part = _without_ignored(page[start:end]) if 0 <= start < end else page
-    return hashlib.sha256(page[html:page.find(b">", html) + 1] + b"\0" + part).hexdigest()
+    title = search_words.title_of(page)
+    return hashlib.sha256(page[html:page.find(b">", html) + 1] + b"\0" + title + b"\0" + part).hexdigest()
 
 
 _IGNORE = b"data-pagefind-ignore"

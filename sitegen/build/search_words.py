@@ -80,10 +80,16 @@ def chunks(region: bytes, page: bytes) -> set[str]:
             for quoted in _VALUE.finditer(tag.group(0)):
                 value = quoted.group(1) or quoted.group(2) or ""
                 found.update((html.unescape(value) if "&" in value else value).split())
-    title = _TITLE.search(page)
+    title = title_of(page)
     if title:
-        found.update(html.unescape(title.group(1).decode("utf-8", "replace")).split())
+        found.update(html.unescape(title.decode("utf-8", "replace")).split())
     return found
+
+
+def title_of(page: bytes) -> bytes:
+    """The text of a page's <title> (b"" without one)."""
+    found = _TITLE.search(page)
+    return found.group(1) if found else b""
 
 
 def words(pieces: Iterable[str]) -> set[str]:

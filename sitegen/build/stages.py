@@ -202,7 +202,7 @@ def whole(config: SiteConfig, cache: Cache, warm: Warm, folder: Path | None, sca
         plan = delta.Plan(token, scanned.outside, scanned.names, site.next_change, len(pages), view.menu,
                           view.categories, view.tags, view.most_read, related_key, view.home, ready.link_base,
                           discovered, tuple(c.source for c in checked if c.source not in published),
-                          any(a.expires is not None for a in site.articles))
+                          any(a.expires is not None for a in site.articles), config.shown_key)
         titles = Counter(model.title_key(a.title) for a in site.articles)
         shapes = map(delta.shape_of, site.articles, (e.image is not None for e in entries), ready.markup_keys,
                      has_links)
@@ -615,7 +615,7 @@ def shifted(shift: delta.Shift, config: SiteConfig, cache: Cache, warm: Warm, fo
                           plan.categories, site.tags, site.most_read, site.related_key, site.home, link_base,
                           plan.discovered + len(shift.new) - len(shift.promoted) - len(shift.gone)
                           - len(shift.drafts_gone) + len(shift.drafts_new),
-                          later.later if later is not None else shift.later, plan.expiring)
+                          later.later if later is not None else shift.later, plan.expiring, config.shown_key)
         made.write_shifted(cache, delta.pack(index), site.pages, shift.titles, site.order,
                            later.spellings if later is not None else shift.spellings, dirty, fresh_shapes, shift.gone,
                            grouped)
