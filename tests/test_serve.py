@@ -111,6 +111,32 @@ def test_the_preview_never_reports_to_the_production_collector(site):
     assert 'data-stats-url="https://thongke.example.vn/"' in (site.public / "thoi-su/hoi-nghi/index.html").read_text()
 
 
+def test_a_setting_only_templates_read_shows_and_saves_go_on(server):
+    """The site's name and copyright line changed in site.toml while the preview runs: every page shows them (a
+    build of the whole model from the warm cache, see config.SHOWN), and the editor's next save is an edit as
+    before; then a setting the build itself reads (page size) starts it afresh, and that shows too."""
+    site, base, proc = server  # (no site.toml yet: the defaults, search on)
+
+    def brand(path: str = "/") -> str:
+        status, body = fetch(base + path)
+        found = re.search(r'<span class="brand-name">([^<]*)<', body)
+        return found.group(1) if status == 200 and found else f"HTTP {status}"
+
+    site.write(ARTICLE, article("Hội nghị trước khi đổi tên", body="Nội dung."))  # (the preview's own builds now)
+    wait_for(lambda: title_of(base) == "Hội nghị trước khi đổi tên", what="an edit")
+    site.write("site.toml", 'title = "Cổng tin đổi tên"\ncopyright = "© Báo Thử 2026"\n')
+    wait_for(lambda: brand() == brand("/thoi-su/hoi-nghi/") == "Cổng tin đổi tên", what="the new name on every page")
+    assert "© Báo Thử 2026" in fetch(base + "/thoi-su/")[1]
+    site.write(ARTICLE, article("Hội nghị sau khi đổi tên", body="Nội dung."))
+    wait_for(lambda: title_of(base) == "Hội nghị sau khi đổi tên", what="an edit after the setting changed")
+    assert brand("/thoi-su/hoi-nghi/") == "Cổng tin đổi tên"
+    site.write("site.toml", 'title = "Cổng tin lần ba"\nper_page = 1\n')
+    wait_for(lambda: brand("/thoi-su/") == "Cổng tin lần ba" and fetch(base + "/thoi-su/trang/2/")[0] == 200,
+             what="a page size of one: a second listing page")
+    assert "© Báo Thử 2026" not in fetch(base + "/thoi-su/")[1]
+    assert proc.poll() is None
+
+
 def test_paths_outside_preview_are_not_served(server):
     _, base, _ = server
     for evil in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "/%5c..%5c..%5cetc/passwd"]:
