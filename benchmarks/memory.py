@@ -4,6 +4,7 @@
     python benchmarks/memory.py                        # 100 000 articles, 2 GiB
     python benchmarks/memory.py --articles 20000 --limit-mib 1024
     python benchmarks/memory.py --search               # the default configuration: the search index too
+    python benchmarks/memory.py --settings             # site.toml changes that keep the cache, after the cold build
 
 Builds the gen_corpus.py corpus (no photos, `search = false` unless --search) cold, then again with nothing changed, then twice
 after a one-article edit, then after adding one article, retagging it and deleting it, all inside a memory cgroup limited to
@@ -71,6 +72,9 @@ def main() -> None:
     ap.add_argument("--limit-mib", type=int, default=2048)
     ap.add_argument("--cold-only", action="store_true", help="skip the no-change and edit builds after it")
     ap.add_argument("--search", action="store_true", help="the default configuration, search index on")
+    ap.add_argument("--settings", action="store_true",
+                    help="after the cold build, site.toml changes instead of the edits: a [params] value no template "
+                         "reads, then the copyright line every page shows (config.SHOWN: the cache is kept)")
     args = ap.parse_args()
     src = corpus(args.articles)
     with tempfile.TemporaryDirectory(prefix="sitegen-memory-") as tmp:
@@ -90,6 +94,12 @@ def main() -> None:
         runs = [("cold build", None), ("no-change build", None), ("first edit after the cold build", edit_one),
                 ("one-article edit", edit_one), ("adding one article", add_one), ("retagging it", retag),
                 ("deleting one article", delete_one)]
+        if args.settings:
+            toml = (site / "site.toml").read_text(encoding="utf-8")
+            runs = [runs[0], ("a [params] value no template reads", lambda site: (site / "site.toml").write_text(
+                        toml + '[params]\nhotline = "0256 3822 222"\n', encoding="utf-8")),
+                    ("the copyright line (every page shows it)", lambda site: (site / "site.toml").write_text(
+                        'copyright = "© Báo Thử"\n' + toml, encoding="utf-8"))]
         for label, before in runs[: 1 if args.cold_only else None]:
             if before is not None:
                 before(site)
