@@ -171,8 +171,14 @@ def test_with_and_without_diacritics_find_the_same_article(served, browser):
 def test_no_results_message(served, browser):
     page = browser.new_page()
     assert search(page, served, "xyzzyqwv") == []
-    assert page.text_content(".search-status") == "Không tìm thấy kết quả cho “xyzzyqwv”."
+    # What to try next: heard with the status (a visually hidden part of it), seen in the list under it.
+    assert page.text_content(".search-status") == ("Không tìm thấy kết quả cho “xyzzyqwv”. "
+                                                   "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.")
+    box = page.eval_on_selector(".search-status .visually-hidden", "e => [e.getBoundingClientRect().width, "
+                                "e.getBoundingClientRect().height]")
+    assert box[0] <= 1 and box[1] <= 1
     assert page.text_content(".search-results") == "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc."
+    assert page.get_attribute(".search-hint", "aria-hidden") == "true"
     page.close()
 
 

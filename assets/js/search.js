@@ -26,6 +26,7 @@
   var list = box.querySelector(".search-results");
   var bundle = box.getAttribute("data-bundle");
   var PAGE = 10;
+  var NO_RESULT_HINT = "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc.";
   var AT_ONCE = 3; // shards asked side by side when every one must answer (relevance)
   var pagefind = null;
   var shards = []; // from shards.json, newest first
@@ -93,8 +94,11 @@
     return li;
   }
 
-  function say(message) {
+  // `hint`: what the reader can do next, said to screen readers with the message (the status is what they hear)
+  // and shown in the list under it (site.css keeps the status two lines high, whatever it says).
+  function say(message, hint) {
     status.textContent = message;
+    if (hint) status.appendChild(text("span", "visually-hidden", " " + hint));
   }
 
   function day(iso) { // "2024-03-29" -> "29/03/2024", as the results show dates
@@ -269,9 +273,12 @@
       got[1].forEach(function (data) { list.appendChild(render(data)); });
       if (!s.painted) box.setAttribute("data-ms", String(Math.round(performance.now() - s.started)));
       s.painted = true; // data-ms: from the query to its first results painted (or to "no result")
-      say(describe(s));
-      if (last && !s.results.length && !s.todo.length) {
-        list.appendChild(text("li", "search-hint", "Hãy thử từ khóa khác hoặc bỏ bớt bộ lọc."));
+      var none = !s.results.length && !s.todo.length;
+      say(describe(s), none ? NO_RESULT_HINT : "");
+      if (last && none) {
+        var hint = text("li", "search-hint", NO_RESULT_HINT);
+        hint.setAttribute("aria-hidden", "true"); // (heard in the status already)
+        list.appendChild(hint);
       }
       if (last && (s.shown < s.results.length || s.todo.length)) {
         var li = text("li", "search-more");
