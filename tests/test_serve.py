@@ -113,8 +113,8 @@ def test_the_preview_never_reports_to_the_production_collector(site):
 
 def test_a_setting_only_templates_read_shows_and_saves_go_on(server):
     """The site's name and copyright line changed in site.toml while the preview runs: every page shows them (a
-    build of the whole model from the warm cache, see config.SHOWN), and the editor's next save is an edit as
-    before; then a setting the build itself reads (page size) starts it afresh, and that shows too."""
+    build of the whole model from the warm cache, see config.SHOWN), and the editor's next save shows as before;
+    then a setting the build itself reads (page size) starts it afresh, and that shows too."""
     site, base, proc = server  # (no site.toml yet: the defaults, search on)
 
     def brand(path: str = "/") -> str:
