@@ -300,6 +300,30 @@ def test_two_teaser_macros_on_one_page_keep_their_own_output(site, tmp_path):
     assert all("teaser" in a.get("class") for a in latest.findall("./article"))
 
 
+# A memoised macro that calls itself (a nested list: a menu of categories and their children, say) closes over
+# itself: its identity must not be made of its own identity without end.
+CHAIN = """{% macro chain(entries, n) %}{% if n < entries | length %}<li>{{ entries[n].title }}<ul>{{ chain(entries, n + 1) }}</ul></li>{% endif %}{% endmacro %}
+<ol class="chain">{{ memo(chain, site.entries[:3], 0) }}</ol>
+"""
+
+
+def test_a_memoised_macro_that_calls_itself(site, tmp_path):
+    portal(site)
+    base = theme("base.html")
+    site.write("templates/base.html", base.replace("</footer>", CHAIN + "</footer>", 1))
+
+    def chain(page: str) -> list[str]:
+        found = parse_html((site.public / page).read_bytes()).find(".//ol[@class='chain']")
+        return [li.text for li in found.iter("li")]  # (each item's own text, before the list nested in it)
+
+    build_and_compare(site, tmp_path / "clean")
+    assert chain("index.html") == ["Bài số 7", "Bài số 6", "Bài số 5"]
+    site.write(story_path(7), story(7, title="Bài bảy sửa tên"))
+    build_and_compare(site, tmp_path / "clean")
+    for page in ("index.html", story_path(2).replace("content/", "").replace(".md", ".html")):
+        assert chain(page) == ["Bài bảy sửa tên", "Bài số 6", "Bài số 5"], page
+
+
 # --- e.: templates that show article positions ------------------------------------------------------------
 
 POSITIONS = ('<p class="positions">{{ page.data.get("index", "-") }} '

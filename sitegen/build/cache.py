@@ -614,11 +614,16 @@ class Reader:
         self.path, self.table, self.memory = path, table, memory
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._ahead: dict[str, Any] = {}  # read by `prefetch`, each given once by `get`
 
     def get(self, key: str) -> Any:
         """The value, or None when the key is absent or its row does not unpickle."""
         if self.memory is not None:
             return self.memory.get(key)
+        if self._ahead:
+            found = self._ahead.pop(key, None)
+            if found is not None:
+                return found
         row = self._connection().execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
         if row is None:
             return None
@@ -634,6 +639,12 @@ class Reader:
             return {k: self.memory[k] for k in keys if k in self.memory}
         return _values(self._connection(), self.table, keys)
 
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read these rows at once, for the `get`s about to ask for them (in this process): the pages of a slice
+        about to render read their articles' bodies in one query, not one each (some 40 microseconds a query,
+        10 000 of them in a cold build at 10 000 articles). What was read ahead and not asked for is dropped."""
+        self._ahead = {} if self.memory is not None else _values(self._connection(), self.table, keys)
+
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
@@ -647,8 +658,8 @@ class Reader:
             self._db.close()
         self._db, self._pid = None, 0
 
-    def __getstate__(self) -> dict:  # never pickled with a live connection
-        return {**self.__dict__, "_db": None, "_pid": 0}
+    def __getstate__(self) -> dict:  # never pickled with a live connection, nor what it read ahead
+        return {**self.__dict__, "_db": None, "_pid": 0, "_ahead": {}}
 
 
 def _select(db: sqlite3.Connection, table: str, columns: str, keys: Iterable[str]) -> Iterator[tuple]:

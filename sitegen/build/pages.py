@@ -23,6 +23,7 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
         before = WriteStats(**vars(stage.stats)) if stage else WriteStats()
         records, put = {}, {}
         templates.prefetch_kept([page.path for page in pages[start:stop]])
+        _prefetch_bodies(pages[start:stop], view)
         for page in pages[start:stop]:
             at = page.data.get("index")
             source = f"/{page.url}" if at is None else view.sources[at] if view.sources else view.entries[at].source
@@ -63,6 +64,18 @@ def render_pages(pages: list[routes.Page], view: context.SiteView, templates: Te
     for start in sorted(problems):
         templates.add_problems(problems[start])  # in page order, so the page an error names is the same every time
     templates.report_errors(report)
+
+
+def _prefetch_bodies(pages: list[routes.Page], view: context.SiteView) -> None:
+    """Read at once the bodies of the articles whose pages are about to render (each shows its own). Only when the
+    entries are at hand (a build of the whole model): an edit build's are read from the cache as pages ask, for a
+    handful of pages."""
+    if not isinstance(view.entries, tuple):
+        return
+    entries = [view.entries[page.data["index"]] for page in pages if page.kind == "article"]
+    prefetch = getattr(entries[0].bodies, "prefetch", None) if len(entries) > 1 else None
+    if prefetch is not None:
+        prefetch([e.body_key for e in entries if e.bodies is entries[0].bodies])
 
 
 Progress = Callable[[str, int, int], None]

@@ -545,13 +545,28 @@ def _references(env: jinja2.Environment, source: str) -> tuple[str, ...] | None:
     return None if None in refs else tuple(refs)
 
 
-@lru_cache(maxsize=4096)
-def _format_dt_cached(stamp: dt.datetime, pattern: str, locale: str) -> str:
-    return format_datetime(stamp, pattern, locale=locale)
+@lru_cache(maxsize=64)
+def _weekdays(locale: str) -> tuple[str, ...]:
+    """The locale's names of the days, Monday first, as Babel writes them for `EEEE` (capitalised, as pages show
+    them at the start of a date line): asked of Babel once, not once a date."""
+    monday = dt.datetime(2024, 1, 1)
+    names = (format_datetime(monday + dt.timedelta(days=n), "EEEE", locale=locale) for n in range(7))
+    return tuple(name[:1].upper() + name[1:] for name in names)
 
 
 def _format_dt(stamp: dt.datetime, pattern: str, locale: str) -> str:
-    text = _format_dt_cached(stamp, pattern, locale)
+    """`stamp` written by one of the theme's CLDR patterns, as Babel's format_datetime writes it (its first letter
+    capitalised): the weekday's name is the locale's, the numbers are ASCII digits zero-padded to the pattern's
+    width in every locale. Made here, not by Babel, which parses the locale and the pattern again on every call:
+    an eighth of a cold build's render time at 10 000 articles, each article's date written on its pages."""
+    if pattern == "dd/MM/yyyy":
+        return f"{stamp.day:02d}/{stamp.month:02d}/{stamp.year:04d}"
+    weekday = _weekdays(locale)[stamp.weekday()]
+    if pattern == "EEEE":
+        return weekday
+    if pattern == "EEEE - dd/MM/yyyy HH:mm":
+        return f"{weekday} - {stamp.day:02d}/{stamp.month:02d}/{stamp.year:04d} {stamp.hour:02d}:{stamp.minute:02d}"
+    text = format_datetime(stamp, pattern, locale=locale)
     return text[:1].upper() + text[1:]
 
 

@@ -56,11 +56,13 @@ def fold(value: Any) -> str:
     cls = type(value)
     if cls is str:  # the common cases first, as below
         return "S" + repr(value)
-    if cls is int or value is None:
+    if cls is int or cls is bool or value is None:
         return repr(value)
     kind = getattr(cls, "TRACK", None)
     if kind is not None:
         return identity(kind, value.track_id)
+    if cls is tuple or cls is list:  # (a memoised macro's arguments, on every call)
+        return "(" + ",".join(map(fold, value)) + ")"
     if value is MISSING or isinstance(value, Undefined):
         return "<undefined>"
     if isinstance(value, str):
@@ -363,22 +365,55 @@ def wrap(value: Any, key: tuple[str, str, str], env: "TrackingEnvironment") -> A
     return value
 
 
-def macro_identity(macro: Macro) -> str:
+def macro_identity(macro: Macro, _within: tuple = ()) -> str:
     """Which macro this is, across pages and builds: its template file and line, and the template variables its
     body closes over (a macro defined in a page's template may use that page's `{% set %}` values). Two macros
-    of the same name in different templates never share it."""
+    of the same name in different templates never share it. A macro that calls itself closes over itself: met
+    again `_within` its own identity, it is named by its place alone."""
     func = getattr(macro, "_func", None)
     code = getattr(func, "__code__", None)
     if code is None:
         return f"{getattr(macro, 'name', '?')}@{id(macro)}"
-    captured = []
+    place = f"{code.co_filename}:{code.co_firstlineno}:{macro.name}"
+    if any(m is macro for m in _within):
+        return place + ":itself"
+    names, contents = [], []
     for name, cell in zip(code.co_freevars, func.__closure__ or ()):
         if name.startswith("l_"):
-            try:
-                captured.append(f"{name}={fold(cell.cell_contents)}")
-            except ValueError:  # an empty cell: a variable not yet set
-                captured.append(f"{name}=?")
-    return f"{code.co_filename}:{code.co_firstlineno}:{macro.name}:{';'.join(captured)}"
+            names.append(name)
+            contents.append(_contents(cell))
+    # Asked on every memoised call (a teaser on every listing page), of the same Macro objects in a process: an
+    # imported template's module is made once. Its text is kept on the macro while what the body closes over is
+    # the very same values, of kinds whose text cannot change under the same object (a Macro's own is asked again,
+    # from its own kept text); else made anew.
+    within = (*_within, macro)
+    kept = macro.__dict__.get("_sitegen_identity")
+    if kept is not None and len(kept[0]) == len(contents) and all(
+            a is b and (type(a) in _FIXED or (type(a) is Macro and kept[2][n] == macro_identity(a, within)))
+            for n, (a, b) in enumerate(zip(kept[0], contents))):
+        return kept[1]
+    captured, inner = [], []
+    for name, value in zip(names, contents):
+        if type(value) is Macro:
+            inner.append(macro_identity(value, within))
+            captured.append(f"{name}=<macro:{inner[-1]}>")
+        else:
+            inner.append("")
+            captured.append(f"{name}=?" if value is _EMPTY else f"{name}={fold(value)}")
+    text = f"{place}:{';'.join(captured)}"
+    macro.__dict__["_sitegen_identity"] = (tuple(contents), text, inner)
+    return text
+
+
+_EMPTY = object()  # an empty cell: a variable not yet set
+_FIXED = frozenset((str, int, bool, float, type(None), Markup, type(_EMPTY)))  # text fixed by the object itself
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _EMPTY
 
 
 # Calls a template may make without reading anything it was not given: methods of plain values (but not the
@@ -424,7 +459,10 @@ class TrackingEnvironment(jinja2.Environment):
         return isinstance(owner, _PURE_TYPES) and getattr(obj, "__name__", "") not in _IMPURE_NAMES
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        value = super().getattr(obj, attribute)
+        try:  # (Jinja's own first step, here: a call less on every `a.b` of every page)
+            value = getattr(obj, attribute)
+        except AttributeError:
+            value = super().getattr(obj, attribute)
         rec = self.recorder
         if rec is not None:
             kind = getattr(type(obj), "TRACK", None)
@@ -449,7 +487,7 @@ class TrackingEnvironment(jinja2.Environment):
             return value
         key = (kind, obj.track_id, name)
         if type(value) in _PLAIN:  # most reads (titles, URLs, dates): no container check (abc checks are slow)
-            rec.read(key)
+            rec.frames[-1].keys.add(key)  # (Recorder.read, inlined)
             return value
         if isinstance(value, (Mapping, list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, str)):
             return wrap(value, key, self)
