@@ -570,8 +570,37 @@ def _format_dt(stamp: dt.datetime, pattern: str, locale: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _format_number(n: Any, locale: str) -> str:
+    """`n` as Babel's format_decimal writes it in `locale`; a whole number of up to 19 digits (views, comments)
+    without Babel, where the locale groups digits as Python's `,` does, by its own separator (`_grouping`)."""
+    if type(n) is int and 0 <= n < _PLAIN_MAX:
+        separator = _grouping(locale)
+        if separator is not None:
+            return f"{n:,}".replace(",", separator)
+    return _format_decimal(n, locale)
+
+
+_PLAIN_MAX = 10 ** 19
+
+
+@lru_cache(maxsize=64)
+def _grouping(locale: str) -> str | None:
+    """The digit separator by which `locale` writes every whole number of 1 to 19 digits as Python's `,` format
+    does, by threes, or None when it writes them otherwise (India's lakh grouping; locales that leave four digits
+    ungrouped). Grouping depends on the number of digits alone, so one number of each length settles it."""
+    million = format_decimal(1_000_000, locale=locale)
+    separator = million[1:million.find("0", 1)] if million.startswith("1") else ""
+    if not separator:
+        return None
+    for digits in range(1, 20):
+        n = int(("9876543210" * 2)[:digits])
+        if f"{n:,}".replace(",", separator) != format_decimal(n, locale=locale):
+            return None
+    return separator
+
+
 @lru_cache(maxsize=65536)
-def _format_number(n: int, locale: str) -> str:
+def _format_decimal(n: Any, locale: str) -> str:
     return format_decimal(n, locale=locale)
 
 

@@ -374,39 +374,44 @@ def macro_identity(macro: Macro, _within: tuple = ()) -> str:
     code = getattr(func, "__code__", None)
     if code is None:
         return f"{getattr(macro, 'name', '?')}@{id(macro)}"
-    place = f"{code.co_filename}:{code.co_firstlineno}:{macro.name}"
-    if any(m is macro for m in _within):
-        return place + ":itself"
-    names, contents = [], []
-    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
-        if name.startswith("l_"):
-            names.append(name)
-            contents.append(_contents(cell))
-    # Asked on every memoised call (a teaser on every listing page), of the same Macro objects in a process: an
-    # imported template's module is made once. Its text is kept on the macro while what the body closes over is
-    # the very same values, of kinds whose text cannot change under the same object (a Macro's own is asked again,
-    # from its own kept text); else made anew.
+    if _within and any(m is macro for m in _within):
+        return f"{code.co_filename}:{code.co_firstlineno}:{macro.name}:itself"
     within = (*_within, macro)
+    # Asked on every memoised call (a teaser on every listing page), of the same Macro objects in a process: an
+    # imported template's module is made once. Its text is kept on the macro while each cell it closes over holds
+    # the very same value, of a kind whose text cannot change under the same object, or a macro whose own
+    # identity is as it was; else made anew.
     kept = macro.__dict__.get("_sitegen_identity")
-    if kept is not None and len(kept[0]) == len(contents) and all(
-            a is b and (type(a) in _FIXED or (type(a) is Macro and kept[2][n] == macro_identity(a, within)))
-            for n, (a, b) in enumerate(zip(kept[0], contents))):
-        return kept[1]
-    captured, inner = [], []
-    for name, value in zip(names, contents):
+    if kept is not None:
+        cells, contents, text, inner = kept
+        try:
+            if all(c.cell_contents is v and (i is None or macro_identity(v, within) == i)
+                   for c, v, i in zip(cells, contents, inner)):
+                return text
+        except ValueError:  # (an empty cell: made anew below)
+            pass
+    cells, contents, captured, inner, fixed = [], [], [], [], True
+    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+        if not name.startswith("l_"):
+            continue
+        value = _contents(cell)
+        cells.append(cell)
+        contents.append(value)
         if type(value) is Macro:
             inner.append(macro_identity(value, within))
             captured.append(f"{name}=<macro:{inner[-1]}>")
         else:
-            inner.append("")
+            inner.append(None)
+            fixed = fixed and type(value) in _FIXED
             captured.append(f"{name}=?" if value is _EMPTY else f"{name}={fold(value)}")
-    text = f"{place}:{';'.join(captured)}"
-    macro.__dict__["_sitegen_identity"] = (tuple(contents), text, inner)
+    text = f"{code.co_filename}:{code.co_firstlineno}:{macro.name}:{';'.join(captured)}"
+    if fixed:
+        macro.__dict__["_sitegen_identity"] = (tuple(cells), tuple(contents), text, tuple(inner))
     return text
 
 
 _EMPTY = object()  # an empty cell: a variable not yet set
-_FIXED = frozenset((str, int, bool, float, type(None), Markup, type(_EMPTY)))  # text fixed by the object itself
+_FIXED = frozenset((str, int, bool, float, type(None), Markup))  # kinds whose text is fixed by the object
 
 
 def _contents(cell: Any) -> Any:
