@@ -13,6 +13,8 @@ takes the newest added down, `addp` publishes one with two photos of its own (ru
 takes the newest of those down, `pub` publishes a draft (run.draft_one, built untimed before: run.publish_draft),
 `redraft` saves such a draft again, still a draft (run.save_draft), `addh` adds one beside a draft held back for
 a link to a page not written yet (run.draft_lacking), `edit` appends a sentence to one article, `none` changes nothing.
+`cold` removes `public/` and `.sitegen/` first: a cold build, A and B in turn, so that two versions' cold builds
+compare in one run (`ab.py 6bf5041 --ops cold --rounds 3`: today's against the code issue #14 was measured on).
 `--links 0.3` makes 30 % of the articles end with a link to another (run.link_bodies), as a real archive's do.
 Wall time and CPU (user and system, of the build and the processes it waited for) of `python -m sitegen build`,
 unobserved as in run.measure. `search = false`, as run.py's comparable builds.
@@ -35,7 +37,13 @@ from run import (ROOT, add_one, add_photographed, child_env, corpus, delete_one,
                  draft_lacking, draft_one, edit_one, photo_added, photo_first, photo_first_out, photo_into_draft,
                  link_bodies, publish_draft, publish_lacking, replace_photo, retag, save_draft)  # (the same corpus cache as run.py)
 
-OPS = {"add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
+def cold(site: Path) -> None:
+    """Nothing kept from the last build: its output and its cache go (the next build is a cold one)."""
+    for part in ("public", ".sitegen"):
+        shutil.rmtree(site / part, ignore_errors=True)
+
+
+OPS = {"cold": cold, "add": add_one, "del": delete_one, "edit": edit_one, "none": lambda site: None,
        "addp": add_photographed, "delp": delete_photographed, "pub": publish_draft, "redraft": save_draft,
        "addh": add_one, "photo": replace_photo, "draft": draft_one, "dphoto": photo_into_draft,
        "pubh": publish_lacking, "addphoto": photo_added, "retag": retag, "loose": photo_first,
